@@ -1,0 +1,397 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// An engine spec names an engine and sets some of its options:
+//
+//	shardstore
+//	shardstore:extent=1MiB,sched=coalesce
+//	pebble:memtable=64MiB,sync=true
+//
+// Values are typed by the engine's OptionDefs: sizes take B, KiB, MiB, GiB,
+// TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), durations take Go
+// syntax (10ms, 1m30s), booleans take true/false/1/0, enums take one of the
+// listed choices.
+
+// Kind is the type of an option value.
+type Kind int
+
+// The option kinds.
+const (
+	KindString Kind = iota
+	KindInt
+	KindSize
+	KindDuration
+	KindBool
+	KindEnum
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindString:
+		return "string"
+	case KindInt:
+		return "int"
+	case KindSize:
+		return "size"
+	case KindDuration:
+		return "duration"
+	case KindBool:
+		return "bool"
+	case KindEnum:
+		return "enum"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// OptionDef declares one option an engine accepts.
+type OptionDef struct {
+	Name    string
+	Kind    Kind
+	Default string   // the default, written as a user would type it
+	Choices []string // the allowed values of a KindEnum option
+	Doc     string   // one line: what it does and why the default
+}
+
+// Spec is a parsed engine spec: the engine's name and the options as typed,
+// in order. It is not yet checked against the engine's OptionDefs; see
+// Resolve.
+type Spec struct {
+	Name    string
+	Options []Setting
+}
+
+// Setting is one key=value pair of a Spec.
+type Setting struct {
+	Key, Value string
+}
+
+// String returns the spec as it would be typed.
+func (s Spec) String() string {
+	if len(s.Options) == 0 {
+		return s.Name
+	}
+	parts := make([]string, len(s.Options))
+	for i, o := range s.Options {
+		parts[i] = o.Key + "=" + o.Value
+	}
+	return s.Name + ":" + strings.Join(parts, ",")
+}
+
+// ParseSpec parses "name" or "name:key=value,key=value". It checks syntax
+// only; Resolve checks the keys and values against an engine's options.
+func ParseSpec(s string) (Spec, error) {
+	name, rest, hasOpts := strings.Cut(strings.TrimSpace(s), ":")
+	if name == "" {
+		return Spec{}, fmt.Errorf("engine spec %q: missing engine name (write name or name:key=value,...)", s)
+	}
+	if !validName(name) {
+		return Spec{}, fmt.Errorf("engine spec %q: engine name %q may hold only letters, digits, '-' and '_'", s, name)
+	}
+	spec := Spec{Name: name}
+	if !hasOpts {
+		return spec, nil
+	}
+	if rest == "" {
+		return Spec{}, fmt.Errorf("engine spec %q: nothing after ':' (write %s or %s:key=value,...)", s, name, name)
+	}
+	seen := map[string]bool{}
+	for _, term := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(term, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case term == "":
+			return Spec{}, fmt.Errorf("engine spec %q: empty option (two commas in a row or a trailing comma)", s)
+		case !ok || k == "":
+			return Spec{}, fmt.Errorf("engine spec %q: option %q is not key=value", s, term)
+		case v == "":
+			return Spec{}, fmt.Errorf("engine spec %q: option %q has no value", s, k)
+		case seen[k]:
+			return Spec{}, fmt.Errorf("engine spec %q: option %q given twice", s, k)
+		}
+		seen[k] = true
+		spec.Options = append(spec.Options, Setting{Key: k, Value: v})
+	}
+	return spec, nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Options are an engine's resolved options: every declared option with its
+// typed value, defaults filled in.
+type Options struct {
+	engine string
+	defs   []OptionDef
+	values map[string]any
+	set    map[string]bool
+}
+
+// Resolve checks spec's options against defs and fills in defaults. An
+// unknown key or a bad value gives one line that names it and lists the valid
+// options with their defaults.
+func Resolve(spec Spec, defs []OptionDef) (Options, error) {
+	o := Options{engine: spec.Name, defs: defs, values: map[string]any{}, set: map[string]bool{}}
+	for _, d := range defs {
+		v, err := parseValue(d, d.Default)
+		if err != nil {
+			// A bad default is a bug in the engine's table.
+			panic(fmt.Sprintf("engine %s: default of option %s: %v", spec.Name, d.Name, err))
+		}
+		o.values[d.Name] = v
+	}
+	for _, s := range spec.Options {
+		d, ok := findDef(defs, s.Key)
+		if !ok {
+			if len(defs) == 0 {
+				return Options{}, fmt.Errorf("engine %s: unknown option %q: it takes no options", spec.Name, s.Key)
+			}
+			return Options{}, fmt.Errorf("engine %s: unknown option %q; valid options: %s", spec.Name, s.Key, DescribeDefaults(defs))
+		}
+		v, err := parseValue(d, s.Value)
+		if err != nil {
+			return Options{}, fmt.Errorf("engine %s: option %s=%s: %v; valid options: %s", spec.Name, s.Key, s.Value, err, DescribeDefaults(defs))
+		}
+		o.values[d.Name] = v
+		o.set[d.Name] = true
+	}
+	return o, nil
+}
+
+// DescribeDefaults lists the options as "name=default" pairs, with the
+// choices of enums, for error messages and listings.
+func DescribeDefaults(defs []OptionDef) string {
+	parts := make([]string, len(defs))
+	for i, d := range defs {
+		parts[i] = d.Name + "=" + d.Default
+		if d.Kind == KindEnum {
+			parts[i] += " (" + strings.Join(d.Choices, "|") + ")"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func findDef(defs []OptionDef, name string) (OptionDef, bool) {
+	for _, d := range defs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return OptionDef{}, false
+}
+
+func parseValue(d OptionDef, s string) (any, error) {
+	switch d.Kind {
+	case KindString:
+		return s, nil
+	case KindInt:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("not an integer")
+		}
+		return n, nil
+	case KindSize:
+		return ParseSize(s)
+	case KindDuration:
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("not a duration (write e.g. 10ms, 2s, 1m30s)")
+		}
+		if v < 0 {
+			return nil, fmt.Errorf("negative duration")
+		}
+		return v, nil
+	case KindBool:
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("not a boolean (write true or false)")
+		}
+		return v, nil
+	case KindEnum:
+		for _, c := range d.Choices {
+			if c == s {
+				return s, nil
+			}
+		}
+		return nil, fmt.Errorf("not one of %s", strings.Join(d.Choices, ", "))
+	}
+	return nil, fmt.Errorf("option kind %v unknown", d.Kind)
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	// Longest suffixes first so "KiB" is not read as "B".
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"b", 1},
+}
+
+// ParseSize parses a byte count such as 4096, 64KiB, 1.5MiB or 2GB.
+func ParseSize(s string) (int64, error) {
+	lower := strings.ToLower(strings.TrimSpace(s))
+	mult := 1.0
+	num := lower
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(lower, u.suffix) {
+			mult, num = u.mult, strings.TrimSpace(strings.TrimSuffix(lower, u.suffix))
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || num == "" || strings.ContainsAny(num, "eEnN+") {
+		return 0, fmt.Errorf("not a size (write e.g. 4096, 64KiB, 1MiB, 2GiB)")
+	}
+	v := f * mult
+	if v < 0 {
+		return 0, fmt.Errorf("negative size")
+	}
+	if v > math.MaxInt64/2 {
+		return 0, fmt.Errorf("size too large")
+	}
+	if v != math.Trunc(v) {
+		return 0, fmt.Errorf("size is not a whole number of bytes")
+	}
+	return int64(v), nil
+}
+
+// FormatSize writes n in the largest binary unit that divides it exactly:
+// 1048576 is "1MiB", 1536 is "1536B".
+func FormatSize(n int64) string {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	for _, u := range units {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
+
+func (o Options) get(name string, kind Kind) any {
+	d, ok := findDef(o.defs, name)
+	if !ok || d.Kind != kind && !(kind == KindString && d.Kind == KindEnum) {
+		panic(fmt.Sprintf("engine %s: option %s is not a declared %v option", o.engine, name, kind))
+	}
+	return o.values[name]
+}
+
+// Size returns a KindSize option in bytes.
+func (o Options) Size(name string) int64 { return o.get(name, KindSize).(int64) }
+
+// Int returns a KindInt option.
+func (o Options) Int(name string) int64 { return o.get(name, KindInt).(int64) }
+
+// Duration returns a KindDuration option.
+func (o Options) Duration(name string) time.Duration {
+	return o.get(name, KindDuration).(time.Duration)
+}
+
+// Bool returns a KindBool option.
+func (o Options) Bool(name string) bool { return o.get(name, KindBool).(bool) }
+
+// String returns a KindString or KindEnum option.
+func (o Options) String(name string) string { return o.get(name, KindString).(string) }
+
+// IsSet reports whether the spec set the option explicitly.
+func (o Options) IsSet(name string) bool { return o.set[name] }
+
+// Engine returns the engine name the options were resolved for.
+func (o Options) Engine() string { return o.engine }
+
+// Map returns every option's value as text, for reports.
+func (o Options) Map() map[string]string {
+	m := make(map[string]string, len(o.defs))
+	for _, d := range o.defs {
+		m[d.Name] = formatValue(d.Kind, o.values[d.Name])
+	}
+	return m
+}
+
+// Spec returns the full spec with every option, defaults included, in the
+// engine's declared order: the string echoed into reports.
+func (o Options) Spec() Spec {
+	s := Spec{Name: o.engine}
+	for _, d := range o.defs {
+		s.Options = append(s.Options, Setting{Key: d.Name, Value: formatValue(d.Kind, o.values[d.Name])})
+	}
+	return s
+}
+
+func formatValue(k Kind, v any) string {
+	switch k {
+	case KindSize:
+		return FormatSize(v.(int64))
+	case KindDuration:
+		return v.(time.Duration).String()
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// Driver describes an engine that the harness can open by name.
+type Driver struct {
+	Name    string
+	Doc     string // one line
+	Options []OptionDef
+	// Open opens the engine on dir (created if absent; an engine that
+	// manages a raw device may take its path from an option instead).
+	Open func(dir string, opts Options) (Engine, error)
+}
+
+// Drivers is a table of engines, looked up by name.
+type Drivers []Driver
+
+// Names returns the engine names in table order.
+func (t Drivers) Names() []string {
+	names := make([]string, len(t))
+	for i, d := range t {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// Lookup finds the driver called name.
+func (t Drivers) Lookup(name string) (Driver, error) {
+	for _, d := range t {
+		if d.Name == name {
+			return d, nil
+		}
+	}
+	names := t.Names()
+	sort.Strings(names)
+	return Driver{}, fmt.Errorf("unknown engine %q; known engines: %s", name, strings.Join(names, ", "))
+}
+
+// Resolve parses spec and resolves its options against the named driver.
+func (t Drivers) Resolve(spec string) (Driver, Options, error) {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return Driver{}, Options{}, err
+	}
+	d, err := t.Lookup(s.Name)
+	if err != nil {
+		return Driver{}, Options{}, err
+	}
+	o, err := Resolve(s, d.Options)
+	if err != nil {
+		return Driver{}, Options{}, err
+	}
+	return d, o, nil
+}
