@@ -1,0 +1,145 @@
+package model_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/enginetest"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
+)
+
+func TestContract(t *testing.T) {
+	enginetest.Run(t, enginetest.Config{
+		Open: func(dir string) (engine.Engine, error) { return model.Open(dir) },
+	})
+}
+
+var ctx = context.Background()
+
+func v(s string) model.Version { return model.Version{Present: true, Value: []byte(s)} }
+
+func TestCrashAllowsPersistentOrLater(t *testing.T) {
+	m := model.New()
+	m.Put(ctx, []byte("a"), []byte("a1"))
+	m.Put(ctx, []byte("b"), []byte("b1"))
+	m.Sync(ctx)
+	m.Put(ctx, []byte("a"), []byte("a2"))
+	m.Delete(ctx, []byte("a"))
+	m.Put(ctx, []byte("c"), []byte("c1"))
+
+	got := m.Crash()
+	want := map[string][]model.Version{
+		"a": {v("a1"), v("a2"), {}},
+		"b": {v("b1")},
+		"c": {{}, v("c1")},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Crash() has %d keys, want %d: %v", len(got), len(want), got)
+	}
+	for k, vs := range want {
+		if len(got[k]) != len(vs) {
+			t.Fatalf("Crash()[%q] = %v, want %v", k, got[k], vs)
+		}
+		for i := range vs {
+			if !got[k][i].Equal(vs[i]) {
+				t.Fatalf("Crash()[%q] = %v, want %v", k, got[k], vs)
+			}
+		}
+	}
+	if m.Allowed([]byte("b"), model.Version{}) {
+		t.Errorf("b was persistent; absent must not be allowed")
+	}
+	if !m.Allowed([]byte("never"), model.Version{}) || m.Allowed([]byte("never"), v("x")) {
+		t.Errorf("a never-written key must be absent after a crash")
+	}
+}
+
+func TestPersistSupersedesEarlierWrites(t *testing.T) {
+	m := model.New()
+	d1, _ := m.PutDep([]byte("k"), []byte("1"))
+	d2, _ := m.PutDep([]byte("k"), []byte("2"))
+	d3, _ := m.PutDep([]byte("k"), []byte("3"))
+	m.Persist(d2)
+	if !d1.IsPersistent() || !d2.IsPersistent() || d3.IsPersistent() {
+		t.Fatalf("after Persist(d2): d1=%v d2=%v d3=%v, want true true false", d1.IsPersistent(), d2.IsPersistent(), d3.IsPersistent())
+	}
+	if m.Allowed([]byte("k"), v("1")) {
+		t.Errorf("version 1 was superseded by persistent version 2; it must not be allowed after a crash")
+	}
+	if !m.Allowed([]byte("k"), v("2")) || !m.Allowed([]byte("k"), v("3")) {
+		t.Errorf("versions 2 (persistent) and 3 (later) must be allowed")
+	}
+}
+
+func TestRecover(t *testing.T) {
+	m := model.New()
+	m.Put(ctx, []byte("a"), []byte("a1"))
+	m.Sync(ctx)
+	d, _ := m.PutDep([]byte("a"), []byte("a2"))
+	m.Put(ctx, []byte("b"), []byte("b1"))
+
+	if err := m.Recover(map[string]model.Version{"a": v("zzz")}); err == nil {
+		t.Fatalf("Recover accepted a value that was never written")
+	}
+	if err := m.Recover(map[string]model.Version{}); err == nil {
+		t.Fatalf("Recover accepted losing a's persistent value")
+	}
+	if err := m.Recover(map[string]model.Version{"a": v("a2")}); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if d.IsPersistent() {
+		// a2 survived, but the dependency itself never became persistent
+		// before the crash: the handle from before must not claim it did.
+		t.Errorf("a dependency from before the crash reports persistent")
+	}
+	if got, err := m.Get(ctx, []byte("a")); err != nil || string(got) != "a2" {
+		t.Fatalf("get a after recover = %q, %v", got, err)
+	}
+	if _, err := m.Get(ctx, []byte("b")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("b was not observed after the crash; get b = %v, want ErrNotFound", err)
+	}
+	if got := m.Crash(); len(got["a"]) != 1 || !got["a"][0].Equal(v("a2")) {
+		t.Fatalf("after recover everything is persistent; Crash() = %v", got)
+	}
+}
+
+func TestSnapshotSurvivesOnlySyncedState(t *testing.T) {
+	dir := t.TempDir()
+	m, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Put(ctx, []byte("synced"), []byte("1"))
+	m.Sync(ctx)
+	m.Put(ctx, []byte("unsynced"), []byte("2"))
+	// Simulate a process kill: reopen without Close.
+	m2, err := model.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m2.Get(ctx, []byte("synced")); err != nil || string(got) != "1" {
+		t.Fatalf("synced key after reopen = %q, %v", got, err)
+	}
+	if _, err := m2.Get(ctx, []byte("unsynced")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("unsynced key after kill = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCorruptSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := model.Open(dir)
+	m.Put(ctx, []byte("k"), []byte("v"))
+	m.Close()
+	path := filepath.Join(dir, model.SnapshotFile)
+	b, _ := os.ReadFile(path)
+	for _, bad := range [][]byte{b[:len(b)-1], append([]byte("x"), b[1:]...), func() []byte { c := append([]byte{}, b...); c[10] ^= 1; return c }()} {
+		os.WriteFile(path, bad, 0o644)
+		if _, err := model.Open(dir); !errors.Is(err, engine.ErrCorruption) {
+			t.Errorf("open on a damaged snapshot: %v, want ErrCorruption", err)
+		}
+	}
+}
