@@ -1,0 +1,137 @@
+// Command harness drives storage engines with workloads, measures them, and
+// checks them against reference models.
+//
+// Exit codes: 0 pass, 1 a violation or regression was found, 2 usage error
+// (bad flag, unknown engine, bad option), 3 internal error.
+//
+// This package is wiring only: the engine table, flag parsing, and calls into
+// the packages that do the work.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitPass      = 0
+	exitViolation = 1
+	exitUsage     = 2
+	exitInternal  = 3
+)
+
+// usageError marks an error caused by the user's input: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// violationError marks a run that completed and found a violation or
+// regression: exit 1. Its message is already printed by the verb.
+type violationError struct{ msg string }
+
+func (e violationError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitPass
+	}
+	code := exitInternal
+	var ue usageError
+	var ve violationError
+	switch {
+	case errors.As(err, &ue) || isCobraUsage(err):
+		code = exitUsage
+	case errors.As(err, &ve):
+		code = exitViolation
+	}
+	fmt.Fprintf(stderr, "harness: %s\n", describe(err))
+	return code
+}
+
+// isCobraUsage recognises cobra's own argument errors (unknown command,
+// wrong number of arguments), which it returns as plain errors.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe renders err as the one line the user sees. Cobra's "unknown
+// command" error carries its suggestions on further lines; fold them in.
+func describe(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") {
+		first, rest, _ := strings.Cut(msg, "\n")
+		var sugg []string
+		for _, l := range strings.Split(rest, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Did you mean") {
+				sugg = append(sugg, l)
+			}
+		}
+		if len(sugg) > 0 {
+			return first + "; did you mean " + strings.Join(sugg, " or ") + "?"
+		}
+		return first + "; run 'harness --help' for the list of verbs"
+	}
+	return oneLine(msg)
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "harness",
+		Short: "gauntlet: benchmark and verify key-value storage engines",
+		Long: `harness drives storage engines with workloads, measures throughput and tail
+latency, and checks conformance and crash consistency against reference models.
+
+Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// No Run: a bare "harness" prints help, and an unknown verb is an
+		// error with cobra's suggestions.
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usagef("%s: %v (see 'harness %s --help')", cmd.Name(), err, cmd.Name())
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newEnginesCmd(),
+		newVersionCmd(),
+	)
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(root.FlagErrorFunc())
+	}
+	return root
+}
