@@ -395,3 +395,26 @@ func (t Drivers) Resolve(spec string) (Driver, Options, error) {
 	}
 	return d, o, nil
 }
+
+// SplitSpecs splits a comma-separated list of specs in which each spec may
+// carry its own comma-separated options: a key=value term (no ':' before its
+// '=') belongs to the spec before it. "shardstore:extent=1MiB,sched=fifo,pebble"
+// is two specs, "shardstore:extent=1MiB,sched=fifo" and "pebble"; the
+// workload list "ycsb-a,records=1000,keys=zipf:0.9,ycsb-c" is "ycsb-a,
+// records=1000,keys=zipf:0.9" and "ycsb-c".
+func SplitSpecs(list string) []string {
+	var out []string
+	for _, term := range strings.Split(list, ",") {
+		term = strings.TrimSpace(term)
+		if term == "" {
+			continue
+		}
+		before, _, isKV := strings.Cut(term, "=")
+		if len(out) > 0 && isKV && !strings.Contains(before, ":") {
+			out[len(out)-1] += "," + term
+			continue
+		}
+		out = append(out, term)
+	}
+	return out
+}

@@ -129,3 +129,18 @@ func TestCheckKeyAndValue(t *testing.T) {
 		t.Fatal("CheckValue wrong at the boundary")
 	}
 }
+
+func TestSplitSpecs(t *testing.T) {
+	cases := map[string][]string{
+		"shardstore,pebble,badger,bbolt":                 {"shardstore", "pebble", "badger", "bbolt"},
+		"shardstore:extent=1MiB,sched=fifo,pebble":       {"shardstore:extent=1MiB,sched=fifo", "pebble"},
+		"pebble:sync=true, badger:mode=vlog,sync=true ,": {"pebble:sync=true", "badger:mode=vlog,sync=true"},
+		"": nil,
+	}
+	for in, want := range cases {
+		got := engine.SplitSpecs(in)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("SplitSpecs(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
