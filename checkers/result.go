@@ -1,0 +1,102 @@
+// Package checkers holds what every checker shares: the Result of a run, the
+// Violations it found, and the Verdict.
+//
+// A checker verifies one property of an engine (conformance to the model,
+// crash consistency, linearizability) over many generated cases. Every run is
+// a function of (seed, engine spec, options): the same inputs give the same
+// Result, and each Violation carries the minimized op sequence and a one-line
+// command that replays it.
+package checkers
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Verdict is a checker's conclusion.
+type Verdict string
+
+// The verdicts.
+const (
+	Pass    Verdict = "pass"    // every case held
+	Fail    Verdict = "fail"    // at least one violation
+	Unknown Verdict = "unknown" // the checker could not decide (timeout, unsupported engine)
+)
+
+// Result is the outcome of one checker run.
+type Result struct {
+	Checker string  `json:"checker"`
+	Engine  string  `json:"engine"` // the full resolved engine spec
+	Seed    uint64  `json:"seed"`
+	Verdict Verdict `json:"verdict"`
+	// Reason explains an Unknown verdict.
+	Reason     string        `json:"reason,omitempty"`
+	Cases      int64         `json:"cases"`
+	Ops        int64         `json:"ops"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	Violations []Violation   `json:"violations"`
+}
+
+// Violation is one way the engine broke the property.
+type Violation struct {
+	// Summary is one line: what was expected and what the engine did.
+	Summary string `json:"summary"`
+	// Ops is the minimized op sequence, one op per line in trace syntax.
+	Ops []string `json:"ops"`
+	// OpIndex is the index in Ops of the op whose answer was wrong.
+	OpIndex  int    `json:"op_index"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	// OriginalOps is the length of the failing sequence before shrinking.
+	OriginalOps int `json:"original_ops"`
+	// TraceFile is where the minimized trace was written, if it was.
+	TraceFile string `json:"trace_file,omitempty"`
+	// Replay is a command that reproduces the violation.
+	Replay string `json:"replay"`
+}
+
+// OpsPerSec is the checker's throughput.
+func (r Result) OpsPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Ops) / r.Elapsed.Seconds()
+}
+
+// JSON encodes r, indented.
+func (r Result) JSON() ([]byte, error) {
+	if r.Violations == nil {
+		r.Violations = []Violation{}
+	}
+	return json.MarshalIndent(r, "", "  ")
+}
+
+// Summary renders r for a terminal: one line of figures and verdict, then
+// each violation with its minimized ops and replay command.
+func (r Result) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s (seed %d): %s — %d cases, %d ops in %s (%.0f ops/s)\n",
+		r.Checker, r.Engine, r.Seed, r.Verdict, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), r.OpsPerSec())
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "  %s\n", r.Reason)
+	}
+	for i, v := range r.Violations {
+		fmt.Fprintf(&b, "  violation %d: %s\n", i+1, v.Summary)
+		for j, op := range v.Ops {
+			mark := " "
+			if j == v.OpIndex {
+				mark = ">"
+			}
+			fmt.Fprintf(&b, "   %s %3d  %s\n", mark, j, op)
+		}
+		if v.OriginalOps > len(v.Ops) {
+			fmt.Fprintf(&b, "  minimized from %d to %d ops\n", v.OriginalOps, len(v.Ops))
+		}
+		if v.Replay != "" {
+			fmt.Fprintf(&b, "  replay: %s\n", v.Replay)
+		}
+	}
+	return b.String()
+}

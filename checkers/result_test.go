@@ -1,0 +1,47 @@
+package checkers_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+)
+
+func TestResultSummaryAndJSON(t *testing.T) {
+	r := checkers.Result{
+		Checker: "crash", Engine: "shardstore:extent=64KiB", Seed: 8731, Verdict: checkers.Fail,
+		Cases: 120, Ops: 5000, Elapsed: 2 * time.Second,
+		Violations: []checkers.Violation{{
+			Summary: `get "k17" = "v3", want "v5" (persistent since op 3)`,
+			Ops:     []string{`put "k17" 5 seed=1`, "sync", "dirty-reboot seed=9", `get "k17"`},
+			OpIndex: 3, OriginalOps: 61,
+			Replay: "harness check crash --engine shardstore --replay out/crash-8731.trace",
+		}},
+	}
+	s := r.Summary()
+	for _, want := range []string{
+		"crash on shardstore:extent=64KiB (seed 8731): fail — 120 cases, 5000 ops in 2s (2500 ops/s)",
+		`violation 1: get "k17" = "v3", want "v5"`,
+		`   >   3  get "k17"`,
+		"minimized from 61 to 4 ops",
+		"replay: harness check crash --engine shardstore --replay out/crash-8731.trace",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	b, err := r.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back checkers.Result
+	if err := json.Unmarshal(b, &back); err != nil || back.Verdict != checkers.Fail || len(back.Violations) != 1 || back.Violations[0].OpIndex != 3 || back.Elapsed != r.Elapsed {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	empty, _ := checkers.Result{Verdict: checkers.Pass}.JSON()
+	if !strings.Contains(string(empty), `"violations": []`) {
+		t.Errorf("a passing result must encode violations as [], got %s", empty)
+	}
+}
