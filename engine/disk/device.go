@@ -7,9 +7,80 @@
 // A Device is a fixed-size array of bytes addressed by offset. Writes become
 // durable only when a later Flush returns; until then a crash may keep any
 // subset of them (Mem models exactly that).
+//
+// # Devices
+//
+// Every Device has a fixed Size and a SectorSize, the unit of atomic writes.
+// ReadAt and WriteAt transfer all of len(p) bytes or fail; an IO that does not
+// fit the device fails with ErrOutOfRange and transfers nothing. After Close
+// every method except Size and SectorSize returns ErrClosed. Errors wrap a
+// sentinel of this package (or, for File, the operating system's error) and
+// name the operation, offset and length.
+//
+// # File
+//
+// OpenFile opens a regular file or a block device. A regular file is created
+// (FileOptions.Create) and extended to FileOptions.Size, optionally with
+// fallocate (Preallocate) so later writes cannot fail for lack of space. A
+// block device is used whole (Size 0) or in part. Flush is fdatasync.
+//
+// With FileOptions.Direct the file is opened with O_DIRECT: IO bypasses the
+// page cache, so offsets and lengths must be multiples of SectorSize and
+// buffers must be aligned in memory; allocate them with AlignedBuffer. A
+// misaligned IO fails with an error wrapping ErrMisaligned that names the
+// offset, length and the alignment required, before anything reaches the
+// kernel. A file system that cannot do direct IO gives ErrDirectUnsupported
+// at open. SectorSize is the block device's logical block size for a block
+// device; for a regular file it is 512 when buffered and 4096 with Direct (no
+// file system Linux supports needs more, see FileOptions.SectorSize), unless
+// FileOptions.SectorSize says otherwise.
+//
+// # Mem
+//
+// Mem keeps the device in memory: the current contents, which reads see, and
+// the ordered list of writes issued since the last Flush (the pending writes).
+// Crash returns a new Mem holding what a power failure could leave behind:
+// the durable contents plus a random choice of the pending writes, according
+// to a CrashPolicy. CrashStates and CrashStatesWhole enumerate every distinct
+// crash state when there are few. A Mem survives being crashed: the original
+// is unchanged, so one state can be crashed many ways.
+//
+// The unit of survival is a pending sector-write: the part of one pending
+// write that falls in one sector. A crash keeps or loses each one whole, never
+// part of it, so a sector never holds half of a write's bytes for it; when
+// several surviving sector-writes hit the same sector they are applied in
+// issue order, so the latest wins where they overlap. CrashRandom and
+// CrashStatesWhole keep or lose whole writes (every sector-write of a write
+// together); CrashTorn and CrashStates let a multi-sector write be torn at
+// sector boundaries. For writes that cover whole sectors this is exactly what
+// a disk can do: each sector ends up as it was after some prefix of its
+// pending writes. For writes smaller than a sector the model is a little more
+// adversarial than hardware: it may keep a later sub-sector write to a sector
+// and lose an earlier one to a different part of the same sector.
+//
+// # Faulty
+//
+// Faulty wraps a Device. Faults (Inject) fail chosen IOs with an error that
+// wraps both ErrInjected and syscall.EIO: the n-th read, write or flush, IOs
+// in a byte range, or any predicate, once or persistently. A failed IO does
+// not reach the wrapped device. Bit flips (Flip) corrupt the data a read
+// returns without touching the device. Latency is a fixed delay per IO and
+// optionally a hard-disk model (HDDModel: seek, rotation, transfer). Latency
+// is accounted on a virtual clock (Faulty.Clock) and slept only if
+// FaultyOptions.Sleep is set, so IO-scheduling policies can be compared
+// deterministically and fast.
+//
+// # Concurrency
+//
+// File, Mem and Faulty are safe for concurrent use by multiple goroutines.
+// Mem serializes all IO on one mutex; File issues concurrent IOs to the
+// kernel in parallel.
 package disk
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Device is a fixed-size block device.
 type Device interface {
@@ -38,4 +109,33 @@ var (
 	// ErrInjected marks an IO error injected by Faulty. It also matches
 	// syscall.EIO-style handling: engines treat it as a real IO error.
 	ErrInjected = errors.New("disk: injected IO error")
+	// ErrMisaligned: an IO's offset, length or buffer address does not meet
+	// the device's alignment (direct IO on File, or a Mem that requires
+	// aligned IO).
+	ErrMisaligned = errors.New("disk: misaligned IO")
+	// ErrDirectUnsupported: the file system cannot do direct IO (O_DIRECT).
+	ErrDirectUnsupported = errors.New("disk: direct IO not supported")
+	// ErrTooManyStates: Mem.CrashStates would return more states than its
+	// limit.
+	ErrTooManyStates = errors.New("disk: too many crash states")
 )
+
+// Stats are a device's IO counters since it was opened or created. Failed
+// IOs that were issued are counted; IOs rejected before issue (out of range,
+// misaligned, closed) are not.
+type Stats struct {
+	Reads        int64 `json:"reads"`
+	Writes       int64 `json:"writes"`
+	Flushes      int64 `json:"flushes"`
+	BytesRead    int64 `json:"bytes_read"`
+	BytesWritten int64 `json:"bytes_written"`
+}
+
+// checkRange returns an error wrapping ErrOutOfRange unless [off, off+n) lies
+// within a device of the given size. op and name are for the message.
+func checkRange(name, op string, off int64, n int, size int64) error {
+	if off < 0 || off > size || int64(n) > size-off {
+		return fmt.Errorf("%s: %s at offset %d length %d: device has %d bytes: %w", name, op, off, n, size, ErrOutOfRange)
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+package disk
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+)
+
+// memPageBytesMin is the smallest page Mem stores its contents in. Pages are
+// allocated on first write, so a large, mostly empty Mem costs little, and
+// shared copy-on-write between a Mem and its clones and crash states, so a
+// crash copies only the pages that differ. 64 KiB keeps the page table small
+// for gigabyte devices while a copy-on-write fault stays cheap.
+const memPageBytesMin = 64 << 10
+
+// memArenaKeepMax is the largest pending-write arena a Flush keeps for reuse;
+// a bigger one is released so one burst of writes does not pin memory.
+const memArenaKeepMax = 16 << 20
+
+// Mem is an in-memory Device that can be crashed. See the package
+// documentation for the crash model.
+//
+// Mem stores the current contents in pages and every pending write as its
+// offset, its new bytes and the bytes it overwrote (an undo log). Reads see
+// the current contents. Flush drops the log. A crash rebuilds the durable
+// contents by undoing the log on a copy-on-write clone, then applies the
+// surviving writes: it costs the pending bytes, not the device size.
+type Mem struct {
+	mu         sync.Mutex
+	size       int64
+	sectorSize int
+	pageBytes  int64
+	pages      [][]byte // nil: all zero
+	owned      []bool   // false: the page is shared and must be copied before writing
+	pending    []memWrite
+	arena      []byte // new and old bytes of the pending writes
+	aligned    bool
+	closed     bool
+	stats      Stats
+}
+
+// memWrite is a pending write: its bytes are arena[at:at+n] (new) and
+// arena[at+n:at+2n] (what they overwrote).
+type memWrite struct {
+	off int64
+	at  int
+	n   int
+}
+
+// NewMem returns a zeroed Mem of size bytes with the given sector size. It
+// panics unless sectorSize is positive and size is a non-negative multiple of
+// it: both are programming constants, never user input.
+func NewMem(size int64, sectorSize int) *Mem {
+	if sectorSize <= 0 {
+		panic(fmt.Sprintf("disk: NewMem: sector size %d is not positive", sectorSize))
+	}
+	if size < 0 || size%int64(sectorSize) != 0 {
+		panic(fmt.Sprintf("disk: NewMem: size %d is not a non-negative multiple of the sector size %d", size, sectorSize))
+	}
+	pageBytes := int64(sectorSize)
+	if pageBytes < memPageBytesMin {
+		// A whole number of sectors, so a sector never spans two pages.
+		pageBytes = (memPageBytesMin + int64(sectorSize) - 1) / int64(sectorSize) * int64(sectorSize)
+	}
+	n := (size + pageBytes - 1) / pageBytes
+	return &Mem{
+		size:       size,
+		sectorSize: sectorSize,
+		pageBytes:  pageBytes,
+		pages:      make([][]byte, n),
+		owned:      make([]bool, n),
+	}
+}
+
+// Size returns the capacity in bytes.
+func (m *Mem) Size() int64 { return m.size }
+
+// SectorSize returns the sector size given to NewMem.
+func (m *Mem) SectorSize() int { return m.sectorSize }
+
+// RequireAligned makes every later IO whose offset or length is not a
+// multiple of the sector size fail with ErrMisaligned, as direct IO on a File
+// does, so an engine meant for O_DIRECT can be checked on a Mem. It is off by
+// default.
+func (m *Mem) RequireAligned(on bool) {
+	m.mu.Lock()
+	m.aligned = on
+	m.mu.Unlock()
+}
+
+func (m *Mem) check(op string, off int64, n int) error {
+	if m.closed {
+		return fmt.Errorf("disk: mem: %s at offset %d length %d: %w", op, off, n, ErrClosed)
+	}
+	if err := checkRange("disk: mem", op, off, n, m.size); err != nil {
+		return err
+	}
+	if m.aligned && (off%int64(m.sectorSize) != 0 || n%m.sectorSize != 0) {
+		return fmt.Errorf("disk: mem: %s at offset %d length %d: offset and length must be multiples of the sector size %d: %w",
+			op, off, n, m.sectorSize, ErrMisaligned)
+	}
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off from the current (volatile) contents.
+func (m *Mem) ReadAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("read", off, len(p)); err != nil {
+		return 0, err
+	}
+	m.read(p, off)
+	m.stats.Reads++
+	m.stats.BytesRead += int64(len(p))
+	return len(p), nil
+}
+
+// WriteAt writes p at off. The write is pending until the next Flush.
+func (m *Mem) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check("write", off, len(p)); err != nil {
+		return 0, err
+	}
+	m.stats.Writes++
+	m.stats.BytesWritten += int64(len(p))
+	if len(p) == 0 {
+		return 0, nil
+	}
+	at := len(m.arena)
+	m.arena = slices.Grow(m.arena, 2*len(p))[:at+2*len(p)]
+	copy(m.arena[at:], p)
+	m.read(m.arena[at+len(p):], off)
+	m.pending = append(m.pending, memWrite{off: off, at: at, n: len(p)})
+	m.write(p, off)
+	return len(p), nil
+}
+
+// Flush makes every pending write durable.
+func (m *Mem) Flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("disk: mem: flush: %w", ErrClosed)
+	}
+	m.stats.Flushes++
+	m.dropPending()
+	return nil
+}
+
+func (m *Mem) dropPending() {
+	m.pending = m.pending[:0]
+	if cap(m.arena) > memArenaKeepMax {
+		m.arena = nil
+	} else {
+		m.arena = m.arena[:0]
+	}
+}
+
+// Close closes the Mem: later IO returns ErrClosed. Pending writes stay
+// pending, so a closed Mem can still be crashed (Crash, CrashStates) or
+// cloned; the results are open.
+func (m *Mem) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("disk: mem: close: %w", ErrClosed)
+	}
+	m.closed = true
+	return nil
+}
+
+// Pending returns the number of writes issued since the last Flush.
+func (m *Mem) Pending() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.pending)
+}
+
+// Stats returns the IO counters since NewMem (clones and crash states start
+// at zero).
+func (m *Mem) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+// Image returns a copy of the current contents, all Size bytes. It is meant
+// for tests on small devices.
+func (m *Mem) Image() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := make([]byte, m.size)
+	m.read(b, 0)
+	return b
+}
+
+// Clone returns an open copy of m with the same contents and the same pending
+// writes, so a test can fork a device and continue each fork differently.
+func (m *Mem) Clone() *Mem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.share()
+	c.pending = append([]memWrite(nil), m.pending...)
+	c.arena = append([]byte(nil), m.arena...)
+	return c
+}
+
+// Durable returns an open Mem holding m's durable contents: what a crash
+// that keeps no pending write leaves. It is Crash(nil, CrashNone).
+func (m *Mem) Durable() *Mem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.durable()
+}
+
+// share returns a new Mem with m's current contents (pages shared
+// copy-on-write), no pending writes, zero counters and m's alignment setting.
+// m.mu must be held.
+func (m *Mem) share() *Mem {
+	c := &Mem{
+		size:       m.size,
+		sectorSize: m.sectorSize,
+		pageBytes:  m.pageBytes,
+		pages:      append([][]byte(nil), m.pages...),
+		owned:      make([]bool, len(m.owned)),
+		aligned:    m.aligned,
+	}
+	clear(m.owned)
+	return c
+}
+
+// durable returns a new Mem holding the durable contents. m.mu must be held.
+func (m *Mem) durable() *Mem {
+	c := m.share()
+	for i := len(m.pending) - 1; i >= 0; i-- {
+		w := m.pending[i]
+		c.write(m.arena[w.at+w.n:w.at+2*w.n], w.off)
+	}
+	return c
+}
+
+// newBytes returns the bytes pending write w wrote.
+func (m *Mem) newBytes(w memWrite) []byte { return m.arena[w.at : w.at+w.n] }
+
+// read copies the current contents at off into p. The range is valid.
+func (m *Mem) read(p []byte, off int64) {
+	for len(p) > 0 {
+		i, o := off/m.pageBytes, off%m.pageBytes
+		n := min(int64(len(p)), m.pageBytes-o)
+		if pg := m.pages[i]; pg == nil {
+			clear(p[:n])
+		} else {
+			copy(p[:n], pg[o:])
+		}
+		p, off = p[n:], off+n
+	}
+}
+
+// write copies p into the current contents at off, copying shared pages
+// first. The range is valid.
+func (m *Mem) write(p []byte, off int64) {
+	for len(p) > 0 {
+		i, o := off/m.pageBytes, off%m.pageBytes
+		n := min(int64(len(p)), m.pageBytes-o)
+		if !m.owned[i] {
+			pg := make([]byte, min(m.pageBytes, m.size-i*m.pageBytes))
+			if m.pages[i] != nil {
+				copy(pg, m.pages[i])
+			}
+			m.pages[i], m.owned[i] = pg, true
+		}
+		copy(m.pages[i][o:], p[:n])
+		p, off = p[n:], off+n
+	}
+}
+
+// CrashPolicy says which pending writes survive a Crash.
+type CrashPolicy int
+
+const (
+	// CrashNone keeps no pending write: the result is the durable contents.
+	CrashNone CrashPolicy = iota
+	// CrashRandom keeps each pending write whole with probability 1/2,
+	// independently.
+	CrashRandom
+	// CrashTorn keeps each pending write with probability 1/2; a kept write
+	// that spans more than one sector is torn with probability 1/2, and then
+	// each of its sector-writes is kept with probability 1/2. A sector-write
+	// is never split.
+	CrashTorn
+)
+
+func (p CrashPolicy) String() string {
+	switch p {
+	case CrashNone:
+		return "none"
+	case CrashRandom:
+		return "random"
+	case CrashTorn:
+		return "torn"
+	}
+	return fmt.Sprintf("CrashPolicy(%d)", int(p))
+}
+
+// Crash returns a new, open Mem holding what a power failure now could leave:
+// the durable contents plus the pending writes policy keeps, applied in issue
+// order, all durable. m is unchanged and may be crashed again. rng supplies
+// every random choice (it may be nil for CrashNone), so a seed reproduces the
+// state.
+func (m *Mem) Crash(rng *rand.Rand, policy CrashPolicy) *Mem {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.durable()
+	switch policy {
+	case CrashNone:
+	case CrashRandom:
+		for _, w := range m.pending {
+			if rng.IntN(2) == 0 {
+				c.write(m.newBytes(w), w.off)
+			}
+		}
+	case CrashTorn:
+		ss := int64(m.sectorSize)
+		for _, w := range m.pending {
+			if rng.IntN(2) != 0 {
+				continue
+			}
+			first, last := w.off/ss, (w.off+int64(w.n)-1)/ss
+			if first == last || rng.IntN(2) == 0 {
+				c.write(m.newBytes(w), w.off)
+				continue
+			}
+			for s := first; s <= last; s++ {
+				if rng.IntN(2) == 0 {
+					continue
+				}
+				lo, hi := max(w.off, s*ss), min(w.off+int64(w.n), (s+1)*ss)
+				c.write(m.arena[w.at+int(lo-w.off):w.at+int(hi-w.off)], lo)
+			}
+		}
+	default:
+		panic(fmt.Sprintf("disk: Mem.Crash: unknown policy %v", policy))
+	}
+	return c
+}
