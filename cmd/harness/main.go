@@ -127,7 +127,10 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
+		newBenchCmd(),
+		newProbeCmd(),
 		newEnginesCmd(),
+		newWorkloadsCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {

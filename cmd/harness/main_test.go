@@ -83,3 +83,15 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: exit %d, %q", code, stdout)
 	}
 }
+
+func TestWorkloadsListsNamed(t *testing.T) {
+	code, stdout, _ := runCLI(t, "workloads")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, name := range []string{"ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f", "fill-64k", "durable-put"} {
+		if !strings.Contains(stdout, "\n"+name+" ") {
+			t.Errorf("workloads output lacks %s:\n%s", name, stdout)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config is one `harness bench` invocation. The zero value is not runnable;
+// EnsureDefaults fills in what the user left out, Validate reports every
+// problem at once.
+type Config struct {
+	// Engines are engine specs ("pebble:sync=true"), run in this order.
+	Engines []string `json:"engines"`
+	// Workloads are workload names or specs ("ycsb-a", "read=90,update=10").
+	Workloads []string `json:"workloads"`
+	// Dir is where each run gets a fresh subdirectory. Default: a new
+	// temporary directory, removed afterwards.
+	Dir string `json:"dir"`
+	// Duration of each run's measured phase (default 10s), unless Ops is set.
+	Duration time.Duration `json:"duration_ns"`
+	// Ops, if positive, ends each run after this many ops instead.
+	Ops int64 `json:"ops"`
+	// Threads is the number of client goroutines; 0 means the workload's
+	// own choice (16 for durable-put) or else 1.
+	Threads int `json:"threads"`
+	// Preload loads the workload's records before measuring (default true).
+	Preload bool `json:"preload"`
+	// Warmup runs the workload unmeasured before the measured phase
+	// (default 1s; 0 after EnsureDefaults means none was asked for).
+	Warmup time.Duration `json:"warmup_ns"`
+	// Repeat runs every (engine, workload) pair this many times, interleaved
+	// A B C A B C so machine drift hits every engine alike (default 1).
+	Repeat int `json:"repeat"`
+	// Sync makes every write durable before it is acknowledged: the driver
+	// calls Sync after each write, inside the measured latency.
+	Sync bool `json:"sync"`
+	// Rate, if positive, runs open loop at this many ops/s in total.
+	Rate float64 `json:"rate_ops_per_sec"`
+	// Seed makes the op sequence repeatable (default 1).
+	Seed uint64 `json:"seed"`
+	// Out is the directory the report, histograms and plots are written to.
+	Out string `json:"out"`
+	// Probe measures the device under Dir first.
+	Probe bool `json:"probe"`
+	// ProbeBytes is the size of the probe's sequential-write file.
+	ProbeBytes int64 `json:"probe_bytes"`
+}
+
+// Defaults.
+const (
+	DurationDefault = 10 * time.Second
+	WarmupDefault   = 1 * time.Second
+)
+
+// EnsureDefaults fills in unset fields.
+func (c *Config) EnsureDefaults() {
+	if c.Duration == 0 && c.Ops == 0 {
+		c.Duration = DurationDefault
+	}
+	if c.Repeat == 0 {
+		c.Repeat = 1
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+}
+
+// Validate reports every problem with c, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Engines) == 0 {
+		errs = append(errs, fmt.Errorf("no engine given (use --engine, e.g. --engine shardstore,pebble)"))
+	}
+	if len(c.Workloads) == 0 {
+		errs = append(errs, fmt.Errorf("no workload given (use --workload, e.g. --workload ycsb-a)"))
+	}
+	if c.Duration < 0 || c.Ops < 0 {
+		errs = append(errs, fmt.Errorf("--duration and --ops must not be negative"))
+	}
+	if c.Threads < 0 || c.Threads > 4096 {
+		errs = append(errs, fmt.Errorf("--threads %d: want 1 to 4096 (or 0 for the workload's choice)", c.Threads))
+	}
+	if c.Repeat < 1 || c.Repeat > 1000 {
+		errs = append(errs, fmt.Errorf("--repeat %d: want 1 to 1000", c.Repeat))
+	}
+	if c.Rate < 0 {
+		errs = append(errs, fmt.Errorf("--rate %v: must not be negative", c.Rate))
+	}
+	if c.Warmup < 0 {
+		errs = append(errs, fmt.Errorf("--warmup must not be negative"))
+	}
+	if c.Out == "" {
+		errs = append(errs, fmt.Errorf("no output directory (use --out DIR)"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram bounds: latencies are recorded in nanoseconds, from 1 ns to 10
+// minutes, with 3 significant digits (HdrHistogram's usual precision: every
+// reported percentile is within 0.1% of the true value).
+const (
+	latencyMin     = 1
+	latencyMax     = int64(10 * time.Minute)
+	latencySigFigs = 3
+	// timelineSigFigs is lower for the per-second histograms: they only feed
+	// the p50/p99/max timeline, and there are many of them.
+	timelineSigFigs = 2
+)
+
+func newHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(latencyMin, latencyMax, latencySigFigs)
+}
+
+func record(h *hdrhistogram.Histogram, d time.Duration) {
+	v := int64(d)
+	if v < latencyMin {
+		v = latencyMin
+	}
+	if v > latencyMax {
+		v = latencyMax // clamp rather than drop: a 10-minute op is still an op
+	}
+	_ = h.RecordValue(v) // cannot fail within the bounds above
+}
+
+// recorder is one worker's measurements: a histogram per op type, counts,
+// bytes, and its share of the current timeline second. Only its worker
+// touches it during the run, so recording takes no lock.
+type recorder struct {
+	ops      []string // op type names, indexed by the caller's op index
+	hist     []*hdrhistogram.Histogram
+	count    []int64
+	errors   []int64
+	bytes    int64
+	timeline *timeline
+
+	sec     int64 // the timeline second the worker is in
+	secHist *hdrhistogram.Histogram
+	secOps  int64
+	secErr  int64
+}
+
+func newRecorder(ops []string, tl *timeline) *recorder {
+	r := &recorder{
+		ops:      ops,
+		hist:     make([]*hdrhistogram.Histogram, len(ops)),
+		count:    make([]int64, len(ops)),
+		errors:   make([]int64, len(ops)),
+		timeline: tl,
+		sec:      -1,
+		secHist:  hdrhistogram.New(latencyMin, latencyMax, timelineSigFigs),
+	}
+	for i := range ops {
+		r.hist[i] = newHistogram()
+	}
+	return r
+}
+
+// add records one operation of type op that took lat, finishing at
+// elapsed since the measured phase began.
+func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes int, failed bool) {
+	if failed {
+		r.errors[op]++
+	} else {
+		r.count[op]++
+		r.bytes += int64(nbytes)
+	}
+	record(r.hist[op], lat)
+	sec := int64(elapsed / time.Second)
+	if sec != r.sec {
+		r.flushSecond()
+		r.sec = sec
+	}
+	r.secOps++
+	if failed {
+		r.secErr++
+	}
+	record(r.secHist, lat)
+}
+
+// flushSecond hands the worker's part of the current second to the shared
+// timeline: one lock per worker per second.
+func (r *recorder) flushSecond() {
+	if r.sec >= 0 && r.secOps > 0 {
+		r.timeline.add(r.sec, r.secOps, r.secErr, r.secHist)
+	}
+	r.secHist.Reset()
+	r.secOps, r.secErr = 0, 0
+}
+
+// timeline collects per-second throughput and latency across workers.
+type timeline struct {
+	mu   sync.Mutex
+	secs map[int64]*second
+}
+
+type second struct {
+	ops, errors int64
+	hist        *hdrhistogram.Histogram
+}
+
+func newTimeline() *timeline { return &timeline{secs: map[int64]*second{}} }
+
+func (t *timeline) add(sec, ops, errs int64, h *hdrhistogram.Histogram) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.secs[sec]
+	if s == nil {
+		s = &second{hist: hdrhistogram.New(latencyMin, latencyMax, timelineSigFigs)}
+		t.secs[sec] = s
+	}
+	s.ops += ops
+	s.errors += errs
+	s.hist.Merge(h)
+}
+
+// points returns the timeline in order, one point per second from 0 to the
+// last second seen, with empty seconds as zero points (a stall shows as a
+// gap, not as a missing row). elapsed is the phase's length, so the last,
+// partial second's rate is stated over its true length.
+func (t *timeline) points(elapsed time.Duration) []TimelinePoint {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last := int64(-1)
+	for s := range t.secs {
+		last = max(last, s)
+	}
+	pts := make([]TimelinePoint, 0, last+1)
+	for s := int64(0); s <= last; s++ {
+		p := TimelinePoint{Second: s + 1}
+		if sec := t.secs[s]; sec != nil {
+			p.Ops, p.Errors = sec.ops, sec.errors
+			length := min(time.Second, elapsed-time.Duration(s)*time.Second)
+			if length > 0 {
+				p.OpsPerSec = float64(sec.ops) / length.Seconds()
+			}
+			p.P50us = us(sec.hist.ValueAtQuantile(50))
+			p.P99us = us(sec.hist.ValueAtQuantile(99))
+			p.MaxUs = us(sec.hist.Max())
+		}
+		pts = append(pts, p)
+	}
+	return pts
+}
+
+func us(ns int64) float64 { return float64(ns) / 1e3 }
+
+// summarize turns a histogram into the figures a report shows.
+func summarize(h *hdrhistogram.Histogram, count, errs int64, elapsed time.Duration) OpSummary {
+	s := OpSummary{Count: count, Errors: errs}
+	if elapsed > 0 {
+		s.OpsPerSec = float64(count) / elapsed.Seconds()
+	}
+	if h.TotalCount() == 0 {
+		return s
+	}
+	s.MeanUs = h.Mean() / 1e3
+	s.P50us = us(h.ValueAtQuantile(50))
+	s.P90us = us(h.ValueAtQuantile(90))
+	s.P99us = us(h.ValueAtQuantile(99))
+	s.P999us = us(h.ValueAtQuantile(99.9))
+	s.P9999us = us(h.ValueAtQuantile(99.99))
+	s.MaxUs = us(h.Max())
+	return s
+}

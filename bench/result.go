@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
+
+// SchemaVersion names the layout of Report; it changes whenever a field's
+// meaning changes. reports/schema/bench.schema.json describes it.
+const SchemaVersion = "gauntlet.bench/v1"
+
+// Report is the JSON document one `harness bench` invocation writes.
+type Report struct {
+	Schema  string    `json:"schema"`
+	Started time.Time `json:"started"`
+	// ElapsedSec is the wall time of the whole invocation.
+	ElapsedSec float64 `json:"elapsed_sec"`
+	// Partial is true when the run was interrupted (Ctrl-C, a fault): the
+	// runs present are complete measurements, but not every planned run is.
+	Partial bool   `json:"partial"`
+	Reason  string `json:"reason,omitempty"`
+	Env     Env    `json:"env"`
+	Probe   *Probe `json:"probe,omitempty"`
+	Config  Config `json:"config"`
+	Runs    []Run  `json:"runs"`
+}
+
+// Run is the measurement of one engine on one workload, one repetition.
+type Run struct {
+	Engine     string            `json:"engine"`      // engine name
+	Spec       string            `json:"spec"`        // full resolved spec, defaults included
+	Options    map[string]string `json:"options"`     // the same, as a map
+	Workload   string            `json:"workload"`    // as the user named it
+	WorkloadIs string            `json:"workload_is"` // the resolved mix, in words
+	Repetition int               `json:"repetition"`  // 1-based
+	// Mode is "closed-loop" (each worker issues its next op when the last
+	// returns: latency excludes queueing, throughput is what the engine
+	// sustains) or "open-loop" (ops scheduled at RateOpsPerSec, latency
+	// measured from the intended start: free of coordinated omission).
+	Mode          string  `json:"mode"`
+	RateOpsPerSec float64 `json:"rate_ops_per_sec,omitempty"`
+	Threads       int     `json:"threads"`
+	Sync          bool    `json:"sync"`
+	PreloadOps    int64   `json:"preload_ops"`
+	WarmupSec     float64 `json:"warmup_sec"`
+	ElapsedSec    float64 `json:"elapsed_sec"` // measured phase only
+	Ops           int64   `json:"ops"`
+	Errors        int64   `json:"errors"`
+	OpsPerSec     float64 `json:"ops_per_sec"`
+	Bytes         int64   `json:"bytes"` // value bytes read and written
+	MBPerSec      float64 `json:"mb_per_sec"`
+	// All and ByOp hold latency figures in microseconds.
+	All      OpSummary            `json:"all"`
+	ByOp     map[string]OpSummary `json:"by_op"`
+	Timeline []TimelinePoint      `json:"timeline"`
+	// Stats are the engine's own counters, if it implements engine.Statser.
+	Stats              *engine.Stats `json:"stats,omitempty"`
+	WriteAmplification float64       `json:"write_amplification,omitempty"`
+	// Histograms names the .hgrm percentile files written per op type.
+	Histograms map[string]string `json:"histograms,omitempty"`
+	// Error is set when the run ended early on an engine failure.
+	Error string `json:"error,omitempty"`
+}
+
+// OpSummary is the count, throughput and latency of one op type.
+type OpSummary struct {
+	Count     int64   `json:"count"`
+	Errors    int64   `json:"errors"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MeanUs    float64 `json:"mean_us"`
+	P50us     float64 `json:"p50_us"`
+	P90us     float64 `json:"p90_us"`
+	P99us     float64 `json:"p99_us"`
+	P999us    float64 `json:"p99_9_us"`
+	P9999us   float64 `json:"p99_99_us"`
+	MaxUs     float64 `json:"max_us"`
+}
+
+// TimelinePoint is one second of a run.
+type TimelinePoint struct {
+	Second int64 `json:"second"` // 1-based second of the measured phase
+	Ops    int64 `json:"ops"`
+	Errors int64 `json:"errors"`
+	// OpsPerSec is Ops over the length of this second of the run: a full
+	// second except for the last, which holds only the phase's tail.
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50us     float64 `json:"p50_us"`
+	P99us     float64 `json:"p99_us"`
+	MaxUs     float64 `json:"max_us"`
+}
+
+// ReadReport reads a report written by WriteReport, with an error naming
+// the file and the problem if it is not one.
+func ReadReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a bench report: %v", path, err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("%s: schema %q, want %q (a report from another harness version?)", path, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}

@@ -1,0 +1,632 @@
+// Package bench measures engines: it drives each engine with a workload from
+// package workloads, records every operation's latency in HDR histograms (per
+// op type and per worker, merged afterwards), keeps a per-second timeline, and
+// writes a versioned JSON report.
+//
+// # Closed and open loop
+//
+// Closed loop (the default): each of Threads workers issues its next
+// operation when the previous one returns. Throughput is what the engine
+// sustains; latency excludes any queueing, so a stall delays the next
+// request instead of showing in the tail. Open loop (Rate > 0): operations
+// are scheduled at a fixed total rate, handed to workers in order, and each
+// latency is measured from the operation's intended start. A stall then shows
+// in the tail as it would for real clients — the figures are free of
+// coordinated omission. Reports label every run with its mode.
+//
+// # Fair comparison
+//
+// Engines and repetitions are interleaved (A B C A B C ...) so machine drift
+// hits every engine alike; each run starts on a fresh directory; the preload
+// and warm-up phases are not measured.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// FatalError is a failure of the engine or the machine during a run (disk
+// full, IO error, corruption): the report written is marked partial.
+type FatalError struct{ Err error }
+
+func (e FatalError) Error() string { return e.Err.Error() }
+func (e FatalError) Unwrap() error { return e.Err }
+
+// Runner runs a Config against a table of engines.
+type Runner struct {
+	Config  Config
+	Drivers engine.Drivers
+	// Progress, if set, receives a one-line status redrawn in place (for a
+	// terminal); nil keeps quiet.
+	Progress io.Writer
+	// Log receives one line per finished run; nil keeps quiet.
+	Log io.Writer
+
+	// Histograms are the merged per-op histograms of every run, keyed by
+	// run index and op name, for spectra plots and .hgrm files.
+	Histograms []map[string]*hdrhistogram.Histogram
+}
+
+type resolvedEngine struct {
+	driver engine.Driver
+	opts   engine.Options
+}
+
+// Resolve checks every engine and workload spec before anything runs.
+func (r *Runner) resolve() ([]resolvedEngine, []*plan, error) {
+	var engines []resolvedEngine
+	var errs []error
+	for _, spec := range r.Config.Engines {
+		d, o, err := r.Drivers.Resolve(spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		engines = append(engines, resolvedEngine{d, o})
+	}
+	var plans []*plan
+	for _, spec := range r.Config.Workloads {
+		p, err := newPlan(spec, r.Config)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		plans = append(plans, p)
+	}
+	return engines, plans, errors.Join(errs...)
+}
+
+// Validate checks the configuration and every spec without running
+// anything; errors are the user's to fix.
+func (r *Runner) Validate() error {
+	r.Config.EnsureDefaults()
+	if err := r.Config.Validate(); err != nil {
+		return err
+	}
+	_, _, err := r.resolve()
+	return err
+}
+
+// Run executes every run and returns the report. On cancellation (Ctrl-C)
+// or a FatalError it returns the report so far, marked partial, together
+// with the error; the caller writes it either way.
+func (r *Runner) Run(ctx context.Context) (*Report, error) {
+	r.Config.EnsureDefaults()
+	if err := r.Config.Validate(); err != nil {
+		return nil, err
+	}
+	engines, plans, err := r.resolve()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Schema: SchemaVersion, Started: time.Now().UTC(), Config: r.Config, Runs: []Run{}}
+	rep.Env = ReadEnv(r.Config.Dir)
+	defer func() { rep.ElapsedSec = time.Since(rep.Started).Seconds() }()
+	if err := checkWritable(r.Config.Dir); err != nil {
+		return nil, err
+	}
+	if r.Config.Probe {
+		r.status("probing the device under %s", r.Config.Dir)
+		p, err := RunProbe(ctx, r.Config.Dir, ProbeOptions{FileBytes: r.Config.ProbeBytes})
+		if err != nil {
+			return r.partial(rep, ctx, fmt.Errorf("probe: %w", err))
+		}
+		rep.Probe = p
+	}
+	total := r.Config.Repeat * len(plans) * len(engines)
+	n := 0
+	for rp := 1; rp <= r.Config.Repeat; rp++ {
+		for _, p := range plans {
+			for _, e := range engines {
+				n++
+				label := fmt.Sprintf("[%d/%d] %s on %s, repetition %d", n, total, p.name, e.driver.Name, rp)
+				run, hists, err := r.runOne(ctx, e, p, rp, label)
+				if run != nil {
+					rep.Runs = append(rep.Runs, *run)
+					r.Histograms = append(r.Histograms, hists)
+					if r.Log != nil {
+						r.clearStatus()
+						fmt.Fprintf(r.Log, "%s: %.0f ops/s, p99 %s\n", label, run.OpsPerSec, fmtUs(run.All.P99us))
+					}
+				}
+				if err != nil {
+					return r.partial(rep, ctx, err)
+				}
+			}
+		}
+	}
+	r.clearStatus()
+	return rep, nil
+}
+
+func (r *Runner) partial(rep *Report, ctx context.Context, err error) (*Report, error) {
+	r.clearStatus()
+	rep.Partial = true
+	if ctx.Err() != nil {
+		rep.Reason = "interrupted"
+		return rep, ctx.Err()
+	}
+	rep.Reason = err.Error()
+	var fe FatalError
+	if !errors.As(err, &fe) {
+		err = FatalError{err}
+	}
+	return rep, err
+}
+
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--dir %s: %v (choose a writable directory)", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".gauntlet-write-test-*")
+	if err != nil {
+		return fmt.Errorf("--dir %s: not writable: %v (choose a writable directory)", dir, unwrapPath(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// runOne measures one engine on one workload. It returns the run (possibly
+// cut short, with Error set) and a FatalError if the engine failed.
+func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
+	dir, err := os.MkdirTemp(r.Config.Dir, fmt.Sprintf("%s-%s-r%d-", e.driver.Name, sanitize(p.name), rep))
+	if err != nil {
+		return nil, nil, FatalError{fmt.Errorf("--dir %s: %v", r.Config.Dir, unwrapPath(err))}
+	}
+	defer os.RemoveAll(dir)
+	r.status("%s: opening", label)
+	eng, err := e.driver.Open(dir, e.opts)
+	if err != nil {
+		return nil, nil, FatalError{fmt.Errorf("open %s in %s: %w", e.opts.Spec(), dir, err)}
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			eng.Close()
+		}
+	}()
+	if err := p.fresh(); err != nil {
+		return nil, nil, err
+	}
+	if err := p.check(eng); err != nil {
+		return nil, nil, fmt.Errorf("workload %s on engine %s: %w", p.name, e.driver.Name, err)
+	}
+	threads := r.Config.Threads
+	if threads == 0 {
+		threads = max(p.threads, 1) // the workload's own choice, else one client
+	}
+	syncWrites := r.Config.Sync || p.sync
+
+	run := &Run{
+		Engine: e.driver.Name, Spec: e.opts.Spec().String(), Options: e.opts.Map(),
+		Workload: p.name, WorkloadIs: p.describe, Repetition: rep,
+		Mode: "closed-loop", Threads: threads, Sync: syncWrites,
+	}
+	if r.Config.Rate > 0 {
+		run.Mode, run.RateOpsPerSec = "open-loop", r.Config.Rate
+	}
+
+	// Preload: not measured.
+	if r.Config.Preload {
+		r.status("%s: preloading %d records", label, p.records)
+		n, err := r.preload(ctx, eng, p, threads)
+		run.PreloadOps = n
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	// Warm-up: the workload itself, not measured.
+	if r.Config.Warmup > 0 {
+		r.status("%s: warming up for %s", label, r.Config.Warmup)
+		if _, err := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"}); err != nil {
+			return nil, nil, err
+		}
+		run.WarmupSec = r.Config.Warmup.Seconds()
+	}
+	var statsBefore engine.Stats
+	st, hasStats := eng.(engine.Statser)
+	if hasStats {
+		statsBefore = st.Stats()
+	}
+	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: r.Config.Seed, label: label, measured: true})
+	if m == nil {
+		return nil, nil, runErr
+	}
+	m.fill(run)
+	if hasStats {
+		s := diffStats(st.Stats(), statsBefore)
+		run.Stats = &s
+		run.WriteAmplification = s.WriteAmplification()
+	}
+	if runErr != nil {
+		run.Error = runErr.Error()
+	}
+	closed = true
+	if err := eng.Close(); err != nil && runErr == nil {
+		runErr = FatalError{fmt.Errorf("close %s: %w", e.driver.Name, err)}
+		run.Error = runErr.Error()
+	}
+	return run, m.hists, runErr
+}
+
+func diffStats(a, b engine.Stats) engine.Stats {
+	d := engine.Stats{
+		UserBytesWritten:   a.UserBytesWritten - b.UserBytesWritten,
+		DeviceBytesWritten: a.DeviceBytesWritten - b.DeviceBytesWritten,
+		DeviceBytesRead:    a.DeviceBytesRead - b.DeviceBytesRead,
+		Flushes:            a.Flushes - b.Flushes,
+	}
+	if len(a.Metrics) > 0 {
+		d.Metrics = map[string]float64{}
+		for k, v := range a.Metrics {
+			d.Metrics[k] = v // gauges and totals as of the end of the run
+		}
+	}
+	return d
+}
+
+type phase struct {
+	duration time.Duration
+	ops      int64
+	rate     float64
+	seed     uint64
+	label    string
+	measured bool
+}
+
+// measurement is the merged result of one phase.
+type measurement struct {
+	elapsed time.Duration
+	hists   map[string]*hdrhistogram.Histogram
+	all     *hdrhistogram.Histogram
+	count   map[string]int64
+	errors  map[string]int64
+	bytes   int64
+	tl      []TimelinePoint
+}
+
+func (m *measurement) fill(run *Run) {
+	run.ElapsedSec = m.elapsed.Seconds()
+	run.ByOp = map[string]OpSummary{}
+	var ops, errs int64
+	for name, h := range m.hists {
+		run.ByOp[name] = summarize(h, m.count[name], m.errors[name], m.elapsed)
+		ops += m.count[name]
+		errs += m.errors[name]
+	}
+	run.Ops, run.Errors, run.Bytes = ops, errs, m.bytes
+	if s := m.elapsed.Seconds(); s > 0 {
+		run.OpsPerSec = float64(ops) / s
+		run.MBPerSec = float64(m.bytes) / 1e6 / s
+	}
+	run.All = summarize(m.all, ops, errs, m.elapsed)
+	run.Timeline = m.tl
+}
+
+// drive runs threads workers over one phase and merges what they measured.
+// It stops at the phase's duration or op count, on cancellation, or on the
+// first engine failure (returned as a FatalError along with what was
+// measured until then).
+func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads int, syncWrites bool, ph phase) (*measurement, error) {
+	var stop atomic.Bool
+	var issued atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		stop.Store(true)
+	}
+	tl := newTimeline()
+	names := opNames()
+	recs := make([]*recorder, threads)
+	for i := range recs {
+		recs[i] = newRecorder(names, tl)
+	}
+	var interval time.Duration
+	if ph.rate > 0 {
+		interval = time.Duration(float64(time.Second) / ph.rate)
+	}
+	start := time.Now()
+	var deadline time.Time
+	if ph.duration > 0 && ph.ops == 0 {
+		deadline = start.Add(ph.duration)
+	}
+	// Open loop: one dispatcher keeps the schedule and hands each op's
+	// intended start to the next free worker; a worker that is late to pick
+	// it up is exactly the queueing open loop must charge to latency.
+	var sched chan time.Time
+	if interval > 0 {
+		sched = make(chan time.Time)
+		go func() {
+			defer close(sched)
+			for i := int64(0); !stop.Load(); i++ {
+				if ph.ops > 0 && i >= ph.ops {
+					return
+				}
+				intended := start.Add(time.Duration(i) * interval)
+				if !deadline.IsZero() && intended.After(deadline) {
+					return
+				}
+				waitUntil(intended, &stop)
+				select {
+				case sched <- intended:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for w := range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := p.worker(ph.seed, w, threads)
+			rec := recs[w]
+			buf := make([]byte, 0, 64<<10)
+			for !stop.Load() {
+				var intended time.Time
+				if sched != nil {
+					t, ok := <-sched
+					if !ok {
+						return
+					}
+					intended = t
+				} else {
+					if i := issued.Add(1); ph.ops > 0 && i > ph.ops {
+						return
+					}
+					intended = time.Now()
+					if !deadline.IsZero() && intended.After(deadline) {
+						return
+					}
+				}
+				op := next()
+				n, err := apply(ctx, eng, op, &buf, syncWrites)
+				end := time.Now()
+				failed := err != nil && !errors.Is(err, engine.ErrNotFound)
+				if failed {
+					if ctx.Err() != nil {
+						return // interrupted: the op did not fail, it was cut off
+					}
+					fail(FatalError{fmt.Errorf("%s: %s %q: %w", ph.label, op.Kind, op.Key, err)})
+				}
+				rec.add(int(op.Kind), end.Sub(intended), end.Sub(start), n, failed)
+				if sched != nil {
+					issued.Add(1)
+				}
+			}
+		}()
+	}
+	// Progress, cancellation, and the deadline watcher.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-ctx.Done():
+			stop.Store(true)
+		case <-tick.C:
+			if !deadline.IsZero() && time.Now().After(deadline) {
+				stop.Store(true)
+			}
+			r.progress(ph, start, issued.Load())
+		}
+	}
+	// Workers finish their in-flight op after the deadline; the phase lasts
+	// until the last one returns.
+	elapsed := time.Since(start)
+	m := &measurement{elapsed: elapsed, hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+	for _, rec := range recs {
+		rec.flushSecond()
+		for i, h := range rec.hist {
+			if h.TotalCount() == 0 {
+				continue
+			}
+			name := names[i]
+			if m.hists[name] == nil {
+				m.hists[name] = newHistogram()
+			}
+			m.hists[name].Merge(h)
+			m.all.Merge(h)
+			m.count[name] += rec.count[i]
+			m.errors[name] += rec.errors[i]
+		}
+		m.bytes += rec.bytes
+	}
+	m.tl = tl.points(elapsed)
+	if ctx.Err() != nil {
+		return m, ctx.Err()
+	}
+	return m, firstErr
+}
+
+// waitUntil waits until t. It sleeps while t is far off and yields in a
+// loop for the last stretch: time.Sleep overshoots by up to a millisecond on
+// some virtual machines, and in open loop any overshoot is charged to the
+// op's latency, which is measured from t. The cost is that the dispatcher
+// keeps one core busy yielding at rates above ~700 ops/s.
+func waitUntil(t time.Time, stop *atomic.Bool) {
+	const spin = 1500 * time.Microsecond
+	for {
+		d := time.Until(t)
+		if d <= 0 || stop.Load() {
+			return
+		}
+		if d > spin {
+			time.Sleep(d - spin)
+		} else {
+			runtime.Gosched()
+		}
+	}
+}
+
+func opNames() []string {
+	kinds := workloads.OpKinds()
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.String()
+	}
+	return names
+}
+
+func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, threads int) (int64, error) {
+	var loaded atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, threads)
+	for w := range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, 64<<10)
+			for op := range p.load(w, threads) {
+				if ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
+				if _, err := apply(ctx, eng, op, &buf, false); err != nil {
+					errs[w] = FatalError{fmt.Errorf("preload %s: %w", op.Key, err)}
+					return
+				}
+				loaded.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		if ctx.Err() != nil {
+			return loaded.Load(), ctx.Err()
+		}
+		return loaded.Load(), FatalError{err}
+	}
+	// The measured phase starts from durable state, as a restarted
+	// production node would.
+	if err := eng.Sync(ctx); err != nil {
+		return loaded.Load(), FatalError{fmt.Errorf("sync after preload: %w", err)}
+	}
+	return loaded.Load(), nil
+}
+
+// apply runs one op. It returns the value bytes moved. Get of an absent key
+// returns ErrNotFound, which the caller does not count as a failure.
+func apply(ctx context.Context, e engine.Engine, op workloads.Op, buf *[]byte, syncWrites bool) (int, error) {
+	value := func() []byte {
+		if cap(*buf) < op.Size {
+			*buf = make([]byte, op.Size)
+		}
+		v := (*buf)[:op.Size]
+		workloads.FillValue(v, op.Seed)
+		return v
+	}
+	var n int
+	var err error
+	switch op.Kind {
+	case workloads.OpGet:
+		var v []byte
+		v, err = e.Get(ctx, op.Key)
+		n = len(v)
+	case workloads.OpPut, workloads.OpInsert:
+		n = op.Size
+		err = e.Put(ctx, op.Key, value())
+	case workloads.OpReadModifyWrite:
+		var v []byte
+		v, err = e.Get(ctx, op.Key)
+		if err == nil || errors.Is(err, engine.ErrNotFound) {
+			n = len(v) + op.Size
+			err = e.Put(ctx, op.Key, value())
+		}
+	case workloads.OpDelete:
+		err = e.Delete(ctx, op.Key)
+	case workloads.OpList:
+		l, ok := e.(engine.Lister)
+		if !ok {
+			return 0, fmt.Errorf("engine %T cannot list: %w", e, errors.ErrUnsupported)
+		}
+		count := 0
+		err = l.List(ctx, op.Key, op.End, func(k []byte) bool {
+			count++
+			n += len(k)
+			return op.ScanLen <= 0 || count < op.ScanLen
+		})
+	default:
+		return 0, fmt.Errorf("op %s is not a benchmark operation", op.Kind)
+	}
+	if err == nil && syncWrites && op.Kind.Writes() || err == nil && syncWrites && op.Kind == workloads.OpDelete {
+		err = e.Sync(ctx)
+	}
+	return n, err
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func fmtUs(us float64) string {
+	switch {
+	case us >= 1e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	default:
+		return fmt.Sprintf("%.0fµs", us)
+	}
+}
+
+// status and progress draw one line in place on a terminal.
+func (r *Runner) status(format string, args ...any) {
+	if r.Progress == nil {
+		return
+	}
+	line := fmt.Sprintf(format, args...)
+	if len(line) > 100 {
+		line = line[:100]
+	}
+	fmt.Fprintf(r.Progress, "\r\033[K%s", line)
+}
+
+func (r *Runner) clearStatus() {
+	if r.Progress != nil {
+		fmt.Fprint(r.Progress, "\r\033[K")
+	}
+}
+
+func (r *Runner) progress(ph phase, start time.Time, issued int64) {
+	el := time.Since(start)
+	rate := float64(issued) / el.Seconds()
+	switch {
+	case ph.ops > 0:
+		r.status("%s: %d/%d ops, %.0f ops/s", ph.label, min(issued, ph.ops), ph.ops, rate)
+	case ph.duration > 0:
+		r.status("%s: %s/%s, %.0f ops/s", ph.label, el.Truncate(100*time.Millisecond), ph.duration, rate)
+	}
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/gauntlet-kv/gauntlet/bench"
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
+
+// quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
+// large-value fill and a durable-put workload, a few seconds each.
+var quickWorkloads = []string{"ycsb-a", "ycsb-c", "fill-64k", "durable-put"}
+
+func newBenchCmd() *cobra.Command {
+	var (
+		cfg       bench.Config
+		engines   []string
+		workloads []string
+		quick     bool
+		quiet     bool
+		noPreload bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure throughput and tail latency of engines on workloads",
+		Long: `bench runs each workload against each engine on a fresh directory, interleaving
+engines and repetitions (A B C A B C ...) so machine drift hits all alike, and writes
+a JSON report, HdrHistogram .hgrm files, Go benchmark-format lines (bench.txt, for
+benchstat) and plots (PNG and SVG) to --out.
+
+Closed loop by default: each of --threads workers issues its next op when the last
+returns. --rate runs open loop: ops are scheduled at that total rate and latency is
+measured from each op's intended start, free of coordinated omission.
+
+Engines and workloads are comma-separated specs; an option belongs to the spec
+before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
+		Example: `  harness bench --quick
+  harness bench --engine pebble,badger,bbolt --workload ycsb-a,ycsb-c --duration 30s --threads 8
+  harness bench --engine pebble:sync=true --workload durable-put --rate 20000 --dir /mnt/nvme`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, e := range engines {
+				cfg.Engines = append(cfg.Engines, engine.SplitSpecs(e)...)
+			}
+			for _, w := range workloads {
+				cfg.Workloads = append(cfg.Workloads, engine.SplitSpecs(w)...)
+			}
+			cfg.Preload = !noPreload
+			if quick {
+				applyQuick(cmd, &cfg)
+			}
+			return runBench(cmd, cfg, quiet)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&engines, "engine", nil, "engine specs, comma-separated or repeated (see 'harness engines')")
+	f.StringArrayVar(&workloads, "workload", nil, "workload names or specs, comma-separated or repeated (see 'harness workloads')")
+	f.StringVar(&cfg.Dir, "dir", "", "directory (on the disk under test) for the engines' data; default: a new temporary directory, removed afterwards")
+	f.DurationVar(&cfg.Duration, "duration", 0, "measured time per run (default 10s unless --ops is set)")
+	f.Int64Var(&cfg.Ops, "ops", 0, "measured operations per run, instead of --duration")
+	f.IntVar(&cfg.Threads, "threads", 0, "client goroutines (default: the workload's choice, 16 for durable-put, else 1)")
+	f.DurationVar(&cfg.Warmup, "warmup", bench.WarmupDefault, "unmeasured warm-up per run, after preload")
+	f.BoolVar(&noPreload, "no-preload", false, "skip loading the workload's records before each run")
+	f.IntVar(&cfg.Repeat, "repeat", 1, "repetitions of every engine × workload pair, interleaved")
+	f.BoolVar(&cfg.Sync, "sync", false, "make every write durable before acknowledging it (Sync after each write, inside its latency)")
+	f.Float64Var(&cfg.Rate, "rate", 0, "open loop: total ops/s to schedule (0: closed loop)")
+	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the op sequences")
+	f.StringVar(&cfg.Out, "out", "", "output directory (default out/bench-<time>)")
+	f.BoolVar(&cfg.Probe, "probe", false, "measure the device's limits under --dir first (see 'harness probe')")
+	f.Int64Var(&cfg.ProbeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
+	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
+	f.BoolVar(&quiet, "quiet", false, "no progress line (it is also off when stderr is not a terminal)")
+	return cmd
+}
+
+// quickEngine is the engine --quick measures: shardstore once it is in the
+// table, else the best available peer.
+func quickEngine() string {
+	for _, name := range []string{"shardstore", "pebble", "badger", "bbolt", "model"} {
+		if _, err := drivers().Lookup(name); err == nil {
+			return name
+		}
+	}
+	return "model"
+}
+
+func applyQuick(cmd *cobra.Command, cfg *bench.Config) {
+	if len(cfg.Engines) == 0 {
+		cfg.Engines = []string{quickEngine()}
+	}
+	if len(cfg.Workloads) == 0 {
+		cfg.Workloads = quickWorkloads
+	}
+	if !cmd.Flags().Changed("duration") && cfg.Ops == 0 {
+		cfg.Duration = 2 * time.Second
+	}
+	if !cmd.Flags().Changed("warmup") {
+		cfg.Warmup = 500 * time.Millisecond
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func runBench(cmd *cobra.Command, cfg bench.Config, quiet bool) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if cfg.Out == "" {
+		cfg.Out = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
+	}
+	r := &bench.Runner{Config: cfg, Drivers: drivers(), Log: stderr}
+	if !quiet && isTerminal(stderr) {
+		r.Progress = stderr
+	}
+	if err := r.Validate(); err != nil {
+		return usageError{err}
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return usagef("--out %s: %v (choose a writable directory)", cfg.Out, unwrapPathErr(err))
+	}
+	if r.Config.Dir == "" {
+		tmp, err := os.MkdirTemp("", "gauntlet-bench-")
+		if err != nil {
+			return fmt.Errorf("temporary directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		r.Config.Dir = tmp
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, runErr := r.Run(ctx)
+	if rep == nil {
+		var fe bench.FatalError
+		if errors.As(runErr, &fe) {
+			return runErr
+		}
+		return usageError{runErr}
+	}
+	path, err := bench.WriteReport(cfg.Out, rep, r.Histograms)
+	if err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	files, err := writeBenchOutputs(cfg.Out, rep, r)
+	if err != nil {
+		return fmt.Errorf("writing results: %w", err)
+	}
+	if err := writeBenchSummary(stdout, rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nreport: %s\n", path)
+	for _, f := range files {
+		fmt.Fprintf(stdout, "        %s\n", f)
+	}
+	switch {
+	case runErr == nil:
+		return nil
+	case errors.Is(runErr, context.Canceled):
+		return fmt.Errorf("interrupted; the %d completed runs are in %s, marked partial", len(rep.Runs), path)
+	default:
+		return fmt.Errorf("%v; partial results in %s", runErr, path)
+	}
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func newProbeCmd() *cobra.Command {
+	var (
+		dir   string
+		bytes int64
+		phase time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "probe",
+		Short: "Measure the device under a directory: sequential write MB/s, fdatasync latency, random-read IOPS",
+		Long: `probe measures what the device under --dir can do, so bench results can be stated
+against the physical limit: sequential write bandwidth with O_DIRECT 1 MiB writes,
+the latency of a 4 KiB write plus fdatasync at queue depth 1, and 4 KiB random-read
+IOPS at queue depth 1 and 16. It writes one temporary file and removes it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dir == "" {
+				return usagef("probe: --dir is required (a directory on the device to measure)")
+			}
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return usagef("probe: --dir %s: not a directory", dir)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			p, err := bench.RunProbe(ctx, dir, bench.ProbeOptions{FileBytes: bytes, PhaseTime: phase})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			direct := "O_DIRECT"
+			if !p.Direct {
+				direct = "buffered: the file system refused O_DIRECT, figures include the page cache"
+			}
+			fmt.Fprintf(w, "device under %s (%s)\n", dir, direct)
+			fmt.Fprintf(w, "  sequential write     %8.1f MB/s   (%s file, 1 MiB writes)\n", p.SeqWriteMBps, engine.FormatSize(p.FileBytes))
+			fmt.Fprintf(w, "  4 KiB write+fdatasync p50 %6.0f µs   p99 %.0f µs   (queue depth 1)\n", p.FdatasyncP50us, p.FdatasyncP99us)
+			fmt.Fprintf(w, "  4 KiB random read    %8.0f IOPS   (queue depth 1)   %.0f IOPS (queue depth 16)\n", p.RandReadIOPS, p.RandReadIOPSQD16)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "a directory on the device to measure (required)")
+	cmd.Flags().Int64Var(&bytes, "bytes", 256<<20, "size of the sequential-write file in bytes")
+	cmd.Flags().DurationVar(&phase, "phase", 2*time.Second, "time spent on each of the fdatasync and random-read phases")
+	return cmd
+}

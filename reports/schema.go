@@ -1,0 +1,100 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// BenchSchema is the JSON Schema (draft 2020-12) of bench.Report, the
+// document `harness bench` writes. It is the contract for anything else that
+// reads the file (dashboards, the nightly trend job).
+//
+//go:embed schema/bench.schema.json
+var BenchSchema []byte
+
+var englishPrinter = message.NewPrinter(language.English)
+
+const benchSchemaURL = "https://github.com/gauntlet-kv/gauntlet/reports/schema/bench.schema.json"
+
+var benchSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(BenchSchema))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat() // "started" must be an RFC 3339 time, not just a string
+	if err := c.AddResource(benchSchemaURL, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(benchSchemaURL)
+})
+
+// ValidateBenchJSON checks that b is a bench report matching BenchSchema.
+// The error lists every problem found, each with the JSON pointer of the
+// value at fault ("/runs/0/mode: value must be one of ...").
+func ValidateBenchJSON(b []byte) error {
+	sch, err := benchSchema()
+	if err != nil {
+		// The schema is embedded and tested: failing to compile it is a bug.
+		panic(fmt.Sprintf("reports: bench schema does not compile: %v", err))
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("bench report: not JSON: %v", err)
+	}
+	err = sch.Validate(inst)
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var problems []string
+	collectProblems(ve, &problems)
+	slices.Sort(problems)
+	problems = slices.Compact(problems)
+	return fmt.Errorf("bench report does not match bench.schema.json: %s", strings.Join(problems, "; "))
+}
+
+// collectProblems flattens a validation error tree into one line per leaf:
+// the library's own text nests "oneOf"/"$ref" wrappers that say nothing the
+// leaves don't.
+func collectProblems(e *jsonschema.ValidationError, out *[]string) {
+	if len(e.Causes) > 0 {
+		for _, c := range e.Causes {
+			collectProblems(c, out)
+		}
+		return
+	}
+	if req, ok := e.ErrorKind.(*kind.Required); ok {
+		// Name the missing field's own path, not its parent's.
+		for _, m := range req.Missing {
+			*out = append(*out, pointer(append(slices.Clip(e.InstanceLocation), m))+": required field missing")
+		}
+		return
+	}
+	*out = append(*out, pointer(e.InstanceLocation)+": "+e.ErrorKind.LocalizedString(englishPrinter))
+
+}
+
+// pointer formats a JSON pointer (RFC 6901).
+func pointer(tokens []string) string {
+	if len(tokens) == 0 {
+		return "/"
+	}
+	var sb strings.Builder
+	for _, t := range tokens {
+		sb.WriteByte('/')
+		sb.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
+	}
+	return sb.String()
+}

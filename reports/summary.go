@@ -1,0 +1,235 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gauntlet-kv/gauntlet/bench"
+)
+
+// WriteSummary writes a plain-text summary of r for a terminal: where it
+// ran, the device's limits if probed, one row per engine and workload
+// (repetitions aggregated), and per workload how much faster the best
+// engine was than each other one.
+func WriteSummary(w io.Writer, r *bench.Report) error {
+	v := newView(r)
+	var b strings.Builder
+	writeHeader(&b, r)
+
+	reps := 0
+	for _, g := range v.groups {
+		reps = max(reps, len(g.runs))
+	}
+	if len(v.groups) == 0 {
+		b.WriteString("\nno runs\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+
+	t := table{header: []string{"workload", "engine", "mode", "threads", "ops/s", "MB/s", "p50", "p99", "p99.9", "max", "errors"},
+		right: []bool{false, false, false, true, true, true, true, true, true, true, true}}
+	var failures []string
+	for _, g := range v.groups {
+		first := g.runs[0]
+		ops := g.each(func(r *bench.Run) float64 { return r.OpsPerSec })
+		opsCell := formatSI(median(ops))
+		if len(g.runs) > 1 {
+			opsCell += fmt.Sprintf(" ±%.0f%%", 100*spread(ops))
+		}
+		var errs int64
+		var maxUs float64
+		for _, run := range g.runs {
+			errs += run.Errors
+			maxUs = max(maxUs, run.All.MaxUs)
+			if run.Error != "" {
+				failures = append(failures, fmt.Sprintf("  %s on %s, repetition %d: %s", g.engine, g.workload, run.Repetition, run.Error))
+			}
+		}
+		mode := first.Mode
+		if first.Mode == "open-loop" && first.RateOpsPerSec > 0 {
+			mode += " @" + trimZeros(formatSI(first.RateOpsPerSec)) + "/s"
+		}
+		errCell := fmt.Sprint(errs)
+		if hasFailure(g) {
+			errCell += " !"
+		}
+		t.rows = append(t.rows, []string{
+			g.workload, g.engine, mode, fmt.Sprint(first.Threads),
+			opsCell,
+			sig3(median(g.each(func(r *bench.Run) float64 { return r.MBPerSec }))),
+			formatUs(median(g.each(func(r *bench.Run) float64 { return r.All.P50us }))),
+			formatUs(median(g.each(func(r *bench.Run) float64 { return r.All.P99us }))),
+			formatUs(median(g.each(func(r *bench.Run) float64 { return r.All.P999us }))),
+			formatUs(maxUs),
+			errCell,
+		})
+	}
+	b.WriteByte('\n')
+	t.write(&b)
+	if reps > 1 {
+		fmt.Fprintf(&b, "\nFigures are medians over up to %d repetitions; ± is the largest deviation of one repetition's ops/s from the median. max is the largest of all.\n", reps)
+	}
+	if ratios := ratioLines(v); len(ratios) > 0 {
+		b.WriteString("\nfastest engine per workload (median ops/s):\n")
+		for _, l := range ratios {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	if len(failures) > 0 {
+		b.WriteString("\nruns that ended early (!):\n")
+		for _, f := range failures {
+			b.WriteString(f + "\n")
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func hasFailure(g *group) bool {
+	for _, r := range g.runs {
+		if r.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func writeHeader(b *strings.Builder, r *bench.Report) {
+	e := r.Env
+	b.WriteString("gauntlet bench")
+	if !r.Started.IsZero() {
+		fmt.Fprintf(b, ", %s", r.Started.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+	if r.ElapsedSec > 0 {
+		fmt.Fprintf(b, ", took %s", formatSeconds(r.ElapsedSec))
+	}
+	if e.Commit != "" {
+		c := e.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		fmt.Fprintf(b, ", commit %s", c)
+		if e.Modified {
+			b.WriteString(" (modified)")
+		}
+	}
+	if e.GoVersion != "" {
+		fmt.Fprintf(b, ", %s", e.GoVersion)
+	}
+	b.WriteByte('\n')
+	fmt.Fprintf(b, "machine: %s", machine(e))
+	if e.MemBytes > 0 {
+		fmt.Fprintf(b, ", %.1f GiB RAM", float64(e.MemBytes)/(1<<30))
+	}
+	if e.Kernel != "" {
+		fmt.Fprintf(b, ", %s %s", e.OS, e.Kernel)
+	}
+	b.WriteByte('\n')
+	if p := r.Probe; p != nil {
+		cache := "O_DIRECT"
+		if !p.Direct {
+			cache = "through the page cache"
+		}
+		fmt.Fprintf(b, "device limits (probe, %s): sequential write %s MB/s; 4 KiB write+fdatasync p50 %s, p99 %s; 4 KiB random read %s IOPS at QD1, %s at QD16\n",
+			cache, sig3(p.SeqWriteMBps), formatUs(p.FdatasyncP50us), formatUs(p.FdatasyncP99us), formatSI(p.RandReadIOPS), formatSI(p.RandReadIOPSQD16))
+	}
+	if r.Partial {
+		b.WriteString("PARTIAL: not every planned run finished")
+		if r.Reason != "" {
+			b.WriteString(" (" + r.Reason + ")")
+		}
+		b.WriteByte('\n')
+	}
+}
+
+// ratioLines says, per workload with two or more engines, how the fastest
+// compares to each other: "ycsb-a: shardstore 1.80× pebble, 2.41× badger".
+func ratioLines(v *view) []string {
+	var lines []string
+	for _, w := range v.workloads {
+		gs := v.workloadGroups(w)
+		if len(gs) < 2 {
+			continue
+		}
+		ops := make([]float64, len(gs))
+		best := 0
+		for i, g := range gs {
+			ops[i] = median(g.each(func(r *bench.Run) float64 { return r.OpsPerSec }))
+			if ops[i] > ops[best] {
+				best = i
+			}
+		}
+		if ops[best] == 0 {
+			lines = append(lines, w+": no engine completed an op")
+			continue
+		}
+		var parts []string
+		for i, g := range gs {
+			if i == best {
+				continue
+			}
+			if ops[i] == 0 {
+				parts = append(parts, g.engine+" completed no op")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%.2f× %s", ops[best]/ops[i], g.engine))
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s %s", w, gs[best].engine, strings.Join(parts, ", ")))
+	}
+	return lines
+}
+
+// formatUs writes a latency given in µs with its unit, three significant
+// digits: "850µs", "1.23ms", "2.10s".
+func formatUs(us float64) string {
+	switch {
+	case us == 0:
+		return "-"
+	case us >= 999.5e3:
+		return sig3(us/1e6) + "s"
+	case us >= 999.5:
+		return sig3(us/1e3) + "ms"
+	}
+	return sig3(us) + "µs"
+}
+
+func formatSeconds(s float64) string {
+	if s >= 120 {
+		return fmt.Sprintf("%dm%02.0fs", int(s/60), math.Mod(s, 60))
+	}
+	return fmt.Sprintf("%.1fs", s)
+}
+
+// table is a text table with columns aligned by rune count.
+type table struct {
+	header []string
+	right  []bool // right-align this column (numbers)
+	rows   [][]string
+}
+
+func (t table) write(b *strings.Builder) {
+	width := make([]int, len(t.header))
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range append([][]string{t.header}, t.rows...) {
+		var line strings.Builder
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			if t.right[i] {
+				line.WriteString(pad + c)
+			} else {
+				line.WriteString(c + pad)
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+}
