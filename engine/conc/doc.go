@@ -1,0 +1,36 @@
+// Package conc holds every concurrency primitive the shardstore engine uses:
+// goroutines (Go), locks (Mutex, RWMutex), condition variables (Cond),
+// WaitGroup, Once, atomics (Int32, Int64, Uint32, Uint64, Bool, Pointer),
+// a channel type (Chan), context cancellation hooks (AfterFunc) and a Clock
+// (Now, Sleep, After, AfterFunc timers, tickers).
+//
+// # Why a package of aliases
+//
+// The paper's checks run the engine under a controlled scheduler (Loom,
+// Shuttle) that decides which thread runs at every synchronisation point, so a
+// failing interleaving can be found, minimised and replayed from a string.
+// That only works if no blocking point escapes the scheduler. The rule is
+// therefore simple: code under engine/shardstore imports neither "sync",
+// "sync/atomic" nor "time", and contains no bare go statement; a test in
+// engine/shardstore enforces it by parsing every file.
+//
+// In the default build every name here is a type alias or a one-line wrapper
+// of package sync, sync/atomic, time or context, so production code pays
+// nothing. A later build with the `interleave` tag replaces this file set with
+// one that routes each call through a scheduler (checkers/interleave); the API
+// is shaped for that:
+//
+//   - every blocking operation is a method or function of this package
+//     (Mutex.Lock, Cond.Wait, WaitGroup.Wait, Chan.Send/Recv, Clock.Sleep);
+//   - goroutines are started with Go, which takes a name for traces;
+//   - there is no select: code waits on a Cond, and timers and context
+//     cancellation are delivered as callbacks (Clock.AfterFunc, AfterFunc)
+//     that signal it, which a scheduler can run as ordinary tasks;
+//   - time is read only from a Clock passed in, never from package time.
+//
+// Atomics go through this package too (a deliberate choice, stricter than
+// allowing sync/atomic): a scheduler that treats atomic accesses as yield
+// points, as Loom does, can then explore races between them.
+//
+// Use zero values (var mu conc.Mutex) and NewCond, exactly as with sync.
+package conc

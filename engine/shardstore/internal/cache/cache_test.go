@@ -1,0 +1,40 @@
+package cache
+
+import (
+	"bytes"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"testing"
+)
+
+func TestEvictionAndDrain(t *testing.T) {
+	c := New(Options{CapacityBytes: 2 * 512, PageBytes: 512})
+	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, 512) }
+	k := func(e, g, p uint32) Key { return Key{Extent: extent.ID(e), Gen: g, Page: p} }
+	c.Insert(k(1, 0, 0), page('a'))
+	c.Insert(k(1, 0, 1), page('b'))
+	if _, ok := c.Get(k(1, 0, 0)); !ok { // a is now most recent
+		t.Fatal("miss on a cached page")
+	}
+	c.Insert(k(2, 0, 0), page('c')) // evicts b
+	if _, ok := c.Get(k(1, 0, 1)); ok {
+		t.Fatal("least recently used page not evicted")
+	}
+	if p, ok := c.Get(k(1, 0, 0)); !ok || p[0] != 'a' {
+		t.Fatal("recent page evicted")
+	}
+	// A page of the same extent at another generation is another page.
+	if _, ok := c.Get(k(1, 1, 0)); ok {
+		t.Fatal("hit across generations")
+	}
+	c.DropExtent(1)
+	if _, ok := c.Get(k(1, 0, 0)); ok || c.ExtentPages(1) != 0 {
+		t.Fatal("DropExtent left pages of the extent")
+	}
+	if _, ok := c.Get(k(2, 0, 0)); !ok {
+		t.Fatal("DropExtent dropped another extent's page")
+	}
+	st := c.Stats()
+	if st.Evictions != 1 || st.Drops != 1 || st.Pages != 1 || st.Hits != 3 || st.Misses != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -1,0 +1,754 @@
+package chunk
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/cache"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
+)
+
+// Stream is where a chunk is appended: each stream has its own open extent,
+// owner and scheduling class, so that client data, evacuated data and index
+// runs never share an extent's queue (one stream's write waiting on a
+// dependency does not hold back another's).
+type Stream uint8
+
+// The streams.
+const (
+	StreamData     Stream = iota // client values: data extents, foreground
+	StreamEvacuate               // data moved by reclamation: data extents, background
+	StreamIndex                  // index runs: index extents, background
+	StreamMetadata               // index metadata: metadata extents, background
+	streamCount
+)
+
+func (s Stream) owner() extent.Owner {
+	switch s {
+	case StreamData, StreamEvacuate:
+		return extent.Data
+	case StreamIndex:
+		return extent.Index
+	case StreamMetadata:
+		return extent.Metadata
+	}
+	panic(fmt.Sprintf("chunk: stream %d", s))
+}
+
+func (s Stream) class() iosched.Class {
+	if s == StreamData {
+		return iosched.Foreground
+	}
+	return iosched.Background
+}
+
+func (s Stream) String() string {
+	switch s {
+	case StreamData:
+		return "data"
+	case StreamEvacuate:
+		return "evacuate"
+	case StreamIndex:
+		return "index"
+	case StreamMetadata:
+		return "metadata"
+	}
+	return fmt.Sprintf("stream(%d)", uint8(s))
+}
+
+// Options configure a Store. The zero value is valid; DefaultOptions
+// returns it with every default filled in.
+type Options struct {
+	// ExtentBytes is the extent size, a multiple of the cache page size
+	// (and so of the sector size). Default 16 MiB. Tests use 64 KiB.
+	ExtentBytes int64
+	// ChunkPayloadMax is the largest payload of one chunk; Put splits larger
+	// values. Default 1 MiB. A frame (payload plus 44 bytes) must fit in an
+	// extent.
+	ChunkPayloadMax int
+	// CacheReadMax: frames longer than this are read straight from the
+	// device, bypassing (and not polluting) the buffer cache. Default 64 KiB.
+	CacheReadMax int
+	// Seed seeds the chunk UUIDs, mixed with the superblock sequence so that
+	// each open draws different ones. Default 0: a random seed.
+	Seed uint64
+	// UUID, if set, replaces the UUID source: tests use it to force a UUID
+	// that begins with the frame magic (the paper's bug #10).
+	UUID      func(r *rand.Rand) UUID
+	Scheduler iosched.Options
+	Cache     cache.Options
+	Dep       dep.Options
+}
+
+// Defaults.
+const (
+	ExtentBytesDefault     = 16 << 20
+	ChunkPayloadMaxDefault = 1 << 20
+	CacheReadMaxDefault    = 64 << 10
+)
+
+// DefaultOptions returns the options with every default filled in.
+func DefaultOptions() Options {
+	var o Options
+	o.EnsureDefaults()
+	return o
+}
+
+// EnsureDefaults fills in zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.ExtentBytes == 0 {
+		o.ExtentBytes = ExtentBytesDefault
+	}
+	if o.ChunkPayloadMax == 0 {
+		o.ChunkPayloadMax = ChunkPayloadMaxDefault
+	}
+	if o.CacheReadMax == 0 {
+		o.CacheReadMax = CacheReadMaxDefault
+	}
+	o.Scheduler.EnsureDefaults()
+	o.Cache.EnsureDefaults()
+	o.Dep.EnsureDefaults()
+}
+
+// Validate reports every invalid field (after EnsureDefaults).
+func (o Options) Validate() error {
+	var errs []error
+	if o.ExtentBytes < extent.ExtentBytesMin || o.ExtentBytes > extent.ExtentBytesMax {
+		errs = append(errs, fmt.Errorf("extent size %d is outside [%d, %d]", o.ExtentBytes, extent.ExtentBytesMin, extent.ExtentBytesMax))
+	}
+	if o.Cache.PageBytes > 0 && o.ExtentBytes%int64(o.Cache.PageBytes) != 0 {
+		errs = append(errs, fmt.Errorf("extent size %d is not a multiple of the cache page size %d", o.ExtentBytes, o.Cache.PageBytes))
+	}
+	if o.ChunkPayloadMax < 1 || int64(o.ChunkPayloadMax)+format.FrameOverhead > o.ExtentBytes/2 {
+		errs = append(errs, fmt.Errorf("chunk payload max %d: a frame must fit in half an extent (%d bytes)", o.ChunkPayloadMax, o.ExtentBytes/2))
+	}
+	if o.CacheReadMax < 0 {
+		errs = append(errs, fmt.Errorf("cache read max %d is negative", o.CacheReadMax))
+	}
+	for _, err := range []error{o.Scheduler.Validate(), o.Cache.Validate(), o.Dep.Validate()} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("chunk: invalid options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// ScanEntry is one frame (or corrupt region) found by Store.Scan.
+type ScanResult struct {
+	ScanEntry
+	// Locator names the frame; valid when Err is nil and Frame.Kind is
+	// KindData.
+	Locator Locator
+}
+
+// Stats are the store's counters.
+type Stats struct {
+	Chunks           int64 // chunks put
+	PayloadBytes     int64 // payload bytes put
+	Gets             int64
+	Resets           int64
+	Scheduler        iosched.Stats
+	Cache            cache.Stats
+	SuperblockWrites int64
+	FreeExtents      int
+}
+
+type stream struct {
+	mu     conc.Mutex
+	open   bool
+	ext    extent.ID
+	gen    uint32
+	tail   dep.Dependency // the write-pointer nodes of this stream's chunks
+	resetD dep.Dependency // the reset of the open extent, if not yet durable
+}
+
+// Store is the chunk store: it appends framed chunks to extents through the
+// dependency graph and the IO scheduler, reads them back through the buffer
+// cache, and keeps the extent table in the superblock.
+type Store struct {
+	opts  Options
+	dev   disk.Device
+	geo   extent.Geometry
+	table *extent.Table
+	g     *dep.Graph
+	sb    *superblock.Manager
+	sched *iosched.Scheduler
+	cache *cache.Cache
+
+	streams [streamCount]stream
+
+	mu     conc.Mutex // guards resets, other, rng
+	resets map[extent.ID]dep.Dependency
+	other  dep.Dependency // resets and root updates, for Sync
+	rng    *rand.Rand
+
+	closed conc.Bool
+
+	chunks, payloadBytes, gets, resetCount conc.Int64
+}
+
+// Format writes an empty chunk store (a fresh superblock) to dev.
+func Format(dev disk.Device, opts Options) error {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	geo, err := extent.NewGeometry(dev.Size(), opts.ExtentBytes, dev.SectorSize())
+	if err != nil {
+		return fmt.Errorf("chunk: format: %w", err)
+	}
+	return superblock.Format(dev, geo)
+}
+
+// Open recovers the chunk store on dev from its newest valid superblock.
+// Extents that held data are sealed: appends go to free extents only, so
+// nothing past a recovered write pointer is ever read or extended.
+func Open(dev disk.Device, opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	geo, err := extent.NewGeometry(dev.Size(), opts.ExtentBytes, dev.SectorSize())
+	if err != nil {
+		return nil, fmt.Errorf("chunk: open: %w", err)
+	}
+	if int64(opts.Cache.PageBytes)%int64(geo.SectorSize) != 0 {
+		return nil, fmt.Errorf("chunk: open: cache page size %d is not a multiple of the sector size %d", opts.Cache.PageBytes, geo.SectorSize)
+	}
+	rec, err := superblock.Recover(dev, geo)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: open: %w", err)
+	}
+	table := extent.NewTable(geo)
+	for i, r := range rec.Image.Records {
+		table.Restore(extent.ID(i), extent.Info{Generation: r.Generation, Owner: r.Owner, WritePointer: r.WritePointer})
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	s := &Store{
+		opts:   opts,
+		dev:    dev,
+		geo:    geo,
+		table:  table,
+		g:      dep.New(opts.Dep),
+		cache:  cache.New(opts.Cache),
+		resets: map[extent.ID]dep.Dependency{},
+		rng:    rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
+	}
+	s.sb = superblock.NewManager(geo, table, s.g, rec)
+	s.sched, err = iosched.New(dev, geo, s.g, s.sb, opts.Scheduler)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Geometry returns the device's division into extents.
+func (s *Store) Geometry() extent.Geometry { return s.geo }
+
+// PayloadMax is the largest payload of one chunk.
+func (s *Store) PayloadMax() int { return s.opts.ChunkPayloadMax }
+
+func (s *Store) uuid() UUID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		var id UUID
+		if s.opts.UUID != nil {
+			id = s.opts.UUID(s.rng)
+		} else {
+			binary.LittleEndian.PutUint64(id[:8], s.rng.Uint64())
+			binary.LittleEndian.PutUint64(id[8:], s.rng.Uint64())
+		}
+		if id != (UUID{}) { // a zero UUID would match the zeros of a never-written tail
+			return id
+		}
+	}
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return fmt.Errorf("chunk: store closed: %w", engine.ErrClosed)
+	}
+	return nil
+}
+
+// Put stores data as one or more chunks appended to st's open extent (or
+// extents), each written only once d is persistent. It returns their
+// locators, in order, and the dependency that is persistent once every
+// chunk is durable: its bytes flushed and a superblock recording a write
+// pointer past it persisted. An empty value takes one chunk with an empty
+// payload.
+//
+// Put blocks while the dependency graph or the scheduler's queue is full
+// (back-pressure) and returns ctx.Err() if ctx ends first. On an error, the
+// chunks already appended are garbage: no locator names them.
+func (s *Store) Put(ctx context.Context, st Stream, data []byte, d dep.Dependency) ([]Locator, dep.Dependency, error) {
+	n := max(1, (len(data)+s.opts.ChunkPayloadMax-1)/s.opts.ChunkPayloadMax)
+	locs := make([]Locator, 0, n)
+	all := d
+	for i := 0; i < n; i++ {
+		lo := i * s.opts.ChunkPayloadMax
+		hi := min(lo+s.opts.ChunkPayloadMax, len(data))
+		loc, cd, err := s.PutChunk(ctx, st, data[lo:hi], d)
+		if err != nil {
+			return nil, dep.Dependency{}, err
+		}
+		locs = append(locs, loc)
+		all = all.And(cd)
+	}
+	return locs, all, nil
+}
+
+// PutChunk stores payload (at most PayloadMax bytes) as one chunk. See Put.
+func (s *Store) PutChunk(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (Locator, dep.Dependency, error) {
+	if err := s.checkOpen(); err != nil {
+		return Locator{}, dep.Dependency{}, err
+	}
+	if st >= streamCount {
+		panic(fmt.Sprintf("chunk: stream %d", st))
+	}
+	if len(payload) > s.opts.ChunkPayloadMax {
+		return Locator{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", len(payload), s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
+	}
+	frame := AppendFrame(make([]byte, 0, FrameSize(len(payload))), KindData, s.uuid(), payload)
+	size := int64(len(frame))
+	if err := s.g.Admit(ctx, 2); err != nil {
+		return Locator{}, dep.Dependency{}, err
+	}
+	if err := s.sched.Reserve(ctx, size); err != nil {
+		s.g.Release(2)
+		return Locator{}, dep.Dependency{}, err
+	}
+	ss := &s.streams[st]
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	off, err := s.appendLocked(st, ss, size)
+	if err != nil {
+		s.g.Release(2)
+		s.sched.Unreserve(size)
+		return Locator{}, dep.Dependency{}, err
+	}
+	loc := Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(len(payload))}
+	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{})
+	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
+	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
+	s.sched.Enqueue(&iosched.Write{
+		Extent: ss.ext, Gen: ss.gen, Offset: off, Frame: frame, Node: data, Class: st.class(),
+		Abandon: s.abandon,
+	})
+	ss.tail = ss.tail.And(wp.Dependency())
+	s.chunks.Add(1)
+	s.payloadBytes.Add(int64(len(payload)))
+	return loc, wp.Dependency(), nil
+}
+
+// abandon turns a write whose dependency failed into a padding frame of the
+// same size, so the extent keeps no hole and a scan stays in step, and tells
+// the superblock, which fails the chunk's write-pointer node (and those of
+// the later chunks of its extent generation: see superblock.Abandoned).
+func (s *Store) abandon(w *iosched.Write) {
+	s.sb.Abandoned(w.Extent, w.Gen, w.Offset)
+	var id UUID
+	copy(id[:], w.Frame[format.FrameUUIDOffset:])
+	pad := make([]byte, len(w.Frame)-format.FrameOverhead)
+	w.Frame = AppendFrame(w.Frame[:0], KindPadding, id, pad)
+}
+
+func chainID(e extent.ID, gen uint32) uint64 { return uint64(e)<<32 | uint64(gen) }
+
+// appendLocked reserves size bytes in the stream's open extent, opening a
+// new one if it is full.
+func (s *Store) appendLocked(st Stream, ss *stream, size int64) (int64, error) {
+	if ss.open {
+		off, err := s.table.Append(ss.ext, ss.gen, size)
+		if err == nil {
+			return off, nil
+		}
+		if !errors.Is(err, extent.ErrFull) && !errors.Is(err, extent.ErrStale) {
+			return 0, err
+		}
+		ss.open = false
+	}
+	e, gen, err := s.table.Allocate(st.owner())
+	if err != nil {
+		return 0, fmt.Errorf("chunk: %v stream: %w: %w", st, err, engine.ErrNoSpace)
+	}
+	s.sb.Touch()
+	s.mu.Lock()
+	rd := s.resets[e]
+	if rd.IsPersistent() {
+		delete(s.resets, e)
+		rd = dep.Dependency{}
+	}
+	s.mu.Unlock()
+	ss.open, ss.ext, ss.gen, ss.resetD = true, e, gen, rd
+	return s.table.Append(e, gen, size)
+}
+
+// Seal closes st's open extent: later chunks of the stream go to a new one.
+func (s *Store) Seal(st Stream) {
+	ss := &s.streams[st]
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.open = false
+}
+
+// OpenExtent returns the extent st appends to, if it has one.
+func (s *Store) OpenExtent(st Stream) (extent.ID, bool) {
+	ss := &s.streams[st]
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.ext, ss.open
+}
+
+// Get reads the value stored as locs by Put.
+func (s *Store) Get(ctx context.Context, locs []Locator) ([]byte, error) {
+	if len(locs) == 1 {
+		return s.GetChunk(ctx, locs[0])
+	}
+	total := 0
+	for _, l := range locs {
+		total += int(l.Length)
+	}
+	out := make([]byte, 0, total)
+	for _, l := range locs {
+		p, err := s.GetChunk(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// GetChunk reads one chunk's payload. It fails if the locator's extent was
+// reset since (extent.ErrStale), if the frame reaches past the write pointer
+// (extent.ErrBeyondWritePointer), or if the bytes do not verify (a
+// *FrameError, wrapping engine.ErrCorruption). It never returns bytes other
+// than the ones Put was given.
+func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.gets.Add(1)
+	n := loc.FrameBytes()
+	if err := s.table.CheckRead(loc.Extent, loc.Generation, int64(loc.Offset), n); err != nil {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+	}
+	b, ok := s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+	if !ok {
+		var err error
+		b, err = s.read(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+		if err != nil {
+			return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+		}
+	}
+	// The extent may have been reset while we read: then the bytes may be
+	// another generation's. New data reaches a reset extent only after the
+	// reset is persisted, which is after this check would see it.
+	if g := s.table.Generation(loc.Extent); g != loc.Generation {
+		return nil, fmt.Errorf("chunk: get %v: extent %d reset to generation %d during the read: %w", loc, loc.Extent, g, extent.ErrStale)
+	}
+	f, size, err := DecodeFrame(b, s.opts.ChunkPayloadMax)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+	}
+	if int64(size) != n || f.Kind != KindData {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, &FrameError{Reason: ReasonLocator, Detail: fmt.Sprintf("%v frame of %d bytes", f.Kind, size)})
+	}
+	return f.Payload, nil
+}
+
+// read returns n bytes at off of extent e (generation gen), through the
+// buffer cache for small reads.
+func (s *Store) read(e extent.ID, gen uint32, off int64, n int) ([]byte, error) {
+	base := s.geo.Base(e)
+	if n > s.opts.CacheReadMax {
+		return s.readDirect(base, off, n)
+	}
+	pb := int64(s.cache.PageBytes())
+	issued := s.sched.Issued(e, gen)
+	if issued == 0 {
+		// Nothing of this generation issued in this process, yet the frame
+		// is below the write pointer and not queued: the extent was
+		// recovered, and all of it below the write pointer is on the device.
+		issued = s.table.Info(e).WritePointer
+	}
+	stable := issued / pb * pb
+	out := make([]byte, 0, n)
+	var page []byte
+	for p := off / pb; p*pb < off+int64(n); p++ {
+		lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
+		k := cache.Key{Extent: e, Gen: gen, Page: uint32(p)}
+		if (p+1)*pb <= stable {
+			if cached, ok := s.cache.Get(k); ok {
+				out = append(out, cached[lo-p*pb:hi-p*pb]...)
+				continue
+			}
+		}
+		if page == nil {
+			page = disk.AlignedBuffer(int(pb))
+		}
+		if _, err := s.dev.ReadAt(page, base+p*pb); err != nil {
+			return nil, fmt.Errorf("read extent %d page %d: %w", e, p, err)
+		}
+		if (p+1)*pb <= stable && s.table.Generation(e) == gen {
+			s.cache.Insert(k, page)
+		}
+		out = append(out, page[lo-p*pb:hi-p*pb]...)
+	}
+	return out, nil
+}
+
+func (s *Store) readDirect(base, off int64, n int) ([]byte, error) {
+	sector := int64(s.geo.SectorSize)
+	start := off / sector * sector
+	end := (off + int64(n) + sector - 1) / sector * sector
+	buf := disk.AlignedBuffer(int(end - start))
+	if _, err := s.dev.ReadAt(buf, base+start); err != nil {
+		return nil, fmt.Errorf("read %d bytes at %d: %w", len(buf), base+start, err)
+	}
+	return buf[off-start : off-start+int64(n)], nil
+}
+
+// Scan walks the frames of extent e below its write pointer, for
+// reclamation: fn sees every frame with its locator, and every region that
+// did not decode (a corrupt frame), until it returns false. The extent's
+// generation must not change during the scan; if it does, Scan returns an
+// error wrapping extent.ErrStale.
+func (s *Store) Scan(ctx context.Context, e extent.ID, fn func(ScanResult) bool) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if !s.geo.Valid(e) || e == 0 {
+		return fmt.Errorf("chunk: scan extent %d: no such data extent: %w", e, engine.ErrInvalidArgument)
+	}
+	gen := s.table.Generation(e)
+	_, frames := s.sched.Unissued(e, gen)
+	info := s.table.Info(e)
+	if info.Generation != gen {
+		return fmt.Errorf("chunk: scan extent %d: reset to generation %d during the scan: %w", e, info.Generation, extent.ErrStale)
+	}
+	// Bytes below the first unissued write are on the device.
+	issued := info.WritePointer
+	if len(frames) > 0 {
+		issued = frames[0].Offset
+	}
+	buf := make([]byte, 0, info.WritePointer)
+	if issued > 0 {
+		b, err := s.readDirect(s.geo.Base(e), 0, int(issued))
+		if err != nil {
+			return fmt.Errorf("chunk: scan extent %d: %w", e, err)
+		}
+		buf = append(buf, b...)
+	}
+	for _, w := range frames {
+		if w.Offset != int64(len(buf)) {
+			panic(fmt.Sprintf("chunk: scan extent %d: unissued write at %d, have %d bytes", e, w.Offset, len(buf)))
+		}
+		buf = append(buf, w.Frame...)
+	}
+	buf = buf[:min(int64(len(buf)), info.WritePointer)]
+	if g := s.table.Generation(e); g != info.Generation {
+		return fmt.Errorf("chunk: scan extent %d: reset to generation %d during the scan: %w", e, g, extent.ErrStale)
+	}
+	var err error
+	ScanBytes(buf, 0, s.opts.ChunkPayloadMax, func(se ScanEntry) bool {
+		if err = ctx.Err(); err != nil {
+			return false
+		}
+		r := ScanResult{ScanEntry: se}
+		if se.Err == nil {
+			r.Locator = Locator{Extent: e, Generation: info.Generation, Offset: uint32(se.Offset), Length: uint32(len(se.Frame.Payload))}
+		}
+		return fn(r)
+	})
+	return err
+}
+
+// Reset frees extent e: its write pointer returns to zero and its
+// generation increments, so every locator into it is rejected from now on,
+// and its cached pages are dropped. The returned dependency is persistent
+// once a superblock recording the new generation is; the extent's next
+// appends wait for it. The caller (reclamation) must make sure nothing it
+// needs still lives in e, durably, before calling Reset. An extent a stream
+// has open cannot be reset.
+func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) {
+	if err := s.checkOpen(); err != nil {
+		return dep.Dependency{}, err
+	}
+	if !s.geo.Valid(e) || e == 0 {
+		return dep.Dependency{}, fmt.Errorf("chunk: reset extent %d: no such data extent: %w", e, engine.ErrInvalidArgument)
+	}
+	for st := range s.streams {
+		if x, open := s.OpenExtent(Stream(st)); open && x == e {
+			return dep.Dependency{}, fmt.Errorf("chunk: reset extent %d: open for the %v stream: %w", e, Stream(st), engine.ErrInvalidArgument)
+		}
+	}
+	if err := s.g.Admit(ctx, 1); err != nil {
+		return dep.Dependency{}, err
+	}
+	gen := s.table.Reset(e)
+	s.cache.DropExtent(e)
+	s.sb.Reset(e, gen)
+	n := s.g.NewNode(dep.Dependency{}, dep.Chain{})
+	s.sb.WaitGeneration(e, gen, n)
+	s.mu.Lock()
+	s.resets[e] = n.Dependency()
+	s.other = s.other.And(n.Dependency())
+	s.mu.Unlock()
+	s.resetCount.Add(1)
+	s.sched.Kick()
+	return n.Dependency(), nil
+}
+
+// SetRoot stores a small blob (at most 512 bytes) in the superblock once d
+// is persistent; the index keeps its metadata's locator there. The returned
+// dependency is persistent once a superblock holding it (or a later root)
+// is.
+func (s *Store) SetRoot(ctx context.Context, data []byte, d dep.Dependency) (dep.Dependency, error) {
+	if err := s.checkOpen(); err != nil {
+		return dep.Dependency{}, err
+	}
+	if len(data) > format.RootMax {
+		return dep.Dependency{}, fmt.Errorf("chunk: root of %d bytes, at most %d: %w", len(data), format.RootMax, engine.ErrInvalidArgument)
+	}
+	if err := s.g.Admit(ctx, 1); err != nil {
+		return dep.Dependency{}, err
+	}
+	n := s.g.NewNode(dep.Dependency{}, dep.Chain{})
+	s.sb.SetRoot(data, d, n)
+	s.mu.Lock()
+	s.other = s.other.And(n.Dependency())
+	s.mu.Unlock()
+	s.sched.Kick()
+	return n.Dependency(), nil
+}
+
+// Root returns the root blob of the last persisted superblock.
+func (s *Store) Root() []byte { return s.sb.Root() }
+
+// Extent returns extent e's state.
+func (s *Store) Extent(e extent.ID) extent.Info { return s.table.Info(e) }
+
+// Extents returns every extent's state, indexed by ID.
+func (s *Store) Extents() []extent.Info { return s.table.Snapshot() }
+
+// Pending returns the dependency on every write made so far.
+func (s *Store) Pending() dep.Dependency {
+	var ds []dep.Dependency
+	for i := range s.streams {
+		ss := &s.streams[i]
+		ss.mu.Lock()
+		ss.tail = dep.And(ss.tail) // prune
+		ds = append(ds, ss.tail)
+		ss.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.other = dep.And(s.other)
+	ds = append(ds, s.other)
+	s.mu.Unlock()
+	return dep.And(ds...)
+}
+
+// Sync returns once every write made before the call is durable, or has
+// failed for good (a chunk whose extent was reset before it was persisted:
+// its own dependency reports that).
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	return s.Pending().Settle(ctx)
+}
+
+// FlushSuperblock persists the superblock now if it changed, rather than at
+// the next cadence.
+func (s *Store) FlushSuperblock(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	return s.sched.Flush(ctx)
+}
+
+// Close drains the scheduler (everything written is made durable, with the
+// superblock) and stops the store. It does not close the device. After
+// Close every method returns an error wrapping engine.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return fmt.Errorf("chunk: store closed: %w", engine.ErrClosed)
+	}
+	err := s.sched.Close()
+	s.g.Stop()
+	return err
+}
+
+// Err returns the device error that stopped the store, if any: after one,
+// every write fails and the store must be reopened.
+func (s *Store) Err() error { return s.sched.Err() }
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Chunks:           s.chunks.Load(),
+		PayloadBytes:     s.payloadBytes.Load(),
+		Gets:             s.gets.Load(),
+		Resets:           s.resetCount.Load(),
+		Scheduler:        s.sched.Stats(),
+		Cache:            s.cache.Stats(),
+		SuperblockWrites: s.sb.Writes(),
+		FreeExtents:      s.table.FreeCount(),
+	}
+}
+
+// Metrics flattens Stats into engine.Stats metric names.
+func (st Stats) Metrics() map[string]float64 {
+	m := map[string]float64{
+		"chunks":                  float64(st.Chunks),
+		"chunk_payload_bytes":     float64(st.PayloadBytes),
+		"chunk_gets":              float64(st.Gets),
+		"extent_resets":           float64(st.Resets),
+		"extents_free":            float64(st.FreeExtents),
+		"superblock_writes":       float64(st.SuperblockWrites),
+		"sched_rounds":            float64(st.Scheduler.Rounds),
+		"sched_writes":            float64(st.Scheduler.Writes),
+		"sched_ios":               float64(st.Scheduler.IOs),
+		"sched_io_bytes":          float64(st.Scheduler.IOBytes),
+		"sched_merges":            float64(st.Scheduler.Merges),
+		"sched_flushes":           float64(st.Scheduler.Flushes),
+		"sched_queue_depth":       float64(st.Scheduler.QueueDepth),
+		"sched_queue_depth_max":   float64(st.Scheduler.QueueDepthMax),
+		"sched_dep_wait_seconds":  float64(st.Scheduler.DepWaitNanos) / 1e9,
+		"sched_foreground_writes": float64(st.Scheduler.ForegroundWrites),
+		"sched_background_writes": float64(st.Scheduler.BackgroundWrites),
+		"cache_hits":              float64(st.Cache.Hits),
+		"cache_misses":            float64(st.Cache.Misses),
+		"cache_evictions":         float64(st.Cache.Evictions),
+		"cache_pages":             float64(st.Cache.Pages),
+	}
+	if st.Scheduler.IOs > 0 {
+		m["sched_io_bytes_mean"] = float64(st.Scheduler.IOBytes) / float64(st.Scheduler.IOs)
+	}
+	return m
+}

@@ -1,0 +1,454 @@
+// Package dep is shardstore's soft-updates dependency graph.
+//
+// Every write the engine makes is a Node. A node may depend on earlier
+// nodes; the IO scheduler issues it only once every node it depends on is
+// durable, so at any instant the set of durable writes is closed under
+// dependency: a crash can lose a write, never keep one whose prerequisites it
+// lost. A Dependency is a set of nodes (And takes the union); it is
+// persistent when all of them are durable. It implements engine.Dependency.
+//
+// Nodes are created by the chunk store and completed by whoever knows they
+// are durable: the IO scheduler after a device Flush, the superblock after
+// the flush that persisted a write pointer.
+//
+// # Bounds
+//
+// The graph holds at most Options.NodesMax undurable nodes. Admit blocks
+// (back-pressure) until there is room, so memory stays bounded however fast
+// clients write; waiting in Admit counts as waiting for durability, so the
+// scheduler flushes promptly instead of waiting for its cadence.
+//
+// Once durable a node keeps no references to other nodes, so a durable
+// Dependency costs one pointer per node, and And prunes durable nodes.
+//
+// # Chains
+//
+// Nodes on a Chain are ordered: a node at position p being durable implies
+// every node of the same chain at positions <= p is durable (the write
+// pointer of one extent generation is such a chain: persisting it at offset
+// p persists everything before p). And keeps only the highest node of each
+// chain, so a dependency on thousands of chunks in a few extents stays a few
+// nodes long.
+//
+// # Failure
+//
+// A node fails when it can never become durable (its extent was reset before
+// it was persisted, or a node it depends on failed); Wait returns its error.
+// Fail stops the whole graph after a device error: every Wait on an
+// undurable node returns that error from then on.
+//
+// # Concurrency
+//
+// A Graph and its nodes are safe for concurrent use. The graph's lock is a
+// leaf: no other lock is taken while it is held, and the wait hook is called
+// without it.
+package dep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+)
+
+// Options configure a Graph. The zero value is valid.
+type Options struct {
+	// NodesMax bounds the undurable nodes (admitted, created or in flight).
+	// Default 65536: at two nodes per chunk, tens of thousands of chunks in
+	// flight, far more than a device's queue needs.
+	NodesMax int
+}
+
+// NodesMaxDefault is the default Options.NodesMax.
+const NodesMaxDefault = 1 << 16
+
+// EnsureDefaults fills in zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.NodesMax == 0 {
+		o.NodesMax = NodesMaxDefault
+	}
+}
+
+// Validate reports every invalid field.
+func (o Options) Validate() error {
+	if o.NodesMax < 2 {
+		return fmt.Errorf("dep: NodesMax %d: at least 2 are needed (a chunk takes two nodes)", o.NodesMax)
+	}
+	return nil
+}
+
+// ErrStopped is returned by Admit and Wait after Stop.
+var ErrStopped = errors.New("dep: graph stopped")
+
+const (
+	statePending int32 = iota
+	stateDurable
+	stateFailed
+)
+
+// Chain orders nodes: see the package documentation.
+type Chain struct {
+	ID  uint64 // 0: the node is on no chain
+	Pos int64
+}
+
+// Node is one write.
+type Node struct {
+	g     *Graph
+	state conc.Int32
+	err   error // set before state becomes stateFailed
+	chain Chain
+	// deps is set at creation and read only by the one goroutine that
+	// issues the node (Ready), which also drops it.
+	deps []*Node
+}
+
+// Graph is a dependency graph.
+type Graph struct {
+	opts      Options
+	mu        conc.Mutex
+	cond      *conc.Cond // broadcast when a node completes, room frees, or the graph fails
+	undurable int        // created and not yet complete
+	admitted  int        // admitted and not yet created
+	waiters   int
+	err       error // set by Fail or Stop
+	onWait    func()
+}
+
+// New returns an empty graph. It panics if opts are invalid (after defaults):
+// options are validated by the store before it gets here.
+func New(opts Options) *Graph {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
+	g := &Graph{opts: opts}
+	g.cond = conc.NewCond(&g.mu)
+	return g
+}
+
+// SetWaitHook sets a function called (without any lock held) whenever a
+// caller starts to block in Wait or Admit. The IO scheduler uses it to
+// start a flush at once rather than at its next cadence.
+func (g *Graph) SetWaitHook(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onWait = f
+}
+
+// Waiters returns how many callers are blocked in Wait or Admit.
+func (g *Graph) Waiters() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waiters
+}
+
+// Undurable returns the number of created, incomplete nodes.
+func (g *Graph) Undurable() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.undurable
+}
+
+// Admit reserves room for n nodes, blocking while the graph holds too many
+// undurable ones. Each reservation is used by one NewNode. A request larger
+// than NodesMax is admitted when the graph is empty, so it cannot wait
+// forever.
+func (g *Graph) Admit(ctx context.Context, n int) error {
+	g.mu.Lock()
+	if g.err == nil && (g.undurable+g.admitted+n <= g.opts.NodesMax || g.undurable+g.admitted == 0) {
+		g.admitted += n
+		g.mu.Unlock()
+		return nil
+	}
+	g.mu.Unlock()
+	return g.block(ctx, func() (bool, error) {
+		if g.err != nil {
+			return true, g.err
+		}
+		if g.undurable+g.admitted+n <= g.opts.NodesMax || g.undurable+g.admitted == 0 {
+			g.admitted += n
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+// Release returns admitted reservations that will not be used.
+func (g *Graph) Release(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n > g.admitted {
+		panic(fmt.Sprintf("dep: release of %d, %d admitted", n, g.admitted))
+	}
+	g.admitted -= n
+	g.cond.Broadcast()
+}
+
+// NewNode creates a node, using one admitted reservation, that depends on
+// deps and sits on chain (Chain{} for none).
+func (g *Graph) NewNode(deps Dependency, chain Chain) *Node {
+	n := &Node{g: g, chain: chain}
+	for _, d := range deps.nodes {
+		if d.g != g {
+			panic("dep: dependency on a node of another graph")
+		}
+		if d.state.Load() != stateDurable {
+			n.deps = append(n.deps, d)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.admitted == 0 {
+		panic("dep: NewNode without Admit")
+	}
+	g.admitted--
+	g.undurable++
+	return n
+}
+
+// Ready reports whether every node n depends on is durable, or the error of
+// one that failed. Only the goroutine that issues n calls it; once it
+// returns true n forgets its dependencies.
+func (n *Node) Ready() (bool, error) {
+	for len(n.deps) > 0 {
+		d := n.deps[len(n.deps)-1]
+		switch d.state.Load() {
+		case stateDurable:
+			n.deps[len(n.deps)-1] = nil
+			n.deps = n.deps[:len(n.deps)-1]
+		case stateFailed:
+			return false, d.err
+		default:
+			return false, nil
+		}
+	}
+	n.deps = nil
+	return true, nil
+}
+
+// Durable reports whether n is durable.
+func (n *Node) Durable() bool { return n.state.Load() == stateDurable }
+
+// Err returns the error n failed with, or nil.
+func (n *Node) Err() error {
+	if n.state.Load() == stateFailed {
+		return n.err
+	}
+	return nil
+}
+
+// Dependency returns the dependency on n alone.
+func (n *Node) Dependency() Dependency { return Dependency{nodes: []*Node{n}} }
+
+// Chain returns n's chain.
+func (n *Node) Chain() Chain { return n.chain }
+
+// MarkDurable records that the nodes are durable and wakes waiters.
+func (g *Graph) MarkDurable(nodes ...*Node) {
+	if len(nodes) == 0 {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, n := range nodes {
+		if !n.state.CompareAndSwap(statePending, stateDurable) {
+			panic(fmt.Sprintf("dep: node completed twice (state %d)", n.state.Load()))
+		}
+		g.undurable--
+	}
+	g.cond.Broadcast()
+}
+
+// MarkFailed records that n can never become durable, with err.
+func (g *Graph) MarkFailed(n *Node, err error) {
+	if err == nil {
+		panic("dep: MarkFailed with a nil error")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n.err = err
+	if !n.state.CompareAndSwap(statePending, stateFailed) {
+		panic(fmt.Sprintf("dep: node completed twice (state %d)", n.state.Load()))
+	}
+	g.undurable--
+	g.cond.Broadcast()
+}
+
+// Fail stops the graph after an unrecoverable error (a device error): every
+// waiter and every later Admit or Wait on an undurable node returns err.
+// The first error sticks.
+func (g *Graph) Fail(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = err
+	}
+	g.cond.Broadcast()
+}
+
+// Stop is Fail with ErrStopped wrapped in engine.ErrClosed: the store is
+// closing.
+func (g *Graph) Stop() { g.Fail(fmt.Errorf("%w: %w", ErrStopped, engine.ErrClosed)) }
+
+// Err returns the error the graph was failed or stopped with.
+func (g *Graph) Err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// block waits on g.cond until check reports done (called with g.mu held),
+// ctx ends, or the graph fails. It counts the caller as a waiter and calls
+// the wait hook.
+func (g *Graph) block(ctx context.Context, check func() (bool, error)) error {
+	stop := conc.AfterFunc(ctx, func() {
+		g.mu.Lock()
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	})
+	defer stop()
+	g.mu.Lock()
+	g.waiters++
+	hook := g.onWait
+	g.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	g.mu.Lock()
+	defer func() {
+		g.waiters--
+		g.mu.Unlock()
+	}()
+	for {
+		if done, err := check(); done {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g.cond.Wait()
+	}
+}
+
+// Dependency is a set of writes. The zero value depends on nothing and is
+// persistent.
+type Dependency struct {
+	nodes []*Node
+}
+
+var _ engine.Dependency = Dependency{}
+
+// And returns the dependency on every write of ds. Durable writes are
+// dropped and each chain keeps only its highest node.
+func And(ds ...Dependency) Dependency {
+	total := 0
+	for _, d := range ds {
+		total += len(d.nodes)
+	}
+	if total == 0 {
+		return Dependency{}
+	}
+	out := make([]*Node, 0, total)
+	for _, d := range ds {
+	next:
+		for _, n := range d.nodes {
+			if n.state.Load() == stateDurable {
+				continue
+			}
+			for i, m := range out {
+				if m == n {
+					continue next
+				}
+				if n.chain.ID != 0 && m.chain.ID == n.chain.ID {
+					if n.chain.Pos > m.chain.Pos {
+						out[i] = n
+					}
+					continue next
+				}
+			}
+			out = append(out, n)
+		}
+	}
+	return Dependency{nodes: out}
+}
+
+// And returns the dependency on d and e.
+func (d Dependency) And(e Dependency) Dependency { return And(d, e) }
+
+// Nodes returns the writes of d. Do not modify the slice.
+func (d Dependency) Nodes() []*Node { return d.nodes }
+
+// IsPersistent reports whether every write of d is durable. It never blocks
+// and never issues IO.
+func (d Dependency) IsPersistent() bool {
+	for _, n := range d.nodes {
+		if n.state.Load() != stateDurable {
+			return false
+		}
+	}
+	return true
+}
+
+// Err returns the error of a write of d that failed, or nil.
+func (d Dependency) Err() error {
+	for _, n := range d.nodes {
+		if err := n.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Wait blocks until every write of d is durable, one fails (its error), the
+// graph fails (that error) or ctx ends (ctx.Err()).
+func (d Dependency) Wait(ctx context.Context) error { return d.wait(ctx, false) }
+
+// Settle blocks until every write of d is durable or has failed, the graph
+// fails (that error) or ctx ends (ctx.Err()). Failed writes are not an
+// error: Sync uses it, since a write that can never be durable (its extent
+// was reset) is not something to wait for.
+func (d Dependency) Settle(ctx context.Context) error { return d.wait(ctx, true) }
+
+func (d Dependency) wait(ctx context.Context, settle bool) error {
+	if d.IsPersistent() {
+		return nil
+	}
+	if err := d.Err(); err != nil && !settle {
+		return err
+	}
+	g := d.nodes[0].g
+	return g.block(ctx, func() (bool, error) {
+		all := true
+		for _, n := range d.nodes {
+			switch n.state.Load() {
+			case stateFailed:
+				if !settle {
+					return true, n.err
+				}
+			case statePending:
+				all = false
+			}
+		}
+		if all {
+			return true, nil
+		}
+		if g.err != nil {
+			return true, g.err
+		}
+		return false, nil
+	})
+}
+
+// String describes d for debugging: the number of undurable writes.
+func (d Dependency) String() string {
+	n := 0
+	for _, x := range d.nodes {
+		if x.state.Load() != stateDurable {
+			n++
+		}
+	}
+	return fmt.Sprintf("dep(%d undurable)", n)
+}

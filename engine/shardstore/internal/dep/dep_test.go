@@ -1,0 +1,115 @@
+package dep
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+)
+
+func newNode(t *testing.T, g *Graph, d Dependency, c Chain) *Node {
+	t.Helper()
+	if err := g.Admit(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	return g.NewNode(d, c)
+}
+
+func TestReadyAndDurable(t *testing.T) {
+	g := New(Options{})
+	a := newNode(t, g, Dependency{}, Chain{})
+	b := newNode(t, g, a.Dependency(), Chain{})
+	if ok, _ := b.Ready(); ok {
+		t.Fatal("b ready before a is durable")
+	}
+	if (Dependency{}).IsPersistent() != true {
+		t.Fatal("the empty dependency is not persistent")
+	}
+	g.MarkDurable(a)
+	if ok, err := b.Ready(); !ok || err != nil {
+		t.Fatalf("b.Ready() = %v, %v after a is durable", ok, err)
+	}
+	if !a.Dependency().IsPersistent() || b.Dependency().IsPersistent() {
+		t.Fatal("IsPersistent wrong")
+	}
+	if g.Undurable() != 1 {
+		t.Fatalf("Undurable = %d, want 1", g.Undurable())
+	}
+}
+
+func TestAndPrunesAndCollapsesChains(t *testing.T) {
+	g := New(Options{})
+	x1 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 10})
+	x2 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 20})
+	y := newNode(t, g, Dependency{}, Chain{ID: 8, Pos: 5})
+	z := newNode(t, g, Dependency{}, Chain{})
+	d := And(x1.Dependency(), y.Dependency(), x2.Dependency(), z.Dependency(), z.Dependency())
+	if len(d.Nodes()) != 3 {
+		t.Fatalf("And kept %d nodes, want 3 (x2, y, z)", len(d.Nodes()))
+	}
+	g.MarkDurable(z)
+	if n := len(And(d).Nodes()); n != 2 {
+		t.Fatalf("And after z durable kept %d nodes, want 2", n)
+	}
+}
+
+func TestWaitFailAndCancel(t *testing.T) {
+	g := New(Options{})
+	woken := conc.NewChan[struct{}](1)
+	g.SetWaitHook(func() { woken.TrySend(struct{}{}) })
+	a := newNode(t, g, Dependency{}, Chain{})
+	done := conc.NewChan[error](1)
+	conc.Go("waiter", func() { done.Send(a.Dependency().Wait(context.Background())) })
+	woken.Recv()
+	g.MarkDurable(a)
+	if err, _ := done.Recv(); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	b := newNode(t, g, Dependency{}, Chain{})
+	boom := errors.New("boom")
+	g.MarkFailed(b, boom)
+	if err := b.Dependency().Wait(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("Wait on a failed node = %v", err)
+	}
+	if err := b.Dependency().Settle(context.Background()); err != nil {
+		t.Fatalf("Settle on a failed node = %v", err)
+	}
+	c := newNode(t, g, b.Dependency(), Chain{})
+	if _, err := c.Ready(); !errors.Is(err, boom) {
+		t.Fatalf("Ready of a node depending on a failed one = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := c.Dependency().Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with a deadline = %v", err)
+	}
+	g.Stop()
+	if err := c.Dependency().Wait(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Wait after Stop = %v", err)
+	}
+}
+
+func TestAdmitBackPressure(t *testing.T) {
+	g := New(Options{NodesMax: 2})
+	a := newNode(t, g, Dependency{}, Chain{})
+	newNode(t, g, Dependency{}, Chain{})
+	admitted := conc.NewChan[error](1)
+	conc.Go("admit", func() { admitted.Send(g.Admit(context.Background(), 1)) })
+	for g.Waiters() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, ok, _ := admitted.TryRecv(); ok {
+		t.Fatal("Admit returned with the graph full")
+	}
+	g.MarkDurable(a)
+	if err, _ := admitted.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// A request larger than the limit is admitted once the graph drains.
+	g2 := New(Options{NodesMax: 2})
+	if err := g2.Admit(context.Background(), 5); err != nil {
+		t.Fatal(err)
+	}
+}

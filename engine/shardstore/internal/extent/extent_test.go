@@ -1,0 +1,57 @@
+package extent
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestAppendResetCheckRead(t *testing.T) {
+	geo, err := NewGeometry(10*64<<10+100, 64<<10, 512)
+	if err != nil || geo.Count != 10 || geo.Base(3) != 3*64<<10 {
+		t.Fatalf("NewGeometry = %+v, %v", geo, err)
+	}
+	tb := NewTable(geo)
+	e, gen, err := tb.Allocate(Data)
+	if err != nil || e != 1 || gen != 0 {
+		t.Fatalf("Allocate = %d, %d, %v; want extent 1 (0 is the superblock)", e, gen, err)
+	}
+	if off, err := tb.Append(e, gen, 100); err != nil || off != 0 {
+		t.Fatalf("Append = %d, %v", off, err)
+	}
+	if off, _ := tb.Append(e, gen, 50); off != 100 {
+		t.Fatalf("second Append at %d, want 100", off)
+	}
+	if _, err := tb.Append(e, gen, 64<<10); !errors.Is(err, ErrFull) {
+		t.Fatalf("overfull Append = %v", err)
+	}
+	if err := tb.CheckRead(e, gen, 100, 50); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.CheckRead(e, gen, 100, 51); !errors.Is(err, ErrBeyondWritePointer) {
+		t.Fatalf("read past the write pointer = %v", err)
+	}
+	if g := tb.Reset(e); g != 1 {
+		t.Fatalf("Reset gave generation %d", g)
+	}
+	if err := tb.CheckRead(e, gen, 0, 10); !errors.Is(err, ErrStale) {
+		t.Fatalf("read of the old generation = %v", err)
+	}
+	if _, err := tb.Append(e, gen, 10); !errors.Is(err, ErrStale) {
+		t.Fatalf("append at the old generation = %v", err)
+	}
+	if info := tb.Info(e); info != (Info{Generation: 1, Owner: Free}) {
+		t.Fatalf("after reset %+v", info)
+	}
+	if _, err := NewGeometry(2*64<<10, 64<<10, 512); err == nil {
+		t.Fatal("a two-extent device accepted")
+	}
+	if _, err := NewGeometry(1<<20, 1000, 3); err == nil {
+		t.Fatal("bad sizes accepted")
+	}
+	for i := 0; i < 9; i++ {
+		tb.Allocate(Index)
+	}
+	if _, _, err := tb.Allocate(Data); !errors.Is(err, ErrNoFreeExtent) {
+		t.Fatalf("Allocate on a full table = %v", err)
+	}
+}

@@ -1,0 +1,798 @@
+// Package iosched is shardstore's IO scheduler: the only code that writes
+// to the device.
+//
+// Writers hand it Writes: a frame's bytes at an offset of an extent, and the
+// dependency-graph node of that write. The scheduler
+//
+//   - issues a write only once every node it depends on is durable, and the
+//     appends of one extent strictly in offset order (a write whose
+//     dependencies are not yet durable holds back the later appends of its
+//     extent; appends to other extents go on);
+//   - with the coalesce policy merges adjacent appends to the same extent
+//     into one device WriteAt of up to IOBytesMax bytes;
+//   - issues many writes, then covers all of them with one device Flush
+//     (group commit), and before that Flush writes the superblock when it is
+//     dirty, so one Flush both makes new data durable and persists the write
+//     pointers of data made durable by the previous one;
+//   - orders foreground writes before background ones within a round;
+//   - keeps metrics: queue depth, IO sizes, merges, flushes, superblock
+//     writes, time writes waited on their dependencies.
+//
+// # Rounds
+//
+// One goroutine runs rounds. A round takes every ready write (up to
+// RoundBytesMax), issues them, and then flushes if a flush is due: someone
+// is waiting for durability (dep.Graph.Waiters, or a write pointer a waiter
+// needs), FlushBytes are unflushed, FlushInterval has passed since the
+// oldest unflushed write or metadata change (the cadence), or Sync asked.
+// While the device is busy with one round, new writes queue up and the next
+// round takes them all: under load, rounds grow and flushes per write fall.
+//
+// # Sector alignment
+//
+// Frames are packed without gaps, but every device write covers whole
+// sectors (direct IO requires it). A write therefore starts at the sector
+// that holds its first byte, rewriting the bytes of that sector already
+// written by earlier appends (the scheduler keeps them: the tail), and is
+// padded with zeros to the end of its last sector. Since a crash never tears
+// a sector, rewriting a sector with the same prefix never loses durable
+// bytes.
+//
+// # Back-pressure
+//
+// Reserve blocks while more than QueueBytesMax bytes are queued and not yet
+// issued. Writers reserve before they allocate an offset, so that a
+// cancelled reservation never leaves a hole in an extent.
+//
+// # Concurrency
+//
+// A Scheduler is safe for concurrent use.
+package iosched
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/bits"
+	"slices"
+	"sort"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+)
+
+// Policy is how ready writes become device IOs.
+type Policy string
+
+// The policies.
+const (
+	// PolicyFIFO issues writes one per device IO, in submission order.
+	// The baseline the others are measured against.
+	PolicyFIFO Policy = "fifo"
+	// PolicyCoalesce merges adjacent appends to one extent into one IO, and
+	// issues foreground extents first.
+	PolicyCoalesce Policy = "coalesce"
+)
+
+// Policies lists the policies, default first.
+func Policies() []Policy { return []Policy{PolicyCoalesce, PolicyFIFO} }
+
+// Class separates client work from the engine's own.
+type Class uint8
+
+// The classes.
+const (
+	Foreground Class = iota // client puts
+	Background              // reclamation, compaction, index flushes
+)
+
+// Options configure a Scheduler. The zero value is valid.
+type Options struct {
+	// Policy is the scheduling policy. Default PolicyCoalesce.
+	Policy Policy
+	// IOBytesMax bounds one coalesced device write. Default 1 MiB: large
+	// enough to reach a device's sequential bandwidth, small enough that
+	// one IO does not delay a flush for long.
+	IOBytesMax int
+	// RoundBytesMax bounds the bytes issued in one round before the
+	// scheduler considers a flush. Default 8 MiB.
+	RoundBytesMax int64
+	// QueueBytesMax bounds the bytes queued and not yet issued; Reserve
+	// blocks beyond it. Default 64 MiB.
+	QueueBytesMax int64
+	// FlushBytes starts a flush once this many bytes are issued and not
+	// flushed, even if nobody is waiting. Default 32 MiB.
+	FlushBytes int64
+	// FlushInterval is the cadence: unflushed writes and superblock changes
+	// are made durable at most this long after they happen, even if nobody
+	// waits for them. Default 50ms.
+	FlushInterval conc.Duration
+	// Clock times the cadence and the metrics. Default conc.DefaultClock().
+	Clock conc.Clock
+}
+
+// Defaults.
+const (
+	IOBytesMaxDefault    = 1 << 20
+	RoundBytesMaxDefault = 8 << 20
+	QueueBytesMaxDefault = 64 << 20
+	FlushBytesDefault    = 32 << 20
+	FlushIntervalDefault = 50 * conc.Millisecond
+)
+
+// EnsureDefaults fills in zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.Policy == "" {
+		o.Policy = PolicyCoalesce
+	}
+	if o.IOBytesMax == 0 {
+		o.IOBytesMax = IOBytesMaxDefault
+	}
+	if o.RoundBytesMax == 0 {
+		o.RoundBytesMax = RoundBytesMaxDefault
+	}
+	if o.QueueBytesMax == 0 {
+		o.QueueBytesMax = QueueBytesMaxDefault
+	}
+	if o.FlushBytes == 0 {
+		o.FlushBytes = FlushBytesDefault
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = FlushIntervalDefault
+	}
+	if o.Clock == nil {
+		o.Clock = conc.DefaultClock()
+	}
+}
+
+// Validate reports every invalid field.
+func (o Options) Validate() error {
+	var errs []error
+	if !slices.Contains(Policies(), o.Policy) {
+		errs = append(errs, fmt.Errorf("policy %q: want one of %v", o.Policy, Policies()))
+	}
+	if o.IOBytesMax < 0 || o.RoundBytesMax < 0 || o.QueueBytesMax < 0 || o.FlushBytes < 0 {
+		errs = append(errs, errors.New("byte limits must not be negative"))
+	}
+	if o.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush interval %v is negative", o.FlushInterval))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("iosched: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Write is one append.
+type Write struct {
+	Extent extent.ID
+	Gen    uint32
+	Offset int64  // within the extent
+	Frame  []byte // the bytes to write at Offset
+	Node   *dep.Node
+	Class  Class
+	// Abandon, if set, is called when the write's dependency failed: it
+	// must overwrite Frame, keeping its length, with bytes that hold no data
+	// (a padding frame), which are then written in its place so the extent
+	// has no hole. The node fails with the dependency's error.
+	Abandon func(w *Write)
+
+	seq          uint64
+	blockedSince conc.Time
+	blocked      bool
+}
+
+func (w *Write) end() int64 { return w.Offset + int64(len(w.Frame)) }
+
+// Metadata is the superblock as the scheduler sees it.
+type Metadata interface {
+	// Want reports whether a metadata write would change the persisted
+	// state (dirty), and whether a waiter needs it now (urgent).
+	Want() (dirty, urgent bool)
+	// Prepare returns the metadata write to include in the coming flush:
+	// bytes (sector aligned, for direct IO) and device offset. ok is false
+	// if nothing changed.
+	Prepare() (p []byte, off int64, token any, ok bool)
+	// DataDurable reports that extent e at generation gen holds durable
+	// data up to end.
+	DataDurable(e extent.ID, gen uint32, end int64)
+	// Persisted reports that the write of token is durable.
+	Persisted(token any)
+}
+
+// Stats are the scheduler's counters.
+type Stats struct {
+	Rounds           int64
+	Writes           int64 // appends issued
+	IOs              int64 // device writes of appends
+	IOBytes          int64 // bytes of those device writes, padding included
+	Merges           int64 // appends that joined another's IO
+	Flushes          int64
+	SuperblockWrites int64
+	QueueDepth       int64 // appends queued now
+	QueueDepthMax    int64
+	DepWaitNanos     int64     // total time appends at the head of a queue waited on dependencies
+	IOSizeLog2       [32]int64 // IOs by size: bucket i counts sizes in [2^i, 2^(i+1))
+	ForegroundWrites int64
+	BackgroundWrites int64
+}
+
+type extQueue struct {
+	id       extent.ID
+	pending  []*Write
+	inflight []*Write
+	active   bool
+	// Issue state of the extent: the generation being written, the bytes
+	// issued so far (both changed under Scheduler.mu) and the bytes of the
+	// partial last sector (touched only by the worker).
+	gen    uint32
+	issued int64
+	tail   []byte
+}
+
+// Scheduler issues writes to a device.
+type Scheduler struct {
+	opts Options
+	dev  disk.Device
+	geo  extent.Geometry
+	g    *dep.Graph
+	meta Metadata
+
+	mu         conc.Mutex
+	cond       *conc.Cond // wakes the worker and blocked Reserves
+	queues     []*extQueue
+	active     []*extQueue
+	queued     int64 // bytes reserved or queued, not yet issued
+	seq        uint64
+	unflushed  []*Write
+	unflBytes  int64
+	unflSince  conc.Time
+	haveUnfl   bool
+	cadenceDue bool
+	timerArmed bool
+	syncWanted int
+	syncDone   uint64 // flushes completed
+	flushing   bool
+	// blockedHeads: some queue's head waits on a dependency, which only
+	// flushes (and superblock writes) can complete.
+	blockedHeads bool
+	closing      bool
+	done         bool
+	err          error
+	stats        Stats
+	iobuf        []byte
+	wg           conc.WaitGroup
+}
+
+// New starts a scheduler for dev. Writes' nodes belong to g; meta is the
+// superblock. Close stops it.
+func New(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metadata, opts Options) (*Scheduler, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Scheduler{opts: opts, dev: dev, geo: geo, g: g, meta: meta, queues: make([]*extQueue, geo.Count)}
+	s.cond = conc.NewCond(&s.mu)
+	g.SetWaitHook(s.Kick)
+	s.wg.Add(1)
+	conc.Go("iosched", func() {
+		defer s.wg.Done()
+		s.run()
+	})
+	return s, nil
+}
+
+// Kick wakes the scheduler to re-evaluate: a waiter appeared, or metadata
+// changed.
+func (s *Scheduler) Kick() {
+	s.mu.Lock()
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// Reserve reserves room for n bytes of writes, blocking while the queue is
+// full. Every reservation is consumed by Enqueue or returned by Unreserve.
+func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
+	stop := conc.AfterFunc(ctx, s.Kick)
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.err != nil {
+			return s.err
+		}
+		if s.closing {
+			return fmt.Errorf("iosched: closing: %w", engine.ErrClosed)
+		}
+		if s.queued == 0 || s.queued+n <= s.opts.QueueBytesMax {
+			s.queued += n
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.cond.Wait()
+	}
+}
+
+// Unreserve returns n reserved bytes.
+func (s *Scheduler) Unreserve(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queued -= n
+	s.cond.Broadcast()
+}
+
+// Enqueue queues w, using len(w.Frame) reserved bytes. Writes to one extent
+// must be enqueued in offset order, without gaps; the caller holds the lock
+// that allocated the offset.
+func (s *Scheduler) Enqueue(w *Write) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[w.Extent]
+	if q == nil {
+		q = &extQueue{id: w.Extent}
+		s.queues[w.Extent] = q
+	}
+	if n := len(q.pending); n > 0 {
+		last := q.pending[n-1]
+		if last.Gen == w.Gen && last.end() != w.Offset {
+			panic(fmt.Sprintf("iosched: extent %d: append at %d after one ending at %d", w.Extent, w.Offset, last.end()))
+		}
+	}
+	s.seq++
+	w.seq = s.seq
+	q.pending = append(q.pending, w)
+	if !q.active {
+		q.active = true
+		s.active = append(s.active, q)
+	}
+	s.stats.QueueDepth++
+	s.stats.QueueDepthMax = max(s.stats.QueueDepthMax, s.stats.QueueDepth)
+	s.cond.Broadcast()
+}
+
+// ReadUnissued copies the frame written at (extent, gen, off) if it is still
+// queued or being written, and reports whether it was. A frame not found
+// here, that the extent table says exists, is on the device.
+func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, n int) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[e]
+	if q == nil {
+		return nil, false
+	}
+	for _, list := range [][]*Write{q.inflight, q.pending} {
+		i := sort.Search(len(list), func(i int) bool {
+			w := list[i]
+			return w.Gen > gen || (w.Gen == gen && w.Offset >= off)
+		})
+		if i < len(list) && list[i].Gen == gen && list[i].Offset == off && len(list[i].Frame) == n {
+			return append([]byte(nil), list[i].Frame...), true
+		}
+	}
+	return nil, false
+}
+
+// Issued returns how many bytes of extent e at generation gen have been
+// written to the device (WriteAt returned); reads below it go to the device.
+func (s *Scheduler) Issued(e extent.ID, gen uint32) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.queues[e]; q != nil && q.gen == gen {
+		return q.issued
+	}
+	return 0
+}
+
+// Unissued returns copies of the writes of extent e at generation gen that
+// are queued or being written, in offset order, and the offset the first
+// would start at (the bytes below are on the device).
+func (s *Scheduler) Unissued(e extent.ID, gen uint32) (issued int64, frames []Write) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[e]
+	if q == nil {
+		return 0, nil
+	}
+	if q.gen == gen {
+		issued = q.issued
+	}
+	for _, list := range [][]*Write{q.inflight, q.pending} {
+		for _, w := range list {
+			if w.Gen == gen {
+				frames = append(frames, Write{Extent: w.Extent, Gen: w.Gen, Offset: w.Offset, Frame: append([]byte(nil), w.Frame...)})
+			}
+		}
+	}
+	return issued, frames
+}
+
+// Flush starts a device flush (with a superblock write if it is dirty) now,
+// instead of at the next cadence, and returns once a flush that started
+// after the call has finished. It makes durable the writes issued before it;
+// a queued write whose dependencies are not durable yet is not issued, so to
+// wait for particular writes, wait on their dependencies instead.
+func (s *Scheduler) Flush(ctx context.Context) error {
+	stop := conc.AfterFunc(ctx, s.Kick)
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	target := s.syncDone + 1
+	if s.flushing {
+		target++ // the flush under way took its writes before the call
+	}
+	s.syncWanted++
+	defer func() { s.syncWanted-- }()
+	s.cond.Broadcast()
+	for s.syncDone < target {
+		if s.err != nil {
+			return s.err
+		}
+		if s.done {
+			return fmt.Errorf("iosched: closed: %w", engine.ErrClosed)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.cond.Wait()
+	}
+	return nil
+}
+
+// Close drains the queue (every write whose dependencies can become
+// durable is written and flushed, with the superblock) and stops the
+// scheduler. It returns the device error that stopped it, if any.
+func (s *Scheduler) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Stats returns the counters.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Err returns the device error that stopped the scheduler, if any.
+func (s *Scheduler) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// io is one device write: consecutive appends to one extent.
+type io struct {
+	q      *extQueue
+	writes []*Write
+}
+
+func (s *Scheduler) run() {
+	for {
+		s.mu.Lock()
+		ios, flush, exit := s.next()
+		s.mu.Unlock()
+		if exit {
+			return
+		}
+		if err := s.issue(ios); err != nil {
+			s.fail(err)
+			return
+		}
+		if flush {
+			if err := s.flush(); err != nil {
+				s.fail(err)
+				return
+			}
+		}
+	}
+}
+
+// next waits for work and takes it: the IOs to issue and whether to flush
+// after them. Called with s.mu held.
+func (s *Scheduler) next() (ios []io, flush, exit bool) {
+	for {
+		if s.err != nil {
+			s.done = true
+			s.cond.Broadcast()
+			return nil, false, true
+		}
+		ios = s.take()
+		metaDirty, metaUrgent := s.meta.Want()
+		urgent := s.closing || s.syncWanted > 0 || metaUrgent || s.blockedHeads || s.g.Waiters() > 0
+		pendingWork := s.haveUnfl || len(ios) > 0
+		flush = (pendingWork || metaDirty || s.syncWanted > 0) &&
+			(urgent || s.cadenceDue || s.unflBytes >= s.opts.FlushBytes)
+		if len(ios) > 0 || flush {
+			return ios, flush, false
+		}
+		if s.closing && len(s.active) == 0 && !metaDirty {
+			s.done = true
+			s.cond.Broadcast()
+			return nil, false, true
+		}
+		if (s.haveUnfl || metaDirty) && !s.timerArmed {
+			s.timerArmed = true
+			s.opts.Clock.AfterFunc(s.opts.FlushInterval, func() {
+				s.mu.Lock()
+				s.timerArmed = false
+				s.cadenceDue = true
+				s.cond.Broadcast()
+				s.mu.Unlock()
+			})
+		}
+		s.cond.Wait()
+	}
+}
+
+// take removes the ready writes from the queues and groups them into IOs by
+// policy. Called with s.mu held.
+func (s *Scheduler) take() []io {
+	s.blockedHeads = false
+	if len(s.active) == 0 {
+		return nil
+	}
+	now := s.opts.Clock.Now()
+	// ready counts the ready writes at the head of each queue.
+	ready := func(q *extQueue) int {
+		n := 0
+		for _, w := range q.pending {
+			if w.Node == nil { // abandoned earlier: padding, ready
+				n++
+				continue
+			}
+			ok, err := w.Node.Ready()
+			if err != nil {
+				// The write can never be made durable: write padding in
+				// its place, so the extent has no hole, and fail it.
+				if w.Abandon != nil {
+					w.Abandon(w)
+					w.Abandon = nil
+				}
+				ok = true
+				s.g.MarkFailed(w.Node, fmt.Errorf("iosched: extent %d at %d: a dependency failed: %w", w.Extent, w.Offset, err))
+				w.Node = nil
+			}
+			if !ok {
+				s.blockedHeads = true
+				if !w.blocked {
+					w.blocked, w.blockedSince = true, now
+				}
+				break
+			}
+			if w.blocked {
+				w.blocked = false
+				s.stats.DepWaitNanos += int64(now.Sub(w.blockedSince))
+			}
+			n++
+		}
+		return n
+	}
+	var ios []io
+	var round int64
+	switch s.opts.Policy {
+	case PolicyFIFO:
+		qs := slices.Clone(s.active)
+		counts := make([]int, len(qs))
+		taken := make([]int, len(qs))
+		for i, q := range qs {
+			counts[i] = ready(q)
+		}
+		for round < s.opts.RoundBytesMax {
+			best := -1
+			for i, q := range qs {
+				if taken[i] < counts[i] && (best < 0 || q.pending[taken[i]].seq < qs[best].pending[taken[best]].seq) {
+					best = i
+				}
+			}
+			if best < 0 {
+				break
+			}
+			w := qs[best].pending[taken[best]]
+			taken[best]++
+			ios = append(ios, io{q: qs[best], writes: []*Write{w}})
+			round += int64(len(w.Frame))
+		}
+		for i, q := range qs {
+			s.dequeue(q, taken[i])
+		}
+	default: // PolicyCoalesce
+		qs := slices.Clone(s.active)
+		sort.SliceStable(qs, func(i, j int) bool {
+			return qs[i].pending[0].Class < qs[j].pending[0].Class
+		})
+		for _, q := range qs {
+			if round >= s.opts.RoundBytesMax {
+				break
+			}
+			n := ready(q)
+			i := 0
+			for i < n && round < s.opts.RoundBytesMax {
+				first := q.pending[i]
+				cur := io{q: q, writes: []*Write{first}}
+				size := len(first.Frame)
+				i++
+				for i < n {
+					w := q.pending[i]
+					prev := cur.writes[len(cur.writes)-1]
+					if w.Gen != prev.Gen || w.Offset != prev.end() || size+len(w.Frame) > s.opts.IOBytesMax {
+						break
+					}
+					cur.writes = append(cur.writes, w)
+					size += len(w.Frame)
+					i++
+				}
+				ios = append(ios, cur)
+				round += int64(size)
+			}
+			s.dequeue(q, i)
+		}
+	}
+	return ios
+}
+
+// dequeue moves the first n pending writes of q in flight.
+func (s *Scheduler) dequeue(q *extQueue, n int) {
+	if n == 0 {
+		return
+	}
+	for _, w := range q.pending[:n] {
+		s.queued -= int64(len(w.Frame))
+	}
+	q.inflight = append(q.inflight, q.pending[:n]...)
+	q.pending = slices.Delete(q.pending, 0, n)
+	s.stats.QueueDepth -= int64(n)
+	if len(q.pending) == 0 {
+		q.active = false
+		s.active = slices.DeleteFunc(s.active, func(x *extQueue) bool { return x == q })
+	}
+	s.cond.Broadcast() // room for Reserve
+}
+
+// issue writes the IOs, in order.
+func (s *Scheduler) issue(ios []io) error {
+	sector := int64(s.geo.SectorSize)
+	for _, x := range ios {
+		q := x.q
+		first, last := x.writes[0], x.writes[len(x.writes)-1]
+		// q's issue state is touched only by this goroutine.
+		if first.Gen != q.gen || first.Offset == 0 {
+			s.mu.Lock()
+			q.gen, q.issued, q.tail = first.Gen, 0, q.tail[:0]
+			s.mu.Unlock()
+		}
+		if first.Offset != q.issued {
+			panic(fmt.Sprintf("iosched: extent %d gen %d: write at %d, issued up to %d", q.id, q.gen, first.Offset, q.issued))
+		}
+		start := first.Offset / sector * sector
+		end := (last.end() + sector - 1) / sector * sector
+		n := int(end - start)
+		if cap(s.iobuf) < n {
+			s.iobuf = disk.AlignedBuffer(max(n, s.opts.IOBytesMax+2*int(sector)))
+		}
+		buf := s.iobuf[:n]
+		p := copy(buf, q.tail)
+		if int64(p) != first.Offset-start {
+			panic(fmt.Sprintf("iosched: extent %d: tail of %d bytes for a write at %d", q.id, p, first.Offset))
+		}
+		for _, w := range x.writes {
+			p += copy(buf[p:], w.Frame)
+		}
+		clear(buf[p:])
+		if _, err := s.dev.WriteAt(buf, s.geo.Base(q.id)+start); err != nil {
+			return fmt.Errorf("iosched: write extent %d at %d (%d bytes): %w", q.id, start, n, err)
+		}
+		tailStart := last.end() / sector * sector
+		q.tail = append(q.tail[:0], buf[tailStart-start:last.end()-start]...)
+
+		s.mu.Lock()
+		q.issued = last.end()
+		q.inflight = slices.Delete(q.inflight, 0, len(x.writes))
+		if !s.haveUnfl {
+			s.haveUnfl, s.unflSince = true, s.opts.Clock.Now()
+		}
+		s.unflushed = append(s.unflushed, x.writes...)
+		s.unflBytes += int64(n)
+		s.stats.IOs++
+		s.stats.IOBytes += int64(n)
+		s.stats.Writes += int64(len(x.writes))
+		s.stats.Merges += int64(len(x.writes) - 1)
+		s.stats.IOSizeLog2[min(bits.Len64(uint64(n))-1, 31)]++
+		for _, w := range x.writes {
+			if w.Class == Foreground {
+				s.stats.ForegroundWrites++
+			} else {
+				s.stats.BackgroundWrites++
+			}
+		}
+		s.mu.Unlock()
+	}
+	if len(ios) > 0 {
+		s.mu.Lock()
+		s.stats.Rounds++
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// flush writes the superblock if it is dirty, flushes the device, and
+// completes everything the flush made durable.
+func (s *Scheduler) flush() error {
+	s.mu.Lock()
+	writes := s.unflushed
+	s.unflushed = nil
+	s.unflBytes = 0
+	s.haveUnfl = false
+	s.cadenceDue = false
+	s.flushing = true
+	s.mu.Unlock()
+
+	p, off, token, ok := s.meta.Prepare()
+	if ok {
+		if _, err := s.dev.WriteAt(p, off); err != nil {
+			return fmt.Errorf("iosched: write superblock at %d: %w", off, err)
+		}
+	}
+	if ok || len(writes) > 0 {
+		if err := s.dev.Flush(); err != nil {
+			return fmt.Errorf("iosched: flush: %w", err)
+		}
+		s.mu.Lock()
+		s.stats.Flushes++
+		s.mu.Unlock()
+	}
+	nodes := make([]*dep.Node, 0, len(writes))
+	type key struct {
+		e   extent.ID
+		gen uint32
+	}
+	ends := map[key]int64{}
+	var order []key
+	for _, w := range writes {
+		if w.Node != nil {
+			nodes = append(nodes, w.Node)
+		}
+		k := key{w.Extent, w.Gen}
+		if _, seen := ends[k]; !seen {
+			order = append(order, k)
+		}
+		ends[k] = max(ends[k], w.end())
+	}
+	s.g.MarkDurable(nodes...)
+	for _, k := range order {
+		s.meta.DataDurable(k.e, k.gen, ends[k])
+	}
+	if ok {
+		s.meta.Persisted(token)
+	}
+	s.mu.Lock()
+	if ok {
+		s.stats.SuperblockWrites++
+	}
+	s.syncDone++
+	s.flushing = false
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Scheduler) fail(err error) {
+	s.g.Fail(err)
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.done = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}

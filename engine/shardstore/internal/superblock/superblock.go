@@ -1,0 +1,427 @@
+// Package superblock persists the extent table — each extent's soft write
+// pointer, generation and owner — and a small root blob for the layer above
+// (the index keeps its metadata's locator there).
+//
+// # Slots
+//
+// Extent 0 holds two slots. Writes alternate between them, and each carries
+// a sequence number one higher than the last and a CRC-32C over its bytes,
+// so a crash while one slot is being written leaves the other intact.
+// Recovery reads both and takes the valid one with the higher sequence; no
+// valid slot is an error wrapping engine.ErrCorruption.
+//
+// # Soft write pointers and dependencies
+//
+// The write pointer a slot records for an extent covers only data that was
+// durable before the slot was prepared (DataDurable reports it after each
+// device flush). So a recorded write pointer never covers bytes that a
+// crash could have lost, and recovery can trust every frame below it and
+// nothing past it. A chunk is durable once both its bytes and a superblock
+// covering them are: WaitWritePointer registers a node that completes when
+// a persisted slot records the chunk's extent at its generation with a write
+// pointer at or past the chunk's end. This is the dependency the paper's bug
+// #8 lacked.
+//
+// A reset is durable once a slot records the extent's new generation:
+// WaitGeneration. The first append to a reset extent depends on it, so a
+// crash can never leave new data on the device under a superblock that
+// still records the extent's old generation and write pointer.
+//
+// # Cadence
+//
+// The Manager implements iosched.Metadata: the IO scheduler asks it before
+// every flush whether the superblock changed, writes it if so, and reports
+// when it is durable. Changes nobody waits for are persisted at the
+// scheduler's flush cadence; a waiter makes it urgent.
+//
+// # Concurrency
+//
+// A Manager is safe for concurrent use.
+package superblock
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+)
+
+// ErrReset fails the write-pointer node of a chunk whose extent was reset
+// before the chunk was persisted: it never will be.
+var ErrReset = errors.New("superblock: extent reset before the write was persisted")
+
+// Recovered is what Recover found.
+type Recovered struct {
+	Image Image
+	Slot  int // the slot it came from
+}
+
+// Format writes a fresh superblock for geo to both slots and flushes: every
+// extent but 0 free at generation 0, sequence 1 in slot 0 and 0 in slot 1.
+func Format(dev disk.Device, geo extent.Geometry) error {
+	slot := SlotBytes(geo.Count, geo.SectorSize)
+	if 2*slot > geo.ExtentBytes {
+		return fmt.Errorf("superblock: two slots of %d bytes do not fit in an extent of %d bytes; use larger extents or fewer", slot, geo.ExtentBytes)
+	}
+	img := Image{ExtentBytes: geo.ExtentBytes, Records: make([]Record, geo.Count)}
+	img.Records[0].Owner = extent.Super
+	for i := 1; i >= 0; i-- {
+		img.Sequence = uint64(1 - i)
+		b := disk.AlignedBuffer(int(slot))
+		EncodeInto(b, img)
+		if _, err := dev.WriteAt(b, int64(i)*slot); err != nil {
+			return fmt.Errorf("superblock: format slot %d: %w", i, err)
+		}
+	}
+	if err := dev.Flush(); err != nil {
+		return fmt.Errorf("superblock: format: %w", err)
+	}
+	return nil
+}
+
+// Recover reads both slots and returns the newest valid one, checked
+// against geo.
+func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
+	slot := SlotBytes(geo.Count, geo.SectorSize)
+	if 2*slot > geo.ExtentBytes {
+		return Recovered{}, fmt.Errorf("superblock: two slots of %d bytes do not fit in an extent of %d bytes", slot, geo.ExtentBytes)
+	}
+	var best Recovered
+	found := false
+	var errs []error
+	for i := 0; i < 2; i++ {
+		b := disk.AlignedBuffer(int(slot))
+		if _, err := dev.ReadAt(b, int64(i)*slot); err != nil {
+			errs = append(errs, fmt.Errorf("slot %d: %w", i, err))
+			continue
+		}
+		img, err := Decode(b)
+		if err == nil && (img.ExtentBytes != geo.ExtentBytes || len(img.Records) != int(geo.Count)) {
+			err = fmt.Errorf("superblock: slot %d describes %d extents of %d bytes, the options %d of %d bytes: %w",
+				i, len(img.Records), img.ExtentBytes, geo.Count, geo.ExtentBytes, engine.ErrInvalidArgument)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("slot %d: %w", i, err))
+			continue
+		}
+		if !found || img.Sequence > best.Image.Sequence {
+			best, found = Recovered{Image: img, Slot: i}, true
+		}
+	}
+	if !found {
+		return Recovered{}, fmt.Errorf("superblock: no valid slot: %w", errors.Join(errs...))
+	}
+	return best, nil
+}
+
+type waiter struct {
+	node *dep.Node
+	gen  uint32
+	pos  int64
+}
+
+type extState struct {
+	durGen     uint32 // data is durable up to durWP at generation durGen
+	durWP      int64
+	pers       Record   // as last persisted
+	wpWaiters  []waiter // by pos; appends arrive in order
+	genWaiters []waiter
+	// abandonedGen/abandonedAt: the first append of generation abandonedGen
+	// at or past offset abandonedAt was abandoned (its dependency failed);
+	// abandonedAt is -1 if none was.
+	abandonedGen uint32
+	abandonedAt  int64
+}
+
+type rootUpdate struct {
+	data []byte
+	dep  dep.Dependency
+	node *dep.Node
+}
+
+// token is a prepared slot write.
+type token struct {
+	img   Image
+	slot  int
+	roots int // root updates included (a prefix of m.roots)
+}
+
+// Manager keeps the superblock.
+type Manager struct {
+	geo       extent.Geometry
+	table     *extent.Table
+	g         *dep.Graph
+	slotBytes int64
+
+	mu       conc.Mutex
+	seq      uint64 // of the last persisted slot
+	slot     int    // the last persisted slot
+	ext      []extState
+	root     []byte // persisted
+	roots    []rootUpdate
+	dirty    bool
+	buf      []byte
+	inflight bool
+	writes   int64
+}
+
+// NewManager returns a manager that continues from rec, keeping table (which
+// the caller restored from rec) persisted.
+func NewManager(geo extent.Geometry, table *extent.Table, g *dep.Graph, rec Recovered) *Manager {
+	m := &Manager{
+		geo: geo, table: table, g: g,
+		slotBytes: SlotBytes(geo.Count, geo.SectorSize),
+		seq:       rec.Image.Sequence,
+		slot:      rec.Slot,
+		ext:       make([]extState, geo.Count),
+		root:      slices.Clone(rec.Image.Root),
+	}
+	for i, r := range rec.Image.Records {
+		m.ext[i] = extState{durGen: r.Generation, durWP: r.WritePointer, pers: r, abandonedAt: -1}
+	}
+	m.buf = disk.AlignedBuffer(int(m.slotBytes))
+	return m
+}
+
+// SlotBytes is the size of one slot.
+func (m *Manager) SlotBytes() int64 { return m.slotBytes }
+
+// Root returns the persisted root blob.
+func (m *Manager) Root() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.root)
+}
+
+// Sequence returns the sequence number of the last persisted slot.
+func (m *Manager) Sequence() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seq
+}
+
+// Writes returns the number of slot writes persisted since NewManager.
+func (m *Manager) Writes() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.writes
+}
+
+// PersistedRecord returns the last persisted record of extent e.
+func (m *Manager) PersistedRecord(e extent.ID) Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ext[e].pers
+}
+
+// WaitWritePointer registers n (a node on no other path to completion): it
+// completes once a persisted slot records extent e at generation gen with a
+// write pointer of at least pos, and fails with ErrReset if the extent is
+// reset first. Registrations for one extent and generation come in pos
+// order.
+func (m *Manager) WaitWritePointer(e extent.ID, gen uint32, pos int64, n *dep.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x := &m.ext[e]
+	if k := len(x.wpWaiters); k > 0 && x.wpWaiters[k-1].gen == gen && x.wpWaiters[k-1].pos > pos {
+		panic(fmt.Sprintf("superblock: extent %d: waiter at %d after one at %d", e, pos, x.wpWaiters[k-1].pos))
+	}
+	x.wpWaiters = append(x.wpWaiters, waiter{node: n, gen: gen, pos: pos})
+}
+
+// WaitGeneration registers n: it completes once a persisted slot records
+// extent e at generation gen or later.
+func (m *Manager) WaitGeneration(e extent.ID, gen uint32, n *dep.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ext[e].genWaiters = append(m.ext[e].genWaiters, waiter{node: n, gen: gen})
+	m.dirty = true
+}
+
+// Touch records that the table changed (an extent was allocated or reset):
+// the superblock is dirty.
+func (m *Manager) Touch() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dirty = true
+}
+
+// Reset records that extent e was reset to generation gen: write-pointer
+// waiters of earlier generations fail with ErrReset.
+func (m *Manager) Reset(e extent.ID, gen uint32) {
+	m.mu.Lock()
+	x := &m.ext[e]
+	var failed []*dep.Node
+	x.wpWaiters = slices.DeleteFunc(x.wpWaiters, func(w waiter) bool {
+		if w.gen < gen {
+			failed = append(failed, w.node)
+			return true
+		}
+		return false
+	})
+	m.dirty = true
+	m.mu.Unlock()
+	for _, n := range failed {
+		m.g.MarkFailed(n, fmt.Errorf("extent %d generation %d: %w", e, gen-1, ErrReset))
+	}
+}
+
+// ErrAbandoned fails the write-pointer nodes of chunks at or after an
+// abandoned append in the same extent generation: see Abandoned.
+var ErrAbandoned = errors.New("superblock: an earlier append to the extent was abandoned")
+
+// Abandoned records that the append at off of extent e, generation gen, was
+// abandoned because its dependency failed (its bytes are padding). The
+// write-pointer nodes of that extent generation at or past it then fail
+// instead of completing: a write-pointer node being durable must imply that
+// every chunk before it in the extent is (dep chains rely on it), so one
+// abandoned chunk fails the later chunks of its extent generation too. Only
+// a caller that builds on data it then resets before it is persisted can
+// cause this.
+func (m *Manager) Abandoned(e extent.ID, gen uint32, off int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x := &m.ext[e]
+	if x.abandonedAt < 0 || x.abandonedGen != gen || off < x.abandonedAt {
+		x.abandonedGen, x.abandonedAt = gen, off
+	}
+}
+
+// SetRoot replaces the root blob once d is persistent. n completes when a
+// persisted slot holds this root or a later one.
+func (m *Manager) SetRoot(data []byte, d dep.Dependency, n *dep.Node) {
+	if len(data) > format.RootMax {
+		panic(fmt.Sprintf("superblock: root of %d bytes, at most %d", len(data), format.RootMax))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.roots = append(m.roots, rootUpdate{data: slices.Clone(data), dep: d, node: n})
+	m.dirty = true
+}
+
+// Want implements iosched.Metadata. It is never urgent by itself: the
+// scheduler knows when someone waits (a dep.Graph waiter, or a queued write
+// blocked on a dependency) and flushes at once then.
+func (m *Manager) Want() (dirty, urgent bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dirty, false
+}
+
+// DataDurable implements iosched.Metadata.
+func (m *Manager) DataDurable(e extent.ID, gen uint32, end int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	x := &m.ext[e]
+	if x.durGen != gen {
+		if gen < x.durGen {
+			return // a late write of a generation since reset
+		}
+		x.durGen, x.durWP = gen, 0
+	}
+	if end > x.durWP {
+		x.durWP = end
+		m.dirty = true
+	}
+}
+
+// Prepare implements iosched.Metadata.
+func (m *Manager) Prepare() ([]byte, int64, any, bool) {
+	snap := m.table.Snapshot()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inflight {
+		panic("superblock: Prepare with a write in flight")
+	}
+	m.dirty = false
+	img := Image{ExtentBytes: m.geo.ExtentBytes, Records: make([]Record, len(snap))}
+	changed := false
+	for i, info := range snap {
+		r := Record{Generation: info.Generation, Owner: info.Owner}
+		x := &m.ext[i]
+		if info.Owner != extent.Free && info.Owner != extent.Super && x.durGen == info.Generation {
+			r.WritePointer = min(x.durWP, info.WritePointer)
+		}
+		img.Records[i] = r
+		if r != x.pers {
+			changed = true
+		}
+	}
+	img.Root = m.root
+	nroots := 0
+	for i := len(m.roots) - 1; i >= 0; i-- {
+		if m.roots[i].dep.IsPersistent() {
+			nroots = i + 1
+			img.Root = m.roots[i].data
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return nil, 0, nil, false
+	}
+	img.Sequence = m.seq + 1
+	slot := 1 - m.slot
+	EncodeInto(m.buf, img)
+	m.inflight = true
+	return m.buf, int64(slot) * m.slotBytes, &token{img: img, slot: slot, roots: nroots}, true
+}
+
+// Persisted implements iosched.Metadata.
+func (m *Manager) Persisted(tok any) {
+	t := tok.(*token)
+	var done []*dep.Node
+	type failure struct {
+		n   *dep.Node
+		err error
+	}
+	var failed []failure
+	m.mu.Lock()
+	m.inflight = false
+	m.seq, m.slot = t.img.Sequence, t.slot
+	m.writes++
+	m.root = t.img.Root
+	for _, r := range m.roots[:t.roots] {
+		done = append(done, r.node)
+	}
+	m.roots = slices.Delete(m.roots, 0, t.roots)
+	for i, r := range t.img.Records {
+		x := &m.ext[i]
+		x.pers = r
+		k := 0
+		for k < len(x.wpWaiters) && x.wpWaiters[k].gen == r.Generation && x.wpWaiters[k].pos <= r.WritePointer {
+			w := x.wpWaiters[k]
+			if x.abandonedAt >= 0 && x.abandonedGen == w.gen && w.pos > x.abandonedAt {
+				failed = append(failed, failure{w.node, fmt.Errorf("extent %d generation %d, chunk ending at %d: %w", i, w.gen, w.pos, ErrAbandoned)})
+			} else {
+				done = append(done, w.node)
+			}
+			k++
+		}
+		x.wpWaiters = slices.Delete(x.wpWaiters, 0, k)
+		x.genWaiters = slices.DeleteFunc(x.genWaiters, func(w waiter) bool {
+			if r.Generation >= w.gen {
+				done = append(done, w.node)
+				return true
+			}
+			return false
+		})
+		if len(x.wpWaiters) > 0 || len(x.genWaiters) > 0 {
+			m.dirty = true // maybe coverable by the next write
+		}
+	}
+	if len(m.roots) > 0 {
+		m.dirty = true
+	}
+	m.mu.Unlock()
+	m.g.MarkDurable(done...)
+	for _, f := range failed {
+		m.g.MarkFailed(f.n, f.err)
+	}
+}

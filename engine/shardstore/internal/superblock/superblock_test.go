@@ -1,0 +1,157 @@
+package superblock
+
+import (
+	"errors"
+	"hash/crc32"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+)
+
+func testImage() Image {
+	return Image{
+		Sequence:    7,
+		ExtentBytes: 64 << 10,
+		Records: []Record{
+			{Owner: extent.Super},
+			{WritePointer: 1000, Generation: 2, Owner: extent.Data},
+			{Generation: 5, Owner: extent.Free},
+			{WritePointer: 64 << 10, Generation: 1, Owner: extent.Index},
+		},
+		Root: []byte("root"),
+	}
+}
+
+// TestSlotFixture pins the slot layout (FORMAT.md).
+func TestSlotFixture(t *testing.T) {
+	img := testImage()
+	b := Encode(img, SlotBytes(4, 512))
+	if len(b) != 1024 {
+		t.Fatalf("slot of %d bytes, want 1024 (552+64+4 rounded to 512)", len(b))
+	}
+	if string(b[:8]) != "SHRDSTSB" || b[8] != 1 || b[12] != 16 || b[16] != 7 || b[24+2] != 1 || b[32] != 4 || b[36] != 4 || string(b[40:44]) != "root" {
+		t.Fatalf("header bytes % x", b[:48])
+	}
+	r1 := b[552+16:]
+	if r1[0] != 0xe8 || r1[1] != 0x03 || r1[8] != 2 || r1[12] != 1 {
+		t.Fatalf("record 1 bytes % x", r1[:16])
+	}
+	crcAt := 552 + 4*16
+	want := crc32.Checksum(b[:crcAt], crc32.MakeTable(crc32.Castagnoli))
+	if got := uint32(b[crcAt]) | uint32(b[crcAt+1])<<8 | uint32(b[crcAt+2])<<16 | uint32(b[crcAt+3])<<24; got != want {
+		t.Fatalf("crc %#x, want %#x", got, want)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sequence != 7 || got.ExtentBytes != img.ExtentBytes || string(got.Root) != "root" || len(got.Records) != 4 || got.Records[1] != img.Records[1] || got.Records[3] != img.Records[3] {
+		t.Fatalf("Decode = %+v", got)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good := Encode(testImage(), 1024)
+	mod := func(f func(b []byte)) []byte { b := append([]byte(nil), good...); f(b); return b }
+	recrc := func(b []byte) {
+		n := 552 + 4*16
+		c := format.CRC(0, b[:n])
+		b[n], b[n+1], b[n+2], b[n+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+	}
+	cases := []struct {
+		name string
+		b    []byte
+		want Reason
+	}{
+		{"short", good[:100], ReasonTruncated},
+		{"magic", mod(func(b []byte) { b[0] = 'X' }), ReasonMagic},
+		{"version", mod(func(b []byte) { b[8] = 9 }), ReasonVersion},
+		{"record size", mod(func(b []byte) { b[12] = 8 }), ReasonLayout},
+		{"too many records", mod(func(b []byte) { b[34] = 1 }), ReasonLayout},
+		{"root length", mod(func(b []byte) { b[37] = 9 }), ReasonLayout},
+		{"bit flip", mod(func(b []byte) { b[600] ^= 4 }), ReasonChecksum},
+		{"bad owner", mod(func(b []byte) { b[552+16+12] = 77; recrc(b) }), ReasonRecord},
+		{"wp past extent", mod(func(b []byte) { b[552+16+4] = 1; recrc(b) }), ReasonRecord},
+		{"free with wp", mod(func(b []byte) { b[552+32] = 1; recrc(b) }), ReasonRecord},
+		{"extent 0 not super", mod(func(b []byte) { b[552+12] = 1; recrc(b) }), ReasonRecord},
+		{"zeros", make([]byte, 1024), ReasonMagic},
+	}
+	for _, c := range cases {
+		_, err := Decode(c.b)
+		if !IsSlotError(err, c.want) || !errors.Is(err, engine.ErrCorruption) {
+			t.Errorf("%s: Decode = %v, want %q wrapping ErrCorruption", c.name, err, c.want)
+		}
+	}
+}
+
+func TestRecoverPicksNewestValidSlot(t *testing.T) {
+	geo, err := extent.NewGeometry(1<<20, 64<<10, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := disk.NewMem(1<<20, 512)
+	if _, err := Recover(dev, geo); !errors.Is(err, engine.ErrCorruption) {
+		t.Fatalf("Recover of a blank device = %v, want ErrCorruption", err)
+	}
+	if err := Format(dev, geo); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Recover(dev, geo)
+	if err != nil || rec.Slot != 0 || rec.Image.Sequence != 1 {
+		t.Fatalf("after Format: %+v, %v; want slot 0 sequence 1", rec, err)
+	}
+	slot := SlotBytes(geo.Count, 512)
+	img := rec.Image
+	img.Sequence = 2
+	img.Root = []byte("two")
+	if _, err := dev.WriteAt(Encode(img, slot), slot); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = Recover(dev, geo); err != nil || rec.Slot != 1 || string(rec.Image.Root) != "two" {
+		t.Fatalf("newer slot 1: %+v, %v", rec, err)
+	}
+	// Tear slot 1 (its last sector never written): slot 0 wins.
+	if _, err := dev.WriteAt(make([]byte, 512), 2*slot-512); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = Recover(dev, geo); err != nil || rec.Slot != 0 || rec.Image.Sequence != 1 {
+		t.Fatalf("torn slot 1: %+v, %v; want slot 0", rec, err)
+	}
+	// A device formatted with another geometry.
+	other, _ := extent.NewGeometry(1<<20, 128<<10, 512)
+	if _, err := Recover(dev, other); err == nil {
+		t.Fatal("Recover with a different extent size succeeded")
+	}
+}
+
+// FuzzDecodeSlot: any bytes give a SlotError or an image that re-encodes to
+// the same bytes.
+func FuzzDecodeSlot(f *testing.F) {
+	f.Add(Encode(testImage(), 1024))
+	f.Add(Encode(Image{ExtentBytes: 4096, Records: []Record{{Owner: extent.Super}}}, 1024))
+	f.Add(make([]byte, 600))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		img, err := Decode(b)
+		if err != nil {
+			if !errors.Is(err, engine.ErrCorruption) {
+				t.Fatalf("error %v does not wrap ErrCorruption", err)
+			}
+			return
+		}
+		n := format.SBHeaderSize + len(img.Records)*format.RecordSize + format.SBTrailerSize
+		re := Encode(img, int64(n))
+		img2, err := Decode(re)
+		if err != nil || img2.Sequence != img.Sequence || img2.ExtentBytes != img.ExtentBytes ||
+			string(img2.Root) != string(img.Root) || len(img2.Records) != len(img.Records) {
+			t.Fatalf("re-encoded image does not decode the same: %v", err)
+		}
+		for i := range img.Records {
+			if img.Records[i] != img2.Records[i] {
+				t.Fatalf("record %d: %+v re-decodes as %+v", i, img.Records[i], img2.Records[i])
+			}
+		}
+	})
+}
