@@ -32,9 +32,105 @@
 // The buffer cache (internal/cache) holds pages keyed by (extent,
 // generation, page) and is drained when an extent is reset.
 //
-// Layers above the chunk store — the LSM index mapping keys to locators,
-// reclamation, and the engine.Engine implementation — build on
-// internal/chunk.Store.
+// # Index
+//
+// An LSM tree (internal/lsm) maps each key to the locators of its value's
+// chunks; the values live outside the tree (WiscKey-like), so compaction
+// rewrites only keys and locators. A put appends its value as data chunks
+// (each payload starts with the key, so reclamation can find a chunk's
+// entry) and inserts the entry into the memtable. The memtable is written
+// out as a run — a sorted array of entries with a bloom filter, stored as
+// chunks in index extents — when a writer waits for durability, when it
+// reaches Options.MemtableBytes, or at Options.FlushInterval. The list of
+// runs, newest first, is the metadata, stored as chunks in a metadata
+// extent; the superblock's root blob holds the metadata's locators. Runs
+// stay decoded in memory once written or recovered: a lookup probes the
+// memtable, then each run's bloom filter and one binary search, newest
+// first, and the first entry found wins (a tombstone means absent). The
+// index must therefore fit in memory, at about 40 bytes plus the key per
+// key.
+//
+// Compaction is size-tiered: when four adjacent runs fall in the same
+// log4(entries) tier they are merged, newest entry winning; tombstones
+// are dropped only when the merge includes the oldest run, so nothing
+// older can resurface.
+//
+// # Durability chain
+//
+// A put is durable when its data chunks, the run holding its entry, the
+// metadata naming that run and a superblock holding that metadata's root
+// and write pointers covering all three are durable. PutTracked and
+// DeleteTracked return that dependency; Sync waits for the one of the
+// newest memtable, which covers everything acknowledged before it.
+//
+// The chain takes two device flushes, not four: the run and the metadata
+// do not wait for the data to be covered by a superblock, only for the
+// flush that writes them (chunk.Store.Append's written dependency), and
+// the root is set to depend on all three being written. The superblock is
+// prepared only after those flushes, so the slot holding the root also
+// records write pointers past every chunk it names; a crash before that
+// slot is durable leaves the previous root, which names only durable
+// chunks. Data, run and metadata of one round go to the device in one
+// batch and flush; the superblock follows in the next, together with the
+// next round's batch. Concurrent writers share rounds (group commit): one
+// run, one metadata chunk and one superblock write cover every writer that
+// waited meanwhile.
+//
+// Close makes everything durable (a clean shutdown); reopening loses
+// nothing.
+//
+// # Reclamation
+//
+// Reclamation picks a sealed extent (no stream appends to it) with the
+// highest dead-byte ratio (internal/reclaim; deterministic), in the
+// background whenever fewer than Options.ReclaimFreeExtents are free, on
+// demand through Maintain(engine.Reclaim), and when a put finds the device
+// full. For a data extent it
+//
+//  1. waits for puts that appended to it to insert their entries (a
+//     barrier on the put gate);
+//  2. scans its frames and looks each up in the index (reverse lookup: is
+//     this locator part of the current entry of the key in its header?);
+//  3. copies live chunks to the evacuation stream and points the index at
+//     the copies, under the index lock, only if the entry is unchanged;
+//  4. flushes the index and waits until the new root is durable — so the
+//     relocations, and every put or delete that made a chunk dead, survive
+//     any crash;
+//  5. checks that no live byte remains in the extent, and only then resets
+//     it.
+//
+// Index and metadata extents are reclaimed through the metadata: runs with
+// chunks in the victim are rewritten, a new version is published, and the
+// victim is reset once that version's root is durable and no version a
+// crash could bring back names it. Compaction and reclamation hold one
+// maintenance lock, so neither frees what the other is about to publish
+// (the paper's bug #14), and relocations go into the memtable, which is
+// newer than any run a compaction produces.
+//
+// # Space
+//
+// Client puts may not take the last Options.ReserveExtents free extents;
+// those are for index runs, metadata and evacuation, so that on a full
+// device deletes, syncs and reclamation still work. A put that finds no
+// space reclaims once and then fails with engine.ErrNoSpace; nothing
+// acknowledged is lost.
+//
+// # Recovery
+//
+// Open reads the newest valid superblock slot (write pointers, generations,
+// owners, root), seals every extent it finds in use, decodes the metadata
+// the root names and every run it lists, and recounts the live bytes of
+// each extent from the index. Nothing past a write pointer is read, so
+// frames torn by a crash are ignored; extents left owned but unreferenced
+// are freed by reclamation.
+//
+// # Invariants
+//
+// CheckInvariants verifies run order and bloom filters, that every
+// locator the index or a live version names lies in an extent of the
+// right owner at its current generation below the write pointer, the
+// live-byte accounting, and free extents' write pointers. It does not
+// read chunks back (crash checkers do).
 //
 // # Concurrency
 //
@@ -42,4 +138,8 @@
 // engine/conc, so the interleave checker can control every schedule; a test
 // rejects any file here that imports sync, sync/atomic or time, or contains
 // a go statement.
+//
+// A Store is safe for concurrent use. Lock order: maintenance lock, then
+// publish lock, then the index lock; the put gate is never held with the
+// maintenance lock's reclamation barrier.
 package shardstore

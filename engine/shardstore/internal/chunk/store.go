@@ -85,10 +85,16 @@ type Options struct {
 	Seed uint64
 	// UUID, if set, replaces the UUID source: tests use it to force a UUID
 	// that begins with the frame magic (the paper's bug #10).
-	UUID      func(r *rand.Rand) UUID
-	Scheduler iosched.Options
-	Cache     cache.Options
-	Dep       dep.Options
+	UUID func(r *rand.Rand) UUID
+	// ReserveExtents: appends to StreamData fail with engine.ErrNoSpace
+	// rather than take one of the last ReserveExtents free extents, which
+	// are kept for the index, metadata and evacuation streams so that
+	// deletes and reclamation can still make progress on a full device.
+	// Default 0 (no reserve); the engine sets it.
+	ReserveExtents int
+	Scheduler      iosched.Options
+	Cache          cache.Options
+	Dep            dep.Options
 }
 
 // Defaults.
@@ -320,23 +326,43 @@ func (s *Store) Put(ctx context.Context, st Stream, data []byte, d dep.Dependenc
 
 // PutChunk stores payload (at most PayloadMax bytes) as one chunk. See Put.
 func (s *Store) PutChunk(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (Locator, dep.Dependency, error) {
+	loc, _, durable, err := s.Append(ctx, st, payload, d)
+	return loc, durable, err
+}
+
+// writtenChain marks the chains of chunks' data nodes, apart from the
+// write-pointer chains of the same extent generations.
+const writtenChain = 1 << 63
+
+// Append is PutChunk that also returns the chunk's written dependency:
+// persistent once the chunk's bytes are flushed, before any superblock
+// covers them. A layer that publishes the chunk through the superblock
+// itself (the index, whose root is in the superblock) can depend on
+// written alone: a superblock holding the root is prepared only after the
+// written dependency is persistent, so it records a write pointer past the
+// chunk too. That saves the extra superblock round that durable costs.
+//
+// Written dependencies of one extent generation are a dep chain (a later
+// chunk flushed implies the earlier ones are), so a dependency on many
+// chunks stays a few nodes long.
+func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
 	if err := s.checkOpen(); err != nil {
-		return Locator{}, dep.Dependency{}, err
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	if st >= streamCount {
 		panic(fmt.Sprintf("chunk: stream %d", st))
 	}
 	if len(payload) > s.opts.ChunkPayloadMax {
-		return Locator{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", len(payload), s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", len(payload), s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
 	}
 	frame := AppendFrame(make([]byte, 0, FrameSize(len(payload))), KindData, s.uuid(), payload)
 	size := int64(len(frame))
 	if err := s.g.Admit(ctx, 2); err != nil {
-		return Locator{}, dep.Dependency{}, err
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	if err := s.sched.Reserve(ctx, size); err != nil {
 		s.g.Release(2)
-		return Locator{}, dep.Dependency{}, err
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	ss := &s.streams[st]
 	ss.mu.Lock()
@@ -345,10 +371,10 @@ func (s *Store) PutChunk(ctx context.Context, st Stream, payload []byte, d dep.D
 	if err != nil {
 		s.g.Release(2)
 		s.sched.Unreserve(size)
-		return Locator{}, dep.Dependency{}, err
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
-	loc := Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(len(payload))}
-	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{})
+	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(len(payload))}
+	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{ID: chainID(ss.ext, ss.gen) | writtenChain, Pos: loc.End()})
 	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{
@@ -358,7 +384,7 @@ func (s *Store) PutChunk(ctx context.Context, st Stream, payload []byte, d dep.D
 	ss.tail = ss.tail.And(wp.Dependency())
 	s.chunks.Add(1)
 	s.payloadBytes.Add(int64(len(payload)))
-	return loc, wp.Dependency(), nil
+	return loc, data.Dependency(), wp.Dependency(), nil
 }
 
 // abandon turns a write whose dependency failed into a padding frame of the
@@ -387,6 +413,9 @@ func (s *Store) appendLocked(st Stream, ss *stream, size int64) (int64, error) {
 			return 0, err
 		}
 		ss.open = false
+	}
+	if st == StreamData && s.opts.ReserveExtents > 0 && s.table.FreeCount() <= s.opts.ReserveExtents {
+		return 0, fmt.Errorf("chunk: %v stream: %d free extents are reserved for the index and reclamation: %w", st, s.opts.ReserveExtents, engine.ErrNoSpace)
 	}
 	e, gen, err := s.table.Allocate(st.owner())
 	if err != nil {
@@ -751,4 +780,12 @@ func (st Stats) Metrics() map[string]float64 {
 		m["sched_io_bytes_mean"] = float64(st.Scheduler.IOBytes) / float64(st.Scheduler.IOs)
 	}
 	return m
+}
+
+// DropCache empties the buffer cache (Maintain(cache-flush)): the cache
+// holds only clean pages, so nothing is written.
+func (s *Store) DropCache() {
+	for e := extent.ID(1); uint32(e) < s.geo.Count; e++ {
+		s.cache.DropExtent(e)
+	}
 }

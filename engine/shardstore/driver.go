@@ -1,0 +1,96 @@
+package shardstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+)
+
+// OpenDir opens the store on the device file opts.DevicePath inside dir
+// (created, opts.DeviceBytes long and preallocated, if absent), or on the
+// block device that path names. With opts.Direct the device is opened with
+// O_DIRECT, falling back to buffered IO where the file system cannot do
+// direct IO. Close closes the device.
+func OpenDir(dir string, opts Options) (*Store, error) {
+	explicitBuffered := opts.DirectSet && !opts.Direct
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	path := opts.DevicePath
+	if !filepath.IsAbs(path) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("shardstore: %w", err)
+		}
+		path = filepath.Join(dir, path)
+	}
+	fo := disk.FileOptions{Direct: !explicitBuffered, Create: true, Preallocate: true}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		fo.Size = 0 // an existing file keeps its size
+	} else if err == nil {
+		fo.Create, fo.Preallocate = false, false // a block device, used whole
+	} else {
+		fo.Size = opts.DeviceBytes
+	}
+	f, err := disk.OpenFile(path, fo)
+	if errors.Is(err, disk.ErrDirectUnsupported) {
+		fo.Direct = false
+		f, err = disk.OpenFile(path, fo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shardstore: %w", err)
+	}
+	s, err := Open(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.ownDev = true
+	return s, nil
+}
+
+// Driver describes shardstore for the harness's engine table.
+func Driver() engine.Driver {
+	d := DefaultOptions()
+	return engine.Driver{
+		Name: "shardstore",
+		Doc:  "gauntlet's own engine: S3 ShardStore's design, an LSM index over chunks in extents with soft-updates crash consistency, on a raw device",
+		Options: []engine.OptionDef{
+			{Name: "path", Kind: engine.KindString, Default: d.DevicePath,
+				Doc: "device file or block device; relative paths are inside the engine's directory"},
+			{Name: "size", Kind: engine.KindSize, Default: engine.FormatSize(d.DeviceBytes),
+				Doc: "size of a device file created by open (a block device is used whole)"},
+			{Name: "direct", Kind: engine.KindBool, Default: "true",
+				Doc: "O_DIRECT, bypassing the page cache (falls back to buffered where unsupported)"},
+			{Name: "extent", Kind: engine.KindSize, Default: engine.FormatSize(d.ExtentBytes),
+				Doc: "extent size: the unit of append and reclamation"},
+			{Name: "cache", Kind: engine.KindSize, Default: engine.FormatSize(d.CacheBytes),
+				Doc: "buffer cache capacity"},
+			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(int64(d.MemtableBytes)),
+				Doc: "memtable size that forces an index flush even without Sync"},
+			{Name: "flush-interval", Kind: engine.KindDuration, Default: d.FlushInterval.String(),
+				Doc: "cadence at which unsynced writes are made durable"},
+			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: []string{string(iosched.PolicyCoalesce), string(iosched.PolicyFIFO)},
+				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
+		},
+		Open: func(dir string, o engine.Options) (engine.Engine, error) {
+			opts := Options{
+				DevicePath:    o.String("path"),
+				DeviceBytes:   o.Size("size"),
+				Direct:        o.Bool("direct"),
+				DirectSet:     true,
+				ExtentBytes:   o.Size("extent"),
+				CacheBytes:    o.Size("cache"),
+				MemtableBytes: int(o.Size("memtable")),
+				FlushInterval: o.Duration("flush-interval"),
+				Scheduler:     iosched.Policy(o.String("sched")),
+			}
+			return OpenDir(dir, opts)
+		},
+	}
+}

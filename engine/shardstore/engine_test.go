@@ -1,0 +1,75 @@
+package shardstore
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/enginetest"
+)
+
+// testOptions are small: 1 MiB extents, a tiny cache and memtable, so that
+// extents fill, the cache evicts and the memtable flushes within a test.
+func testOptions() Options {
+	return Options{
+		ExtentBytes:   1 << 20,
+		CacheBytes:    64 << 10,
+		MemtableBytes: 16 << 10,
+		Seed:          1,
+	}
+}
+
+func TestEngineMem(t *testing.T) {
+	var mu sync.Mutex
+	devs := map[string]*disk.Mem{}
+	enginetest.Run(t, enginetest.Config{Open: func(dir string) (engine.Engine, error) {
+		mu.Lock()
+		m, ok := devs[dir]
+		if !ok {
+			m = disk.NewMem(96<<20, 512)
+			devs[dir] = m
+		}
+		mu.Unlock()
+		return Open(m, testOptions())
+	}})
+}
+
+func TestEngineFile(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		name := "buffered"
+		if direct {
+			name = "direct"
+		}
+		t.Run(name, func(t *testing.T) {
+			enginetest.Run(t, enginetest.Config{RandomOps: 500, Open: func(dir string) (engine.Engine, error) {
+				o := testOptions()
+				o.DeviceBytes = 96 << 20
+				o.Direct, o.DirectSet = direct, true
+				return OpenDir(dir, o)
+			}})
+		})
+	}
+}
+
+func TestDriverOptions(t *testing.T) {
+	d := Driver()
+	o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "size", Value: "64MiB"}, {Key: "extent", Value: "1MiB"}, {Key: "sched", Value: "fifo"}}}, d.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.Open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Put(t.Context(), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.Get(t.Context(), []byte("k")); err != nil || string(got) != "v" {
+		t.Fatalf("get = %q, %v", got, err)
+	}
+	if _, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "sched", Value: "lifo"}}}, d.Options); err == nil {
+		t.Fatal("sched=lifo accepted")
+	}
+}

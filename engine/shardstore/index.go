@@ -1,0 +1,330 @@
+package shardstore
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"slices"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+)
+
+// Compaction policy (size-tiered): runs fall in tiers by entry count,
+// tier = log4(entries); when compactFanout or more adjacent runs share a
+// tier they are merged into one. Each entry is then rewritten about
+// log4(N) times, and a lookup probes at most a few runs per tier.
+const (
+	compactFanout = 4
+	// runsMax: beyond this many runs, merge everything (a backstop; the
+	// tiers keep the count far lower).
+	runsMax = 48
+)
+
+// flushLoop is the index flusher: it writes the memtable out as a run when
+// a writer waits for durability (group commit: one run, one metadata
+// chunk and one superblock root cover every writer that asked meanwhile),
+// when the memtable is full, or at the flush cadence.
+//
+// The chain data → run → metadata → superblock is pipelined: the run and
+// metadata depend only on the data being written (flushed), not on a
+// superblock covering it, so data, run and metadata of one round go to the
+// device in one batch and one flush, and the superblock recording the root
+// and the write pointers covering all three goes in the next — together
+// with the next round's data, run and metadata.
+func (s *Store) flushLoop() {
+	ctx := context.Background()
+	for {
+		s.tmu.Lock()
+		for !s.flushWanted && !s.flushDue && !s.closing {
+			s.tcond.Wait()
+		}
+		if s.closing {
+			s.tmu.Unlock()
+			return
+		}
+		s.flushWanted, s.flushDue = false, false
+		s.tmu.Unlock()
+		// No waiting for the previous round's writes here: measured, waiting
+		// cost more (fewer, later chains) than the extra runs it saved. The
+		// IO scheduler batches whatever chains are queued into its next
+		// round anyway.
+		_, _ = s.flush(ctx)
+	}
+}
+
+// flush seals the memtable and writes every sealed memtable out as one run,
+// then publishes a version including it. It returns what the new root
+// depends on.
+func (s *Store) flush(ctx context.Context) (dep.Dependency, error) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.mu.Lock()
+	m := s.mem
+	s.mem = newMemtable()
+	s.imms = append([]*memtable{m}, s.imms...)
+	imms := slices.Clone(s.imms)
+	s.mu.Unlock()
+	s.tmu.Lock()
+	for _, x := range imms {
+		x.ticket.sealed = true
+	}
+	s.tmu.Unlock()
+
+	empty := true
+	for _, x := range imms {
+		if x.t.Len() > 0 {
+			empty = false
+		}
+	}
+	var in dep.Dependency
+	var err error
+	var root dep.Dependency
+	if empty {
+		// Nothing to write: the newest root covers these writers.
+		s.mu.Lock()
+		s.imms = s.imms[:0]
+		root = s.versions[len(s.versions)-1].root
+		in = s.rootIn
+		s.mu.Unlock()
+	} else {
+		root, in, err = s.writeRun(ctx, imms)
+	}
+	s.tmu.Lock()
+	for _, x := range imms {
+		if !x.ticket.done {
+			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
+		}
+	}
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
+	if err == nil && !empty {
+		s.stats.indexFlushes.Add(1)
+		s.wantMaintenance()
+	}
+	return in, err
+}
+
+// writeRun merges the sealed memtables imms (newest first) into a run,
+// writes it and publishes it. Called with pubMu held.
+func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.Dependency, err error) {
+	sources := make([][]lsm.Entry, len(imms))
+	var deps dep.Dependency
+	for i, x := range imms {
+		sources[i] = x.t.Sorted()
+		deps = deps.And(x.deps)
+	}
+	entries := lsm.Merge(sources, false)
+	r := &run{r: lsm.NewRun(entries)}
+	if err := s.writeRunChunks(ctx, r); err != nil {
+		return root, in, fmt.Errorf("shardstore: index flush: %w", err)
+	}
+	s.mu.Lock()
+	r.id = s.nextRunID
+	s.nextRunID++
+	s.runs = append([]*run{r}, s.runs...)
+	s.imms = slices.DeleteFunc(s.imms, func(x *memtable) bool { return slices.Contains(imms, x) })
+	s.mu.Unlock()
+	v, in, err := s.publish(ctx, deps.And(r.written))
+	if err != nil {
+		return root, in, fmt.Errorf("shardstore: index flush: %w", err)
+	}
+	return v.root, in, nil
+}
+
+// writeRunChunks encodes r and appends it to the index stream.
+func (s *Store) writeRunChunks(ctx context.Context, r *run) error {
+	b := lsm.EncodeRun(r.r)
+	locs, written, err := s.appendAll(ctx, chunk.StreamIndex, b)
+	if err != nil {
+		return err
+	}
+	s.stats.idxBytes.Add(int64(len(b)))
+	r.locs, r.bytes, r.written = locs, uint64(len(b)), written
+	return nil
+}
+
+// appendAll appends b as chunks of stream st and returns their locators
+// and written dependency.
+func (s *Store) appendAll(ctx context.Context, st chunk.Stream, b []byte) ([]chunk.Locator, dep.Dependency, error) {
+	per := s.opts.ChunkPayloadMax
+	n := max(1, (len(b)+per-1)/per)
+	locs := make([]chunk.Locator, 0, n)
+	var written dep.Dependency
+	for i := range n {
+		loc, w, _, err := s.cs.Append(ctx, st, b[i*per:min(len(b), (i+1)*per)], dep.Dependency{})
+		if err != nil {
+			return nil, dep.Dependency{}, err
+		}
+		locs = append(locs, loc)
+		written = written.And(w)
+	}
+	return locs, written, nil
+}
+
+// publish writes metadata naming the current runs and sets the superblock
+// root to it once deps and the metadata are written. Called with pubMu
+// held. It returns the new version and what its root depends on.
+func (s *Store) publish(ctx context.Context, deps dep.Dependency) (*version, dep.Dependency, error) {
+	s.mu.RLock()
+	runs := slices.Clone(s.runs)
+	meta := lsm.Metadata{NextRunID: s.nextRunID}
+	for _, r := range runs {
+		meta.Runs = append(meta.Runs, lsm.RunInfo{ID: r.id, Entries: uint32(len(r.r.Entries)), Bytes: r.bytes, Locs: r.locs})
+	}
+	prevIn := s.rootIn
+	s.mu.RUnlock()
+	b := lsm.EncodeMetadata(meta)
+	if (len(b)+s.opts.ChunkPayloadMax-1)/s.opts.ChunkPayloadMax > lsm.RootLocatorsMax {
+		return nil, dep.Dependency{}, fmt.Errorf("metadata of %d bytes needs more than %d chunks: %w", len(b), lsm.RootLocatorsMax, engine.ErrNoSpace)
+	}
+	mlocs, mw, err := s.appendAll(ctx, chunk.StreamMetadata, b)
+	if err != nil {
+		return nil, dep.Dependency{}, err
+	}
+	s.stats.metaBytes.Add(int64(len(b)))
+	in := dep.And(prevIn, deps, mw)
+	rd, err := s.cs.SetRoot(ctx, lsm.EncodeRoot(mlocs), in)
+	if err != nil {
+		return nil, dep.Dependency{}, err
+	}
+	v := &version{runs: runs, metaLocs: mlocs, root: rd}
+	s.mu.Lock()
+	s.rootIn = in
+	s.versions = append(s.versions, v)
+	s.pruneVersionsLocked()
+	s.mu.Unlock()
+	s.stats.publishes.Add(1)
+	return v, in, nil
+}
+
+// pruneVersionsLocked drops the versions older than the newest durable
+// one: no crash can bring them back. Called with mu held exclusively.
+func (s *Store) pruneVersionsLocked() {
+	for i := len(s.versions) - 1; i > 0; i-- {
+		if s.versions[i].root.IsPersistent() {
+			s.versions = slices.Delete(s.versions, 0, i)
+			return
+		}
+	}
+}
+
+// pickCompaction chooses adjacent runs [lo, hi) to merge, or ok false.
+func pickCompaction(sizes []int) (lo, hi int, ok bool) {
+	tier := func(n int) int { return bits.Len(uint(max(n, 1))) / 2 }
+	for i := 0; i < len(sizes); {
+		j := i
+		for j < len(sizes) && tier(sizes[j]) == tier(sizes[i]) {
+			j++
+		}
+		if j-i >= compactFanout {
+			return i, j, true
+		}
+		i = j
+	}
+	if len(sizes) > runsMax {
+		return 0, len(sizes), true
+	}
+	return 0, 0, false
+}
+
+// compact merges runs chosen by pickCompaction (or, if all is set, every
+// run) into one and publishes the result. It reports whether it merged
+// anything. Called with maintMu held, which keeps reclamation from
+// rewriting the runs being merged; flushes only prepend runs, so the
+// merged runs stay adjacent in the list.
+func (s *Store) compact(ctx context.Context, all bool) (bool, error) {
+	v, err := s.compactVersion(ctx, all)
+	return v != nil, err
+}
+
+// compactVersion is compact returning the version it published, or nil.
+func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) {
+	s.mu.RLock()
+	sizes := make([]int, len(s.runs))
+	for i, r := range s.runs {
+		sizes[i] = len(r.r.Entries)
+	}
+	runs := slices.Clone(s.runs)
+	s.mu.RUnlock()
+	lo, hi, ok := pickCompaction(sizes)
+	if all {
+		lo, hi, ok = 0, len(runs), len(runs) > 1
+	}
+	if !ok {
+		return nil, nil
+	}
+	group := runs[lo:hi]
+	sources := make([][]lsm.Entry, len(group))
+	for i, r := range group {
+		sources[i] = r.r.Entries
+	}
+	// Tombstones can go only if nothing older than the group can
+	// resurface: the group ends with the oldest run.
+	merged := lsm.Merge(sources, hi == len(runs))
+	nr := &run{r: lsm.NewRun(merged)}
+	if len(merged) > 0 {
+		if err := s.writeRunChunks(ctx, nr); err != nil {
+			s.stats.compactErrs.Add(1)
+			return nil, fmt.Errorf("shardstore: compact: %w", err)
+		}
+	}
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.mu.Lock()
+	i := slices.Index(s.runs, group[0])
+	if i < 0 || i+len(group) > len(s.runs) || !slices.Equal(s.runs[i:i+len(group)], group) {
+		s.mu.Unlock()
+		panic("shardstore: compact: the merged runs are no longer adjacent")
+	}
+	var repl []*run
+	if len(merged) > 0 {
+		nr.id = s.nextRunID
+		s.nextRunID++
+		repl = []*run{nr}
+	}
+	s.runs = slices.Replace(s.runs, i, i+len(group), repl...)
+	s.mu.Unlock()
+	v, _, err := s.publish(ctx, nr.written)
+	if err != nil {
+		s.stats.compactErrs.Add(1)
+		return nil, fmt.Errorf("shardstore: compact: %w", err)
+	}
+	s.stats.compactions.Add(1)
+	return v, nil
+}
+
+// maintainLoop runs compaction and background reclamation.
+func (s *Store) maintainLoop() {
+	ctx := context.Background()
+	for {
+		s.tmu.Lock()
+		for !s.maintWanted && !s.closing {
+			s.tcond.Wait()
+		}
+		if s.closing {
+			s.tmu.Unlock()
+			return
+		}
+		s.maintWanted = false
+		s.tmu.Unlock()
+		s.maintMu.Lock()
+		if s.closed.Load() {
+			s.maintMu.Unlock()
+			continue
+		}
+		for range runsMax {
+			if did, err := s.compact(ctx, false); !did || err != nil {
+				break
+			}
+		}
+		s.maintMu.Unlock()
+		if s.cs.Stats().FreeExtents < s.opts.ReclaimFreeExtents {
+			if err := s.reclaim(ctx, false); err != nil {
+				s.stats.reclaimErrs.Add(1)
+			}
+		}
+	}
+}

@@ -1,0 +1,574 @@
+// Package lsm holds the data structures of shardstore's index: an LSM tree
+// mapping keys to chunk locators, with the values themselves outside the
+// tree (WiscKey-like).
+//
+// # Pieces
+//
+//   - Memtable: the newest entries, in memory, unordered until flushed.
+//   - Run: an immutable sorted array of entries with a bloom filter, stored
+//     as chunks in index extents (EncodeRun / DecodeRun). Runs stay decoded
+//     in memory once loaded: a lookup costs a bloom probe per run and one
+//     binary search, never an IO.
+//   - Metadata: the list of runs, newest first, with the locators of their
+//     chunks (EncodeMetadata / DecodeMetadata), stored as chunks in a
+//     metadata extent; the superblock's root blob holds the metadata's
+//     locators (EncodeRoot / DecodeRoot).
+//   - Merge: compaction's merge, newest wins, tombstones dropped only when
+//     nothing older can resurface.
+//
+// Lookups go newest first: memtable, then runs in metadata order; the first
+// entry found for a key is its current state (a tombstone means absent).
+//
+// # Decoders
+//
+// Every decoder treats its input as untrusted: magic, then version, then
+// checksum, then every length against the bytes available. Failures are
+// *DecodeError values wrapping engine.ErrCorruption; no input makes them
+// panic (FuzzDecodeRun, FuzzDecodeMetadata, FuzzDecodeRoot).
+//
+// The package does no IO and holds no locks: the engine (package
+// shardstore) owns the concurrency.
+package lsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+)
+
+// Kind is an entry's kind. Part of the format.
+type Kind uint8
+
+// The kinds.
+const (
+	KindPut    Kind = 1 // the key maps to Locs
+	KindDelete Kind = 2 // a tombstone: the key is absent
+)
+
+// Entry is the index's state for one key.
+type Entry struct {
+	Key  []byte
+	Kind Kind
+	Locs []chunk.Locator // the value's chunks in order; empty for a tombstone
+}
+
+// Size is the entry's encoded size in a run.
+func (e Entry) Size() int {
+	return uvarintLen(uint64(len(e.Key))) + len(e.Key) + 1 + uvarintLen(uint64(len(e.Locs))) + len(e.Locs)*chunk.LocatorSize
+}
+
+// Has reports whether e is a put whose value includes the chunk at loc.
+func (e Entry) Has(loc chunk.Locator) bool {
+	return e.Kind == KindPut && slices.Contains(e.Locs, loc)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// Memtable holds the newest entries. It is not safe for concurrent use.
+type Memtable struct {
+	m     map[string]Entry
+	bytes int
+}
+
+// NewMemtable returns an empty memtable.
+func NewMemtable() *Memtable { return &Memtable{m: map[string]Entry{}} }
+
+// Set records e, replacing any entry for its key. The memtable keeps e's
+// slices: the caller must not modify them afterwards.
+func (t *Memtable) Set(e Entry) {
+	if old, ok := t.m[string(e.Key)]; ok {
+		t.bytes -= old.Size()
+	}
+	t.m[string(e.Key)] = e
+	t.bytes += e.Size()
+}
+
+// Get returns the entry for key.
+func (t *Memtable) Get(key []byte) (Entry, bool) {
+	e, ok := t.m[string(key)]
+	return e, ok
+}
+
+// Len is the number of entries.
+func (t *Memtable) Len() int { return len(t.m) }
+
+// Bytes is the encoded size of the entries.
+func (t *Memtable) Bytes() int { return t.bytes }
+
+// Sorted returns the entries in key order.
+func (t *Memtable) Sorted() []Entry {
+	out := make([]Entry, 0, len(t.m))
+	for _, e := range t.m {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out
+}
+
+// Run is an immutable sorted array of entries with a bloom filter.
+type Run struct {
+	Entries []Entry // sorted by key, one per key
+	bloom   bloom
+}
+
+// NewRun builds a run from entries sorted by key with no duplicates; it
+// panics otherwise (a bug in the caller).
+func NewRun(entries []Entry) *Run {
+	for i := 1; i < len(entries); i++ {
+		if bytes.Compare(entries[i-1].Key, entries[i].Key) >= 0 {
+			panic(fmt.Sprintf("lsm: run entries out of order at %d: %q then %q", i, entries[i-1].Key, entries[i].Key))
+		}
+	}
+	r := &Run{Entries: entries, bloom: newBloom(len(entries))}
+	for _, e := range entries {
+		r.bloom.add(e.Key)
+	}
+	return r
+}
+
+// Get returns the run's entry for key.
+func (r *Run) Get(key []byte) (Entry, bool) {
+	if !r.bloom.mayContain(key) {
+		return Entry{}, false
+	}
+	i, ok := slices.BinarySearchFunc(r.Entries, key, func(e Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+	if !ok {
+		return Entry{}, false
+	}
+	return r.Entries[i], true
+}
+
+// Seek returns the index of the first entry with a key >= key.
+func (r *Run) Seek(key []byte) int {
+	i, _ := slices.BinarySearchFunc(r.Entries, key, func(e Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+	return i
+}
+
+// Merge merges sources, newest first, into one sorted list in which the
+// newest entry of each key wins. Tombstones are dropped if dropTombstones
+// is set: only when the sources include the oldest run, so that nothing
+// older can resurface.
+func Merge(sources [][]Entry, dropTombstones bool) []Entry {
+	total := 0
+	for _, s := range sources {
+		total += len(s)
+	}
+	out := make([]Entry, 0, total)
+	pos := make([]int, len(sources))
+	for {
+		best := -1
+		for i, s := range sources {
+			if pos[i] >= len(s) {
+				continue
+			}
+			if best < 0 {
+				best = i
+				continue
+			}
+			if bytes.Compare(s[pos[i]].Key, sources[best][pos[best]].Key) < 0 {
+				best = i // equal keys keep the newer (lower index) source
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		e := sources[best][pos[best]]
+		for i, s := range sources { // skip older versions of the key
+			if pos[i] < len(s) && bytes.Equal(s[pos[i]].Key, e.Key) {
+				pos[i]++
+			}
+		}
+		if e.Kind == KindDelete && dropTombstones {
+			continue
+		}
+		out = append(out, e)
+	}
+}
+
+// Bloom filter: 10 bits per key, 7 probes, double hashing of FNV-1a 64.
+// Part of the format (it is stored in runs).
+const (
+	bloomBitsPerKey = 10
+	bloomProbes     = 7
+)
+
+type bloom []byte
+
+func newBloom(n int) bloom {
+	bits := max(64, n*bloomBitsPerKey)
+	return make(bloom, (bits+7)/8)
+}
+
+func hash64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (f bloom) add(key []byte) {
+	h := hash64(key)
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	n := uint32(len(f) * 8)
+	for i := uint32(0); i < bloomProbes; i++ {
+		b := (h1 + i*h2) % n
+		f[b/8] |= 1 << (b % 8)
+	}
+}
+
+func (f bloom) mayContain(key []byte) bool {
+	if len(f) == 0 {
+		return true
+	}
+	h := hash64(key)
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	n := uint32(len(f) * 8)
+	for i := uint32(0); i < bloomProbes; i++ {
+		b := (h1 + i*h2) % n
+		if f[b/8]&(1<<(b%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeError reports bytes of a run, metadata or root that do not decode.
+// It wraps engine.ErrCorruption.
+type DecodeError struct {
+	What   string // "run", "metadata", "root"
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("lsm: decode %s: %s: %v", e.What, e.Reason, engine.ErrCorruption)
+}
+
+// Unwrap returns engine.ErrCorruption.
+func (e *DecodeError) Unwrap() error { return engine.ErrCorruption }
+
+// Format constants of runs, metadata and the root blob. Part of the format.
+const (
+	RunMagic      = "SSRN"
+	MetadataMagic = "SSMD"
+	RootMagic     = "SSRT"
+	// RunHeaderSize: magic(4) version(2) reserved(2) count(4) bloomBytes(4).
+	RunHeaderSize = 16
+	// MetadataHeaderSize: magic(4) version(2) reserved(2) nextRunID(8) runs(4).
+	MetadataHeaderSize = 20
+	// RootHeaderSize: magic(4) version(2) locators(2).
+	RootHeaderSize = 8
+	// RootLocatorsMax is how many metadata locators fit in the superblock's
+	// root blob.
+	RootLocatorsMax = (format.RootMax - RootHeaderSize - 4) / chunk.LocatorSize
+)
+
+// EncodeRun encodes a run:
+//
+//	header(16) bloom(bloomBytes) entries... crc(4)
+//
+// entry: keyLen(uvarint) key kind(1) nlocs(uvarint) locator(16)×nlocs.
+func EncodeRun(r *Run) []byte {
+	size := RunHeaderSize + len(r.bloom) + 4
+	for _, e := range r.Entries {
+		size += e.Size()
+	}
+	b := make([]byte, 0, size)
+	b = append(b, RunMagic...)
+	b = binary.LittleEndian.AppendUint16(b, format.Version)
+	b = binary.LittleEndian.AppendUint16(b, 0)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Entries)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.bloom)))
+	b = append(b, r.bloom...)
+	for _, e := range r.Entries {
+		b = binary.AppendUvarint(b, uint64(len(e.Key)))
+		b = append(b, e.Key...)
+		b = append(b, byte(e.Kind))
+		b = binary.AppendUvarint(b, uint64(len(e.Locs)))
+		for _, l := range e.Locs {
+			b, _ = l.AppendBinary(b)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, format.CRC(0, b))
+}
+
+// checkFrame checks magic, version and the trailing checksum of b.
+func checkFrame(what string, b []byte, magic string, header int) error {
+	if len(b) < header+4 {
+		return &DecodeError{what, fmt.Sprintf("%d bytes, shorter than the minimum %d", len(b), header+4)}
+	}
+	if string(b[:4]) != magic {
+		return &DecodeError{what, fmt.Sprintf("bad magic %q", b[:4])}
+	}
+	if v := binary.LittleEndian.Uint16(b[4:]); v != format.Version {
+		return &DecodeError{what, fmt.Sprintf("version %d, want %d", v, format.Version)}
+	}
+	body := b[:len(b)-4]
+	if got, want := binary.LittleEndian.Uint32(b[len(b)-4:]), format.CRC(0, body); got != want {
+		return &DecodeError{what, fmt.Sprintf("checksum %#08x, want %#08x", got, want)}
+	}
+	return nil
+}
+
+// reader decodes fields of untrusted bytes, recording the first failure.
+type reader struct {
+	b      []byte
+	reason string
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.reason == "" {
+		r.reason = fmt.Sprintf(format, args...)
+	}
+	r.b = nil
+}
+
+func (r *reader) uvarint(what string, maxv uint64) uint64 {
+	if r.reason != "" {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("bad %s varint", what)
+		return 0
+	}
+	if v > maxv {
+		r.fail("%s %d exceeds %d", what, v, maxv)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes(what string, n int) []byte {
+	if r.reason != "" {
+		return nil
+	}
+	if n < 0 || n > len(r.b) {
+		r.fail("%s of %d bytes, %d left", what, n, len(r.b))
+		return nil
+	}
+	p := r.b[:n:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *reader) u32(what string) uint32 {
+	p := r.bytes(what, 4)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(p)
+}
+
+func (r *reader) u64(what string) uint64 {
+	p := r.bytes(what, 8)
+	if p == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(p)
+}
+
+func (r *reader) locs(n int) []chunk.Locator {
+	p := r.bytes("locators", n*chunk.LocatorSize)
+	if p == nil && n > 0 {
+		return nil
+	}
+	out := make([]chunk.Locator, n)
+	for i := range out {
+		out[i], _ = chunk.DecodeLocator(p[i*chunk.LocatorSize:])
+	}
+	return out
+}
+
+// DecodeRun decodes a run written by EncodeRun. The run's slices alias b.
+func DecodeRun(b []byte) (*Run, error) {
+	const what = "run"
+	if err := checkFrame(what, b, RunMagic, RunHeaderSize); err != nil {
+		return nil, err
+	}
+	count := binary.LittleEndian.Uint32(b[8:])
+	bloomBytes := binary.LittleEndian.Uint32(b[12:])
+	r := &reader{b: b[RunHeaderSize : len(b)-4]}
+	// Every entry takes at least 3 bytes: bound count before allocating.
+	if uint64(count)*3 > uint64(len(r.b)) {
+		return nil, &DecodeError{what, fmt.Sprintf("%d entries cannot fit in %d bytes", count, len(r.b))}
+	}
+	f := r.bytes("bloom filter", int(bloomBytes))
+	entries := make([]Entry, 0, count)
+	for i := uint32(0); i < count && r.reason == ""; i++ {
+		var e Entry
+		klen := r.uvarint("key length", engine.KeyMax)
+		e.Key = r.bytes("key", int(klen))
+		if k := r.bytes("kind", 1); k != nil {
+			e.Kind = Kind(k[0])
+		}
+		nlocs := r.uvarint("locator count", uint64(len(r.b)/chunk.LocatorSize))
+		e.Locs = r.locs(int(nlocs))
+		if r.reason != "" {
+			break
+		}
+		switch {
+		case len(e.Key) < engine.KeyMin:
+			r.fail("entry %d: empty key", i)
+		case e.Kind != KindPut && e.Kind != KindDelete:
+			r.fail("entry %d: kind %d", i, e.Kind)
+		case e.Kind == KindDelete && len(e.Locs) > 0:
+			r.fail("entry %d: tombstone with %d locators", i, len(e.Locs))
+		case e.Kind == KindPut && len(e.Locs) == 0:
+			r.fail("entry %d: put without locators", i)
+		case len(entries) > 0 && bytes.Compare(entries[len(entries)-1].Key, e.Key) >= 0:
+			r.fail("entry %d: key out of order", i)
+		}
+		entries = append(entries, e)
+	}
+	if r.reason != "" {
+		return nil, &DecodeError{what, r.reason}
+	}
+	if len(r.b) != 0 {
+		return nil, &DecodeError{what, fmt.Sprintf("%d bytes after the last entry", len(r.b))}
+	}
+	return &Run{Entries: entries, bloom: bloom(f)}, nil
+}
+
+// RunInfo describes one run in the metadata.
+type RunInfo struct {
+	ID      uint64
+	Entries uint32
+	Bytes   uint64          // encoded run size
+	Locs    []chunk.Locator // the run's chunks, in order
+}
+
+// Metadata is the index's table of contents: its runs, newest first.
+type Metadata struct {
+	NextRunID uint64
+	Runs      []RunInfo
+}
+
+// EncodeMetadata encodes m:
+//
+//	header(20) run... crc(4)
+//
+// run: id(8) entries(4) bytes(8) nlocs(4) locator(16)×nlocs.
+func EncodeMetadata(m Metadata) []byte {
+	b := make([]byte, 0, MetadataHeaderSize+4+len(m.Runs)*40)
+	b = append(b, MetadataMagic...)
+	b = binary.LittleEndian.AppendUint16(b, format.Version)
+	b = binary.LittleEndian.AppendUint16(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, m.NextRunID)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(m.Runs)))
+	for _, r := range m.Runs {
+		b = binary.LittleEndian.AppendUint64(b, r.ID)
+		b = binary.LittleEndian.AppendUint32(b, r.Entries)
+		b = binary.LittleEndian.AppendUint64(b, r.Bytes)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Locs)))
+		for _, l := range r.Locs {
+			b, _ = l.AppendBinary(b)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, format.CRC(0, b))
+}
+
+// DecodeMetadata decodes metadata written by EncodeMetadata.
+func DecodeMetadata(b []byte) (Metadata, error) {
+	const what = "metadata"
+	if err := checkFrame(what, b, MetadataMagic, MetadataHeaderSize); err != nil {
+		return Metadata{}, err
+	}
+	m := Metadata{NextRunID: binary.LittleEndian.Uint64(b[8:])}
+	count := binary.LittleEndian.Uint32(b[16:])
+	r := &reader{b: b[MetadataHeaderSize : len(b)-4]}
+	if uint64(count)*24 > uint64(len(r.b)) {
+		return Metadata{}, &DecodeError{what, fmt.Sprintf("%d runs cannot fit in %d bytes", count, len(r.b))}
+	}
+	seen := map[uint64]bool{}
+	for i := uint32(0); i < count && r.reason == ""; i++ {
+		var ri RunInfo
+		ri.ID = r.u64("run id")
+		ri.Entries = r.u32("entry count")
+		ri.Bytes = r.u64("run bytes")
+		n := r.u32("locator count")
+		if r.reason == "" && uint64(n)*chunk.LocatorSize > uint64(len(r.b)) {
+			r.fail("run %d: %d locators, %d bytes left", i, n, len(r.b))
+			break
+		}
+		ri.Locs = r.locs(int(n))
+		if r.reason != "" {
+			break
+		}
+		var sum uint64
+		for _, l := range ri.Locs {
+			sum += uint64(l.Length)
+		}
+		switch {
+		case len(ri.Locs) == 0:
+			r.fail("run %d has no chunks", ri.ID)
+		case sum != ri.Bytes:
+			r.fail("run %d: chunks hold %d bytes, want %d", ri.ID, sum, ri.Bytes)
+		case ri.ID >= m.NextRunID:
+			r.fail("run id %d not below the next id %d", ri.ID, m.NextRunID)
+		case seen[ri.ID]:
+			r.fail("run id %d twice", ri.ID)
+		}
+		seen[ri.ID] = true
+		m.Runs = append(m.Runs, ri)
+	}
+	if r.reason != "" {
+		return Metadata{}, &DecodeError{what, r.reason}
+	}
+	if len(r.b) != 0 {
+		return Metadata{}, &DecodeError{what, fmt.Sprintf("%d bytes after the last run", len(r.b))}
+	}
+	return m, nil
+}
+
+// EncodeRoot encodes the superblock root blob naming the metadata's chunks:
+//
+//	magic(4) version(2) nlocs(2) locator(16)×nlocs crc(4)
+//
+// It panics if there are more than RootLocatorsMax locators.
+func EncodeRoot(locs []chunk.Locator) []byte {
+	if len(locs) > RootLocatorsMax {
+		panic(fmt.Sprintf("lsm: root of %d locators, at most %d", len(locs), RootLocatorsMax))
+	}
+	b := make([]byte, 0, RootHeaderSize+len(locs)*chunk.LocatorSize+4)
+	b = append(b, RootMagic...)
+	b = binary.LittleEndian.AppendUint16(b, format.Version)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(locs)))
+	for _, l := range locs {
+		b, _ = l.AppendBinary(b)
+	}
+	return binary.LittleEndian.AppendUint32(b, format.CRC(0, b))
+}
+
+// DecodeRoot decodes a root blob. An empty blob (a freshly formatted device)
+// decodes to no locators.
+func DecodeRoot(b []byte) ([]chunk.Locator, error) {
+	const what = "root"
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if err := checkFrame(what, b, RootMagic, RootHeaderSize); err != nil {
+		return nil, err
+	}
+	n := int(binary.LittleEndian.Uint16(b[6:]))
+	if RootHeaderSize+n*chunk.LocatorSize+4 != len(b) || n == 0 {
+		return nil, &DecodeError{what, fmt.Sprintf("%d locators in %d bytes", n, len(b))}
+	}
+	r := &reader{b: b[RootHeaderSize : len(b)-4]}
+	return r.locs(n), nil
+}

@@ -1,0 +1,174 @@
+package shardstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
+)
+
+var depNone dep.Dependency
+
+var (
+	_ engine.Engine           = (*Store)(nil)
+	_ engine.Tracker          = (*Store)(nil)
+	_ engine.Lister           = (*Store)(nil)
+	_ engine.Maintainer       = (*Store)(nil)
+	_ engine.InvariantChecker = (*Store)(nil)
+	_ engine.Statser          = (*Store)(nil)
+	_ engine.Limiter          = (*Store)(nil)
+)
+
+// Maintain runs a background operation now.
+func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	switch op {
+	case engine.IndexFlush:
+		return s.sync(ctx)
+	case engine.Compact:
+		s.maintMu.Lock()
+		defer s.maintMu.Unlock()
+		v, err := s.compactVersion(ctx, true)
+		if err != nil || v == nil {
+			return err
+		}
+		return v.root.Wait(ctx)
+	case engine.Reclaim:
+		return s.reclaim(ctx, true)
+	case engine.SuperblockFlush:
+		return s.cs.FlushSuperblock(ctx)
+	case engine.CacheFlush:
+		s.cs.DropCache()
+		return nil
+	}
+	return fmt.Errorf("shardstore: maintenance operation %q: want one of %v: %w", op, engine.MaintenanceOps(), errors.ErrUnsupported)
+}
+
+// CheckInvariants checks, with background work paused:
+//
+//   - every run is sorted, without duplicate keys, and finds each of its
+//     keys (its bloom filter has no false negatives);
+//   - every chunk of a run or metadata that a version names lies in an
+//     index (or metadata) extent at its current generation, below the
+//     write pointer;
+//   - the current entry of every key names chunks in data extents at their
+//     current generation, below the write pointer;
+//   - the live-byte accounting equals a recount from the index;
+//   - free extents have a zero write pointer;
+//   - the chunk store has not stopped on a device error.
+//
+// It returns every violation found, joined.
+func (s *Store) CheckInvariants() error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("shardstore: invariant: "+format, args...))
+	}
+	infos := s.cs.Extents()
+	checkLoc := func(what string, l chunk.Locator, owners ...extent.Owner) {
+		if int(l.Extent) >= len(infos) || l.Extent == 0 {
+			bad("%s: locator %v names no extent", what, l)
+			return
+		}
+		info := infos[l.Extent]
+		switch {
+		case !slices.Contains(owners, info.Owner):
+			bad("%s: locator %v in a %v extent", what, l, info.Owner)
+		case info.Generation != l.Generation:
+			bad("%s: locator %v: extent at generation %d", what, l, info.Generation)
+		case l.End() > info.WritePointer:
+			bad("%s: locator %v ends past the write pointer %d", what, l, info.WritePointer)
+		}
+	}
+	for _, r := range s.runs {
+		for i, e := range r.r.Entries {
+			if i > 0 && string(r.r.Entries[i-1].Key) >= string(e.Key) {
+				bad("run %d: keys out of order at %d", r.id, i)
+			}
+			if _, ok := r.r.Get(e.Key); !ok {
+				bad("run %d: key %q not found by lookup", r.id, e.Key)
+			}
+		}
+	}
+	for _, l := range s.indexLocsLocked() {
+		checkLoc("index", l, extent.Index, extent.Metadata)
+	}
+	live := make([]int64, len(s.live))
+	for _, e := range s.mergedLocked(nil, nil) {
+		for _, l := range e.Locs {
+			checkLoc(fmt.Sprintf("key %q", e.Key), l, extent.Data)
+			if int(l.Extent) < len(live) {
+				live[l.Extent] += l.FrameBytes()
+			}
+		}
+	}
+	for i := range live {
+		if live[i] != s.live[i] {
+			bad("extent %d: %d live bytes accounted, %d referenced", i, s.live[i], live[i])
+		}
+	}
+	for i, info := range infos {
+		if info.Owner == extent.Free && info.WritePointer != 0 {
+			bad("free extent %d has write pointer %d", i, info.WritePointer)
+		}
+	}
+	if err := s.cs.Err(); err != nil {
+		bad("chunk store stopped: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the engine's counters.
+func (s *Store) Stats() engine.Stats {
+	cst := s.cs.Stats()
+	m := cst.Metrics()
+	st := &s.stats
+	m["bytes_data"] = float64(st.dataBytes.Load())
+	m["bytes_evacuated"] = float64(st.evacBytes.Load())
+	m["bytes_index"] = float64(st.idxBytes.Load())
+	m["bytes_metadata"] = float64(st.metaBytes.Load())
+	m["index_flushes"] = float64(st.indexFlushes.Load())
+	m["index_publishes"] = float64(st.publishes.Load())
+	m["compactions"] = float64(st.compactions.Load())
+	m["compaction_errors"] = float64(st.compactErrs.Load())
+	m["reclaims"] = float64(st.reclaims.Load())
+	m["reclaim_errors"] = float64(st.reclaimErrs.Load())
+	m["chunks_evacuated"] = float64(st.relocated.Load())
+	m["get_stale_retries"] = float64(st.staleRetries.Load())
+	s.mu.RLock()
+	m["index_runs"] = float64(len(s.runs))
+	entries := 0
+	for _, r := range s.runs {
+		entries += len(r.r.Entries)
+	}
+	m["index_run_entries"] = float64(entries)
+	s.mu.RUnlock()
+	out := engine.Stats{
+		UserBytesWritten:   st.userBytes.Load(),
+		DeviceBytesWritten: cst.Scheduler.IOBytes + cst.SuperblockWrites*superblock.SlotBytes(s.cs.Geometry().Count, s.cs.Geometry().SectorSize),
+		Flushes:            cst.Scheduler.Flushes,
+		Metrics:            m,
+	}
+	if ds, ok := s.dev.(interface{ Stats() disk.Stats }); ok {
+		out.DeviceBytesRead = ds.Stats().BytesRead
+	}
+	m["write_amplification"] = out.WriteAmplification()
+	return out
+}

@@ -1,0 +1,174 @@
+package shardstore
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+)
+
+// Options configure a Store. The zero value is valid: every field has a
+// documented default, filled in by EnsureDefaults. DefaultOptions returns
+// a fresh value with the defaults.
+type Options struct {
+	// ExtentBytes is the extent size: a multiple of 4 KiB, 4 KiB to 2 GiB.
+	// Default 16 MiB: large enough that appends are sequential, small
+	// enough that a device has hundreds of extents to reclaim among.
+	ExtentBytes int64
+	// ChunkPayloadMax is the largest chunk payload; values are split into
+	// chunks of at most this size. Default min(1 MiB, ExtentBytes/4).
+	ChunkPayloadMax int
+	// CacheBytes is the buffer cache's capacity. Default 64 MiB.
+	CacheBytes int64
+	// MemtableBytes: the memtable is written out as an index run once its
+	// entries take this many bytes, even if nobody syncs. Default 4 MiB.
+	MemtableBytes int
+	// FlushInterval is the cadence: writes nobody syncs become durable
+	// (data flushed, index run, metadata and superblock written) at most
+	// about this long after they are acknowledged. Default 50ms.
+	FlushInterval conc.Duration
+	// Scheduler is the IO scheduling policy. Default iosched.PolicyCoalesce.
+	Scheduler iosched.Policy
+	// ReserveExtents: client puts fail with engine.ErrNoSpace rather than
+	// take one of the last ReserveExtents free extents, which the index,
+	// metadata and reclamation need to make progress on a full device.
+	// Default 4.
+	ReserveExtents int
+	// ReclaimFreeExtents: reclamation runs in the background whenever
+	// fewer extents than this are free. Default 2×ReserveExtents.
+	ReclaimFreeExtents int
+	// Seed seeds the chunk UUIDs. Default 0: random. Tests set it.
+	Seed uint64
+	// Clock is the source of time. Default conc.DefaultClock().
+	Clock conc.Clock
+
+	// DevicePath, DeviceBytes and Direct are used by OpenDir only.
+	//
+	// DevicePath is the file or block device to open; a relative path is
+	// inside the directory. Default "shardstore.dev".
+	DevicePath string
+	// DeviceBytes is the size of a device file OpenDir creates. Default
+	// 4 GiB (a block device is used whole).
+	DeviceBytes int64
+	// Direct opens the device with O_DIRECT. Default true (OpenDir falls
+	// back to buffered IO where the file system cannot do direct IO);
+	// DirectSet must be true for a false Direct to be honoured, so that
+	// the zero value means the default.
+	Direct    bool
+	DirectSet bool
+}
+
+// Defaults.
+const (
+	ExtentBytesDefault    = 16 << 20
+	CacheBytesDefault     = 64 << 20
+	MemtableBytesDefault  = 4 << 20
+	FlushIntervalDefault  = 50 * conc.Millisecond
+	ReserveExtentsDefault = 4
+	DevicePathDefault     = "shardstore.dev"
+	DeviceBytesDefault    = 4 << 30
+	// ValueMax is the largest value a Store accepts.
+	ValueMax = 64 << 20
+)
+
+// DefaultOptions returns the options with every default filled in.
+func DefaultOptions() Options {
+	var o Options
+	o.EnsureDefaults()
+	return o
+}
+
+// EnsureDefaults fills in zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.ExtentBytes == 0 {
+		o.ExtentBytes = ExtentBytesDefault
+	}
+	if o.ChunkPayloadMax == 0 {
+		o.ChunkPayloadMax = int(min(1<<20, o.ExtentBytes/4))
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = CacheBytesDefault
+	}
+	if o.MemtableBytes == 0 {
+		o.MemtableBytes = MemtableBytesDefault
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = FlushIntervalDefault
+	}
+	if o.Scheduler == "" {
+		o.Scheduler = iosched.PolicyCoalesce
+	}
+	if o.ReserveExtents == 0 {
+		o.ReserveExtents = ReserveExtentsDefault
+	}
+	if o.ReclaimFreeExtents == 0 {
+		o.ReclaimFreeExtents = 2 * o.ReserveExtents
+	}
+	if o.Clock == nil {
+		o.Clock = conc.DefaultClock()
+	}
+	if o.DevicePath == "" {
+		o.DevicePath = DevicePathDefault
+	}
+	if o.DeviceBytes == 0 {
+		o.DeviceBytes = DeviceBytesDefault
+	}
+	if !o.DirectSet {
+		o.Direct, o.DirectSet = true, true
+	}
+}
+
+// Validate reports every invalid field (call it after EnsureDefaults, or
+// on options given explicitly to catch an explicit zero).
+func (o Options) Validate() error {
+	var errs []error
+	if o.ExtentBytes < extent.ExtentBytesMin || o.ExtentBytes > extent.ExtentBytesMax || o.ExtentBytes%4096 != 0 {
+		errs = append(errs, fmt.Errorf("extent size %d: want a multiple of 4KiB from %d to %d", o.ExtentBytes, extent.ExtentBytesMin, extent.ExtentBytesMax))
+	}
+	if o.ChunkPayloadMax < 256 || int64(o.ChunkPayloadMax)+format.FrameOverhead > o.ExtentBytes/2 {
+		errs = append(errs, fmt.Errorf("chunk payload max %d: want at least 256 and a frame within half an extent (%d bytes)", o.ChunkPayloadMax, o.ExtentBytes/2))
+	}
+	if o.CacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("cache size %d is negative", o.CacheBytes))
+	}
+	if o.MemtableBytes < 0 {
+		errs = append(errs, fmt.Errorf("memtable size %d is negative", o.MemtableBytes))
+	}
+	if o.FlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush interval %v is negative", o.FlushInterval))
+	}
+	if o.Scheduler != "" && o.Scheduler != iosched.PolicyCoalesce && o.Scheduler != iosched.PolicyFIFO {
+		errs = append(errs, fmt.Errorf("scheduler policy %q: want one of %v", o.Scheduler, iosched.Policies()))
+	}
+	if o.ReserveExtents < 0 || o.ReclaimFreeExtents < 0 {
+		errs = append(errs, errors.New("reserve and reclaim thresholds must not be negative"))
+	}
+	if o.DeviceBytes < 0 {
+		errs = append(errs, fmt.Errorf("device size %d is negative", o.DeviceBytes))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("shardstore: invalid options: %w: %w", errors.Join(errs...), engine.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (o Options) chunkOptions() chunk.Options {
+	var c chunk.Options
+	c.ExtentBytes = o.ExtentBytes
+	c.ChunkPayloadMax = o.ChunkPayloadMax
+	c.Seed = o.Seed
+	c.ReserveExtents = o.ReserveExtents
+	c.Scheduler.Policy = o.Scheduler
+	c.Scheduler.FlushInterval = o.FlushInterval
+	c.Scheduler.Clock = o.Clock
+	c.Cache.CapacityBytes = o.CacheBytes
+	if o.CacheBytes == 0 {
+		c.Cache.CapacityBytes = 1 // the chunk cache treats 0 as its default
+	}
+	return c
+}

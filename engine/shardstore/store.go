@@ -1,0 +1,593 @@
+package shardstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+)
+
+// Store is the shardstore engine. See the package documentation.
+type Store struct {
+	opts   Options
+	dev    disk.Device
+	ownDev bool // Close closes dev (OpenDir)
+	cs     *chunk.Store
+	clock  conc.Clock
+
+	// gate orders puts against reclamation: a put holds it shared from
+	// appending its chunks until its entry is in the memtable; reclamation
+	// takes it exclusively once, after choosing a sealed victim, so that
+	// every chunk in the victim has its entry in the index before the scan.
+	gate conc.RWMutex
+
+	// mu guards the index: memtable, sealed memtables, runs, versions and
+	// the live-byte accounting.
+	mu        conc.RWMutex
+	mem       *memtable
+	imms      []*memtable // sealed, being written; newest first
+	runs      []*run      // newest first
+	nextRunID uint64
+	versions  []*version     // published and not yet superseded by a durable one, oldest first
+	live      []int64        // live (referenced) bytes per extent
+	rootIn    dep.Dependency // everything the newest root depends on
+
+	// pubMu serializes publishing (writing metadata and setting the root)
+	// so roots reach the superblock in version order.
+	pubMu conc.Mutex
+	// maintMu serializes compaction and reclamation with each other (the
+	// paper's bug #14 was a race between them).
+	maintMu conc.Mutex
+
+	// tmu guards the tickets and the background tasks' signals.
+	tmu         conc.Mutex
+	tcond       *conc.Cond
+	flushWanted bool
+	flushDue    bool
+	timerArmed  bool
+	maintWanted bool
+	closing     bool
+	wg          conc.WaitGroup
+
+	closed conc.Bool
+	stats  counters
+}
+
+type counters struct {
+	userBytes                           conc.Int64
+	dataBytes, evacBytes, idxBytes      conc.Int64
+	metaBytes                           conc.Int64
+	indexFlushes, compactions, reclaims conc.Int64
+	compactErrs, reclaimErrs, relocated conc.Int64
+	staleRetries                        conc.Int64
+	publishes                           conc.Int64
+}
+
+// memtable is the lsm memtable with the dependencies of its entries' data
+// and the ticket its writers wait on.
+type memtable struct {
+	t      *lsm.Memtable
+	deps   dep.Dependency // written dependencies of the chunks its entries name
+	ticket *ticket
+}
+
+func newMemtable() *memtable { return &memtable{t: lsm.NewMemtable(), ticket: &ticket{}} }
+
+// ticket is how the writers of one memtable learn when it is durable:
+// once its run is published, root is the dependency on the superblock
+// holding a root that covers it. Fields are guarded by Store.tmu.
+type ticket struct {
+	sealed bool
+	done   bool
+	root   dep.Dependency
+	err    error
+}
+
+// run is one index run: in memory, and where its chunks are.
+type run struct {
+	id      uint64
+	r       *lsm.Run
+	locs    []chunk.Locator
+	bytes   uint64
+	written dep.Dependency
+}
+
+// version is one published index state: its runs and the metadata naming
+// them. root is persistent once a superblock holding its root is.
+type version struct {
+	runs     []*run
+	metaLocs []chunk.Locator
+	root     dep.Dependency
+}
+
+// Open opens the store on dev, formatting it first if it is blank (both
+// superblock slots all zero). The device stays the caller's: Close does
+// not close it.
+func Open(dev disk.Device, opts Options) (*Store, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	copts := opts.chunkOptions()
+	cs, err := chunk.Open(dev, copts)
+	if err != nil {
+		blank, berr := blankDevice(dev, opts.ExtentBytes)
+		if berr != nil || !blank {
+			return nil, fmt.Errorf("shardstore: open: %w", err)
+		}
+		if err := chunk.Format(dev, copts); err != nil {
+			return nil, fmt.Errorf("shardstore: format: %w", err)
+		}
+		if cs, err = chunk.Open(dev, copts); err != nil {
+			return nil, fmt.Errorf("shardstore: open: %w", err)
+		}
+	}
+	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable()}
+	s.tcond = conc.NewCond(&s.tmu)
+	if err := s.recover(context.Background()); err != nil {
+		cs.Close()
+		return nil, err
+	}
+	s.wg.Add(2)
+	conc.Go("shardstore.flush", func() { defer s.wg.Done(); s.flushLoop() })
+	conc.Go("shardstore.maintain", func() { defer s.wg.Done(); s.maintainLoop() })
+	return s, nil
+}
+
+// blankDevice reports whether the superblock extent's first bytes are all
+// zero: a device never formatted.
+func blankDevice(dev disk.Device, extentBytes int64) (bool, error) {
+	n := min(int64(64<<10), extentBytes, dev.Size())
+	n = n / int64(dev.SectorSize()) * int64(dev.SectorSize())
+	b := disk.AlignedBuffer(int(n))
+	if _, err := dev.ReadAt(b, 0); err != nil {
+		return false, err
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// recover loads the index named by the superblock's root.
+func (s *Store) recover(ctx context.Context) error {
+	geo := s.cs.Geometry()
+	s.live = make([]int64, geo.Count)
+	metaLocs, err := lsm.DecodeRoot(s.cs.Root())
+	if err != nil {
+		return fmt.Errorf("shardstore: recover: %w", err)
+	}
+	v := &version{metaLocs: metaLocs}
+	if len(metaLocs) > 0 {
+		b, err := s.cs.Get(ctx, metaLocs)
+		if err != nil {
+			return fmt.Errorf("shardstore: recover: read metadata: %w", err)
+		}
+		meta, err := lsm.DecodeMetadata(b)
+		if err != nil {
+			return fmt.Errorf("shardstore: recover: %w", err)
+		}
+		s.nextRunID = meta.NextRunID
+		for _, ri := range meta.Runs {
+			b, err := s.cs.Get(ctx, ri.Locs)
+			if err != nil {
+				return fmt.Errorf("shardstore: recover: read run %d: %w", ri.ID, err)
+			}
+			r, err := lsm.DecodeRun(b)
+			if err != nil {
+				return fmt.Errorf("shardstore: recover: run %d: %w", ri.ID, err)
+			}
+			s.runs = append(s.runs, &run{id: ri.ID, r: r, locs: ri.Locs, bytes: ri.Bytes})
+		}
+	}
+	v.runs = slices.Clone(s.runs)
+	s.versions = []*version{v}
+	for _, e := range s.mergedLocked(nil, nil) {
+		for _, l := range e.Locs {
+			if !geo.Valid(l.Extent) {
+				return fmt.Errorf("shardstore: recover: key %q names extent %d of %d: %w", e.Key, l.Extent, geo.Count, engine.ErrCorruption)
+			}
+			s.live[l.Extent] += l.FrameBytes()
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
+	}
+	return nil
+}
+
+// lookupLocked returns the newest entry for key. Called with mu held.
+func (s *Store) lookupLocked(key []byte) (lsm.Entry, bool) {
+	if e, ok := s.mem.t.Get(key); ok {
+		return e, true
+	}
+	for _, m := range s.imms {
+		if e, ok := m.t.Get(key); ok {
+			return e, true
+		}
+	}
+	for _, r := range s.runs {
+		if e, ok := r.r.Get(key); ok {
+			return e, true
+		}
+	}
+	return lsm.Entry{}, false
+}
+
+// setLocked makes e the newest entry for its key, keeping the live-byte
+// accounting. Called with mu held exclusively.
+func (s *Store) setLocked(e lsm.Entry, written dep.Dependency) {
+	if old, ok := s.lookupLocked(e.Key); ok {
+		for _, l := range old.Locs {
+			s.live[l.Extent] -= l.FrameBytes()
+		}
+	}
+	for _, l := range e.Locs {
+		s.live[l.Extent] += l.FrameBytes()
+	}
+	s.mem.t.Set(e)
+	s.mem.deps = s.mem.deps.And(written)
+}
+
+// Data chunk payloads are keyLen(uvarint) key valueBytes: the key lets
+// reclamation find a chunk's index entry (reverse lookup) and lets Get
+// check that a locator led to the right chunk.
+func chunkHeader(key []byte) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, len(key)+2), uint64(len(key)))
+	return append(b, key...)
+}
+
+// parseChunk splits a data chunk's payload into key and value bytes.
+func parseChunk(p []byte) (key, val []byte, err error) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n < engine.KeyMin || n > engine.KeyMax || uint64(len(p)-k) < n {
+		return nil, nil, fmt.Errorf("shardstore: data chunk header: %w", engine.ErrCorruption)
+	}
+	return p[k : k+int(n)], p[k+int(n):], nil
+}
+
+// Get returns the value stored for key.
+func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckKey(key); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		s.mu.RLock()
+		e, ok := s.lookupLocked(key)
+		s.mu.RUnlock()
+		if !ok || e.Kind == lsm.KindDelete {
+			return nil, fmt.Errorf("shardstore: get %q: %w", key, engine.ErrNotFound)
+		}
+		v, err := s.read(ctx, key, e.Locs)
+		if err != nil && errors.Is(err, extent.ErrStale) && attempt < 4 {
+			// Reclamation moved the chunks and reset the extent between the
+			// lookup and the read: the index now names the new copy.
+			s.stats.staleRetries.Add(1)
+			continue
+		}
+		return v, err
+	}
+}
+
+func (s *Store) read(ctx context.Context, key []byte, locs []chunk.Locator) ([]byte, error) {
+	var out []byte
+	for i, l := range locs {
+		p, err := s.cs.GetChunk(ctx, l)
+		if err != nil {
+			return nil, fmt.Errorf("shardstore: get %q: %w", key, err)
+		}
+		k, v, err := parseChunk(p)
+		if err != nil {
+			return nil, fmt.Errorf("shardstore: get %q: chunk %v: %w", key, l, err)
+		}
+		if !bytes.Equal(k, key) {
+			return nil, fmt.Errorf("shardstore: get %q: chunk %v holds key %q: %w", key, l, k, engine.ErrCorruption)
+		}
+		if len(locs) == 1 {
+			return v, nil // GetChunk returned a fresh buffer; v is ours
+		}
+		if i == 0 {
+			out = make([]byte, 0, len(locs)*len(v))
+		}
+		out = append(out, v...)
+	}
+	return out, nil
+}
+
+// Put stores value under key.
+func (s *Store) Put(ctx context.Context, key, value []byte) error {
+	_, err := s.PutTracked(ctx, key, value)
+	return err
+}
+
+// Delete removes key.
+func (s *Store) Delete(ctx context.Context, key []byte) error {
+	_, err := s.DeleteTracked(ctx, key)
+	return err
+}
+
+// PutTracked stores value under key and returns the dependency that is
+// persistent once the put is durable: its chunks, the index run holding
+// its entry, the metadata naming that run and a superblock covering all
+// of them.
+func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Dependency, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckKey(key); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckValue(value, ValueMax); err != nil {
+		return nil, err
+	}
+	d, err := s.put(ctx, key, value, lsm.KindPut)
+	if errors.Is(err, engine.ErrNoSpace) {
+		// Reclaim what deletes and overwrites freed, then try once more.
+		if rerr := s.reclaim(ctx, true); rerr == nil {
+			d, err = s.put(ctx, key, value, lsm.KindPut)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.stats.userBytes.Add(int64(len(key) + len(value)))
+	return d, nil
+}
+
+// DeleteTracked removes key and returns the dependency that is persistent
+// once the delete is durable.
+func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependency, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckKey(key); err != nil {
+		return nil, err
+	}
+	return s.put(ctx, key, nil, lsm.KindDelete)
+}
+
+func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
+	key = bytes.Clone(key)
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	e := lsm.Entry{Key: key, Kind: kind}
+	var written dep.Dependency
+	if kind == lsm.KindPut {
+		hdr := chunkHeader(key)
+		per := s.opts.ChunkPayloadMax - len(hdr)
+		n := max(1, (len(value)+per-1)/per)
+		e.Locs = make([]chunk.Locator, 0, n)
+		payload := make([]byte, 0, len(hdr)+min(per, len(value)))
+		for i := range n {
+			part := value[i*per : min(len(value), (i+1)*per)]
+			payload = append(append(payload[:0], hdr...), part...)
+			loc, w, _, err := s.cs.Append(ctx, chunk.StreamData, payload, dep.Dependency{})
+			if err != nil {
+				if errors.Is(err, engine.ErrNoSpace) {
+					s.wantMaintenance()
+				}
+				return nil, fmt.Errorf("shardstore: put %q: %w", key, err)
+			}
+			s.stats.dataBytes.Add(int64(len(payload)))
+			e.Locs = append(e.Locs, loc)
+			written = written.And(w)
+		}
+	}
+	s.mu.Lock()
+	s.setLocked(e, written)
+	t := s.mem.ticket
+	big := s.mem.t.Bytes() >= s.opts.MemtableBytes
+	s.mu.Unlock()
+	if big {
+		s.requestFlush()
+	} else {
+		s.armTimer()
+	}
+	return &putDep{s: s, t: t}, nil
+}
+
+// putDep is the Dependency of a put or delete: persistent once the root
+// covering its memtable is.
+type putDep struct {
+	s *Store
+	t *ticket
+}
+
+func (d *putDep) IsPersistent() bool {
+	d.s.tmu.Lock()
+	done, root, err := d.t.done, d.t.root, d.t.err
+	d.s.tmu.Unlock()
+	return done && err == nil && root.IsPersistent()
+}
+
+func (d *putDep) Wait(ctx context.Context) error {
+	root, err := d.s.waitTicket(ctx, d.t)
+	if err != nil {
+		return err
+	}
+	return root.Wait(ctx)
+}
+
+// waitTicket asks for t's memtable to be flushed and waits until its run
+// is published; it returns the root dependency to wait on.
+func (s *Store) waitTicket(ctx context.Context, t *ticket) (dep.Dependency, error) {
+	s.tmu.Lock()
+	if t.done {
+		s.tmu.Unlock()
+		return t.root, t.err
+	}
+	stop := conc.AfterFunc(ctx, func() {
+		s.tmu.Lock()
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+	})
+	defer stop()
+	defer s.tmu.Unlock()
+	for !t.done {
+		if !t.sealed && !s.flushWanted {
+			s.flushWanted = true
+			s.tcond.Broadcast()
+		}
+		if err := ctx.Err(); err != nil {
+			return dep.Dependency{}, err
+		}
+		if s.closing && !t.sealed {
+			return dep.Dependency{}, fmt.Errorf("shardstore: %w", engine.ErrClosed)
+		}
+		s.tcond.Wait()
+	}
+	return t.root, t.err
+}
+
+func (s *Store) requestFlush() {
+	s.tmu.Lock()
+	s.flushWanted = true
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
+}
+
+func (s *Store) armTimer() {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	if s.timerArmed || s.closing {
+		return
+	}
+	s.timerArmed = true
+	s.clock.AfterFunc(s.opts.FlushInterval, func() {
+		s.tmu.Lock()
+		s.timerArmed = false
+		s.flushDue = true
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+	})
+}
+
+func (s *Store) wantMaintenance() {
+	s.tmu.Lock()
+	s.maintWanted = true
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
+}
+
+// Sync returns once every write acknowledged before the call is durable.
+func (s *Store) Sync(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	return s.sync(ctx)
+}
+
+func (s *Store) sync(ctx context.Context) error {
+	s.mu.RLock()
+	t := s.mem.ticket
+	s.mu.RUnlock()
+	root, err := s.waitTicket(ctx, t)
+	if err != nil {
+		return err
+	}
+	if err := root.Wait(ctx); err != nil {
+		return fmt.Errorf("shardstore: sync: %w", err)
+	}
+	return nil
+}
+
+// Close flushes everything acknowledged and shuts the store down. Reopening
+// loses nothing.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
+	}
+	ctx := context.Background()
+	// Let running maintenance finish, then flush the index.
+	s.maintMu.Lock()
+	err := s.sync(ctx)
+	s.tmu.Lock()
+	s.closing = true
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
+	s.maintMu.Unlock()
+	s.wg.Wait()
+	if cerr := s.cs.Close(); err == nil {
+		err = cerr
+	}
+	if s.ownDev {
+		if derr := s.dev.Close(); err == nil {
+			err = derr
+		}
+	}
+	return err
+}
+
+// Limits implements engine.Limiter.
+func (s *Store) Limits() engine.Limits {
+	return engine.Limits{KeyMax: engine.KeyMax, ValueMax: ValueMax}
+}
+
+// List calls fn for every key in [start, end) in order.
+func (s *Store) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	entries := s.mergedLocked(start, end)
+	s.mu.RUnlock()
+	for i, e := range entries {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !fn(e.Key) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// mergedLocked returns the current entry of every present key in
+// [start, end), in order. Called with mu held.
+func (s *Store) mergedLocked(start, end []byte) []lsm.Entry {
+	var sources [][]lsm.Entry
+	clip := func(es []lsm.Entry) []lsm.Entry {
+		lo, hi := 0, len(es)
+		if start != nil {
+			lo, _ = slices.BinarySearchFunc(es, start, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+		}
+		if end != nil {
+			hi, _ = slices.BinarySearchFunc(es, end, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+		}
+		if lo > hi {
+			return nil
+		}
+		return es[lo:hi]
+	}
+	if s.mem != nil {
+		sources = append(sources, clip(s.mem.t.Sorted()))
+	}
+	for _, m := range s.imms {
+		sources = append(sources, clip(m.t.Sorted()))
+	}
+	for _, r := range s.runs {
+		sources = append(sources, clip(r.r.Entries))
+	}
+	return lsm.Merge(sources, true)
+}
