@@ -9,13 +9,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/badger"
+	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/engine/pebble"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 )
 
 // drivers is the one table of engines the harness knows. Adding an engine is
 // one adapter package and one line here.
 func drivers() engine.Drivers {
 	return engine.Drivers{
+		shardstore.Driver(),
+		pebble.Driver(),
+		badger.Driver(),
+		bbolt.Driver(),
 		model.Driver(),
 	}
 }

@@ -1,0 +1,64 @@
+package badger
+
+import (
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
+
+// Driver returns the harness's entry for Badger. Its option defaults are
+// DefaultOptions, written as a user would type them.
+func Driver() engine.Driver {
+	d := DefaultOptions()
+	return engine.Driver{
+		Name: "badger",
+		Doc:  "Dgraph's Badger, a WiscKey-style LSM tree with a value log",
+		Options: []engine.OptionDef{
+			{Name: "mode", Kind: engine.KindEnum, Default: string(d.Mode), Choices: []string{string(ModeLSM), string(ModeVLog)},
+				Doc: "lsm keeps values under 1MiB in the LSM (Badger's default); vlog separates values of 64B or more, like shardstore"},
+			{Name: "sync", Kind: engine.KindBool, Default: "false",
+				Doc: "sync every write batch (SyncWrites); false leaves durability to Sync"},
+			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(d.MemTableSize),
+				Doc: "memtable size; Badger's default"},
+			{Name: "block-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.BlockCacheSize),
+				Doc: "block cache; Dgraph's 65% of 1GiB, 0 turns it off"},
+			{Name: "index-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.IndexCacheSize),
+				Doc: "index and bloom filter cache; Dgraph's 35% of 1GiB, 0 keeps every index in memory"},
+			{Name: "gc-interval", Kind: engine.KindDuration, Default: d.GCInterval.String(),
+				Doc: "how often background value-log GC runs; 0 turns it off"},
+		},
+		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
+			o := optionsFrom(opts)
+			// Validate before Open's EnsureDefaults so an explicit 0 is
+			// reported rather than silently replaced by the default.
+			if err := o.Validate(); err != nil {
+				return nil, err
+			}
+			return Open(dir, o)
+		},
+	}
+}
+
+// optionsFrom maps resolved spec options onto Options, turning the spec's
+// "0 means off" into the negative values Options uses for it.
+func optionsFrom(opts engine.Options) Options {
+	o := Options{
+		Mode:           Mode(opts.String("mode")),
+		SyncWrites:     opts.Bool("sync"),
+		MemTableSize:   opts.Size("memtable"),
+		BlockCacheSize: opts.Size("block-cache"),
+		IndexCacheSize: opts.Size("index-cache"),
+		GCInterval:     opts.Duration("gc-interval"),
+		GCDiscardRatio: DefaultOptions().GCDiscardRatio,
+	}
+	if o.BlockCacheSize == 0 {
+		o.BlockCacheSize = -1
+	}
+	if o.IndexCacheSize == 0 {
+		o.IndexCacheSize = -1
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = -time.Nanosecond
+	}
+	return o
+}

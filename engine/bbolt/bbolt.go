@@ -1,0 +1,486 @@
+// Package bbolt adapts etcd's bbolt (go.etcd.io/bbolt), a copy-on-write B+
+// tree in one memory-mapped file, to engine.Engine, so gauntlet can check and
+// benchmark it next to shardstore.
+//
+// # Configuration
+//
+// All keys live in one bucket. The defaults are what etcd, bbolt's main
+// production user, runs: the hashmap freelist, the freelist not written at
+// commit (rebuilt by scanning on open, which saves a page write per commit),
+// a 10 GiB initial mmap so the file can grow for a long time without a remap
+// (a remap waits for every read transaction), and an fsync per commit. Puts
+// and Deletes go through DB.Batch by default, so concurrent writers share one
+// commit and its two fsyncs; without batching bbolt commits and syncs once per
+// write, and its throughput is one write per fsync pair. The price of
+// batching is latency for a lone writer: a batch waits up to MaxBatchDelay
+// (bbolt's default, 10ms) for company before it commits.
+//
+// # Durability
+//
+// With nosync=false (the default) a write is acknowledged after its commit
+// has been fdatasync'ed, so Sync has nothing left to do and returns at once.
+// With nosync=true commits only write, and Sync calls DB.Sync (fdatasync); so
+// it does with nogrowsync=true, which skips the fsync after the file grows.
+//
+// # Limits
+//
+// Keys are 1 to engine.KeyMax bytes. Values are up to bbolt's MaxValueSize
+// (2 GiB - 2 bytes); a value occupies contiguous pages in the file and in the
+// mmap, so very large values are costly.
+//
+// # Concurrency
+//
+// A DB is safe for concurrent use. List reads keys in chunks, each in its own
+// read transaction, and calls its callback outside any transaction: a long
+// read transaction would block the file from growing, and the callback may
+// write. Close waits for operations in flight, then closes bbolt; every call
+// after Close, a second Close included, returns an error wrapping
+// engine.ErrClosed.
+package bbolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
+
+// ValueMax is the largest value a DB accepts: bbolt's MaxValueSize.
+const ValueMax = bolt.MaxValueSize
+
+// FileName is the database file inside the directory Open is given.
+const FileName = "bbolt.db"
+
+// bucket holds every key.
+var bucket = []byte("gauntlet")
+
+// Freelist is bbolt's free-page index.
+type Freelist string
+
+// The freelist types.
+const (
+	// FreelistMap is a hashmap of free page runs: allocation is O(1) in the
+	// number of free pages. etcd's default.
+	FreelistMap Freelist = "map"
+	// FreelistArray is bbolt's original sorted array, whose allocation scans
+	// it: slow once the file has many free pages.
+	FreelistArray Freelist = "array"
+)
+
+// Option bounds checked by Validate.
+const (
+	batchSizeMax  = 1 << 20
+	batchDelayMax = time.Second
+	mmapSizeMax   = 1 << 40
+)
+
+// Options configure a DB. The zero value is valid: every zero field means its
+// documented default.
+type Options struct {
+	// NoSync skips the fsync at commit; Sync then syncs. Default false.
+	NoSync bool
+	// NoGrowSync skips the fsync after growing the file. Default false.
+	NoGrowSync bool
+	// Freelist is the free-page index. Default FreelistMap.
+	Freelist Freelist
+	// FreelistSync writes the freelist at every commit instead of rebuilding
+	// it on open. Default false, as etcd runs.
+	FreelistSync bool
+	// InitialMmapSize is the first mmap size, so the file grows without
+	// remapping. Default 10 GiB, etcd's; it reserves address space, not
+	// memory. Negative maps only the file, as bbolt does by default (the
+	// spec's mmap=0).
+	InitialMmapSize int64
+	// NoBatch commits every Put and Delete in its own transaction instead of
+	// through DB.Batch. Default false (batching on).
+	NoBatch bool
+	// MaxBatchSize is the most writes one batch commits. Default 1000,
+	// bbolt's.
+	MaxBatchSize int
+	// MaxBatchDelay is the longest a batch waits to fill. Default 10ms,
+	// bbolt's.
+	MaxBatchDelay time.Duration
+}
+
+// DefaultOptions returns the options with every default filled in.
+func DefaultOptions() Options {
+	var o Options
+	o.EnsureDefaults()
+	return o
+}
+
+// EnsureDefaults sets every zero field to its default.
+func (o *Options) EnsureDefaults() {
+	if o.Freelist == "" {
+		o.Freelist = FreelistMap
+	}
+	if o.InitialMmapSize == 0 {
+		o.InitialMmapSize = 10 << 30
+	}
+	if o.MaxBatchSize == 0 {
+		o.MaxBatchSize = 1000 // bbolt's DefaultMaxBatchSize
+	}
+	if o.MaxBatchDelay == 0 {
+		o.MaxBatchDelay = 10 * time.Millisecond // bbolt's DefaultMaxBatchDelay
+	}
+}
+
+// Validate reports every problem with o, on one line. It expects
+// EnsureDefaults to have run.
+func (o Options) Validate() error {
+	var bad []string
+	if o.Freelist != FreelistMap && o.Freelist != FreelistArray {
+		bad = append(bad, fmt.Sprintf("freelist=%s is not map or array", o.Freelist))
+	}
+	if o.InitialMmapSize > mmapSizeMax {
+		bad = append(bad, fmt.Sprintf("mmap=%s is above %s", engine.FormatSize(o.InitialMmapSize), engine.FormatSize(mmapSizeMax)))
+	}
+	if o.MaxBatchSize < 1 || o.MaxBatchSize > batchSizeMax {
+		bad = append(bad, fmt.Sprintf("batch-size=%d is outside 1 to %d", o.MaxBatchSize, batchSizeMax))
+	}
+	if o.MaxBatchDelay <= 0 || o.MaxBatchDelay > batchDelayMax {
+		bad = append(bad, fmt.Sprintf("batch-delay=%s is outside (0, %s]", o.MaxBatchDelay, batchDelayMax))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("bbolt: invalid options: %s: %w", strings.Join(bad, "; "), engine.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (o Options) boltOptions() *bolt.Options {
+	freelist := bolt.FreelistMapType
+	if o.Freelist == FreelistArray {
+		freelist = bolt.FreelistArrayType
+	}
+	return &bolt.Options{
+		Timeout:         time.Second, // another process holds the file lock
+		NoSync:          o.NoSync,
+		NoGrowSync:      o.NoGrowSync,
+		NoFreelistSync:  !o.FreelistSync,
+		FreelistType:    freelist,
+		InitialMmapSize: int(max(o.InitialMmapSize, 0)),
+	}
+}
+
+// DB is a bbolt database behind the engine contract.
+type DB struct {
+	db   *bolt.DB
+	opts Options
+	gate gate
+
+	userBytes atomic.Int64
+	syncs     atomic.Int64 // explicit DB.Sync calls
+	txidOpen  int          // the last committed transaction at Open
+}
+
+var (
+	_ engine.Engine     = (*DB)(nil)
+	_ engine.Lister     = (*DB)(nil)
+	_ engine.Maintainer = (*DB)(nil)
+	_ engine.Statser    = (*DB)(nil)
+	_ engine.Limiter    = (*DB)(nil)
+)
+
+// Open opens (creating if needed) the database file FileName in dir.
+func Open(dir string, o Options) (*DB, error) {
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, wrap("open", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o644, o.boltOptions())
+	if err != nil {
+		return nil, wrap("open "+path, err)
+	}
+	db.MaxBatchSize = o.MaxBatchSize
+	db.MaxBatchDelay = o.MaxBatchDelay
+	d := &DB{db: db, opts: o}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	})
+	if err == nil {
+		err = db.View(func(tx *bolt.Tx) error {
+			d.txidOpen = tx.ID()
+			return nil
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, wrap("open "+path, err)
+	}
+	d.gate.init()
+	return d, nil
+}
+
+// Get returns a copy of the value stored under key.
+func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := engine.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("bbolt: get: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bbolt: get: %w", err)
+	}
+	if !d.gate.enter() {
+		return nil, errClosed("get")
+	}
+	defer d.gate.exit()
+	var out []byte
+	err := d.db.View(func(tx *bolt.Tx) error {
+		// A cursor rather than Bucket.Get: Get answers nil for an absent
+		// key, and the zero-length slice of an empty value may be nil too;
+		// the cursor's key tells the two apart.
+		k, v := tx.Bucket(bucket).Cursor().Seek(key)
+		if k == nil || !bytes.Equal(k, key) {
+			return engine.ErrNotFound
+		}
+		out = make([]byte, len(v)) // v points into the mmap
+		copy(out, v)
+		return nil
+	})
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("bbolt: get: %w", err)
+	}
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	return out, nil
+}
+
+// update commits fn, through DB.Batch unless batching is off. fn must be
+// idempotent: Batch may run it more than once.
+func (d *DB) update(fn func(*bolt.Tx) error) error {
+	if d.opts.NoBatch {
+		return d.db.Update(fn)
+	}
+	return d.db.Batch(fn)
+}
+
+// Put stores value under key. bbolt copies both into its pages at commit,
+// which happens before Put returns.
+func (d *DB) Put(ctx context.Context, key, value []byte) error {
+	if err := engine.CheckKey(key); err != nil {
+		return fmt.Errorf("bbolt: put: %w", err)
+	}
+	if err := engine.CheckValue(value, ValueMax); err != nil {
+		return fmt.Errorf("bbolt: put: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: put: %w", err)
+	}
+	if !d.gate.enter() {
+		return errClosed("put")
+	}
+	defer d.gate.exit()
+	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) }); err != nil {
+		return wrap("put", err)
+	}
+	d.userBytes.Add(int64(len(key) + len(value)))
+	return nil
+}
+
+// Delete removes key.
+func (d *DB) Delete(ctx context.Context, key []byte) error {
+	if err := engine.CheckKey(key); err != nil {
+		return fmt.Errorf("bbolt: delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: delete: %w", err)
+	}
+	if !d.gate.enter() {
+		return errClosed("delete")
+	}
+	defer d.gate.exit()
+	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) }); err != nil {
+		return wrap("delete", err)
+	}
+	return nil
+}
+
+// Sync makes every write acknowledged before the call durable. With fsync at
+// commit (the default) they already are.
+func (d *DB) Sync(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: sync: %w", err)
+	}
+	if !d.gate.enter() {
+		return errClosed("sync")
+	}
+	defer d.gate.exit()
+	if !d.opts.NoSync && !d.opts.NoGrowSync {
+		return nil
+	}
+	if err := d.db.Sync(); err != nil {
+		return wrap("sync", err)
+	}
+	d.syncs.Add(1)
+	return nil
+}
+
+// Close waits for operations in flight and closes the database. A second
+// Close returns an error wrapping engine.ErrClosed.
+func (d *DB) Close() error {
+	if !d.gate.close() {
+		return errClosed("close")
+	}
+	var syncErr error
+	if d.opts.NoSync || d.opts.NoGrowSync {
+		// bbolt's Close does not sync; the contract's clean shutdown
+		// survives only a process exit without this.
+		if err := d.db.Sync(); err != nil {
+			syncErr = wrap("close: sync", err)
+		}
+	}
+	if err := d.db.Close(); err != nil {
+		return errors.Join(syncErr, wrap("close", err))
+	}
+	return syncErr
+}
+
+// listChunk is how many keys List reads per read transaction.
+const listChunk = 1024
+
+// List calls fn for each key in [start, end) in ascending order. It reads
+// keys listChunk at a time, each chunk in its own read transaction, and calls
+// fn outside any transaction; a key written or deleted during List may or may
+// not be seen.
+func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: list: %w", err)
+	}
+	if !d.gate.enter() {
+		return errClosed("list")
+	}
+	defer d.gate.exit()
+	from := start
+	keys := make([][]byte, 0, listChunk)
+	for {
+		keys = keys[:0]
+		err := d.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucket).Cursor()
+			var k []byte
+			if from == nil {
+				k, _ = c.First()
+			} else {
+				k, _ = c.Seek(from)
+			}
+			for ; k != nil && len(keys) < listChunk; k, _ = c.Next() {
+				if end != nil && bytes.Compare(k, end) >= 0 {
+					break
+				}
+				keys = append(keys, bytes.Clone(k)) // k points into the mmap
+			}
+			return nil
+		})
+		if err != nil {
+			return wrap("list", err)
+		}
+		for _, k := range keys {
+			if !fn(k) {
+				return nil
+			}
+		}
+		if len(keys) < listChunk {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bbolt: list: %w", err)
+		}
+		// The smallest key after the last one listed.
+		from = append(keys[len(keys)-1], 0)
+	}
+}
+
+// Maintain runs a background operation now. bbolt has none: it frees pages
+// at commit and has no index separate from its data. Every known operation
+// returns an error wrapping errors.ErrUnsupported.
+func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bbolt: maintain %s: %w", op, err)
+	}
+	if !d.gate.enter() {
+		return errClosed("maintain " + string(op))
+	}
+	defer d.gate.exit()
+	for _, known := range engine.MaintenanceOps() {
+		if op == known {
+			return fmt.Errorf("bbolt: maintain %s: %w", op, errors.ErrUnsupported)
+		}
+	}
+	return fmt.Errorf("bbolt: maintain %q: unknown operation (valid: %v): %w", op, engine.MaintenanceOps(), engine.ErrInvalidArgument)
+}
+
+// Limits reports the key and value limits.
+func (d *DB) Limits() engine.Limits {
+	return engine.Limits{KeyMax: engine.KeyMax, ValueMax: ValueMax}
+}
+
+// Stats reports IO counters since Open, derived from bbolt's transaction
+// statistics. Every page a commit allocates is written once, plus one meta
+// page per commit, so DeviceBytesWritten is pages allocated plus commits
+// times the page size. Flushes counts two fdatasyncs per commit (data, then
+// meta) when commits sync, plus explicit Syncs; the fsyncs after file growth
+// are not counted. DeviceBytesRead is zero: reads are page faults on the
+// mmap, invisible to bbolt.
+func (d *DB) Stats() engine.Stats {
+	s := engine.Stats{UserBytesWritten: d.userBytes.Load(), Flushes: d.syncs.Load()}
+	if !d.gate.enter() {
+		return s
+	}
+	defer d.gate.exit()
+	var commits int64
+	var size int64
+	_ = d.db.View(func(tx *bolt.Tx) error {
+		commits = int64(tx.ID() - d.txidOpen)
+		size = tx.Size()
+		return nil
+	})
+	st := d.db.Stats()
+	pageSize := int64(d.db.Info().PageSize)
+	s.DeviceBytesWritten = st.TxStats.GetPageAlloc() + commits*pageSize
+	if !d.opts.NoSync {
+		s.Flushes += 2 * commits
+	}
+	s.Metrics = map[string]float64{
+		"commits":         float64(commits),
+		"pages_allocated": float64(st.TxStats.GetPageCount()),
+		"page_writes":     float64(st.TxStats.GetWrite()),
+		"write_seconds":   st.TxStats.GetWriteTime().Seconds(),
+		"free_pages":      float64(st.FreePageN),
+		"pending_pages":   float64(st.PendingPageN),
+		"file_size_bytes": float64(size),
+		"node_splits":     float64(st.TxStats.GetSplit()),
+		"node_rebalances": float64(st.TxStats.GetRebalance()),
+	}
+	return s
+}
+
+func errClosed(op string) error {
+	return fmt.Errorf("bbolt: %s: %w", op, engine.ErrClosed)
+}
+
+// wrap adds the adapter's context to a bbolt error, marking the conditions
+// the contract names.
+func wrap(op string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("bbolt: %s: %w: %w", op, engine.ErrNoSpace, err)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return fmt.Errorf("bbolt: %s: %w: %w", op, engine.ErrCorruption, err)
+	}
+	return fmt.Errorf("bbolt: %s: %w", op, err)
+}
