@@ -73,6 +73,13 @@ func (r Result) JSON() ([]byte, error) {
 	return json.MarshalIndent(r, "", "  ")
 }
 
+// A violation's ops in a Summary: all of them up to summaryOpsMax, else the
+// first summaryOpsHead and the rest up to the failing op.
+const (
+	summaryOpsMax  = 24
+	summaryOpsHead = 4
+)
+
 // Summary renders r for a terminal: one line of figures and verdict, then
 // each violation with its minimized ops and replay command.
 func (r Result) Summary() string {
@@ -84,7 +91,20 @@ func (r Result) Summary() string {
 	}
 	for i, v := range r.Violations {
 		fmt.Fprintf(&b, "  violation %d: %s\n", i+1, v.Summary)
+		// One screen: a sequence rapid could not shrink (an engine that is
+		// not deterministic) shows its first ops and those before the
+		// failing one; the trace file has them all.
+		head, tail := len(v.Ops), len(v.Ops)
+		if len(v.Ops) > summaryOpsMax {
+			head, tail = summaryOpsHead, max(v.OpIndex+1, summaryOpsMax-summaryOpsHead)-(summaryOpsMax-summaryOpsHead)
+		}
 		for j, op := range v.Ops {
+			if j >= head && j < tail {
+				if j == head {
+					fmt.Fprintf(&b, "     ...  (%d ops: see the trace)\n", tail-head)
+				}
+				continue
+			}
 			mark := " "
 			if j == v.OpIndex {
 				mark = ">"

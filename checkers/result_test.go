@@ -2,6 +2,7 @@ package checkers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,5 +44,24 @@ func TestResultSummaryAndJSON(t *testing.T) {
 	empty, _ := checkers.Result{Verdict: checkers.Pass}.JSON()
 	if !strings.Contains(string(empty), `"violations": []`) {
 		t.Errorf("a passing result must encode violations as [], got %s", empty)
+	}
+}
+
+func TestSummaryOneScreen(t *testing.T) {
+	v := checkers.Violation{Summary: "op 69: bad", OpIndex: 69, Replay: "harness check ..."}
+	for i := range 70 {
+		v.Ops = append(v.Ops, fmt.Sprintf("get \"k%d\"", i))
+	}
+	s := checkers.Result{Checker: "crash", Engine: "e", Verdict: checkers.Fail, Violations: []checkers.Violation{v}}.Summary()
+	if n := strings.Count(s, "\n"); n > 30 {
+		t.Errorf("summary of %d lines:\n%s", n, s)
+	}
+	for _, want := range []string{"     0  get \"k0\"", "     3  get \"k3\"", "(46 ops: see the trace)", "    50  get \"k50\"", "   >  69  get \"k69\""} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "k4\"") || strings.Contains(s, "k49\"") {
+		t.Errorf("summary shows elided ops:\n%s", s)
 	}
 }

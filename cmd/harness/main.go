@@ -129,6 +129,8 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`
 	root.AddCommand(
 		newBenchCmd(),
 		newProbeCmd(),
+		newCheckCmd(),
+		newInternalCmd(),
 		newEnginesCmd(),
 		newWorkloadsCmd(),
 		newVersionCmd(),

@@ -61,6 +61,20 @@ type FileOptions struct {
 	// (fallocate), so writes cannot fail for lack of space and the file is
 	// not fragmented. Ignored for block devices. Default false.
 	Preallocate bool
+	// Prewrite writes zeros over the part of a regular file that OpenFile
+	// creates or extends, so the file system holds it as written blocks.
+	// Preallocated (fallocate) blocks are "unwritten" on ext4 and xfs: the
+	// first write into each converts it, a metadata change that makes
+	// every fdatasync after it commit the file system's journal. Measured
+	// on ext4 over virtio (4 KiB O_DIRECT write + fdatasync): fdatasync
+	// p50 150–175 µs after a first write into fallocated space, 55–63 µs
+	// after an overwrite; 1 MiB sequential writes 1.1–1.4 GB/s into
+	// fallocated space, 2.1–3.0 GB/s over written blocks. The cost is
+	// paid once, at open: writing Size bytes at sequential bandwidth
+	// (about 3 s for 4 GiB here). Prewrite allocates the blocks as
+	// Preallocate does (a full file system fails the open), so it makes
+	// Preallocate redundant. Ignored for block devices. Default false.
+	Prewrite bool
 	// Create creates a regular file if path does not exist. Default false.
 	Create bool
 	// SectorSize overrides the sector size: a power of two, at least 512
@@ -246,7 +260,19 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 
 	if !block {
 		extended := false
-		if opts.Preallocate {
+		cur := int64(0)
+		if !created {
+			cur = fi.Size()
+		}
+		if opts.Prewrite && cur < d.size {
+			if err := prewrite(f, (cur+ss-1)/ss*ss, d.size); err != nil {
+				if errors.Is(err, syscall.ENOSPC) {
+					return fail("prewrite %d bytes: no space left on the file system (free space or give a smaller Size)", d.size-cur)
+				}
+				return fail("prewrite %d bytes: %v", d.size-cur, unwrapPath(err))
+			}
+			extended = true
+		} else if opts.Preallocate {
 			if err := fallocate(fd, d.size); err != nil {
 				if errors.Is(err, syscall.ENOSPC) {
 					return fail("preallocate %d bytes: no space left on the file system (free space or give a smaller Size)", d.size)
@@ -288,6 +314,23 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 	}
 	ok = true
 	return d, nil
+}
+
+// prewriteChunk is the size of one zero write of prewrite: large enough
+// for sequential bandwidth, a multiple of any sector size.
+const prewriteChunk = 8 << 20
+
+// prewrite writes zeros over [from, to) of f; from and to are multiples of
+// the sector size.
+func prewrite(f *os.File, from, to int64) error {
+	buf := AlignedBuffer(int(min(prewriteChunk, to-from)))
+	for off := from; off < to; off += int64(len(buf)) {
+		n := min(int64(len(buf)), to-off)
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -26,11 +26,34 @@
 // persisted; the superblock (internal/superblock) records only write
 // pointers over data already durable, so recovery trusts every frame below a
 // write pointer and nothing past one. The scheduler coalesces adjacent
-// appends into one device write and covers many writes, and the superblock,
-// with one flush (group commit).
+// appends into one region per extent and covers many writes, and the
+// superblock, with one flush (group commit). A round's regions are cut at
+// sector boundaries into device writes of up to 1 MiB, which go to the
+// device Options.IODepth at a time together with the round's superblock
+// write (the slot is prepared before the round and records only data that
+// earlier flushes made durable, so writing it concurrently changes
+// nothing it promises); the copying of frames into those writes is done
+// by the same workers, overlapping the device.
 //
 // The buffer cache (internal/cache) holds pages keyed by (extent,
-// generation, page) and is drained when an extent is reset.
+// generation, page) and is drained when an extent is reset. Eviction is
+// CLOCK, so a hit takes the cache's lock shared; a get reads the pages it
+// misses with one device read and never takes the IO scheduler's lock for
+// a chunk already written.
+//
+// # Device file
+//
+// OpenDir creates a device file by writing zeros over it
+// (disk.FileOptions.Prewrite), not by fallocate alone. Measured on ext4
+// over virtio: fallocated blocks are "unwritten" extents, and the first
+// write into each converts it, a metadata change that makes the next
+// fdatasync commit the journal: 150–175 µs per fdatasync after such
+// writes against 55–63 µs after overwrites, and 1.1–1.4 GB/s against
+// 2.1–3.0 GB/s for 1 MiB sequential writes. Every append to a fresh
+// device is such a first write, so a durable put paid about 450 µs per
+// flush round before and pays 100–230 µs now. The price is writing the
+// device's size once, at creation (about 3 s for the default 4 GiB);
+// Options.SkipPrewrite turns it off, and a block device needs none.
 //
 // # Index
 //
@@ -50,10 +73,12 @@
 // index must therefore fit in memory, at about 40 bytes plus the key per
 // key.
 //
-// Compaction is size-tiered: when four adjacent runs fall in the same
-// log4(entries) tier they are merged, newest entry winning; tombstones
-// are dropped only when the merge includes the oldest run, so nothing
-// older can resurface.
+// Compaction is tiered by level: a flushed run is at level 0, a merge
+// yields a run one level above its inputs, and when four adjacent runs
+// share a level they are merged, newest entry winning; tombstones are
+// dropped only when the merge includes the oldest run, so nothing older
+// can resurface. Levels are not stored: recovered runs get log4 of their
+// entry count, kept non-decreasing from newest to oldest.
 //
 // # Durability chain
 //

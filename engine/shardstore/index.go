@@ -2,6 +2,7 @@ package shardstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -12,16 +13,27 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
 )
 
-// Compaction policy (size-tiered): runs fall in tiers by entry count,
-// tier = log4(entries); when compactFanout or more adjacent runs share a
-// tier they are merged into one. Each entry is then rewritten about
-// log4(N) times, and a lookup probes at most a few runs per tier.
+// Compaction policy (tiered by level): a run written from the memtable is
+// at level 0, and merging runs makes one at the next level above theirs.
+// When compactFanout or more adjacent runs share a level they are merged.
+// Levels never decrease from the newest run to the oldest, so runs of a
+// level are always adjacent, and each entry is rewritten about
+// log4(N / entries per flush) times. (Tiers computed from run sizes
+// instead, as before, broke down under frequent syncs: flushes of 3 and
+// of 9 entries fall in different tiers, so no four adjacent runs shared
+// one, runs piled up to runsMax and every compaction rewrote everything:
+// 40% of the CPU of 16 clients doing durable puts.)
 const (
 	compactFanout = 4
 	// runsMax: beyond this many runs, merge everything (a backstop; the
-	// tiers keep the count far lower).
+	// levels keep the count far lower).
 	runsMax = 48
 )
+
+// sizeLevel is the level a recovered run is given from its entry count:
+// levels are not stored, and log4 of the count is what a run of that size
+// would have reached by merging.
+func sizeLevel(entries int) int { return bits.Len(uint(max(entries, 1))) / 2 }
 
 // flushLoop is the index flusher: it writes the memtable out as a run when
 // a writer waits for durability (group commit: one run, one metadata
@@ -83,25 +95,57 @@ func (s *Store) flush(ctx context.Context) (dep.Dependency, error) {
 	var err error
 	var root dep.Dependency
 	if empty {
-		// Nothing to write: the newest root covers these writers.
+		// Nothing to write: the newest root covers these writers, unless a
+		// publish failed since it (a run written, or runs compacted or
+		// rewritten, then no metadata space): the runs in memory are then
+		// not the ones it names, and they must be published now. Taking
+		// the old root then made Sync and Close succeed, and reclamation
+		// reset extents, with the index in no durable root.
 		s.mu.Lock()
 		s.imms = s.imms[:0]
-		root = s.versions[len(s.versions)-1].root
-		in = s.rootIn
+		v := s.versions[len(s.versions)-1]
+		root, in = v.root, s.rootIn
+		published := slices.Equal(v.runs, s.runs)
 		s.mu.Unlock()
+		if !published {
+			if v, in, err = s.publish(ctx, dep.Dependency{}); err != nil {
+				err = fmt.Errorf("shardstore: index flush: %w", err)
+			} else {
+				root = v.root
+			}
+		}
 	} else {
 		root, in, err = s.writeRun(ctx, imms)
 	}
 	s.tmu.Lock()
 	for _, x := range imms {
-		if !x.ticket.done {
+		// A ticket that failed in an earlier flush is resolved again: its
+		// memtable stayed sealed and was retried, and is now durable with
+		// root. (Left failed, its writes' dependencies never became
+		// persistent, not even after a clean shutdown.)
+		if !x.ticket.done || err == nil && x.ticket.err != nil {
 			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
 		}
 	}
 	s.tcond.Broadcast()
 	s.tmu.Unlock()
-	if err == nil && !empty {
-		s.stats.indexFlushes.Add(1)
+	if err != nil && !empty {
+		// If the run was written and only its publish failed, the
+		// memtables are out of imms and the run is in runs: the next
+		// publish covers them.
+		s.mu.RLock()
+		retried := slices.Contains(s.imms, imms[0])
+		s.mu.RUnlock()
+		if !retried {
+			for _, x := range imms {
+				s.unpublished = append(s.unpublished, x.ticket)
+			}
+		}
+	}
+	if err == nil && !empty || errors.Is(err, engine.ErrNoSpace) {
+		if err == nil {
+			s.stats.indexFlushes.Add(1)
+		}
 		s.wantMaintenance()
 	}
 	return in, err
@@ -173,6 +217,10 @@ func (s *Store) publish(ctx context.Context, deps dep.Dependency) (*version, dep
 	meta := lsm.Metadata{NextRunID: s.nextRunID}
 	for _, r := range runs {
 		meta.Runs = append(meta.Runs, lsm.RunInfo{ID: r.id, Entries: uint32(len(r.r.Entries)), Bytes: r.bytes, Locs: r.locs})
+		// The root depends on every run it names being written, not only
+		// on deps: a run whose own publish failed is named first by a
+		// later one, and is not in prevIn (written runs drop out cheaply).
+		deps = deps.And(r.written)
 	}
 	prevIn := s.rootIn
 	s.mu.RUnlock()
@@ -191,6 +239,15 @@ func (s *Store) publish(ctx context.Context, deps dep.Dependency) (*version, dep
 		return nil, dep.Dependency{}, err
 	}
 	v := &version{runs: runs, metaLocs: mlocs, root: rd}
+	if len(s.unpublished) > 0 {
+		s.tmu.Lock()
+		for _, t := range s.unpublished {
+			t.root, t.err = rd, nil
+		}
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+		s.unpublished = nil
+	}
 	s.mu.Lock()
 	s.rootIn = in
 	s.versions = append(s.versions, v)
@@ -211,12 +268,12 @@ func (s *Store) pruneVersionsLocked() {
 	}
 }
 
-// pickCompaction chooses adjacent runs [lo, hi) to merge, or ok false.
-func pickCompaction(sizes []int) (lo, hi int, ok bool) {
-	tier := func(n int) int { return bits.Len(uint(max(n, 1))) / 2 }
-	for i := 0; i < len(sizes); {
+// pickCompaction chooses adjacent runs [lo, hi) to merge, given the runs'
+// levels newest first, or ok false.
+func pickCompaction(levels []int) (lo, hi int, ok bool) {
+	for i := 0; i < len(levels); {
 		j := i
-		for j < len(sizes) && tier(sizes[j]) == tier(sizes[i]) {
+		for j < len(levels) && levels[j] == levels[i] {
 			j++
 		}
 		if j-i >= compactFanout {
@@ -224,8 +281,8 @@ func pickCompaction(sizes []int) (lo, hi int, ok bool) {
 		}
 		i = j
 	}
-	if len(sizes) > runsMax {
-		return 0, len(sizes), true
+	if len(levels) > runsMax {
+		return 0, len(levels), true
 	}
 	return 0, 0, false
 }
@@ -243,13 +300,13 @@ func (s *Store) compact(ctx context.Context, all bool) (bool, error) {
 // compactVersion is compact returning the version it published, or nil.
 func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) {
 	s.mu.RLock()
-	sizes := make([]int, len(s.runs))
+	levels := make([]int, len(s.runs))
 	for i, r := range s.runs {
-		sizes[i] = len(r.r.Entries)
+		levels[i] = r.level
 	}
 	runs := slices.Clone(s.runs)
 	s.mu.RUnlock()
-	lo, hi, ok := pickCompaction(sizes)
+	lo, hi, ok := pickCompaction(levels)
 	if all {
 		lo, hi, ok = 0, len(runs), len(runs) > 1
 	}
@@ -264,7 +321,11 @@ func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) 
 	// Tombstones can go only if nothing older than the group can
 	// resurface: the group ends with the oldest run.
 	merged := lsm.Merge(sources, hi == len(runs))
-	nr := &run{r: lsm.NewRun(merged)}
+	level := 0
+	for _, r := range group {
+		level = max(level, r.level+1)
+	}
+	nr := &run{r: lsm.NewRun(merged), level: level}
 	if len(merged) > 0 {
 		if err := s.writeRunChunks(ctx, nr); err != nil {
 			s.stats.compactErrs.Add(1)

@@ -33,11 +33,19 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	}
 	switch op {
 	case engine.IndexFlush:
-		return s.sync(ctx)
+		return s.syncRetry(ctx, false)
 	case engine.Compact:
 		s.maintMu.Lock()
 		defer s.maintMu.Unlock()
 		v, err := s.compactVersion(ctx, true)
+		if errors.Is(err, engine.ErrNoSpace) {
+			// As in syncRetry: reclaim, then compact again, or, if only
+			// the publish failed (the merged run is in place), publish.
+			_ = s.reclaimLocked(ctx, true)
+			if v, err = s.compactVersion(ctx, true); err == nil && v == nil {
+				return s.sync(ctx)
+			}
+		}
 		if err != nil || v == nil {
 			return err
 		}

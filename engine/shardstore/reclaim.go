@@ -30,6 +30,11 @@ func (s *Store) reclaim(ctx context.Context, force bool) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	return s.reclaimLocked(ctx, force)
+}
+
+// reclaimLocked is reclaim with maintMu held, on an open or closing store.
+func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 	minRatio := reclaimRatioBackground
 	if force {
 		minRatio = reclaimRatioForced
@@ -211,7 +216,7 @@ func (s *Store) reclaimIndex(ctx context.Context, e extent.ID) error {
 	s.mu.Unlock()
 	if referenced {
 		for _, old := range moved {
-			nr := &run{id: old.id, r: old.r}
+			nr := &run{id: old.id, r: old.r, level: old.level}
 			if err := s.writeRunChunks(ctx, nr); err != nil {
 				s.pubMu.Unlock()
 				return fmt.Errorf("shardstore: reclaim index extent %d: %w", e, err)

@@ -45,6 +45,10 @@ type Store struct {
 	// pubMu serializes publishing (writing metadata and setting the root)
 	// so roots reach the superblock in version order.
 	pubMu conc.Mutex
+	// unpublished are the tickets of memtables whose run is in runs but
+	// whose publish failed: the next publish names the run, and resolves
+	// them. Guarded by pubMu.
+	unpublished []*ticket
 	// maintMu serializes compaction and reclamation with each other (the
 	// paper's bug #14 was a race between them).
 	maintMu conc.Mutex
@@ -100,6 +104,7 @@ type run struct {
 	locs    []chunk.Locator
 	bytes   uint64
 	written dep.Dependency
+	level   int // compaction level: see pickCompaction
 }
 
 // version is one published index state: its runs and the metadata naming
@@ -138,6 +143,9 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		cs.Close()
 		return nil, err
 	}
+	// Recovery seals the extents the streams were appending to: reclaim
+	// at once if that left few free.
+	s.maintWanted = cs.Stats().FreeExtents < opts.ReclaimFreeExtents
 	s.wg.Add(2)
 	conc.Go("shardstore.flush", func() { defer s.wg.Done(); s.flushLoop() })
 	conc.Go("shardstore.maintain", func() { defer s.wg.Done(); s.maintainLoop() })
@@ -189,7 +197,12 @@ func (s *Store) recover(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("shardstore: recover: run %d: %w", ri.ID, err)
 			}
-			s.runs = append(s.runs, &run{id: ri.ID, r: r, locs: ri.Locs, bytes: ri.Bytes})
+			// Levels never decrease from newest to oldest.
+			level := sizeLevel(len(r.Entries))
+			if n := len(s.runs); n > 0 {
+				level = max(level, s.runs[n-1].level)
+			}
+			s.runs = append(s.runs, &run{id: ri.ID, r: r, locs: ri.Locs, bytes: ri.Bytes, level: level})
 		}
 	}
 	v.runs = slices.Clone(s.runs)
@@ -493,6 +506,27 @@ func (s *Store) Sync(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	return s.syncRetry(ctx, false)
+}
+
+// syncRetry is sync, retried once if it fails with engine.ErrNoSpace after
+// reclaiming every extent with dead bytes: an index flush needs free
+// extents for its run and metadata, and a device can run out of them with
+// most of its extents holding only old runs, old metadata and overwritten
+// data — each reopen seals the extents its streams were appending to, and
+// background reclamation starts only after a flush. Without it, Sync, Close
+// and compaction failed with ErrNoSpace on a 1 MiB device after five clean
+// reboots of one tiny put each. maintLocked says the caller holds maintMu.
+func (s *Store) syncRetry(ctx context.Context, maintLocked bool) error {
+	err := s.sync(ctx)
+	if !errors.Is(err, engine.ErrNoSpace) {
+		return err
+	}
+	if !maintLocked {
+		s.maintMu.Lock()
+		defer s.maintMu.Unlock()
+	}
+	_ = s.reclaimLocked(ctx, true) // what it freed shows in the retry
 	return s.sync(ctx)
 }
 
@@ -519,7 +553,7 @@ func (s *Store) Close() error {
 	ctx := context.Background()
 	// Let running maintenance finish, then flush the index.
 	s.maintMu.Lock()
-	err := s.sync(ctx)
+	err := s.syncRetry(ctx, true)
 	s.tmu.Lock()
 	s.closing = true
 	s.tcond.Broadcast()

@@ -15,55 +15,72 @@ import (
 // TestCrashDuringMaintenanceSweep crashes reclamation and compaction
 // before each of their device writes in turn (random and torn crash
 // images), recovers, and checks every key against the model and the
-// invariants. Nothing persistent may be lost at any point.
+// invariants. Nothing persistent may be lost at any point. The sweep stops
+// at the first crash point past the operation's last write.
 func TestCrashDuringMaintenanceSweep(t *testing.T) {
 	for _, op := range []engine.MaintenanceOp{engine.Reclaim, engine.Compact} {
-		for n := 1; n <= 24; n++ {
-			for _, pol := range []disk.CrashPolicy{disk.CrashRandom, disk.CrashTorn} {
-				t.Run(fmt.Sprintf("%s/write=%d/%v", op, n, pol), func(t *testing.T) {
-					h := newCrashHarness(t, 4<<20, crashTestOptions())
-					setup := func(gen int) {
-						for i := range 40 {
-							k := fmt.Sprintf("k%03d", i)
-							if err := h.put(k, strings.Repeat(fmt.Sprintf("%s.%d.", k, gen), 300)); err != nil {
-								t.Fatal(err)
-							}
-						}
-						if err := h.s.Sync(h.ctx); err != nil {
-							t.Fatal(err)
-						}
-						h.synced()
+		for _, pol := range []disk.CrashPolicy{disk.CrashRandom, disk.CrashTorn} {
+			t.Run(fmt.Sprintf("%s/%v", op, pol), func(t *testing.T) {
+				n := 1
+				for ; crashMaintenanceAt(t, op, pol, n); n++ {
+					if n > 1000 {
+						t.Fatalf("%s issued over 1000 writes on a 4 MiB device", op)
 					}
-					setup(0)
-					setup(1)
-					for i := 0; i < 40; i += 3 {
-						if err := h.del(fmt.Sprintf("k%03d", i)); err != nil {
-							t.Fatal(err)
-						}
-					}
-					if err := h.put("unsynced", "u"); err != nil {
-						t.Fatal(err)
-					}
-					h.dev.arm(n, pol, rand.New(rand.NewPCG(uint64(n), 7)))
-					if err := h.s.Maintain(h.ctx, op); err != nil {
-						t.Fatalf("%s: %v", op, err)
-					}
-					h.check()
-					h.dev.mu.Lock()
-					img := h.dev.snap
-					h.dev.mu.Unlock()
-					if img == nil {
-						t.Skipf("%s issued fewer than %d writes", op, n)
-					}
-					h.crash(img)
-					h.check()
-					if got := h.verify(); !strings.HasPrefix(got, "ok") {
-						t.Fatalf("after a crash before write %d of %s:\n%s", n, op, got)
-					}
-				})
-			}
+				}
+				if n <= 2 {
+					t.Fatalf("%s issued %d device writes; the sweep needs at least 2 crash points", op, n-1)
+				}
+				t.Logf("%s: crashed before each of its %d writes", op, n-1)
+			})
 		}
 	}
+}
+
+// crashMaintenanceAt runs op with a crash armed before its n-th device
+// write, recovers from the crash image and verifies. It reports false, having
+// checked nothing after the crash, when op issued fewer than n writes.
+func crashMaintenanceAt(t *testing.T, op engine.MaintenanceOp, pol disk.CrashPolicy, n int) bool {
+	t.Helper()
+	h := newCrashHarness(t, 4<<20, crashTestOptions())
+	setup := func(gen int) {
+		for i := range 40 {
+			k := fmt.Sprintf("k%03d", i)
+			if err := h.put(k, strings.Repeat(fmt.Sprintf("%s.%d.", k, gen), 300)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.s.Sync(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.synced()
+	}
+	setup(0)
+	setup(1)
+	for i := 0; i < 40; i += 3 {
+		if err := h.del(fmt.Sprintf("k%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.put("unsynced", "u"); err != nil {
+		t.Fatal(err)
+	}
+	h.dev.arm(n, pol, rand.New(rand.NewPCG(uint64(n), 7)))
+	if err := h.s.Maintain(h.ctx, op); err != nil {
+		t.Fatalf("%s: %v", op, err)
+	}
+	h.check()
+	h.dev.mu.Lock()
+	img := h.dev.snap
+	h.dev.mu.Unlock()
+	if img == nil {
+		return false
+	}
+	h.crash(img)
+	h.check()
+	if got := h.verify(); !strings.HasPrefix(got, "ok") {
+		t.Fatalf("after a crash before write %d of %s:\n%s", n, op, got)
+	}
+	return true
 }
 
 // TestFullDevice fills the device until puts fail with ErrNoSpace, checks

@@ -1,5 +1,8 @@
 // Package cache is shardstore's buffer cache: fixed-size pages of extent
-// data, keyed by (extent, generation, page), evicted least recently used.
+// data, keyed by (extent, generation, page), evicted by CLOCK (second
+// chance), an approximation of least recently used in which a hit only
+// sets a flag: hits take the lock shared, so concurrent readers of hot
+// pages do not serialize on it.
 //
 // Only immutable pages are cached: pages that lie wholly below the bytes the
 // IO scheduler has issued for their extent generation. Appends never change
@@ -13,11 +16,10 @@
 // # Concurrency
 //
 // A Cache is safe for concurrent use. Pages returned by Get must not be
-// modified.
+// modified. Read copies out of a page under the lock.
 package cache
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 
@@ -83,16 +85,21 @@ type Stats struct {
 type entry struct {
 	key  Key
 	page []byte
+	ref  conc.Bool // referenced since the clock hand last passed
+	slot int       // index in Cache.ring
 }
 
 // Cache is a buffer cache.
 type Cache struct {
 	opts     Options
-	mu       conc.Mutex
-	pages    map[Key]*list.Element
-	lru      *list.List // front: most recent
-	byExtent map[extent.ID]map[*list.Element]struct{}
-	stats    Stats
+	mu       conc.RWMutex
+	pages    map[Key]*entry
+	ring     []*entry // the clock
+	hand     int
+	byExtent map[extent.ID]map[*entry]struct{}
+
+	hits, misses              conc.Int64
+	inserts, evictions, drops int64 // guarded by mu
 }
 
 // New returns an empty cache. It panics on invalid options: the store
@@ -104,9 +111,8 @@ func New(opts Options) *Cache {
 	}
 	return &Cache{
 		opts:     opts,
-		pages:    map[Key]*list.Element{},
-		lru:      list.New(),
-		byExtent: map[extent.ID]map[*list.Element]struct{}{},
+		pages:    map[Key]*entry{},
+		byExtent: map[extent.ID]map[*entry]struct{}{},
 	}
 }
 
@@ -115,20 +121,40 @@ func (c *Cache) PageBytes() int { return c.opts.PageBytes }
 
 // Get returns the cached page for k.
 func (c *Cache) Get(k Key) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.pages[k]
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.pages[k]
 	if !ok {
-		c.stats.Misses++
+		c.misses.Add(1)
 		return nil, false
 	}
-	c.stats.Hits++
-	c.lru.MoveToFront(el)
-	return el.Value.(*entry).page, true
+	c.hits.Add(1)
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	return e.page, true
 }
 
-// Insert caches a copy of page (PageBytes long) under k, evicting the least
-// recently used pages to stay within capacity.
+// Read copies len(dst) bytes at offset off of the cached page for k into
+// dst, and reports whether the page was cached.
+func (c *Cache) Read(k Key, dst []byte, off int) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.pages[k]
+	if !ok {
+		c.misses.Add(1)
+		return false
+	}
+	c.hits.Add(1)
+	if !e.ref.Load() {
+		e.ref.Store(true)
+	}
+	copy(dst, e.page[off:])
+	return true
+}
+
+// Insert caches a copy of page (PageBytes long) under k, evicting pages
+// not referenced lately to stay within capacity.
 func (c *Cache) Insert(k Key, page []byte) {
 	if len(page) != c.opts.PageBytes {
 		panic(fmt.Sprintf("cache: page of %d bytes, want %d", len(page), c.opts.PageBytes))
@@ -136,61 +162,81 @@ func (c *Cache) Insert(k Key, page []byte) {
 	if int64(c.opts.PageBytes) > c.opts.CapacityBytes {
 		return
 	}
-	p := append([]byte(nil), page...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.pages[k]; ok {
-		c.lru.MoveToFront(el)
+	if _, ok := c.pages[k]; ok {
 		return
 	}
-	for int64(c.lru.Len()+1)*int64(c.opts.PageBytes) > c.opts.CapacityBytes {
-		c.remove(c.lru.Back())
-		c.stats.Evictions++
+	for int64(len(c.ring)+1)*int64(c.opts.PageBytes) > c.opts.CapacityBytes {
+		// Advance the hand to a page not referenced since it last
+		// passed, clearing the flags it passes. (Its buffer is not reused:
+		// a page Get returned may still be read.)
+		for {
+			c.hand %= len(c.ring)
+			e := c.ring[c.hand]
+			if e.ref.Load() {
+				e.ref.Store(false)
+				c.hand++
+				continue
+			}
+			c.remove(e)
+			c.evictions++
+			break
+		}
 	}
-	el := c.lru.PushFront(&entry{key: k, page: p})
-	c.pages[k] = el
+	p := append([]byte(nil), page...)
+	e := &entry{key: k, page: p, slot: len(c.ring)}
+	c.ring = append(c.ring, e)
+	c.pages[k] = e
 	set := c.byExtent[k.Extent]
 	if set == nil {
-		set = map[*list.Element]struct{}{}
+		set = map[*entry]struct{}{}
 		c.byExtent[k.Extent] = set
 	}
-	set[el] = struct{}{}
-	c.stats.Inserts++
+	set[e] = struct{}{}
+	c.inserts++
 }
 
 // DropExtent removes every page of extent e, of every generation.
 func (c *Cache) DropExtent(e extent.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for el := range c.byExtent[e] {
-		c.remove(el)
-		c.stats.Drops++
+	for x := range c.byExtent[e] {
+		c.remove(x)
+		c.drops++
 	}
 }
 
 // ExtentPages returns how many pages of extent e are cached.
 func (c *Cache) ExtentPages(e extent.ID) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return len(c.byExtent[e])
 }
 
 // Stats returns the counters.
 func (c *Cache) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.stats
-	s.Pages = int64(c.lru.Len())
-	return s
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return Stats{
+		Hits: c.hits.Load(), Misses: c.misses.Load(),
+		Inserts: c.inserts, Evictions: c.evictions, Drops: c.drops,
+		Pages: int64(len(c.ring)),
+	}
 }
 
-func (c *Cache) remove(el *list.Element) {
-	k := el.Value.(*entry).key
-	c.lru.Remove(el)
-	delete(c.pages, k)
-	set := c.byExtent[k.Extent]
-	delete(set, el)
+// remove takes e out of the cache. Called with mu held exclusively. The
+// last page of the ring takes e's slot.
+func (c *Cache) remove(e *entry) {
+	last := c.ring[len(c.ring)-1]
+	c.ring[e.slot] = last
+	last.slot = e.slot
+	c.ring[len(c.ring)-1] = nil
+	c.ring = c.ring[:len(c.ring)-1]
+	delete(c.pages, e.key)
+	set := c.byExtent[e.key.Extent]
+	delete(set, e)
 	if len(set) == 0 {
-		delete(c.byExtent, k.Extent)
+		delete(c.byExtent, e.key.Extent)
 	}
 }

@@ -486,10 +486,25 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 	if err := s.table.CheckRead(loc.Extent, loc.Generation, int64(loc.Offset), n); err != nil {
 		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
 	}
-	b, ok := s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+	// A frame below the bytes issued is on the device; only one above
+	// can still be queued (ReadUnissued takes the scheduler's lock).
+	issued := s.sched.Issued(loc.Extent, loc.Generation)
+	var b []byte
+	ok := false
+	if int64(loc.Offset)+n > issued {
+		b, ok = s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+	}
 	if !ok {
+		if int64(loc.Offset)+n > issued {
+			// Not queued, so issued since the load above (ReadUnissued
+			// and the scheduler's publish share its lock): load it again.
+			// A stale 0 would read as "recovered extent, all of it on the
+			// device" and put pages of frames still queued, zeros, into
+			// the cache.
+			issued = s.sched.Issued(loc.Extent, loc.Generation)
+		}
 		var err error
-		b, err = s.read(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+		b, err = s.read(loc.Extent, loc.Generation, int64(loc.Offset), int(n), issued)
 		if err != nil {
 			return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
 		}
@@ -511,14 +526,15 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 }
 
 // read returns n bytes at off of extent e (generation gen), through the
-// buffer cache for small reads.
-func (s *Store) read(e extent.ID, gen uint32, off int64, n int) ([]byte, error) {
+// buffer cache for small reads. issued is the scheduler's Issued for the
+// extent generation, read before the caller looked for the frame in the
+// queue.
+func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([]byte, error) {
 	base := s.geo.Base(e)
 	if n > s.opts.CacheReadMax {
 		return s.readDirect(base, off, n)
 	}
 	pb := int64(s.cache.PageBytes())
-	issued := s.sched.Issued(e, gen)
 	if issued == 0 {
 		// Nothing of this generation issued in this process, yet the frame
 		// is below the write pointer and not queued: the extent was
@@ -526,27 +542,52 @@ func (s *Store) read(e extent.ID, gen uint32, off int64, n int) ([]byte, error) 
 		issued = s.table.Info(e).WritePointer
 	}
 	stable := issued / pb * pb
-	out := make([]byte, 0, n)
-	var page []byte
-	for p := off / pb; p*pb < off+int64(n); p++ {
-		lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
-		k := cache.Key{Extent: e, Gen: gen, Page: uint32(p)}
+	out := make([]byte, n)
+	first, last := off/pb, (off+int64(n)-1)/pb
+	// Pages not in the cache are read with one device read per run of
+	// consecutive missing pages.
+	var miss []byte
+	missFrom := int64(-1)
+	readMissing := func(upTo int64) error {
+		if missFrom < 0 {
+			return nil
+		}
+		cnt := upTo - missFrom
+		if cap(miss) < int(cnt*pb) {
+			miss = disk.AlignedBuffer(int((last - missFrom + 1) * pb))
+		}
+		buf := miss[:cnt*pb]
+		if _, err := s.dev.ReadAt(buf, base+missFrom*pb); err != nil {
+			return fmt.Errorf("read extent %d pages %d-%d: %w", e, missFrom, upTo-1, err)
+		}
+		for p := missFrom; p < upTo; p++ {
+			page := buf[(p-missFrom)*pb : (p-missFrom+1)*pb]
+			lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
+			copy(out[lo-off:hi-off], page[lo-p*pb:hi-p*pb])
+			if (p+1)*pb <= stable && s.table.Generation(e) == gen {
+				s.cache.Insert(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, page)
+			}
+		}
+		missFrom = -1
+		return nil
+	}
+	for p := first; p <= last; p++ {
 		if (p+1)*pb <= stable {
-			if cached, ok := s.cache.Get(k); ok {
-				out = append(out, cached[lo-p*pb:hi-p*pb]...)
+			k := cache.Key{Extent: e, Gen: gen, Page: uint32(p)}
+			lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
+			if s.cache.Read(k, out[lo-off:hi-off], int(lo-p*pb)) {
+				if err := readMissing(p); err != nil {
+					return nil, err
+				}
 				continue
 			}
 		}
-		if page == nil {
-			page = disk.AlignedBuffer(int(pb))
+		if missFrom < 0 {
+			missFrom = p
 		}
-		if _, err := s.dev.ReadAt(page, base+p*pb); err != nil {
-			return nil, fmt.Errorf("read extent %d page %d: %w", e, p, err)
-		}
-		if (p+1)*pb <= stable && s.table.Generation(e) == gen {
-			s.cache.Insert(k, page)
-		}
-		out = append(out, page[lo-p*pb:hi-p*pb]...)
+	}
+	if err := readMissing(last + 1); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -766,6 +807,7 @@ func (st Stats) Metrics() map[string]float64 {
 		"sched_io_bytes":          float64(st.Scheduler.IOBytes),
 		"sched_merges":            float64(st.Scheduler.Merges),
 		"sched_flushes":           float64(st.Scheduler.Flushes),
+		"sched_flush_seconds":     float64(st.Scheduler.FlushNanos) / 1e9,
 		"sched_queue_depth":       float64(st.Scheduler.QueueDepth),
 		"sched_queue_depth_max":   float64(st.Scheduler.QueueDepthMax),
 		"sched_dep_wait_seconds":  float64(st.Scheduler.DepWaitNanos) / 1e9,

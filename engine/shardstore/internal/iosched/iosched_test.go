@@ -20,12 +20,16 @@ func (noMeta) Persisted(any)                        {}
 // run enqueues n appends of size bytes to extent 1 while the scheduler is
 // held back by an undurable dependency of the first, then releases it.
 func run(t *testing.T, policy Policy, n, size int) (Stats, *disk.Mem) {
+	return runOpts(t, Options{Policy: policy, FlushInterval: 1 << 40}, n, size)
+}
+
+func runOpts(t *testing.T, opts Options, n, size int) (Stats, *disk.Mem) {
 	ctx := context.Background()
 	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
 	mem := disk.NewMem(1<<20, 512)
 	mem.RequireAligned(true)
 	g := dep.New(dep.Options{})
-	s, err := New(mem, geo, g, noMeta{}, Options{Policy: policy, FlushInterval: 1 << 40})
+	s, err := New(mem, geo, g, noMeta{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,5 +82,35 @@ func TestCoalesceMergesAndGroupCommits(t *testing.T) {
 	st, _ = run(t, PolicyFIFO, 20, 300)
 	if st.IOs != 20 || st.Merges != 0 || st.Flushes != 1 {
 		t.Fatalf("fifo: %+v; want 20 IOs, no merges, 1 flush", st)
+	}
+}
+
+// TestLongRunSplitAtSectors: a run of coalesced appends longer than
+// IOBytesMax is written as several device writes cut at sector boundaries,
+// issued concurrently, and the bytes land packed as if written at once.
+func TestLongRunSplitAtSectors(t *testing.T) {
+	for _, depth := range []int{1, 4} {
+		st, mem := runOpts(t, Options{IOBytesMax: 1000, IODepth: depth, FlushInterval: 1 << 40}, 20, 300)
+		// 6000 bytes in 512-byte sectors: 6144 bytes, in pieces of at most
+		// 512 (1000 rounded down to a sector).
+		if st.Writes != 20 || st.IOs != 12 || st.IOBytes != 6144 || st.Merges != 19 || st.Flushes != 1 {
+			t.Fatalf("depth %d: %+v; want 20 appends in 12 IOs of 6144 bytes, 1 flush", depth, st)
+		}
+		buf := make([]byte, 6144)
+		if _, err := mem.ReadAt(buf, 64<<10); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			for j := 0; j < 300; j++ {
+				if buf[i*300+j] != byte(i+1) {
+					t.Fatalf("depth %d: byte %d of append %d is %d, want %d", depth, j, i, buf[i*300+j], i+1)
+				}
+			}
+		}
+		for j := 6000; j < 6144; j++ {
+			if buf[j] != 0 {
+				t.Fatalf("depth %d: padding byte %d is %d", depth, j, buf[j])
+			}
+		}
 	}
 }

@@ -1,0 +1,170 @@
+package conformance_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/toystore"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/badger"
+	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
+	"github.com/gauntlet-kv/gauntlet/engine/pebble"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// seeds are the fixed seeds of the randomized tests.
+var seeds = []uint64{1, 2, 3, 4}
+
+func run(t *testing.T, c conformance.Config) checkers.Result {
+	t.Helper()
+	if c.OutDir == "" {
+		c.OutDir = t.TempDir()
+	}
+	t.Logf("replay: harness check conformance --engine %s --seed %d --cases %d%s", c.Target.Name, c.Seed, c.Cases, map[bool]string{true: " --faults"}[c.Faults])
+	r, err := conformance.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r.Summary())
+	return r
+}
+
+func mustPass(t *testing.T, r checkers.Result, cases int) {
+	t.Helper()
+	if r.Verdict != checkers.Pass || r.Cases != int64(cases) {
+		t.Fatalf("verdict %s after %d of %d cases, want pass:\n%s", r.Verdict, r.Cases, cases, r.Summary())
+	}
+}
+
+func TestModelPasses(t *testing.T) {
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			mustPass(t, run(t, conformance.Config{Target: testengines.Model(), Seed: seed, Cases: 1000}), 1000)
+		})
+	}
+}
+
+func TestToystorePasses(t *testing.T) {
+	for _, faults := range []bool{false, true} {
+		for _, seed := range seeds[:2] {
+			t.Run(fmt.Sprintf("faults=%v/seed=%d", faults, seed), func(t *testing.T) {
+				r := run(t, conformance.Config{Target: testengines.Toystore(toystore.BugNone), Seed: seed, Cases: 1000, Faults: faults})
+				mustPass(t, r, 1000)
+			})
+		}
+	}
+}
+
+func TestPeersPass(t *testing.T) {
+	table := engine.Drivers{pebble.Driver(), badger.Driver(), bbolt.Driver()}
+	for _, spec := range []string{"pebble", "badger", "bbolt"} {
+		t.Run(spec, func(t *testing.T) {
+			tg, err := testengines.Driver(table, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Peers open slowly (tens of ms), so fewer, shorter cases.
+			mustPass(t, run(t, conformance.Config{Target: tg, Seed: 1, Cases: 40, OpsMean: 25}), 40)
+		})
+	}
+}
+
+// TestBugsCaught proves the checker can fail: each toystore bug is caught
+// within a small budget and minimized to at most 10 ops.
+func TestBugsCaught(t *testing.T) {
+	cases := []struct {
+		bug    toystore.Bug
+		faults bool
+	}{
+		{toystore.BugLoseLastWrite, false},
+		{toystore.BugStaleDelete, false},
+		{toystore.BugNoChecksum, true}, // only a flipped bit shows it
+	}
+	for _, c := range cases {
+		t.Run(string(c.bug), func(t *testing.T) {
+			r := run(t, conformance.Config{Target: testengines.Toystore(c.bug), Seed: 1, Cases: 500, Faults: c.faults})
+			if r.Verdict != checkers.Fail || len(r.Violations) != 1 {
+				t.Fatalf("bug %s not caught in 500 cases", c.bug)
+			}
+			v := r.Violations[0]
+			t.Logf("bug %s: caught after %d cases, minimized from %d to %d ops", c.bug, r.Cases, v.OriginalOps, len(v.Ops))
+			if len(v.Ops) > 10 {
+				t.Errorf("minimized sequence has %d ops, want at most 10", len(v.Ops))
+			}
+			if v.TraceFile == "" || v.Replay == "" {
+				t.Fatalf("violation without trace or replay command: %+v", v)
+			}
+			// The trace replays the violation exactly.
+			f, err := os.Open(v.TraceFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			tr, err := workloads.ParseTrace(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr, err := conformance.Replay(context.Background(), conformance.Config{Target: testengines.Toystore(c.bug), Faults: c.faults}, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rr.Verdict != checkers.Fail || rr.Violations[0].Summary != v.Summary {
+				t.Fatalf("replay: %s, want the violation %q", rr.Summary(), v.Summary)
+			}
+			// The correct engine passes the same trace.
+			rr, err = conformance.Replay(context.Background(), conformance.Config{Target: testengines.Toystore(toystore.BugNone), Faults: c.faults}, tr)
+			if err != nil || rr.Verdict != checkers.Pass {
+				t.Fatalf("correct engine on the trace: %v %s", err, rr.Summary())
+			}
+		})
+	}
+}
+
+// TestSameSeedSameResult runs a failing and a passing configuration twice.
+func TestSameSeedSameResult(t *testing.T) {
+	for _, tg := range []target.Target{testengines.Toystore(toystore.BugStaleDelete), testengines.Toystore(toystore.BugNone)} {
+		var got []checkers.Result
+		for range 2 {
+			r := run(t, conformance.Config{Target: tg, Seed: 7, Cases: 200, Faults: true})
+			r.Elapsed = 0
+			for i := range r.Violations {
+				r.Violations[i].TraceFile, r.Violations[i].Replay = "", ""
+			}
+			got = append(got, r)
+		}
+		a, _ := got[0].JSON()
+		b, _ := got[1].JSON()
+		if string(a) != string(b) {
+			t.Errorf("%s: two runs with seed 7 differ:\n%s\n%s", tg.Name, a, b)
+		}
+	}
+}
+
+func TestFaultsNeedDevice(t *testing.T) {
+	_, err := conformance.Run(context.Background(), conformance.Config{Target: testengines.Model(), Faults: true})
+	if err == nil {
+		t.Fatal("faults on a directory engine: no error")
+	}
+}
+
+func TestBudgetStopsEarly(t *testing.T) {
+	r := run(t, conformance.Config{Target: testengines.Model(), Seed: 1, Cases: 1 << 30, Budget: 1, BatchCases: 10})
+	if r.Verdict != checkers.Pass || r.Cases != 10 || r.Reason == "" {
+		t.Fatalf("budget run: %s", r.Summary())
+	}
+}
+
+func TestTraceFileName(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, conformance.Config{Target: testengines.Toystore(toystore.BugStaleDelete), Seed: 3, Cases: 100, OutDir: dir})
+	if len(r.Violations) != 1 || r.Violations[0].TraceFile != filepath.Join(dir, "conformance-3.trace") {
+		t.Fatalf("trace file: %+v", r.Violations)
+	}
+}

@@ -1,0 +1,220 @@
+// Package crash checks crash consistency: after a dirty reboot an engine
+// holds, for every key, a version the reference model allows, keeps every
+// write whose dependency it reported persistent, and makes every write
+// persistent by a clean shutdown.
+//
+// It has two modes.
+//
+// Block mode (Run) extends the conformance state machine with DirtyReboot.
+// A dirty reboot first flushes the components its seed chooses (Sync, and
+// index-flush, superblock-flush, cache-flush through engine.Maintainer),
+// then crashes the device: every distinct crash state disk.Mem can leave
+// (unflushed writes kept, lost or torn at sector granularity) is opened and
+// checked when there are at most CrashStatesMax, else CrashSamples sampled
+// ones; the case continues on one of them. It needs an engine on a
+// disk.Device (or a directory engine that may be abandoned in process, as
+// the model) and uses engine.Tracker, where implemented, for persistence.
+//
+// Kill mode (RunKill) works on any engine that opens on a directory, peers
+// included: a child process runs a generated workload on a real directory
+// and reports every acknowledged op and Sync on stdout; the parent kills it
+// with SIGKILL at a seeded moment, reopens the directory and checks it.
+// Failing kill-mode cases are minimized by delta debugging (DDMin), replaying
+// each candidate deterministically: the child kills itself at the trace's
+// dirty-reboot op.
+//
+// # Areas verified
+//
+//   - Persistence: a write whose engine Dependency reported persistent
+//     before a crash is readable after it, unless a later persistent write
+//     to the key superseded it (model.Persist, model.Allowed). Without
+//     Tracker, writes count as persistent once a Sync or clean shutdown
+//     covering them returned.
+//   - Every key's version after recovery is one the model allows: the last
+//     persistent version or a later one, never data that was not written;
+//     reads after recovery do not fail (corruption reported is a violation).
+//   - The listing after recovery names exactly the keys Get finds.
+//   - Forward progress: after a successful Sync or Close every dependency
+//     reports persistent.
+//   - In kill mode: everything acknowledged by a completed Sync is there
+//     (its value as of that sync, or a later write's), the engine reopens
+//     after SIGKILL, and nothing read back is corrupt.
+//   - Everything conformance verifies, between crashes (ErrNoSpace on puts
+//     and deletes, the op time limit).
+//
+// # Areas not verified
+//
+//   - Crash states beyond the sample when there are more than
+//     CrashStatesMax; block-level states of directory engines (kill mode
+//     crashes the process, not the machine: data in the OS page cache
+//     survives).
+//   - In kill mode, timing: where a SIGKILL lands is not reproducible; a
+//     violation is minimized and replayed with the kill at an op boundary,
+//     and reported unminimized if it does not reproduce there.
+//   - Concurrency and fault injection during recovery.
+package crash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/machine"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// Name is the checker's name in results.
+const Name = "crash"
+
+// Config defaults.
+const (
+	CasesDefault      = 1000
+	OpsMeanDefault    = 30
+	OpsMaxDefault     = 100
+	BatchCasesDefault = 100
+	ShrinkTimeDefault = 30 * time.Second
+	// DirtyRebootWeight is DirtyReboot's weight; the others are
+	// workloads.DefaultWeights.
+	DirtyRebootWeight = 6
+	// CrashStatesMaxDefault and CrashSamplesDefault: see Config.
+	CrashStatesMaxDefault = machine.CrashStatesMaxDefault
+	CrashSamplesDefault   = machine.CrashSamplesDefault
+)
+
+// Config configures a block-mode run. The zero value of every field but
+// Target is valid.
+type Config struct {
+	Target target.Target
+	Seed   uint64
+	// Cases is the number of cases (default CasesDefault); Budget stops
+	// the run earlier (default 0: no limit).
+	Cases  int
+	Budget time.Duration
+	// OpsMean and OpsMax bound case length (defaults OpsMeanDefault,
+	// OpsMaxDefault).
+	OpsMean, OpsMax int
+	// Weights override the op weights (default workloads.DefaultWeights
+	// with DirtyReboot at DirtyRebootWeight); ops the engine cannot run are
+	// dropped.
+	Weights map[workloads.OpKind]int
+	// Keys is the key space (default workloads.KeysDefault).
+	Keys int
+	// CrashStatesMax is the most crash states a dirty reboot checks
+	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
+	// (default CrashSamplesDefault) random torn states are checked.
+	CrashStatesMax, CrashSamples int
+	// BatchCases, ShrinkTime, OutDir, Replay and Log are as in
+	// conformance.Config.
+	BatchCases int
+	ShrinkTime time.Duration
+	OutDir     string
+	Replay     func(traceFile string) string
+	Log        func(format string, args ...any)
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Cases == 0 {
+		c.Cases = CasesDefault
+	}
+	if c.OpsMean == 0 {
+		c.OpsMean = OpsMeanDefault
+	}
+	if c.OpsMax == 0 {
+		c.OpsMax = OpsMaxDefault
+	}
+	if c.BatchCases == 0 {
+		c.BatchCases = BatchCasesDefault
+	}
+	if c.ShrinkTime == 0 {
+		c.ShrinkTime = ShrinkTimeDefault
+	}
+	if c.OutDir == "" {
+		c.OutDir = os.TempDir()
+	}
+	if c.Replay == nil {
+		spec := c.Target.Name
+		c.Replay = func(file string) string {
+			return fmt.Sprintf("harness check %s --engine %s --mode block --replay %s", Name, spec, file)
+		}
+	}
+}
+
+// ErrNeedsDevice is returned for block mode on an engine that opens only
+// on a directory.
+var ErrNeedsDevice = errors.New("block-level crash checking needs an engine on a disk.Device; use kill mode for directory engines")
+
+func (c *Config) validate() error {
+	var errs []error
+	if err := c.Target.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !c.Target.CanCrash() {
+		errs = append(errs, fmt.Errorf("crash: engine %s opens on a directory: %w", c.Target.Name, ErrNeedsDevice))
+	}
+	if c.Cases < 0 || c.OpsMean < 1 || c.OpsMax < 1 || c.BatchCases < 1 || c.Keys < 0 || c.CrashStatesMax < 0 || c.CrashSamples < 0 {
+		errs = append(errs, fmt.Errorf("crash: negative or zero sizes in the configuration"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) machine() machine.Config {
+	return machine.Config{Checker: Name, Target: c.Target, Crash: true, CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
+}
+
+func weights(w map[workloads.OpKind]int, caps machine.Capabilities) map[workloads.OpKind]int {
+	out := workloads.DefaultWeights()
+	out[workloads.OpDirtyReboot] = DirtyRebootWeight
+	if w != nil {
+		out = map[workloads.OpKind]int{}
+		for k, v := range w {
+			out[k] = v
+		}
+	}
+	delete(out, workloads.OpFailDiskOnce)
+	if !caps.Lister {
+		delete(out, workloads.OpList)
+	}
+	if !caps.Maintainer {
+		for _, k := range []workloads.OpKind{workloads.OpIndexFlush, workloads.OpCompact, workloads.OpReclaim, workloads.OpSuperblockFlush, workloads.OpCacheFlush} {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Run checks c.Target in block mode. It returns an error only if the check
+// could not run; a violation is a Result with Verdict checkers.Fail.
+func Run(ctx context.Context, c Config) (checkers.Result, error) {
+	c.ensureDefaults()
+	if err := c.validate(); err != nil {
+		return checkers.Result{}, err
+	}
+	dir, err := os.MkdirTemp(c.Target.WorkDir, "gauntlet-probe-")
+	if err != nil {
+		return checkers.Result{}, err
+	}
+	caps, err := machine.Probe(c.Target, dir)
+	os.RemoveAll(dir)
+	if err != nil {
+		return checkers.Result{}, fmt.Errorf("crash: %w", err)
+	}
+	return machine.Run(ctx, c.machine(), machine.RunConfig{
+		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
+		Weights: weights(c.Weights, caps), Keys: c.Keys, BatchCases: c.BatchCases,
+		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
+		Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
+	})
+}
+
+// Replay applies a block-mode trace exactly, with the same checks.
+func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {
+	c.ensureDefaults()
+	if err := c.validate(); err != nil {
+		return checkers.Result{}, err
+	}
+	return machine.Replay(ctx, c.machine(), tr, machine.RunConfig{Replay: c.Replay})
+}

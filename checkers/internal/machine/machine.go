@@ -1,0 +1,689 @@
+// Package machine is the state machine behind the conformance and crash
+// checkers: it applies ops to an engine (through a target.Instance) and to
+// the reference model, compares every answer, and, in crash mode, tracks
+// dependencies and checks the engine after dirty reboots. The public
+// packages checkers/conformance and checkers/crash configure it and
+// document what it verifies.
+package machine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// CrashStatesMaxDefault is how many block-level crash states a dirty reboot
+// enumerates exhaustively; with more, it samples CrashSamples of them.
+const (
+	CrashStatesMaxDefault = 16
+	CrashSamplesDefault   = 3
+	// OpTimeoutDefault bounds one op (its context's deadline): an op still
+	// running then is a hang, reported as a violation. Ops of a checker
+	// case take microseconds to milliseconds, even under the race detector.
+	OpTimeoutDefault = 10 * time.Second
+)
+
+// Config configures a Machine.
+type Config struct {
+	// Checker names the checker, for messages: "conformance" or "crash".
+	Checker string
+	Target  target.Target
+	// Faults runs the engine on a disk.Faulty and lets FailDiskOnce arm a
+	// fault.
+	Faults bool
+	// Crash enables DirtyReboot and dependency tracking.
+	Crash bool
+	// CrashStatesMax and CrashSamples: see the defaults.
+	CrashStatesMax, CrashSamples int
+	// OpTimeout bounds each op (default OpTimeoutDefault). The engine sees
+	// it as its context's deadline; an op that ignores the context (Close
+	// takes none) and runs past 3×OpTimeout stops the process with every
+	// goroutine's stack, rather than hang the run.
+	OpTimeout time.Duration
+}
+
+// Kind classifies a failure; the kinds are reported from distinct call
+// sites so rapid's shrinker keeps a failure's kind while it minimizes.
+type Kind int
+
+// The failure kinds.
+const (
+	KindAnswer      Kind = iota // a wrong answer: value, absence, list
+	KindError                   // an error no fault explains
+	KindCrash                   // after a crash a key holds a version the model forbids
+	KindProgress                // a dependency not persistent after Sync or Close
+	KindInvariant               // CheckInvariants failed
+	KindUnavailable             // the engine could not be reopened
+	KindHang                    // an op did not complete within OpTimeout
+)
+
+// Failure is one violation, found at op OpIndex (len(ops) for the final
+// check after the last op).
+type Failure struct {
+	Kind     Kind
+	OpIndex  int
+	Summary  string
+	Expected string
+	Actual   string
+}
+
+func (f *Failure) Error() string { return fmt.Sprintf("op %d: %s", f.OpIndex, f.Summary) }
+
+type pair struct {
+	op int
+	e  engine.Dependency
+	m  *model.Dep
+}
+
+// Machine applies one case's ops.
+type Machine struct {
+	cfg   Config
+	base  context.Context // the run's
+	ctx   context.Context // the current op's: base with a deadline
+	in    *target.Instance
+	model *model.Store
+	deps  []pair
+	keys  map[string]bool
+	n     int // ops applied
+	// faultBase is the fault count when the engine was last opened. An
+	// engine does IO in background goroutines too (flushes, compaction,
+	// reclamation), so a fault may fire during one op and surface in a
+	// later one: any fault since the open explains an error.
+	faultBase int64
+	// noSpace counts writes refused with engine.ErrNoSpace.
+	noSpace int
+	buf     []byte
+	lister  bool
+	maint   bool
+	track   bool
+	inv     bool
+}
+
+// Capabilities are what the target's engine implements.
+type Capabilities struct {
+	Lister, Maintainer, Tracker, InvariantChecker bool
+}
+
+// Probe opens the target once in dir and reports its capabilities.
+func Probe(t target.Target, dir string) (Capabilities, error) {
+	in, err := t.Start(dir, false)
+	if err != nil {
+		return Capabilities{}, fmt.Errorf("open engine %s: %w", t.Name, err)
+	}
+	defer in.Close()
+	return capsOf(in.Engine), nil
+}
+
+func capsOf(e engine.Engine) Capabilities {
+	var c Capabilities
+	_, c.Lister = e.(engine.Lister)
+	_, c.Maintainer = e.(engine.Maintainer)
+	_, c.Tracker = e.(engine.Tracker)
+	_, c.InvariantChecker = e.(engine.InvariantChecker)
+	return c
+}
+
+// New opens a fresh engine for one case, in dir for a directory target.
+func New(ctx context.Context, cfg Config, dir string) (*Machine, error) {
+	if cfg.CrashStatesMax == 0 {
+		cfg.CrashStatesMax = CrashStatesMaxDefault
+	}
+	if cfg.CrashSamples == 0 {
+		cfg.CrashSamples = CrashSamplesDefault
+	}
+	if cfg.OpTimeout == 0 {
+		cfg.OpTimeout = OpTimeoutDefault
+	}
+	in, err := cfg.Target.Start(dir, cfg.Faults)
+	if err != nil {
+		return nil, fmt.Errorf("open engine %s: %w", cfg.Target.Name, err)
+	}
+	m := &Machine{cfg: cfg, base: ctx, ctx: ctx, in: in, model: model.New(), keys: map[string]bool{}}
+	c := capsOf(in.Engine)
+	m.lister, m.maint, m.inv = c.Lister, c.Maintainer, c.InvariantChecker
+	m.track = cfg.Crash && c.Tracker
+	return m, nil
+}
+
+// Close releases the engine. It runs after the case, often after a
+// violation left the engine in a bad state, so a Close that hangs is
+// abandoned after OpTimeout (its goroutine leaks) rather than stop the run
+// before the violation is reported.
+func (m *Machine) Close() {
+	if m.in == nil {
+		return
+	}
+	in := m.in
+	m.in = nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		in.Close()
+	}()
+	t := time.NewTimer(m.cfg.OpTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+func (m *Machine) fail(kind Kind, format string, args ...any) *Failure {
+	return &Failure{Kind: kind, OpIndex: m.n, Summary: fmt.Sprintf(format, args...)}
+}
+
+func (m *Machine) failWant(kind Kind, want, got string, format string, args ...any) *Failure {
+	f := m.fail(kind, format, args...)
+	f.Expected, f.Actual = want, got
+	return f
+}
+
+// faultCount is the number of injected failures and flips so far.
+func (m *Machine) faultCount() int64 {
+	if m.in.Faulty == nil {
+		return 0
+	}
+	s := m.in.Faulty.Faults()
+	return s.ReadErrors + s.WriteErrors + s.FlushErrors + s.Flips
+}
+
+// faulted reports whether a fault fired since the engine was opened.
+func (m *Machine) faulted() bool { return m.faultCount() != m.faultBase }
+
+// showValue renders a value for a message; a long one is clipped and
+// identified by its digest, so two values that differ late still differ.
+func showValue(v []byte, found bool) string {
+	if found && len(v) > 32 {
+		return fmt.Sprintf("%q...(%d bytes, digest %016x)", v[:32], len(v), workloads.ValueDigest(v))
+	}
+	return model.Version{Present: found, Value: v}.String()
+}
+
+// bounded runs fn, the work of one op, under the op deadline and the
+// watchdog, and turns an overrun into a KindHang failure.
+func (m *Machine) bounded(what string, fn func() *Failure) *Failure {
+	ctx, cancel := context.WithTimeout(m.base, m.cfg.OpTimeout)
+	defer cancel()
+	m.ctx = ctx
+	defer func() { m.ctx = m.base }()
+	n := m.n
+	dog := time.AfterFunc(3*m.cfg.OpTimeout, func() {
+		debug.SetTraceback("all")
+		panic(fmt.Sprintf("machine: %s checker: op %d (%s) has not returned in %s: the engine hangs (stacks follow)",
+			m.cfg.Checker, n, what, 3*m.cfg.OpTimeout))
+	})
+	defer dog.Stop()
+	f := fn()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && m.base.Err() == nil {
+		hang := m.failWant(KindHang, fmt.Sprintf("done within %s", m.cfg.OpTimeout), "still running",
+			"%s did not complete within %s (a deadlock or a lost wakeup)", what, m.cfg.OpTimeout)
+		if f != nil {
+			hang.Summary += ": " + f.Summary
+		}
+		return hang
+	}
+	return f
+}
+
+// Step applies op (the ops' n-th) to engine and model and compares.
+func (m *Machine) Step(op workloads.Op) *Failure {
+	f := m.bounded(op.String(), func() *Failure { return m.checkedStep(op) })
+	m.n++
+	return f
+}
+
+func (m *Machine) checkedStep(op workloads.Op) *Failure {
+	f := m.step(op)
+	if f == nil && m.in.Engine != nil && m.inv {
+		if err := m.in.Engine.(engine.InvariantChecker).CheckInvariants(); err != nil {
+			if m.faulted() {
+				// An engine may stop on a device error (and say so).
+				f = m.recoverFault(nil)
+			} else {
+				f = m.fail(KindInvariant, "after %s: invariant broken: %v", op, err)
+			}
+		}
+	}
+	if f == nil {
+		m.poll()
+	}
+	return f
+}
+
+func (m *Machine) step(op workloads.Op) *Failure {
+	e := m.in.Engine
+	// unexpected handles an engine error: a fault explains it (the
+	// checker recovers the engine), nothing else does.
+	unexpected := func(err error, write *workloads.Op) *Failure {
+		if m.faulted() {
+			return m.recoverFault(write)
+		}
+		return m.failWant(KindError, "success", err.Error(), "%s: unexpected error: %v", op, err)
+	}
+	switch op.Kind {
+	case workloads.OpGet:
+		got, err := e.Get(m.ctx, op.Key)
+		found := err == nil
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return unexpected(err, nil)
+		}
+		want, merr := m.model.Get(m.ctx, op.Key)
+		wantFound := merr == nil
+		if found != wantFound || !bytes.Equal(got, want) {
+			return m.failWant(KindAnswer, showValue(want, wantFound), showValue(got, found),
+				"get %q = %s, want %s", op.Key, showValue(got, found), showValue(want, wantFound))
+		}
+	case workloads.OpPut, workloads.OpDelete:
+		var dep engine.Dependency
+		var err error
+		var value []byte
+		if op.Kind == workloads.OpPut {
+			if cap(m.buf) < op.Size {
+				m.buf = make([]byte, op.Size)
+			}
+			value = op.Value(m.buf)
+		}
+		switch {
+		case op.Kind == workloads.OpPut && m.track:
+			dep, err = e.(engine.Tracker).PutTracked(m.ctx, op.Key, value)
+		case op.Kind == workloads.OpPut:
+			err = e.Put(m.ctx, op.Key, value)
+		case m.track:
+			dep, err = e.(engine.Tracker).DeleteTracked(m.ctx, op.Key)
+		default:
+			err = e.Delete(m.ctx, op.Key)
+		}
+		m.keys[string(op.Key)] = true
+		if errors.Is(err, engine.ErrNoSpace) && !m.faulted() {
+			// A full device may refuse a write; the write must then not
+			// have happened, which the next read of the key checks.
+			m.noSpace++
+			return nil
+		}
+		if err != nil {
+			return unexpected(err, &op)
+		}
+		md := m.modelWrite(op)
+		if dep != nil {
+			m.deps = append(m.deps, pair{op: m.n, e: dep, m: md})
+		}
+	case workloads.OpList:
+		if !m.lister {
+			return nil
+		}
+		var got []string
+		err := e.(engine.Lister).List(m.ctx, op.Key, op.End, func(k []byte) bool {
+			got = append(got, string(k))
+			return op.ScanLen == 0 || len(got) < op.ScanLen
+		})
+		if err != nil {
+			return unexpected(err, nil)
+		}
+		want := m.modelList(op.Key, op.End, op.ScanLen)
+		if !slices.Equal(got, want) {
+			return m.failWant(KindAnswer, fmt.Sprintf("%q", want), fmt.Sprintf("%q", got),
+				"%s = %q, want %q", op, got, want)
+		}
+	case workloads.OpIndexFlush, workloads.OpCompact, workloads.OpReclaim, workloads.OpSuperblockFlush, workloads.OpCacheFlush:
+		if !m.maint {
+			return nil
+		}
+		_, err := workloads.Apply(m.ctx, e, op, nil)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return unexpected(err, nil)
+		}
+		// Background work must not change any answer.
+		return m.verifyExact(op.String())
+	case workloads.OpCleanReboot:
+		return m.cleanReboot()
+	case workloads.OpDirtyReboot:
+		if !m.cfg.Crash || !m.cfg.Target.CanCrash() {
+			return nil
+		}
+		return m.dirtyReboot(op.Seed)
+	case workloads.OpFailDiskOnce:
+		if m.in.Faulty != nil {
+			m.armFault(op.Seed)
+		}
+	}
+	return nil
+}
+
+// modelWrite applies a write to the model.
+func (m *Machine) modelWrite(op workloads.Op) *model.Dep {
+	var d *model.Dep
+	var err error
+	if op.Kind == workloads.OpPut {
+		d, err = m.model.PutDep(op.Key, op.Value(m.buf))
+	} else {
+		d, err = m.model.DeleteDep(op.Key)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("machine: model rejected %s: %v", op, err)) // the generator made a bad op
+	}
+	return d
+}
+
+func (m *Machine) modelList(start, end []byte, n int) []string {
+	var out []string
+	m.model.List(m.ctx, start, end, func(k []byte) bool {
+		out = append(out, string(k))
+		return n == 0 || len(out) < n
+	})
+	return out
+}
+
+// poll records in the model every engine dependency now persistent.
+func (m *Machine) poll() {
+	kept := m.deps[:0]
+	for _, p := range m.deps {
+		if p.e.IsPersistent() {
+			m.model.Persist(p.m)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	clear(m.deps[len(kept):])
+	m.deps = kept
+}
+
+// progress checks that every tracked dependency is persistent after a
+// successful Sync or Close.
+func (m *Machine) progress(after string) *Failure {
+	for _, p := range m.deps {
+		if !p.e.IsPersistent() {
+			return m.failWant(KindProgress, "persistent", "not persistent",
+				"forward progress: the write of op %d is not persistent after %s", p.op, after)
+		}
+	}
+	return nil
+}
+
+// sortedKeys returns every key written so far.
+func (m *Machine) sortedKeys() []string {
+	ks := make([]string, 0, len(m.keys))
+	for k := range m.keys {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// verifyExact checks every key written so far, and the full listing,
+// against the model's current state.
+func (m *Machine) verifyExact(after string) *Failure {
+	e := m.in.Engine
+	for _, k := range m.sortedKeys() {
+		got, err := e.Get(m.ctx, []byte(k))
+		found := err == nil
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			if m.faulted() {
+				return m.recoverFault(nil)
+			}
+			return m.failWant(KindError, "success", err.Error(), "after %s: get %q: unexpected error: %v", after, k, err)
+		}
+		want, merr := m.model.Get(m.ctx, []byte(k))
+		if found != (merr == nil) || !bytes.Equal(got, want) {
+			return m.failWant(KindAnswer, showValue(want, merr == nil), showValue(got, found),
+				"after %s: get %q = %s, want %s", after, k, showValue(got, found), showValue(want, merr == nil))
+		}
+	}
+	if m.lister {
+		got, err := listAll(m.ctx, e)
+		if err != nil {
+			if m.faulted() {
+				return m.recoverFault(nil)
+			}
+			return m.failWant(KindError, "success", err.Error(), "after %s: list: unexpected error: %v", after, err)
+		}
+		if want := m.modelList(nil, nil, 0); !slices.Equal(got, want) {
+			return m.failWant(KindAnswer, fmt.Sprintf("%q", want), fmt.Sprintf("%q", got),
+				"after %s: list = %q, want %q", after, got, want)
+		}
+	}
+	return nil
+}
+
+func listAll(ctx context.Context, e engine.Engine) ([]string, error) {
+	var got []string
+	err := e.(engine.Lister).List(ctx, nil, nil, func(k []byte) bool {
+		got = append(got, string(k))
+		return true
+	})
+	return got, err
+}
+
+// openAfter opens the engine, retrying once without faults if an armed
+// fault fired during the open (an open hit by a fault is discarded).
+func (m *Machine) openAfter(what string) *Failure {
+	faults := m.faultCount()
+	err := m.in.Open()
+	if m.in.Faulty != nil && m.faultCount() != faults {
+		if err == nil {
+			m.in.Close()
+		}
+		m.in.Faulty.Clear()
+		err = m.in.Open()
+	}
+	if err != nil {
+		return m.failWant(KindUnavailable, "open", err.Error(), "reopen after %s: %v", what, err)
+	}
+	m.faultBase = m.faultCount()
+	return nil
+}
+
+func (m *Machine) cleanReboot() *Failure {
+	if err := m.in.Close(); err != nil {
+		if m.faulted() {
+			return m.recoverClosed(nil, false)
+		}
+		return m.failWant(KindError, "success", err.Error(), "clean-reboot: close: unexpected error: %v", err)
+	}
+	if f := m.progress("a clean shutdown"); f != nil {
+		return f
+	}
+	m.deps = nil
+	m.model.Sync(m.ctx) // a clean shutdown loses nothing
+	if f := m.openAfter("clean-reboot"); f != nil {
+		return f
+	}
+	return m.verifyExact("clean-reboot")
+}
+
+// recoverFault brings the engine back after an op failed because an
+// injected fault fired: close (its error does not matter), clear the
+// faults, reopen, and check every key against what the model allows. write
+// is the failed write, which may or may not have happened.
+func (m *Machine) recoverFault(write *workloads.Op) *Failure {
+	closed := m.in.Close() == nil
+	return m.recoverClosed(write, closed)
+}
+
+func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
+	m.in.Engine = nil
+	if closed {
+		// The clean shutdown made every acknowledged write durable.
+		m.model.Sync(m.ctx)
+	}
+	m.deps = nil
+	if write != nil {
+		m.modelWrite(*write) // pending: it may have happened or not
+	}
+	m.in.Faulty.Clear()
+	if f := m.openAfter("an injected fault"); f != nil {
+		return f
+	}
+	return m.verifyCrash("recovery from an injected fault", m.in.Engine, true)
+}
+
+// verifyCrash checks e after a crash or a fault: every key holds a version
+// the model allows. With settle it then settles the model on what e holds.
+func (m *Machine) verifyCrash(after string, e engine.Engine, settle bool) *Failure {
+	observed := map[string]model.Version{}
+	allowed := m.model.Crash()
+	for _, k := range m.sortedKeys() {
+		got, err := e.Get(m.ctx, []byte(k))
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return m.failWant(KindError, "success", err.Error(), "after %s: get %q: %v", after, k, err)
+		}
+		v := model.Version{Present: err == nil, Value: got}
+		if !m.model.Allowed([]byte(k), v) {
+			want := allowed[k]
+			if len(want) == 0 {
+				want = []model.Version{{}}
+			}
+			return m.failWant(KindCrash, fmt.Sprint(want), v.String(),
+				"after %s: get %q = %s, want one of %v (the first is the persistent version)", after, k, v, want)
+		}
+		if v.Present {
+			observed[k] = v
+		}
+	}
+	if m.lister {
+		got, err := listAll(m.ctx, e)
+		if err != nil {
+			return m.failWant(KindError, "success", err.Error(), "after %s: list: %v", after, err)
+		}
+		var want []string
+		for _, k := range m.sortedKeys() {
+			if _, ok := observed[k]; ok {
+				want = append(want, k)
+			}
+		}
+		if !slices.Equal(got, want) {
+			return m.failWant(KindAnswer, fmt.Sprintf("%q", want), fmt.Sprintf("%q", got),
+				"after %s: list = %q, but gets found %q", after, got, want)
+		}
+	}
+	if settle {
+		if err := m.model.Recover(observed); err != nil {
+			return m.fail(KindCrash, "after %s: %v", after, err)
+		}
+		m.deps = nil
+	}
+	return nil
+}
+
+// dirtyReboot flushes the components the seed chooses, crashes, checks
+// every crash state (or a sample), and continues on one of them.
+func (m *Machine) dirtyReboot(seed uint64) *Failure {
+	rng := rand.New(rand.NewPCG(seed, 0x64697274))
+	e := m.in.Engine
+	for _, fl := range []string{"sync", string(engine.IndexFlush), string(engine.SuperblockFlush), string(engine.CacheFlush)} {
+		if rng.IntN(3) != 0 {
+			continue
+		}
+		if fl == "sync" {
+			if err := e.Sync(m.ctx); err != nil {
+				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: sync before the crash: %v", err)
+			}
+			m.model.Sync(m.ctx)
+			if f := m.progress("sync"); f != nil {
+				return f
+			}
+			continue
+		}
+		if mt, ok := e.(engine.Maintainer); ok {
+			err := mt.Maintain(m.ctx, engine.MaintenanceOp(fl))
+			if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: %s before the crash: %v", fl, err)
+			}
+		}
+	}
+	m.poll()
+
+	mem := m.in.Mem()
+	if mem == nil { // a directory engine that may be abandoned
+		m.in.Abandon()
+		if f := m.openAfter("dirty-reboot"); f != nil {
+			return f
+		}
+		return m.verifyCrash("dirty-reboot", m.in.Engine, true)
+	}
+
+	states, err := mem.CrashStates(m.cfg.CrashStatesMax)
+	if errors.Is(err, disk.ErrTooManyStates) {
+		states = nil
+		for range m.cfg.CrashSamples {
+			states = append(states, mem.Crash(rng, disk.CrashTorn))
+		}
+	} else if err != nil {
+		panic(fmt.Sprintf("machine: crash states: %v", err))
+	}
+	pick := rng.IntN(len(states))
+	next := states[pick].Clone()
+	e.Close() // the old engine writes only to the old device, now discarded
+	m.in.Engine = nil
+	for i, st := range states {
+		ce, err := m.cfg.Target.OpenDevice(st)
+		if err != nil {
+			return m.failWant(KindUnavailable, "open", err.Error(), "dirty-reboot: open on crash state %d of %d: %v", i, len(states), err)
+		}
+		f := m.verifyCrash(fmt.Sprintf("dirty-reboot (crash state %d of %d)", i, len(states)), ce, false)
+		ce.Close()
+		if f != nil {
+			return f
+		}
+	}
+	if err := m.in.UseMem(next); err != nil {
+		panic(err)
+	}
+	if f := m.openAfter("dirty-reboot"); f != nil {
+		return f
+	}
+	return m.verifyCrash("dirty-reboot", m.in.Engine, true)
+}
+
+// armFault arms one fault chosen by seed: an EIO on the n-th read, write
+// or flush, an EIO on reads of one extent, or a bit flip in one extent.
+func (m *Machine) armFault(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x6661756c74))
+	f := m.in.Faulty
+	ext := int64(m.cfg.Target.Biased(workloads.BiasedOptions{}).ExtentBytes)
+	lo := rng.Int64N(8) * ext
+	switch rng.IntN(5) {
+	case 0:
+		f.Inject(disk.Fault{Ops: disk.OpRead, Nth: 1 + rng.Int64N(3)})
+	case 1:
+		f.Inject(disk.Fault{Ops: disk.OpWrite, Nth: 1 + rng.Int64N(3)})
+	case 2:
+		f.Inject(disk.Fault{Ops: disk.OpFlush, Nth: 1 + rng.Int64N(2)})
+	case 3:
+		f.Inject(disk.Fault{Ops: disk.OpRead, Off: lo, End: lo + ext})
+	case 4:
+		f.Flip(disk.Flip{Off: lo, End: lo + ext})
+	}
+}
+
+// Finish ends a case: a clean shutdown (every dependency must then be
+// persistent), a reopen, and a check of every key.
+func (m *Machine) Finish() *Failure {
+	if m.in.Faulty != nil {
+		m.in.Faulty.Clear()
+	}
+	return m.bounded("the final clean reboot", m.cleanReboot)
+}
+
+// Ops returns how many ops were applied.
+func (m *Machine) Ops() int { return m.n }
+
+// Normalize replaces dir in msg, so a failure message is the same in every
+// run of a case (rapid requires that to shrink).
+func Normalize(msg, dir string) string {
+	if dir == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, dir, "$DIR")
+}

@@ -1,0 +1,97 @@
+package shardtarget_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/checkers/target/shardtarget"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
+)
+
+func resolve(t *testing.T, spec string) engine.Options {
+	t.Helper()
+	_, o, err := engine.Drivers{shardstore.Driver()}.Resolve(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestFromOptions: options the spec sets apply, the others take the check
+// defaults, and the name spells out the effective options, resolving back
+// to the same target.
+func TestFromOptions(t *testing.T) {
+	for _, c := range []struct{ spec, name string }{
+		{"shardstore", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB"},
+		{"shardstore:sched=fifo,extent=32KiB", "shardstore:size=1MiB,extent=32KiB,cache=16KiB,memtable=1KiB,sched=fifo"},
+		{"shardstore:size=8MiB,cache=0,path=x,direct=false", "shardstore:size=8MiB,extent=64KiB,cache=64MiB,memtable=1KiB"},
+		{"shardstore:flush-interval=5ms", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,flush-interval=5ms"},
+	} {
+		tg, err := shardtarget.FromOptions(resolve(t, c.spec))
+		if err != nil {
+			t.Fatalf("%s: %v", c.spec, err)
+		}
+		if tg.Name != c.name {
+			t.Errorf("%s: name %q, want %q", c.spec, tg.Name, c.name)
+		}
+		again, err := shardtarget.FromOptions(resolve(t, tg.Name))
+		if err != nil || again.Name != tg.Name || again.DeviceBytes != tg.DeviceBytes || again.Layout != tg.Layout {
+			t.Errorf("%s: the name does not resolve back: %v %+v", c.spec, err, again)
+		}
+	}
+	if tg := shardtarget.Default(); tg.DeviceBytes != shardtarget.DeviceBytesDefault || tg.Layout.ExtentBytes != shardtarget.ExtentBytesDefault ||
+		tg.Layout.ChunkBytes != shardtarget.ExtentBytesDefault/4-4 || tg.Layout.ValueBytesMax != shardtarget.ExtentBytesDefault+1 {
+		t.Errorf("default target: %+v", tg)
+	}
+}
+
+func TestFromOptionsRejects(t *testing.T) {
+	_, err := shardtarget.FromOptions(resolve(t, "shardstore:size=128KiB"))
+	if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "at least 4 extents") {
+		t.Errorf("size=128KiB: %v", err)
+	}
+	_, err = shardtarget.FromOptions(resolve(t, "shardstore:extent=1000B"))
+	if !errors.Is(err, engine.ErrInvalidArgument) {
+		t.Errorf("extent=1000B: %v", err)
+	}
+}
+
+// TestOpenDevice: the target opens shardstore on a Mem with every
+// capability the checkers use, and reopens it after a clean shutdown.
+func TestOpenDevice(t *testing.T) {
+	ctx := context.Background()
+	tg := shardtarget.Default()
+	mem := disk.NewMem(tg.DeviceBytes, tg.SectorBytes)
+	e, err := tg.OpenDevice(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ok := range map[string]bool{
+		"Tracker": is[engine.Tracker](e), "Lister": is[engine.Lister](e), "Maintainer": is[engine.Maintainer](e),
+		"InvariantChecker": is[engine.InvariantChecker](e), "Statser": is[engine.Statser](e),
+	} {
+		if !ok {
+			t.Errorf("shardstore is not an engine.%s", name)
+		}
+	}
+	if err := e.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err = tg.OpenDevice(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if v, err := e.Get(ctx, []byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("get after reopen: %q, %v", v, err)
+	}
+}
+
+func is[T any](e engine.Engine) bool { _, ok := e.(T); return ok }

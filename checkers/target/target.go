@@ -1,0 +1,224 @@
+// Package target says how a checker opens, reopens and crashes the engine it
+// checks, whatever the engine: one that opens on a directory (the peers, the
+// model) or one that manages a raw disk.Device (shardstore, the checkers'
+// test engine). Checkers drive engines only through the engine contract; a
+// Target is what they need beyond it.
+package target
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// Defaults of Target's fields.
+const (
+	DeviceBytesDefault = 4 << 20
+	SectorBytesDefault = 512
+)
+
+// Target is an engine under check.
+type Target struct {
+	// Name is the engine's full spec, echoed into results and replay
+	// commands.
+	Name string
+	// OpenDir opens the engine on a directory (created if absent). Nil if
+	// the engine needs a device.
+	OpenDir func(dir string) (engine.Engine, error)
+	// OpenDevice opens the engine on dev. The engine must not close dev:
+	// the checker reopens it, crashes it and closes it. Nil if the engine
+	// opens only on a directory. When both are set, checkers prefer the
+	// device.
+	OpenDevice func(dev disk.Device) (engine.Engine, error)
+	// DeviceBytes and SectorBytes size the disk.Mem made for each case
+	// (defaults DeviceBytesDefault and SectorBytesDefault).
+	DeviceBytes int64
+	SectorBytes int
+	// Abandon says a directory engine may be dropped without Close and
+	// reopened on the same directory in the same process, which then acts
+	// as a process crash: true for engines that hold no lock and no
+	// goroutine (the model). Default false: crash checks on a directory
+	// engine kill a child process instead.
+	Abandon bool
+	// WorkDir is where a directory engine's case directories are made
+	// (default "": os.TempDir()). A tmpfs makes fsync-heavy engines fast.
+	WorkDir string
+	// Layout sets the value sizes the biased generator clusters around
+	// (page, chunk and extent boundaries ±1) and their maximum; zero fields
+	// take small defaults (see BiasedOptions).
+	Layout Layout
+}
+
+// Layout is the part of workloads.BiasedOptions a target decides.
+type Layout struct {
+	PageBytes, ChunkBytes, ExtentBytes, ValueBytesMax int
+}
+
+// Layout defaults: small, so values cross the boundaries of a test-sized
+// engine and a case stays cheap.
+const (
+	PageBytesDefault   = 512
+	ChunkBytesDefault  = 1024
+	ExtentBytesDefault = 4096
+)
+
+// FromDriver makes a directory target from an engine table entry.
+func FromDriver(d engine.Driver, o engine.Options) Target {
+	return Target{
+		Name:    o.Spec().String(),
+		OpenDir: func(dir string) (engine.Engine, error) { return d.Open(dir, o) },
+	}
+}
+
+// HasDevice reports whether the engine opens on a device.
+func (t Target) HasDevice() bool { return t.OpenDevice != nil }
+
+// Validate reports a target that cannot be opened.
+func (t Target) Validate() error {
+	var errs []error
+	if t.Name == "" {
+		errs = append(errs, errors.New("target: no name"))
+	}
+	if t.OpenDir == nil && t.OpenDevice == nil {
+		errs = append(errs, fmt.Errorf("target %s: neither OpenDir nor OpenDevice is set", t.Name))
+	}
+	if t.DeviceBytes < 0 || t.SectorBytes < 0 {
+		errs = append(errs, fmt.Errorf("target %s: negative device size", t.Name))
+	}
+	return errors.Join(errs...)
+}
+
+func (t Target) deviceBytes() int64 {
+	if t.DeviceBytes == 0 {
+		return DeviceBytesDefault
+	}
+	return t.DeviceBytes
+}
+
+func (t Target) sectorBytes() int {
+	if t.SectorBytes == 0 {
+		return SectorBytesDefault
+	}
+	return t.SectorBytes
+}
+
+// Biased returns generator options for the target: opts with the target's
+// layout filled into its zero fields.
+func (t Target) Biased(opts workloads.BiasedOptions) workloads.BiasedOptions {
+	l := t.Layout
+	pick := func(v, def int) int {
+		if v != 0 {
+			return v
+		}
+		return def
+	}
+	opts.PageBytes = pick(opts.PageBytes, pick(l.PageBytes, PageBytesDefault))
+	opts.ChunkBytes = pick(opts.ChunkBytes, pick(l.ChunkBytes, ChunkBytesDefault))
+	opts.ExtentBytes = pick(opts.ExtentBytes, pick(l.ExtentBytes, ExtentBytesDefault))
+	opts.ValueBytesMax = pick(opts.ValueBytesMax, pick(l.ValueBytesMax, opts.ExtentBytes+1))
+	return opts
+}
+
+// Instance is one opened engine of a target, with what it runs on: a
+// directory, or a disk.Mem behind an optional disk.Faulty.
+type Instance struct {
+	t   Target
+	dir string
+	mem *disk.Mem
+	// Faulty wraps the Mem when the instance was started with faults;
+	// nil otherwise.
+	Faulty *disk.Faulty
+	// Engine is the open engine; nil between a failed open and the next.
+	Engine engine.Engine
+}
+
+// Start opens a fresh engine: on a new disk.Mem if the target has a
+// device, else in dir. faults wraps the Mem in a disk.Faulty (an error for
+// a directory target).
+func (t Target) Start(dir string, faults bool) (*Instance, error) {
+	in := &Instance{t: t, dir: dir}
+	if t.OpenDevice != nil {
+		in.mem = disk.NewMem(t.deviceBytes(), t.sectorBytes())
+		if faults {
+			f, err := disk.NewFaulty(in.mem, disk.FaultyOptions{})
+			if err != nil {
+				return nil, err
+			}
+			in.Faulty = f
+		}
+	} else if faults {
+		return nil, fmt.Errorf("engine %s opens on a directory: fault injection needs an engine on a disk.Device", t.Name)
+	}
+	return in, in.Open()
+}
+
+// Device returns the device the engine runs on (nil for a directory
+// target).
+func (in *Instance) Device() disk.Device {
+	switch {
+	case in.Faulty != nil:
+		return in.Faulty
+	case in.mem != nil:
+		return in.mem
+	}
+	return nil
+}
+
+// Mem returns the in-memory device (nil for a directory target).
+func (in *Instance) Mem() *disk.Mem { return in.mem }
+
+// Open opens the engine on the instance's device or directory.
+func (in *Instance) Open() error {
+	var e engine.Engine
+	var err error
+	if dev := in.Device(); dev != nil {
+		e, err = in.t.OpenDevice(dev)
+	} else {
+		if err := os.MkdirAll(in.dir, 0o755); err != nil {
+			return err
+		}
+		e, err = in.t.OpenDir(in.dir)
+	}
+	if err != nil {
+		return err
+	}
+	in.Engine = e
+	return nil
+}
+
+// Close closes the engine (a clean shutdown) and forgets it.
+func (in *Instance) Close() error {
+	if in.Engine == nil {
+		return nil
+	}
+	err := in.Engine.Close()
+	in.Engine = nil
+	return err
+}
+
+// Abandon forgets the engine without closing it: a process crash for a
+// directory engine the target says may be abandoned.
+func (in *Instance) Abandon() { in.Engine = nil }
+
+// UseMem replaces the device with mem (a crash state of the old one),
+// keeping the fault wrapper, if any, with its faults cleared. The engine
+// must already be closed or abandoned.
+func (in *Instance) UseMem(mem *disk.Mem) error {
+	in.mem = mem
+	if in.Faulty != nil {
+		f, err := disk.NewFaulty(mem, disk.FaultyOptions{})
+		if err != nil {
+			return err
+		}
+		in.Faulty = f
+	}
+	return nil
+}
+
+// CanCrash reports whether an instance of t can be dirty-rebooted in
+// process: it has a device, or it may be abandoned.
+func (t Target) CanCrash() bool { return t.OpenDevice != nil || t.Abandon }
