@@ -60,7 +60,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if quick {
 				applyQuick(cmd, &cfg)
 			}
-			return runBench(cmd, cfg, quiet)
+			return runBench(cmd, drivers(), cfg, quiet)
 		},
 	}
 	f := cmd.Flags()
@@ -119,12 +119,13 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-func runBench(cmd *cobra.Command, cfg bench.Config, quiet bool) error {
+// runBench runs cfg against the engines of table and writes every output.
+func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
 	}
-	r := &bench.Runner{Config: cfg, Drivers: drivers(), Log: stderr}
+	r := &bench.Runner{Config: cfg, Drivers: table, Log: stderr}
 	if !quiet && isTerminal(stderr) {
 		r.Progress = stderr
 	}

@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gauntlet-kv/gauntlet/bench"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/reports"
 )
 
@@ -135,5 +142,66 @@ func TestBenchUsageErrors(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%q: exit %d, stderr %q; want exit 2 and one line containing %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// fillsUp is the model until it has taken limit puts; then every put fails
+// with ErrNoSpace, as a disk that fills up mid-run.
+type fillsUp struct {
+	*model.Store
+	limit, puts atomic.Int64
+}
+
+func (f *fillsUp) Put(ctx context.Context, k, v []byte) error {
+	if f.puts.Add(1) > f.limit.Load() {
+		return fmt.Errorf("fillsup: write %d: %w", f.puts.Load(), engine.ErrNoSpace)
+	}
+	return f.Store.Put(ctx, k, v)
+}
+
+// TestBenchDiskFullMidRun: the first workload completes, the second hits a
+// full disk. Exit 3, one line naming the failure, and the report keeps the
+// completed run and the measured part of the failed one, marked partial.
+func TestBenchDiskFullMidRun(t *testing.T) {
+	table := engine.Drivers{{Name: "fillsup", Doc: "fills up", Open: func(dir string, _ engine.Options) (engine.Engine, error) {
+		m, err := model.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		f := &fillsUp{Store: m}
+		f.limit.Store(3000)
+		return f, nil
+	}}}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"ycsb-c,records=100", "fill"},
+		Dir: t.TempDir(), Ops: 5000, Threads: 1, Preload: true, Out: out}
+	err := runBench(cmd, table, cfg, true)
+	if err == nil {
+		t.Fatal("bench on a disk that fills up returned no error")
+	}
+	var errb bytes.Buffer
+	code := exitFor(err, &errb)
+	if code != exitInternal {
+		t.Errorf("exit %d, want %d", code, exitInternal)
+	}
+	if msg := errb.String(); !strings.Contains(msg, "no space left") || !strings.Contains(msg, "partial results in") || strings.Count(msg, "\n") != 1 {
+		t.Errorf("error line %q: want one line naming the full disk and where the partial results are", msg)
+	}
+	rep, rerr := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if !rep.Partial || !strings.Contains(rep.Reason, "no space left") {
+		t.Errorf("report partial=%v reason=%q; want partial with the reason", rep.Partial, rep.Reason)
+	}
+	if len(rep.Runs) != 2 || rep.Runs[0].Ops != 5000 || rep.Runs[0].Error != "" {
+		t.Fatalf("want the completed ycsb-c run and the failed fill run; got %d runs", len(rep.Runs))
+	}
+	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 {
+		t.Errorf("failed run: error %q, %d ops; want the error and the ops measured before it", f.Error, f.Ops)
 	}
 }

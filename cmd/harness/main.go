@@ -50,7 +50,11 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	err := root.Execute()
+	return exitFor(root.Execute(), stderr)
+}
+
+// exitFor prints err as one line on stderr and returns its exit code.
+func exitFor(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitPass
 	}
