@@ -120,3 +120,16 @@ func (r Result) Summary() string {
 	}
 	return b.String()
 }
+
+// CasesUnlimited is a case count large enough that only the budget ends a
+// run; the CLI uses it when --cases is not given.
+const CasesUnlimited = 1 << 30
+
+// CasesOf says how many of the planned cases ran: "4100 cases" when the
+// plan was unlimited, "4100 of 10000 cases" otherwise.
+func CasesOf(ran, planned int64) string {
+	if planned >= CasesUnlimited {
+		return fmt.Sprintf("%d cases", ran)
+	}
+	return fmt.Sprintf("%d of %d cases", ran, planned)
+}

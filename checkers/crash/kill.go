@@ -543,7 +543,7 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	if res.Verdict == checkers.Pass && res.Cases < int64(c.Cases) {
-		res.Reason = fmt.Sprintf("budget %s spent after %d of %d cases", c.Budget, res.Cases, c.Cases)
+		res.Reason = fmt.Sprintf("budget %s spent after %s", c.Budget, checkers.CasesOf(res.Cases, int64(c.Cases)))
 	}
 	if c.Log != nil {
 		c.Log("crash kill: %d cases, %d ops, %d child runs, %s", res.Cases, res.Ops, k.runs, res.Elapsed.Round(time.Millisecond))

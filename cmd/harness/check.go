@@ -91,7 +91,7 @@ that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 int
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.engine, "engine", "model", "engine spec, e.g. pebble or shardstore:extent=1MiB")
+	fl.StringVar(&f.engine, "engine", "shardstore", "engine spec, e.g. pebble or shardstore:extent=1MiB")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed: the same seed gives the same cases")
 	fl.DurationVar(&f.budget, "budget", 60*time.Second, "stop after this much time (0: no limit)")
 	fl.IntVar(&f.cases, "cases", 0, "stop after this many cases (0: the checker's default)")
@@ -217,7 +217,7 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	case checker == conformance.Name:
 		c := conformance.Config{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, Faults: f.faults, OutDir: f.out, Replay: replayCmd}
 		if c.Cases == 0 {
-			c.Cases = 1 << 30 // the budget decides
+			c.Cases = checkers.CasesUnlimited // the budget decides
 		}
 		if tr != nil {
 			res, err = conformance.Replay(ctx, c, *tr)
@@ -227,7 +227,7 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	case f.mode == "block":
 		c := crash.Config{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd}
 		if c.Cases == 0 {
-			c.Cases = 1 << 30
+			c.Cases = checkers.CasesUnlimited
 		}
 		if tr != nil {
 			res, err = crash.Replay(ctx, c, *tr)
@@ -247,7 +247,7 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 				return cmd
 			}}
 		if c.Cases == 0 {
-			c.Cases = 1 << 30
+			c.Cases = checkers.CasesUnlimited
 		}
 		if tr != nil {
 			res, err = crash.ReplayKill(ctx, c, *tr)

@@ -251,9 +251,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 	res.Elapsed = time.Since(start)
 	if res.Verdict == checkers.Pass && res.Cases < int64(rc.Cases) {
 		if err := ctx.Err(); err != nil {
-			res.Reason = fmt.Sprintf("stopped after %d of %d cases: %v", res.Cases, rc.Cases, err)
+			res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, int64(rc.Cases)), err)
 		} else {
-			res.Reason = fmt.Sprintf("budget %s spent after %d of %d cases", rc.Budget, res.Cases, rc.Cases)
+			res.Reason = fmt.Sprintf("budget %s spent after %s", rc.Budget, checkers.CasesOf(res.Cases, int64(rc.Cases)))
 		}
 	}
 	return res, nil
