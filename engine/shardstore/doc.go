@@ -134,11 +134,21 @@
 //
 // # Space
 //
-// Client puts may not take the last Options.ReserveExtents free extents;
-// those are for index runs, metadata and evacuation, so that on a full
-// device deletes, syncs and reclamation still work. A put that finds no
-// space reclaims once and then fails with engine.ErrNoSpace; nothing
-// acknowledged is lost.
+// Every way of freeing an extent ends in a metadata append (an index
+// flush making chunks' deaths durable, or a publish that stops naming an
+// index or metadata extent), so space is reserved as a ladder
+// (chunk.Stream.Reserve): client data may not take the last
+// Options.ReserveExtents free extents, evacuation the last two, index runs
+// the last one, and metadata may take any. And a write (put or delete) is
+// admitted only if the index flush it needs can complete — the index
+// stream has room for a run or may take a free extent, and one is left
+// for the metadata — as is an evacuation, and compaction and reclamation
+// write a run only if that stays true after it. Together these keep the
+// invariant that whatever the memtable holds can be published, even after
+// a reopen has sealed every stream's extent: Sync and Close do not fail
+// for space. A write that finds no space reclaims once and then fails with
+// engine.ErrNoSpace; reclamation and compaction that would need the
+// reserved extents wait. Nothing acknowledged is lost.
 //
 // # Recovery
 //

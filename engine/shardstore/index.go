@@ -162,7 +162,7 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 	}
 	entries := lsm.Merge(sources, false)
 	r := &run{r: lsm.NewRun(entries)}
-	if err := s.writeRunChunks(ctx, r); err != nil {
+	if err := s.writeRunChunks(ctx, r, false); err != nil {
 		return root, in, fmt.Errorf("shardstore: index flush: %w", err)
 	}
 	s.mu.Lock()
@@ -178,9 +178,15 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 	return v.root, in, nil
 }
 
-// writeRunChunks encodes r and appends it to the index stream.
-func (s *Store) writeRunChunks(ctx context.Context, r *run) error {
+// writeRunChunks encodes r and appends it to the index stream. With
+// leave set (compaction, reclamation) it first checks that the memtable's
+// index flush can still complete after it (flushRoom), and fails with
+// engine.ErrNoSpace if not: admitted writes come first.
+func (s *Store) writeRunChunks(ctx context.Context, r *run, leave bool) error {
 	b := lsm.EncodeRun(r.r)
+	if leave && !s.flushRoomAfter(int64(len(b))) {
+		return fmt.Errorf("index run of %d bytes: it would take the room an index flush needs: %w", len(b), engine.ErrNoSpace)
+	}
 	locs, written, err := s.appendAll(ctx, chunk.StreamIndex, b)
 	if err != nil {
 		return err
@@ -327,7 +333,7 @@ func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) 
 	}
 	nr := &run{r: lsm.NewRun(merged), level: level}
 	if len(merged) > 0 {
-		if err := s.writeRunChunks(ctx, nr); err != nil {
+		if err := s.writeRunChunks(ctx, nr, true); err != nil {
 			s.stats.compactErrs.Add(1)
 			return nil, fmt.Errorf("shardstore: compact: %w", err)
 		}
@@ -376,16 +382,30 @@ func (s *Store) maintainLoop() {
 			s.maintMu.Unlock()
 			continue
 		}
+		progress := s.stats.publishes.Load() + s.stats.reclaims.Load()
+		var errs []error
 		for range runsMax {
-			if did, err := s.compact(ctx, false); !did || err != nil {
+			did, err := s.compact(ctx, false)
+			errs = append(errs, err)
+			if !did || err != nil {
 				break
 			}
 		}
 		s.maintMu.Unlock()
-		if s.cs.Stats().FreeExtents < s.opts.ReclaimFreeExtents {
+		if s.cs.FreeExtents() < s.opts.ReclaimFreeExtents {
 			if err := s.reclaim(ctx, false); err != nil {
 				s.stats.reclaimErrs.Add(1)
+				errs = append(errs, err)
 			}
+		}
+		if errors.Is(errors.Join(errs...), engine.ErrNoSpace) && s.stats.publishes.Load()+s.stats.reclaims.Load() == progress {
+			// Nothing was published or freed, for want of space: the
+			// requests this pass's own failures made (an index flush that
+			// finds no space asks for maintenance) would only run it again
+			// at once, in vain, spinning until something else changes.
+			s.tmu.Lock()
+			s.maintWanted = false
+			s.tmu.Unlock()
 		}
 	}
 }

@@ -42,7 +42,11 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 			// As in syncRetry: reclaim, then compact again, or, if only
 			// the publish failed (the merged run is in place), publish.
 			_ = s.reclaimLocked(ctx, true)
-			if v, err = s.compactVersion(ctx, true); err == nil && v == nil {
+			if v, err = s.compactVersion(ctx, true); err == nil && v == nil || errors.Is(err, engine.ErrNoSpace) {
+				// Merged and not published, or not merged for want of
+				// an extent the ladder keeps for index flushes: the sync
+				// publishes what is in memory (flushRoom guarantees it
+				// can), and compaction waits for space.
 				return s.sync(ctx)
 			}
 		}

@@ -39,8 +39,9 @@ type Options struct {
 	IODepth int
 	// ReserveExtents: client puts fail with engine.ErrNoSpace rather than
 	// take one of the last ReserveExtents free extents, which the index,
-	// metadata and reclamation need to make progress on a full device.
-	// Default 4.
+	// metadata and reclamation need to make progress on a full device
+	// (evacuation may not take the last two, index runs the last one;
+	// see the package documentation, Space). Default 4.
 	ReserveExtents int
 	// ReclaimFreeExtents: reclamation runs in the background whenever
 	// fewer extents than this are free. Default 2×ReserveExtents.

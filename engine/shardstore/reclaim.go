@@ -58,6 +58,12 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 		case extent.Index, extent.Metadata:
 			err = s.reclaimIndex(ctx, c.ID)
 		}
+		if errors.Is(err, engine.ErrNoSpace) && s.cs.Err() == nil {
+			// Not now: evacuating or rewriting e needs an extent the
+			// reservation ladder keeps for index flushes (see flushRoom).
+			// Nothing changed; other candidates may still free one.
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, engine.ErrClosed) || ctx.Err() != nil || s.cs.Err() != nil {
@@ -162,6 +168,11 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		if !ok || !cur.Has(f.loc) {
 			continue // dead: overwritten or deleted
 		}
+		if !s.evacuationRoom(len(f.payload)) {
+			// A relocation is a write to the memtable: admitted only if
+			// its index flush can complete (see flushRoom).
+			return fmt.Errorf("shardstore: reclaim extent %d: no room for the index flush of an evacuation: %w", e, engine.ErrNoSpace)
+		}
 		nl, w, _, err := s.cs.Append(ctx, chunk.StreamEvacuate, f.payload, depNone)
 		if err != nil {
 			return fmt.Errorf("shardstore: reclaim extent %d: evacuate %v: %w", e, f.loc, err)
@@ -217,7 +228,7 @@ func (s *Store) reclaimIndex(ctx context.Context, e extent.ID) error {
 	if referenced {
 		for _, old := range moved {
 			nr := &run{id: old.id, r: old.r, level: old.level}
-			if err := s.writeRunChunks(ctx, nr); err != nil {
+			if err := s.writeRunChunks(ctx, nr, true); err != nil {
 				s.pubMu.Unlock()
 				return fmt.Errorf("shardstore: reclaim index extent %d: %w", e, err)
 			}

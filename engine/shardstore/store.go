@@ -352,18 +352,33 @@ func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Depen
 	if err := engine.CheckValue(value, ValueMax); err != nil {
 		return nil, err
 	}
-	d, err := s.put(ctx, key, value, lsm.KindPut)
-	if errors.Is(err, engine.ErrNoSpace) {
-		// Reclaim what deletes and overwrites freed, then try once more.
-		if rerr := s.reclaim(ctx, true); rerr == nil {
-			d, err = s.put(ctx, key, value, lsm.KindPut)
-		}
-	}
+	d, err := s.putRetry(ctx, key, value, lsm.KindPut)
 	if err != nil {
 		return nil, err
 	}
 	s.stats.userBytes.Add(int64(len(key) + len(value)))
 	return d, nil
+}
+
+// putRetry is put, tried once more after reclaiming what deletes and
+// overwrites freed if it found no space.
+func (s *Store) putRetry(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
+	d, err := s.admitPut(ctx, key, value, kind)
+	if errors.Is(err, engine.ErrNoSpace) {
+		_ = s.reclaim(ctx, true) // what it freed shows in the retry
+		d, err = s.admitPut(ctx, key, value, kind)
+	}
+	return d, err
+}
+
+// admitPut is put, refused with engine.ErrNoSpace unless the index flush
+// the write needs could complete (flushRoom).
+func (s *Store) admitPut(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
+	if !s.flushRoom() {
+		s.wantMaintenance()
+		return nil, fmt.Errorf("shardstore: write %q: no room for the index flush it needs: %w", key, engine.ErrNoSpace)
+	}
+	return s.put(ctx, key, value, kind)
 }
 
 // DeleteTracked removes key and returns the dependency that is persistent
@@ -375,7 +390,71 @@ func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependenc
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
-	return s.put(ctx, key, nil, lsm.KindDelete)
+	return s.putRetry(ctx, key, nil, lsm.KindDelete)
+}
+
+// Room the index flush of a write needs, in the index stream's open extent
+// or else a free one: a run of the memtable (MemtableBytes is when the
+// memtable is flushed; sealed memtables wait beside it while a flush is
+// under way) and metadata naming every run (runsMax of them at most).
+// Estimates, capped so that one new extent always holds them.
+func (s *Store) flushRunRoom() int64 {
+	return min(2*int64(s.opts.MemtableBytes)+4096, s.opts.ExtentBytes/2)
+}
+
+func (s *Store) flushMetaRoom() int64 { return min(8<<10, s.opts.ExtentBytes/2) }
+
+// flushRoom reports whether an index flush could complete now: the index
+// stream has room for a run, or may take a free extent (the ladder,
+// chunk.Stream.Reserve), and the metadata stream has room, or a free
+// extent is left for it.
+//
+// A write is admitted only while flushRoom holds, and so is evacuation;
+// together with the ladder this is the invariant that keeps Sync and
+// Close from failing for space: whatever the memtable holds can be
+// published. Without it a reopen, which seals every stream's extent,
+// could leave one free extent and a memtable needing two (an index run
+// and metadata): Close then failed with ErrNoSpace, and reclamation,
+// which must publish before it frees anything, could not help.
+func (s *Store) flushRoom() bool { return s.flushRoomAfter(0) }
+
+// flushRoomAfter is flushRoom after another run of extra bytes is
+// appended to the index stream (compaction's, or a run rewritten by
+// reclamation).
+func (s *Store) flushRoomAfter(extra int64) bool {
+	return s.flushRoomWith(extra, s.cs.FreeExtents())
+}
+
+// flushRoomWith is flushRoomAfter with free extents left.
+func (s *Store) flushRoomWith(extra int64, free int) bool {
+	needIdx := s.cs.Room(chunk.StreamIndex) < s.flushRunRoom()+extra
+	needMeta := s.cs.Room(chunk.StreamMetadata) < s.flushMetaRoom()
+	if !needIdx && !needMeta {
+		return true
+	}
+	if needIdx {
+		return free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents) && free >= 1+b2i(needMeta)
+	}
+	return free >= 1
+}
+
+// evacuationRoom reports whether a chunk of n payload bytes can be
+// evacuated with the index flush that publishes it still able to complete:
+// when the evacuation stream's extent lacks room, the append takes a free
+// extent, so the flush must fit with one fewer.
+func (s *Store) evacuationRoom(n int) bool {
+	// Frame overhead and sector rounding are well under a sector.
+	if s.cs.Room(chunk.StreamEvacuate) >= int64(n)+4096 {
+		return s.flushRoom()
+	}
+	return s.flushRoomWith(0, s.cs.FreeExtents()-1)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {

@@ -114,6 +114,7 @@ func TestFullDevice(t *testing.T) {
 		for i := from; ; i++ {
 			err := s.Put(ctx, fmt.Appendf(nil, "key%05d", i), val(i, gen))
 			if errors.Is(err, engine.ErrNoSpace) {
+				t.Logf("generation %d full after %d puts: %v", gen, n, err)
 				return n
 			}
 			if err != nil {

@@ -46,6 +46,37 @@ func (s Stream) owner() extent.Owner {
 	panic(fmt.Sprintf("chunk: stream %d", s))
 }
 
+// Reserve is how many free extents st leaves untouched, given the
+// engine's reserve r (Options.ReserveExtents): the reservation ladder.
+//
+// Every stream but data appends on behalf of a later one: evacuated
+// chunks are published by an index run, and a run by metadata naming it;
+// and every way of freeing an extent ends in a metadata append (an index
+// flush that makes chunks' deaths durable, or a publish that stops naming
+// an index or metadata extent). If any stream but metadata could take the
+// last free extent, the store could reach a state, with the metadata
+// stream's extent sealed (every reopen seals them) or full, where no
+// publish completes and so nothing can ever be freed. The ladder keeps
+// that from happening: each stream leaves enough for the streams its
+// appends wait on.
+func (st Stream) Reserve(r int) int {
+	switch st {
+	case StreamData:
+		return r
+	case StreamEvacuate:
+		// Like an index run, evacuation leaves the last free extent to
+		// metadata. It may not leave enough for an index run too: the
+		// engine admits an evacuation append only while the index flush
+		// that publishes it can still complete (shardstore's
+		// evacuationRoom), which is exact where a fixed reserve of two
+		// would stop reclamation on a nearly full device for good.
+		return min(1, r)
+	case StreamIndex:
+		return min(1, r) // the run's metadata
+	}
+	return 0
+}
+
 func (s Stream) class() iosched.Class {
 	if s == StreamData {
 		return iosched.Foreground
@@ -86,10 +117,12 @@ type Options struct {
 	// UUID, if set, replaces the UUID source: tests use it to force a UUID
 	// that begins with the frame magic (the paper's bug #10).
 	UUID func(r *rand.Rand) UUID
-	// ReserveExtents: appends to StreamData fail with engine.ErrNoSpace
-	// rather than take one of the last ReserveExtents free extents, which
-	// are kept for the index, metadata and evacuation streams so that
-	// deletes and reclamation can still make progress on a full device.
+	// ReserveExtents sets the reservation ladder: a stream fails with
+	// engine.ErrNoSpace rather than open a new extent when no more than
+	// Stream.Reserve(ReserveExtents) extents are free. Data may not take
+	// the last ReserveExtents, evacuation the last two, the index the
+	// last one, and metadata may take any: so evacuation leaves an index
+	// flush its two extents, and an index run leaves its metadata one.
 	// Default 0 (no reserve); the engine sets it.
 	ReserveExtents int
 	Scheduler      iosched.Options
@@ -414,24 +447,47 @@ func (s *Store) appendLocked(st Stream, ss *stream, size int64) (int64, error) {
 		}
 		ss.open = false
 	}
-	if st == StreamData && s.opts.ReserveExtents > 0 && s.table.FreeCount() <= s.opts.ReserveExtents {
-		return 0, fmt.Errorf("chunk: %v stream: %d free extents are reserved for the index and reclamation: %w", st, s.opts.ReserveExtents, engine.ErrNoSpace)
+	// s.mu makes the ladder's check and the allocation one step, so two
+	// streams allocating at once cannot both pass the check.
+	s.mu.Lock()
+	if r := st.Reserve(s.opts.ReserveExtents); r > 0 && s.table.FreeCount() <= r {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("chunk: %v stream: the last %d free extents are reserved: %w", st, r, engine.ErrNoSpace)
 	}
 	e, gen, err := s.table.Allocate(st.owner())
 	if err != nil {
+		s.mu.Unlock()
 		return 0, fmt.Errorf("chunk: %v stream: %w: %w", st, err, engine.ErrNoSpace)
 	}
-	s.sb.Touch()
-	s.mu.Lock()
 	rd := s.resets[e]
 	if rd.IsPersistent() {
 		delete(s.resets, e)
 		rd = dep.Dependency{}
 	}
 	s.mu.Unlock()
+	s.sb.Touch()
 	ss.open, ss.ext, ss.gen, ss.resetD = true, e, gen, rd
 	return s.table.Append(e, gen, size)
 }
+
+// Room returns how many bytes st can still append to its open extent
+// without opening a new one: 0 if it has none.
+func (s *Store) Room(st Stream) int64 {
+	ss := &s.streams[st]
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if !ss.open {
+		return 0
+	}
+	info := s.table.Info(ss.ext)
+	if info.Generation != ss.gen {
+		return 0
+	}
+	return s.geo.ExtentBytes - info.WritePointer
+}
+
+// FreeExtents returns the number of free extents.
+func (s *Store) FreeExtents() int { return s.table.FreeCount() }
 
 // Seal closes st's open extent: later chunks of the stream go to a new one.
 func (s *Store) Seal(st Stream) {
@@ -680,12 +736,20 @@ func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) 
 	if err := s.g.Admit(ctx, 1); err != nil {
 		return dep.Dependency{}, err
 	}
+	// s.mu from the table's reset until the reset's dependency is in
+	// s.resets: the extent is free, and so allocatable, as soon as the
+	// table says so, and an append that allocated it in between found no
+	// reset to depend on. Its new generation's data could then reach the
+	// device before any slot recorded the reset, under a superblock that
+	// still trusted the old generation's frames there
+	// (TestCrashSuperblockWithData found it). appendLocked allocates and
+	// reads s.resets under s.mu too.
+	s.mu.Lock()
 	gen := s.table.Reset(e)
 	s.cache.DropExtent(e)
 	s.sb.Reset(e, gen)
 	n := s.g.NewNode(dep.Dependency{}, dep.Chain{})
 	s.sb.WaitGeneration(e, gen, n)
-	s.mu.Lock()
 	s.resets[e] = n.Dependency()
 	s.other = s.other.And(n.Dependency())
 	s.mu.Unlock()

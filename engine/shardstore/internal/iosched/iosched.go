@@ -126,7 +126,7 @@ type Options struct {
 // Defaults.
 const (
 	IOBytesMaxDefault    = 1 << 20
-	IODepthDefault       = 1
+	IODepthDefault       = 4
 	RoundBytesMaxDefault = 8 << 20
 	QueueBytesMaxDefault = 64 << 20
 	FlushBytesDefault    = 32 << 20

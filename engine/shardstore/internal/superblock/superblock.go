@@ -236,12 +236,25 @@ func (m *Manager) WaitWritePointer(e extent.ID, gen uint32, pos int64, n *dep.No
 }
 
 // WaitGeneration registers n: it completes once a persisted slot records
-// extent e at generation gen or later.
+// extent e at generation gen or later — at once, if the last persisted
+// slot already does.
+//
+// That case is not rare: a reset changes the extent table before its
+// caller gets here, and the IO scheduler may prepare, write and persist a
+// slot from that table in between. Persisted then found no waiter to
+// complete, and no later slot would ever differ from it, so registering
+// n as a waiter would leave it pending forever (and a Sync waiting on it
+// hung with the scheduler idle).
 func (m *Manager) WaitGeneration(e extent.ID, gen uint32, n *dep.Node) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	if m.ext[e].pers.Generation >= gen {
+		m.mu.Unlock()
+		m.g.MarkDurable(n) // without m.mu: the graph's lock is a leaf
+		return
+	}
 	m.ext[e].genWaiters = append(m.ext[e].genWaiters, waiter{node: n, gen: gen})
 	m.dirty = true
+	m.mu.Unlock()
 }
 
 // Touch records that the table changed (an extent was allocated or reset):
