@@ -234,3 +234,24 @@ func (c *cancelAfter) Get(ctx context.Context, key []byte) ([]byte, error) {
 	}
 	return c.Store.Get(ctx, key)
 }
+
+func TestProgressBarOnlyOnATerminal(t *testing.T) {
+	var progress, log strings.Builder
+	r := &bench.Runner{
+		Config: bench.Config{Engines: []string{"model"}, Workloads: []string{"ycsb-c,records=10"},
+			Dir: t.TempDir(), Duration: 600 * time.Millisecond, Threads: 1, Out: t.TempDir()},
+		Drivers: modelDrivers(&stallConfig{}), Progress: &progress, Log: &log,
+	}
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "[#") || !strings.Contains(progress.String(), "ycsb-c,records=10 on model") {
+		t.Errorf("progress output lacks the bar and the run's label: %q", progress.String())
+	}
+	if !strings.HasSuffix(progress.String(), "\r\033[K") {
+		t.Errorf("the progress line is not cleared at the end")
+	}
+	if strings.Contains(log.String(), "\r") || !strings.Contains(log.String(), "ops/s, p99") {
+		t.Errorf("the log (what a pipe sees) has redraws or lacks the run line: %q", log.String())
+	}
+}

@@ -608,8 +608,8 @@ func (r *Runner) status(format string, args ...any) {
 		return
 	}
 	line := fmt.Sprintf(format, args...)
-	if len(line) > 100 {
-		line = line[:100]
+	if len(line) > 120 {
+		line = line[:120]
 	}
 	fmt.Fprintf(r.Progress, "\r\033[K%s", line)
 }
@@ -625,8 +625,15 @@ func (r *Runner) progress(ph phase, start time.Time, issued int64) {
 	rate := float64(issued) / el.Seconds()
 	switch {
 	case ph.ops > 0:
-		r.status("%s: %d/%d ops, %.0f ops/s", ph.label, min(issued, ph.ops), ph.ops, rate)
+		r.status("%s %s %d/%d ops, %.0f ops/s", bar(float64(issued)/float64(ph.ops)), ph.label, min(issued, ph.ops), ph.ops, rate)
 	case ph.duration > 0:
-		r.status("%s: %s/%s, %.0f ops/s", ph.label, el.Truncate(100*time.Millisecond), ph.duration, rate)
+		r.status("%s %s %s/%s, %.0f ops/s", bar(el.Seconds()/ph.duration.Seconds()), ph.label, el.Truncate(100*time.Millisecond), ph.duration, rate)
 	}
+}
+
+// bar draws a 20-cell progress bar for a fraction in [0, 1].
+func bar(frac float64) string {
+	const cells = 20
+	n := int(max(0, min(1, frac)) * cells)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", cells-n) + "]"
 }
