@@ -270,7 +270,7 @@ type Scheduler struct {
 	timerArmed bool
 	syncWanted int
 	syncDone   uint64 // flushes completed
-	flushing   bool
+	flushing   bool   // a round that ends in a flush is under way: set when next takes it
 	// blockedHeads: some queue's head waits on a dependency, which only
 	// flushes (and superblock writes) can complete.
 	blockedHeads bool
@@ -458,7 +458,7 @@ func (s *Scheduler) Flush(ctx context.Context) error {
 	defer s.mu.Unlock()
 	target := s.syncDone + 1
 	if s.flushing {
-		target++ // the flush under way took its writes before the call
+		target++ // the round under way prepared its slot and took its writes before the call
 	}
 	s.syncWanted++
 	defer func() { s.syncWanted-- }()
@@ -630,6 +630,12 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		flush = (pendingWork || metaDirty || s.syncWanted > 0) &&
 			(urgent || s.cadenceDue || s.unflBytes >= s.opts.FlushBytes)
 		if len(ios) > 0 || flush {
+			// The round's slot is prepared as soon as the lock is
+			// released, before its writes: from here on a Flush caller
+			// must wait for the flush after this one (see Flush), or it
+			// would return with changes made before its call, but after
+			// the Prepare, not persisted.
+			s.flushing = flush
 			return ios, flush, false
 		}
 		if s.closing && len(s.active) == 0 && !metaDirty {
@@ -966,7 +972,6 @@ func (s *Scheduler) flush(sb *sbWrite) error {
 	s.unflBytes = 0
 	s.haveUnfl = false
 	s.cadenceDue = false
-	s.flushing = true
 	s.mu.Unlock()
 
 	ok := sb != nil
