@@ -739,7 +739,13 @@ func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format fu
 			p.Add(lb)
 		}
 	}
-	p.NominalX(names...)
+	// An engine with options ("badger:mode=vlog") is labelled on two lines,
+	// name above options, so neighbouring labels do not run together.
+	ticks := make([]string, len(names))
+	for i, n := range names {
+		ticks[i] = strings.Replace(n, ":", "\n", 1)
+	}
+	p.NominalX(ticks...)
 	p.X.Tick.Label.Font = sized(sans, fontTick)
 	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
 	// Headroom for the value labels and the legend.
