@@ -92,6 +92,7 @@ import (
 	"github.com/dgraph-io/badger/v4/y"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
 )
 
 // Mode selects where Badger keeps values.
@@ -243,7 +244,7 @@ type DB struct {
 	db   *badger.DB
 	dir  string
 	opts Options
-	gate gate
+	gate gate.Gate
 
 	// gcMu serializes value-log GC between the background goroutine and
 	// Maintain, so neither sees Badger's ErrRejected from the other.
@@ -280,7 +281,7 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, wrap("open "+dir, err)
 	}
 	d := &DB{db: db, dir: dir, opts: o, base: counters()}
-	d.gate.init()
+	d.gate.Init()
 	if o.GCInterval > 0 {
 		d.gcStop, d.gcDone = make(chan struct{}), make(chan struct{})
 		go d.gcLoop()
@@ -303,10 +304,10 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("badger: get: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return nil, errClosed("get")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	var out []byte
 	err := d.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(userKey(key))
@@ -339,10 +340,10 @@ func (d *DB) Put(ctx context.Context, key, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badger: put: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("put")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	err := d.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(userKey(key), value)
 	})
@@ -361,10 +362,10 @@ func (d *DB) Delete(ctx context.Context, key []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badger: delete: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("delete")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.db.Update(func(txn *badger.Txn) error { return txn.Delete(userKey(key)) }); err != nil {
 		return wrap("delete", err)
 	}
@@ -377,10 +378,10 @@ func (d *DB) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badger: sync: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("sync")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.db.Sync(); err != nil {
 		return wrap("sync", err)
 	}
@@ -484,7 +485,7 @@ func fsyncFile(name string) error {
 // Close waits for operations in flight, stops value-log GC and closes Badger.
 // A second Close returns an error wrapping engine.ErrClosed.
 func (d *DB) Close() error {
-	if !d.gate.close() {
+	if !d.gate.Close() {
 		return errClosed("close")
 	}
 	if d.gcStop != nil {
@@ -545,10 +546,10 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badger: list: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("list")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	var endKey []byte
 	if end != nil {
 		endKey = userKey(end)
@@ -587,10 +588,10 @@ func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("badger: maintain %s: %w", op, err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("maintain " + string(op))
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	switch op {
 	case engine.Reclaim:
 		if err := d.runGC(ctx.Done()); err != nil {
@@ -650,10 +651,10 @@ func (d *DB) Stats() engine.Stats {
 	for _, name := range counterNames {
 		s.Metrics[name] = float64(delta(name))
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return s
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	lsm, vlog := d.db.Size()
 	s.Metrics["lsm_size_bytes"] = float64(lsm)
 	s.Metrics["vlog_size_bytes"] = float64(vlog)

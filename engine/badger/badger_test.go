@@ -231,7 +231,7 @@ func TestListReentersDuringClose(t *testing.T) {
 	err = d.List(ctx, nil, nil, func(k []byte) bool {
 		if string(k) == "b" {
 			go func() { closed <- d.Close() }()
-			for d.gate.state.Load()&closedBit == 0 { // Close has started waiting
+			for !d.gate.Closing() { // Close has started waiting
 				time.Sleep(time.Millisecond)
 			}
 		}

@@ -54,6 +54,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
 )
 
 // ValueMax is the largest value a DB accepts: bbolt's MaxValueSize.
@@ -177,7 +178,7 @@ func (o Options) boltOptions() *bolt.Options {
 type DB struct {
 	db   *bolt.DB
 	opts Options
-	gate gate
+	gate gate.Gate
 
 	userBytes atomic.Int64
 	syncs     atomic.Int64 // explicit DB.Sync calls
@@ -223,7 +224,7 @@ func Open(dir string, o Options) (*DB, error) {
 		db.Close()
 		return nil, wrap("open "+path, err)
 	}
-	d.gate.init()
+	d.gate.Init()
 	return d, nil
 }
 
@@ -235,10 +236,10 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bbolt: get: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return nil, errClosed("get")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	var out []byte
 	err := d.db.View(func(tx *bolt.Tx) error {
 		// A cursor rather than Bucket.Get: Get answers nil for an absent
@@ -282,10 +283,10 @@ func (d *DB) Put(ctx context.Context, key, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: put: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("put")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) }); err != nil {
 		return wrap("put", err)
 	}
@@ -301,10 +302,10 @@ func (d *DB) Delete(ctx context.Context, key []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: delete: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("delete")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) }); err != nil {
 		return wrap("delete", err)
 	}
@@ -317,10 +318,10 @@ func (d *DB) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: sync: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("sync")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if !d.opts.NoSync && !d.opts.NoGrowSync {
 		return nil
 	}
@@ -334,7 +335,7 @@ func (d *DB) Sync(ctx context.Context) error {
 // Close waits for operations in flight and closes the database. A second
 // Close returns an error wrapping engine.ErrClosed.
 func (d *DB) Close() error {
-	if !d.gate.close() {
+	if !d.gate.Close() {
 		return errClosed("close")
 	}
 	var syncErr error
@@ -362,10 +363,10 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: list: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("list")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	from := start
 	keys := make([][]byte, 0, listChunk)
 	for {
@@ -412,10 +413,10 @@ func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bbolt: maintain %s: %w", op, err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("maintain " + string(op))
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	for _, known := range engine.MaintenanceOps() {
 		if op == known {
 			return fmt.Errorf("bbolt: maintain %s: %w", op, errors.ErrUnsupported)
@@ -438,10 +439,10 @@ func (d *DB) Limits() engine.Limits {
 // mmap, invisible to bbolt.
 func (d *DB) Stats() engine.Stats {
 	s := engine.Stats{UserBytesWritten: d.userBytes.Load(), Flushes: d.syncs.Load()}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return s
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	var commits int64
 	var size int64
 	_ = d.db.View(func(tx *bolt.Tx) error {

@@ -52,6 +52,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
 )
 
 // ValueMax is the largest value a DB accepts.
@@ -185,7 +186,7 @@ func (quietLogger) Fatalf(format string, args ...any) {
 type DB struct {
 	db   *pebble.DB
 	opts Options
-	gate gate
+	gate gate.Gate
 	io   *ioCounters
 
 	userBytes atomic.Int64
@@ -215,7 +216,7 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.Sync {
 		d.writeOpts = pebble.Sync
 	}
-	d.gate.init()
+	d.gate.Init()
 	return d, nil
 }
 
@@ -227,10 +228,10 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pebble: get: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return nil, errClosed("get")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	v, closer, err := d.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("pebble: get: %w", engine.ErrNotFound)
@@ -257,10 +258,10 @@ func (d *DB) Put(ctx context.Context, key, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: put: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("put")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.db.Set(key, value, d.writeOpts); err != nil {
 		return wrap("put", err)
 	}
@@ -276,10 +277,10 @@ func (d *DB) Delete(ctx context.Context, key []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: delete: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("delete")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	if err := d.db.Delete(key, d.writeOpts); err != nil {
 		return wrap("delete", err)
 	}
@@ -292,10 +293,10 @@ func (d *DB) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: sync: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("sync")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	return d.sync()
 }
 
@@ -321,7 +322,7 @@ func (d *DB) sync() error {
 // Close waits for operations in flight and closes the database. A second
 // Close returns an error wrapping engine.ErrClosed.
 func (d *DB) Close() error {
-	if !d.gate.close() {
+	if !d.gate.Close() {
 		return errClosed("close")
 	}
 	var flushErr error
@@ -344,10 +345,10 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: list: %w", err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("list")
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	it, err := d.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
 		return wrap("list", err)
@@ -377,10 +378,10 @@ func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: maintain %s: %w", op, err)
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return errClosed("maintain " + string(op))
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	switch op {
 	case engine.IndexFlush:
 		if err := d.db.Flush(); err != nil {
@@ -441,10 +442,10 @@ func (d *DB) Stats() engine.Stats {
 		DeviceBytesRead:    d.io.read.Load(),
 		Flushes:            d.io.syncs.Load(),
 	}
-	if !d.gate.enter() {
+	if !d.gate.Enter() {
 		return s
 	}
-	defer d.gate.exit()
+	defer d.gate.Exit()
 	m := d.db.Metrics()
 	total := m.Total()
 	var flushed, compacted, compactRead uint64
