@@ -350,6 +350,10 @@ type Driver struct {
 	Name    string
 	Doc     string // one line
 	Options []OptionDef
+	// Check, if set, validates resolved options (ranges, combinations) so
+	// that a bad value is reported before anything runs, not when the
+	// engine first opens. Drivers.Resolve calls it.
+	Check func(opts Options) error
 	// Open opens the engine on dir (created if absent; an engine that
 	// manages a raw device may take its path from an option instead).
 	Open func(dir string, opts Options) (Engine, error)
@@ -392,6 +396,11 @@ func (t Drivers) Resolve(spec string) (Driver, Options, error) {
 	o, err := Resolve(s, d.Options)
 	if err != nil {
 		return Driver{}, Options{}, err
+	}
+	if d.Check != nil {
+		if err := d.Check(o); err != nil {
+			return Driver{}, Options{}, err
+		}
 	}
 	return d, o, nil
 }

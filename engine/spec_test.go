@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,18 @@ func TestDrivers(t *testing.T) {
 	}
 	if _, _, err := table.Resolve("b:x=1"); err == nil || !strings.Contains(err.Error(), "it takes no options") {
 		t.Fatalf("option on an engine without options: %v", err)
+	}
+	checked := engine.Drivers{{Name: "c", Options: defs, Check: func(o engine.Options) error {
+		if o.Int("depth") > 10 {
+			return errors.New("c: depth above 10")
+		}
+		return nil
+	}}}
+	if _, _, err := checked.Resolve("c:depth=11"); err == nil || err.Error() != "c: depth above 10" {
+		t.Fatalf("Resolve did not run the driver's Check: %v", err)
+	}
+	if _, _, err := checked.Resolve("c:depth=9"); err != nil {
+		t.Fatalf("Check rejected a valid value: %v", err)
 	}
 	d, o, err := table.Resolve("a:depth=7")
 	if err != nil || d.Name != "a" || o.Int("depth") != 7 {

@@ -136,6 +136,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"bench", "--engine", "model", "--workload", "ycsb-a", "--threads", "x"}, `invalid argument "x" for "--threads"`},
 		{[]string{"bench", "--engine", "model", "--workload", "ycsb-a", "--out", "/proc/nope"}, "--out /proc/nope"},
 		{[]string{"probe"}, "--dir is required"},
+		// Ranges are checked before anything runs, with the figure typed.
+		{[]string{"bench", "--engine", "bbolt:batch-size=-5", "--workload", "ycsb-a"}, "batch-size=-5 is outside 1 to"},
+		{[]string{"bench", "--engine", "shardstore:extent=5KiB", "--workload", "ycsb-a"}, "extent size 5120: want a multiple of 4KiB"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)

@@ -74,9 +74,13 @@ func exitFor(err error, stderr io.Writer) int {
 // isCobraUsage recognises cobra's own argument errors (unknown command,
 // wrong number of arguments), which it returns as plain errors.
 func isCobraUsage(err error) bool {
+	// Flag errors arrive through the FlagErrorFunc as usageError already;
+	// only cobra's argument checks remain. Match their prefixes only, so an
+	// engine error that happens to say "invalid argument" is not taken for
+	// a usage error.
 	msg := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most", "unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument"} {
-		if strings.Contains(msg, p) {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "requires at most"} {
+		if strings.HasPrefix(msg, p) {
 			return true
 		}
 	}

@@ -27,6 +27,7 @@ func Driver() engine.Driver {
 			{Name: "gc-interval", Kind: engine.KindDuration, Default: d.GCInterval.String(),
 				Doc: "how often background value-log GC runs; 0 turns it off"},
 		},
+		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
 		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
 			o := optionsFrom(opts)
 			// Validate before Open's EnsureDefaults so an explicit 0 is

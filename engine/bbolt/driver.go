@@ -1,6 +1,10 @@
 package bbolt
 
-import "github.com/gauntlet-kv/gauntlet/engine"
+import (
+	"math"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
 
 // Driver returns the harness's entry for bbolt. Its option defaults are
 // DefaultOptions, written as a user would type them.
@@ -27,6 +31,7 @@ func Driver() engine.Driver {
 			{Name: "batch-delay", Kind: engine.KindDuration, Default: d.MaxBatchDelay.String(),
 				Doc: "longest a batch waits to fill; bbolt's default, and a lone writer's added latency"},
 		},
+		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
 		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
 			o := optionsFrom(opts)
 			// Validate before Open's EnsureDefaults so an explicit 0 is
@@ -48,11 +53,21 @@ func optionsFrom(opts engine.Options) Options {
 		FreelistSync:    opts.Bool("freelist-sync"),
 		InitialMmapSize: opts.Size("mmap"),
 		NoBatch:         !opts.Bool("batch"),
-		MaxBatchSize:    int(max(min(opts.Int("batch-size"), 1<<30), -1)),
+		MaxBatchSize:    toInt(opts.Int("batch-size")),
 		MaxBatchDelay:   opts.Duration("batch-delay"),
 	}
 	if o.InitialMmapSize == 0 {
 		o.InitialMmapSize = -1
 	}
 	return o
+}
+
+// toInt narrows a spec integer to an int; values beyond an int32 (and so
+// beyond every limit Validate accepts) are clamped there, and still rejected
+// with the figure the user typed when it fits.
+func toInt(n int64) int {
+	if int64(int(n)) == n {
+		return int(n) // exact: Validate reports the figure the user typed
+	}
+	return int(max(min(n, math.MaxInt32), math.MinInt32))
 }

@@ -1,6 +1,10 @@
 package pebble
 
-import "github.com/gauntlet-kv/gauntlet/engine"
+import (
+	"math"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+)
 
 // Driver returns the harness's entry for Pebble. Its option defaults are
 // DefaultOptions, written as a user would type them.
@@ -23,6 +27,7 @@ func Driver() engine.Driver {
 			{Name: "l0-concurrency", Kind: engine.KindInt, Default: "2",
 				Doc: "L0 sublevels per extra concurrent L0 compaction; CockroachDB's setting"},
 		},
+		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
 		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
 			o := optionsFrom(opts)
 			// Validate before Open's EnsureDefaults so an explicit 0 is
@@ -49,5 +54,8 @@ func optionsFrom(opts engine.Options) Options {
 
 // clampInt narrows a spec integer to an int that Validate can still reject.
 func clampInt(n int64) int {
-	return int(max(min(n, 1<<30), -1))
+	if int64(int(n)) == n {
+		return int(n) // exact: Validate reports the figure the user typed
+	}
+	return int(max(min(n, math.MaxInt32), math.MinInt32))
 }

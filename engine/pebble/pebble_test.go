@@ -102,7 +102,7 @@ func TestDriverBadOptions(t *testing.T) {
 		{"pebble:memtable=0", "memtable=0B is outside"},
 		{"pebble:cache=0,compactions=0", "cache=0B is below 1MiB; compactions=0 is outside 1 to 64"},
 		{"pebble:sync=true,wal=false", "sync=true needs the WAL"},
-		{"pebble:compactions=99999999999", "compactions=1073741824 is outside"},
+		{"pebble:compactions=99999999999", "compactions=99999999999 is outside"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.spec, func(t *testing.T) {

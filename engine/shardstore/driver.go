@@ -81,20 +81,29 @@ func Driver() engine.Driver {
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: []string{string(iosched.PolicyCoalesce), string(iosched.PolicyFIFO)},
 				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
 		},
-		Open: func(dir string, o engine.Options) (engine.Engine, error) {
-			opts := Options{
-				DevicePath:    o.String("path"),
-				DeviceBytes:   o.Size("size"),
-				Direct:        o.Bool("direct"),
-				DirectSet:     true,
-				ExtentBytes:   o.Size("extent"),
-				CacheBytes:    o.Size("cache"),
-				MemtableBytes: int(o.Size("memtable")),
-				FlushInterval: o.Duration("flush-interval"),
-				Scheduler:     iosched.Policy(o.String("sched")),
-				SkipPrewrite:  !o.Bool("prewrite"),
-			}
-			return OpenDir(dir, opts)
+		Check: func(o engine.Options) error {
+			opts := optionsFromSpec(o)
+			opts.EnsureDefaults()
+			return opts.Validate()
 		},
+		Open: func(dir string, o engine.Options) (engine.Engine, error) {
+			return OpenDir(dir, optionsFromSpec(o))
+		},
+	}
+}
+
+// optionsFromSpec maps resolved spec options onto Options.
+func optionsFromSpec(o engine.Options) Options {
+	return Options{
+		DevicePath:    o.String("path"),
+		DeviceBytes:   o.Size("size"),
+		Direct:        o.Bool("direct"),
+		DirectSet:     true,
+		ExtentBytes:   o.Size("extent"),
+		CacheBytes:    o.Size("cache"),
+		MemtableBytes: int(o.Size("memtable")),
+		FlushInterval: o.Duration("flush-interval"),
+		Scheduler:     iosched.Policy(o.String("sched")),
+		SkipPrewrite:  !o.Bool("prewrite"),
 	}
 }

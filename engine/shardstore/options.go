@@ -3,6 +3,7 @@ package shardstore
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
@@ -170,7 +171,13 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("device size %d is negative", o.DeviceBytes))
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("shardstore: invalid options: %w: %w", errors.Join(errs...), engine.ErrInvalidArgument)
+		// One line: the CLI shows an error as one line, and every problem
+		// should be in it.
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("shardstore: invalid options: %s: %w", strings.Join(msgs, "; "), engine.ErrInvalidArgument)
 	}
 	return nil
 }
