@@ -118,3 +118,32 @@ func TestWaitGenerationAlreadyPersisted(t *testing.T) {
 		t.Fatal("reset node pending after a slot recorded the generation")
 	}
 }
+
+// TestRootReadyAfterPrepareKeepsSuperblockDirty is the interleaving behind
+// a hang the conformance checker found (reclamation's Sync waiting on a root
+// with the IO scheduler and the index flusher idle): SetRoot marks the
+// superblock dirty; a Prepare before the root's dependency is persistent
+// skips the root and clears the flag; when the dependency then becomes
+// persistent, nothing marked the superblock dirty again, so no slot ever
+// recorded the root.
+func TestRootReadyAfterPrepareKeepsSuperblockDirty(t *testing.T) {
+	m, _, g, dev := newTestManager(t)
+	data := newNode(t, g) // the run and metadata the root names
+	rootNode := newNode(t, g)
+	m.SetRoot([]byte("root-1"), data.Dependency(), rootNode)
+
+	round(t, m, dev) // the scheduler's round starts before data is durable
+	if rootNode.Durable() {
+		t.Fatal("root recorded before its dependency was persistent")
+	}
+	g.MarkDurable(data)
+	if dirty, _ := m.Want(); !dirty {
+		t.Fatal("a root whose dependency is persistent waits, but the superblock is not dirty: nothing will ever record it")
+	}
+	if !round(t, m, dev) || !rootNode.Durable() {
+		t.Fatal("the next round did not record the root")
+	}
+	if dirty, _ := m.Want(); dirty {
+		t.Error("superblock dirty with nothing left to persist")
+	}
+}

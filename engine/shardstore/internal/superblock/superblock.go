@@ -321,10 +321,26 @@ func (m *Manager) SetRoot(data []byte, d dep.Dependency, n *dep.Node) {
 // Want implements iosched.Metadata. It is never urgent by itself: the
 // scheduler knows when someone waits (a dep.Graph waiter, or a queued write
 // blocked on a dependency) and flushes at once then.
+//
+// A pending root whose dependency has become persistent makes the
+// superblock dirty too: Prepare skips a root that is not yet persistent and
+// clears the flag, and nothing else would mark it again when the root's
+// dependency completes — with no further data to write, the root would
+// never be recorded and a Sync waiting on it would wait forever.
 func (m *Manager) Want() (dirty, urgent bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.dirty, false
+	if m.dirty {
+		return true, false
+	}
+	if !m.inflight {
+		for _, r := range m.roots {
+			if r.dep.IsPersistent() {
+				return true, false
+			}
+		}
+	}
+	return false, false
 }
 
 // DataDurable implements iosched.Metadata.
