@@ -45,6 +45,9 @@ type Config struct {
 	Probe bool `json:"probe"`
 	// ProbeBytes is the size of the probe's sequential-write file.
 	ProbeBytes int64 `json:"probe_bytes"`
+	// CPUProfile writes a Go CPU profile of each run's measured phase to
+	// Out as <engine>-<workload>-r<rep>.cpu.pprof (for `go tool pprof`).
+	CPUProfile bool `json:"cpu_profile,omitempty"`
 }
 
 // Defaults.

@@ -27,7 +27,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,7 +252,12 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	if hasStats {
 		statsBefore = st.Stats()
 	}
+	stopProfile, err := r.startProfile(e.driver.Name, p.name, rep)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: r.Config.Seed, label: label, measured: true})
+	stopProfile()
 	if m == nil {
 		return nil, nil, runErr
 	}
@@ -636,4 +643,28 @@ func bar(frac float64) string {
 	const cells = 20
 	n := int(max(0, min(1, frac)) * cells)
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", cells-n) + "]"
+}
+
+// startProfile starts a CPU profile of one run's measured phase if the
+// config asks for one; the returned func stops it.
+func (r *Runner) startProfile(engineName, workload string, rep int) (func(), error) {
+	if !r.Config.CPUProfile {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(r.Config.Out, 0o755); err != nil {
+		return nil, FatalError{fmt.Errorf("--out %s: %v", r.Config.Out, unwrapPath(err))}
+	}
+	path := filepath.Join(r.Config.Out, fmt.Sprintf("%s-%s-r%d.cpu.pprof", sanitize(engineName), sanitize(workload), rep))
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, FatalError{fmt.Errorf("--cpuprofile: %v", unwrapPath(err))}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, FatalError{fmt.Errorf("--cpuprofile: %v (is another profile running?)", err)}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +208,33 @@ func TestBenchDiskFullMidRun(t *testing.T) {
 	}
 	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 {
 		t.Errorf("failed run: error %q, %d ops; want the error and the ops measured before it", f.Error, f.Ops)
+	}
+}
+
+func TestBenchCPUProfile(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "bench", "--engine", "model", "--workload", "ycsb-a,records=200",
+		"--ops", "20000", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet", "--cpuprofile")
+	if code != 0 {
+		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	path := filepath.Join(out, "model-ycsb-a_records_200-r1.cpu.pprof")
+	f, err := os.Open(path)
+	if err != nil {
+		entries, _ := os.ReadDir(out)
+		t.Fatalf("no profile: %v (out holds %v)", err, entries)
+	}
+	defer f.Close()
+	// A pprof profile is a gzipped protocol buffer.
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: not a pprof profile: %v", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("%s: %d bytes of profile, err %v", path, len(b), err)
+	}
+	if !bytes.Contains(b, []byte("cpu")) || !bytes.Contains(b, []byte("nanoseconds")) {
+		t.Errorf("%s: not a CPU profile", path)
 	}
 }

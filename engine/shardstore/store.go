@@ -152,6 +152,8 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	return s, nil
 }
 
+var zeros [64 << 10]byte
+
 // blankDevice reports whether the superblock extent's first bytes are all
 // zero: a device never formatted.
 func blankDevice(dev disk.Device, extentBytes int64) (bool, error) {
@@ -161,12 +163,7 @@ func blankDevice(dev disk.Device, extentBytes int64) (bool, error) {
 	if _, err := dev.ReadAt(b, 0); err != nil {
 		return false, err
 	}
-	for _, c := range b {
-		if c != 0 {
-			return false, nil
-		}
-	}
-	return true, nil
+	return bytes.Equal(b, zeros[:len(b)]), nil
 }
 
 // recover loads the index named by the superblock's root.

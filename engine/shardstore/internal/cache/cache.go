@@ -155,7 +155,13 @@ func (c *Cache) Read(k Key, dst []byte, off int) bool {
 
 // Insert caches a copy of page (PageBytes long) under k, evicting pages
 // not referenced lately to stay within capacity.
-func (c *Cache) Insert(k Key, page []byte) {
+func (c *Cache) Insert(k Key, page []byte) { c.insert(k, page, true) }
+
+// InsertOwned is Insert without the copy: the cache keeps page itself, and
+// the caller must never modify it again.
+func (c *Cache) InsertOwned(k Key, page []byte) { c.insert(k, page, false) }
+
+func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 	if len(page) != c.opts.PageBytes {
 		panic(fmt.Sprintf("cache: page of %d bytes, want %d", len(page), c.opts.PageBytes))
 	}
@@ -184,8 +190,11 @@ func (c *Cache) Insert(k Key, page []byte) {
 			break
 		}
 	}
-	p := append([]byte(nil), page...)
-	e := &entry{key: k, page: p, slot: len(c.ring)}
+	p := page
+	if copyPage {
+		p = append([]byte(nil), page...)
+	}
+	e := &entry{key: k, page: p[:len(p):len(p)], slot: len(c.ring)}
 	c.ring = append(c.ring, e)
 	c.pages[k] = e
 	set := c.byExtent[k.Extent]

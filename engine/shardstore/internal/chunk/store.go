@@ -616,13 +616,18 @@ func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([
 		if _, err := s.dev.ReadAt(buf, base+missFrom*pb); err != nil {
 			return fmt.Errorf("read extent %d pages %d-%d: %w", e, missFrom, upTo-1, err)
 		}
+		given := false
 		for p := missFrom; p < upTo; p++ {
 			page := buf[(p-missFrom)*pb : (p-missFrom+1)*pb]
 			lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
 			copy(out[lo-off:hi-off], page[lo-p*pb:hi-p*pb])
 			if (p+1)*pb <= stable && s.table.Generation(e) == gen {
-				s.cache.Insert(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, page)
+				s.cache.InsertOwned(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, page)
+				given = true
 			}
+		}
+		if given {
+			miss = nil // the cache owns its pages now
 		}
 		missFrom = -1
 		return nil

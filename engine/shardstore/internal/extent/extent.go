@@ -163,10 +163,13 @@ func (t *Table) Info(id ID) Info {
 }
 
 // Snapshot returns every extent's state, indexed by ID.
-func (t *Table) Snapshot() []Info {
+func (t *Table) Snapshot() []Info { return t.SnapshotInto(nil) }
+
+// SnapshotInto is Snapshot reusing dst's storage.
+func (t *Table) SnapshotInto(dst []Info) []Info {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]Info(nil), t.ext...)
+	return append(dst[:0], t.ext...)
 }
 
 // Allocate gives the lowest-numbered free extent to owner and returns it

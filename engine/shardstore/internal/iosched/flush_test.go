@@ -136,9 +136,9 @@ func TestFlushWaitsForSlotPreparedAfterCall(t *testing.T) {
 	go func() { flushed <- s.Flush(ctx) }()
 	for {
 		s.mu.Lock()
-		n := s.syncWanted
+		due := s.syncDone < s.syncTarget
 		s.mu.Unlock()
-		if n > 0 {
+		if due {
 			break // Flush has chosen the flush it waits for
 		}
 		time.Sleep(time.Millisecond)

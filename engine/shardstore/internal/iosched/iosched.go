@@ -268,7 +268,12 @@ type Scheduler struct {
 	haveUnfl   bool
 	cadenceDue bool
 	timerArmed bool
-	syncWanted int
+	// syncTarget is the count of completed flushes Flush callers wait for:
+	// a flush is due while syncDone < syncTarget. (A count of waiting
+	// callers instead kept the worker running empty flush rounds, each
+	// preparing a superblock slot, until the woken caller got the lock to
+	// leave — about a millisecond of spinning per Flush.)
+	syncTarget uint64
 	syncDone   uint64 // flushes completed
 	flushing   bool   // a round that ends in a flush is under way: set when next takes it
 	// blockedHeads: some queue's head waits on a dependency, which only
@@ -460,8 +465,7 @@ func (s *Scheduler) Flush(ctx context.Context) error {
 	if s.flushing {
 		target++ // the round under way prepared its slot and took its writes before the call
 	}
-	s.syncWanted++
-	defer func() { s.syncWanted-- }()
+	s.syncTarget = max(s.syncTarget, target)
 	s.cond.Broadcast()
 	for s.syncDone < target {
 		if s.err != nil {
@@ -625,9 +629,10 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		}
 		ios = s.take()
 		metaDirty, metaUrgent := s.meta.Want()
-		urgent := s.closing || s.syncWanted > 0 || metaUrgent || s.blockedHeads || s.g.Waiters() > 0
+		syncDue := s.syncDone < s.syncTarget
+		urgent := s.closing || syncDue || metaUrgent || s.blockedHeads || s.g.Waiters() > 0
 		pendingWork := s.haveUnfl || len(ios) > 0
-		flush = (pendingWork || metaDirty || s.syncWanted > 0) &&
+		flush = (pendingWork || metaDirty || syncDue) &&
 			(urgent || s.cadenceDue || s.unflBytes >= s.opts.FlushBytes)
 		if len(ios) > 0 || flush {
 			// The round's slot is prepared as soon as the lock is
@@ -818,7 +823,10 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 		total += int(end - start)
 	}
 	if cap(s.iobuf) < total {
-		s.iobuf = disk.AlignedBuffer(max(total, s.opts.IOBytesMax+2*int(sector)))
+		// Grown to the next power of two, from 64 KiB: a scheduler that
+		// only ever writes small rounds (a checker's tiny device) does not
+		// pay for a buffer sized for the largest.
+		s.iobuf = disk.AlignedBuffer(1 << bits.Len(uint(max(total, 64<<10)-1)))
 	}
 	// Fill the regions. q's issue state (gen, tail) is touched only by
 	// this goroutine; the tail each region leaves is known once its bytes

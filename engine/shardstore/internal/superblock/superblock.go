@@ -158,6 +158,7 @@ type Manager struct {
 	table     *extent.Table
 	g         *dep.Graph
 	slotBytes int64
+	snap      []extent.Info // Prepare's copy of the table (only the scheduler calls Prepare)
 
 	mu       conc.Mutex
 	seq      uint64 // of the last persisted slot
@@ -362,7 +363,8 @@ func (m *Manager) DataDurable(e extent.ID, gen uint32, end int64) {
 
 // Prepare implements iosched.Metadata.
 func (m *Manager) Prepare() ([]byte, int64, any, bool) {
-	snap := m.table.Snapshot()
+	m.snap = m.table.SnapshotInto(m.snap)
+	snap := m.snap
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.inflight {
