@@ -173,29 +173,38 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 	if _, ok := c.pages[k]; ok {
 		return
 	}
-	for int64(len(c.ring)+1)*int64(c.opts.PageBytes) > c.opts.CapacityBytes {
-		// Advance the hand to a page not referenced since it last
-		// passed, clearing the flags it passes. (Its buffer is not reused:
-		// a page Get returned may still be read.)
-		for {
-			c.hand %= len(c.ring)
-			e := c.ring[c.hand]
-			if e.ref.Load() {
-				e.ref.Store(false)
-				c.hand++
-				continue
-			}
-			c.remove(e)
-			c.evictions++
-			break
-		}
-	}
 	p := page
 	if copyPage {
 		p = append([]byte(nil), page...)
 	}
 	e := &entry{key: k, page: p[:len(p):len(p)], slot: len(c.ring)}
-	c.ring = append(c.ring, e)
+	if int64(len(c.ring)+1)*int64(c.opts.PageBytes) > c.opts.CapacityBytes {
+		// Advance the hand to a page not referenced since it last
+		// passed, clearing the flags it passes, and put the new page in
+		// its slot, behind the hand: a new page gets a whole turn of the
+		// clock to be referenced. (Swapping the ring's last page into the
+		// slot instead put the newest page under the hand, to be evicted
+		// by the next insert: write-through pages, the hottest, never
+		// survived. The victim's buffer is not reused: a page Get
+		// returned may still be read.)
+		for {
+			c.hand %= len(c.ring)
+			v := c.ring[c.hand]
+			if v.ref.Load() {
+				v.ref.Store(false)
+				c.hand++
+				continue
+			}
+			c.unmap(v)
+			c.evictions++
+			e.slot = c.hand
+			c.ring[c.hand] = e
+			c.hand++
+			break
+		}
+	} else {
+		c.ring = append(c.ring, e)
+	}
 	c.pages[k] = e
 	set := c.byExtent[k.Extent]
 	if set == nil {
@@ -242,6 +251,12 @@ func (c *Cache) remove(e *entry) {
 	last.slot = e.slot
 	c.ring[len(c.ring)-1] = nil
 	c.ring = c.ring[:len(c.ring)-1]
+	c.unmap(e)
+}
+
+// unmap removes e from the maps (not from the ring). Called with mu held
+// exclusively.
+func (c *Cache) unmap(e *entry) {
 	delete(c.pages, e.key)
 	set := c.byExtent[e.key.Extent]
 	delete(set, e)

@@ -38,3 +38,31 @@ func TestEvictionAndDrain(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestNewPageSurvivesNextInsert: in a full cache of pages nobody read,
+// each insert evicts the oldest page, never the one inserted just before
+// (a page written through the cache is the likeliest to be read next).
+func TestNewPageSurvivesNextInsert(t *testing.T) {
+	const pages = 8
+	c := New(Options{CapacityBytes: pages * 512, PageBytes: 512})
+	k := func(p int) Key { return Key{Extent: 1, Page: uint32(p)} }
+	for p := range 4 * pages {
+		c.InsertOwned(k(p), make([]byte, 512))
+		if p == 0 {
+			continue
+		}
+		// The last `pages` inserted are exactly the cached ones: FIFO
+		// order when nothing is referenced.
+		for q := max(0, p-pages+1); q <= p; q++ {
+			if c.ExtentPages(1) != min(p+1, pages) {
+				t.Fatalf("after insert %d: %d pages cached, want %d", p, c.ExtentPages(1), min(p+1, pages))
+			}
+			c.mu.RLock()
+			_, ok := c.pages[k(q)]
+			c.mu.RUnlock()
+			if !ok {
+				t.Fatalf("after insert %d: page %d (of the last %d inserted) was evicted", p, q, pages)
+			}
+		}
+	}
+}

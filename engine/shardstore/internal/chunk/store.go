@@ -293,11 +293,42 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		rng:    rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
 	}
 	s.sb = superblock.NewManager(geo, table, s.g, rec)
-	s.sched, err = iosched.New(dev, geo, s.g, s.sb, opts.Scheduler)
+	// Regions start at cache pages, so the pages a write completes go to
+	// the cache as they go to the device (writeThrough).
+	sopts := opts.Scheduler
+	sopts.AlignBytes = s.cache.PageBytes()
+	sopts.Written = s.writeThrough
+	s.sched, err = iosched.New(dev, geo, s.g, s.sb, sopts)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// writeThrough caches the pages of a region just written that hold a data
+// chunk small enough to be read through the cache (see iosched.Options.
+// Written): a key read soon after it is written — the common case — then
+// never goes to the device. Only whole pages below the region's last data
+// byte are complete; the partial last page is rewritten, whole, by the
+// extent's next region.
+func (s *Store) writeThrough(e extent.ID, gen uint32, start int64, buf []byte, dataEnd int64, spans []iosched.Span) {
+	pb := int64(s.cache.PageBytes())
+	if s.table.Generation(e) != gen {
+		return // reset since: nothing of this generation can be read
+	}
+	i := 0
+	for p := start; p+pb <= dataEnd; p += pb {
+		for i < len(spans) && spans[i].Hi <= p {
+			i++
+		}
+		if i == len(spans) {
+			return
+		}
+		if spans[i].Lo >= p+pb {
+			continue // no cached chunk in this page
+		}
+		s.cache.Insert(cache.Key{Extent: e, Gen: gen, Page: uint32(p / pb)}, buf[p-start:p-start+pb])
+	}
 }
 
 // Geometry returns the device's division into extents.
@@ -413,6 +444,7 @@ func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dep
 	s.sched.Enqueue(&iosched.Write{
 		Extent: ss.ext, Gen: ss.gen, Offset: off, Frame: frame, Node: data, Class: st.class(),
 		Abandon: s.abandon,
+		Cache:   st.owner() == extent.Data && len(frame) <= s.opts.CacheReadMax,
 	})
 	ss.tail = ss.tail.And(wp.Dependency())
 	s.chunks.Add(1)
@@ -543,11 +575,15 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
 	}
 	// A frame below the bytes issued is on the device; only one above
-	// can still be queued (ReadUnissued takes the scheduler's lock).
+	// can still be queued (ReadUnissued takes the scheduler's lock), and
+	// one in the partial last page is also kept by the scheduler: the
+	// newest frames, the ones most likely to be read, never wait on the
+	// device.
 	issued := s.sched.Issued(loc.Extent, loc.Generation)
+	pb := int64(s.cache.PageBytes())
 	var b []byte
 	ok := false
-	if int64(loc.Offset)+n > issued {
+	if int64(loc.Offset)+n > issued/pb*pb {
 		b, ok = s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
 	}
 	if !ok {

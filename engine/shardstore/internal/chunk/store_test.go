@@ -9,6 +9,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/cache"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
@@ -399,4 +400,74 @@ func readRaw(t testing.TB, dev disk.Device, off int64, n int) []byte {
 		t.Fatal(err)
 	}
 	return buf[off-start : off-start+int64(n)]
+}
+
+// TestWriteThroughCache: the pages a round of small data chunks completes
+// go to the cache as they are written, so reading those chunks back does
+// not touch the device; the partial last page is not cached (its bytes are
+// rewritten by the next round), and chunks too big to be read through the
+// cache are not cached as they are written.
+func TestWriteThroughCache(t *testing.T) {
+	ctx := context.Background()
+	opts := testOptions()
+	opts.CacheReadMax = 2048
+	s, m := newStore(t, opts)
+	rng := rand.New(rand.NewPCG(1, 2))
+	pb := int64(s.cache.PageBytes())
+	put := func(n int) (Locator, []byte) {
+		t.Helper()
+		v := value(rng, n)
+		loc, d, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Wait(ctx); err != nil { // one round per chunk
+			t.Fatal(err)
+		}
+		return loc, v
+	}
+	var locs []Locator
+	var vals [][]byte
+	for range 20 { // 20 × (300 + 44) bytes: one page complete, one partial
+		loc, v := put(300)
+		locs, vals = append(locs, loc), append(vals, v)
+	}
+	end := int64(locs[len(locs)-1].End())
+	if end/pb != 1 {
+		t.Fatalf("the chunks end at %d: want one complete page of %d", end, pb)
+	}
+	if got := s.cache.ExtentPages(locs[0].Extent); got != 1 {
+		t.Errorf("%d pages of the extent cached, want 1 (the complete one)", got)
+	}
+	before := m.Stats().Reads
+	for i, loc := range locs {
+		if int64(loc.End()) > pb {
+			break // on the partial page
+		}
+		got, err := s.GetChunk(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, vals[i]) {
+			t.Fatalf("chunk %d: wrong bytes", i)
+		}
+	}
+	if n := m.Stats().Reads - before; n != 0 {
+		t.Errorf("%d device reads for chunks of a page just written, want 0 (write-through)", n)
+	}
+
+	big, v := put(6000) // > CacheReadMax
+	first, last := (int64(big.Offset)+pb-1)/pb, int64(big.End())/pb
+	if first >= last {
+		t.Fatalf("chunk at %d+%d covers no whole page", big.Offset, big.Length)
+	}
+	for p := first; p < last; p++ {
+		if _, ok := s.cache.Get(cache.Key{Extent: big.Extent, Gen: big.Generation, Page: uint32(p)}); ok {
+			t.Errorf("page %d, wholly inside a chunk too big for the cache, was cached", p)
+		}
+	}
+	got, err := s.GetChunk(ctx, big)
+	if err != nil || !bytes.Equal(got, v) {
+		t.Fatalf("big chunk: %v, equal %v", err, bytes.Equal(got, v))
+	}
 }

@@ -130,15 +130,16 @@ type Info struct {
 
 // Table is the in-memory state of every extent.
 type Table struct {
-	geo Geometry
-	mu  conc.Mutex
-	ext []Info
+	geo  Geometry
+	mu   conc.Mutex
+	ext  []Info
+	free int // extents owned by Free (every put asks: keep it O(1))
 }
 
 // NewTable returns a table for geo with every extent free at generation 0,
 // except extent 0, owned by the superblock.
 func NewTable(geo Geometry) *Table {
-	t := &Table{geo: geo, ext: make([]Info, geo.Count)}
+	t := &Table{geo: geo, ext: make([]Info, geo.Count), free: int(geo.Count) - 1}
 	t.ext[0].Owner = Super
 	return t
 }
@@ -151,6 +152,12 @@ func (t *Table) Restore(id ID, info Info) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.mustValid(id)
+	if t.ext[id].Owner == Free {
+		t.free--
+	}
+	if info.Owner == Free {
+		t.free++
+	}
 	t.ext[id] = info
 }
 
@@ -186,6 +193,7 @@ func (t *Table) Allocate(owner Owner) (ID, uint32, error) {
 				panic(fmt.Sprintf("extent: free extent %d has write pointer %d", i, t.ext[i].WritePointer))
 			}
 			t.ext[i].Owner = owner
+			t.free--
 			return ID(i), t.ext[i].Generation, nil
 		}
 	}
@@ -196,13 +204,7 @@ func (t *Table) Allocate(owner Owner) (ID, uint32, error) {
 func (t *Table) FreeCount() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	for _, e := range t.ext {
-		if e.Owner == Free {
-			n++
-		}
-	}
-	return n
+	return t.free
 }
 
 // Append reserves n bytes at extent id's write pointer, at generation gen,
@@ -242,6 +244,9 @@ func (t *Table) Reset(id ID) uint32 {
 	e := &t.ext[id]
 	e.Generation++
 	e.WritePointer = 0
+	if e.Owner != Free {
+		t.free++
+	}
 	e.Owner = Free
 	return e.Generation
 }

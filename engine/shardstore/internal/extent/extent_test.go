@@ -2,6 +2,7 @@ package extent
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -53,5 +54,38 @@ func TestAppendResetCheckRead(t *testing.T) {
 	}
 	if _, _, err := tb.Allocate(Data); !errors.Is(err, ErrNoFreeExtent) {
 		t.Fatalf("Allocate on a full table = %v", err)
+	}
+}
+
+// TestFreeCountMatchesTable: the free count kept by Allocate, Reset and
+// Restore equals a count of the free extents after every step of a random
+// sequence of them.
+func TestFreeCountMatchesTable(t *testing.T) {
+	geo, err := NewGeometry(64*4096, 4096, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := NewTable(geo)
+	rng := rand.New(rand.NewPCG(7, 7))
+	owners := []Owner{Free, Data, Index, Metadata}
+	for step := range 5000 {
+		id := ID(1 + rng.IntN(int(geo.Count)-1))
+		switch rng.IntN(3) {
+		case 0:
+			tb.Allocate(owners[1+rng.IntN(3)])
+		case 1:
+			tb.Reset(id)
+		case 2:
+			tb.Restore(id, Info{Generation: uint32(rng.IntN(5)), Owner: owners[rng.IntN(4)]})
+		}
+		want := 0
+		for _, info := range tb.Snapshot() {
+			if info.Owner == Free {
+				want++
+			}
+		}
+		if got := tb.FreeCount(); got != want {
+			t.Fatalf("step %d: FreeCount %d, table holds %d free extents (seed 7, deterministic)", step, got, want)
+		}
 	}
 }

@@ -39,6 +39,12 @@
 // a sector, rewriting a sector with the same prefix never loses durable
 // bytes.
 //
+// With Options.AlignBytes larger than a sector (shardstore sets it to the
+// buffer cache's page size), a write starts at the page that holds its
+// first byte instead, so that every page below its last byte is written
+// whole by one device write: those pages are complete, and Options.Written
+// can hand them to the cache as they go to the device (write-through).
+//
 // # Back-pressure
 //
 // Reserve blocks while more than QueueBytesMax bytes are queued and not yet
@@ -121,7 +127,22 @@ type Options struct {
 	FlushInterval conc.Duration
 	// Clock times the cadence and the metrics. Default conc.DefaultClock().
 	Clock conc.Clock
+	// AlignBytes, a multiple of the sector size, is where a region's
+	// first device write starts: at the AlignBytes boundary at or below
+	// its first byte (rewriting the extent's bytes from there). Default:
+	// the sector size.
+	AlignBytes int
+	// Written, if set, is called after a region's device writes returned:
+	// extent e at generation gen holds buf's bytes from offset start
+	// (AlignBytes aligned), with data up to dataEnd (the bytes from
+	// dataEnd on are padding) and cache[i] saying whether the write at
+	// offsets [cache[i].Lo, cache[i].Hi) asked to be cached (Write.Cache).
+	// buf is reused afterwards: Written must copy what it keeps.
+	Written func(e extent.ID, gen uint32, start int64, buf []byte, dataEnd int64, cache []Span)
 }
+
+// Span is a byte range [Lo, Hi) of an extent.
+type Span struct{ Lo, Hi int64 }
 
 // Defaults.
 const (
@@ -173,6 +194,9 @@ func (o Options) Validate() error {
 	if o.FlushInterval < 0 {
 		errs = append(errs, fmt.Errorf("flush interval %v is negative", o.FlushInterval))
 	}
+	if o.AlignBytes < 0 || o.AlignBytes&(o.AlignBytes-1) != 0 {
+		errs = append(errs, fmt.Errorf("align bytes %d is not a power of two", o.AlignBytes))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("iosched: %w", errors.Join(errs...))
 	}
@@ -187,6 +211,8 @@ type Write struct {
 	Frame  []byte // the bytes to write at Offset
 	Node   *dep.Node
 	Class  Class
+	// Cache asks Options.Written to see the write's bytes (write-through).
+	Cache bool
 	// Abandon, if set, is called when the write's dependency failed: it
 	// must overwrite Frame, keeping its length, with bytes that hold no data
 	// (a padding frame), which are then written in its place so the extent
@@ -246,6 +272,13 @@ type extQueue struct {
 	gen    uint32
 	issued int64
 	tail   []byte
+	// The tail as of the last completed round, for ReadUnissued: the
+	// bytes [tailAt, tailAt+len(pubTail)) of generation tailGen, the
+	// extent's partial last page on the device (guarded by
+	// Scheduler.mu).
+	pubTail []byte
+	tailAt  int64
+	tailGen uint32
 }
 
 // Scheduler issues writes to a device.
@@ -297,6 +330,12 @@ func New(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metadata, opts
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.AlignBytes == 0 {
+		opts.AlignBytes = geo.SectorSize
+	}
+	if opts.AlignBytes%geo.SectorSize != 0 {
+		return nil, fmt.Errorf("iosched: align bytes %d is not a multiple of the sector size %d", opts.AlignBytes, geo.SectorSize)
 	}
 	s := &Scheduler{opts: opts, dev: dev, geo: geo, g: g, meta: meta, queues: make([]*extQueue, geo.Count), issuedAt: make([]conc.Uint64, geo.Count)}
 	s.cond = conc.NewCond(&s.mu)
@@ -390,8 +429,10 @@ func (s *Scheduler) Enqueue(w *Write) {
 }
 
 // ReadUnissued copies the frame written at (extent, gen, off) if it is still
-// queued or being written, and reports whether it was. A frame not found
-// here, that the extent table says exists, is on the device.
+// queued or being written, or lies in the extent's partial last page (the
+// bytes past the last AlignBytes boundary below what is issued, which the
+// scheduler keeps to rewrite), and reports whether it was. A frame not
+// found here, that the extent table says exists, is on the device.
 func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, n int) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -407,6 +448,9 @@ func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, n int) ([]b
 		if i < len(list) && list[i].Gen == gen && list[i].Offset == off && len(list[i].Frame) == n {
 			return append([]byte(nil), list[i].Frame...), true
 		}
+	}
+	if q.tailGen == gen && off >= q.tailAt && off+int64(n) <= q.tailAt+int64(len(q.pubTail)) {
+		return append([]byte(nil), q.pubTail[off-q.tailAt:off-q.tailAt+int64(n)]...), true
 	}
 	return nil, false
 }
@@ -805,6 +849,7 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 		return nil
 	}
 	sector := int64(s.geo.SectorSize)
+	align := int64(s.opts.AlignBytes) // where regions start; a multiple of sector
 	pieceMax := max(sector, int64(s.opts.IOBytesMax)/sector*sector)
 	type region struct {
 		buf        []byte
@@ -817,7 +862,7 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 	total := 0
 	for i, x := range ios {
 		first, last := x.writes[0], x.writes[len(x.writes)-1]
-		start := first.Offset / sector * sector
+		start := first.Offset / align * align
 		end := (last.end() + sector - 1) / sector * sector
 		regions[i] = region{start: start, end: end}
 		total += int(end - start)
@@ -870,7 +915,7 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 			r.segs = append(r.segs, seg{at: int(w.Offset - r.start), b: w.Frame})
 		}
 		r.dataEnd = int(last.end() - r.start)
-		tailStart := last.end() / sector * sector
+		tailStart := last.end() / align * align
 		q.tail = slices.Grow(q.tail[:0], int(last.end()-tailStart))[:last.end()-tailStart]
 		fillRange(r.segs, q.tail, int(tailStart-r.start))
 	}
@@ -915,6 +960,21 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 		}
 		s.mu.Unlock()
 	}
+	if s.opts.Written != nil {
+		var spans []Span
+		for i, x := range ios {
+			spans = spans[:0]
+			for _, w := range x.writes {
+				if w.Cache {
+					spans = append(spans, Span{w.Offset, w.end()})
+				}
+			}
+			if len(spans) > 0 {
+				r := &regions[i]
+				s.opts.Written(x.q.id, x.writes[0].Gen, r.start, r.buf, r.start+int64(r.dataEnd), spans)
+			}
+		}
+	}
 	// Publish: the regions' bytes are on the device.
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -923,6 +983,10 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 		last := x.writes[len(x.writes)-1]
 		s.setIssuedLocked(q, last.Gen, last.end())
 		q.inflight = slices.Delete(q.inflight, 0, len(x.writes))
+		// q.tail is final once the round's last region of q is written;
+		// publishing it after each region is harmless.
+		q.pubTail = append(q.pubTail[:0], q.tail...)
+		q.tailAt, q.tailGen = last.end()-int64(len(q.tail)), last.Gen
 		if !s.haveUnfl {
 			s.haveUnfl, s.unflSince = true, s.opts.Clock.Now()
 		}
