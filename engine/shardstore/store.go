@@ -465,18 +465,16 @@ func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engi
 		per := s.opts.ChunkPayloadMax - len(hdr)
 		n := max(1, (len(value)+per-1)/per)
 		e.Locs = make([]chunk.Locator, 0, n)
-		payload := make([]byte, 0, len(hdr)+min(per, len(value)))
 		for i := range n {
 			part := value[i*per : min(len(value), (i+1)*per)]
-			payload = append(append(payload[:0], hdr...), part...)
-			loc, w, _, err := s.cs.Append(ctx, chunk.StreamData, payload, dep.Dependency{})
+			loc, w, _, err := s.cs.Append2(ctx, chunk.StreamData, hdr, part, dep.Dependency{})
 			if err != nil {
 				if errors.Is(err, engine.ErrNoSpace) {
 					s.wantMaintenance()
 				}
 				return nil, fmt.Errorf("shardstore: put %q: %w", key, err)
 			}
-			s.stats.dataBytes.Add(int64(len(payload)))
+			s.stats.dataBytes.Add(int64(len(hdr) + len(part)))
 			e.Locs = append(e.Locs, loc)
 			written = written.And(w)
 		}

@@ -37,8 +37,15 @@ func FrameSize(n int) int { return n + format.FrameOverhead }
 
 // AppendFrame appends the frame of payload to dst and returns the result.
 func AppendFrame(dst []byte, kind Kind, id UUID, payload []byte) []byte {
-	if uint64(len(payload)) > 1<<32-1 {
-		panic(fmt.Sprintf("chunk: payload of %d bytes", len(payload)))
+	return AppendFrame2(dst, kind, id, payload, nil)
+}
+
+// AppendFrame2 is AppendFrame of the payload p1 followed by p2, without
+// joining them first.
+func AppendFrame2(dst []byte, kind Kind, id UUID, p1, p2 []byte) []byte {
+	n := len(p1) + len(p2)
+	if uint64(n) > 1<<32-1 {
+		panic(fmt.Sprintf("chunk: payload of %d bytes", n))
 	}
 	start := len(dst)
 	var h [format.FrameHeaderSize]byte
@@ -46,14 +53,15 @@ func AppendFrame(dst []byte, kind Kind, id UUID, payload []byte) []byte {
 	h[format.FrameVersionOff] = format.Version
 	h[format.FrameKindOffset] = byte(kind)
 	copy(h[format.FrameUUIDOffset:], id[:])
-	binary.LittleEndian.PutUint32(h[format.FrameLengthOffset:], uint32(len(payload)))
-	crc := format.CRC(format.CRC(0, h[:format.FrameCRCOffset]), payload)
+	binary.LittleEndian.PutUint32(h[format.FrameLengthOffset:], uint32(n))
+	crc := format.CRC(format.CRC(format.CRC(0, h[:format.FrameCRCOffset]), p1), p2)
 	binary.LittleEndian.PutUint32(h[format.FrameCRCOffset:], crc)
 	dst = append(dst, h[:]...)
-	dst = append(dst, payload...)
+	dst = append(dst, p1...)
+	dst = append(dst, p2...)
 	dst = append(dst, id[:]...)
 	if debugChecks {
-		if _, _, err := DecodeFrame(dst[start:], len(payload)); err != nil {
+		if _, _, err := DecodeFrame(dst[start:], n); err != nil {
 			panic(fmt.Sprintf("chunk: frame just encoded does not decode: %v", err))
 		}
 	}

@@ -234,6 +234,10 @@ type Store struct {
 	resets map[extent.ID]dep.Dependency
 	other  dep.Dependency // resets and root updates, for Sync
 	rng    *rand.Rand
+	// UUIDs without Options.UUID: uuidBase (from the seed and the
+	// superblock sequence) plus a counter, through a mixing function.
+	uuidBase uint64
+	uuidCtr  conc.Uint64
 
 	closed conc.Bool
 
@@ -291,6 +295,8 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		cache:  cache.New(opts.Cache),
 		resets: map[extent.ID]dep.Dependency{},
 		rng:    rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
+		// Each open draws different UUIDs: the sequence moves on.
+		uuidBase: splitmix64(seed) ^ splitmix64(rec.Image.Sequence<<1|1),
 	}
 	s.sb = superblock.NewManager(geo, table, s.g, rec)
 	// Regions start at cache pages, so the pages a write completes go to
@@ -337,21 +343,38 @@ func (s *Store) Geometry() extent.Geometry { return s.geo }
 // PayloadMax is the largest payload of one chunk.
 func (s *Store) PayloadMax() int { return s.opts.ChunkPayloadMax }
 
+// uuid returns a new frame UUID, never all zero (that would match the
+// zeros of a never-written tail). Without Options.UUID it takes no lock:
+// the i-th UUID of an open is two splitmix64 outputs of uuidBase+i, which
+// are distinct for distinct i (splitmix64 is a bijection) and as
+// unpredictable to the data as the random draws they replace.
 func (s *Store) uuid() UUID {
+	var id UUID
+	if s.opts.UUID == nil {
+		for {
+			i := s.uuidCtr.Add(1)
+			binary.LittleEndian.PutUint64(id[:8], splitmix64(s.uuidBase+2*i))
+			binary.LittleEndian.PutUint64(id[8:], splitmix64(s.uuidBase+2*i+1))
+			if id != (UUID{}) {
+				return id
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		var id UUID
-		if s.opts.UUID != nil {
-			id = s.opts.UUID(s.rng)
-		} else {
-			binary.LittleEndian.PutUint64(id[:8], s.rng.Uint64())
-			binary.LittleEndian.PutUint64(id[8:], s.rng.Uint64())
-		}
-		if id != (UUID{}) { // a zero UUID would match the zeros of a never-written tail
+		id = s.opts.UUID(s.rng)
+		if id != (UUID{}) {
 			return id
 		}
 	}
+}
+
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 func (s *Store) checkOpen() error {
@@ -410,16 +433,23 @@ const writtenChain = 1 << 63
 // chunk flushed implies the earlier ones are), so a dependency on many
 // chunks stays a few nodes long.
 func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
+	return s.Append2(ctx, st, payload, nil, d)
+}
+
+// Append2 is Append of the payload p1 followed by p2, which it does not
+// join first: the frame is built from both (one copy of the bytes, not two).
+func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
 	if err := s.checkOpen(); err != nil {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	if st >= streamCount {
 		panic(fmt.Sprintf("chunk: stream %d", st))
 	}
-	if len(payload) > s.opts.ChunkPayloadMax {
-		return Locator{}, dep.Dependency{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", len(payload), s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
+	n := len(p1) + len(p2)
+	if n > s.opts.ChunkPayloadMax {
+		return Locator{}, dep.Dependency{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", n, s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
 	}
-	frame := AppendFrame(make([]byte, 0, FrameSize(len(payload))), KindData, s.uuid(), payload)
+	frame := AppendFrame2(make([]byte, 0, FrameSize(n)), KindData, s.uuid(), p1, p2)
 	size := int64(len(frame))
 	if err := s.g.Admit(ctx, 2); err != nil {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
@@ -437,7 +467,7 @@ func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dep
 		s.sched.Unreserve(size)
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
-	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(len(payload))}
+	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(n)}
 	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{ID: chainID(ss.ext, ss.gen) | writtenChain, Pos: loc.End()})
 	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
@@ -448,7 +478,7 @@ func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dep
 	})
 	ss.tail = ss.tail.And(wp.Dependency())
 	s.chunks.Add(1)
-	s.payloadBytes.Add(int64(len(payload)))
+	s.payloadBytes.Add(int64(n))
 	return loc, data.Dependency(), wp.Dependency(), nil
 }
 

@@ -369,10 +369,16 @@ func (s *Scheduler) Kick() {
 // Reserve reserves room for n bytes of writes, blocking while the queue is
 // full. Every reservation is consumed by Enqueue or returned by Unreserve.
 func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil && !s.closing && (s.queued == 0 || s.queued+n <= s.opts.QueueBytesMax) {
+		s.queued += n // the common case: room, and no cancellation to watch
+		return nil
+	}
+	s.mu.Unlock()
 	stop := conc.AfterFunc(ctx, s.Kick)
 	defer stop()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for {
 		if s.err != nil {
 			return s.err
