@@ -1,6 +1,10 @@
 package workloads
 
-import "pgregory.net/rapid"
+import (
+	"sync"
+
+	"pgregory.net/rapid"
+)
 
 // RapidSource returns a Source drawing from t, so a rapid property or state
 // machine can drive a Biased generator and shrink its choices:
@@ -12,8 +16,22 @@ import "pgregory.net/rapid"
 //	}})
 func RapidSource(t *rapid.T) Source {
 	return func(label string, n int) int {
-		return rapid.IntRange(0, n-1).Draw(t, label)
+		return intRange(n).Draw(t, label)
 	}
+}
+
+// intRanges holds rapid.IntRange(0, n-1) by n. A rapid generator is
+// immutable once made (nothing here calls its String, the one method that
+// sets state), so one serves every draw; making one per draw was a
+// measurable part of a checker's cost.
+var intRanges sync.Map // int → *rapid.Generator[int]
+
+func intRange(n int) *rapid.Generator[int] {
+	if g, ok := intRanges.Load(n); ok {
+		return g.(*rapid.Generator[int])
+	}
+	g, _ := intRanges.LoadOrStore(n, rapid.IntRange(0, n-1))
+	return g.(*rapid.Generator[int])
 }
 
 // Rapid returns a rapid generator of b's ops. It draws through b, so it

@@ -14,9 +14,20 @@ import (
 // for gigabyte devices while a copy-on-write fault stays cheap.
 const memPageBytesMin = 64 << 10
 
-// memArenaKeepMax is the largest pending-write arena a Flush keeps for reuse;
-// a bigger one is released so one burst of writes does not pin memory.
+// memArenaKeepMax is the largest pending-write arena a Flush keeps for reuse
+// (and Release recycles); a bigger one is released so one burst of writes
+// does not pin memory.
 const memArenaKeepMax = 16 << 20
+
+// memPagePool and memArenaPool recycle the storage of released Mems (see
+// Release) for later ones: checkers make a fresh Mem for every case, and
+// allocating and zeroing its pages and growing its arena again dominated
+// their cost. A recycled page holds stale bytes until write initializes it;
+// a recycled arena is empty.
+var (
+	memPagePool  sync.Pool // of *[memPageBytesMin]byte
+	memArenaPool sync.Pool // of *[]byte, length 0
+)
 
 // Mem is an in-memory Device that can be crashed. See the package
 // documentation for the crash model.
@@ -37,6 +48,7 @@ type Mem struct {
 	arena      []byte // new and old bytes of the pending writes
 	aligned    bool
 	closed     bool
+	released   bool
 	stats      Stats
 }
 
@@ -128,6 +140,11 @@ func (m *Mem) WriteAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if m.arena == nil {
+		if a, ok := memArenaPool.Get().(*[]byte); ok {
+			m.arena = *a
+		}
+	}
 	at := len(m.arena)
 	m.arena = slices.Grow(m.arena, 2*len(p))[:at+2*len(p)]
 	copy(m.arena[at:], p)
@@ -171,6 +188,40 @@ func (m *Mem) Close() error {
 	return nil
 }
 
+// Release closes m, if it is open, and gives its storage back for later
+// Mems to reuse, which then behave exactly like fresh zeroed ones. It is for
+// a caller done with m for good: after Release, IO returns ErrClosed as after
+// Close, and Clone, Durable, Crash, CrashStates, CrashStatesWhole and Image
+// panic. Pages m shares copy-on-write with its clones and crash states stay
+// theirs; only the storage m alone holds is recycled. Releasing twice does
+// nothing.
+func (m *Mem) Release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.released {
+		return
+	}
+	m.closed, m.released = true, true
+	for i, pg := range m.pages {
+		if m.owned[i] && cap(pg) >= memPageBytesMin {
+			memPagePool.Put((*[memPageBytesMin]byte)(pg[:memPageBytesMin]))
+		}
+	}
+	m.pages, m.owned = nil, nil
+	if m.arena != nil && cap(m.arena) <= memArenaKeepMax {
+		a := m.arena[:0]
+		memArenaPool.Put(&a)
+	}
+	m.arena, m.pending = nil, nil
+}
+
+// live panics if m was released: its contents are gone. m.mu must be held.
+func (m *Mem) live(op string) {
+	if m.released {
+		panic("disk: Mem." + op + " after Release")
+	}
+}
+
 // Pending returns the number of writes issued since the last Flush.
 func (m *Mem) Pending() int {
 	m.mu.Lock()
@@ -191,6 +242,7 @@ func (m *Mem) Stats() Stats {
 func (m *Mem) Image() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.live("Image")
 	b := make([]byte, m.size)
 	m.read(b, 0)
 	return b
@@ -219,6 +271,7 @@ func (m *Mem) Durable() *Mem {
 // copy-on-write), no pending writes, zero counters and m's alignment setting.
 // m.mu must be held.
 func (m *Mem) share() *Mem {
+	m.live("Clone, Durable, Crash or CrashStates")
 	c := &Mem{
 		size:       m.size,
 		sectorSize: m.sectorSize,
@@ -265,15 +318,34 @@ func (m *Mem) write(p []byte, off int64) {
 		i, o := off/m.pageBytes, off%m.pageBytes
 		n := min(int64(len(p)), m.pageBytes-o)
 		if !m.owned[i] {
-			pg := make([]byte, min(m.pageBytes, m.size-i*m.pageBytes))
-			if m.pages[i] != nil {
-				copy(pg, m.pages[i])
-			}
-			m.pages[i], m.owned[i] = pg, true
+			m.pages[i], m.owned[i] = m.ownPage(m.pages[i], min(m.pageBytes, m.size-i*m.pageBytes)), true
 		}
 		copy(m.pages[i][o:], p[:n])
 		p, off = p[n:], off+n
 	}
+}
+
+// ownPage returns a new page of n bytes holding a copy of shared, or zeros
+// if shared is nil: a recycled page if there is one.
+func (m *Mem) ownPage(shared []byte, n int64) []byte {
+	if m.pageBytes != memPageBytesMin {
+		pg := make([]byte, n)
+		copy(pg, shared)
+		return pg
+	}
+	a, ok := memPagePool.Get().(*[memPageBytesMin]byte)
+	if !ok {
+		pg := make([]byte, n)
+		copy(pg, shared)
+		return pg
+	}
+	pg := a[:n]
+	if shared == nil {
+		clear(pg)
+	} else {
+		copy(pg, shared) // every page with the same index has length n
+	}
+	return pg
 }
 
 // CrashPolicy says which pending writes survive a Crash.

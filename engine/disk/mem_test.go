@@ -659,3 +659,152 @@ func BenchmarkMemCrash(b *testing.B) {
 		m.Crash(rng, CrashTorn)
 	}
 }
+
+// TestMemReleaseReuse checks that a Mem built on the storage of released
+// ones (recycled pages holding stale bytes, a recycled undo-log arena)
+// behaves exactly like a fresh zeroed one, before and after crashes, and
+// that releasing a Mem leaves the clones and crash states sharing its pages
+// intact.
+func TestMemReleaseReuse(t *testing.T) {
+	const ss = 512
+	const size = 3*memPageBytesMin + 8*ss // a partial last page
+	rng := rand.New(rand.NewPCG(7, 7))
+	reused := 0
+	for round := range 20 {
+		old := NewMem(size, ss)
+		mustWrite(t, old, fill(round, 0, size), 0) // every page, no zero byte
+		mustFlush(t, old)
+		mustWrite(t, old, fill(round+100, 1000, 70000), 1000) // pending, in the arena
+		keep := old.Clone()
+		keepImg := keep.Image()
+		crashed := old.Crash(nil, CrashNone)
+		crashedImg := crashed.Image()
+		mustWrite(t, old, fill(round+200, 0, size), 0) // old owns every page again
+		released := map[*byte]bool{}
+		for _, pg := range old.pages {
+			released[&pg[:1][0]] = true
+		}
+		old.Release()
+		old.Release() // a second Release does nothing
+
+		m := NewMem(size, ss)
+		if !bytes.Equal(m.Image(), make([]byte, size)) {
+			t.Fatalf("round %d: a new Mem is not zeroed", round)
+		}
+		cur, dur := make([]byte, size), make([]byte, size)
+		for i := range 40 {
+			off := rng.Int64N(size)
+			n := 1 + rng.IntN(min(3*ss*8, int(size-off)))
+			p := fill(1000*round+i, off, n)
+			mustWrite(t, m, p, off)
+			copy(cur[off:], p)
+			switch rng.IntN(6) {
+			case 0:
+				mustFlush(t, m)
+				copy(dur, cur)
+			case 1:
+				if got := m.Clone().Image(); !bytes.Equal(got, cur) {
+					t.Fatalf("round %d, write %d: a clone differs from its original", round, i)
+				}
+			case 2:
+				if got := m.Durable().Image(); !bytes.Equal(got, dur) {
+					t.Fatalf("round %d, write %d: Durable differs from the flushed contents", round, i)
+				}
+			}
+			if got := mustRead(t, m, 0, size); !bytes.Equal(got, cur) {
+				t.Fatalf("round %d, write %d: contents differ from what was written to a zeroed device", round, i)
+			}
+		}
+		if got := m.Crash(rng, CrashNone).Image(); !bytes.Equal(got, dur) {
+			t.Fatalf("round %d: crash state differs from the flushed contents", round)
+		}
+		if !bytes.Equal(keep.Image(), keepImg) || !bytes.Equal(crashed.Image(), crashedImg) {
+			t.Fatalf("round %d: releasing a Mem changed its clone or crash state", round)
+		}
+		for _, pg := range m.pages {
+			if pg != nil && released[&pg[:1][0]] {
+				reused++
+			}
+		}
+		m.Release()
+	}
+	// The pool may drop storage (a garbage collection, the race detector),
+	// but not every page of every round.
+	if reused == 0 {
+		t.Fatal("no page of a released Mem was reused")
+	}
+}
+
+func TestMemReleased(t *testing.T) {
+	m := NewMem(4096, 512)
+	mustWrite(t, m, fill(1, 0, 100), 0)
+	m.Release()
+	if _, err := m.WriteAt(make([]byte, 512), 0); !errors.Is(err, ErrClosed) {
+		t.Errorf("WriteAt after Release: %v, want ErrClosed", err)
+	}
+	if _, err := m.ReadAt(make([]byte, 512), 0); !errors.Is(err, ErrClosed) {
+		t.Errorf("ReadAt after Release: %v, want ErrClosed", err)
+	}
+	if err := m.Flush(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush after Release: %v, want ErrClosed", err)
+	}
+	for name, f := range map[string]func(){
+		"Clone":       func() { m.Clone() },
+		"Durable":     func() { m.Durable() },
+		"Crash":       func() { m.Crash(nil, CrashNone) },
+		"CrashStates": func() { m.CrashStates(16) },
+		"Image":       func() { m.Image() },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "after Release") {
+					t.Errorf("%s after Release: panic %v, want one saying so", name, r)
+				}
+			}()
+			f()
+		}()
+	}
+	// Released after Close (a closed Mem can still be crashed, a released
+	// one cannot).
+	c := NewMem(4096, 512)
+	c.Close()
+	c.Release()
+}
+
+// TestMemReleaseConcurrent releases a Mem while goroutines do IO on it, as
+// an abandoned engine's goroutines may: each IO succeeds or returns
+// ErrClosed, and the recycled storage is not written after Release (a new
+// Mem stays zeroed).
+func TestMemReleaseConcurrent(t *testing.T) {
+	const size = 4 * memPageBytesMin
+	for round := range 10 {
+		m := NewMem(size, 512)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range 4 {
+			wg.Go(func() {
+				<-start
+				for i := range 200 {
+					off := int64((w*200+i)*512) % size
+					if _, err := m.WriteAt(fill(w, off, 512), off); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("WriteAt: %v", err)
+						return
+					}
+					if err := m.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("Flush: %v", err)
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		m.Release()
+		fresh := NewMem(size, 512)
+		mustWrite(t, fresh, []byte{1}, 0) // takes a recycled page, if any
+		wg.Wait()
+		if img := fresh.Image(); img[0] != 1 || !bytes.Equal(img[1:], make([]byte, size-1)) {
+			t.Fatalf("round %d: a new Mem on recycled storage was written by a released one's users", round)
+		}
+		fresh.Release()
+	}
+}

@@ -164,6 +164,21 @@ func (s *Store) Get(_ context.Context, key []byte) ([]byte, error) {
 	return bytes.Clone(h.latest().Value), nil
 }
 
+// Latest returns key's current version, what Get would return, without
+// copying the value: a checker comparing an engine's answer to the model's
+// need not pay for a copy of every value it reads. The value is the model's
+// own storage and must not be modified; it stays valid (the model never
+// writes into a value it holds). Latest does not check the key or whether
+// the Store is closed: an unknown key is absent.
+func (s *Store) Latest(key []byte) Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.keys[string(key)]; h != nil {
+		return h.latest()
+	}
+	return Version{}
+}
+
 // Put implements engine.Engine.
 func (s *Store) Put(ctx context.Context, key, value []byte) error {
 	_, err := s.PutTracked(ctx, key, value)

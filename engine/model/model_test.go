@@ -143,3 +143,44 @@ func TestCorruptSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestIsGetWithoutCopy checks that Latest agrees with Get through
+// writes, syncs and a recovery, and that Get still returns a copy the caller
+// may modify.
+func TestLatestIsGetWithoutCopy(t *testing.T) {
+	m := model.New()
+	check := func(key string) {
+		t.Helper()
+		got, err := m.Get(ctx, []byte(key))
+		want := model.Version{Present: err == nil, Value: got}
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("Get(%q): %v", key, err)
+		}
+		if l := m.Latest([]byte(key)); !l.Equal(want) {
+			t.Fatalf("Latest(%q) = %v, Get = %v", key, l, want)
+		}
+	}
+	check("a")
+	m.Put(ctx, []byte("a"), []byte("a1"))
+	check("a")
+	m.Sync(ctx)
+	m.Put(ctx, []byte("a"), []byte("a2"))
+	m.Put(ctx, []byte("b"), []byte{})
+	check("a")
+	check("b")
+	if l := m.Latest([]byte("b")); !l.Present || len(l.Value) != 0 {
+		t.Fatalf("Latest(b) = %v, want present and empty", l)
+	}
+	got, _ := m.Get(ctx, []byte("a"))
+	got[0] = 'X' // the caller owns what Get returns
+	if l := m.Latest([]byte("a")); string(l.Value) != "a2" {
+		t.Fatalf("modifying Get's result changed the model: Latest(a) = %v", l)
+	}
+	m.Delete(ctx, []byte("a"))
+	check("a")
+	if err := m.Recover(map[string]model.Version{"a": v("a1")}); err != nil {
+		t.Fatal(err)
+	}
+	check("a")
+	check("b")
+}

@@ -12,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
@@ -92,11 +92,13 @@ type Machine struct {
 	cfg   Config
 	base  context.Context // the run's
 	ctx   context.Context // the current op's: base with a deadline
+	clock *opClock        // makes the ops' contexts; the watchdog
 	in    *target.Instance
 	model *model.Store
 	deps  []pair
-	keys  map[string]bool
-	n     int // ops applied
+	keys  []string // every key written so far, sorted
+	kbuf  []byte   // scratch: a key of keys passed to a call
+	n     int      // ops applied
 	// faultBase is the fault count when the engine was last opened. An
 	// engine does IO in background goroutines too (flushes, compaction,
 	// reclamation), so a fault may fire during one op and surface in a
@@ -104,7 +106,7 @@ type Machine struct {
 	faultBase int64
 	// noSpace counts writes refused with engine.ErrNoSpace.
 	noSpace int
-	buf     []byte
+	buf     *[]byte // values of puts, from bufPool
 	lister  bool
 	maint   bool
 	track   bool
@@ -150,27 +152,41 @@ func New(ctx context.Context, cfg Config, dir string) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open engine %s: %w", cfg.Target.Name, err)
 	}
-	m := &Machine{cfg: cfg, base: ctx, ctx: ctx, in: in, model: model.New(), keys: map[string]bool{}}
+	m := &Machine{cfg: cfg, base: ctx, ctx: ctx, clock: newOpClock(ctx, cfg.OpTimeout, cfg.Checker), in: in, model: model.New()}
 	c := capsOf(in.Engine)
 	m.lister, m.maint, m.inv = c.Lister, c.Maintainer, c.InvariantChecker
 	m.track = cfg.Crash && c.Tracker
 	return m, nil
 }
 
-// Close releases the engine. It runs after the case, often after a
+// bufPool recycles the value buffers of machines: a case's puts need one
+// as large as its largest value (tens of KiB), and each case is a machine.
+var bufPool sync.Pool // of *[]byte
+
+// Close releases the engine, and the in-memory device for reuse by later
+// cases (disk.Mem.Release). It runs after the case, often after a
 // violation left the engine in a bad state, so a Close that hangs is
 // abandoned after OpTimeout (its goroutine leaks) rather than stop the run
 // before the violation is reported.
 func (m *Machine) Close() {
+	m.clock.close()
 	if m.in == nil {
 		return
 	}
-	in := m.in
-	m.in = nil
+	in, buf := m.in, m.buf
+	m.in, m.buf = nil, nil
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		in.Close()
+		// Only once the engine is closed: a Close that hangs leaves the
+		// device and the value buffer with the abandoned engine.
+		if mem := in.Mem(); mem != nil {
+			mem.Release()
+		}
+		if buf != nil {
+			bufPool.Put(buf)
+		}
 	}()
 	t := time.NewTimer(m.cfg.OpTimeout)
 	defer t.Stop()
@@ -212,19 +228,14 @@ func showValue(v []byte, found bool) string {
 }
 
 // bounded runs fn, the work of one op, under the op deadline and the
-// watchdog, and turns an overrun into a KindHang failure.
+// watchdog (see opClock), and turns an overrun into a KindHang failure.
 func (m *Machine) bounded(what string, fn func() *Failure) *Failure {
-	ctx, cancel := context.WithTimeout(m.base, m.cfg.OpTimeout)
-	defer cancel()
+	ctx := m.clock.start(m.n, what)
 	m.ctx = ctx
-	defer func() { m.ctx = m.base }()
-	n := m.n
-	dog := time.AfterFunc(3*m.cfg.OpTimeout, func() {
-		debug.SetTraceback("all")
-		panic(fmt.Sprintf("machine: %s checker: op %d (%s) has not returned in %s: the engine hangs (stacks follow)",
-			m.cfg.Checker, n, what, 3*m.cfg.OpTimeout))
-	})
-	defer dog.Stop()
+	defer func() {
+		m.clock.end(ctx)
+		m.ctx = m.base
+	}()
 	f := fn()
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && m.base.Err() == nil {
 		hang := m.failWant(KindHang, fmt.Sprintf("done within %s", m.cfg.OpTimeout), "still running",
@@ -279,21 +290,17 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return unexpected(err, nil)
 		}
-		want, merr := m.model.Get(m.ctx, op.Key)
-		wantFound := merr == nil
-		if found != wantFound || !bytes.Equal(got, want) {
-			return m.failWant(KindAnswer, showValue(want, wantFound), showValue(got, found),
-				"get %q = %s, want %s", op.Key, showValue(got, found), showValue(want, wantFound))
+		want := m.model.Latest(op.Key)
+		if found != want.Present || !bytes.Equal(got, want.Value) {
+			return m.failWant(KindAnswer, showValue(want.Value, want.Present), showValue(got, found),
+				"get %q = %s, want %s", op.Key, showValue(got, found), showValue(want.Value, want.Present))
 		}
 	case workloads.OpPut, workloads.OpDelete:
 		var dep engine.Dependency
 		var err error
 		var value []byte
 		if op.Kind == workloads.OpPut {
-			if cap(m.buf) < op.Size {
-				m.buf = make([]byte, op.Size)
-			}
-			value = op.Value(m.buf)
+			value = op.Value(m.valueBuf(op.Size))
 		}
 		switch {
 		case op.Kind == workloads.OpPut && m.track:
@@ -305,7 +312,7 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		default:
 			err = e.Delete(m.ctx, op.Key)
 		}
-		m.keys[string(op.Key)] = true
+		m.addKey(op.Key)
 		if errors.Is(err, engine.ErrNoSpace) && !m.faulted() {
 			// A full device may refuse a write; the write must then not
 			// have happened, which the next read of the key checks.
@@ -366,7 +373,9 @@ func (m *Machine) modelWrite(op workloads.Op) *model.Dep {
 	var d *model.Dep
 	var err error
 	if op.Kind == workloads.OpPut {
-		d, err = m.model.PutDep(op.Key, op.Value(m.buf))
+		// The value again, not the engine's argument: an engine that
+		// modified its argument must not change the model.
+		d, err = m.model.PutDep(op.Key, op.Value(m.valueBuf(op.Size)))
 	} else {
 		d, err = m.model.DeleteDep(op.Key)
 	}
@@ -411,14 +420,37 @@ func (m *Machine) progress(after string) *Failure {
 	return nil
 }
 
-// sortedKeys returns every key written so far.
-func (m *Machine) sortedKeys() []string {
-	ks := make([]string, 0, len(m.keys))
-	for k := range m.keys {
-		ks = append(ks, k)
+// valueBuf returns a buffer of at least n bytes for a put's value.
+func (m *Machine) valueBuf(n int) []byte {
+	if m.buf == nil {
+		if b, ok := bufPool.Get().(*[]byte); ok {
+			m.buf = b
+		} else {
+			m.buf = new([]byte)
+		}
 	}
-	slices.Sort(ks)
-	return ks
+	if cap(*m.buf) < n {
+		*m.buf = make([]byte, n)
+	}
+	return *m.buf
+}
+
+// addKey records that key was written.
+func (m *Machine) addKey(key []byte) {
+	if i, found := slices.BinarySearch(m.keys, string(key)); !found {
+		m.keys = slices.Insert(m.keys, i, string(key))
+	}
+}
+
+// sortedKeys returns every key written so far, sorted. The slice is the
+// machine's own: callers must not modify it.
+func (m *Machine) sortedKeys() []string { return m.keys }
+
+// keyArg returns k as a fresh copy for a call, so a callee that modifies
+// its argument cannot change the machine's record of the keys.
+func (m *Machine) keyArg(k string) []byte {
+	m.kbuf = append(m.kbuf[:0], k...)
+	return m.kbuf
 }
 
 // verifyExact checks every key written so far, and the full listing,
@@ -426,7 +458,7 @@ func (m *Machine) sortedKeys() []string {
 func (m *Machine) verifyExact(after string) *Failure {
 	e := m.in.Engine
 	for _, k := range m.sortedKeys() {
-		got, err := e.Get(m.ctx, []byte(k))
+		got, err := e.Get(m.ctx, m.keyArg(k))
 		found := err == nil
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			if m.faulted() {
@@ -434,10 +466,10 @@ func (m *Machine) verifyExact(after string) *Failure {
 			}
 			return m.failWant(KindError, "success", err.Error(), "after %s: get %q: unexpected error: %v", after, k, err)
 		}
-		want, merr := m.model.Get(m.ctx, []byte(k))
-		if found != (merr == nil) || !bytes.Equal(got, want) {
-			return m.failWant(KindAnswer, showValue(want, merr == nil), showValue(got, found),
-				"after %s: get %q = %s, want %s", after, k, showValue(got, found), showValue(want, merr == nil))
+		want := m.model.Latest(m.keyArg(k))
+		if found != want.Present || !bytes.Equal(got, want.Value) {
+			return m.failWant(KindAnswer, showValue(want.Value, want.Present), showValue(got, found),
+				"after %s: get %q = %s, want %s", after, k, showValue(got, found), showValue(want.Value, want.Present))
 		}
 	}
 	if m.lister {
@@ -534,7 +566,7 @@ func (m *Machine) verifyCrash(after string, e engine.Engine, settle bool) *Failu
 	observed := map[string]model.Version{}
 	allowed := m.model.Crash()
 	for _, k := range m.sortedKeys() {
-		got, err := e.Get(m.ctx, []byte(k))
+		got, err := e.Get(m.ctx, m.keyArg(k))
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return m.failWant(KindError, "success", err.Error(), "after %s: get %q: %v", after, k, err)
 		}
@@ -626,6 +658,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	next := states[pick].Clone()
 	e.Close() // the old engine writes only to the old device, now discarded
 	m.in.Engine = nil
+	mem.Release()
 	for i, st := range states {
 		ce, err := m.cfg.Target.OpenDevice(st)
 		if err != nil {
@@ -636,6 +669,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		if f != nil {
 			return f
 		}
+		st.Release() // next is a clone: it keeps the pages it shares with st
 	}
 	if err := m.in.UseMem(next); err != nil {
 		panic(err)

@@ -160,7 +160,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 	prop := func(t *rapid.T) {
 		caseNo++
 		dir := filepath.Join(tmp, strconv.Itoa(caseNo))
-		defer os.RemoveAll(dir)
+		if !mc.Target.HasDevice() { // an engine on a device leaves dir unmade
+			defer os.RemoveAll(dir)
+		}
 		gen, _ := workloads.NewBiased(bopts)
 		m, err := New(ctx, mc, dir)
 		if err != nil {
