@@ -23,17 +23,17 @@
 // only once the nodes it depends on are durable, so at any instant the
 // durable writes are closed under dependency. A chunk is durable once its
 // bytes are flushed and a superblock recording a write pointer past it is
-// persisted; the superblock (internal/superblock) records only write
-// pointers over data already durable, so recovery trusts every frame below a
-// write pointer and nothing past one. The scheduler coalesces adjacent
-// appends into one region per extent and covers many writes, and the
-// superblock, with one flush (group commit). A round's regions are cut at
-// sector boundaries into device writes of up to 1 MiB, which go to the
-// device Options.IODepth at a time together with the round's superblock
-// write (the slot is prepared before the round and records only data that
-// earlier flushes made durable, so writing it concurrently changes
-// nothing it promises); the copying of frames into those writes is done
-// by the same workers, overlapping the device.
+// persisted. The superblock (internal/superblock) is written in the same
+// round as the data its write pointers cover, and one flush makes both
+// durable; recovery verifies the newest slot (a CRC over every byte it
+// covers past the older slot) and falls back to the older one if that
+// round never finished, so it trusts every frame below a write pointer and
+// nothing past one. The scheduler coalesces adjacent appends into one
+// region per extent and covers many writes, and the superblock, with one
+// flush (group commit). A round's regions are cut at sector boundaries into
+// device writes of up to 1 MiB, which go to the device Options.IODepth at a
+// time together with the round's superblock write; the copying of frames
+// into those writes is done by the same workers, overlapping the device.
 //
 // The buffer cache (internal/cache) holds pages keyed by (extent,
 // generation, page) and is drained when an extent is reset. Eviction is
@@ -88,18 +88,16 @@
 // DeleteTracked return that dependency; Sync waits for the one of the
 // newest memtable, which covers everything acknowledged before it.
 //
-// The chain takes two device flushes, not four: the run and the metadata
-// do not wait for the data to be covered by a superblock, only for the
-// flush that writes them (chunk.Store.Append's written dependency), and
-// the root is set to depend on all three being written. The superblock is
-// prepared only after those flushes, so the slot holding the root also
-// records write pointers past every chunk it names; a crash before that
-// slot is durable leaves the previous root, which names only durable
-// chunks. Data, run and metadata of one round go to the device in one
-// batch and flush; the superblock follows in the next, together with the
-// next round's batch. Concurrent writers share rounds (group commit): one
-// run, one metadata chunk and one superblock write cover every writer that
-// waited meanwhile.
+// The chain takes one device flush, not four: the run and the metadata do
+// not wait for the data to be durable, and the root is set to depend on
+// all three being written (chunk.Store.Append's written dependency). The
+// superblock slot takes the root once all three are issued, records write
+// pointers past every chunk it names, and goes to the device with them,
+// under one flush. A crash before that flush completes leaves the previous
+// root (the older slot, or the newer one rejected by recovery's
+// verification), which names only durable chunks. Concurrent writers share
+// rounds (group commit): one run, one metadata chunk and one superblock
+// write cover every writer that waited meanwhile.
 //
 // Close makes everything durable (a clean shutdown); reopening loses
 // nothing.

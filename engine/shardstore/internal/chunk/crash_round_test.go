@@ -24,10 +24,11 @@ var (
 // TestCrashSuperblockWithData targets the IO scheduler's write ordering: a
 // round's superblock slot is prepared before the round and written
 // concurrently with its data writes (Options.IODepth of them in flight),
-// all covered by one flush. That is sound only if the slot records nothing
-// the round's own writes make true: write pointers over data earlier
-// flushes made durable, generations whose new data waits for the slot,
-// and so on.
+// all covered by one flush, and it records write pointers over the round's
+// own data. That is sound only if recovery catches every crash that kept
+// the slot and lost some of that data (superblock.Verify falls back to the
+// older slot), and if the slot records nothing else the round's writes
+// make true (generations whose new data waits for the slot, and so on).
 //
 // Several writers put chunks with random dependencies, wait, sync, seal and
 // reset extents, so that rounds often carry both data and a slot. Every

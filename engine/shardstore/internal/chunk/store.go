@@ -276,6 +276,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chunk: open: %w", err)
 	}
+
 	table := extent.NewTable(geo)
 	for i, r := range rec.Image.Records {
 		table.Restore(extent.ID(i), extent.Info{Generation: r.Generation, Owner: r.Owner, WritePointer: r.WritePointer})

@@ -98,8 +98,12 @@ type Chain struct {
 type Node struct {
 	g     *Graph
 	state conc.Int32
-	err   error // set before state becomes stateFailed
-	chain Chain
+	// issued: the write is on its way to the device and the next device
+	// flush covers it (MarkIssued). A superblock slot written with that
+	// flush may already name it: see IsIssued.
+	issued conc.Bool
+	err    error // set before state becomes stateFailed
+	chain  Chain
 	// deps is set at creation and read only by the one goroutine that
 	// issues the node (Ready), which also drops it.
 	deps []*Node
@@ -246,6 +250,14 @@ func (n *Node) Dependency() Dependency { return Dependency{nodes: []*Node{n}} }
 // Chain returns n's chain.
 func (n *Node) Chain() Chain { return n.chain }
 
+// MarkIssued records that the nodes' writes are issued: the next device
+// flush makes them durable. It does not wake waiters.
+func MarkIssued(nodes ...*Node) {
+	for _, n := range nodes {
+		n.issued.Store(true)
+	}
+}
+
 // MarkDurable records that the nodes are durable and wakes waiters.
 func (g *Graph) MarkDurable(nodes ...*Node) {
 	if len(nodes) == 0 {
@@ -386,6 +398,24 @@ func (d Dependency) Nodes() []*Node { return d.nodes }
 func (d Dependency) IsPersistent() bool {
 	for _, n := range d.nodes {
 		if n.state.Load() != stateDurable {
+			return false
+		}
+	}
+	return true
+}
+
+// IsIssued reports whether every write of d is durable or issued
+// (MarkIssued): a device flush that starts now makes d persistent, unless
+// a write fails.
+func (d Dependency) IsIssued() bool {
+	for _, n := range d.nodes {
+		switch n.state.Load() {
+		case stateDurable:
+		case statePending:
+			if !n.issued.Load() {
+				return false
+			}
+		default:
 			return false
 		}
 	}

@@ -57,8 +57,14 @@ const (
 // A slot is
 //
 //	magic(8) version(2) reserved(2) recordSize(4) sequence(8)
-//	extentBytes(8) extentCount(4) rootLength(4) root(RootMax)
+//	extentBytes(8) extentCount(4) rootLength(4) deltaCRC(4) root(RootMax)
 //	records(extentCount × RecordSize) crc(4)
+//
+// version is SBVersion. deltaCRC is the CRC-32C, over the pairs
+// extent(4) crc(4) of every extent whose write pointer the slot advances
+// past the other slot's, of each such extent's CRC-32C over the bytes it
+// advances over: recovery recomputes it to tell a slot whose round's
+// writes all reached the device (see package superblock).
 //
 // A record is
 //
@@ -73,7 +79,8 @@ const (
 	SBExtentBytesOffset      = 24
 	SBExtentCountOffset      = 32
 	SBRootLengthOffset       = 36
-	SBRootOffset             = 40
+	SBDeltaCRCOffset         = 40
+	SBRootOffset             = 44
 	RootMax                  = 512
 	SBHeaderSize             = SBRootOffset + RootMax
 	RecordSize               = 16
@@ -81,6 +88,9 @@ const (
 	RecordGenerationOffset   = 8
 	RecordOwnerOffset        = 12
 	SBTrailerSize            = 4
+	// SBVersion is the superblock slot layout version: 2 added deltaCRC
+	// (slots written in the same flush as the data they cover).
+	SBVersion = 2
 )
 
 // Extent owners, as stored in a superblock record.

@@ -41,7 +41,8 @@ func (m *versionMeta) Prepare() ([]byte, int64, any, bool) {
 	return m.buf, 0, m.version, true
 }
 
-func (m *versionMeta) DataDurable(extent.ID, uint32, int64) {}
+func (m *versionMeta) DataIssued(extent.ID, uint32, int64, [][]byte) {}
+func (m *versionMeta) Confirm() bool                                 { return false }
 
 func (m *versionMeta) Persisted(tok any) {
 	m.mu.Lock()

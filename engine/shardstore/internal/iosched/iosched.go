@@ -235,11 +235,19 @@ type Metadata interface {
 	// bytes (sector aligned, for direct IO) and device offset. ok is false
 	// if nothing changed.
 	Prepare() (p []byte, off int64, token any, ok bool)
-	// DataDurable reports that extent e at generation gen holds durable
-	// data up to end.
-	DataDurable(e extent.ID, gen uint32, end int64)
+	// DataIssued reports that extent e at generation gen has the frames
+	// issued, contiguous from start: the next device flush makes them
+	// durable. The scheduler
+	// reports a round's writes before it prepares the round's slot, so a
+	// slot may record write pointers over data the same flush makes
+	// durable (recovery verifies such data: see package superblock).
+	DataIssued(e extent.ID, gen uint32, start int64, frames [][]byte)
 	// Persisted reports that the write of token is durable.
 	Persisted(token any)
+	// Confirm is called when the scheduler closes with everything flushed:
+	// true asks for one more flush round, with a slot (Prepare must return
+	// one).
+	Confirm() bool
 }
 
 // Stats are the scheduler's counters.
@@ -631,12 +639,16 @@ func (s *Scheduler) run() {
 		if exit {
 			return
 		}
-		// The superblock slot is prepared before this round's appends are
-		// written, so that its write goes to the device with them. That
-		// changes nothing in what it records: the write pointers it holds
-		// cover only data a completed flush made durable, and the roots
-		// only those whose dependencies are persistent, and neither
-		// changes while the round is being written.
+		// The round's writes are issued: the next flush covers them. The
+		// superblock slot is prepared after that, before they are
+		// written, so that its write goes to the device with them and the
+		// one flush after them makes both durable: the write pointers it
+		// records cover every write issued so far, and the roots it names
+		// may depend on them (dep.Dependency.IsIssued). A crash before the
+		// flush completes may keep the slot and lose some of those writes;
+		// recovery then finds a frame past the previous slot's write
+		// pointers that does not verify and falls back to that slot.
+		s.reportIssued(ios)
 		var sb *sbWrite
 		if flush {
 			if p, off, token, ok := s.meta.Prepare(); ok {
@@ -653,6 +665,23 @@ func (s *Scheduler) run() {
 				return
 			}
 		}
+	}
+}
+
+// reportIssued marks the writes of ios issued and reports each extent's
+// new end to the superblock.
+func (s *Scheduler) reportIssued(ios []io) {
+	for _, x := range ios {
+		for _, w := range x.writes {
+			if w.Node != nil {
+				dep.MarkIssued(w.Node)
+			}
+		}
+		frames := make([][]byte, len(x.writes))
+		for i, w := range x.writes {
+			frames[i] = w.Frame
+		}
+		s.meta.DataIssued(x.q.id, x.writes[0].Gen, x.writes[0].Offset, frames)
 	}
 }
 
@@ -693,7 +722,10 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 			s.flushing = flush
 			return ios, flush, false
 		}
-		if s.closing && len(s.active) == 0 && !metaDirty {
+		if s.closing && len(s.active) == 0 && !metaDirty && !s.haveUnfl {
+			if s.meta.Confirm() {
+				continue
+			}
 			s.done = true
 			s.cond.Broadcast()
 			return nil, false, true
@@ -1065,26 +1097,12 @@ func (s *Scheduler) flush(sb *sbWrite) error {
 		s.mu.Unlock()
 	}
 	nodes := make([]*dep.Node, 0, len(writes))
-	type key struct {
-		e   extent.ID
-		gen uint32
-	}
-	ends := map[key]int64{}
-	var order []key
 	for _, w := range writes {
 		if w.Node != nil {
 			nodes = append(nodes, w.Node)
 		}
-		k := key{w.Extent, w.Gen}
-		if _, seen := ends[k]; !seen {
-			order = append(order, k)
-		}
-		ends[k] = max(ends[k], w.end())
 	}
 	s.g.MarkDurable(nodes...)
-	for _, k := range order {
-		s.meta.DataDurable(k.e, k.gen, ends[k])
-	}
 	if ok {
 		s.meta.Persisted(sb.token)
 	}

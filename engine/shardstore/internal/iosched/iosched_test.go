@@ -12,10 +12,11 @@ import (
 // noMeta is a Metadata with no superblock.
 type noMeta struct{}
 
-func (noMeta) Want() (bool, bool)                   { return false, false }
-func (noMeta) Prepare() ([]byte, int64, any, bool)  { return nil, 0, nil, false }
-func (noMeta) DataDurable(extent.ID, uint32, int64) {}
-func (noMeta) Persisted(any)                        {}
+func (noMeta) Want() (bool, bool)                            { return false, false }
+func (noMeta) Prepare() ([]byte, int64, any, bool)           { return nil, 0, nil, false }
+func (noMeta) DataIssued(extent.ID, uint32, int64, [][]byte) {}
+func (noMeta) Confirm() bool                                 { return false }
+func (noMeta) Persisted(any)                                 {}
 
 // run enqueues n appends of size bytes to extent 1 while the scheduler is
 // held back by an undurable dependency of the first, then releases it.

@@ -24,6 +24,9 @@ type Image struct {
 	ExtentBytes int64
 	Records     []Record // one per extent, extent 0 first
 	Root        []byte   // at most format.RootMax bytes, opaque to the chunk store
+	// DeltaCRC checks the bytes the slot's write pointers advance over
+	// past the other slot's (see format and Verify).
+	DeltaCRC uint32
 }
 
 // SlotBytes is the size of one slot for count extents: the encoded image
@@ -53,12 +56,13 @@ func EncodeInto(b []byte, img Image) {
 	}
 	clear(b)
 	copy(b, format.SuperblockMagic)
-	binary.LittleEndian.PutUint16(b[format.SBVersionOffset:], format.Version)
+	binary.LittleEndian.PutUint16(b[format.SBVersionOffset:], format.SBVersion)
 	binary.LittleEndian.PutUint32(b[format.SBRecordSizeOffset:], format.RecordSize)
 	binary.LittleEndian.PutUint64(b[format.SBSequenceOffset:], img.Sequence)
 	binary.LittleEndian.PutUint64(b[format.SBExtentBytesOffset:], uint64(img.ExtentBytes))
 	binary.LittleEndian.PutUint32(b[format.SBExtentCountOffset:], uint32(len(img.Records)))
 	binary.LittleEndian.PutUint32(b[format.SBRootLengthOffset:], uint32(len(img.Root)))
+	binary.LittleEndian.PutUint32(b[format.SBDeltaCRCOffset:], img.DeltaCRC)
 	copy(b[format.SBRootOffset:], img.Root)
 	for i, r := range img.Records {
 		if r.WritePointer < 0 || r.WritePointer > img.ExtentBytes || !format.ValidOwner(byte(r.Owner)) {
@@ -120,7 +124,7 @@ func Decode(b []byte) (Image, error) {
 	if !bytes.Equal(b[:len(format.SuperblockMagic)], []byte(format.SuperblockMagic)) {
 		return bad(ReasonMagic, "%q", b[:len(format.SuperblockMagic)])
 	}
-	if v := binary.LittleEndian.Uint16(b[format.SBVersionOffset:]); v != format.Version {
+	if v := binary.LittleEndian.Uint16(b[format.SBVersionOffset:]); v != format.SBVersion {
 		return bad(ReasonVersion, "%d", v)
 	}
 	if rs := binary.LittleEndian.Uint32(b[format.SBRecordSizeOffset:]); rs != format.RecordSize {
@@ -143,6 +147,7 @@ func Decode(b []byte) (Image, error) {
 		Sequence:    binary.LittleEndian.Uint64(b[format.SBSequenceOffset:]),
 		ExtentBytes: int64(binary.LittleEndian.Uint64(b[format.SBExtentBytesOffset:])),
 		Records:     make([]Record, count),
+		DeltaCRC:    binary.LittleEndian.Uint32(b[format.SBDeltaCRCOffset:]),
 	}
 	if img.ExtentBytes < extent.ExtentBytesMin || img.ExtentBytes > extent.ExtentBytesMax {
 		return bad(ReasonLayout, "extent size %d", img.ExtentBytes)

@@ -12,15 +12,30 @@
 //
 // # Soft write pointers and dependencies
 //
-// The write pointer a slot records for an extent covers only data that was
-// durable before the slot was prepared (DataDurable reports it after each
-// device flush). So a recorded write pointer never covers bytes that a
-// crash could have lost, and recovery can trust every frame below it and
-// nothing past it. A chunk is durable once both its bytes and a superblock
-// covering them are: WaitWritePointer registers a node that completes when
-// a persisted slot records the chunk's extent at its generation with a write
-// pointer at or past the chunk's end. This is the dependency the paper's bug
-// #8 lacked.
+// The write pointer a slot records for an extent covers the data issued
+// before the slot was prepared (DataIssued reports it): the data written
+// by earlier rounds, which an earlier flush made durable, and the data of
+// the slot's own round, which the one flush after the round makes durable
+// together with the slot. A root likewise goes into a slot once every
+// write it depends on is issued (dep.Dependency.IsIssued), not only once it
+// is durable. One flush, not two, then makes a write, the index naming it
+// and the superblock naming the index durable.
+//
+// The price is that a crash during that flush can keep the new slot and
+// lose some of its round's writes. Recovery therefore verifies the newest
+// slot against the other one (Verify): every frame between the older
+// slot's write pointer and the newer's must decode. The older slot was
+// written by the previous flush round, which completed before this one
+// started, so everything it names is durable. If a frame does not verify,
+// recovery takes the older slot and first writes it again, with a higher
+// sequence, over the newer one, so that data written after recovery can
+// never make the abandoned slot verify on a later recovery.
+//
+// A chunk is durable once both its bytes and a superblock covering them
+// are: WaitWritePointer registers a node that completes when a persisted
+// slot records the chunk's extent at its generation with a write pointer
+// at or past the chunk's end. This is the dependency the paper's bug #8
+// lacked.
 //
 // A reset is durable once a slot records the extent's new generation:
 // WaitGeneration. The first append to a reset extent depends on it, so a
@@ -40,6 +55,7 @@
 package superblock
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,6 +76,43 @@ var ErrReset = errors.New("superblock: extent reset before the write was persist
 type Recovered struct {
 	Image Image
 	Slot  int // the slot it came from
+	// Other is the other slot's image, if it is valid (OtherValid): the
+	// state before Image's round, against which Image is verified.
+	Other      Image
+	OtherValid bool
+	// FellBack reports that the newest slot did not verify and Image is
+	// the older one, written again over it (see Fallback).
+	FellBack bool
+}
+
+// WriteSlot writes img to slot (0 or 1) and flushes the device.
+func WriteSlot(dev disk.Device, geo extent.Geometry, slot int, img Image) error {
+	n := SlotBytes(geo.Count, geo.SectorSize)
+	b := disk.AlignedBuffer(int(n))
+	EncodeInto(b, img)
+	if _, err := dev.WriteAt(b, int64(slot)*n); err != nil {
+		return fmt.Errorf("superblock: write slot %d: %w", slot, err)
+	}
+	if err := dev.Flush(); err != nil {
+		return fmt.Errorf("superblock: write slot %d: %w", slot, err)
+	}
+	return nil
+}
+
+// Fallback makes the older slot of r current: it writes it again, with a
+// sequence above the newer one's, over the newer one, and returns the
+// result. Recovery calls it when the newer slot did not verify.
+func Fallback(dev disk.Device, geo extent.Geometry, r Recovered) (Recovered, error) {
+	if !r.OtherValid {
+		return Recovered{}, fmt.Errorf("superblock: fallback without a valid older slot: %w", engine.ErrCorruption)
+	}
+	img := r.Other
+	img.Sequence = r.Image.Sequence + 1
+	img.DeltaCRC = 0 // it advances past the older slot (itself) over nothing
+	if err := WriteSlot(dev, geo, r.Slot, img); err != nil {
+		return Recovered{}, err
+	}
+	return Recovered{Image: img, Slot: r.Slot, Other: r.Other, OtherValid: true, FellBack: true}, nil
 }
 
 // Format writes a fresh superblock for geo to both slots and flushes: every
@@ -95,6 +148,7 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 	var best Recovered
 	found := false
 	var errs []error
+	var imgs [2]*Image
 	for i := 0; i < 2; i++ {
 		b := disk.AlignedBuffer(int(slot))
 		if _, err := dev.ReadAt(b, int64(i)*slot); err != nil {
@@ -110,12 +164,24 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 			errs = append(errs, fmt.Errorf("slot %d: %w", i, err))
 			continue
 		}
+		imgs[i] = &img
 		if !found || img.Sequence > best.Image.Sequence {
 			best, found = Recovered{Image: img, Slot: i}, true
 		}
 	}
 	if !found {
 		return Recovered{}, fmt.Errorf("superblock: no valid slot: %w", errors.Join(errs...))
+	}
+	if o := imgs[1-best.Slot]; o != nil {
+		best.Other, best.OtherValid = *o, true
+	}
+	ok, err := Verify(dev, geo, best)
+	if err != nil {
+		return Recovered{}, err
+	}
+	if !ok {
+		// The newest slot's round did not finish its flush.
+		return Fallback(dev, geo, best)
 	}
 	return best, nil
 }
@@ -127,9 +193,14 @@ type waiter struct {
 }
 
 type extState struct {
-	durGen     uint32 // data is durable up to durWP at generation durGen
-	durWP      int64
-	pers       Record   // as last persisted
+	issGen uint32 // data is issued up to issWP at generation issGen
+	issWP  int64
+	pers   Record // as last persisted
+	// acc is the CRC-32C of the bytes issued at generation issGen from
+	// accFrom (the write pointer of the last slot prepared) to issWP: the
+	// extent's part of the next slot's DeltaCRC.
+	acc        uint32
+	accFrom    int64
 	wpWaiters  []waiter // by pos; appends arrive in order
 	genWaiters []waiter
 	// abandonedGen/abandonedAt: the first append of generation abandonedGen
@@ -149,7 +220,8 @@ type rootUpdate struct {
 type token struct {
 	img   Image
 	slot  int
-	roots int // root updates included (a prefix of m.roots)
+	roots int  // root updates included (a prefix of m.roots)
+	delta bool // the slot advances some write pointer (Confirm)
 }
 
 // Manager keeps the superblock.
@@ -170,6 +242,11 @@ type Manager struct {
 	buf      []byte
 	inflight bool
 	writes   int64
+	// unconfirmed: the last slot persisted advanced write pointers, so
+	// recovery would verify it (see Confirm); force makes the next
+	// Prepare write a slot even if nothing changed.
+	unconfirmed bool
+	force       bool
 }
 
 // NewManager returns a manager that continues from rec, keeping table (which
@@ -184,7 +261,7 @@ func NewManager(geo extent.Geometry, table *extent.Table, g *dep.Graph, rec Reco
 		root:      slices.Clone(rec.Image.Root),
 	}
 	for i, r := range rec.Image.Records {
-		m.ext[i] = extState{durGen: r.Generation, durWP: r.WritePointer, pers: r, abandonedAt: -1}
+		m.ext[i] = extState{issGen: r.Generation, issWP: r.WritePointer, accFrom: r.WritePointer, pers: r, abandonedAt: -1}
 	}
 	m.buf = disk.AlignedBuffer(int(m.slotBytes))
 	return m
@@ -336,7 +413,7 @@ func (m *Manager) Want() (dirty, urgent bool) {
 	}
 	if !m.inflight {
 		for _, r := range m.roots {
-			if r.dep.IsPersistent() {
+			if r.dep.IsIssued() {
 				return true, false
 			}
 		}
@@ -344,21 +421,94 @@ func (m *Manager) Want() (dirty, urgent bool) {
 	return false, false
 }
 
-// DataDurable implements iosched.Metadata.
-func (m *Manager) DataDurable(e extent.ID, gen uint32, end int64) {
+// DataIssued implements iosched.Metadata.
+func (m *Manager) DataIssued(e extent.ID, gen uint32, start int64, frames [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	x := &m.ext[e]
-	if x.durGen != gen {
-		if gen < x.durGen {
+	if x.issGen != gen {
+		if gen < x.issGen {
 			return // a late write of a generation since reset
 		}
-		x.durGen, x.durWP = gen, 0
+		x.issGen, x.issWP, x.acc, x.accFrom = gen, 0, 0, 0
 	}
-	if end > x.durWP {
-		x.durWP = end
+	if start != x.issWP {
+		panic(fmt.Sprintf("superblock: extent %d generation %d: writes issued at %d after %d", e, gen, start, x.issWP))
+	}
+	for _, f := range frames {
+		x.acc = format.CRC(x.acc, f)
+		x.issWP += int64(len(f))
+	}
+	if len(frames) > 0 {
 		m.dirty = true
 	}
+}
+
+// deltaBase is where the bytes a slot recording r covers past the slot
+// recording old begin: old's write pointer if both record the same
+// generation and owner, else the extent's start.
+func deltaBase(r, old Record) int64 {
+	if r.Generation == old.Generation && r.Owner == old.Owner {
+		return old.WritePointer
+	}
+	return 0
+}
+
+// deltaCRC folds one extent's CRC into a slot's DeltaCRC.
+func deltaCRC(total uint32, e int, crc uint32) uint32 {
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(e))
+	binary.LittleEndian.PutUint32(b[4:], crc)
+	return format.CRC(total, b[:])
+}
+
+// Confirm implements iosched.Metadata: the scheduler calls it when it
+// closes, with every write flushed. If the last slot persisted advanced
+// write pointers, recovery would verify the bytes it covers, and would
+// take a bit flipped in them on the device for a round that never
+// finished, rolling back writes a completed flush acknowledged. Confirm
+// then makes the superblock dirty, so that one more slot, advancing
+// nothing, follows: the slot it confirms becomes the older one, which
+// recovery trusts, and a flipped bit is reported where it is read.
+func (m *Manager) Confirm() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.unconfirmed || m.inflight {
+		return false
+	}
+	m.dirty, m.force = true, true
+	return true
+}
+
+// Verify reports whether every byte the newest slot of r records past the
+// older slot's write pointers is on dev as it was issued: it recomputes
+// the slot's DeltaCRC. A mismatch means the flush of the slot's round did
+// not complete; the older slot is then the durable state (Fallback). With
+// no valid older slot, the newest was written by a round that completed
+// (the older one was torn by a later round's crash, or never written).
+func Verify(dev disk.Device, geo extent.Geometry, r Recovered) (bool, error) {
+	if !r.OtherValid {
+		return true, nil
+	}
+	sector := int64(geo.SectorSize)
+	var total uint32
+	for i, rec := range r.Image.Records {
+		if rec.Owner == extent.Free || rec.Owner == extent.Super {
+			continue
+		}
+		lo := deltaBase(rec, r.Other.Records[i])
+		if rec.WritePointer <= lo {
+			continue
+		}
+		start := lo / sector * sector
+		end := (rec.WritePointer + sector - 1) / sector * sector
+		buf := disk.AlignedBuffer(int(end - start))
+		if _, err := dev.ReadAt(buf, geo.Base(extent.ID(i))+start); err != nil {
+			return false, fmt.Errorf("superblock: verify sequence %d: read extent %d: %w", r.Image.Sequence, i, err)
+		}
+		total = deltaCRC(total, i, format.CRC(0, buf[lo-start:rec.WritePointer-start]))
+	}
+	return total == r.Image.DeltaCRC, nil
 }
 
 // Prepare implements iosched.Metadata.
@@ -376,18 +526,34 @@ func (m *Manager) Prepare() ([]byte, int64, any, bool) {
 	for i, info := range snap {
 		r := Record{Generation: info.Generation, Owner: info.Owner}
 		x := &m.ext[i]
-		if info.Owner != extent.Free && info.Owner != extent.Super && x.durGen == info.Generation {
-			r.WritePointer = min(x.durWP, info.WritePointer)
+		if info.Owner != extent.Free && info.Owner != extent.Super && x.issGen == info.Generation {
+			r.WritePointer = min(x.issWP, info.WritePointer)
 		}
 		img.Records[i] = r
 		if r != x.pers {
 			changed = true
 		}
+		if lo := deltaBase(r, x.pers); r.WritePointer > lo {
+			if x.accFrom != lo || r.WritePointer != x.issWP {
+				panic(fmt.Sprintf("superblock: extent %d: slot covers [%d, %d), issued bytes checked [%d, %d)", i, lo, r.WritePointer, x.accFrom, x.issWP))
+			}
+			img.DeltaCRC = deltaCRC(img.DeltaCRC, i, x.acc)
+		}
+	}
+	delta := img.DeltaCRC != 0
+	for i, r := range img.Records {
+		if r.WritePointer > deltaBase(r, m.ext[i].pers) {
+			delta = true
+			break
+		}
+	}
+	if m.force {
+		changed, m.force = true, false
 	}
 	img.Root = m.root
 	nroots := 0
 	for i := len(m.roots) - 1; i >= 0; i-- {
-		if m.roots[i].dep.IsPersistent() {
+		if m.roots[i].dep.IsIssued() {
 			nroots = i + 1
 			img.Root = m.roots[i].data
 			changed = true
@@ -399,9 +565,14 @@ func (m *Manager) Prepare() ([]byte, int64, any, bool) {
 	}
 	img.Sequence = m.seq + 1
 	slot := 1 - m.slot
+	// The next slot's delta starts where this one ends.
+	for i := range m.ext {
+		x := &m.ext[i]
+		x.acc, x.accFrom = 0, img.Records[i].WritePointer
+	}
 	EncodeInto(m.buf, img)
 	m.inflight = true
-	return m.buf, int64(slot) * m.slotBytes, &token{img: img, slot: slot, roots: nroots}, true
+	return m.buf, int64(slot) * m.slotBytes, &token{img: img, slot: slot, roots: nroots, delta: delta}, true
 }
 
 // Persisted implements iosched.Metadata.
@@ -415,6 +586,7 @@ func (m *Manager) Persisted(tok any) {
 	var failed []failure
 	m.mu.Lock()
 	m.inflight = false
+	m.unconfirmed = t.delta
 	m.seq, m.slot = t.img.Sequence, t.slot
 	m.writes++
 	m.root = t.img.Root

@@ -1,8 +1,10 @@
 package superblock
 
 import (
+	"bytes"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -21,7 +23,8 @@ func testImage() Image {
 			{Generation: 5, Owner: extent.Free},
 			{WritePointer: 64 << 10, Generation: 1, Owner: extent.Index},
 		},
-		Root: []byte("root"),
+		Root:     []byte("root"),
+		DeltaCRC: 0xdeadbeef,
 	}
 }
 
@@ -30,16 +33,17 @@ func TestSlotFixture(t *testing.T) {
 	img := testImage()
 	b := Encode(img, SlotBytes(4, 512))
 	if len(b) != 1024 {
-		t.Fatalf("slot of %d bytes, want 1024 (552+64+4 rounded to 512)", len(b))
+		t.Fatalf("slot of %d bytes, want 1024 (556+64+4 rounded to 512)", len(b))
 	}
-	if string(b[:8]) != "SHRDSTSB" || b[8] != 1 || b[12] != 16 || b[16] != 7 || b[24+2] != 1 || b[32] != 4 || b[36] != 4 || string(b[40:44]) != "root" {
+	if string(b[:8]) != "SHRDSTSB" || b[8] != 2 || b[12] != 16 || b[16] != 7 || b[24+2] != 1 || b[32] != 4 || b[36] != 4 ||
+		b[40] != 0xef || b[43] != 0xde || string(b[44:48]) != "root" {
 		t.Fatalf("header bytes % x", b[:48])
 	}
-	r1 := b[552+16:]
+	r1 := b[556+16:]
 	if r1[0] != 0xe8 || r1[1] != 0x03 || r1[8] != 2 || r1[12] != 1 {
 		t.Fatalf("record 1 bytes % x", r1[:16])
 	}
-	crcAt := 552 + 4*16
+	crcAt := 556 + 4*16
 	want := crc32.Checksum(b[:crcAt], crc32.MakeTable(crc32.Castagnoli))
 	if got := uint32(b[crcAt]) | uint32(b[crcAt+1])<<8 | uint32(b[crcAt+2])<<16 | uint32(b[crcAt+3])<<24; got != want {
 		t.Fatalf("crc %#x, want %#x", got, want)
@@ -48,7 +52,7 @@ func TestSlotFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Sequence != 7 || got.ExtentBytes != img.ExtentBytes || string(got.Root) != "root" || len(got.Records) != 4 || got.Records[1] != img.Records[1] || got.Records[3] != img.Records[3] {
+	if got.Sequence != 7 || got.ExtentBytes != img.ExtentBytes || string(got.Root) != "root" || len(got.Records) != 4 || got.DeltaCRC != img.DeltaCRC || got.Records[1] != img.Records[1] || got.Records[3] != img.Records[3] {
 		t.Fatalf("Decode = %+v", got)
 	}
 }
@@ -57,7 +61,7 @@ func TestDecodeRejects(t *testing.T) {
 	good := Encode(testImage(), 1024)
 	mod := func(f func(b []byte)) []byte { b := append([]byte(nil), good...); f(b); return b }
 	recrc := func(b []byte) {
-		n := 552 + 4*16
+		n := 556 + 4*16
 		c := format.CRC(0, b[:n])
 		b[n], b[n+1], b[n+2], b[n+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 	}
@@ -73,10 +77,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"too many records", mod(func(b []byte) { b[34] = 1 }), ReasonLayout},
 		{"root length", mod(func(b []byte) { b[37] = 9 }), ReasonLayout},
 		{"bit flip", mod(func(b []byte) { b[600] ^= 4 }), ReasonChecksum},
-		{"bad owner", mod(func(b []byte) { b[552+16+12] = 77; recrc(b) }), ReasonRecord},
-		{"wp past extent", mod(func(b []byte) { b[552+16+4] = 1; recrc(b) }), ReasonRecord},
-		{"free with wp", mod(func(b []byte) { b[552+32] = 1; recrc(b) }), ReasonRecord},
-		{"extent 0 not super", mod(func(b []byte) { b[552+12] = 1; recrc(b) }), ReasonRecord},
+		{"bad owner", mod(func(b []byte) { b[556+16+12] = 77; recrc(b) }), ReasonRecord},
+		{"wp past extent", mod(func(b []byte) { b[556+16+4] = 1; recrc(b) }), ReasonRecord},
+		{"free with wp", mod(func(b []byte) { b[556+32] = 1; recrc(b) }), ReasonRecord},
+		{"extent 0 not super", mod(func(b []byte) { b[556+12] = 1; recrc(b) }), ReasonRecord},
 		{"zeros", make([]byte, 1024), ReasonMagic},
 	}
 	for _, c := range cases {
@@ -154,4 +158,77 @@ func FuzzDecodeSlot(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRecoverVerifiesNewestSlot: a slot written in the same flush as the
+// data it covers is trusted only if that data reached the device. If it
+// did not, recovery falls back to the older slot and writes it over the
+// newer one, so that bytes written later at the same offsets cannot make
+// the abandoned slot verify on a later recovery.
+func TestRecoverVerifiesNewestSlot(t *testing.T) {
+	geo, err := extent.NewGeometry(1<<20, 64<<10, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 256) // 4 KiB in extent 1
+	const x = 1024                                        // the older slot's write pointer
+	older := Image{Sequence: 5, ExtentBytes: geo.ExtentBytes, Records: make([]Record, geo.Count), DeltaCRC: 0x1234}
+	older.Records[0].Owner = extent.Super
+	older.Records[1] = Record{WritePointer: x, Generation: 3, Owner: extent.Data}
+	newer := older
+	newer.Sequence = 6
+	newer.Records = slices.Clone(older.Records)
+	newer.Records[1].WritePointer = int64(len(data))
+	newer.Root = []byte("new root")
+	newer.DeltaCRC = deltaCRC(0, 1, format.CRC(0, data[x:]))
+
+	setup := func(writeDelta bool) *disk.Mem {
+		dev := disk.NewMem(1<<20, 512)
+		if err := WriteSlot(dev, geo, 0, older); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteSlot(dev, geo, 1, newer); err != nil {
+			t.Fatal(err)
+		}
+		end := x
+		if writeDelta {
+			end = len(data)
+		}
+		if _, err := dev.WriteAt(data[:end], geo.Base(1)); err != nil {
+			t.Fatal(err)
+		}
+		return dev
+	}
+
+	// The round's data is on the device: the newer slot stands.
+	rec, err := Recover(setup(true), geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.FellBack || rec.Image.Sequence != 6 || string(rec.Image.Root) != "new root" {
+		t.Fatalf("with its data durable: sequence %d, root %q, fell back %v; want the newer slot", rec.Image.Sequence, rec.Image.Root, rec.FellBack)
+	}
+
+	// The round's data was lost: the older slot's state, at sequence 7.
+	dev := setup(false)
+	rec, err = Recover(dev, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.FellBack || rec.Image.Sequence != 7 || rec.Image.Root != nil || rec.Image.Records[1] != older.Records[1] {
+		t.Fatalf("with its data lost: sequence %d, root %q, extent 1 %+v, fell back %v; want the older slot's state at sequence 7",
+			rec.Image.Sequence, rec.Image.Root, rec.Image.Records[1], rec.FellBack)
+	}
+	// Later writes put the very bytes the abandoned slot covered in place
+	// (the same generation, reused after the fallback): it must stay gone.
+	if _, err := dev.WriteAt(data, geo.Base(1)); err != nil {
+		t.Fatal(err)
+	}
+	rec, err = Recover(dev, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.FellBack || rec.Image.Sequence != 7 || rec.Image.Records[1] != older.Records[1] {
+		t.Fatalf("after the fallback and new writes: sequence %d, extent 1 %+v; the abandoned slot came back", rec.Image.Sequence, rec.Image.Records[1])
+	}
 }
