@@ -276,6 +276,9 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chunk: open: %w", err)
 	}
+	if rec, err = superblock.Begin(dev, geo, rec); err != nil {
+		return nil, fmt.Errorf("chunk: open: %w", err)
+	}
 
 	table := extent.NewTable(geo)
 	for i, r := range rec.Image.Records {

@@ -8,7 +8,11 @@
 // All integers are little-endian. Checksums are CRC-32C (Castagnoli).
 package format
 
-import "hash/crc32"
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+)
 
 // Version is the format version, written in every frame and superblock slot.
 // Decoders reject any other value.
@@ -42,6 +46,28 @@ const (
 	UUIDSize                 = 16
 )
 
+// FrameSize reports the size of the frame at the start of b if it is a
+// complete, valid frame of a known kind (magic, version, kind, length within
+// b, checksum, trailing uuid), and ok false otherwise. chunk.DecodeFrame
+// says why a frame is invalid; this is the check recovery uses on frames it
+// only needs to verify.
+func FrameSize(b []byte) (n int, ok bool) {
+	if len(b) < FrameOverhead || binary.LittleEndian.Uint16(b[FrameMagicOffset:]) != FrameMagic ||
+		b[FrameVersionOff] != Version || (b[FrameKindOffset] != FrameData && b[FrameKindOffset] != FramePadding) {
+		return 0, false
+	}
+	p := uint64(binary.LittleEndian.Uint32(b[FrameLengthOffset:]))
+	if p > uint64(len(b)-FrameOverhead) {
+		return 0, false
+	}
+	end := FrameHeaderSize + int(p)
+	if CRC(CRC(0, b[:FrameCRCOffset]), b[FrameHeaderSize:end]) != binary.LittleEndian.Uint32(b[FrameCRCOffset:]) ||
+		!bytes.Equal(b[end:end+UUIDSize], b[FrameUUIDOffset:FrameUUIDOffset+UUIDSize]) {
+		return 0, false
+	}
+	return end + UUIDSize, true
+}
+
 // Frame kinds.
 const (
 	// FrameData holds a chunk's payload.
@@ -62,9 +88,14 @@ const (
 //
 // version is SBVersion. deltaCRC is the CRC-32C, over the pairs
 // extent(4) crc(4) of every extent whose write pointer the slot advances
-// past the other slot's, of each such extent's CRC-32C over the bytes it
-// advances over: recovery recomputes it to tell a slot whose round's
-// writes all reached the device (see package superblock).
+// past the other slot's, of each such extent's CRC-32C over the headers
+// (FrameHeaderSize bytes) of the frames it advances over: recovery checks
+// every such frame (FrameSize) and recomputes it, to tell a slot whose
+// round's writes all reached the device (see package superblock). Headers,
+// not whole frames: a CRC-32C over bytes that embed CRC-32Cs of
+// themselves (a frame's checksum, metadata's trailing checksum) can come
+// out the same for different contents, and did; a header holds the
+// frame's checksum and UUID, and FrameSize checks the rest.
 //
 // A record is
 //

@@ -99,6 +99,26 @@ func WriteSlot(dev disk.Device, geo extent.Geometry, slot int, img Image) error 
 	return nil
 }
 
+// Begin starts a new epoch of the store recovered as r: it writes r's
+// state again, one sequence higher, over the older slot, and flushes. The
+// store's frames then carry UUIDs drawn from the new sequence, so two
+// opens of one durable state never write the same UUIDs: without that, a
+// store reopened after a failure (with a fixed seed, as the checkers run
+// it) wrote byte-identical headers over the frames of the attempt before,
+// and a slot covering frames that never reached the device verified
+// against the earlier attempt's frames in their place. r must have been
+// verified.
+func Begin(dev disk.Device, geo extent.Geometry, r Recovered) (Recovered, error) {
+	img := r.Image
+	img.Sequence++
+	img.DeltaCRC = 0 // it advances past the older slot (r.Image) over nothing
+	slot := 1 - r.Slot
+	if err := WriteSlot(dev, geo, slot, img); err != nil {
+		return Recovered{}, err
+	}
+	return Recovered{Image: img, Slot: slot, Other: r.Image, OtherValid: true, FellBack: r.FellBack}, nil
+}
+
 // Fallback makes the older slot of r current: it writes it again, with a
 // sequence above the newer one's, over the newer one, and returns the
 // result. Recovery calls it when the newer slot did not verify.
@@ -196,9 +216,9 @@ type extState struct {
 	issGen uint32 // data is issued up to issWP at generation issGen
 	issWP  int64
 	pers   Record // as last persisted
-	// acc is the CRC-32C of the bytes issued at generation issGen from
-	// accFrom (the write pointer of the last slot prepared) to issWP: the
-	// extent's part of the next slot's DeltaCRC.
+	// acc is the CRC-32C of the headers of the frames issued at generation
+	// issGen from accFrom (the write pointer of the last slot prepared) to
+	// issWP: the extent's part of the next slot's DeltaCRC.
 	acc        uint32
 	accFrom    int64
 	wpWaiters  []waiter // by pos; appends arrive in order
@@ -436,7 +456,7 @@ func (m *Manager) DataIssued(e extent.ID, gen uint32, start int64, frames [][]by
 		panic(fmt.Sprintf("superblock: extent %d generation %d: writes issued at %d after %d", e, gen, start, x.issWP))
 	}
 	for _, f := range frames {
-		x.acc = format.CRC(x.acc, f)
+		x.acc = format.CRC(x.acc, f[:format.FrameHeaderSize])
 		x.issWP += int64(len(f))
 	}
 	if len(frames) > 0 {
@@ -480,9 +500,10 @@ func (m *Manager) Confirm() bool {
 	return true
 }
 
-// Verify reports whether every byte the newest slot of r records past the
-// older slot's write pointers is on dev as it was issued: it recomputes
-// the slot's DeltaCRC. A mismatch means the flush of the slot's round did
+// Verify reports whether every frame the newest slot of r records past the
+// older slot's write pointers is on dev as it was issued: each must be a
+// valid frame, and the CRC of their headers (checksum and UUID included)
+// must match the slot's DeltaCRC. A mismatch means the flush of the slot's round did
 // not complete; the older slot is then the durable state (Fallback). With
 // no valid older slot, the newest was written by a round that completed
 // (the older one was torn by a later round's crash, or never written).
@@ -506,7 +527,16 @@ func Verify(dev disk.Device, geo extent.Geometry, r Recovered) (bool, error) {
 		if _, err := dev.ReadAt(buf, geo.Base(extent.ID(i))+start); err != nil {
 			return false, fmt.Errorf("superblock: verify sequence %d: read extent %d: %w", r.Image.Sequence, i, err)
 		}
-		total = deltaCRC(total, i, format.CRC(0, buf[lo-start:rec.WritePointer-start]))
+		var crc uint32
+		for pos := lo; pos < rec.WritePointer; {
+			n, ok := format.FrameSize(buf[pos-start : rec.WritePointer-start])
+			if !ok {
+				return false, nil // torn, never written, or another write's frame
+			}
+			crc = format.CRC(crc, buf[pos-start:pos-start+format.FrameHeaderSize])
+			pos += int64(n)
+		}
+		total = deltaCRC(total, i, crc)
 	}
 	return total == r.Image.DeltaCRC, nil
 }

@@ -2,6 +2,7 @@ package superblock
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"slices"
@@ -160,29 +161,58 @@ func FuzzDecodeSlot(f *testing.F) {
 	})
 }
 
+// testFrame builds a data frame (FORMAT.md) with the given uuid byte.
+func testFrame(id byte, payload []byte) []byte {
+	uuid := bytes.Repeat([]byte{id}, format.UUIDSize)
+	b := make([]byte, format.FrameHeaderSize, format.FrameOverhead+len(payload))
+	binary.LittleEndian.PutUint16(b[format.FrameMagicOffset:], format.FrameMagic)
+	b[format.FrameVersionOff] = format.Version
+	b[format.FrameKindOffset] = format.FrameData
+	copy(b[format.FrameUUIDOffset:], uuid)
+	binary.LittleEndian.PutUint32(b[format.FrameLengthOffset:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[format.FrameCRCOffset:], format.CRC(format.CRC(0, b[:format.FrameCRCOffset]), payload))
+	b = append(b, payload...)
+	return append(b, uuid...)
+}
+
 // TestRecoverVerifiesNewestSlot: a slot written in the same flush as the
-// data it covers is trusted only if that data reached the device. If it
-// did not, recovery falls back to the older slot and writes it over the
-// newer one, so that bytes written later at the same offsets cannot make
-// the abandoned slot verify on a later recovery.
+// frames it covers is trusted only if those frames reached the device. If
+// they did not, recovery falls back to the older slot and writes it over
+// the newer one, so that bytes written later at the same offsets cannot
+// make the abandoned slot verify on a later recovery. Frames of another
+// write in their place — same UUIDs and lengths, other payloads, each
+// valid, ending in a checksum of their own like metadata does — do not
+// verify either (a CRC over whole frames accepted those).
 func TestRecoverVerifiesNewestSlot(t *testing.T) {
 	geo, err := extent.NewGeometry(1<<20, 64<<10, 512)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := bytes.Repeat([]byte("0123456789abcdef"), 256) // 4 KiB in extent 1
-	const x = 1024                                        // the older slot's write pointer
+	withCRC := func(p []byte) []byte { return binary.LittleEndian.AppendUint32(p, format.CRC(0, p)) }
+	first := testFrame(1, withCRC([]byte("the older slot's frame")))
+	ours := append(testFrame(2, withCRC([]byte("metadata naming run 56 "))), testFrame(3, []byte("data"))...)
+	theirs := append(testFrame(2, withCRC([]byte("metadata naming run 94 "))), testFrame(3, []byte("DATA"))...)
+	x := int64(len(first)) // the older slot's write pointer
 	older := Image{Sequence: 5, ExtentBytes: geo.ExtentBytes, Records: make([]Record, geo.Count), DeltaCRC: 0x1234}
 	older.Records[0].Owner = extent.Super
 	older.Records[1] = Record{WritePointer: x, Generation: 3, Owner: extent.Data}
 	newer := older
 	newer.Sequence = 6
 	newer.Records = slices.Clone(older.Records)
-	newer.Records[1].WritePointer = int64(len(data))
+	newer.Records[1].WritePointer = x + int64(len(ours))
 	newer.Root = []byte("new root")
-	newer.DeltaCRC = deltaCRC(0, 1, format.CRC(0, data[x:]))
+	var hdrs uint32
+	for p := 0; p < len(ours); {
+		n, ok := format.FrameSize(ours[p:])
+		if !ok {
+			t.Fatal("test frame does not decode")
+		}
+		hdrs = format.CRC(hdrs, ours[p:p+format.FrameHeaderSize])
+		p += n
+	}
+	newer.DeltaCRC = deltaCRC(0, 1, hdrs)
 
-	setup := func(writeDelta bool) *disk.Mem {
+	setup := func(delta []byte) *disk.Mem {
 		dev := disk.NewMem(1<<20, 512)
 		if err := WriteSlot(dev, geo, 0, older); err != nil {
 			t.Fatal(err)
@@ -190,45 +220,58 @@ func TestRecoverVerifiesNewestSlot(t *testing.T) {
 		if err := WriteSlot(dev, geo, 1, newer); err != nil {
 			t.Fatal(err)
 		}
-		end := x
-		if writeDelta {
-			end = len(data)
-		}
-		if _, err := dev.WriteAt(data[:end], geo.Base(1)); err != nil {
+		b := make([]byte, 1024)
+		copy(b, first)
+		copy(b[x:], delta)
+		if _, err := dev.WriteAt(b, geo.Base(1)); err != nil {
 			t.Fatal(err)
 		}
 		return dev
 	}
+	isNewer := func(what string, rec Recovered) {
+		t.Helper()
+		if rec.FellBack || rec.Image.Sequence != 6 || string(rec.Image.Root) != "new root" {
+			t.Fatalf("%s: sequence %d, root %q, fell back %v; want the newer slot", what, rec.Image.Sequence, rec.Image.Root, rec.FellBack)
+		}
+	}
+	isOlder := func(what string, rec Recovered, fellBack bool) {
+		t.Helper()
+		if rec.FellBack != fellBack || rec.Image.Sequence != 7 || rec.Image.Root != nil || rec.Image.Records[1] != older.Records[1] {
+			t.Fatalf("%s: sequence %d, root %q, extent 1 %+v, fell back %v; want the older slot's state at sequence 7 (fell back %v)",
+				what, rec.Image.Sequence, rec.Image.Root, rec.Image.Records[1], rec.FellBack, fellBack)
+		}
+	}
 
-	// The round's data is on the device: the newer slot stands.
-	rec, err := Recover(setup(true), geo)
+	rec, err := Recover(setup(ours), geo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.FellBack || rec.Image.Sequence != 6 || string(rec.Image.Root) != "new root" {
-		t.Fatalf("with its data durable: sequence %d, root %q, fell back %v; want the newer slot", rec.Image.Sequence, rec.Image.Root, rec.FellBack)
-	}
+	isNewer("its frames on the device", rec)
 
-	// The round's data was lost: the older slot's state, at sequence 7.
-	dev := setup(false)
-	rec, err = Recover(dev, geo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rec.FellBack || rec.Image.Sequence != 7 || rec.Image.Root != nil || rec.Image.Records[1] != older.Records[1] {
-		t.Fatalf("with its data lost: sequence %d, root %q, extent 1 %+v, fell back %v; want the older slot's state at sequence 7",
-			rec.Image.Sequence, rec.Image.Root, rec.Image.Records[1], rec.FellBack)
-	}
-	// Later writes put the very bytes the abandoned slot covered in place
-	// (the same generation, reused after the fallback): it must stay gone.
-	if _, err := dev.WriteAt(data, geo.Base(1)); err != nil {
-		t.Fatal(err)
-	}
-	rec, err = Recover(dev, geo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.FellBack || rec.Image.Sequence != 7 || rec.Image.Records[1] != older.Records[1] {
-		t.Fatalf("after the fallback and new writes: sequence %d, extent 1 %+v; the abandoned slot came back", rec.Image.Sequence, rec.Image.Records[1])
+	for _, c := range []struct {
+		name  string
+		delta []byte
+	}{
+		{"its frames lost", nil},
+		{"the first frame lost", append(make([]byte, len(ours)-len(testFrame(3, []byte("data")))), testFrame(3, []byte("data"))...)},
+		{"another write's frames in their place", theirs},
+	} {
+		dev := setup(c.delta)
+		rec, err := Recover(dev, geo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		isOlder(c.name, rec, true)
+		// Later writes put the very frames the abandoned slot covered in
+		// place (the same generation, reused after the fallback): it must
+		// stay gone.
+		if _, err := dev.WriteAt(append(append([]byte(nil), first...), append(ours, make([]byte, 1024-len(first)-len(ours))...)...), geo.Base(1)); err != nil {
+			t.Fatal(err)
+		}
+		rec, err = Recover(dev, geo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		isOlder(c.name+", then the frames written", rec, false)
 	}
 }
