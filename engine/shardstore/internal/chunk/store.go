@@ -108,8 +108,9 @@ type Options struct {
 	// values. Default 1 MiB. A frame (payload plus 44 bytes) must fit in an
 	// extent.
 	ChunkPayloadMax int
-	// CacheReadMax: frames longer than this are read straight from the
-	// device, bypassing (and not polluting) the buffer cache. Default 64 KiB.
+	// CacheReadMax: frames longer than this, or than a quarter of the
+	// cache, are read straight from the device, bypassing (and not
+	// polluting) the buffer cache. Default 64 KiB.
 	CacheReadMax int
 	// Seed seeds the chunk UUIDs, mixed with the superblock sequence so that
 	// each open draws different ones. Default 0: a random seed.
@@ -238,6 +239,7 @@ type Store struct {
 	// superblock sequence) plus a counter, through a mixing function.
 	uuidBase uint64
 	uuidCtr  conc.Uint64
+	readMax  int // frames longer are not read through the cache
 
 	closed conc.Bool
 
@@ -291,14 +293,18 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
 	s := &Store{
-		opts:   opts,
-		dev:    dev,
-		geo:    geo,
-		table:  table,
-		g:      dep.New(opts.Dep),
-		cache:  cache.New(opts.Cache),
-		resets: map[extent.ID]dep.Dependency{},
-		rng:    rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
+		opts:  opts,
+		dev:   dev,
+		geo:   geo,
+		table: table,
+		g:     dep.New(opts.Dep),
+		cache: cache.New(opts.Cache),
+		// One read never takes more than a quarter of the cache: a frame
+		// that would is read with one device read into its own buffer,
+		// not copied through pages it would evict at once.
+		readMax: min(opts.CacheReadMax, int(max(opts.Cache.CapacityBytes, 1)/4)),
+		resets:  map[extent.ID]dep.Dependency{},
+		rng:     rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
 		// Each open draws different UUIDs: the sequence moves on.
 		uuidBase: splitmix64(seed) ^ splitmix64(rec.Image.Sequence<<1|1),
 	}
@@ -478,7 +484,7 @@ func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dep
 	s.sched.Enqueue(&iosched.Write{
 		Extent: ss.ext, Gen: ss.gen, Offset: off, Frame: frame, Node: data, Class: st.class(),
 		Abandon: s.abandon,
-		Cache:   st.owner() == extent.Data && len(frame) <= s.opts.CacheReadMax,
+		Cache:   st.owner() == extent.Data && len(frame) <= s.readMax,
 	})
 	ss.tail = ss.tail.And(wp.Dependency())
 	s.chunks.Add(1)
@@ -657,7 +663,7 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 // queue.
 func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([]byte, error) {
 	base := s.geo.Base(e)
-	if n > s.opts.CacheReadMax {
+	if n > s.readMax {
 		return s.readDirect(base, off, n)
 	}
 	pb := int64(s.cache.PageBytes())

@@ -73,6 +73,11 @@ func TestPutGetSyncReopen(t *testing.T) {
 	s, m := newStore(t, opts)
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := []int{0, 1, 511, 512, 513, 4096, 8 << 10, 8<<10 + 1, 20 << 10, 100}
+	for range 24 {
+		// Frames small enough for the cache (at most a quarter of it),
+		// spread over more pages than it holds: reads evict.
+		sizes = append(sizes, 900)
+	}
 	var locs [][]Locator
 	var vals [][]byte
 	var deps []dep.Dependency
