@@ -439,6 +439,15 @@ func (f *Faulty) WriteAt(p []byte, off int64) (int, error) {
 	return f.do(IO{Op: OpWrite, Off: off, Len: len(p)}, func() (int, error) { return f.dev.WriteAt(p, off) })
 }
 
+// BufferAlignment is the wrapped device's (BufferAligner), else
+// BufferAlign.
+func (f *Faulty) BufferAlignment() int {
+	if a, ok := f.dev.(BufferAligner); ok {
+		return a.BufferAlignment()
+	}
+	return BufferAlign
+}
+
 // Flush flushes the wrapped device unless a fault fires.
 func (f *Faulty) Flush() error {
 	_, err := f.do(IO{Op: OpFlush}, func() (int, error) { return 0, f.dev.Flush() })

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func newFaulty(t testing.TB, dev Device, opts FaultyOptions) *Faulty {
@@ -350,5 +351,36 @@ func TestFaultyClose(t *testing.T) {
 	}
 	if _, err := m.ReadAt(make([]byte, 1), 0); !errors.Is(err, ErrClosed) {
 		t.Fatal("Close did not close the wrapped device")
+	}
+}
+
+// TestNewBuffer: a buffer for a Mem (or a Faulty over one) need not be
+// aligned; for any other device it is aligned for direct IO. Either way it
+// is n zero bytes.
+func TestNewBuffer(t *testing.T) {
+	mem := NewMem(1<<20, 512)
+	f, err := NewFaulty(mem, FaultyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var other struct{ Device } // a device that says nothing of alignment
+	other.Device = mem
+	for _, c := range []struct {
+		name    string
+		dev     Device
+		aligned bool
+	}{{"mem", mem, false}, {"faulty over mem", f, false}, {"unknown device", other, true}} {
+		if a, ok := c.dev.(BufferAligner); ok != !c.aligned || ok && a.BufferAlignment() != 1 {
+			t.Errorf("%s: BufferAligner %v", c.name, ok)
+		}
+		for _, n := range []int{0, 1, 4096, 5000} {
+			b := NewBuffer(c.dev, n)
+			if len(b) != n || !bytes.Equal(b, make([]byte, n)) {
+				t.Fatalf("%s: NewBuffer(%d) gave %d bytes, not all zero", c.name, n, len(b))
+			}
+			if c.aligned && n > 0 && uintptr(unsafe.Pointer(&b[0]))%BufferAlign != 0 {
+				t.Errorf("%s: NewBuffer(%d) not aligned to %d", c.name, n, BufferAlign)
+			}
+		}
 	}
 }

@@ -91,6 +91,9 @@ func (m *Mem) Size() int64 { return m.size }
 // SectorSize returns the sector size given to NewMem.
 func (m *Mem) SectorSize() int { return m.sectorSize }
 
+// BufferAlignment implements BufferAligner: memory needs no alignment.
+func (m *Mem) BufferAlignment() int { return 1 }
+
 // RequireAligned makes every later IO whose offset or length is not a
 // multiple of the sector size fail with ErrMisaligned, as direct IO on a File
 // does, so an engine meant for O_DIRECT can be checked on a Mem. It is off by

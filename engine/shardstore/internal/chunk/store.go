@@ -686,7 +686,7 @@ func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([
 		}
 		cnt := upTo - missFrom
 		if cap(miss) < int(cnt*pb) {
-			miss = disk.AlignedBuffer(int((last - missFrom + 1) * pb))
+			miss = disk.NewBuffer(s.dev, int((last-missFrom+1)*pb))
 		}
 		buf := miss[:cnt*pb]
 		if _, err := s.dev.ReadAt(buf, base+missFrom*pb); err != nil {
@@ -733,7 +733,7 @@ func (s *Store) readDirect(base, off int64, n int) ([]byte, error) {
 	sector := int64(s.geo.SectorSize)
 	start := off / sector * sector
 	end := (off + int64(n) + sector - 1) / sector * sector
-	buf := disk.AlignedBuffer(int(end - start))
+	buf := disk.NewBuffer(s.dev, int(end-start))
 	if _, err := s.dev.ReadAt(buf, base+start); err != nil {
 		return nil, fmt.Errorf("read %d bytes at %d: %w", len(buf), base+start, err)
 	}

@@ -523,7 +523,7 @@ func Verify(dev disk.Device, geo extent.Geometry, r Recovered) (bool, error) {
 		}
 		start := lo / sector * sector
 		end := (rec.WritePointer + sector - 1) / sector * sector
-		buf := disk.AlignedBuffer(int(end - start))
+		buf := disk.NewBuffer(dev, int(end-start))
 		if _, err := dev.ReadAt(buf, geo.Base(extent.ID(i))+start); err != nil {
 			return false, fmt.Errorf("superblock: verify sequence %d: read extent %d: %w", r.Image.Sequence, i, err)
 		}
