@@ -94,19 +94,28 @@ func (s *Store) CheckInvariants() error {
 		errs = append(errs, fmt.Errorf("shardstore: invariant: "+format, args...))
 	}
 	infos := s.cs.Extents()
-	checkLoc := func(what string, l chunk.Locator, owners ...extent.Owner) {
+	// checkLoc checks locator l of what (the index, or the key); the
+	// message is formatted only for a violation (this runs after every
+	// checker op, over every key).
+	checkLoc := func(what string, key []byte, l chunk.Locator, owners ...extent.Owner) {
+		name := func() string {
+			if key != nil {
+				return fmt.Sprintf("%s %q", what, key)
+			}
+			return what
+		}
 		if int(l.Extent) >= len(infos) || l.Extent == 0 {
-			bad("%s: locator %v names no extent", what, l)
+			bad("%s: locator %v names no extent", name(), l)
 			return
 		}
 		info := infos[l.Extent]
 		switch {
 		case !slices.Contains(owners, info.Owner):
-			bad("%s: locator %v in a %v extent", what, l, info.Owner)
+			bad("%s: locator %v in a %v extent", name(), l, info.Owner)
 		case info.Generation != l.Generation:
-			bad("%s: locator %v: extent at generation %d", what, l, info.Generation)
+			bad("%s: locator %v: extent at generation %d", name(), l, info.Generation)
 		case l.End() > info.WritePointer:
-			bad("%s: locator %v ends past the write pointer %d", what, l, info.WritePointer)
+			bad("%s: locator %v ends past the write pointer %d", name(), l, info.WritePointer)
 		}
 	}
 	for _, r := range s.runs {
@@ -120,12 +129,12 @@ func (s *Store) CheckInvariants() error {
 		}
 	}
 	for _, l := range s.indexLocsLocked() {
-		checkLoc("index", l, extent.Index, extent.Metadata)
+		checkLoc("index", nil, l, extent.Index, extent.Metadata)
 	}
 	live := make([]int64, len(s.live))
 	for _, e := range s.mergedLocked(nil, nil) {
 		for _, l := range e.Locs {
-			checkLoc(fmt.Sprintf("key %q", e.Key), l, extent.Data)
+			checkLoc("key", e.Key, l, extent.Data)
 			if int(l.Extent) < len(live) {
 				live[l.Extent] += l.FrameBytes()
 			}
