@@ -40,12 +40,13 @@ func sizeLevel(entries int) int { return bits.Len(uint(max(entries, 1))) / 2 }
 // chunk and one superblock root cover every writer that asked meanwhile),
 // when the memtable is full, or at the flush cadence.
 //
-// The chain data → run → metadata → superblock is pipelined: the run and
-// metadata depend only on the data being written (flushed), not on a
-// superblock covering it, so data, run and metadata of one round go to the
-// device in one batch and one flush, and the superblock recording the root
-// and the write pointers covering all three goes in the next — together
-// with the next round's data, run and metadata.
+// The chain data → run → metadata → superblock takes one device flush: the
+// run and the metadata do not wait for the data, and the root depends on
+// all three being written, which a superblock slot accepts once they are
+// issued (dep.Dependency.IsIssued). Data, run, metadata and the slot
+// recording the root and the write pointers covering all three go to the
+// device in one round, under one flush; recovery verifies a slot whose
+// round did not finish (package superblock).
 func (s *Store) flushLoop() {
 	ctx := context.Background()
 	for {

@@ -435,9 +435,11 @@ const writtenChain = 1 << 63
 // persistent once the chunk's bytes are flushed, before any superblock
 // covers them. A layer that publishes the chunk through the superblock
 // itself (the index, whose root is in the superblock) can depend on
-// written alone: a superblock holding the root is prepared only after the
-// written dependency is persistent, so it records a write pointer past the
-// chunk too. That saves the extra superblock round that durable costs.
+// written alone: a superblock slot takes the root only once the written
+// dependency is issued (dep.Dependency.IsIssued), and then records a write
+// pointer past the chunk too, and goes to the device in the same round.
+// Depending on durable instead would wait for a slot covering the chunk
+// to be persisted first: one more round.
 //
 // Written dependencies of one extent generation are a dep chain (a later
 // chunk flushed implies the earlier ones are), so a dependency on many
