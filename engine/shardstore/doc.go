@@ -25,10 +25,10 @@
 // bytes are flushed and a superblock recording a write pointer past it is
 // persisted. The superblock (internal/superblock) is written in the same
 // round as the data its write pointers cover, and one flush makes both
-// durable; recovery verifies the newest slot (a CRC over every byte it
-// covers past the older slot) and falls back to the older one if that
-// round never finished, so it trusts every frame below a write pointer and
-// nothing past one. The scheduler coalesces adjacent appends into one
+// durable; recovery verifies the newest slot (every frame it covers past
+// the older slot must be valid, and a CRC of their headers must match) and
+// falls back to the older one if that round never finished, so it trusts
+// every frame below a write pointer and nothing past one. The scheduler coalesces adjacent appends into one
 // region per extent and covers many writes, and the superblock, with one
 // flush (group commit). A round's regions are cut at sector boundaries into
 // device writes of up to 1 MiB, which go to the device Options.IODepth at a

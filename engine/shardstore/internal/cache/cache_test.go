@@ -53,10 +53,10 @@ func TestNewPageSurvivesNextInsert(t *testing.T) {
 		}
 		// The last `pages` inserted are exactly the cached ones: FIFO
 		// order when nothing is referenced.
+		if c.ExtentPages(1) != min(p+1, pages) {
+			t.Fatalf("after insert %d: %d pages cached, want %d", p, c.ExtentPages(1), min(p+1, pages))
+		}
 		for q := max(0, p-pages+1); q <= p; q++ {
-			if c.ExtentPages(1) != min(p+1, pages) {
-				t.Fatalf("after insert %d: %d pages cached, want %d", p, c.ExtentPages(1), min(p+1, pages))
-			}
 			c.mu.RLock()
 			_, ok := c.pages[k(q)]
 			c.mu.RUnlock()

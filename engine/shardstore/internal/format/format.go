@@ -14,8 +14,8 @@ import (
 	"hash/crc32"
 )
 
-// Version is the format version, written in every frame and superblock slot.
-// Decoders reject any other value.
+// Version is the format version of frames, index runs and metadata
+// (superblock slots carry SBVersion). Decoders reject any other value.
 const Version = 1
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -91,11 +91,13 @@ const (
 // past the other slot's, of each such extent's CRC-32C over the headers
 // (FrameHeaderSize bytes) of the frames it advances over: recovery checks
 // every such frame (FrameSize) and recomputes it, to tell a slot whose
-// round's writes all reached the device (see package superblock). Headers,
-// not whole frames: a CRC-32C over bytes that embed CRC-32Cs of
-// themselves (a frame's checksum, metadata's trailing checksum) can come
-// out the same for different contents, and did; a header holds the
-// frame's checksum and UUID, and FrameSize checks the rest.
+// round's writes all reached the device (see package superblock). The
+// headers hold the UUIDs, which never repeat on a device (each open draws
+// them from a new superblock sequence) and so tell one write's frames from
+// another's at the same offsets; FrameSize checks the rest. A CRC over
+// whole frames would add nothing: a run or metadata payload ends with a
+// CRC-32C of itself, which makes the CRC-32C of its frame the same for
+// every payload of one length under one header.
 //
 // A record is
 //

@@ -728,11 +728,10 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		metaDirty, metaUrgent := s.meta.Want()
 		syncDue := s.syncDone < s.syncTarget
 		urgent := s.closing || syncDue || metaUrgent || s.blockedHeads || s.g.Waiters() > 0
-		// Writes nobody waits for are held back until an IO's worth is
-		// queued or the cadence is due: a round costs a device write's
-		// latency, and a durable write arriving while a round of lazy
-		// writes is on the device waited for it. (Queued frames are read
-		// from the queue meanwhile.)
+		// Large writes nobody waits for are held back until an IO's worth
+		// is queued or the cadence is due (see holdFrameMin): the device
+		// then gets IOs of IOBytesMax, not a frame or two a round.
+		// (Queued frames are read from the queue meanwhile.)
 		s.holding = !urgent && !s.cadenceDue && s.queued < int64(s.opts.IOBytesMax) && s.lastFrame >= holdFrameMin
 		ios = nil
 		if !s.holding {

@@ -24,12 +24,18 @@
 // The price is that a crash during that flush can keep the new slot and
 // lose some of its round's writes. Recovery therefore verifies the newest
 // slot against the other one (Verify): every frame between the older
-// slot's write pointer and the newer's must decode. The older slot was
-// written by the previous flush round, which completed before this one
-// started, so everything it names is durable. If a frame does not verify,
-// recovery takes the older slot and first writes it again, with a higher
-// sequence, over the newer one, so that data written after recovery can
-// never make the abandoned slot verify on a later recovery.
+// slot's write pointer and the newer's must be valid, and a CRC of their
+// headers (UUIDs and checksums) must match the one the slot carries. The
+// older slot was written by the previous flush round, which completed
+// before this one started, so everything it names is durable. If the
+// newest does not verify, recovery takes the older slot and first writes
+// it again, with a higher sequence, over the newer one (Fallback), so that
+// data written after recovery can never make the abandoned slot verify on
+// a later recovery. Every open then starts an epoch (Begin): one more slot,
+// whose sequence the store draws its frame UUIDs from, so the frames of
+// two opens never share UUIDs. A clean close ends with a slot that
+// advances nothing (Confirm), so the slot of the last data round is never
+// the one recovery verifies.
 //
 // A chunk is durable once both its bytes and a superblock covering them
 // are: WaitWritePointer registers a node that completes when a persisted
@@ -503,10 +509,10 @@ func (m *Manager) Confirm() bool {
 // Verify reports whether every frame the newest slot of r records past the
 // older slot's write pointers is on dev as it was issued: each must be a
 // valid frame, and the CRC of their headers (checksum and UUID included)
-// must match the slot's DeltaCRC. A mismatch means the flush of the slot's round did
-// not complete; the older slot is then the durable state (Fallback). With
-// no valid older slot, the newest was written by a round that completed
-// (the older one was torn by a later round's crash, or never written).
+// must match the slot's DeltaCRC. A mismatch means the flush of the
+// slot's round did not complete; the older slot is then the durable state
+// (Fallback). With no valid older slot, the newest was written by a round
+// that completed (the older one was torn by a later round's crash).
 func Verify(dev disk.Device, geo extent.Geometry, r Recovered) (bool, error) {
 	if !r.OtherValid {
 		return true, nil
@@ -552,7 +558,7 @@ func (m *Manager) Prepare() ([]byte, int64, any, bool) {
 	}
 	m.dirty = false
 	img := Image{ExtentBytes: m.geo.ExtentBytes, Records: make([]Record, len(snap))}
-	changed := false
+	changed, delta := false, false
 	for i, info := range snap {
 		r := Record{Generation: info.Generation, Owner: info.Owner}
 		x := &m.ext[i]
@@ -568,13 +574,7 @@ func (m *Manager) Prepare() ([]byte, int64, any, bool) {
 				panic(fmt.Sprintf("superblock: extent %d: slot covers [%d, %d), issued bytes checked [%d, %d)", i, lo, r.WritePointer, x.accFrom, x.issWP))
 			}
 			img.DeltaCRC = deltaCRC(img.DeltaCRC, i, x.acc)
-		}
-	}
-	delta := img.DeltaCRC != 0
-	for i, r := range img.Records {
-		if r.WritePointer > deltaBase(r, m.ext[i].pers) {
 			delta = true
-			break
 		}
 	}
 	if m.force {
