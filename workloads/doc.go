@@ -13,7 +13,7 @@
 // An Op is one operation: a Kind (OpGet, OpPut, OpDelete, OpList, the
 // maintenance ops, reboots and disk faults, OpInsert, OpReadModifyWrite), a
 // Key, and for writes a value Size and Seed. Values are never stored: they
-// are Size bytes made by FillValue from Seed (wyrand, about 8 GB/s), so an
+// are Size bytes made by FillValue from Seed (wyrand, about 12 GB/s), so an
 // op is small, a trace records only "size=4096 seed=17", and a checker can
 // compare what it read with SeedDigest(size, seed) without keeping the
 // bytes (ValueDigest digests bytes read back).

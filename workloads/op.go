@@ -168,15 +168,35 @@ func splitmix64(x uint64) uint64 {
 // The bytes are part of the trace format: changing this function changes
 // what replaying an old trace writes.
 func FillValue(dst []byte, seed uint64) {
+	const step = 0xa0761d6478bd642f
 	s := splitmix64(seed)
+	// Four words per iteration: each word depends only on the counter, so
+	// the multiplications overlap (same bytes as one word at a time).
+	for len(dst) >= 32 {
+		s0 := s + step
+		s1 := s0 + step
+		s2 := s1 + step
+		s3 := s2 + step
+		s = s3
+		h0, l0 := bits.Mul64(s0, s0^0xe7037ed1a0b428db)
+		h1, l1 := bits.Mul64(s1, s1^0xe7037ed1a0b428db)
+		h2, l2 := bits.Mul64(s2, s2^0xe7037ed1a0b428db)
+		h3, l3 := bits.Mul64(s3, s3^0xe7037ed1a0b428db)
+		d := dst[:32:32]
+		binary.LittleEndian.PutUint64(d[0:], h0^l0)
+		binary.LittleEndian.PutUint64(d[8:], h1^l1)
+		binary.LittleEndian.PutUint64(d[16:], h2^l2)
+		binary.LittleEndian.PutUint64(d[24:], h3^l3)
+		dst = dst[32:]
+	}
 	for len(dst) >= 8 {
-		s += 0xa0761d6478bd642f
+		s += step
 		hi, lo := bits.Mul64(s, s^0xe7037ed1a0b428db)
 		binary.LittleEndian.PutUint64(dst, hi^lo)
 		dst = dst[8:]
 	}
 	if len(dst) > 0 {
-		s += 0xa0761d6478bd642f
+		s += step
 		hi, lo := bits.Mul64(s, s^0xe7037ed1a0b428db)
 		w := hi ^ lo
 		for i := range dst {

@@ -46,6 +46,15 @@ func TestFillValue(t *testing.T) {
 	if got := fmt.Sprintf("%x", a[:12]); got != pinnedFill {
 		t.Errorf("FillValue(42) starts %s, pinned %s", got, pinnedFill)
 	}
+	// Whole values pinned too, at lengths that end inside a 32-byte block,
+	// a word and a byte (digests of the bytes made one word at a time).
+	for n, want := range map[int]uint64{7: 0xf1201c9431cb9b7b, 37: 0xcc4d9e4360e12993, 1000: 0x4746c8e9252a9fb5, 65536: 0x4492da42c62e2937} {
+		v := make([]byte, n)
+		FillValue(v, 42)
+		if got := ValueDigest(v); got != want {
+			t.Errorf("FillValue(%d bytes, seed 42) digests to %#016x, pinned %#016x", n, got, want)
+		}
+	}
 	// Bytes are spread: each of 256 values appears in 64 KiB.
 	big := make([]byte, 64<<10)
 	FillValue(big, 0)
