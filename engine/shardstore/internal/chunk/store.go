@@ -228,6 +228,7 @@ type Store struct {
 	sb    *superblock.Manager
 	sched *iosched.Scheduler
 	cache *cache.Cache
+	pool  *framePool
 
 	streams [streamCount]stream
 
@@ -299,6 +300,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		table: table,
 		g:     dep.New(opts.Dep),
 		cache: cache.New(opts.Cache),
+		pool:  newFramePool(FrameSize(opts.ChunkPayloadMax)),
 		// One read never takes more than a quarter of the cache: a frame
 		// that would is read with one device read into its own buffer,
 		// not copied through pages it would evict at once.
@@ -314,6 +316,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	sopts := opts.Scheduler
 	sopts.AlignBytes = s.cache.PageBytes()
 	sopts.Written = s.writeThrough
+	sopts.Recycle = s.pool.put
 	s.sched, err = iosched.New(dev, geo, s.g, s.sb, sopts)
 	if err != nil {
 		return nil, err
@@ -461,13 +464,15 @@ func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dep
 	if n > s.opts.ChunkPayloadMax {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", n, s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
 	}
-	frame := AppendFrame2(make([]byte, 0, FrameSize(n)), KindData, s.uuid(), p1, p2)
+	frame := AppendFrame2(s.pool.get(FrameSize(n)), KindData, s.uuid(), p1, p2)
 	size := int64(len(frame))
 	if err := s.g.Admit(ctx, 2); err != nil {
+		s.pool.put([][]byte{frame})
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	if err := s.sched.Reserve(ctx, size); err != nil {
 		s.g.Release(2)
+		s.pool.put([][]byte{frame})
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	ss := &s.streams[st]
@@ -477,6 +482,7 @@ func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dep
 	if err != nil {
 		s.g.Release(2)
 		s.sched.Unreserve(size)
+		s.pool.put([][]byte{frame})
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(n)}

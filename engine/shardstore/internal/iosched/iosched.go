@@ -139,6 +139,12 @@ type Options struct {
 	// offsets [cache[i].Lo, cache[i].Hi) asked to be cached (Write.Cache).
 	// buf is reused afterwards: Written must copy what it keeps.
 	Written func(e extent.ID, gen uint32, start int64, buf []byte, dataEnd int64, cache []Span)
+	// Recycle, if set, takes back the frames of writes that are on the
+	// device: once a round is published nothing reads a write's Frame
+	// (ReadUnissued and Unissued copy under the lock that publishing
+	// takes), so the scheduler hands them back, clears Write.Frame, and
+	// the caller may reuse the buffers for new frames.
+	Recycle func(frames [][]byte)
 }
 
 // Span is a byte range [Lo, Hi) of an extent.
@@ -1042,6 +1048,14 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 		}
 	}
 	// Publish: the regions' bytes are on the device.
+	var recycled [][]byte
+	if s.opts.Recycle != nil {
+		defer func() { // after the unlock below
+			if len(recycled) > 0 {
+				s.opts.Recycle(recycled)
+			}
+		}()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, x := range ios {
@@ -1070,6 +1084,14 @@ func (s *Scheduler) issue(ios []io, sb *sbWrite) error {
 	}
 	if len(ios) > 0 {
 		s.stats.Rounds++
+	}
+	if s.opts.Recycle != nil {
+		for _, x := range ios {
+			for _, w := range x.writes {
+				recycled = append(recycled, w.Frame)
+				w.Frame = nil
+			}
+		}
 	}
 	return nil
 }
