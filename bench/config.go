@@ -48,6 +48,10 @@ type Config struct {
 	// CPUProfile writes a Go CPU profile of each run's measured phase to
 	// Out as <engine>-<workload>-r<rep>.cpu.pprof (for `go tool pprof`).
 	CPUProfile bool `json:"cpu_profile,omitempty"`
+	// Trace writes a Go execution trace of each run's measured phase to
+	// Out as <engine>-<workload>-r<rep>.trace (for `go tool trace`): where
+	// the client goroutines wait, and on what.
+	Trace bool `json:"trace,omitempty"`
 }
 
 // Defaults.

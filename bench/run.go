@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -645,26 +647,46 @@ func bar(frac float64) string {
 	return "[" + strings.Repeat("#", n) + strings.Repeat(".", cells-n) + "]"
 }
 
-// startProfile starts a CPU profile of one run's measured phase if the
-// config asks for one; the returned func stops it.
+// startProfile starts a CPU profile and an execution trace of one run's
+// measured phase if the config asks for them; the returned func stops
+// them.
 func (r *Runner) startProfile(engineName, workload string, rep int) (func(), error) {
-	if !r.Config.CPUProfile {
+	if !r.Config.CPUProfile && !r.Config.Trace {
 		return func() {}, nil
 	}
 	if err := os.MkdirAll(r.Config.Out, 0o755); err != nil {
 		return nil, FatalError{fmt.Errorf("--out %s: %v", r.Config.Out, unwrapPath(err))}
 	}
-	path := filepath.Join(r.Config.Out, fmt.Sprintf("%s-%s-r%d.cpu.pprof", sanitize(engineName), sanitize(workload), rep))
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, FatalError{fmt.Errorf("--cpuprofile: %v", unwrapPath(err))}
+	base := filepath.Join(r.Config.Out, fmt.Sprintf("%s-%s-r%d", sanitize(engineName), sanitize(workload), rep))
+	var stops []func()
+	stop := func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, FatalError{fmt.Errorf("--cpuprofile: %v (is another profile running?)", err)}
+	if r.Config.CPUProfile {
+		f, err := os.Create(base + ".cpu.pprof")
+		if err != nil {
+			return nil, FatalError{fmt.Errorf("--cpuprofile: %v", unwrapPath(err))}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, FatalError{fmt.Errorf("--cpuprofile: %v (is another profile running?)", err)}
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	if r.Config.Trace {
+		f, err := os.Create(base + ".trace")
+		if err != nil {
+			stop()
+			return nil, FatalError{fmt.Errorf("--trace: %v", unwrapPath(err))}
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return nil, FatalError{fmt.Errorf("--trace: %v (is another trace running?)", err)}
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
 }

@@ -80,6 +80,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Probe, "probe", false, "measure the device's limits under --dir first (see 'harness probe')")
 	f.Int64Var(&cfg.ProbeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
 	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine>-<workload>-r<rep>.cpu.pprof)")
+	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
 	f.BoolVar(&quiet, "quiet", false, "no progress line (it is also off when stderr is not a terminal)")
 	return cmd

@@ -214,7 +214,7 @@ func TestBenchDiskFullMidRun(t *testing.T) {
 func TestBenchCPUProfile(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "bench", "--engine", "model", "--workload", "ycsb-a,records=200",
-		"--ops", "20000", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet", "--cpuprofile")
+		"--ops", "20000", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet", "--cpuprofile", "--trace")
 	if code != 0 {
 		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -236,5 +236,11 @@ func TestBenchCPUProfile(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte("cpu")) || !bytes.Contains(b, []byte("nanoseconds")) {
 		t.Errorf("%s: not a CPU profile", path)
+	}
+	// --trace: an execution trace of the same run, which starts with a
+	// "go 1.N trace" header.
+	tr, err := os.ReadFile(filepath.Join(out, "model-ycsb-a_records_200-r1.trace"))
+	if err != nil || len(tr) < 1024 || !bytes.HasPrefix(tr, []byte("go 1.")) || !bytes.Contains(tr[:16], []byte(" trace")) {
+		t.Errorf("execution trace: %d bytes, err %v, header %q", len(tr), err, tr[:min(len(tr), 16)])
 	}
 }
