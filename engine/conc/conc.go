@@ -4,6 +4,7 @@ package conc
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +41,11 @@ func Go(name string, fn func()) {
 	_ = name
 	go fn()
 }
+
+// Yield lets other runnable goroutines run before the caller goes on
+// (runtime.Gosched): a goroutine about to block in a system call yields so
+// that the goroutines it just woke run first.
+func Yield() { runtime.Gosched() }
 
 // AfterFunc arranges for f to run in its own task after ctx is done, and
 // returns a function that cancels that (see context.AfterFunc). It is how a

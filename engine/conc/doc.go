@@ -1,7 +1,7 @@
 // Package conc holds every concurrency primitive the shardstore engine uses:
 // goroutines (Go), locks (Mutex, RWMutex), condition variables (Cond),
 // WaitGroup, Once, atomics (Int32, Int64, Uint32, Uint64, Bool, Pointer),
-// a channel type (Chan), context cancellation hooks (AfterFunc) and a Clock
+// a channel type (Chan), context cancellation hooks (AfterFunc), Yield and a Clock
 // (Now, Sleep, After, AfterFunc timers, tickers).
 //
 // # Why a package of aliases

@@ -1164,6 +1164,16 @@ func (s *Scheduler) flush(sb *sbWrite) error {
 	s.flushing = false
 	s.cond.Broadcast()
 	s.mu.Unlock()
+	// Let the writers this flush completed run on this P now, before the
+	// next round blocks it in a device write: they were readied onto its
+	// run queue, and a P held by a goroutine in a system call runs nothing
+	// else until the runtime takes it back (tens of µs or more, and
+	// waking the other CPU of a small virtual machine costs as much).
+	// Yielding lets them put their next writes before the next round
+	// starts, so it carries them all: measured on 2 vCPUs, 16 clients'
+	// durable puts went from 26-28k to 34-37k/s, and the first next write
+	// arrived 6 µs after the flush instead of 76 µs.
+	conc.Yield()
 	return nil
 }
 
