@@ -111,6 +111,7 @@ type File struct {
 	direct     bool
 	block      bool
 	closed     atomic.Bool
+	aio        aio // WriteBatch's asynchronous IO context
 
 	reads, writes, flushes, bytesRead, bytesWritten atomic.Int64
 }
@@ -480,6 +481,7 @@ func (d *File) Close() error {
 	if d.closed.Swap(true) {
 		return fmt.Errorf("disk: %s: close: %w", d.path, ErrClosed)
 	}
+	d.aio.destroy()
 	if err := d.f.Close(); err != nil {
 		return fmt.Errorf("disk: %s: close: %w", d.path, unwrapPath(err))
 	}

@@ -1,0 +1,29 @@
+package disk
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+const aioDepthForTest = aioDepth
+
+// TestWriteBatchUsesAIO: on Linux a batch goes through an asynchronous IO
+// context (the fallback, one write after another, would pass the other
+// tests too), and Close releases it.
+func TestWriteBatchUsesAIO(t *testing.T) {
+	f := openFile(t, filepath.Join(directDir(t), "aio.img"), FileOptions{Size: 1 << 20, Create: true, Direct: true})
+	ws := []BatchWrite{{P: AlignedBuffer(4096), Off: 0}, {P: AlignedBuffer(4096), Off: 8192}}
+	f.WriteBatch(ws, nil)
+	if ws[0].Err != nil || ws[1].Err != nil {
+		t.Fatal(ws[0].Err, ws[1].Err)
+	}
+	if f.aio.ctx == 0 || f.aio.failed {
+		t.Fatalf("no asynchronous IO context after a batch (failed %v)", f.aio.failed)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.aio.ctx != 0 {
+		t.Error("Close kept the asynchronous IO context")
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package disk
+
+const aioDepthForTest = 64
