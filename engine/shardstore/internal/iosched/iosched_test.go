@@ -281,3 +281,76 @@ func TestRecycleAfterPublish(t *testing.T) {
 		}
 	}
 }
+
+// batchMem is a disk.Mem that takes batches, recording their sizes.
+type batchMem struct {
+	*disk.Mem
+	batches []int
+}
+
+func (m *batchMem) WriteBatch(ws []disk.BatchWrite, prepare func(i int)) {
+	m.batches = append(m.batches, len(ws))
+	for i := range ws {
+		if prepare != nil {
+			prepare(i)
+		}
+		ws[i].N, ws[i].Err = m.WriteAt(ws[i].P, ws[i].Off)
+	}
+}
+
+// TestBatchWriterPieces: on a disk.BatchWriter a long run's pieces go to
+// the device as batches of at most IODepth, each piece's bytes copied in
+// by prepare, and land packed as with the workers.
+func TestBatchWriterPieces(t *testing.T) {
+	ctx := context.Background()
+	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
+	dev := &batchMem{Mem: disk.NewMem(1<<20, 512)}
+	g := dep.New(dep.Options{})
+	s, err := New(dev, geo, g, noMeta{}, Options{IOBytesMax: 1000, IODepth: 4, FlushInterval: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, size = 20, 300
+	if err := g.Admit(ctx, n+1); err != nil {
+		t.Fatal(err)
+	}
+	gate := g.NewNode(dep.Dependency{}, dep.Chain{})
+	var all dep.Dependency
+	for i := 0; i < n; i++ {
+		d := dep.Dependency{}
+		if i == 0 {
+			d = gate.Dependency()
+		}
+		node := g.NewNode(d, dep.Chain{})
+		if err := s.Reserve(ctx, size); err != nil {
+			t.Fatal(err)
+		}
+		s.Enqueue(&Write{Extent: 1, Offset: int64(i * size), Frame: bytes.Repeat([]byte{byte(i + 1)}, size), Node: node})
+		all = all.And(node.Dependency())
+	}
+	g.MarkDurable(gate)
+	if err := all.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// 6000 bytes in 12 pieces of 512: batches of 4.
+	if fmt.Sprint(dev.batches) != "[4 4 4]" {
+		t.Errorf("batches %v, want [4 4 4]", dev.batches)
+	}
+	buf := make([]byte, 6144)
+	if _, err := dev.ReadAt(buf, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n*size; i++ {
+		if buf[i] != byte(i/size+1) {
+			t.Fatalf("byte %d is %d, want %d", i, buf[i], i/size+1)
+		}
+	}
+	for i := n * size; i < len(buf); i++ {
+		if buf[i] != 0 {
+			t.Fatalf("padding byte %d is %d", i, buf[i])
+		}
+	}
+}
