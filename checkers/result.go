@@ -27,11 +27,16 @@ const (
 
 // Result is the outcome of one checker run.
 type Result struct {
-	Checker string  `json:"checker"`
-	Engine  string  `json:"engine"` // the full resolved engine spec
-	Seed    uint64  `json:"seed"`
+	Checker string `json:"checker"`
+	Engine  string `json:"engine"` // the full resolved engine spec
+	Seed    uint64 `json:"seed"`
+	// Jobs, when more than 1, is the number of worker processes the run
+	// was split over: job w ran seed Seed+w, and the Result sums theirs
+	// (Elapsed is the wall time of the whole run).
+	Jobs    int     `json:"jobs,omitempty"`
 	Verdict Verdict `json:"verdict"`
-	// Reason explains an Unknown verdict.
+	// Reason explains an Unknown verdict, a run stopped before its cases
+	// were done, or which job of several found a violation.
 	Reason     string        `json:"reason,omitempty"`
 	Cases      int64         `json:"cases"`
 	Ops        int64         `json:"ops"`
@@ -80,12 +85,21 @@ const (
 	summaryOpsHead = 4
 )
 
+// SeedLabel names the seeds of the run: "seed 3", or for a run split over
+// jobs "seeds 3-6, 4 jobs".
+func (r Result) SeedLabel() string {
+	if r.Jobs > 1 {
+		return fmt.Sprintf("seeds %d-%d, %d jobs", r.Seed, r.Seed+uint64(r.Jobs-1), r.Jobs)
+	}
+	return fmt.Sprintf("seed %d", r.Seed)
+}
+
 // Summary renders r for a terminal: one line of figures and verdict, then
 // each violation with its minimized ops and replay command.
 func (r Result) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s on %s (seed %d): %s — %d cases, %d ops in %s (%.0f ops/s)\n",
-		r.Checker, r.Engine, r.Seed, r.Verdict, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), r.OpsPerSec())
+	fmt.Fprintf(&b, "%s on %s (%s): %s — %d cases, %d ops in %s (%.0f ops/s)\n",
+		r.Checker, r.Engine, r.SeedLabel(), r.Verdict, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), r.OpsPerSec())
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "  %s\n", r.Reason)
 	}

@@ -41,6 +41,16 @@ func TestResultSummaryAndJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back.Verdict != checkers.Fail || len(back.Violations) != 1 || back.Violations[0].OpIndex != 3 || back.Elapsed != r.Elapsed {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
+	if strings.Contains(string(b), `"jobs"`) {
+		t.Errorf("a one-job result encodes jobs: %s", b)
+	}
+	r.Jobs, r.Seed, r.Violations = 4, 7, nil
+	if s := r.Summary(); !strings.HasPrefix(s, "crash on shardstore:extent=64KiB (seeds 7-10, 4 jobs): fail — 120 cases") {
+		t.Errorf("summary of a run over jobs: %s", s)
+	}
+	if b, _ := r.JSON(); !strings.Contains(string(b), `"jobs": 4`) {
+		t.Errorf("JSON of a run over jobs lacks jobs: %s", b)
+	}
 	empty, _ := checkers.Result{Verdict: checkers.Pass}.JSON()
 	if !strings.Contains(string(empty), `"violations": []`) {
 		t.Errorf("a passing result must encode violations as [], got %s", empty)

@@ -1,14 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,8 +53,9 @@ var deviceTarget = func(d engine.Driver, o engine.Options) (target.Target, bool,
 	return t, true, nil
 }
 
-// childEnv marks a harness process started as a kill-mode child, so a test
-// binary standing in for the harness knows to run the CLI.
+// childEnv marks a harness process started by the harness itself (a
+// kill-mode child, a check worker), so a test binary standing in for the
+// harness knows to run the CLI.
 const childEnv = "GAUNTLET_HARNESS_CHILD"
 
 type checkFlags struct {
@@ -58,6 +67,10 @@ type checkFlags struct {
 	mode   string
 	replay string
 	out    string
+	jobs   int
+	// worker marks a check run by a parent check with --jobs: it reports
+	// a violation by its exit code and Result only.
+	worker bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -76,8 +89,18 @@ one-screen summary, and writes the Result as JSON to --out.
                directory engines)
 
 A violation is minimized, written as a trace to --out, and reported with the command
-that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 internal.`,
+that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 internal.
+
+--jobs N runs N worker processes of the same check, each on one core: a checker is
+one sequence of ops, and rapid's settings are process-wide, so a run cannot use more
+cores from inside one process. Worker w runs seed S+w (seeds S..S+N-1; worker 0 runs
+exactly what --jobs 1 would) with GOMAXPROCS=1 unless GOMAXPROCS is set, writes its
+Result and traces to --out/job-<w>, and gets an equal share of --cases (without
+--cases each runs until --budget). The parent merges the workers' Results into
+--out/<checker>-<S>.json; the first violation stops the other workers, which keep
+what they did. --jobs 0 runs one worker per CPU.`,
 		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
+  harness check conformance --engine shardstore --jobs 0 --budget 10m
   harness check crash --engine bbolt --mode kill --cases 50
   harness check crash --engine model --replay out/crash-kill-7.trace`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -99,6 +122,9 @@ that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 int
 	fl.StringVar(&f.mode, "mode", "", "crash: block or kill (default: block for device engines, kill otherwise)")
 	fl.StringVar(&f.replay, "replay", "", "replay a trace file written by an earlier run instead of generating cases")
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
+	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
+	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
+	fl.MarkHidden("worker")
 	return cmd
 }
 
@@ -152,6 +178,12 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	if f.budget < 0 {
 		return usagef("check: --budget %s: give a positive duration", f.budget)
 	}
+	if f.jobs < 0 {
+		return usagef("check: --jobs %d: give a number of worker processes, or 0 for one per CPU", f.jobs)
+	}
+	if f.replay != "" && f.jobs != 1 {
+		return usagef("check: --jobs %d with --replay: a replay runs one trace: drop --jobs", f.jobs)
+	}
 	var tr *workloads.Trace
 	if f.replay != "" {
 		t, err := readTrace(f.replay)
@@ -193,7 +225,16 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
 	}
+	if jobs := checkJobs(f); jobs > 1 {
+		return runJobs(cmd, checker, f, jobs)
+	}
 
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One core, as each worker of --jobs: a checker is one sequence
+		// of ops, and a second P only adds cross-core wake-ups (measured
+		// on shardstore: 59k ops/s on one core against 44-56k on two).
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	if os.Getenv("GOGC") == "" {
 		// A checker allocates fast and keeps little (a case's engine and
 		// device): collecting at 5× the live heap instead of 2× halves
@@ -201,7 +242,12 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// A worker keeps catching SIGINT and SIGTERM until it exits: a Ctrl-C
+	// reaches it both from the terminal and from its parent, and the
+	// second must not kill it after its run, before it exits 0 or 1.
+	if !f.worker {
+		defer stop()
+	}
 	replayCmd := func(file string) string {
 		s := fmt.Sprintf("harness check %s --engine %s", checker, f.engine)
 		if f.faults {
@@ -298,12 +344,375 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags) error {
 		return nil
 	}
 	v := res.Violations[0]
-	msg := fmt.Sprintf("%s checker failed on %s (seed %d): %d violation", res.Checker, res.Engine, res.Seed, len(res.Violations))
+	msg := fmt.Sprintf("%s checker failed on %s (%s): %d violation", res.Checker, res.Engine, res.SeedLabel(), len(res.Violations))
 	if len(res.Violations) > 1 {
 		msg += "s"
 	}
 	if v.Replay != "" {
 		msg += fmt.Sprintf("; minimized to %d ops: %s", len(v.Ops), v.Replay)
 	}
-	return violationError{msg}
+	return violationError{msg: msg, quiet: f.worker}
+}
+
+// checkJobs is the number of worker processes a check runs: --jobs, one
+// per CPU for 0, and no more than --cases (a worker gets at least one).
+func checkJobs(f checkFlags) int {
+	n := f.jobs
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	if f.cases > 0 {
+		n = min(n, f.cases)
+	}
+	return n
+}
+
+// checkJob is one worker process of a check with --jobs.
+type checkJob struct {
+	w      int
+	seed   uint64
+	dir    string // its --out
+	result string // the Result JSON it writes
+	cmd    *exec.Cmd
+	stdout bytes.Buffer // its summary: shown only if it fails unexpectedly
+	output tailBuffer   // stdout and stderr, for the last lines of a failure
+	errw   *prefixWriter
+
+	running   bool // started, and its end not yet seen
+	signalled bool // the parent sent it a signal
+	waitErr   error
+	started   bool
+}
+
+// exitCode is the job's exit status: -1 if it did not start or a signal
+// ended it.
+func (j *checkJob) exitCode() int {
+	if !j.started {
+		return -1
+	}
+	return j.cmd.ProcessState.ExitCode()
+}
+
+// stoppedEarly says whether a signal the parent sent ended the job before
+// it could catch it (it was still starting): it ran nothing.
+func (j *checkJob) stoppedEarly() bool {
+	if !j.started || !j.signalled {
+		return false
+	}
+	ws, ok := j.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM)
+}
+
+// failure describes a job that ended other than by pass or violation, in
+// one line: its worker number, seed, status and last lines of output.
+func (j *checkJob) failure(what string) error {
+	status := what
+	if status == "" {
+		switch {
+		case !j.started:
+			status = fmt.Sprintf("did not start: %v", j.waitErr)
+		case j.exitCode() >= 0:
+			status = fmt.Sprintf("exited with status %d", j.exitCode())
+		default:
+			status = j.waitErr.Error() // "signal: killed"
+		}
+	}
+	last := "no output"
+	if l := lastLines(j.output.String(), 3); len(l) > 0 {
+		last = "last output: " + strings.Join(l, " | ")
+	}
+	return fmt.Errorf("check: job %d (seed %d) %s; %s", j.w, j.seed, status, last)
+}
+
+// jobDir is worker w's --out.
+func jobDir(out string, w int) string { return filepath.Join(out, fmt.Sprintf("job-%d", w)) }
+
+// jobArgs is the command line of worker w of n: the same check with
+// --jobs 1 on seed S+w, writing to jobDir, with its share of --cases (the
+// remainder goes to the first workers; no --cases stays none).
+func jobArgs(checker string, f checkFlags, n, w int) []string {
+	args := []string{"check", checker, "--worker", "--jobs", "1",
+		"--engine", f.engine, "--seed", strconv.FormatUint(f.seed+uint64(w), 10),
+		"--budget", f.budget.String(), "--out", jobDir(f.out, w)}
+	if f.cases > 0 {
+		share := f.cases / n
+		if w < f.cases%n {
+			share++
+		}
+		args = append(args, "--cases", strconv.Itoa(share))
+	}
+	if f.faults {
+		args = append(args, "--faults")
+	}
+	if f.mode != "" {
+		args = append(args, "--mode", f.mode)
+	}
+	return args
+}
+
+// jobEnv is the workers' environment: the harness's, marked (see
+// childEnv), with GOMAXPROCS=1 unless the user set GOMAXPROCS. A checker
+// is one sequence of ops: a second P only adds cross-core wakeups.
+func jobEnv() []string {
+	env := append(os.Environ(), childEnv+"=1")
+	if os.Getenv("GOMAXPROCS") == "" {
+		env = append(env, "GOMAXPROCS=1")
+	}
+	return env
+}
+
+// runJobs runs a check as n worker processes of this executable, each the
+// same check with --jobs 1 on seed S+w, and merges their Results into one.
+// The first worker to find a violation (or fail) stops the others with
+// SIGINT; a SIGINT or SIGTERM to the parent is forwarded to every worker.
+// Either way the workers write what they did, and the parent merges it.
+func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("check: --jobs %d: find the harness executable: %w", n, err)
+	}
+	env := jobEnv()
+	var errMu sync.Mutex
+	jobs := make([]*checkJob, n)
+	for w := range jobs {
+		j := &checkJob{w: w, seed: f.seed + uint64(w), dir: jobDir(f.out, w)}
+		j.result = filepath.Join(j.dir, fmt.Sprintf("%s-%d.json", checker, j.seed))
+		if err := os.MkdirAll(j.dir, 0o755); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		// A Result left by an earlier run must not pass for this one's.
+		if err := os.Remove(j.result); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("check: %w", err)
+		}
+		j.cmd = exec.Command(exe, jobArgs(checker, f, n, w)...)
+		j.cmd.Env = env
+		j.errw = &prefixWriter{mu: &errMu, w: cmd.ErrOrStderr(), prefix: fmt.Sprintf("job %d: ", w)}
+		j.cmd.Stdout = io.MultiWriter(&j.stdout, &j.output)
+		j.cmd.Stderr = io.MultiWriter(j.errw, &j.output)
+		jobs[w] = j
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	start := time.Now()
+	done := make(chan *checkJob, n)
+	for _, j := range jobs {
+		if err := j.cmd.Start(); err != nil {
+			j.waitErr = err
+			done <- j
+			continue
+		}
+		j.started, j.running = true, true
+		go func() {
+			j.waitErr = j.cmd.Wait()
+			done <- j
+		}()
+	}
+	signalAll := func(sig os.Signal) (running int) {
+		for _, j := range jobs {
+			if j.running {
+				running++
+				j.signalled = true
+				j.cmd.Process.Signal(sig) // an exited job's error is of no interest
+			}
+		}
+		return running
+	}
+	var (
+		first       *checkJob // the first job to end with a violation or a failure
+		stopped     int       // the jobs it stopped
+		interrupted os.Signal // what the parent got before any job failed
+		ctxDone     = cmd.Context().Done()
+	)
+	interrupt := func(sig os.Signal) {
+		if interrupted == nil && first == nil {
+			interrupted = sig
+		}
+		signalAll(sig)
+	}
+	for left := n; left > 0; {
+		select {
+		case j := <-done:
+			left--
+			j.running = false
+			j.errw.flush()
+			if j.exitCode() != exitPass && first == nil && !j.stoppedEarly() {
+				first = j
+				if interrupted == nil {
+					stopped = signalAll(os.Interrupt)
+				}
+			}
+		case sig := <-sigs:
+			interrupt(sig)
+		case <-ctxDone:
+			ctxDone = nil
+			interrupt(os.Interrupt)
+		}
+	}
+	elapsed := time.Since(start)
+
+	// A job that failed other than by a violation is an internal error:
+	// the first to end so, else the first in order. Its summary, if it
+	// printed one, goes to stderr.
+	for _, j := range append([]*checkJob{first}, jobs...) {
+		if j == nil || j.stoppedEarly() {
+			continue
+		}
+		if code := j.exitCode(); code != exitPass && code != exitViolation {
+			if j.stdout.Len() > 0 {
+				j.errw.Write(j.stdout.Bytes())
+				j.errw.flush()
+			}
+			return j.failure("")
+		}
+	}
+	var results []checkers.Result
+	for _, j := range jobs {
+		if j.stoppedEarly() {
+			continue // stopped before it ran anything
+		}
+		code := j.exitCode()
+		b, err := os.ReadFile(j.result)
+		if err != nil {
+			return j.failure(fmt.Sprintf("exited with status %d but wrote no result %s", code, j.result))
+		}
+		var r checkers.Result
+		if err := json.Unmarshal(b, &r); err != nil {
+			return j.failure(fmt.Sprintf("wrote a corrupt result %s (%v)", j.result, err))
+		}
+		if r.Checker != checker || r.Seed != j.seed {
+			return j.failure(fmt.Sprintf("wrote a result %s for %s seed %d", j.result, r.Checker, r.Seed))
+		}
+		if r.Verdict == checkers.Fail && code != exitViolation || r.Verdict != checkers.Fail && code == exitViolation {
+			return j.failure(fmt.Sprintf("exited with status %d but its result %s says %s", code, j.result, r.Verdict))
+		}
+		if j == first {
+			// The violation that stopped the others comes first: it is
+			// the one the exit message names.
+			results = append([]checkers.Result{r}, results...)
+		} else {
+			results = append(results, r)
+		}
+	}
+	planned := int64(checkers.CasesUnlimited)
+	if f.cases > 0 {
+		planned = int64(f.cases)
+	}
+	return reportCheck(cmd.OutOrStdout(), mergeJobs(checker, f, n, results, elapsed, interrupted, first, stopped, planned), f)
+}
+
+// mergeJobs merges the Results of a check's jobs into one: cases, ops and
+// violations summed, fail if any job failed, the parent's wall time.
+func mergeJobs(checker string, f checkFlags, n int, results []checkers.Result, elapsed time.Duration, interrupted os.Signal, first *checkJob, stopped int, planned int64) checkers.Result {
+	res := checkers.Result{Checker: checker, Seed: f.seed, Jobs: n, Verdict: checkers.Pass, Elapsed: elapsed}
+	for _, r := range results {
+		res.Engine = r.Engine
+		res.Cases += r.Cases
+		res.Ops += r.Ops
+		res.Violations = append(res.Violations, r.Violations...)
+		switch {
+		case r.Verdict == checkers.Fail:
+			res.Verdict = checkers.Fail
+		case r.Verdict == checkers.Unknown && res.Verdict == checkers.Pass:
+			res.Verdict = checkers.Unknown
+			res.Reason = fmt.Sprintf("seed %d: %s", r.Seed, r.Reason)
+		}
+	}
+	if res.Engine == "" {
+		res.Engine = f.engine // no job ran anything
+	}
+	switch {
+	case interrupted != nil && (res.Verdict == checkers.Fail || res.Verdict == checkers.Pass && res.Cases < planned):
+		res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, planned), interrupted)
+	case res.Verdict == checkers.Fail && first != nil:
+		res.Reason = fmt.Sprintf("job %d (seed %d) found a violation first", first.w, first.seed)
+		switch {
+		case stopped == 1:
+			res.Reason += ": the other job still running stopped early"
+		case stopped > 1:
+			res.Reason += fmt.Sprintf(": the %d other jobs still running stopped early", stopped)
+		}
+	case res.Verdict != checkers.Pass || res.Cases >= planned:
+	default:
+		res.Reason = fmt.Sprintf("budget %s spent after %s", f.budget, checkers.CasesOf(res.Cases, planned))
+	}
+	return res
+}
+
+// prefixWriter passes a worker's output to w a whole line at a time, each
+// line prefixed with the worker, so concurrent workers' lines do not mix.
+type prefixWriter struct {
+	mu     *sync.Mutex // shared by the workers writing to w
+	w      io.Writer
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	if i := bytes.LastIndexByte(p.buf, '\n'); i >= 0 {
+		p.emit(p.buf[:i+1])
+		p.buf = append(p.buf[:0], p.buf[i+1:]...)
+	}
+	return len(b), nil
+}
+
+// flush writes a last line that has no newline.
+func (p *prefixWriter) flush() {
+	if len(p.buf) > 0 {
+		p.emit(append(p.buf, '\n'))
+		p.buf = p.buf[:0]
+	}
+}
+
+func (p *prefixWriter) emit(lines []byte) {
+	var b bytes.Buffer
+	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
+		if len(l) > 0 {
+			b.WriteString(p.prefix)
+			b.Write(l)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.w.Write(b.Bytes())
+}
+
+// tailBuffer keeps the last tailMax bytes written to it, safe for the two
+// goroutines that copy a worker's stdout and stderr.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailMax = 16 << 10
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > tailMax {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailMax:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// lastLines returns the last n non-blank lines of s, trimmed.
+func lastLines(s string, n int) []string {
+	var out []string
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			out = append(out, l)
+		}
+	}
+	slices.Reverse(out)
+	return out
 }

@@ -5,10 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,14 +51,48 @@ func testDrivers() engine.Drivers {
 			}
 			return staleDelete{s}, nil
 		},
+	}, engine.Driver{
+		Name: "stale-delete-seed-1", Doc: "the model, ignoring deletes in a process started with --seed 1 (a bug one job of several finds)",
+		Open: func(dir string, _ engine.Options) (engine.Engine, error) {
+			s, err := model.Open(dir)
+			if err != nil {
+				return nil, err
+			}
+			if i := slices.Index(os.Args, "--seed"); i >= 0 && i+1 < len(os.Args) && os.Args[i+1] == "1" {
+				return staleDelete{s}, nil
+			}
+			return s, nil
+		},
 	})
+}
+
+// onTmpfs points TMPDIR, where checkers run their engines, at a tmpfs if
+// the machine has one: the model engine writes and fsyncs a snapshot on
+// every Sync and Close, and shrinking a violation replays hundreds of
+// cases, which takes ~12s on a virtual disk and half a second in memory.
+// Workers of a check with --jobs inherit it. It returns the new TMPDIR.
+func onTmpfs(t *testing.T) string {
+	dir := ""
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "gauntlet-test-"); err == nil {
+			dir = d
+			t.Cleanup(func() { os.RemoveAll(d) })
+		}
+	}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	t.Setenv("TMPDIR", dir)
+	return dir
 }
 
 // runWith mirrors run, adding the check and internal verbs if newRoot does
 // not have them yet.
-func runWith(args []string, stdout, stderr interface {
-	Write([]byte) (int, error)
-}) int {
+func runWith(args []string, stdout, stderr io.Writer) int {
+	return runWithContext(context.Background(), args, stdout, stderr)
+}
+
+func runWithContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	for _, c := range []*cobra.Command{newCheckCmd(), newInternalCmd()} {
 		if found, _, err := root.Find([]string{c.Name()}); err != nil || found == root {
@@ -62,29 +101,20 @@ func runWith(args []string, stdout, stderr interface {
 		}
 	}
 	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return exitPass
-	}
-	code := exitInternal
-	var ue usageError
-	var ve violationError
-	switch {
-	case errors.As(err, &ue) || isCobraUsage(err):
-		code = exitUsage
-	case errors.As(err, &ve):
-		code = exitViolation
-	}
-	stderr.Write([]byte("harness: " + describe(err) + "\n"))
-	return code
+	return exitFor(root.ExecuteContext(ctx), stderr)
 }
 
 func runCheckCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	return runCheckCLIContext(t, context.Background(), args...)
+}
+
+func runCheckCLIContext(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
 	checkDrivers = testDrivers
 	t.Cleanup(func() { checkDrivers = drivers })
 	var out, errb bytes.Buffer
-	code := runWith(args, &out, &errb)
+	code := runWithContext(ctx, args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -117,6 +147,7 @@ func TestCheckConformancePasses(t *testing.T) {
 }
 
 func TestCheckViolationExit1AndReplay(t *testing.T) {
+	onTmpfs(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "stale-delete", "--seed", "1", "--cases", "200", "--out", out)
 	if code != exitViolation {
@@ -166,6 +197,9 @@ func TestCheckUsageErrors(t *testing.T) {
 		{[]string{"check", "crash", "--engine", "model", "--mode", "nap", "--out", out}, `--mode "nap": use block or kill`},
 		{[]string{"check", "conformance", "--replay", filepath.Join(out, "missing.trace"), "--out", out}, "--replay"},
 		{[]string{"check", "conformance", "--cases", "-1", "--out", out}, "--cases -1"},
+		{[]string{"check", "conformance", "--jobs", "-1", "--out", out}, "--jobs -1: give a number of worker processes, or 0 for one per CPU"},
+		{[]string{"check", "conformance", "--jobs", "2", "--replay", filepath.Join(out, "bad.trace"), "--out", out}, "a replay runs one trace: drop --jobs"},
+		{[]string{"check", "crash", "--engine", "model", "--jobs", "0", "--replay", filepath.Join(out, "bad.trace"), "--out", out}, "drop --jobs"},
 		{[]string{"check", "conformance", "--seed", "x"}, "invalid argument"},
 	}
 	bad := filepath.Join(out, "bad.trace")
@@ -208,5 +242,194 @@ func TestCheckShardstore(t *testing.T) {
 	code, _, stderr := runCheckCLI(t, "check", "conformance", "--engine", "shardstore:size=128KiB", "--out", out)
 	if code != exitUsage || !strings.Contains(stderr, "holding at least 4 extents") {
 		t.Errorf("size=128KiB: exit %d, stderr %q, want exit 2", code, stderr)
+	}
+}
+
+// TestCheckJobs runs a check as two worker processes: the cases are split,
+// worker w runs seed S+w into job-<w>, worker 0 runs exactly what one job
+// on seed S would, and the merged Result sums them.
+func TestCheckJobs(t *testing.T) {
+	onTmpfs(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "model", "--seed", "5", "--jobs", "2", "--cases", "40", "--out", out)
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "conformance on model (seeds 5-6, 2 jobs): pass — 40 cases") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	if strings.Count(stdout, "result: ") != 1 || strings.Contains(stdout, "(seed 5)") || stderr != "" {
+		t.Errorf("workers' output reached the parent's:\nstdout:\n%sstderr:\n%s", stdout, stderr)
+	}
+	r := readResult(t, filepath.Join(out, "conformance-5.json"))
+	j0 := readResult(t, filepath.Join(out, "job-0", "conformance-5.json"))
+	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-6.json"))
+	if r.Jobs != 2 || r.Seed != 5 || r.Cases != 40 || r.Verdict != checkers.Pass || r.Ops != j0.Ops+j1.Ops || r.Reason != "" {
+		t.Errorf("merged result: %+v", r)
+	}
+	if j0.Seed != 5 || j0.Cases != 20 || j1.Seed != 6 || j1.Cases != 20 || j0.Jobs != 0 || j1.Jobs != 0 {
+		t.Errorf("job results: %+v, %+v", j0, j1)
+	}
+	one := t.TempDir()
+	if code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "model", "--seed", "5", "--cases", "20", "--out", one); code != exitPass {
+		t.Fatalf("one job: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if s := readResult(t, filepath.Join(one, "conformance-5.json")); s.Cases != j0.Cases || s.Ops != j0.Ops {
+		t.Errorf("worker 0 ran %d cases, %d ops; --jobs 1 on its seed ran %d, %d", j0.Cases, j0.Ops, s.Cases, s.Ops)
+	}
+
+	// Kill mode: each worker runs its own kill loop, its children included.
+	code, stdout, stderr = runCheckCLI(t, "check", "crash", "--engine", "model", "--seed", "2", "--jobs", "2", "--cases", "3", "--out", out)
+	if code != exitPass || !strings.Contains(stdout, "crash on model (seeds 2-3, 2 jobs): pass — 3 cases") {
+		t.Fatalf("kill mode: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if a, b := readResult(t, filepath.Join(out, "job-0", "crash-2.json")), readResult(t, filepath.Join(out, "job-1", "crash-3.json")); a.Cases != 2 || b.Cases != 1 {
+		t.Errorf("kill mode: jobs ran %d and %d cases, want 2 and 1", a.Cases, b.Cases)
+	}
+}
+
+// TestCheckJobsViolation: a violation found by a worker exits 1 with the
+// replay command of its trace, under the worker's job directory, and the
+// command reproduces it.
+func TestCheckJobsViolation(t *testing.T) {
+	onTmpfs(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "stale-delete", "--seed", "1", "--jobs", "2", "--cases", "200", "--out", out)
+	if code != exitViolation {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	prefix := "harness: conformance checker failed on stale-delete (seeds 1-2, 2 jobs): "
+	_, replay, ok := strings.Cut(stderr, "; minimized to ")
+	_, replay, _ = strings.Cut(replay, ": ")
+	replay = strings.TrimSpace(replay)
+	if !strings.HasPrefix(stderr, prefix) || !ok || strings.Count(stderr, "\n") != 1 ||
+		!strings.HasPrefix(replay, "harness check conformance --engine stale-delete --replay "+filepath.Join(out, "job-")) {
+		t.Fatalf("stderr %q: want one line %q... with the replay command of a trace under %s", stderr, prefix, filepath.Join(out, "job-*"))
+	}
+	r := readResult(t, filepath.Join(out, "conformance-1.json"))
+	if r.Verdict != checkers.Fail || r.Jobs != 2 || len(r.Violations) == 0 || r.Violations[0].Replay != replay || !strings.Contains(r.Reason, "found a violation first") {
+		t.Fatalf("merged result: %+v", r)
+	}
+	code, stdout, _ = runCheckCLI(t, append(strings.Fields(replay)[1:], "--out", out)...)
+	if code != exitViolation || !strings.Contains(stdout, r.Violations[0].Summary) {
+		t.Fatalf("%s: exit %d, want 1 and %q\n%s", replay, code, r.Violations[0].Summary, stdout)
+	}
+}
+
+// TestCheckJobsFirstViolationStopsOthers: the job that finds a violation
+// stops the other, which would otherwise run for its whole budget; the
+// stopped job still writes what it did, and the merge counts it.
+func TestCheckJobsFirstViolationStopsOthers(t *testing.T) {
+	onTmpfs(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "stale-delete-seed-1", "--seed", "1", "--jobs", "2", "--budget", "10m", "--out", out)
+	if code != exitViolation {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	r := readResult(t, filepath.Join(out, "conformance-1.json"))
+	want := "job 0 (seed 1) found a violation first: the other job still running stopped early"
+	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || r.Violations[0].TraceFile != filepath.Join(out, "job-0", "conformance-1.trace") || r.Reason != want {
+		t.Fatalf("merged result: %+v, want one violation from job 0 and reason %q", r, want)
+	}
+	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-2.json"))
+	if j1.Verdict != checkers.Pass || !strings.HasPrefix(j1.Reason, "stopped after") {
+		t.Fatalf("job 1: %+v, want a pass stopped early", j1)
+	}
+	if j0 := readResult(t, filepath.Join(out, "job-0", "conformance-1.json")); r.Cases != j0.Cases+j1.Cases {
+		t.Errorf("merged %d cases, jobs ran %d and %d", r.Cases, j0.Cases, j1.Cases)
+	}
+}
+
+// TestCheckJobsInterrupted: a parent told to stop (by its context here, as
+// by SIGINT or SIGTERM) forwards it to the workers, and still merges and
+// writes what they did: workers already running write their Results,
+// workers stopped while still starting count for nothing.
+func TestCheckJobsInterrupted(t *testing.T) {
+	t.Run("starting", func(t *testing.T) {
+		out := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		code, stdout, stderr := runCheckCLIContext(t, ctx, "check", "conformance", "--engine", "model", "--seed", "1", "--jobs", "2", "--budget", "10m", "--out", out)
+		if code != exitPass {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		r := readResult(t, filepath.Join(out, "conformance-1.json"))
+		if r.Verdict != checkers.Pass || r.Jobs != 2 || !strings.HasPrefix(r.Reason, "stopped after") || !strings.HasSuffix(r.Reason, ": interrupt") {
+			t.Fatalf("merged result: %+v, want a pass stopped by the interrupt", r)
+		}
+	})
+	t.Run("running", func(t *testing.T) {
+		// The workers' checkers make their work directories under TMPDIR
+		// once their runs have begun: cancel when both exist.
+		out := t.TempDir()
+		tmp := onTmpfs(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				if m, _ := filepath.Glob(filepath.Join(tmp, "gauntlet-conformance-*")); len(m) == 2 {
+					cancel()
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		code, stdout, stderr := runCheckCLIContext(t, ctx, "check", "conformance", "--engine", "model", "--seed", "1", "--jobs", "2", "--budget", "10m", "--out", out)
+		if code != exitPass {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		r := readResult(t, filepath.Join(out, "conformance-1.json"))
+		j0 := readResult(t, filepath.Join(out, "job-0", "conformance-1.json"))
+		j1 := readResult(t, filepath.Join(out, "job-1", "conformance-2.json"))
+		want := fmt.Sprintf("stopped after %d cases: interrupt", j0.Cases+j1.Cases)
+		if r.Verdict != checkers.Pass || r.Cases != j0.Cases+j1.Cases || r.Reason != want {
+			t.Fatalf("merged result: %+v, want a pass and %q", r, want)
+		}
+		for _, j := range []checkers.Result{j0, j1} {
+			if j.Verdict != checkers.Pass || !strings.HasPrefix(j.Reason, "stopped after") {
+				t.Errorf("job result: %+v, want a pass stopped early", j)
+			}
+		}
+	})
+}
+
+// TestCheckJobsWorkerCommand: each worker gets the same flags, its seed,
+// its job directory and its share of the cases; GOMAXPROCS=1 unless set.
+func TestCheckJobsWorkerCommand(t *testing.T) {
+	f := checkFlags{engine: "pebble:sync=true", seed: 7, budget: 90 * time.Second, cases: 5, mode: "kill", out: "o", jobs: 2}
+	want := [][]string{
+		{"check", "crash", "--worker", "--jobs", "1", "--engine", "pebble:sync=true", "--seed", "7", "--budget", "1m30s", "--out", filepath.Join("o", "job-0"), "--cases", "3", "--mode", "kill"},
+		{"check", "crash", "--worker", "--jobs", "1", "--engine", "pebble:sync=true", "--seed", "8", "--budget", "1m30s", "--out", filepath.Join("o", "job-1"), "--cases", "2", "--mode", "kill"},
+	}
+	for w := range want {
+		if got := jobArgs("crash", f, 2, w); !slices.Equal(got, want[w]) {
+			t.Errorf("worker %d: %q, want %q", w, got, want[w])
+		}
+	}
+	f = checkFlags{engine: "shardstore", seed: 1, faults: true, out: "o"}
+	if got := jobArgs("conformance", f, 3, 2); slices.Contains(got, "--cases") || !slices.Contains(got, "--faults") || got[8] != "3" {
+		t.Errorf("no --cases: %q, want none, seed 3 and --faults", got)
+	}
+	if n := checkJobs(checkFlags{jobs: 0}); n != runtime.NumCPU() {
+		t.Errorf("--jobs 0: %d jobs, want %d", n, runtime.NumCPU())
+	}
+	if n := checkJobs(checkFlags{jobs: 8, cases: 3}); n != 3 {
+		t.Errorf("--jobs 8 --cases 3: %d jobs, want 3", n)
+	}
+	gomaxprocs := func() string { // the last setting wins
+		v := ""
+		for _, e := range jobEnv() {
+			if k, val, _ := strings.Cut(e, "="); k == "GOMAXPROCS" {
+				v = val
+			}
+		}
+		return v
+	}
+	t.Setenv("GOMAXPROCS", "")
+	if v := gomaxprocs(); v != "1" {
+		t.Errorf("GOMAXPROCS unset: workers get %q, want 1", v)
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	if v := gomaxprocs(); v != "3" {
+		t.Errorf("GOMAXPROCS=3: workers get %q, want 3", v)
 	}
 }

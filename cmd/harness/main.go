@@ -37,8 +37,12 @@ func usagef(format string, args ...any) error {
 }
 
 // violationError marks a run that completed and found a violation or
-// regression: exit 1. Its message is already printed by the verb.
-type violationError struct{ msg string }
+// regression: exit 1. Its message is already printed by the verb. A quiet
+// one is not printed at all: a check worker's parent reports it.
+type violationError struct {
+	msg   string
+	quiet bool
+}
 
 func (e violationError) Error() string { return e.msg }
 
@@ -66,6 +70,9 @@ func exitFor(err error, stderr io.Writer) int {
 		code = exitUsage
 	case errors.As(err, &ve):
 		code = exitViolation
+		if ve.quiet {
+			return code
+		}
 	}
 	fmt.Fprintf(stderr, "harness: %s\n", describe(err))
 	return code

@@ -157,14 +157,22 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		last      *failing
 		caseNo    int
 	)
+	// ctx stops the run between cases; the engine's ops run under a
+	// context it does not cancel (each op still has its deadline), so a
+	// stop never fails an op and a violation found before it shrinks
+	// normally.
+	opsCtx := context.WithoutCancel(ctx)
 	prop := func(t *rapid.T) {
+		if searching && ctx.Err() != nil {
+			return // stopped: the rest of the batch runs nothing
+		}
 		caseNo++
 		dir := filepath.Join(tmp, strconv.Itoa(caseNo))
 		if !mc.Target.HasDevice() { // an engine on a device leaves dir unmade
 			defer os.RemoveAll(dir)
 		}
 		gen, _ := workloads.NewBiased(bopts)
-		m, err := New(ctx, mc, dir)
+		m, err := New(opsCtx, mc, dir)
 		if err != nil {
 			setupErr = err
 			t.Fatalf("setup: %v", err)
