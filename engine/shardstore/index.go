@@ -54,8 +54,13 @@ func (s *Store) flushLoop() {
 		for !s.flushWanted && !s.flushDue && !s.closing {
 			s.tcond.Wait()
 		}
+		expected := s.expectDone
+		s.expectDone = nil
 		if s.closing {
 			s.tmu.Unlock()
+			if expected != nil {
+				expected()
+			}
 			return
 		}
 		s.flushWanted, s.flushDue = false, false
@@ -65,6 +70,9 @@ func (s *Store) flushLoop() {
 		// IO scheduler batches whatever chains are queued into its next
 		// round anyway.
 		_, _ = s.flush(ctx)
+		if expected != nil {
+			expected() // the run, metadata and root are queued
+		}
 	}
 }
 

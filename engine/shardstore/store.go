@@ -58,6 +58,10 @@ type Store struct {
 	tcond       *conc.Cond
 	flushWanted bool
 	flushDue    bool
+	// expectDone releases the IO scheduler's hold for the index flush a
+	// waiter asked for (chunk.Store.Expect); flushLoop calls it once the
+	// flush is queued.
+	expectDone  func()
 	timerArmed  bool
 	maintWanted bool
 	closing     bool
@@ -532,6 +536,11 @@ func (s *Store) waitTicket(ctx context.Context, t *ticket) (dep.Dependency, erro
 	for !t.done {
 		if !t.sealed && !s.flushWanted {
 			s.flushWanted = true
+			if s.expectDone == nil {
+				// The IO scheduler's next round for waiters waits for
+				// this flush's run, metadata and root (flushLoop).
+				s.expectDone = s.cs.Expect()
+			}
 			s.tcond.Broadcast()
 		}
 		if err := ctx.Err(); err != nil {

@@ -906,6 +906,10 @@ func (s *Store) Sync(ctx context.Context) error {
 	return s.Pending().Settle(ctx)
 }
 
+// Expect says that writes the goroutines waiting on dependencies need are
+// about to be appended; see iosched.Scheduler.Expect.
+func (s *Store) Expect() (done func()) { return s.sched.Expect() }
+
 // FlushSuperblock persists the superblock now if it changed, rather than at
 // the next cadence.
 func (s *Store) FlushSuperblock(ctx context.Context) error {
@@ -966,6 +970,7 @@ func (st Stats) Metrics() map[string]float64 {
 		"sched_dep_wait_seconds":  float64(st.Scheduler.DepWaitNanos) / 1e9,
 		"sched_foreground_writes": float64(st.Scheduler.ForegroundWrites),
 		"sched_background_writes": float64(st.Scheduler.BackgroundWrites),
+		"sched_expect_holds":      float64(st.Scheduler.ExpectHolds),
 		"cache_hits":              float64(st.Cache.Hits),
 		"cache_misses":            float64(st.Cache.Misses),
 		"cache_evictions":         float64(st.Cache.Evictions),

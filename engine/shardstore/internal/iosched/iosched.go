@@ -284,6 +284,7 @@ type Stats struct {
 	IOSizeLog2       [32]int64 // IOs by size: bucket i counts sizes in [2^i, 2^(i+1))
 	ForegroundWrites int64
 	BackgroundWrites int64
+	ExpectHolds      int64 // rounds held back for writes the waiters need (Expect)
 }
 
 type extQueue struct {
@@ -326,6 +327,11 @@ type Scheduler struct {
 	haveUnfl   bool
 	cadenceDue bool
 	timerArmed bool
+	// expecting counts Expect calls not yet done; a round only for the
+	// graph's waiters waits for them until expectUntil (see Expect).
+	expecting   int
+	expectUntil conc.Time
+	expectTimer bool
 	// holding: the worker holds back the queued writes (see next), so an
 	// Enqueue need not wake it unless it brings the queue to an IO's worth.
 	holding bool
@@ -426,6 +432,38 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 			return err
 		}
 		s.cond.Wait()
+	}
+}
+
+// ExpectMax bounds how long Expect holds back a round for the waiters.
+const ExpectMax = conc.Millisecond
+
+// Expect says that writes the goroutines waiting on the dependency graph
+// need are about to be enqueued — the index flush a durable put asked for:
+// its run, its metadata and the root naming them. Until done is called (or
+// ExpectMax passes), a round that would start only because somebody waits
+// on the graph waits instead, so that it carries those writes and its
+// superblock slot the root: one device flush then completes the waiters.
+// Without it the round started at once with the waiters' data, and the
+// flush covering their index was the next one. Rounds for any other
+// reason (Sync, a full queue, the cadence, closing) are not held.
+func (s *Scheduler) Expect() (done func()) {
+	s.mu.Lock()
+	if s.expecting == 0 {
+		s.expectUntil = s.opts.Clock.Now().Add(ExpectMax)
+	}
+	s.expecting++
+	s.mu.Unlock()
+	called := false
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if called {
+			return
+		}
+		called = true
+		s.expecting--
+		s.cond.Broadcast()
 	}
 }
 
@@ -732,6 +770,7 @@ func (s *Scheduler) worker() {
 // next waits for work and takes it: the IOs to issue and whether to flush
 // after them. Called with s.mu held.
 func (s *Scheduler) next() (ios []io, flush, exit bool) {
+	held := false
 	for {
 		if s.err != nil {
 			s.done = true
@@ -741,7 +780,29 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		s.evals++
 		metaDirty, metaUrgent := s.meta.Want()
 		syncDue := s.syncDone < s.syncTarget
-		urgent := s.closing || syncDue || metaUrgent || s.blockedHeads || s.g.Waiters() > 0
+		waiters := s.g.Waiters() > 0
+		urgent := s.closing || syncDue || metaUrgent || s.blockedHeads || waiters
+		if s.expecting > 0 && waiters && !s.closing && !syncDue && !metaUrgent && !s.blockedHeads &&
+			!s.cadenceDue && s.unflBytes < s.opts.FlushBytes {
+			if wait := s.expectUntil.Sub(s.opts.Clock.Now()); wait > 0 {
+				// The waiters' writes are on their way (Expect).
+				if !held {
+					held = true
+					s.stats.ExpectHolds++
+				}
+				if !s.expectTimer {
+					s.expectTimer = true
+					s.opts.Clock.AfterFunc(wait, func() {
+						s.mu.Lock()
+						s.expectTimer = false
+						s.cond.Broadcast()
+						s.mu.Unlock()
+					})
+				}
+				s.cond.Wait()
+				continue
+			}
+		}
 		// Large writes nobody waits for are held back until an IO's worth
 		// is queued or the cadence is due (see holdFrameMin): the device
 		// then gets IOs of IOBytesMax, not a frame or two a round.
