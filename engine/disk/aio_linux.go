@@ -52,6 +52,8 @@ type aio struct {
 	iocbs  []iocb
 	ptrs   []*iocb
 	events []ioEvent
+	// maxInflight is the most writes seen in flight at once (for tests).
+	maxInflight int
 }
 
 func (a *aio) setup() bool {
@@ -80,12 +82,13 @@ func (a *aio) destroy() {
 	a.failed = true
 }
 
-// WriteBatch writes ws with up to aioDepth of them in flight at once; see
-// BatchWriter.
-func (d *File) WriteBatch(ws []BatchWrite, prepare func(i int)) {
+// WriteBatch writes ws with up to depth of them (at most aioDepth) in
+// flight at once; see BatchWriter.
+func (d *File) WriteBatch(ws []BatchWrite, depth int, prepare func(i int)) {
 	d.aio.mu.Lock()
 	defer d.aio.mu.Unlock()
-	if len(ws) < 2 || !d.aio.setup() {
+	depth = min(depth, aioDepth)
+	if len(ws) < 2 || depth < 2 || !d.aio.setup() {
 		writeEach(d, ws, prepare)
 		return
 	}
@@ -94,20 +97,19 @@ func (d *File) WriteBatch(ws []BatchWrite, prepare func(i int)) {
 		writeEach(d, ws, prepare) // each write reports the error
 		return
 	}
-	for lo := 0; lo < len(ws); lo += aioDepth {
-		d.writeBatch(fd, ws[lo:min(len(ws), lo+aioDepth)], lo, prepare)
-	}
-	runtime.KeepAlive(d.f) // fd stays open
-}
-
-// writeBatch submits ws (at most aioDepth) and waits for them; base is
-// ws[0]'s index for prepare.
-func (d *File) writeBatch(fd int, ws []BatchWrite, base int, prepare func(i int)) {
 	a := &d.aio
+	if cap(a.iocbs) < len(ws) {
+		a.iocbs = make([]iocb, len(ws))
+	}
 	inflight := 0
 	for i := range ws {
+		for inflight >= depth {
+			if !d.reap(ws, &inflight, 1) {
+				break
+			}
+		}
 		if prepare != nil {
-			prepare(base + i)
+			prepare(i)
 		}
 		w := &ws[i]
 		w.N, w.Err = 0, nil
@@ -120,7 +122,9 @@ func (d *File) writeBatch(fd int, ws []BatchWrite, base int, prepare func(i int)
 		if len(w.P) == 0 {
 			continue
 		}
-		cb := &a.iocbs[i]
+		// The kernel copies the iocb when it is submitted; each write has
+		// its own, so none is reused while a write is in flight.
+		cb := &a.iocbs[:len(ws)][i]
 		*cb = iocb{data: uint64(i), opcode: iocbCmdPwrite, fildes: uint32(fd),
 			buf: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(w.P)))), nbytes: uint64(len(w.P)), offset: w.Off}
 		a.ptrs[0] = cb
@@ -139,6 +143,7 @@ func (d *File) writeBatch(fd int, ws []BatchWrite, base int, prepare func(i int)
 				break
 			}
 			inflight++
+			a.maxInflight = max(a.maxInflight, inflight)
 			break
 		}
 	}
@@ -154,7 +159,8 @@ func (d *File) writeBatch(fd int, ws []BatchWrite, base int, prepare func(i int)
 			break
 		}
 	}
-	runtime.KeepAlive(ws) // the kernel wrote from their buffers
+	runtime.KeepAlive(ws)  // the kernel wrote from their buffers
+	runtime.KeepAlive(d.f) // fd stays open
 }
 
 // reap waits for at least min of the writes in flight and records them.

@@ -8,4 +8,6 @@ type aio struct{}
 func (a *aio) destroy() {}
 
 // WriteBatch writes ws one after another; see BatchWriter.
-func (d *File) WriteBatch(ws []BatchWrite, prepare func(i int)) { writeEach(d, ws, prepare) }
+func (d *File) WriteBatch(ws []BatchWrite, depth int, prepare func(i int)) {
+	writeEach(d, ws, prepare)
+}

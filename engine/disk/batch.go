@@ -9,11 +9,12 @@ type BatchWrite struct {
 }
 
 // BatchWriter is a Device that keeps several writes in flight from one
-// goroutine. WriteBatch writes every ws[i] and returns when all have
-// completed, each with its own N and Err, as WriteAt would set them;
-// writes overlap each other on the device. If prepare is not nil it is
-// called with i just before ws[i] is submitted (ws[i].P may be filled
-// then: the device works on the writes already submitted meanwhile).
+// goroutine. WriteBatch writes every ws[i], in order, with up to depth of
+// them in flight at once (the next is submitted as soon as one completes),
+// and returns when all have completed, each with its own N and Err, as
+// WriteAt would set them. If prepare is not nil it is called with i just
+// before ws[i] is submitted (ws[i].P may be filled then: the device works
+// on the writes already submitted meanwhile).
 //
 // A File implements it with Linux native asynchronous IO (io_submit and
 // io_getevents): one goroutine submits a round's writes and waits for them
@@ -23,7 +24,7 @@ type BatchWrite struct {
 // writes them one after another.
 type BatchWriter interface {
 	Device
-	WriteBatch(ws []BatchWrite, prepare func(i int))
+	WriteBatch(ws []BatchWrite, depth int, prepare func(i int))
 }
 
 // writeEach is WriteBatch without overlap.

@@ -34,7 +34,7 @@ func TestFileWriteBatch(t *testing.T) {
 			ws[7].Off = n*8192 + 512 // past the others; misaligned under O_DIRECT only
 			ws[11].Off = size - 4096 + 8192
 			next := 0
-			f.WriteBatch(ws, func(i int) {
+			f.WriteBatch(ws, 8, func(i int) {
 				if i != next {
 					t.Fatalf("prepare(%d), want prepare(%d)", i, next)
 				}
@@ -73,7 +73,7 @@ func TestFileWriteBatch(t *testing.T) {
 			}
 			ws = ws[:3]
 			ws[0].Off, ws[1].Off, ws[2].Off = 0, 8192, 16384
-			f.WriteBatch(ws, nil)
+			f.WriteBatch(ws, 4, nil)
 			for i, w := range ws {
 				if !errors.Is(w.Err, ErrClosed) {
 					t.Errorf("write %d after Close: err %v", i, w.Err)

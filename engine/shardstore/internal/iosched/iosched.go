@@ -116,7 +116,12 @@ type Options struct {
 	// IODepth-1 worker goroutines write beside it.
 	IODepth int
 	// RoundBytesMax bounds the bytes issued in one round before the
-	// scheduler considers a flush. Default 8 MiB.
+	// scheduler considers a flush. Default 32 MiB: a round's last writes
+	// drain the device's queue before the next round refills it, which
+	// cost a 64 KiB fill 10-15% of its bandwidth with 8 MiB rounds
+	// (2.3-3.1 GB/s against 3.3-3.5 GB/s with 32 MiB, one sitting, on a
+	// device the probe put at 3.9 GB/s). Rounds this large only form
+	// when that much is queued; a Sync behind one waits for it.
 	RoundBytesMax int64
 	// QueueBytesMax bounds the bytes queued and not yet issued; Reserve
 	// blocks beyond it. Default 64 MiB.
@@ -157,7 +162,7 @@ type Span struct{ Lo, Hi int64 }
 const (
 	IOBytesMaxDefault    = 1 << 20
 	IODepthDefault       = 4
-	RoundBytesMaxDefault = 8 << 20
+	RoundBytesMaxDefault = 32 << 20
 	QueueBytesMaxDefault = 64 << 20
 	FlushBytesDefault    = 32 << 20
 	FlushIntervalDefault = 50 * conc.Millisecond
@@ -1179,17 +1184,13 @@ func (s *Scheduler) write(ps []*piece) {
 		// the workers, each of which costs a wake-up (see BatchWriter).
 		// A piece's bytes are copied in just before it is submitted,
 		// while the device works on those submitted before it.
-		ws := make([]disk.BatchWrite, 0, s.opts.IODepth)
-		for lo := 0; lo < len(ps); lo += s.opts.IODepth {
-			group := ps[lo:min(len(ps), lo+s.opts.IODepth)]
-			ws = ws[:0]
-			for _, p := range group {
-				ws = append(ws, disk.BatchWrite{P: p.buf, Off: p.off})
-			}
-			bw.WriteBatch(ws, func(i int) { group[i].fill() })
-			for i, p := range group {
-				p.err = ws[i].Err
-			}
+		ws := make([]disk.BatchWrite, len(ps))
+		for i, p := range ps {
+			ws[i] = disk.BatchWrite{P: p.buf, Off: p.off}
+		}
+		bw.WriteBatch(ws, s.opts.IODepth, func(i int) { ps[i].fill() })
+		for i, p := range ps {
+			p.err = ws[i].Err
 		}
 		return
 	}

@@ -282,14 +282,15 @@ func TestRecycleAfterPublish(t *testing.T) {
 	}
 }
 
-// batchMem is a disk.Mem that takes batches, recording their sizes.
+// batchMem is a disk.Mem that takes batches, recording their sizes and
+// depths.
 type batchMem struct {
 	*disk.Mem
 	batches []int
 }
 
-func (m *batchMem) WriteBatch(ws []disk.BatchWrite, prepare func(i int)) {
-	m.batches = append(m.batches, len(ws))
+func (m *batchMem) WriteBatch(ws []disk.BatchWrite, depth int, prepare func(i int)) {
+	m.batches = append(m.batches, len(ws), depth)
 	for i := range ws {
 		if prepare != nil {
 			prepare(i)
@@ -299,7 +300,7 @@ func (m *batchMem) WriteBatch(ws []disk.BatchWrite, prepare func(i int)) {
 }
 
 // TestBatchWriterPieces: on a disk.BatchWriter a long run's pieces go to
-// the device as batches of at most IODepth, each piece's bytes copied in
+// the device as one batch with IODepth in flight, each piece's bytes copied in
 // by prepare, and land packed as with the workers.
 func TestBatchWriterPieces(t *testing.T) {
 	ctx := context.Background()
@@ -335,9 +336,9 @@ func TestBatchWriterPieces(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// 6000 bytes in 12 pieces of 512: batches of 4.
-	if fmt.Sprint(dev.batches) != "[4 4 4]" {
-		t.Errorf("batches %v, want [4 4 4]", dev.batches)
+	// 6000 bytes in 12 pieces of 512: one batch, depth 4.
+	if fmt.Sprint(dev.batches) != "[12 4]" {
+		t.Errorf("batches (size, depth) %v, want [12 4]", dev.batches)
 	}
 	buf := make([]byte, 6144)
 	if _, err := dev.ReadAt(buf, 64<<10); err != nil {
