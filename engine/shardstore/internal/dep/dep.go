@@ -111,11 +111,17 @@ type Node struct {
 
 // Graph is a dependency graph.
 type Graph struct {
-	opts      Options
+	opts Options
+	// used is admitted plus undurable: what Admit bounds by NodesMax. The
+	// three are atomics so that Admit and NewNode, on every append, take
+	// no lock; a change that frees room (completion, Release) is made
+	// under mu and broadcast on cond, where a blocked Admit re-checks it.
+	used      conc.Int64
+	undurable conc.Int64 // created and not yet complete
+	admitted  conc.Int64 // admitted and not yet created
+	failed    conc.Bool  // err is set
 	mu        conc.Mutex
 	cond      *conc.Cond // broadcast when a node completes, room frees, or the graph fails
-	undurable int        // created and not yet complete
-	admitted  int        // admitted and not yet created
 	waiters   int
 	err       error // set by Fail or Stop
 	onWait    func()
@@ -153,7 +159,7 @@ func (g *Graph) Waiters() int {
 func (g *Graph) Undurable() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.undurable
+	return int(g.undurable.Load())
 }
 
 // Admit reserves room for n nodes, blocking while the graph holds too many
@@ -161,33 +167,40 @@ func (g *Graph) Undurable() int {
 // than NodesMax is admitted when the graph is empty, so it cannot wait
 // forever.
 func (g *Graph) Admit(ctx context.Context, n int) error {
-	g.mu.Lock()
-	if g.err == nil && (g.undurable+g.admitted+n <= g.opts.NodesMax || g.undurable+g.admitted == 0) {
-		g.admitted += n
-		g.mu.Unlock()
+	if !g.failed.Load() && g.tryAdmit(n) {
 		return nil
 	}
-	g.mu.Unlock()
 	return g.block(ctx, func() (bool, error) {
 		if g.err != nil {
 			return true, g.err
 		}
-		if g.undurable+g.admitted+n <= g.opts.NodesMax || g.undurable+g.admitted == 0 {
-			g.admitted += n
-			return true, nil
-		}
-		return false, nil
+		return g.tryAdmit(n), nil
 	})
+}
+
+// tryAdmit takes n reservations if there is room for them (or nothing is
+// in use: one write larger than NodesMax still goes through).
+func (g *Graph) tryAdmit(n int) bool {
+	for {
+		u := g.used.Load()
+		if u+int64(n) > int64(g.opts.NodesMax) && u != 0 {
+			return false
+		}
+		if g.used.CompareAndSwap(u, u+int64(n)) {
+			g.admitted.Add(int64(n))
+			return true
+		}
+	}
 }
 
 // Release returns admitted reservations that will not be used.
 func (g *Graph) Release(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if n > g.admitted {
-		panic(fmt.Sprintf("dep: release of %d, %d admitted", n, g.admitted))
+	if a := g.admitted.Add(-int64(n)); a < 0 {
+		panic(fmt.Sprintf("dep: release of %d, %d admitted", n, a+int64(n)))
 	}
-	g.admitted -= n
+	g.used.Add(-int64(n))
 	g.cond.Broadcast()
 }
 
@@ -203,13 +216,10 @@ func (g *Graph) NewNode(deps Dependency, chain Chain) *Node {
 			n.deps = append(n.deps, d)
 		}
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.admitted == 0 {
+	if g.admitted.Add(-1) < 0 {
 		panic("dep: NewNode without Admit")
 	}
-	g.admitted--
-	g.undurable++
+	g.undurable.Add(1) // used is unchanged: the reservation became the node
 	return n
 }
 
@@ -269,8 +279,9 @@ func (g *Graph) MarkDurable(nodes ...*Node) {
 		if !n.state.CompareAndSwap(statePending, stateDurable) {
 			panic(fmt.Sprintf("dep: node completed twice (state %d)", n.state.Load()))
 		}
-		g.undurable--
 	}
+	g.undurable.Add(-int64(len(nodes)))
+	g.used.Add(-int64(len(nodes)))
 	g.cond.Broadcast()
 }
 
@@ -285,7 +296,8 @@ func (g *Graph) MarkFailed(n *Node, err error) {
 	if !n.state.CompareAndSwap(statePending, stateFailed) {
 		panic(fmt.Sprintf("dep: node completed twice (state %d)", n.state.Load()))
 	}
-	g.undurable--
+	g.undurable.Add(-1)
+	g.used.Add(-1)
 	g.cond.Broadcast()
 }
 
@@ -297,6 +309,7 @@ func (g *Graph) Fail(err error) {
 	defer g.mu.Unlock()
 	if g.err == nil {
 		g.err = err
+		g.failed.Store(true)
 	}
 	g.cond.Broadcast()
 }

@@ -113,3 +113,44 @@ func TestAdmitBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAdmitBoundUnderConcurrency: Admit and NewNode take no lock, yet
+// admitted and undurable nodes never exceed NodesMax, however admitters,
+// creators and completers interleave; every admitter gets through.
+func TestAdmitBoundUnderConcurrency(t *testing.T) {
+	const max, workers, each = 8, 6, 2000
+	g := New(Options{NodesMax: max})
+	ctx := context.Background()
+	var wg conc.WaitGroup
+	var over conc.Int64
+	done := conc.NewChan[*Node](max)
+	for range workers {
+		wg.Add(1)
+		conc.Go("admitter", func() {
+			defer wg.Done()
+			for range each {
+				if err := g.Admit(ctx, 1); err != nil {
+					t.Error(err)
+					return
+				}
+				if u := g.used.Load(); u > max {
+					over.Store(u)
+				}
+				done.Send(g.NewNode(Dependency{}, Chain{}))
+			}
+		})
+	}
+	completed := 0
+	for completed < workers*each {
+		n, _ := done.Recv()
+		g.MarkDurable(n)
+		completed++
+	}
+	wg.Wait()
+	if u := over.Load(); u != 0 {
+		t.Fatalf("%d nodes admitted at once, NodesMax %d", u, max)
+	}
+	if g.Undurable() != 0 || g.used.Load() != 0 || g.admitted.Load() != 0 {
+		t.Fatalf("after all completed: undurable %d used %d admitted %d", g.Undurable(), g.used.Load(), g.admitted.Load())
+	}
+}
