@@ -632,7 +632,10 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 	var b []byte
 	ok := false
 	if int64(loc.Offset)+n > issued/pb*pb {
-		b, ok = s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), int(n))
+		b = make([]byte, n)
+		if ok = s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), b); !ok {
+			b = b[:0] // s.read fills it
+		}
 	}
 	if !ok {
 		if int64(loc.Offset)+n > issued {
@@ -644,7 +647,7 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 			issued = s.sched.Issued(loc.Extent, loc.Generation)
 		}
 		var err error
-		b, err = s.read(loc.Extent, loc.Generation, int64(loc.Offset), int(n), issued)
+		b, err = s.read(b, loc.Extent, loc.Generation, int64(loc.Offset), int(n), issued)
 		if err != nil {
 			return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
 		}
@@ -666,10 +669,10 @@ func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 }
 
 // read returns n bytes at off of extent e (generation gen), through the
-// buffer cache for small reads. issued is the scheduler's Issued for the
-// extent generation, read before the caller looked for the frame in the
-// queue.
-func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([]byte, error) {
+// buffer cache for small reads, in buf if it has room for them. issued is
+// the scheduler's Issued for the extent generation, read before the caller
+// looked for the frame in the queue.
+func (s *Store) read(buf []byte, e extent.ID, gen uint32, off int64, n int, issued int64) ([]byte, error) {
 	base := s.geo.Base(e)
 	if n > s.readMax {
 		return s.readDirect(base, off, n)
@@ -682,7 +685,11 @@ func (s *Store) read(e extent.ID, gen uint32, off int64, n int, issued int64) ([
 		issued = s.table.Info(e).WritePointer
 	}
 	stable := issued / pb * pb
-	out := make([]byte, n)
+	out := buf[:0]
+	if cap(out) < n {
+		out = make([]byte, n)
+	}
+	out = out[:n]
 	first, last := off/pb, (off+int64(n)-1)/pb
 	// Pages not in the cache are read with one device read per run of
 	// consecutive missing pages.

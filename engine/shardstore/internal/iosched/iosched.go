@@ -512,31 +512,43 @@ func (s *Scheduler) Enqueue(w *Write) {
 	}
 }
 
-// ReadUnissued copies the frame written at (extent, gen, off) if it is still
-// queued or being written, or lies in the extent's partial last page (the
-// bytes past the last AlignBytes boundary below what is issued, which the
-// scheduler keeps to rewrite), and reports whether it was. A frame not
-// found here, that the extent table says exists, is on the device.
-func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, n int) ([]byte, bool) {
+// ReadUnissued copies the frame written at (extent, gen, off) into dst
+// (its length is the frame's) if it is still queued or being written, or
+// lies in the extent's partial last page (the bytes past the last
+// AlignBytes boundary below what is issued, which the scheduler keeps to
+// rewrite), and reports whether it was. A frame not found here, that the
+// extent table says exists, is on the device. The caller allocates dst,
+// outside the lock the scheduler's goroutine also takes.
+func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, dst []byte) bool {
+	n := len(dst)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queues[e]
 	if q == nil {
-		return nil, false
+		return false
 	}
-	for _, list := range [][]*Write{q.inflight, q.pending} {
-		i := sort.Search(len(list), func(i int) bool {
-			w := list[i]
-			return w.Gen > gen || (w.Gen == gen && w.Offset >= off)
-		})
+	for _, list := range [2][]*Write{q.inflight, q.pending} {
+		// The newest writes are read most: look at the last first.
+		i := len(list) - 1
+		if i < 0 {
+			continue
+		}
+		if w := list[i]; w.Gen != gen || w.Offset != off {
+			i = sort.Search(len(list), func(i int) bool {
+				w := list[i]
+				return w.Gen > gen || (w.Gen == gen && w.Offset >= off)
+			})
+		}
 		if i < len(list) && list[i].Gen == gen && list[i].Offset == off && len(list[i].Frame) == n {
-			return append([]byte(nil), list[i].Frame...), true
+			copy(dst, list[i].Frame)
+			return true
 		}
 	}
 	if q.tailGen == gen && off >= q.tailAt && off+int64(n) <= q.tailAt+int64(len(q.pubTail)) {
-		return append([]byte(nil), q.pubTail[off-q.tailAt:off-q.tailAt+int64(n)]...), true
+		copy(dst, q.pubTail[off-q.tailAt:off-q.tailAt+int64(n)])
+		return true
 	}
-	return nil, false
+	return false
 }
 
 // Issued returns how many bytes of extent e at generation gen have been
