@@ -23,6 +23,9 @@ type plan struct {
 	sync     bool
 	threads  int
 	w        *workloads.Workload
+	// insertOnly: a fill. Its run ends, without failing, when the engine
+	// says the device is full (engine.ErrNoSpace).
+	insertOnly bool
 }
 
 func newPlan(spec string, _ Config) (*plan, error) {
@@ -30,7 +33,9 @@ func newPlan(spec string, _ Config) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{spec: spec, name: spec, describe: w.String(), records: w.Config().Records, sync: w.Durable(), w: w}
+	mix := w.Config().Mix
+	p := &plan{spec: spec, name: spec, describe: w.String(), records: w.Config().Records, sync: w.Durable(), w: w,
+		insertOnly: mix.Insert > 0 && mix.Insert == mix.Total()}
 	if p.sync {
 		p.threads = DurableThreads
 	}

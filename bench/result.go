@@ -64,6 +64,10 @@ type Run struct {
 	Histograms map[string]string `json:"histograms,omitempty"`
 	// Error is set when the run ended early on an engine failure.
 	Error string `json:"error,omitempty"`
+	// Ended says why a run that did not fail ended before its duration or
+	// op count: an insert-only workload (fill) that filled the device
+	// ends there, and its figures cover the run until then.
+	Ended string `json:"ended,omitempty"`
 }
 
 // OpSummary is the count, throughput and latency of one op type.

@@ -244,10 +244,22 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	// Warm-up: the workload itself, not measured.
 	if r.Config.Warmup > 0 {
 		r.status("%s: warming up for %s", label, r.Config.Warmup)
-		if _, err := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"}); err != nil {
+		wm, err := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"})
+		if err != nil {
 			return nil, nil, err
 		}
 		run.WarmupSec = r.Config.Warmup.Seconds()
+		if wm.full {
+			// Nothing left to measure.
+			run.Ended = fmt.Sprintf("the device filled up during the warm-up, after %d inserts: nothing measured (give the engine a larger device, or a shorter --warmup)", wm.ops())
+			closed = true
+			if err := eng.Close(); err != nil {
+				runErr := FatalError{fmt.Errorf("close %s: %w", e.driver.Name, err)}
+				run.Error = runErr.Error()
+				return run, nil, runErr
+			}
+			return run, nil, nil
+		}
 	}
 	var statsBefore engine.Stats
 	st, hasStats := eng.(engine.Statser)
@@ -271,6 +283,8 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	}
 	if runErr != nil {
 		run.Error = runErr.Error()
+	} else if m.full {
+		run.Ended = fmt.Sprintf("the device filled up after %d inserts (%.2f GB) in %.2fs: the figures cover the run until then", run.Ops, float64(run.Bytes)/1e9, run.ElapsedSec)
 	}
 	closed = true
 	if err := eng.Close(); err != nil && runErr == nil {
@@ -314,6 +328,16 @@ type measurement struct {
 	errors  map[string]int64
 	bytes   int64
 	tl      []TimelinePoint
+	full    bool // a fill stopped at a full device
+}
+
+// ops is the number of ops measured.
+func (m *measurement) ops() int64 {
+	var n int64
+	for _, c := range m.count {
+		n += c
+	}
+	return n
 }
 
 func (m *measurement) fill(run *Run) {
@@ -339,7 +363,7 @@ func (m *measurement) fill(run *Run) {
 // first engine failure (returned as a FatalError along with what was
 // measured until then).
 func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads int, syncWrites bool, ph phase) (*measurement, error) {
-	var stop atomic.Bool
+	var stop, full atomic.Bool
 	var issued atomic.Int64
 	var firstErr error
 	var errOnce sync.Once
@@ -420,6 +444,13 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					if ctx.Err() != nil {
 						return // interrupted: the op did not fail, it was cut off
 					}
+					if p.insertOnly && errors.Is(err, engine.ErrNoSpace) {
+						// A fill ends where the device is full: the op
+						// did not happen, and the run is over.
+						full.Store(true)
+						stop.Store(true)
+						return
+					}
 					fail(FatalError{fmt.Errorf("%s: %s %q: %w", ph.label, op.Kind, op.Key, err)})
 				}
 				rec.add(int(op.Kind), end.Sub(intended), end.Sub(start), n, failed)
@@ -469,6 +500,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		m.bytes += rec.bytes
 	}
 	m.tl = tl.points(elapsed)
+	m.full = full.Load()
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}

@@ -31,7 +31,7 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 
 	t := table{header: []string{"workload", "engine", "mode", "threads", "ops/s", "MB/s", "p50", "p99", "p99.9", "max", "errors"},
 		right: []bool{false, false, false, true, true, true, true, true, true, true, true}}
-	var failures []string
+	var failures, ended []string
 	for _, g := range v.groups {
 		first := g.runs[0]
 		ops := g.each(func(r *bench.Run) float64 { return r.OpsPerSec })
@@ -45,7 +45,10 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 			errs += run.Errors
 			maxUs = max(maxUs, run.All.MaxUs)
 			if run.Error != "" {
-				failures = append(failures, fmt.Sprintf("  %s on %s, repetition %d: %s", g.engine, g.workload, run.Repetition, run.Error))
+				failures = append(failures, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, run.Error))
+			}
+			if run.Ended != "" {
+				ended = append(ended, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, run.Ended))
 			}
 		}
 		mode := first.Mode
@@ -55,6 +58,8 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 		errCell := fmt.Sprint(errs)
 		if hasFailure(g) {
 			errCell += " !"
+		} else if hasEnded(g) {
+			errCell += " *"
 		}
 		t.rows = append(t.rows, []string{
 			g.workload, g.engine, mode, fmt.Sprint(first.Threads),
@@ -84,8 +89,23 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 			b.WriteString(f + "\n")
 		}
 	}
+	if len(ended) > 0 {
+		b.WriteString("\nruns that stopped at a full device (*):\n")
+		for _, f := range ended {
+			b.WriteString(f + "\n")
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func hasEnded(g *group) bool {
+	for _, r := range g.runs {
+		if r.Ended != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func hasFailure(g *group) bool {

@@ -16,7 +16,8 @@ func TestWriteSummary(t *testing.T) {
 		{"summary-3.golden", func() *bench.Report { return testReport(3) }},
 		{"summary-partial.golden", func() *bench.Report {
 			// Interrupted, no probe, one run failed, an A/B of two
-			// shardstore schedulers, one open-loop workload.
+			// shardstore schedulers, one open-loop workload, one fill
+			// that stopped at a full device.
 			r := testReport(1)
 			r.Partial, r.Reason, r.Probe = true, "interrupted by signal", nil
 			r.Runs[0].Error = "shardstore: extent 12: write beyond pointer"
@@ -30,6 +31,9 @@ func TestWriteSummary(t *testing.T) {
 			for i := range r.Runs {
 				if r.Runs[i].Workload == "fill-64k" {
 					r.Runs[i].Mode, r.Runs[i].RateOpsPerSec = "open-loop", 8000
+					if r.Runs[i].Engine == "shardstore" {
+						r.Runs[i].Ended = "the device filled up after 15240 inserts (1.00 GB) in 2.00s: the figures cover the run until then"
+					}
 				}
 			}
 			return r

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -164,25 +165,32 @@ func (f *fillsUp) Put(ctx context.Context, k, v []byte) error {
 	return f.Store.Put(ctx, k, v)
 }
 
-// TestBenchDiskFullMidRun: the first workload completes, the second hits a
-// full disk. Exit 3, one line naming the failure, and the report keeps the
-// completed run and the measured part of the failed one, marked partial.
-func TestBenchDiskFullMidRun(t *testing.T) {
-	table := engine.Drivers{{Name: "fillsup", Doc: "fills up", Open: func(dir string, _ engine.Options) (engine.Engine, error) {
+// fillsUpTable is an engine table with one engine whose device holds limit
+// puts.
+func fillsUpTable(limit int64) engine.Drivers {
+	return engine.Drivers{{Name: "fillsup", Doc: "fills up", Open: func(dir string, _ engine.Options) (engine.Engine, error) {
 		m, err := model.Open(dir)
 		if err != nil {
 			return nil, err
 		}
 		f := &fillsUp{Store: m}
-		f.limit.Store(3000)
+		f.limit.Store(limit)
 		return f, nil
 	}}}
+}
+
+// TestBenchDiskFullMidRun: the first workload completes, the second hits a
+// full disk on an update. Exit 3, one line naming the failure, and the
+// report keeps the completed run and the measured part of the failed one,
+// marked partial.
+func TestBenchDiskFullMidRun(t *testing.T) {
+	table := fillsUpTable(1000)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	cmd := &cobra.Command{}
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
-	cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"ycsb-c,records=100", "fill"},
+	cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"ycsb-c,records=100", "ycsb-a,records=100"},
 		Dir: t.TempDir(), Ops: 5000, Threads: 1, Preload: true, Out: out}
 	err := runBench(cmd, table, cfg, true)
 	if err == nil {
@@ -204,10 +212,53 @@ func TestBenchDiskFullMidRun(t *testing.T) {
 		t.Errorf("report partial=%v reason=%q; want partial with the reason", rep.Partial, rep.Reason)
 	}
 	if len(rep.Runs) != 2 || rep.Runs[0].Ops != 5000 || rep.Runs[0].Error != "" {
-		t.Fatalf("want the completed ycsb-c run and the failed fill run; got %d runs", len(rep.Runs))
+		t.Fatalf("want the completed ycsb-c run and the failed ycsb-a run; got %d runs", len(rep.Runs))
 	}
-	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 {
-		t.Errorf("failed run: error %q, %d ops; want the error and the ops measured before it", f.Error, f.Ops)
+	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 || f.Ended != "" {
+		t.Errorf("failed run: error %q, %d ops, ended %q; want the error and the ops measured before it", f.Error, f.Ops, f.Ended)
+	}
+}
+
+// TestBenchFillStopsAtFullDevice: a fill (insert-only) ends where the
+// device is full: exit 0, the run keeps the inserts measured until then
+// and says why it ended; a fill whose warm-up fills the device measures
+// nothing and says so. Neither is a failure.
+func TestBenchFillStopsAtFullDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		warmup time.Duration
+		ops    int64
+		ended  string
+	}{
+		{"measured", 0, 3000, "the device filled up after 3000 inserts"},
+		{"warm-up", time.Hour, 0, "the device filled up during the warm-up, after 3000 inserts: nothing measured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			cmd := &cobra.Command{}
+			cmd.SetOut(&stdout)
+			cmd.SetErr(&stderr)
+			cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"fill"},
+				Dir: t.TempDir(), Ops: 5000, Warmup: tc.warmup, Threads: 1, Out: out}
+			if err := runBench(cmd, fillsUpTable(3000), cfg, true); err != nil {
+				t.Fatalf("bench: %v\n%s", err, stderr.String())
+			}
+			rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Partial || len(rep.Runs) != 1 {
+				t.Fatalf("report partial=%v with %d runs", rep.Partial, len(rep.Runs))
+			}
+			r := rep.Runs[0]
+			if r.Error != "" || r.Ops != tc.ops || r.Errors != 0 || !strings.HasPrefix(r.Ended, tc.ended) {
+				t.Errorf("run: error %q, %d ops, %d errors, ended %q; want %d ops and ended %q", r.Error, r.Ops, r.Errors, r.Ended, tc.ops, tc.ended)
+			}
+			if !strings.Contains(stdout.String(), "runs that stopped at a full device (*):") {
+				t.Errorf("summary does not say the run stopped at a full device:\n%s", stdout.String())
+			}
+		})
 	}
 }
 
