@@ -123,6 +123,7 @@ type Graph struct {
 	mu        conc.Mutex
 	cond      *conc.Cond // broadcast when a node completes, room frees, or the graph fails
 	waiters   int
+	admitters int   // of the waiters, those blocked in Admit
 	err       error // set by Fail or Stop
 	onWait    func()
 }
@@ -170,12 +171,28 @@ func (g *Graph) Admit(ctx context.Context, n int) error {
 	if !g.failed.Load() && g.tryAdmit(n) {
 		return nil
 	}
+	g.mu.Lock()
+	g.admitters++
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.admitters--
+		g.mu.Unlock()
+	}()
 	return g.block(ctx, func() (bool, error) {
 		if g.err != nil {
 			return true, g.err
 		}
 		return g.tryAdmit(n), nil
 	})
+}
+
+// Admitters returns how many callers are blocked in Admit, waiting for
+// room: nodes must become durable (a flush) before they go on.
+func (g *Graph) Admitters() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.admitters
 }
 
 // tryAdmit takes n reservations if there is room for them (or nothing is

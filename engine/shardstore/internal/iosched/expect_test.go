@@ -103,3 +103,38 @@ func TestExpectHoldsRoundForWaiters(t *testing.T) {
 		t.Errorf("Flush: %+v; want a third flush", st)
 	}
 }
+
+// TestExpectNotHeldForBlockedWriters: a round is not held for an Expect
+// while a writer waits for room in the dependency graph: only a flush
+// makes room, and the expected writes may be the ones waiting. The clock
+// never advances here, so a hold would last forever.
+func TestExpectNotHeldForBlockedWriters(t *testing.T) {
+	ctx := context.Background()
+	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
+	g := dep.New(dep.Options{NodesMax: 2})
+	s, err := New(disk.NewMem(1<<20, 512), geo, g, noMeta{}, Options{FlushInterval: 1 << 40, Clock: conc.NewManualClock(conc.Time{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := s.Expect()
+	defer done()
+	// Fill the graph with two undurable writes, then ask for a third node:
+	// Admit blocks until a flush makes the first two durable.
+	for i := range 2 {
+		if err := g.Admit(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		n := g.NewNode(dep.Dependency{}, dep.Chain{})
+		if err := s.Reserve(ctx, 512); err != nil {
+			t.Fatal(err)
+		}
+		s.Enqueue(&Write{Extent: 1, Offset: int64(i) * 512, Frame: make([]byte, 512), Node: n})
+	}
+	if err := g.Admit(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Flushes != 1 {
+		t.Errorf("Admit got room after %d flushes, want 1", st.Flushes)
+	}
+}

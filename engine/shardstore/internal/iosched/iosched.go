@@ -337,6 +337,7 @@ type Scheduler struct {
 	expecting   int
 	expectUntil conc.Time
 	expectTimer bool
+	reserving   int // Reserve calls waiting for queue room
 	// holding: the worker holds back the queued writes (see next), so an
 	// Enqueue need not wake it unless it brings the queue to an IO's worth.
 	holding bool
@@ -418,6 +419,9 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 		s.queued += n // the common case: room, and no cancellation to watch
 		return nil
 	}
+	s.reserving++
+	defer func() { s.reserving-- }() // runs with mu held (deferred unlock after)
+	s.cond.Broadcast()               // a round held for Expect must go now
 	s.mu.Unlock()
 	stop := conc.AfterFunc(ctx, s.Kick)
 	defer stop()
@@ -799,8 +803,11 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		syncDue := s.syncDone < s.syncTarget
 		waiters := s.g.Waiters() > 0
 		urgent := s.closing || syncDue || metaUrgent || s.blockedHeads || waiters
+		// Not while a writer waits for room in the queue or the graph:
+		// the expected writes may be the ones waiting, and only a round
+		// (a flush) makes room.
 		if s.expecting > 0 && waiters && !s.closing && !syncDue && !metaUrgent && !s.blockedHeads &&
-			!s.cadenceDue && s.unflBytes < s.opts.FlushBytes {
+			!s.cadenceDue && s.unflBytes < s.opts.FlushBytes && s.reserving == 0 && s.g.Admitters() == 0 {
 			if wait := s.expectUntil.Sub(s.opts.Clock.Now()); wait > 0 {
 				// The waiters' writes are on their way (Expect).
 				if !held {
