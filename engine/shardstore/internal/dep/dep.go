@@ -120,11 +120,15 @@ type Graph struct {
 	undurable conc.Int64 // created and not yet complete
 	admitted  conc.Int64 // admitted and not yet created
 	failed    conc.Bool  // err is set
+	// The counters above change on every append, in the writer's
+	// goroutine; mu and waiters are read by the IO scheduler's on every
+	// round. Apart, they do not share a cache line.
+	_         [64]byte
 	mu        conc.Mutex
 	cond      *conc.Cond // broadcast when a node completes, room frees, or the graph fails
-	waiters   int
-	admitters int   // of the waiters, those blocked in Admit
-	err       error // set by Fail or Stop
+	waiters   conc.Int32 // changed under mu; read without it
+	admitters int        // of the waiters, those blocked in Admit
+	err       error      // set by Fail or Stop
 	onWait    func()
 }
 
@@ -151,9 +155,7 @@ func (g *Graph) SetWaitHook(f func()) {
 
 // Waiters returns how many callers are blocked in Wait or Admit.
 func (g *Graph) Waiters() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.waiters
+	return int(g.waiters.Load())
 }
 
 // Undurable returns the number of created, incomplete nodes.
@@ -353,7 +355,7 @@ func (g *Graph) block(ctx context.Context, check func() (bool, error)) error {
 	})
 	defer stop()
 	g.mu.Lock()
-	g.waiters++
+	g.waiters.Add(1)
 	hook := g.onWait
 	g.mu.Unlock()
 	if hook != nil {
@@ -361,7 +363,7 @@ func (g *Graph) block(ctx context.Context, check func() (bool, error)) error {
 	}
 	g.mu.Lock()
 	defer func() {
-		g.waiters--
+		g.waiters.Add(-1)
 		g.mu.Unlock()
 	}()
 	for {
