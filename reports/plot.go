@@ -605,19 +605,10 @@ func throughputFigures(v *view) []figure {
 				if len(g.runs) > 1 {
 					sty.Width = vg.Points(1.5)
 				}
-				if len(ops) > 0 {
-					if l, err := plotter.NewLine(ops); err == nil {
-						l.LineStyle = sty
-						top.Add(l)
-						thumb = l
-					}
+				if th := addSeries(top, ops, sty); th != nil {
+					thumb = th
 				}
-				if len(lat) > 0 {
-					if l, err := plotter.NewLine(lat); err == nil {
-						l.LineStyle = sty
-						bottom.Add(l)
-					}
-				}
+				addSeries(bottom, lat, sty)
 			}
 			if thumb != nil {
 				name := g.engine
@@ -756,7 +747,34 @@ func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format fu
 // errorBar is one whisker, from y-lo to y+hi.
 type errorBar struct{ x, y, lo, hi float64 }
 
-func (e errorBar) Len() int                      { return 1 }
+func (e errorBar) Len() int { return 1 }
+
+// addSeries draws xys on p as a line in sty, and marks its points too when
+// there are fewer than three (a run that ended within a second or two, a
+// fill stopped by a full device: one point draws no line). It returns what
+// the legend shows, or nil if there is nothing to draw.
+func addSeries(p *plot.Plot, xys plotter.XYs, sty draw.LineStyle) plot.Thumbnailer {
+	if len(xys) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil
+	}
+	l.LineStyle = sty
+	p.Add(l)
+	if len(xys) >= 3 {
+		return l
+	}
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return l
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: sty.Color, Radius: vg.Points(3.5), Shape: draw.CircleGlyph{}}
+	p.Add(sc)
+	return l
+}
+
 func (e errorBar) XY(int) (float64, float64)     { return e.x, e.y }
 func (e errorBar) YError(int) (float64, float64) { return e.lo, e.hi }
 

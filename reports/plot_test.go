@@ -205,3 +205,49 @@ func TestWritePlotsDegenerate(t *testing.T) {
 		t.Errorf("empty report: %v, %v; want no files, no error", files, err)
 	}
 }
+
+// TestTimelineSinglePointDrawn: a run with one second of timeline (a fill
+// that stopped at a full device after 1.2 s) still shows on the
+// throughput plot: one point draws no line, so it is marked. Counted as
+// pixels of the engine's colour in the middle of the figure, away from
+// the legend.
+func TestTimelineSinglePointDrawn(t *testing.T) {
+	r := testReport(1)
+	var run bench.Run
+	for _, x := range r.Runs {
+		if x.Workload == "fill-64k" && x.Engine == "shardstore" {
+			run = x
+		}
+	}
+	run.ElapsedSec = 1.2
+	run.Timeline = []bench.TimelinePoint{{Second: 1, Ops: 40000, OpsPerSec: 40000, P99us: 140}, {Second: 2, Ops: 8000, OpsPerSec: 40000, P99us: 130}}
+	run.Ended = "the device filled up"
+	r.Runs = []bench.Run{run}
+	dir := t.TempDir()
+	if _, err := WritePlots(dir, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "throughput-fill-64k.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, cg, cb, _ := engineColor(0).RGBA()
+	b := img.Bounds()
+	n := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X + b.Dx()/4; x < b.Max.X-b.Dx()/4; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 == cr>>8 && g>>8 == cg>>8 && bl>>8 == cb>>8 {
+				n++
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("%d pixels of the engine's colour in the middle of the throughput plot: the single point is not drawn", n)
+	}
+}
