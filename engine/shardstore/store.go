@@ -536,7 +536,7 @@ func (s *Store) waitTicket(ctx context.Context, t *ticket) (dep.Dependency, erro
 	for !t.done {
 		if !t.sealed && !s.flushWanted {
 			s.flushWanted = true
-			if s.expectDone == nil {
+			if s.expectDone == nil && !s.closing {
 				// The IO scheduler's next round for waiters waits for
 				// this flush's run, metadata and root (flushLoop).
 				s.expectDone = s.cs.Expect()
