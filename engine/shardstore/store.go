@@ -231,6 +231,12 @@ func (s *Store) lookupLocked(key []byte) (lsm.Entry, bool) {
 	if e, ok := s.mem.t.Get(key); ok {
 		return e, true
 	}
+	return s.lookupOlderLocked(key)
+}
+
+// lookupOlderLocked is lookupLocked past the memtable: the sealed
+// memtables and the runs.
+func (s *Store) lookupOlderLocked(key []byte) (lsm.Entry, bool) {
 	for _, m := range s.imms {
 		if e, ok := m.t.Get(key); ok {
 			return e, true
@@ -247,7 +253,13 @@ func (s *Store) lookupLocked(key []byte) (lsm.Entry, bool) {
 // setLocked makes e the newest entry for its key, keeping the live-byte
 // accounting. Called with mu held exclusively.
 func (s *Store) setLocked(e lsm.Entry, written dep.Dependency) {
-	if old, ok := s.lookupLocked(e.Key); ok {
+	// One map operation when the key's previous entry is in the memtable
+	// (a hot key), not a lookup and then a set.
+	old, ok := s.mem.t.Set(e)
+	if !ok {
+		old, ok = s.lookupOlderLocked(e.Key)
+	}
+	if ok {
 		for _, l := range old.Locs {
 			s.live[l.Extent] -= l.FrameBytes()
 		}
@@ -255,7 +267,6 @@ func (s *Store) setLocked(e lsm.Entry, written dep.Dependency) {
 	for _, l := range e.Locs {
 		s.live[l.Extent] += l.FrameBytes()
 	}
-	s.mem.t.Set(e)
 	s.mem.deps = s.mem.deps.And(written)
 }
 

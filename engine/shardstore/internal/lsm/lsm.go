@@ -86,14 +86,16 @@ type Memtable struct {
 // NewMemtable returns an empty memtable.
 func NewMemtable() *Memtable { return &Memtable{m: map[string]Entry{}} }
 
-// Set records e, replacing any entry for its key. The memtable keeps e's
-// slices: the caller must not modify them afterwards.
-func (t *Memtable) Set(e Entry) {
-	if old, ok := t.m[string(e.Key)]; ok {
+// Set records e, replacing any entry for its key, and returns the entry
+// it replaced, if any. The memtable keeps e's slices: the caller must not
+// modify them afterwards.
+func (t *Memtable) Set(e Entry) (old Entry, replaced bool) {
+	if old, replaced = t.m[string(e.Key)]; replaced {
 		t.bytes -= old.Size()
 	}
 	t.m[string(e.Key)] = e
 	t.bytes += e.Size()
+	return old, replaced
 }
 
 // Get returns the entry for key.

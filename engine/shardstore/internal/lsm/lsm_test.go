@@ -134,3 +134,21 @@ func FuzzDecodeRoot(f *testing.F) {
 		}
 	})
 }
+
+// TestMemtableSetReturnsReplaced: Set reports the entry it replaced (what
+// the store's live-byte accounting subtracts), and the byte count follows.
+func TestMemtableSetReturnsReplaced(t *testing.T) {
+	m := NewMemtable()
+	a := Entry{Key: []byte("k"), Kind: KindPut, Locs: []chunk.Locator{{Extent: 3, Offset: 8, Length: 100}}}
+	if _, replaced := m.Set(a); replaced {
+		t.Fatal("first Set replaced something")
+	}
+	b := Entry{Key: []byte("k"), Kind: KindDelete}
+	old, replaced := m.Set(b)
+	if !replaced || old.Kind != KindPut || len(old.Locs) != 1 || old.Locs[0] != a.Locs[0] {
+		t.Fatalf("second Set returned %+v, %v; want the first entry", old, replaced)
+	}
+	if m.Len() != 1 || m.Bytes() != b.Size() {
+		t.Errorf("len %d bytes %d; want 1 and %d", m.Len(), m.Bytes(), b.Size())
+	}
+}
