@@ -460,7 +460,10 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
-	k := &kill{c: c, ctx: ctx, tmp: tmp}
+	// ctx stops the run between cases; a case's reopen and checks run
+	// under a context the stop does not cancel, so a Ctrl-C never fails
+	// them into a false violation.
+	k := &kill{c: c, ctx: context.WithoutCancel(ctx), tmp: tmp}
 	probe, err := c.Target.OpenDir(filepath.Join(tmp, "probe"))
 	if err != nil {
 		return res, fmt.Errorf("crash: open engine %s: %w", c.Target.Name, err)
@@ -543,7 +546,11 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 	}
 	res.Elapsed = time.Since(start)
 	if res.Verdict == checkers.Pass && res.Cases < int64(c.Cases) {
-		res.Reason = fmt.Sprintf("budget %s spent after %s", c.Budget, checkers.CasesOf(res.Cases, int64(c.Cases)))
+		if err := ctx.Err(); err != nil {
+			res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, int64(c.Cases)), err)
+		} else {
+			res.Reason = fmt.Sprintf("budget %s spent after %s", c.Budget, checkers.CasesOf(res.Cases, int64(c.Cases)))
+		}
 	}
 	if c.Log != nil {
 		c.Log("crash kill: %d cases, %d ops, %d child runs, %s", res.Cases, res.Ops, k.runs, res.Elapsed.Round(time.Millisecond))

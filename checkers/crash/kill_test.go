@@ -3,6 +3,8 @@ package crash_test
 import (
 	"context"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
@@ -91,5 +93,34 @@ func TestDDMin(t *testing.T) {
 	t.Logf("%d calls", calls)
 	if lim := crash.DDMin(items, func(s []int) bool { return has(s, 3) }, 2); len(lim) > len(items) {
 		t.Fatal("limited DDMin grew")
+	}
+}
+
+// TestKillStopMidCaseIsNoViolation: a kill-mode run stopped while a case is
+// under way (Ctrl-C) finishes that case with its checks and ends as a pass
+// "stopped after N cases". The checks used to run under the stopped
+// context, and pebble, which honours it, failed them: a false violation.
+func TestKillStopMidCaseIsNoViolation(t *testing.T) {
+	tg, err := testengines.Driver(table(), "pebble")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	child := crash.TestChild("pebble")
+	starts := 0
+	c := crash.KillConfig{Target: tg, Seed: 1, Cases: 100, OutDir: t.TempDir(),
+		Child: func(dir, trace string) *exec.Cmd {
+			if starts++; starts == 3 {
+				cancel() // the third case runs and is checked after the stop
+			}
+			return child(dir, trace)
+		}}
+	r, err := crash.RunKill(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != checkers.Pass || r.Cases != 3 || !strings.Contains(r.Reason, "stopped after 3 of 100 cases") {
+		t.Fatalf("stopped run: %s", r.Summary())
 	}
 }

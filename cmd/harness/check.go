@@ -287,11 +287,7 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		}
 		spec := f.engine
 		c := crash.KillConfig{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd,
-			Child: func(dir, trace string) *exec.Cmd {
-				cmd := exec.Command(exe, "internal", "kill-child", "--engine", spec, "--dir", dir, "--trace", trace)
-				cmd.Env = append(os.Environ(), childEnv+"=1")
-				return cmd
-			}}
+			Child: func(dir, trace string) *exec.Cmd { return killChildCmd(exe, spec, dir, trace) }}
 		if c.Cases == 0 {
 			c.Cases = checkers.CasesUnlimited
 		}
@@ -308,6 +304,19 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		res.Engine = tg.Name
 	}
 	return reportCheck(cmd.OutOrStdout(), res, f)
+}
+
+// killChildCmd is the command of one kill-mode child: the harness's
+// hidden kill-child verb, in a process group of its own, so that a Ctrl-C
+// at the terminal (SIGINT to the foreground group) stops the parent, which
+// ends the run between cases, and not the child in the middle of one:
+// a child killed so looked like an engine that died (exit 3). The parent
+// still ends its children itself, with SIGKILL.
+func killChildCmd(exe, spec, dir, trace string) *exec.Cmd {
+	cmd := exec.Command(exe, "internal", "kill-child", "--engine", spec, "--dir", dir, "--trace", trace)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 func readTrace(path string) (workloads.Trace, error) {

@@ -433,3 +433,17 @@ func TestCheckJobsWorkerCommand(t *testing.T) {
 		t.Errorf("GOMAXPROCS=3: workers get %q, want 3", v)
 	}
 }
+
+// TestKillChildOwnProcessGroup: a kill-mode child runs in a process group
+// of its own, so a Ctrl-C at the terminal (SIGINT to the foreground group)
+// stops the parent between cases instead of killing the child mid-case,
+// which read as an engine that died (exit 3).
+func TestKillChildOwnProcessGroup(t *testing.T) {
+	cmd := killChildCmd("/bin/harness", "pebble", "/tmp/d", "/tmp/t")
+	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
+		t.Fatalf("kill child's SysProcAttr %+v: want Setpgid", cmd.SysProcAttr)
+	}
+	if want := []string{"/bin/harness", "internal", "kill-child", "--engine", "pebble", "--dir", "/tmp/d", "--trace", "/tmp/t"}; !slices.Equal(cmd.Args, want) {
+		t.Errorf("args %q, want %q", cmd.Args, want)
+	}
+}
