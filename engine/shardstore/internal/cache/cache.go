@@ -119,7 +119,8 @@ func New(opts Options) *Cache {
 // PageBytes is the page size.
 func (c *Cache) PageBytes() int { return c.opts.PageBytes }
 
-// Get returns the cached page for k.
+// Get returns a copy of the cached page for k. (A copy: an evicted page's
+// buffer is reused for the next page inserted.)
 func (c *Cache) Get(k Key) ([]byte, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -132,7 +133,7 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	if !e.ref.Load() {
 		e.ref.Store(true)
 	}
-	return e.page, true
+	return append([]byte(nil), e.page...), true
 }
 
 // Read copies len(dst) bytes at offset off of the cached page for k into
@@ -173,11 +174,8 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 	if _, ok := c.pages[k]; ok {
 		return
 	}
-	p := page
-	if copyPage {
-		p = append([]byte(nil), page...)
-	}
-	e := &entry{key: k, page: p[:len(p):len(p)], slot: len(c.ring)}
+	e := &entry{key: k, slot: len(c.ring)}
+	var victim []byte
 	if int64(len(c.ring)+1)*int64(c.opts.PageBytes) > c.opts.CapacityBytes {
 		// Advance the hand to a page not referenced since it last
 		// passed, clearing the flags it passes, and put the new page in
@@ -185,8 +183,10 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 		// clock to be referenced. (Swapping the ring's last page into the
 		// slot instead put the newest page under the hand, to be evicted
 		// by the next insert: write-through pages, the hottest, never
-		// survived. The victim's buffer is not reused: a page Get
-		// returned may still be read.)
+		// survived.) The victim's buffer takes the new page's bytes:
+		// every reader copies out under the lock this holds, so nothing
+		// still reads it, and a cache that turns over (the write-through
+		// of a write-heavy load) allocates nothing.
 		for {
 			c.hand %= len(c.ring)
 			v := c.ring[c.hand]
@@ -197,6 +197,7 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 			}
 			c.unmap(v)
 			c.evictions++
+			victim = v.page
 			e.slot = c.hand
 			c.ring[c.hand] = e
 			c.hand++
@@ -205,6 +206,15 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 	} else {
 		c.ring = append(c.ring, e)
 	}
+	p := page
+	if copyPage {
+		if cap(victim) >= len(page) {
+			p = append(victim[:0], page...)
+		} else {
+			p = append([]byte(nil), page...)
+		}
+	}
+	e.page = p[:len(p):len(p)]
 	c.pages[k] = e
 	set := c.byExtent[k.Extent]
 	if set == nil {

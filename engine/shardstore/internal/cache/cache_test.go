@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"testing"
+	"unsafe"
 )
 
 func TestEvictionAndDrain(t *testing.T) {
@@ -64,5 +65,33 @@ func TestNewPageSurvivesNextInsert(t *testing.T) {
 				t.Fatalf("after insert %d: page %d (of the last %d inserted) was evicted", p, q, pages)
 			}
 		}
+	}
+}
+
+// TestInsertReusesVictimBuffer: once the cache is full, a page inserted
+// with a copy takes the evicted page's buffer (no allocation per page of a
+// cache that turns over), and Get hands out copies, so nothing outside
+// the cache still holds a buffer it reuses.
+func TestInsertReusesVictimBuffer(t *testing.T) {
+	c := New(Options{PageBytes: 8, CapacityBytes: 32})
+	for i := range 4 {
+		c.Insert(Key{Extent: 1, Page: uint32(i)}, bytes.Repeat([]byte{byte(i + 1)}, 8))
+	}
+	bufs := map[*byte]bool{}
+	for _, e := range c.ring {
+		bufs[unsafe.SliceData(e.page)] = true
+	}
+	c.Insert(Key{Extent: 1, Page: 9}, bytes.Repeat([]byte{9}, 8))
+	e := c.pages[Key{Extent: 1, Page: 9}]
+	if e == nil || !bufs[unsafe.SliceData(e.page)] {
+		t.Fatal("the new page did not take an evicted page's buffer")
+	}
+	p, ok := c.Get(Key{Extent: 1, Page: 9})
+	if !ok || !bytes.Equal(p, bytes.Repeat([]byte{9}, 8)) {
+		t.Fatalf("Get: %v %x", ok, p)
+	}
+	p[0] = 0
+	if q, _ := c.Get(Key{Extent: 1, Page: 9}); q[0] != 9 {
+		t.Error("Get returned the cache's own buffer")
 	}
 }
