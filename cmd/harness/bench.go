@@ -43,6 +43,10 @@ Closed loop by default: each of --threads workers issues its next op when the la
 returns. --rate runs open loop: ops are scheduled at that total rate and latency is
 measured from each op's intended start, free of coordinated omission.
 
+An engine failure (disk full, IO error) ends the bench with exit 3, keeping what was
+measured; a fill (an insert-only workload) that fills the engine's device instead
+ends its run there, keeps its figures and says so.
+
 Engines and workloads are comma-separated specs; an option belongs to the spec
 before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 		Example: `  harness bench --quick

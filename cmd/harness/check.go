@@ -91,10 +91,11 @@ one-screen summary, and writes the Result as JSON to --out.
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 internal.
 
---jobs N runs N worker processes of the same check, each on one core: a checker is
-one sequence of ops, and rapid's settings are process-wide, so a run cannot use more
-cores from inside one process. Worker w runs seed S+w (seeds S..S+N-1; worker 0 runs
-exactly what --jobs 1 would) with GOMAXPROCS=1 unless GOMAXPROCS is set, writes its
+A check runs on one core (GOMAXPROCS=1 unless GOMAXPROCS is set): a checker is one
+sequence of ops, and a second core only adds cross-core wake-ups. --jobs N runs N
+worker processes of the same check, each on one core: rapid's settings are
+process-wide, so a run cannot use more cores from inside one process. Worker w runs
+seed S+w (seeds S..S+N-1; worker 0 runs exactly what --jobs 1 would), writes its
 Result and traces to --out/job-<w>, and gets an equal share of --cases (without
 --cases each runs until --budget). The parent merges the workers' Results into
 --out/<checker>-<S>.json; the first violation stops the other workers, which keep

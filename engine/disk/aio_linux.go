@@ -50,7 +50,7 @@ type aio struct {
 	ctx    uintptr
 	failed bool // io_setup refused: write one at a time
 	iocbs  []iocb
-	ptrs   []*iocb
+	ptr    [1]*iocb // io_submit's array: one write per call
 	events []ioEvent
 	// maxInflight is the most writes seen in flight at once (for tests).
 	maxInflight int
@@ -67,7 +67,6 @@ func (a *aio) setup() bool {
 	}
 	a.ctx = ctx
 	a.iocbs = make([]iocb, aioDepth)
-	a.ptrs = make([]*iocb, aioDepth)
 	a.events = make([]ioEvent, aioDepth)
 	return true
 }
@@ -127,9 +126,9 @@ func (d *File) WriteBatch(ws []BatchWrite, depth int, prepare func(i int)) {
 		cb := &a.iocbs[:len(ws)][i]
 		*cb = iocb{data: uint64(i), opcode: iocbCmdPwrite, fildes: uint32(fd),
 			buf: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(w.P)))), nbytes: uint64(len(w.P)), offset: w.Off}
-		a.ptrs[0] = cb
+		a.ptr[0] = cb
 		for {
-			n, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&a.ptrs[0])))
+			n, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, a.ctx, 1, uintptr(unsafe.Pointer(&a.ptr[0])))
 			if e == unix.EINTR || e == unix.EAGAIN && inflight > 0 && d.reap(ws, &inflight, 1) {
 				continue
 			}

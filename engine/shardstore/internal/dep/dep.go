@@ -160,8 +160,6 @@ func (g *Graph) Waiters() int {
 
 // Undurable returns the number of created, incomplete nodes.
 func (g *Graph) Undurable() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	return int(g.undurable.Load())
 }
 

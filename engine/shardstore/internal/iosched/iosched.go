@@ -362,6 +362,7 @@ type Scheduler struct {
 	stats        Stats
 	iobuf        []byte
 	pieces       conc.Chan[*piece] // device writes for the workers
+	batch        disk.BatchWriter  // dev, if it is one: no workers then
 	// issuedAt mirrors each queue's gen<<32 | issued, for Issued without
 	// the lock (extents are at most 2 GiB, so issued fits in 32 bits).
 	issuedAt []conc.Uint64
@@ -384,7 +385,8 @@ func New(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metadata, opts
 	s := &Scheduler{opts: opts, dev: dev, geo: geo, g: g, meta: meta, queues: make([]*extQueue, geo.Count), issuedAt: make([]conc.Uint64, geo.Count)}
 	s.cond = conc.NewCond(&s.mu)
 	g.SetWaitHook(s.Kick)
-	if opts.IODepth > 1 {
+	s.batch, _ = dev.(disk.BatchWriter)
+	if opts.IODepth > 1 && s.batch == nil {
 		s.pieces = conc.NewChan[*piece](1024)
 		s.wg.Add(opts.IODepth - 1)
 		for range opts.IODepth - 1 {
@@ -662,8 +664,9 @@ type io struct {
 }
 
 // piece is one device write of a round. Its bytes are copied from the
-// frames by whoever writes it, so that the copies of a round's pieces run
-// in parallel and overlap the device writes of the others.
+// frames by whoever writes it, so that the copies overlap the device
+// writes of the other pieces (in parallel on the workers, or each just
+// before its submission on a disk.BatchWriter).
 type piece struct {
 	buf     []byte
 	off     int64
@@ -719,7 +722,7 @@ type sbWrite struct {
 
 func (s *Scheduler) run() {
 	defer func() {
-		if s.opts.IODepth > 1 {
+		if s.opts.IODepth > 1 && s.batch == nil {
 			s.pieces.Close()
 		}
 	}()
@@ -1198,7 +1201,7 @@ func (s *Scheduler) write(ps []*piece) {
 		}
 		return
 	}
-	if bw, ok := s.dev.(disk.BatchWriter); ok {
+	if s.batch != nil {
 		// One goroutine keeps IODepth writes in flight: no hand-offs to
 		// the workers, each of which costs a wake-up (see BatchWriter).
 		// A piece's bytes are copied in just before it is submitted,
@@ -1207,7 +1210,7 @@ func (s *Scheduler) write(ps []*piece) {
 		for i, p := range ps {
 			ws[i] = disk.BatchWrite{P: p.buf, Off: p.off}
 		}
-		bw.WriteBatch(ws, s.opts.IODepth, func(i int) { ps[i].fill() })
+		s.batch.WriteBatch(ws, s.opts.IODepth, func(i int) { ps[i].fill() })
 		for i, p := range ps {
 			p.err = ws[i].Err
 		}

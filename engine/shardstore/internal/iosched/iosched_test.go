@@ -27,12 +27,17 @@ func run(t *testing.T, policy Policy, n, size int) (Stats, *disk.Mem) {
 }
 
 func runOpts(t *testing.T, opts Options, n, size int) (Stats, *disk.Mem) {
-	ctx := context.Background()
-	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
 	mem := disk.NewMem(1<<20, 512)
 	mem.RequireAligned(true)
+	return runDev(t, mem, opts, n, size), mem
+}
+
+// runDev is runOpts on dev, a 1 MiB device of 512-byte sectors.
+func runDev(t *testing.T, dev disk.Device, opts Options, n, size int) Stats {
+	ctx := context.Background()
+	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
 	g := dep.New(dep.Options{})
-	s, err := New(mem, geo, g, noMeta{}, opts)
+	s, err := New(dev, geo, g, noMeta{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,28 @@ func runOpts(t *testing.T, opts Options, n, size int) (Stats, *disk.Mem) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return s.Stats(), mem
+	return s.Stats()
+}
+
+// checkPacked checks that the n appends of size bytes of runDev lie packed
+// at the start of extent 1, append i of byte i+1, and zeros after them up
+// to the next sector.
+func checkPacked(t *testing.T, dev disk.Device, n, size int) {
+	t.Helper()
+	end := (n*size + 511) / 512 * 512
+	buf := make([]byte, end)
+	if _, err := dev.ReadAt(buf, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		want := byte(0)
+		if i < n*size {
+			want = byte(i/size + 1)
+		}
+		if buf[i] != want {
+			t.Fatalf("byte %d is %d, want %d", i, buf[i], want)
+		}
+	}
 }
 
 func TestCoalesceMergesAndGroupCommits(t *testing.T) {
@@ -93,28 +119,15 @@ func TestCoalesceMergesAndGroupCommits(t *testing.T) {
 // issued concurrently, and the bytes land packed as if written at once.
 func TestLongRunSplitAtSectors(t *testing.T) {
 	for _, depth := range []int{1, 4} {
-		st, mem := runOpts(t, Options{IOBytesMax: 1000, IODepth: depth, FlushInterval: 1 << 40}, 20, 300)
-		// 6000 bytes in 512-byte sectors: 6144 bytes, in pieces of at most
-		// 512 (1000 rounded down to a sector).
-		if st.Writes != 20 || st.IOs != 12 || st.IOBytes != 6144 || st.Merges != 19 || st.Flushes != 1 {
-			t.Fatalf("depth %d: %+v; want 20 appends in 12 IOs of 6144 bytes, 1 flush", depth, st)
-		}
-		buf := make([]byte, 6144)
-		if _, err := mem.ReadAt(buf, 64<<10); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 20; i++ {
-			for j := 0; j < 300; j++ {
-				if buf[i*300+j] != byte(i+1) {
-					t.Fatalf("depth %d: byte %d of append %d is %d, want %d", depth, j, i, buf[i*300+j], i+1)
-				}
+		t.Run(fmt.Sprintf("depth=%d", depth), func(t *testing.T) {
+			st, mem := runOpts(t, Options{IOBytesMax: 1000, IODepth: depth, FlushInterval: 1 << 40}, 20, 300)
+			// 6000 bytes in 512-byte sectors: 6144 bytes, in pieces of at
+			// most 512 (1000 rounded down to a sector).
+			if st.Writes != 20 || st.IOs != 12 || st.IOBytes != 6144 || st.Merges != 19 || st.Flushes != 1 {
+				t.Fatalf("%+v; want 20 appends in 12 IOs of 6144 bytes, 1 flush", st)
 			}
-		}
-		for j := 6000; j < 6144; j++ {
-			if buf[j] != 0 {
-				t.Fatalf("depth %d: padding byte %d is %d", depth, j, buf[j])
-			}
-		}
+			checkPacked(t, mem, 20, 300)
+		})
 	}
 }
 
@@ -303,55 +316,12 @@ func (m *batchMem) WriteBatch(ws []disk.BatchWrite, depth int, prepare func(i in
 // the device as one batch with IODepth in flight, each piece's bytes copied in
 // by prepare, and land packed as with the workers.
 func TestBatchWriterPieces(t *testing.T) {
-	ctx := context.Background()
-	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
 	dev := &batchMem{Mem: disk.NewMem(1<<20, 512)}
-	g := dep.New(dep.Options{})
-	s, err := New(dev, geo, g, noMeta{}, Options{IOBytesMax: 1000, IODepth: 4, FlushInterval: 1 << 40})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n, size = 20, 300
-	if err := g.Admit(ctx, n+1); err != nil {
-		t.Fatal(err)
-	}
-	gate := g.NewNode(dep.Dependency{}, dep.Chain{})
-	var all dep.Dependency
-	for i := 0; i < n; i++ {
-		d := dep.Dependency{}
-		if i == 0 {
-			d = gate.Dependency()
-		}
-		node := g.NewNode(d, dep.Chain{})
-		if err := s.Reserve(ctx, size); err != nil {
-			t.Fatal(err)
-		}
-		s.Enqueue(&Write{Extent: 1, Offset: int64(i * size), Frame: bytes.Repeat([]byte{byte(i + 1)}, size), Node: node})
-		all = all.And(node.Dependency())
-	}
-	g.MarkDurable(gate)
-	if err := all.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dev.RequireAligned(true)
+	st := runDev(t, dev, Options{IOBytesMax: 1000, IODepth: 4, FlushInterval: 1 << 40}, 20, 300)
 	// 6000 bytes in 12 pieces of 512: one batch, depth 4.
-	if fmt.Sprint(dev.batches) != "[12 4]" {
-		t.Errorf("batches (size, depth) %v, want [12 4]", dev.batches)
+	if fmt.Sprint(dev.batches) != "[12 4]" || st.IOs != 12 || st.Writes != 20 {
+		t.Errorf("batches (size, depth) %v, %d IOs of %d writes; want [12 4], 12 IOs of 20", dev.batches, st.IOs, st.Writes)
 	}
-	buf := make([]byte, 6144)
-	if _, err := dev.ReadAt(buf, 64<<10); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < n*size; i++ {
-		if buf[i] != byte(i/size+1) {
-			t.Fatalf("byte %d is %d, want %d", i, buf[i], i/size+1)
-		}
-	}
-	for i := n * size; i < len(buf); i++ {
-		if buf[i] != 0 {
-			t.Fatalf("padding byte %d is %d", i, buf[i])
-		}
-	}
+	checkPacked(t, dev, 20, 300)
 }
