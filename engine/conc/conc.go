@@ -9,11 +9,10 @@ import (
 	"sync/atomic"
 )
 
-// Locks and waiting. In the default build these are the sync types.
+// Locks and waiting. In the default build these are the sync types, but
+// for Mutex and RWMutex, which spin briefly before they park (spin.go).
 type (
 	Locker    = sync.Locker
-	Mutex     = sync.Mutex
-	RWMutex   = sync.RWMutex
 	Cond      = sync.Cond
 	WaitGroup = sync.WaitGroup
 	Once      = sync.Once

@@ -16,7 +16,10 @@
 //
 // In the default build every name here is a type alias or a one-line wrapper
 // of package sync, sync/atomic, time or context, so production code pays
-// nothing. A later build with the `interleave` tag replaces this file set with
+// nothing; the one addition is that Mutex and RWMutex retry a held lock for
+// up to SpinMax before they park (spin.go says why: on a small machine a
+// parked goroutine waits far longer to run again than the engine's locks
+// are held). A later build with the `interleave` tag replaces this file set with
 // one that routes each call through a scheduler (checkers/interleave); the API
 // is shaped for that:
 //

@@ -43,9 +43,17 @@
 //
 // The buffer cache (internal/cache) holds pages keyed by (extent,
 // generation, page) and is drained when an extent is reset. Eviction is
-// CLOCK, so a hit takes the cache's lock shared; a get reads the pages it
+// CLOCK, so a hit takes the cache's lock shared; a large cache is 16
+// shards, each a CLOCK under its own lock, so a get rarely waits for the
+// scheduler's write-through of another page. A get reads the pages it
 // misses with one device read and never takes the IO scheduler's lock for
-// a chunk already written.
+// a chunk on whole pages already written; a chunk that reaches into the
+// extent's partial last page reads that part from the scheduler's copy
+// (the device's copy of that page is being rewritten).
+//
+// The engine's locks (engine/conc) spin for up to 20 µs before they park:
+// a goroutine parked on a lock the scheduler holds for a microsecond
+// waited tens of µs to run again on 2 vCPUs.
 //
 // # Device file
 //

@@ -2,9 +2,11 @@ package cache
 
 import (
 	"bytes"
-	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
 
 func TestEvictionAndDrain(t *testing.T) {
@@ -58,9 +60,10 @@ func TestNewPageSurvivesNextInsert(t *testing.T) {
 			t.Fatalf("after insert %d: %d pages cached, want %d", p, c.ExtentPages(1), min(p+1, pages))
 		}
 		for q := max(0, p-pages+1); q <= p; q++ {
-			c.mu.RLock()
-			_, ok := c.pages[k(q)]
-			c.mu.RUnlock()
+			sh := c.shard(k(q))
+			sh.mu.RLock()
+			_, ok := sh.pages[k(q)]
+			sh.mu.RUnlock()
 			if !ok {
 				t.Fatalf("after insert %d: page %d (of the last %d inserted) was evicted", p, q, pages)
 			}
@@ -78,11 +81,11 @@ func TestInsertReusesVictimBuffer(t *testing.T) {
 		c.Insert(Key{Extent: 1, Page: uint32(i)}, bytes.Repeat([]byte{byte(i + 1)}, 8))
 	}
 	bufs := map[*byte]bool{}
-	for _, e := range c.ring {
+	for _, e := range c.shards[0].ring {
 		bufs[unsafe.SliceData(e.page)] = true
 	}
 	c.Insert(Key{Extent: 1, Page: 9}, bytes.Repeat([]byte{9}, 8))
-	e := c.pages[Key{Extent: 1, Page: 9}]
+	e := c.shards[0].pages[Key{Extent: 1, Page: 9}]
 	if e == nil || !bufs[unsafe.SliceData(e.page)] {
 		t.Fatal("the new page did not take an evicted page's buffer")
 	}
@@ -94,4 +97,104 @@ func TestInsertReusesVictimBuffer(t *testing.T) {
 	if q, _ := c.Get(Key{Extent: 1, Page: 9}); q[0] != 9 {
 		t.Error("Get returned the cache's own buffer")
 	}
+}
+
+// TestShards: a large cache is split into shards that together hold its
+// capacity; the pages of one extent spread over them, DropExtent empties
+// every shard of the extent's pages, and a page's bytes come back intact
+// whichever shard holds it.
+func TestShards(t *testing.T) {
+	const pageBytes, pages = 64, 16 * shardPagesMin
+	c := New(Options{PageBytes: pageBytes, CapacityBytes: pages * pageBytes})
+	if len(c.shards) != shardsMax {
+		t.Fatalf("%d shards for %d pages, want %d", len(c.shards), pages, shardsMax)
+	}
+	page := func(e, p int) []byte {
+		b := make([]byte, pageBytes)
+		for i := range b {
+			b[i] = byte(e*31 + p + i)
+		}
+		return b
+	}
+	// Two extents of pages/2 each fill the cache exactly: nothing evicted.
+	for e := 1; e <= 2; e++ {
+		for p := range pages / 2 {
+			c.Insert(Key{Extent: extent.ID(e), Page: uint32(p)}, page(e, p))
+		}
+	}
+	st := c.Stats()
+	if st.Pages != pages || st.Evictions != 0 {
+		// A shard holding more than its share would evict here.
+		t.Fatalf("after inserting the capacity: %+v", st)
+	}
+	for i := range c.shards {
+		if n := len(c.shards[i].ring); n < pages/shardsMax/2 {
+			t.Errorf("shard %d holds %d of %d pages: the hash does not spread an extent's pages", i, n, pages)
+		}
+	}
+	dst := make([]byte, pageBytes)
+	for _, p := range []int{0, 1, 77, pages/2 - 1} {
+		if !c.Read(Key{Extent: 2, Page: uint32(p)}, dst, 0) || !bytes.Equal(dst, page(2, p)) {
+			t.Fatalf("page %d of extent 2 lost or wrong", p)
+		}
+	}
+	c.DropExtent(1)
+	if n := c.ExtentPages(1); n != 0 {
+		t.Fatalf("DropExtent left %d pages", n)
+	}
+	if n := c.ExtentPages(2); n != pages/2 {
+		t.Fatalf("DropExtent(1) left %d pages of extent 2, want %d", n, pages/2)
+	}
+	// A third extent of a whole cache's worth: the cache stays at its
+	// capacity.
+	for p := range pages {
+		c.Insert(Key{Extent: 3, Page: uint32(p)}, page(3, p))
+	}
+	if st := c.Stats(); st.Pages != pages || st.Drops != pages/2 {
+		t.Fatalf("after turning over: %+v", st)
+	}
+}
+
+// TestConcurrentReadInsert runs readers against an inserter that turns the
+// cache over (under -race in CI): a hit always returns the bytes inserted
+// for that key.
+func TestConcurrentReadInsert(t *testing.T) {
+	const pageBytes, pages = 64, 4 * shardPagesMin
+	c := New(Options{PageBytes: pageBytes, CapacityBytes: pages * pageBytes})
+	fill := func(b []byte, p uint32) {
+		for i := range b {
+			b[i] = byte(p) ^ byte(i)
+		}
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst, want := make([]byte, pageBytes), make([]byte, pageBytes)
+			for i := uint32(r); ; i += 7 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := i % (3 * pages)
+				if c.Read(Key{Extent: 1, Page: p}, dst, 0) {
+					fill(want, p)
+					if !bytes.Equal(dst, want) {
+						t.Errorf("page %d: read %x, want %x", p, dst[:8], want[:8])
+						return
+					}
+				}
+			}
+		}()
+	}
+	buf := make([]byte, pageBytes)
+	for p := range uint32(3 * pages) {
+		fill(buf, p)
+		c.Insert(Key{Extent: 1, Page: p}, buf)
+	}
+	close(stop)
+	wg.Wait()
 }

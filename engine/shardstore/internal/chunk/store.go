@@ -724,15 +724,20 @@ func (s *Store) read(buf []byte, e extent.ID, gen uint32, off int64, n int, issu
 		return nil
 	}
 	for p := first; p <= last; p++ {
+		lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
+		hit := false
 		if (p+1)*pb <= stable {
-			k := cache.Key{Extent: e, Gen: gen, Page: uint32(p)}
-			lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
-			if s.cache.Read(k, out[lo-off:hi-off], int(lo-p*pb)) {
-				if err := readMissing(p); err != nil {
-					return nil, err
-				}
-				continue
+			hit = s.cache.Read(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, out[lo-off:hi-off], int(lo-p*pb))
+		} else {
+			// The partial last page (a frame that straddles into it):
+			// the scheduler keeps it.
+			hit = s.sched.ReadTail(e, gen, lo, out[lo-off:hi-off])
+		}
+		if hit {
+			if err := readMissing(p); err != nil {
+				return nil, err
 			}
+			continue
 		}
 		if missFrom < 0 {
 			missFrom = p

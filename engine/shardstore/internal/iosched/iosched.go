@@ -557,6 +557,24 @@ func (s *Scheduler) ReadUnissued(e extent.ID, gen uint32, off int64, dst []byte)
 	return false
 }
 
+// ReadTail copies into dst the bytes at (extent, gen, off) if all of them
+// lie in the extent's partial last page, which the scheduler keeps (see
+// ReadUnissued), and reports whether they did. A frame that begins in a
+// whole page and ends in the partial one is read from both: the whole
+// page from the cache, the rest from here, never from the device, where
+// that page is being rewritten.
+func (s *Scheduler) ReadTail(e extent.ID, gen uint32, off int64, dst []byte) bool {
+	n := int64(len(dst))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queues[e]
+	if q == nil || q.tailGen != gen || off < q.tailAt || off+n > q.tailAt+int64(len(q.pubTail)) {
+		return false
+	}
+	copy(dst, q.pubTail[off-q.tailAt:off-q.tailAt+n])
+	return true
+}
+
 // Issued returns how many bytes of extent e at generation gen have been
 // written to the device (WriteAt returned); reads below it go to the device.
 // It takes no lock, so that reads do not contend with the scheduler.

@@ -1,0 +1,125 @@
+//go:build !interleave
+
+package conc
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// SpinMax bounds how long Mutex.Lock, RWMutex.Lock and RWMutex.RLock retry
+// a held lock before they park the goroutine.
+//
+// Why spin at all: the engine's locks are held for a microsecond or two at a
+// time, mostly by its own goroutines (the IO scheduler publishing a round,
+// the write-through cache inserting a page), on a machine with few cores. A
+// goroutine that parks on such a lock is readied, when the holder unlocks,
+// onto the holder's own processor (P), where it waits until the holder
+// blocks or an idle P steals it: tens of microseconds on a 2-vCPU virtual
+// machine, for a wait of one. Measured under YCSB-A on one client
+// (harness bench --trace): the client was blocked on these locks for 21 ms
+// of 3 s, then waited 283 ms more to run again; p99.9 latency ~100 µs.
+// sync.Mutex spins too, but for well under a microsecond, and RWMutex's
+// readers not at all.
+//
+// A lock whose holder is not running (GOMAXPROCS=1, as the checkers run)
+// cannot be released by spinning, so Lock parks at once there.
+const SpinMax = 20 * time.Microsecond
+
+// spinTries is how many attempts a spin makes between clock reads.
+const spinTries = 64
+
+// Mutex is sync.Mutex, but for a short spin before Lock parks (SpinMax).
+// The zero value is unlocked; a Mutex must not be copied after first use.
+type Mutex struct{ m sync.Mutex }
+
+// Lock locks m.
+func (m *Mutex) Lock() {
+	if m.m.TryLock() || m.spinLock() {
+		return
+	}
+	m.m.Lock()
+}
+
+func (m *Mutex) spinLock() bool {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return false
+	}
+	start := time.Now()
+	for {
+		for range spinTries {
+			if m.m.TryLock() {
+				return true
+			}
+		}
+		if time.Since(start) > SpinMax {
+			return false
+		}
+	}
+}
+
+// TryLock locks m if it is free, and reports whether it did.
+func (m *Mutex) TryLock() bool { return m.m.TryLock() }
+
+// Unlock unlocks m.
+func (m *Mutex) Unlock() { m.m.Unlock() }
+
+// RWMutex is sync.RWMutex, but for a short spin before Lock and RLock park
+// (SpinMax). The zero value is unlocked; an RWMutex must not be copied
+// after first use.
+type RWMutex struct{ m sync.RWMutex }
+
+// Lock locks m for writing.
+func (m *RWMutex) Lock() {
+	if m.m.TryLock() || m.spin(m.m.TryLock) {
+		return
+	}
+	m.m.Lock()
+}
+
+// RLock locks m for reading.
+func (m *RWMutex) RLock() {
+	if m.m.TryRLock() || m.spin(m.m.TryRLock) {
+		return
+	}
+	m.m.RLock()
+}
+
+func (m *RWMutex) spin(try func() bool) bool {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return false
+	}
+	start := time.Now()
+	for {
+		for range spinTries {
+			if try() {
+				return true
+			}
+		}
+		if time.Since(start) > SpinMax {
+			return false
+		}
+	}
+}
+
+// TryLock locks m for writing if it is free, and reports whether it did.
+func (m *RWMutex) TryLock() bool { return m.m.TryLock() }
+
+// TryRLock locks m for reading if no writer holds or waits for it, and
+// reports whether it did.
+func (m *RWMutex) TryRLock() bool { return m.m.TryRLock() }
+
+// Unlock unlocks m for writing.
+func (m *RWMutex) Unlock() { m.m.Unlock() }
+
+// RUnlock undoes one RLock.
+func (m *RWMutex) RUnlock() { m.m.RUnlock() }
+
+// RLocker returns a Locker whose Lock and Unlock are m's RLock and RUnlock.
+func (m *RWMutex) RLocker() Locker { return rlocker{m} }
+
+type rlocker struct{ m *RWMutex }
+
+func (r rlocker) Lock()   { r.m.RLock() }
+func (r rlocker) Unlock() { r.m.RUnlock() }
