@@ -51,6 +51,16 @@
 // extent's partial last page reads that part from the scheduler's copy
 // (the device's copy of that page is being rewritten).
 //
+// Small values put recently are also kept, as copies, in the memtable
+// entries that name them (Options.ValueCacheBytes, 4 MiB of values of at
+// most 4 KiB by default), and a get of such a key returns the copy without
+// reading its chunk. The chunk's bytes were last written by the IO
+// scheduler's goroutine (its queue, its write-through of the cache page),
+// so on another CPU; the reader's copy of them cost a cache miss per line:
+// under YCSB-A (1 KiB values, 1000 hot keys) a get took 1.24 µs on
+// average from the chunk and 0.69 µs from the copy. A memtable written out
+// as a run drops its copies, as does a relocation by reclamation.
+//
 // The engine's locks (engine/conc) spin for up to 20 µs before they park:
 // a goroutine parked on a lock the scheduler holds for a microsecond
 // waited tens of µs to run again on 2 vCPUs.

@@ -72,6 +72,8 @@ func Driver() engine.Driver {
 				Doc: "extent size: the unit of append and reclamation"},
 			{Name: "cache", Kind: engine.KindSize, Default: engine.FormatSize(d.CacheBytes),
 				Doc: "buffer cache capacity"},
+			{Name: "value-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.ValueCacheBytes),
+				Doc: "copies of recently put values up to 4KiB kept in the memtable, so gets of recent keys read no chunk; 0 keeps none"},
 			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(int64(d.MemtableBytes)),
 				Doc: "memtable size that forces an index flush even without Sync"},
 			{Name: "flush-interval", Kind: engine.KindDuration, Default: d.FlushInterval.String(),
@@ -95,15 +97,26 @@ func Driver() engine.Driver {
 // optionsFromSpec maps resolved spec options onto Options.
 func optionsFromSpec(o engine.Options) Options {
 	return Options{
-		DevicePath:    o.String("path"),
-		DeviceBytes:   o.Size("size"),
-		Direct:        o.Bool("direct"),
-		DirectSet:     true,
-		ExtentBytes:   o.Size("extent"),
-		CacheBytes:    o.Size("cache"),
-		MemtableBytes: int(o.Size("memtable")),
-		FlushInterval: o.Duration("flush-interval"),
-		Scheduler:     iosched.Policy(o.String("sched")),
-		SkipPrewrite:  !o.Bool("prewrite"),
+		DevicePath:      o.String("path"),
+		DeviceBytes:     o.Size("size"),
+		Direct:          o.Bool("direct"),
+		DirectSet:       true,
+		ExtentBytes:     o.Size("extent"),
+		CacheBytes:      o.Size("cache"),
+		ValueCacheBytes: valueCacheFromSpec(o.Size("value-cache")),
+		MemtableBytes:   int(o.Size("memtable")),
+		FlushInterval:   o.Duration("flush-interval"),
+		Scheduler:       iosched.Policy(o.String("sched")),
+		SkipPrewrite:    !o.Bool("prewrite"),
 	}
+}
+
+// valueCacheFromSpec maps the spec's value-cache size onto
+// Options.ValueCacheBytes, where 0 means the default: value-cache=0 keeps
+// none.
+func valueCacheFromSpec(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -21,9 +21,15 @@ func testOptions() Options {
 }
 
 func TestEngineMem(t *testing.T) {
+	enginetest.Run(t, enginetest.Config{Open: memOpener(testOptions())})
+}
+
+// memOpener opens stores with o on in-memory devices, one per directory,
+// so that a reopen of a directory finds its device.
+func memOpener(o Options) func(dir string) (engine.Engine, error) {
 	var mu sync.Mutex
 	devs := map[string]*disk.Mem{}
-	enginetest.Run(t, enginetest.Config{Open: func(dir string) (engine.Engine, error) {
+	return func(dir string) (engine.Engine, error) {
 		mu.Lock()
 		m, ok := devs[dir]
 		if !ok {
@@ -31,8 +37,8 @@ func TestEngineMem(t *testing.T) {
 			devs[dir] = m
 		}
 		mu.Unlock()
-		return Open(m, testOptions())
-	}})
+		return Open(m, o)
+	}
 }
 
 func TestEngineFile(t *testing.T) {
@@ -68,6 +74,15 @@ func TestDriverOptions(t *testing.T) {
 	}
 	if got, err := e.Get(t.Context(), []byte("k")); err != nil || string(got) != "v" {
 		t.Fatalf("get = %q, %v", got, err)
+	}
+	for v, want := range map[string]int64{"0": -1, "1MiB": 1 << 20} {
+		o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "value-cache", Value: v}}}, d.Options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := optionsFromSpec(o).ValueCacheBytes; got != want {
+			t.Errorf("value-cache=%s: ValueCacheBytes %d, want %d", v, got, want)
+		}
 	}
 	if _, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "sched", Value: "lifo"}}}, d.Options); err == nil {
 		t.Fatal("sched=lifo accepted")

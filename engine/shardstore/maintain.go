@@ -150,6 +150,14 @@ func (s *Store) CheckInvariants() error {
 			bad("free extent %d has write pointer %d", i, info.WritePointer)
 		}
 	}
+	for _, m := range append([]*memtable{s.mem}, s.imms...) {
+		if err := m.t.Check(); err != nil {
+			bad("%v", err)
+		}
+	}
+	if n := s.mem.t.ValueBytes(); n > int(max(0, s.opts.ValueCacheBytes)) {
+		bad("memtable keeps %d bytes of values, over the value cache's %d", n, s.opts.ValueCacheBytes)
+	}
 	if err := s.cs.Err(); err != nil {
 		bad("chunk store stopped: %v", err)
 	}
@@ -173,7 +181,9 @@ func (s *Store) Stats() engine.Stats {
 	m["reclaim_errors"] = float64(st.reclaimErrs.Load())
 	m["chunks_evacuated"] = float64(st.relocated.Load())
 	m["get_stale_retries"] = float64(st.staleRetries.Load())
+	m["value_cache_hits"] = float64(st.valueHits.Load())
 	s.mu.RLock()
+	m["value_cache_bytes"] = float64(s.mem.t.ValueBytes())
 	m["index_runs"] = float64(len(s.runs))
 	entries := 0
 	for _, r := range s.runs {

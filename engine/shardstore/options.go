@@ -26,6 +26,15 @@ type Options struct {
 	ChunkPayloadMax int
 	// CacheBytes is the buffer cache's capacity. Default 64 MiB.
 	CacheBytes int64
+	// ValueCacheBytes bounds the copies of values the memtable keeps, so
+	// that a get of a key put recently returns its value without reading
+	// the key's chunk (through the IO scheduler's queue or the buffer
+	// cache, both filled by another goroutine, which on a small machine
+	// costs the reader cache misses for every line of the value). Only
+	// values of at most ValueCacheValueMax are kept, and only while their
+	// entry is in a memtable: a memtable written out as a run drops them.
+	// Default 4 MiB; negative keeps none (every get reads chunks).
+	ValueCacheBytes int64
 	// MemtableBytes: the memtable is written out as an index run once its
 	// entries take this many bytes, even if nobody syncs. Default 4 MiB.
 	MemtableBytes int
@@ -78,9 +87,14 @@ type Options struct {
 
 // Defaults.
 const (
-	ExtentBytesDefault    = 16 << 20
-	CacheBytesDefault     = 64 << 20
-	MemtableBytesDefault  = 4 << 20
+	ExtentBytesDefault   = 16 << 20
+	CacheBytesDefault    = 64 << 20
+	MemtableBytesDefault = 4 << 20
+	ValueCacheDefault    = 4 << 20
+	// ValueCacheValueMax is the largest value the memtable keeps a copy
+	// of (Options.ValueCacheBytes): a cache page. Larger values are
+	// copied at a cost that a get saves little of (fill-64k's values).
+	ValueCacheValueMax    = 4 << 10
 	FlushIntervalDefault  = 50 * conc.Millisecond
 	ReserveExtentsDefault = 4
 	DevicePathDefault     = "shardstore.dev"
@@ -109,6 +123,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MemtableBytes == 0 {
 		o.MemtableBytes = MemtableBytesDefault
+	}
+	if o.ValueCacheBytes == 0 {
+		o.ValueCacheBytes = ValueCacheDefault
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = FlushIntervalDefault

@@ -77,7 +77,7 @@ type counters struct {
 	metaBytes                           conc.Int64
 	indexFlushes, compactions, reclaims conc.Int64
 	compactErrs, reclaimErrs, relocated conc.Int64
-	staleRetries                        conc.Int64
+	staleRetries, valueHits             conc.Int64
 	publishes                           conc.Int64
 }
 
@@ -253,9 +253,15 @@ func (s *Store) lookupOlderLocked(key []byte) (lsm.Entry, bool) {
 // setLocked makes e the newest entry for its key, keeping the live-byte
 // accounting. Called with mu held exclusively.
 func (s *Store) setLocked(e lsm.Entry, written dep.Dependency) {
+	s.setKeepLocked(e, nil, written)
+}
+
+// setKeepLocked is setLocked that also keeps a copy of value in the
+// memtable for gets, within Options.ValueCacheBytes (see Get).
+func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency) {
 	// One map operation when the key's previous entry is in the memtable
 	// (a hot key), not a lookup and then a set.
-	old, ok := s.mem.t.Set(e)
+	old, ok := s.mem.t.SetKeep(e, value, int(max(0, s.opts.ValueCacheBytes)))
 	if !ok {
 		old, ok = s.lookupOlderLocked(e.Key)
 	}
@@ -298,6 +304,14 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
 		s.mu.RLock()
 		e, ok := s.lookupLocked(key)
+		if ok && e.Value != nil {
+			// Kept by the memtable (Options.ValueCacheBytes): copied out
+			// under the lock, since the next put of the key reuses it.
+			v := append(make([]byte, 0, len(e.Value)), e.Value...)
+			s.mu.RUnlock()
+			s.stats.valueHits.Add(1)
+			return v, nil
+		}
 		s.mu.RUnlock()
 		if !ok || e.Kind == lsm.KindDelete {
 			return nil, fmt.Errorf("shardstore: get %q: %w", key, engine.ErrNotFound)
@@ -494,8 +508,12 @@ func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engi
 			written = written.And(w)
 		}
 	}
+	var keep []byte
+	if kind == lsm.KindPut && len(value) <= ValueCacheValueMax && s.opts.ValueCacheBytes > 0 {
+		keep = value
+	}
 	s.mu.Lock()
-	s.setLocked(e, written)
+	s.setKeepLocked(e, keep, written)
 	t := s.mem.ticket
 	big := s.mem.t.Bytes() >= s.opts.MemtableBytes
 	s.mu.Unlock()

@@ -19,6 +19,9 @@
 //	extent    ExtentBytesDefault (64 KiB; chunks are at most a quarter of it)
 //	cache     CacheBytesDefault (16 KiB: four pages)
 //	memtable  MemtableBytesDefault (1 KiB: a run every dozen or so writes)
+//	value-cache  ValueCacheBytesDefault (1 KiB: a few small values kept in
+//	          the memtable, so gets exercise both the kept copies and the
+//	          chunk path)
 //
 // Options a spec sets apply as given; "size" is then the size of the
 // disk.Mem. "path" and "direct" do not apply (there is no file).
@@ -51,6 +54,10 @@ const (
 	ExtentBytesDefault   = 64 << 10
 	CacheBytesDefault    = 16 << 10
 	MemtableBytesDefault = 1 << 10
+	// ValueCacheBytesDefault bounds the values the memtable keeps for gets
+	// (shardstore.Options.ValueCacheBytes); the production default (4 MiB)
+	// would answer nearly every get of a check from memory.
+	ValueCacheBytesDefault = 1 << 10
 	// SectorBytes is the disk.Mem's sector size.
 	SectorBytes = 512
 	// PageBytes is shardstore's buffer cache page size: value sizes
@@ -66,10 +73,11 @@ const (
 // Options returns the shardstore options a check uses by default.
 func Options() shardstore.Options {
 	return shardstore.Options{
-		ExtentBytes:   ExtentBytesDefault,
-		CacheBytes:    CacheBytesDefault,
-		MemtableBytes: MemtableBytesDefault,
-		Seed:          1,
+		ExtentBytes:     ExtentBytesDefault,
+		CacheBytes:      CacheBytesDefault,
+		MemtableBytes:   MemtableBytesDefault,
+		ValueCacheBytes: ValueCacheBytesDefault,
+		Seed:            1,
 	}
 }
 
@@ -103,6 +111,7 @@ func New(opts shardstore.Options, deviceBytes int64) (target.Target, error) {
 		{Key: "extent", Value: engine.FormatSize(full.ExtentBytes)},
 		{Key: "cache", Value: engine.FormatSize(full.CacheBytes)},
 		{Key: "memtable", Value: engine.FormatSize(int64(full.MemtableBytes))},
+		{Key: "value-cache", Value: engine.FormatSize(max(0, full.ValueCacheBytes))},
 	}}
 	if !frozen {
 		spec.Options = append(spec.Options, engine.Setting{Key: "flush-interval", Value: time.Duration(full.FlushInterval).String()})
@@ -154,6 +163,12 @@ func FromOptions(o engine.Options) (target.Target, error) {
 	}
 	if o.IsSet("memtable") {
 		opts.MemtableBytes = int(o.Size("memtable"))
+	}
+	if o.IsSet("value-cache") {
+		opts.ValueCacheBytes = o.Size("value-cache")
+		if opts.ValueCacheBytes == 0 {
+			opts.ValueCacheBytes = -1 // value-cache=0 keeps none
+		}
 	}
 	if o.IsSet("flush-interval") {
 		opts.FlushInterval = conc.Duration(o.Duration("flush-interval"))

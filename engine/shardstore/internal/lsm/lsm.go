@@ -33,6 +33,7 @@ package lsm
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -56,6 +57,10 @@ type Entry struct {
 	Key  []byte
 	Kind Kind
 	Locs []chunk.Locator // the value's chunks in order; empty for a tombstone
+	// Value is a copy of the value a memtable keeps for a put (see
+	// Memtable.SetKeep), or nil. It is never encoded, and entries of runs
+	// (and those Sorted returns) have none.
+	Value []byte
 }
 
 // Size is the entry's encoded size in a run.
@@ -79,8 +84,9 @@ func uvarintLen(v uint64) int {
 
 // Memtable holds the newest entries. It is not safe for concurrent use.
 type Memtable struct {
-	m     map[string]Entry
-	bytes int
+	m          map[string]Entry
+	bytes      int
+	valueBytes int // of the values kept (Entry.Value)
 }
 
 // NewMemtable returns an empty memtable.
@@ -90,8 +96,28 @@ func NewMemtable() *Memtable { return &Memtable{m: map[string]Entry{}} }
 // it replaced, if any. The memtable keeps e's slices: the caller must not
 // modify them afterwards.
 func (t *Memtable) Set(e Entry) (old Entry, replaced bool) {
+	return t.SetKeep(e, nil, 0)
+}
+
+// SetKeep is Set that also keeps a copy of value in the entry (Value),
+// unless the values kept would then take more than keepMax bytes; a nil
+// value keeps none. The copy goes into the replaced entry's buffer when it
+// is large enough, so a key put over and over costs no allocation: a
+// caller that reads Value must copy it out before the memtable's next
+// SetKeep (under the lock that orders them).
+func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, replaced bool) {
 	if old, replaced = t.m[string(e.Key)]; replaced {
 		t.bytes -= old.Size()
+		t.valueBytes -= len(old.Value)
+	}
+	e.Value = nil
+	if value != nil && t.valueBytes+len(value) <= keepMax {
+		if replaced && cap(old.Value) >= len(value) {
+			e.Value = append(old.Value[:0], value...)
+		} else {
+			e.Value = append(make([]byte, 0, len(value)), value...)
+		}
+		t.valueBytes += len(value)
 	}
 	t.m[string(e.Key)] = e
 	t.bytes += e.Size()
@@ -107,6 +133,27 @@ func (t *Memtable) Get(key []byte) (Entry, bool) {
 // Len is the number of entries.
 func (t *Memtable) Len() int { return len(t.m) }
 
+// ValueBytes is the size of the values kept (see SetKeep).
+func (t *Memtable) ValueBytes() int { return t.valueBytes }
+
+// Check recounts the memtable's sizes and reports a mismatch with those it
+// keeps, or a value kept for a tombstone.
+func (t *Memtable) Check() error {
+	var errs []error
+	size, values := 0, 0
+	for k, e := range t.m {
+		size += e.Size()
+		values += len(e.Value)
+		if e.Value != nil && e.Kind != KindPut {
+			errs = append(errs, fmt.Errorf("lsm: memtable: key %q: a value kept for an entry of kind %d", k, e.Kind))
+		}
+	}
+	if size != t.bytes || values != t.valueBytes {
+		errs = append(errs, fmt.Errorf("lsm: memtable: entries of %d bytes and values of %d counted, %d and %d recounted", t.bytes, t.valueBytes, size, values))
+	}
+	return errors.Join(errs...)
+}
+
 // Bytes is the encoded size of the entries.
 func (t *Memtable) Bytes() int { return t.bytes }
 
@@ -114,6 +161,7 @@ func (t *Memtable) Bytes() int { return t.bytes }
 func (t *Memtable) Sorted() []Entry {
 	out := make([]Entry, 0, len(t.m))
 	for _, e := range t.m {
+		e.Value = nil
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })

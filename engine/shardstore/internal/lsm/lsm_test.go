@@ -152,3 +152,54 @@ func TestMemtableSetReturnsReplaced(t *testing.T) {
 		t.Errorf("len %d bytes %d; want 1 and %d", m.Len(), m.Bytes(), b.Size())
 	}
 }
+
+// TestMemtableSetKeep: a put's value is kept within the budget, a key put
+// again reuses its buffer, a tombstone or a put without a value drops it,
+// the counts stay exact (Check), and Sorted hands out no values.
+func TestMemtableSetKeep(t *testing.T) {
+	m := NewMemtable()
+	loc := []chunk.Locator{{Extent: 1, Generation: 1, Offset: 0, Length: 10}}
+	put := func(k string, v []byte) {
+		t.Helper()
+		m.SetKeep(Entry{Key: []byte(k), Kind: KindPut, Locs: loc}, v, 10)
+		if err := m.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", []byte("123456"))
+	if e, _ := m.Get([]byte("a")); string(e.Value) != "123456" || m.ValueBytes() != 6 {
+		t.Fatalf("kept %q, %d bytes", e.Value, m.ValueBytes())
+	}
+	first, _ := m.Get([]byte("a"))
+	put("a", []byte("abcd"))
+	e, _ := m.Get([]byte("a"))
+	if string(e.Value) != "abcd" || &e.Value[0] != &first.Value[0] || m.ValueBytes() != 4 {
+		t.Fatalf("put again: kept %q (buffer reused %v), %d bytes", e.Value, &e.Value[0] == &first.Value[0], m.ValueBytes())
+	}
+	put("b", []byte("789012")) // 4+6 = 10: fits
+	put("c", []byte("x"))      // 11: over the budget, not kept
+	if e, _ := m.Get([]byte("c")); e.Value != nil || m.ValueBytes() != 10 {
+		t.Fatalf("over the budget: kept %q, %d bytes", e.Value, m.ValueBytes())
+	}
+	put("d", []byte{}) // an empty value is kept (non-nil), and costs nothing
+	if e, _ := m.Get([]byte("d")); e.Value == nil {
+		t.Fatal("empty value not kept")
+	}
+	m.SetKeep(Entry{Key: []byte("b"), Kind: KindDelete}, nil, 10)
+	if e, _ := m.Get([]byte("b")); e.Value != nil || m.ValueBytes() != 4 {
+		t.Fatalf("tombstone: kept %q, %d bytes", e.Value, m.ValueBytes())
+	}
+	m.Set(Entry{Key: []byte("a"), Kind: KindPut, Locs: loc})
+	if e, _ := m.Get([]byte("a")); e.Value != nil || m.ValueBytes() != 0 {
+		t.Fatalf("Set without a value: kept %q, %d bytes", e.Value, m.ValueBytes())
+	}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
+	put("c", []byte("xyz"))
+	for _, e := range m.Sorted() {
+		if e.Value != nil {
+			t.Fatalf("Sorted: entry %q carries its value", e.Key)
+		}
+	}
+}
