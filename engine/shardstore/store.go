@@ -484,7 +484,7 @@ func b2i(b bool) int {
 }
 
 func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
-	key = bytes.Clone(key)
+	// key is the caller's: the memtable copies it if it keeps it.
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	e := lsm.Entry{Key: key, Kind: kind}

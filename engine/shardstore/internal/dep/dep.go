@@ -107,6 +107,9 @@ type Node struct {
 	// deps is set at creation and read only by the one goroutine that
 	// issues the node (Ready), which also drops it.
 	deps []*Node
+	// self backs Dependency's slice: a dependency on one node allocates
+	// nothing. (No Dependency's slice is ever written to.)
+	self [1]*Node
 }
 
 // Graph is a dependency graph.
@@ -225,6 +228,7 @@ func (g *Graph) Release(n int) {
 // deps and sits on chain (Chain{} for none).
 func (g *Graph) NewNode(deps Dependency, chain Chain) *Node {
 	n := &Node{g: g, chain: chain}
+	n.self[0] = n
 	for _, d := range deps.nodes {
 		if d.g != g {
 			panic("dep: dependency on a node of another graph")
@@ -272,7 +276,7 @@ func (n *Node) Err() error {
 }
 
 // Dependency returns the dependency on n alone.
-func (n *Node) Dependency() Dependency { return Dependency{nodes: []*Node{n}} }
+func (n *Node) Dependency() Dependency { return Dependency{nodes: n.self[:]} }
 
 // Chain returns n's chain.
 func (n *Node) Chain() Chain { return n.chain }
@@ -386,6 +390,11 @@ var _ engine.Dependency = Dependency{}
 // And returns the dependency on every write of ds. Durable writes are
 // dropped and each chain keeps only its highest node.
 func And(ds ...Dependency) Dependency {
+	if len(ds) == 2 {
+		if d, ok := and2(ds[0], ds[1]); ok {
+			return d
+		}
+	}
 	total := 0
 	for _, d := range ds {
 		total += len(d.nodes)
@@ -415,6 +424,31 @@ func And(ds ...Dependency) Dependency {
 		}
 	}
 	return Dependency{nodes: out}
+}
+
+// and2 is And of two dependencies in the shapes an append makes, without
+// allocating: one of them is the answer. ok is false for any other shape.
+func and2(d, e Dependency) (Dependency, bool) {
+	switch {
+	case len(d.nodes) == 0:
+		return e, len(e.nodes) <= 1
+	case len(e.nodes) == 0:
+		return d, len(d.nodes) <= 1
+	case len(d.nodes) != 1 || len(e.nodes) != 1:
+		return Dependency{}, false
+	}
+	m, n := d.nodes[0], e.nodes[0]
+	switch {
+	case m == n:
+		return d, true
+	case m.chain.ID != 0 && m.chain.ID == n.chain.ID:
+		// A chain's later node implies its earlier ones.
+		if n.chain.Pos > m.chain.Pos {
+			return e, true
+		}
+		return d, true
+	}
+	return Dependency{}, false
 }
 
 // And returns the dependency on d and e.

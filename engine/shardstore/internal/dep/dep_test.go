@@ -55,6 +55,41 @@ func TestAndPrunesAndCollapsesChains(t *testing.T) {
 	}
 }
 
+// TestAndOfTwoAllocatesNothing: the shapes an append makes (nothing and a
+// node, a node and itself, two nodes of one chain) give one of the two
+// dependencies back, the same answer the general case gives, without
+// allocating; two nodes of different chains still make a new dependency.
+func TestAndOfTwoAllocatesNothing(t *testing.T) {
+	g := New(Options{})
+	x1 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 10})
+	x2 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 20})
+	y := newNode(t, g, Dependency{}, Chain{ID: 8, Pos: 5})
+	for _, c := range []struct {
+		d, e Dependency
+		want *Node
+	}{
+		{Dependency{}, x1.Dependency(), x1},
+		{x1.Dependency(), Dependency{}, x1},
+		{x1.Dependency(), x1.Dependency(), x1},
+		{x1.Dependency(), x2.Dependency(), x2},
+		{x2.Dependency(), x1.Dependency(), x2},
+	} {
+		var got Dependency
+		if n := testing.AllocsPerRun(10, func() { got = c.d.And(c.e) }); n != 0 {
+			t.Errorf("And allocated %v times", n)
+		}
+		if len(got.Nodes()) != 1 || got.Nodes()[0] != c.want {
+			t.Errorf("And = %v, want the node at %d", got.Nodes(), c.want.chain.Pos)
+		}
+	}
+	if d := x2.Dependency().And(y.Dependency()); len(d.Nodes()) != 2 {
+		t.Fatalf("And of two chains kept %d nodes, want 2", len(d.Nodes()))
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = x1.Dependency() }); n != 0 {
+		t.Errorf("Dependency allocated %v times", n)
+	}
+}
+
 func TestWaitFailAndCancel(t *testing.T) {
 	g := New(Options{})
 	woken := conc.NewChan[struct{}](1)

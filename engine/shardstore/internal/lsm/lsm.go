@@ -84,17 +84,20 @@ func uvarintLen(v uint64) int {
 
 // Memtable holds the newest entries. It is not safe for concurrent use.
 type Memtable struct {
-	m          map[string]Entry
+	// m holds pointers so that a key set again is updated in place: one
+	// map operation per set.
+	m          map[string]*Entry
 	bytes      int
 	valueBytes int // of the values kept (Entry.Value)
 }
 
 // NewMemtable returns an empty memtable.
-func NewMemtable() *Memtable { return &Memtable{m: map[string]Entry{}} }
+func NewMemtable() *Memtable { return &Memtable{m: map[string]*Entry{}} }
 
 // Set records e, replacing any entry for its key, and returns the entry
-// it replaced, if any. The memtable keeps e's slices: the caller must not
-// modify them afterwards.
+// it replaced, if any. The memtable keeps e's Locs, and a copy of its Key
+// (the caller's key may be reused); the caller must not modify the Locs
+// afterwards.
 func (t *Memtable) Set(e Entry) (old Entry, replaced bool) {
 	return t.SetKeep(e, nil, 0)
 }
@@ -104,11 +107,17 @@ func (t *Memtable) Set(e Entry) (old Entry, replaced bool) {
 // value keeps none. The copy goes into the replaced entry's buffer when it
 // is large enough, so a key put over and over costs no allocation: a
 // caller that reads Value must copy it out before the memtable's next
-// SetKeep (under the lock that orders them).
+// SetKeep (under the lock that orders them), and the Value of the entry
+// returned is no longer the old value.
 func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, replaced bool) {
-	if old, replaced = t.m[string(e.Key)]; replaced {
+	p, replaced := t.m[string(e.Key)]
+	if replaced {
+		old = *p
 		t.bytes -= old.Size()
 		t.valueBytes -= len(old.Value)
+		e.Key = old.Key
+	} else {
+		e.Key = bytes.Clone(e.Key)
 	}
 	e.Value = nil
 	if value != nil && t.valueBytes+len(value) <= keepMax {
@@ -119,15 +128,21 @@ func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, repla
 		}
 		t.valueBytes += len(value)
 	}
-	t.m[string(e.Key)] = e
+	if replaced {
+		*p = e
+	} else {
+		t.m[string(e.Key)] = &e
+	}
 	t.bytes += e.Size()
 	return old, replaced
 }
 
 // Get returns the entry for key.
 func (t *Memtable) Get(key []byte) (Entry, bool) {
-	e, ok := t.m[string(key)]
-	return e, ok
+	if p, ok := t.m[string(key)]; ok {
+		return *p, true
+	}
+	return Entry{}, false
 }
 
 // Len is the number of entries.
@@ -142,6 +157,9 @@ func (t *Memtable) Check() error {
 	var errs []error
 	size, values := 0, 0
 	for k, e := range t.m {
+		if k != string(e.Key) {
+			errs = append(errs, fmt.Errorf("lsm: memtable: key %q holds the entry of %q", k, e.Key))
+		}
 		size += e.Size()
 		values += len(e.Value)
 		if e.Value != nil && e.Kind != KindPut {
@@ -160,7 +178,8 @@ func (t *Memtable) Bytes() int { return t.bytes }
 // Sorted returns the entries in key order.
 func (t *Memtable) Sorted() []Entry {
 	out := make([]Entry, 0, len(t.m))
-	for _, e := range t.m {
+	for _, p := range t.m {
+		e := *p
 		e.Value = nil
 		out = append(out, e)
 	}

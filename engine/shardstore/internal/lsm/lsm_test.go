@@ -197,6 +197,15 @@ func TestMemtableSetKeep(t *testing.T) {
 		t.Fatal(err)
 	}
 	put("c", []byte("xyz"))
+	k := []byte("zz") // the caller's buffer, reused after Set
+	m.Set(Entry{Key: k, Kind: KindDelete})
+	k[0] = 'y'
+	if _, ok := m.Get([]byte("zz")); !ok {
+		t.Fatal("the memtable kept the caller's key buffer, not a copy")
+	}
+	if err := m.Check(); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range m.Sorted() {
 		if e.Value != nil {
 			t.Fatalf("Sorted: entry %q carries its value", e.Key)
