@@ -63,6 +63,7 @@ type Store struct {
 	// flush is queued.
 	expectDone  func()
 	timerArmed  bool
+	timerSet    conc.Bool // timerArmed, for armTimer's check without tmu
 	maintWanted bool
 	closing     bool
 	wg          conc.WaitGroup
@@ -453,6 +454,12 @@ func (s *Store) flushRoomAfter(extra int64) bool {
 
 // flushRoomWith is flushRoomAfter with free extents left.
 func (s *Store) flushRoomWith(extra int64, free int) bool {
+	if free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents)+1 {
+		// Enough free extents for both streams to take a new one, however
+		// little room their open extents have: the common case, decided
+		// without the streams' locks.
+		return true
+	}
 	needIdx := s.cs.Room(chunk.StreamIndex) < s.flushRunRoom()+extra
 	needMeta := s.cs.Room(chunk.StreamMetadata) < s.flushMetaRoom()
 	if !needIdx && !needMeta {
@@ -591,15 +598,22 @@ func (s *Store) requestFlush() {
 }
 
 func (s *Store) armTimer() {
+	if s.timerSet.Load() {
+		// Armed: its flush seals the memtable after the timer fires, which
+		// is after this put entered it. (Read without tmu: every put asks.)
+		return
+	}
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	if s.timerArmed || s.closing {
 		return
 	}
 	s.timerArmed = true
+	s.timerSet.Store(true)
 	s.clock.AfterFunc(s.opts.FlushInterval, func() {
 		s.tmu.Lock()
 		s.timerArmed = false
+		s.timerSet.Store(false)
 		s.flushDue = true
 		s.tcond.Broadcast()
 		s.tmu.Unlock()

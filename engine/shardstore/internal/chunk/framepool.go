@@ -11,19 +11,32 @@ import "github.com/gauntlet-kv/gauntlet/engine/conc"
 // Buffers are kept by size class — 256-byte steps up to 4 KiB, 4 KiB steps
 // above — up to framePoolBytes in all; past that, and for frames larger
 // than the largest class, they are left to the garbage collector.
+//
+// The writers take buffers from a stash of their own, refilled from the
+// free lists a batch at a time (up to stashBatchBytes): the free lists'
+// lock is also the IO scheduler's, which hands frames back once a round,
+// and a writer that took it for every frame moved its cache line between
+// CPUs on every put.
 type framePool struct {
-	mu    conc.Mutex
+	mu    conc.Mutex // the free lists; put takes it from the IO scheduler's goroutine
 	free  [][][]byte // by class
 	bytes int
+	takes int // times a writer took mu to refill its stash (for tests)
+
+	smu   conc.Mutex // the stash; taken before mu
+	stash [][][]byte // by class
 }
 
 const (
-	framePoolSmall = 4 << 10
-	framePoolBytes = 16 << 20
+	framePoolSmall  = 4 << 10
+	framePoolBytes  = 16 << 20
+	stashBatch      = 32
+	stashBatchBytes = 256 << 10
 )
 
 func newFramePool(maxFrame int) *framePool {
-	return &framePool{free: make([][][]byte, frameClass(maxFrame)+1)}
+	n := frameClass(maxFrame) + 1
+	return &framePool{free: make([][][]byte, n), stash: make([][][]byte, n)}
 }
 
 // frameClass returns the class of a frame of n bytes; its buffers hold
@@ -49,17 +62,31 @@ func (p *framePool) get(n int) []byte {
 	if c >= len(p.free) {
 		return make([]byte, 0, n)
 	}
-	p.mu.Lock()
-	if l := p.free[c]; len(l) > 0 {
-		b := l[len(l)-1]
-		l[len(l)-1] = nil
-		p.free[c] = l[:len(l)-1]
-		p.bytes -= cap(b)
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	st := p.stash[c]
+	if len(st) == 0 {
+		batch := max(1, min(stashBatch, stashBatchBytes/classBytes(c)))
+		p.mu.Lock()
+		l := p.free[c]
+		k := max(0, len(l)-batch)
+		for _, b := range l[k:] {
+			st = append(st, b)
+			p.bytes -= cap(b)
+		}
+		clear(l[k:])
+		p.free[c] = l[:k]
+		p.takes++
 		p.mu.Unlock()
-		return b[:0]
 	}
-	p.mu.Unlock()
-	return make([]byte, 0, classBytes(c))
+	if len(st) == 0 {
+		p.stash[c] = st
+		return make([]byte, 0, classBytes(c))
+	}
+	b := st[len(st)-1]
+	st[len(st)-1] = nil
+	p.stash[c] = st[:len(st)-1]
+	return b[:0]
 }
 
 // put takes back buffers that get returned and nothing references any

@@ -47,3 +47,30 @@ func TestFramePool(t *testing.T) {
 		t.Fatalf("pool keeps %d bytes, bound %d", p.bytes, framePoolBytes)
 	}
 }
+
+// TestFramePoolStash: writers take the free lists' lock (the IO
+// scheduler's) once per batch of frames, not per frame, and get every
+// buffer put back exactly once.
+func TestFramePoolStash(t *testing.T) {
+	p := newFramePool(1 << 20)
+	var bufs [][]byte
+	for range 3 * stashBatch {
+		bufs = append(bufs, p.get(1000))
+	}
+	p.put(bufs)
+	takes := p.takes
+	seen := map[*byte]bool{}
+	for i := range 2 * stashBatch {
+		b := p.get(1000)
+		if cap(b) != classBytes(frameClass(1000)) || seen[&b[:1][0]] {
+			t.Fatalf("get %d: a new or repeated buffer", i)
+		}
+		seen[&b[:1][0]] = true
+	}
+	if n := p.takes - takes; n != 2 {
+		t.Fatalf("%d takes of the lock for %d frames, want 2 (batches of %d)", n, 2*stashBatch, stashBatch)
+	}
+	if p.bytes != stashBatch*classBytes(frameClass(1000)) {
+		t.Fatalf("free lists keep %d bytes, want %d", p.bytes, stashBatch*classBytes(frameClass(1000)))
+	}
+}

@@ -130,16 +130,20 @@ type Info struct {
 
 // Table is the in-memory state of every extent.
 type Table struct {
-	geo  Geometry
-	mu   conc.Mutex
-	ext  []Info
-	free int // extents owned by Free (every put asks: keep it O(1))
+	geo Geometry
+	mu  conc.Mutex
+	ext []Info
+	// free counts the extents owned by Free. Every put asks (the space
+	// check), so it is O(1) and read without the lock; it changes under
+	// the lock.
+	free conc.Int64
 }
 
 // NewTable returns a table for geo with every extent free at generation 0,
 // except extent 0, owned by the superblock.
 func NewTable(geo Geometry) *Table {
-	t := &Table{geo: geo, ext: make([]Info, geo.Count), free: int(geo.Count) - 1}
+	t := &Table{geo: geo, ext: make([]Info, geo.Count)}
+	t.free.Store(int64(geo.Count) - 1)
 	t.ext[0].Owner = Super
 	return t
 }
@@ -153,10 +157,10 @@ func (t *Table) Restore(id ID, info Info) {
 	defer t.mu.Unlock()
 	t.mustValid(id)
 	if t.ext[id].Owner == Free {
-		t.free--
+		t.free.Add(-1)
 	}
 	if info.Owner == Free {
-		t.free++
+		t.free.Add(1)
 	}
 	t.ext[id] = info
 }
@@ -193,7 +197,7 @@ func (t *Table) Allocate(owner Owner) (ID, uint32, error) {
 				panic(fmt.Sprintf("extent: free extent %d has write pointer %d", i, t.ext[i].WritePointer))
 			}
 			t.ext[i].Owner = owner
-			t.free--
+			t.free.Add(-1)
 			return ID(i), t.ext[i].Generation, nil
 		}
 	}
@@ -201,11 +205,7 @@ func (t *Table) Allocate(owner Owner) (ID, uint32, error) {
 }
 
 // FreeCount returns the number of free extents.
-func (t *Table) FreeCount() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.free
-}
+func (t *Table) FreeCount() int { return int(t.free.Load()) }
 
 // Append reserves n bytes at extent id's write pointer, at generation gen,
 // and returns their offset within the extent. It fails with ErrStale if the
@@ -245,7 +245,7 @@ func (t *Table) Reset(id ID) uint32 {
 	e.Generation++
 	e.WritePointer = 0
 	if e.Owner != Free {
-		t.free++
+		t.free.Add(1)
 	}
 	e.Owner = Free
 	return e.Generation

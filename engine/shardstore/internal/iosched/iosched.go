@@ -320,11 +320,16 @@ type Scheduler struct {
 	g    *dep.Graph
 	meta Metadata
 
-	mu         conc.Mutex
-	cond       *conc.Cond // wakes the worker and blocked Reserves
-	queues     []*extQueue
-	active     []*extQueue
-	queued     int64 // bytes reserved or queued, not yet issued
+	mu     conc.Mutex
+	cond   *conc.Cond // wakes the worker and blocked Reserves
+	queues []*extQueue
+	active []*extQueue
+	// queued counts the bytes reserved or queued, not yet issued. It is
+	// an atomic so that Reserve's common case (room) takes no lock: it
+	// changes by CompareAndSwap there and under mu elsewhere. stopped is
+	// closing || err != nil, for the same check.
+	queued     conc.Int64
+	stopped    conc.Bool
 	seq        uint64
 	unflushed  []*Write
 	unflBytes  int64
@@ -415,10 +420,21 @@ func (s *Scheduler) Kick() {
 // Reserve reserves room for n bytes of writes, blocking while the queue is
 // full. Every reservation is consumed by Enqueue or returned by Unreserve.
 func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
+	// The common case, room and no cancellation to watch, takes no lock:
+	// the scheduler's goroutine takes mu on every round, and a writer that
+	// takes it too moves its cache line between CPUs on every put.
+	for !s.stopped.Load() {
+		q := s.queued.Load()
+		if q != 0 && q+n > s.opts.QueueBytesMax {
+			break
+		}
+		if s.queued.CompareAndSwap(q, q+n) {
+			return nil
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err == nil && !s.closing && (s.queued == 0 || s.queued+n <= s.opts.QueueBytesMax) {
-		s.queued += n // the common case: room, and no cancellation to watch
+	if s.err == nil && !s.closing && s.reserveLocked(n) {
 		return nil
 	}
 	s.reserving++
@@ -435,14 +451,27 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 		if s.closing {
 			return fmt.Errorf("iosched: closing: %w", engine.ErrClosed)
 		}
-		if s.queued == 0 || s.queued+n <= s.opts.QueueBytesMax {
-			s.queued += n
+		if s.reserveLocked(n) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		s.cond.Wait()
+	}
+}
+
+// reserveLocked reserves n bytes if the queue has room for them. Called
+// with mu held (Reserve's lock-free path may still add to queued).
+func (s *Scheduler) reserveLocked(n int64) bool {
+	for {
+		q := s.queued.Load()
+		if q != 0 && q+n > s.opts.QueueBytesMax {
+			return false
+		}
+		if s.queued.CompareAndSwap(q, q+n) {
+			return true
+		}
 	}
 }
 
@@ -482,7 +511,7 @@ func (s *Scheduler) Expect() (done func()) {
 func (s *Scheduler) Unreserve(n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.queued -= n
+	s.queued.Add(-n)
 	s.cond.Broadcast()
 }
 
@@ -513,7 +542,7 @@ func (s *Scheduler) Enqueue(w *Write) {
 	}
 	s.stats.QueueDepth++
 	s.stats.QueueDepthMax = max(s.stats.QueueDepthMax, s.stats.QueueDepth)
-	if !s.holding || s.queued >= int64(s.opts.IOBytesMax) {
+	if !s.holding || s.queued.Load() >= int64(s.opts.IOBytesMax) {
 		s.cond.Broadcast()
 	}
 }
@@ -652,6 +681,7 @@ func (s *Scheduler) Flush(ctx context.Context) error {
 func (s *Scheduler) Close() error {
 	s.mu.Lock()
 	s.closing = true
+	s.stopped.Store(true)
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -852,7 +882,7 @@ func (s *Scheduler) next() (ios []io, flush, exit bool) {
 		// is queued or the cadence is due (see holdFrameMin): the device
 		// then gets IOs of IOBytesMax, not a frame or two a round.
 		// (Queued frames are read from the queue meanwhile.)
-		s.holding = !urgent && !s.cadenceDue && s.queued < int64(s.opts.IOBytesMax) && s.lastFrame >= holdFrameMin
+		s.holding = !urgent && !s.cadenceDue && s.queued.Load() < int64(s.opts.IOBytesMax) && s.lastFrame >= holdFrameMin
 		ios = nil
 		if !s.holding {
 			ios = s.take()
@@ -1008,7 +1038,7 @@ func (s *Scheduler) dequeue(q *extQueue, n int) {
 		return
 	}
 	for _, w := range q.pending[:n] {
-		s.queued -= int64(len(w.Frame))
+		s.queued.Add(-int64(len(w.Frame)))
 	}
 	q.inflight = append(q.inflight, q.pending[:n]...)
 	q.pending = slices.Delete(q.pending, 0, n)
@@ -1311,6 +1341,7 @@ func (s *Scheduler) fail(err error) {
 	s.mu.Lock()
 	if s.err == nil {
 		s.err = err
+		s.stopped.Store(true)
 	}
 	s.done = true
 	s.cond.Broadcast()

@@ -3,9 +3,12 @@ package iosched
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
@@ -324,4 +327,67 @@ func TestBatchWriterPieces(t *testing.T) {
 		t.Errorf("batches (size, depth) %v, %d IOs of %d writes; want [12 4], 12 IOs of 20", dev.batches, st.IOs, st.Writes)
 	}
 	checkPacked(t, dev, 20, 300)
+}
+
+// TestReserveBackPressure: Reserve takes room without waiting while the
+// queue has it, blocks once QueueBytesMax bytes are queued until a round
+// takes some, gives up when its context does, and fails once the
+// scheduler is closing.
+func TestReserveBackPressure(t *testing.T) {
+	ctx := context.Background()
+	geo, _ := extent.NewGeometry(1<<20, 64<<10, 512)
+	g := dep.New(dep.Options{})
+	s, err := New(disk.NewMem(1<<20, 512), geo, g, noMeta{}, Options{QueueBytesMax: 2048, FlushInterval: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Admit(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	gate := g.NewNode(dep.Dependency{}, dep.Chain{}) // holds the writes queued
+	var all dep.Dependency
+	for i := range 2 {
+		if err := s.Reserve(ctx, 1024); err != nil {
+			t.Fatal(err)
+		}
+		n := g.NewNode(gate.Dependency(), dep.Chain{})
+		s.Enqueue(&Write{Extent: 1, Offset: int64(i * 1024), Frame: make([]byte, 1024), Node: n})
+		all = all.And(n.Dependency())
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Reserve(cancelled, 1024); err != context.Canceled {
+		t.Fatalf("Reserve on a full queue with a cancelled context: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Reserve(ctx, 1024) }()
+	for { // until it waits (a condition, not a time)
+		select {
+		case err := <-done:
+			t.Fatalf("Reserve returned (%v) while the queue was full", err)
+		default:
+		}
+		s.mu.Lock()
+		waiting := s.reserving == 1
+		s.mu.Unlock()
+		if waiting {
+			break
+		}
+		runtime.Gosched()
+	}
+	g.MarkDurable(gate) // the next round takes the queued writes
+	s.Kick()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Unreserve(1024)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reserve(ctx, 1); !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("Reserve after Close: %v", err)
+	}
 }
