@@ -196,3 +196,24 @@ func benchGets(b *testing.B, keys int) {
 	cst := s.cs.Stats().Cache
 	b.ReportMetric(float64(cst.Hits)/float64(max(cst.Hits+cst.Misses, 1)), "hit-ratio")
 }
+
+// BenchmarkHotPut1KiB puts 1 KiB values over 1000 keys from one client:
+// YCSB-A's writes (the bench's ycsb-a has records=1000), without syncing.
+// Its allocs/op is the put path's allocation count.
+func BenchmarkHotPut1KiB(b *testing.B) {
+	const keys = 1000
+	s := benchStore(b)
+	ctx := context.Background()
+	v := make([]byte, 1<<10)
+	ks := make([][]byte, keys)
+	for i := range ks {
+		ks[i] = fmt.Appendf(nil, "user%016d", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.Put(ctx, ks[i%keys], v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

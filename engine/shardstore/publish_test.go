@@ -50,11 +50,11 @@ func TestFailedPublish(t *testing.T) {
 		// index flush can complete (flushRoom), so it would refuse the
 		// put before the publish fails; this test is of what follows a
 		// failed publish, which compaction and reclamation can still meet.
-		d, err := s.put(ctx, []byte(k), []byte("v"), lsm.KindPut)
+		tk, err := s.put(ctx, []byte(k), []byte("v"), lsm.KindPut)
 		if err != nil {
 			t.Fatalf("put %s: %v", k, err)
 		}
-		keys, deps = append(keys, k), append(deps, d)
+		keys, deps = append(keys, k), append(deps, &putDep{s: s, t: tk})
 		if err := s.sync(ctx); err != nil {
 			if !errors.Is(err, engine.ErrNoSpace) {
 				t.Fatalf("sync after %s: %v, want ErrNoSpace", k, err)

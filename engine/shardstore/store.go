@@ -274,15 +274,17 @@ func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency)
 	for _, l := range e.Locs {
 		s.live[l.Extent] += l.FrameBytes()
 	}
-	s.mem.deps = s.mem.deps.And(written)
+	s.mem.deps.AddOwned(written)
 }
 
 // Data chunk payloads are keyLen(uvarint) key valueBytes: the key lets
 // reclamation find a chunk's index entry (reverse lookup) and lets Get
 // check that a locator led to the right chunk.
-func chunkHeader(key []byte) []byte {
-	b := binary.AppendUvarint(make([]byte, 0, len(key)+2), uint64(len(key)))
-	return append(b, key...)
+func chunkHeader(key []byte) []byte { return appendChunkHeader(nil, key) }
+
+// appendChunkHeader appends key's chunk header to dst.
+func appendChunkHeader(dst, key []byte) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(key))), key...)
 }
 
 // parseChunk splits a data chunk's payload into key and value bytes.
@@ -355,13 +357,13 @@ func (s *Store) read(ctx context.Context, key []byte, locs []chunk.Locator) ([]b
 
 // Put stores value under key.
 func (s *Store) Put(ctx context.Context, key, value []byte) error {
-	_, err := s.PutTracked(ctx, key, value)
+	_, err := s.putChecked(ctx, key, value)
 	return err
 }
 
 // Delete removes key.
 func (s *Store) Delete(ctx context.Context, key []byte) error {
-	_, err := s.DeleteTracked(ctx, key)
+	_, err := s.deleteChecked(ctx, key)
 	return err
 }
 
@@ -370,6 +372,15 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 // its entry, the metadata naming that run and a superblock covering all
 // of them.
 func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Dependency, error) {
+	t, err := s.putChecked(ctx, key, value)
+	if err != nil {
+		return nil, err
+	}
+	return &putDep{s: s, t: t}, nil
+}
+
+// putChecked is Put, returning the ticket of the memtable the put entered.
+func (s *Store) putChecked(ctx context.Context, key, value []byte) (*ticket, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -379,28 +390,28 @@ func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Depen
 	if err := engine.CheckValue(value, ValueMax); err != nil {
 		return nil, err
 	}
-	d, err := s.putRetry(ctx, key, value, lsm.KindPut)
+	t, err := s.putRetry(ctx, key, value, lsm.KindPut)
 	if err != nil {
 		return nil, err
 	}
 	s.stats.userBytes.Add(int64(len(key) + len(value)))
-	return d, nil
+	return t, nil
 }
 
 // putRetry is put, tried once more after reclaiming what deletes and
 // overwrites freed if it found no space.
-func (s *Store) putRetry(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
-	d, err := s.admitPut(ctx, key, value, kind)
+func (s *Store) putRetry(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
+	t, err := s.admitPut(ctx, key, value, kind)
 	if errors.Is(err, engine.ErrNoSpace) {
 		_ = s.reclaim(ctx, true) // what it freed shows in the retry
-		d, err = s.admitPut(ctx, key, value, kind)
+		t, err = s.admitPut(ctx, key, value, kind)
 	}
-	return d, err
+	return t, err
 }
 
 // admitPut is put, refused with engine.ErrNoSpace unless the index flush
 // the write needs could complete (flushRoom).
-func (s *Store) admitPut(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
+func (s *Store) admitPut(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
 	if !s.flushRoom() {
 		s.wantMaintenance()
 		return nil, fmt.Errorf("shardstore: write %q: no room for the index flush it needs: %w", key, engine.ErrNoSpace)
@@ -411,6 +422,16 @@ func (s *Store) admitPut(ctx context.Context, key, value []byte, kind lsm.Kind) 
 // DeleteTracked removes key and returns the dependency that is persistent
 // once the delete is durable.
 func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependency, error) {
+	t, err := s.deleteChecked(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &putDep{s: s, t: t}, nil
+}
+
+// deleteChecked is Delete, returning the ticket of the memtable the
+// tombstone entered.
+func (s *Store) deleteChecked(ctx context.Context, key []byte) (*ticket, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -490,14 +511,15 @@ func b2i(b bool) int {
 	return 0
 }
 
-func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engine.Dependency, error) {
+func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
 	// key is the caller's: the memtable copies it if it keeps it.
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	e := lsm.Entry{Key: key, Kind: kind}
 	var written dep.Dependency
 	if kind == lsm.KindPut {
-		hdr := chunkHeader(key)
+		var hb [64]byte // a key's header, for keys up to 62 bytes without allocating
+		hdr := appendChunkHeader(hb[:0], key)
 		per := s.opts.ChunkPayloadMax - len(hdr)
 		n := max(1, (len(value)+per-1)/per)
 		e.Locs = make([]chunk.Locator, 0, n)
@@ -529,7 +551,7 @@ func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (engi
 	} else {
 		s.armTimer()
 	}
-	return &putDep{s: s, t: t}, nil
+	return t, nil
 }
 
 // putDep is the Dependency of a put or delete: persistent once the root

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
@@ -48,17 +49,23 @@ func AppendFrame2(dst []byte, kind Kind, id UUID, p1, p2 []byte) []byte {
 		panic(fmt.Sprintf("chunk: payload of %d bytes", n))
 	}
 	start := len(dst)
-	var h [format.FrameHeaderSize]byte
+	// The header and payload are copied into dst first and the CRC is
+	// taken over dst: crc32.Update lets its input escape, so a header
+	// array of our own, or the caller's payload, would be moved to the
+	// heap (an allocation per frame).
+	dst = slices.Grow(dst, format.FrameHeaderSize+n+format.FrameTrailerSize)
+	dst = dst[:start+format.FrameHeaderSize]
+	h := dst[start:]
 	binary.LittleEndian.PutUint16(h[format.FrameMagicOffset:], format.FrameMagic)
 	h[format.FrameVersionOff] = format.Version
 	h[format.FrameKindOffset] = byte(kind)
 	copy(h[format.FrameUUIDOffset:], id[:])
 	binary.LittleEndian.PutUint32(h[format.FrameLengthOffset:], uint32(n))
-	crc := format.CRC(format.CRC(format.CRC(0, h[:format.FrameCRCOffset]), p1), p2)
-	binary.LittleEndian.PutUint32(h[format.FrameCRCOffset:], crc)
-	dst = append(dst, h[:]...)
 	dst = append(dst, p1...)
 	dst = append(dst, p2...)
+	body := dst[start+format.FrameHeaderSize:]
+	crc := format.CRC(format.CRC(0, h[:format.FrameCRCOffset]), body)
+	binary.LittleEndian.PutUint32(h[format.FrameCRCOffset:format.FrameHeaderSize], crc)
 	dst = append(dst, id[:]...)
 	if debugChecks {
 		if _, _, err := DecodeFrame(dst[start:], n); err != nil {

@@ -229,6 +229,9 @@ type Store struct {
 	sched *iosched.Scheduler
 	cache *cache.Cache
 	pool  *framePool
+	// abandonFn is s.abandon, made once: a method value per write
+	// allocated.
+	abandonFn func(*iosched.Write)
 
 	streams [streamCount]stream
 
@@ -310,6 +313,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		// Each open draws different UUIDs: the sequence moves on.
 		uuidBase: splitmix64(seed) ^ splitmix64(rec.Image.Sequence<<1|1),
 	}
+	s.abandonFn = s.abandon
 	s.sb = superblock.NewManager(geo, table, s.g, rec)
 	// Regions start at cache pages, so the pages a write completes go to
 	// the cache as they go to the device (writeThrough).
@@ -491,10 +495,10 @@ func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dep
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{
 		Extent: ss.ext, Gen: ss.gen, Offset: off, Frame: frame, Node: data, Class: st.class(),
-		Abandon: s.abandon,
+		Abandon: s.abandonFn,
 		Cache:   st.owner() == extent.Data && len(frame) <= s.readMax,
 	})
-	ss.tail = ss.tail.And(wp.Dependency())
+	ss.tail.AddOwned(wp.Dependency())
 	s.chunks.Add(1)
 	s.payloadBytes.Add(int64(n))
 	return loc, data.Dependency(), wp.Dependency(), nil
@@ -897,8 +901,7 @@ func (s *Store) Pending() dep.Dependency {
 	for i := range s.streams {
 		ss := &s.streams[i]
 		ss.mu.Lock()
-		ss.tail = dep.And(ss.tail) // prune
-		ds = append(ds, ss.tail)
+		ds = append(ds, dep.And(ss.tail)) // a copy: ss.tail changes in place (AddOwned)
 		ss.mu.Unlock()
 	}
 	s.mu.Lock()

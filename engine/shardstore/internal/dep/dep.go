@@ -454,6 +454,44 @@ func and2(d, e Dependency) (Dependency, bool) {
 // And returns the dependency on d and e.
 func (d Dependency) And(e Dependency) Dependency { return And(d, e) }
 
+// AddOwned makes d depend on e as well, in place: And without a new slice
+// per call, for a dependency one owner accumulates (a memtable's, under
+// the store's lock, one And per put) and hands to nobody until it stops
+// adding. Its slice is then its own (AddOwned makes it), and nobody sees
+// it change. Never call it on a dependency that may be shared.
+func (d *Dependency) AddOwned(e Dependency) {
+next:
+	for _, n := range e.nodes {
+		if n.state.Load() == stateDurable {
+			continue
+		}
+		free := -1
+		for i, m := range d.nodes {
+			if m == n {
+				continue next
+			}
+			if n.chain.ID != 0 && m.chain.ID == n.chain.ID {
+				if n.chain.Pos > m.chain.Pos {
+					d.nodes[i] = n
+				}
+				continue next
+			}
+			if free < 0 && m.state.Load() == stateDurable {
+				free = i
+			}
+		}
+		if free >= 0 {
+			d.nodes[free] = n // a durable node's slot
+			continue
+		}
+		if len(d.nodes) == cap(d.nodes) {
+			// A new slice: the first one may be another's (a node's own).
+			d.nodes = append(make([]*Node, 0, 2*len(d.nodes)+2), d.nodes...)
+		}
+		d.nodes = append(d.nodes, n)
+	}
+}
+
 // Nodes returns the writes of d. Do not modify the slice.
 func (d Dependency) Nodes() []*Node { return d.nodes }
 

@@ -90,6 +90,39 @@ func TestAndOfTwoAllocatesNothing(t *testing.T) {
 	}
 }
 
+// TestAddOwned: adding in place keeps the highest node of each chain and
+// every unchained node, like And, reuses a durable node's slot, allocates
+// only when it grows, and never writes to a slice it did not make.
+func TestAddOwned(t *testing.T) {
+	g := New(Options{})
+	x1 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 10})
+	x2 := newNode(t, g, Dependency{}, Chain{ID: 7, Pos: 20})
+	y := newNode(t, g, Dependency{}, Chain{ID: 8, Pos: 5})
+	z := newNode(t, g, Dependency{}, Chain{})
+	var d Dependency
+	d.AddOwned(x1.Dependency())
+	d.AddOwned(x2.Dependency())
+	if x1.self[0] != x1 {
+		t.Fatal("AddOwned wrote to a node's own slice")
+	}
+	d.AddOwned(y.Dependency())
+	if n := testing.AllocsPerRun(10, func() { d.AddOwned(x1.Dependency()); d.AddOwned(y.Dependency()) }); n != 0 {
+		t.Errorf("adding nodes already covered allocated %v times", n)
+	}
+	got := map[*Node]bool{}
+	for _, n := range d.Nodes() {
+		got[n] = true
+	}
+	if len(got) != 2 || !got[x2] || !got[y] {
+		t.Fatalf("AddOwned kept %v, want x2 and y", d.Nodes())
+	}
+	g.MarkDurable(y)
+	d.AddOwned(z.Dependency()) // takes y's slot
+	if len(d.Nodes()) != 2 || d.Nodes()[0] != x2 && d.Nodes()[1] != x2 {
+		t.Fatalf("after y durable, AddOwned(z) kept %v, want x2 and z", d.Nodes())
+	}
+}
+
 func TestWaitFailAndCancel(t *testing.T) {
 	g := New(Options{})
 	woken := conc.NewChan[struct{}](1)

@@ -131,7 +131,9 @@ func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, repla
 	if replaced {
 		*p = e
 	} else {
-		t.m[string(e.Key)] = &e
+		p = new(Entry) // (not &e: e would go to the heap on every call)
+		*p = e
+		t.m[string(e.Key)] = p
 	}
 	t.bytes += e.Size()
 	return old, replaced
