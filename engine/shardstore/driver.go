@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -80,6 +81,8 @@ func Driver() engine.Driver {
 				Doc: "cadence at which unsynced writes are made durable"},
 			{Name: "prewrite", Kind: engine.KindBool, Default: "true",
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
+			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
+				Doc: "device writes the IO scheduler keeps in flight at once"},
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: []string{string(iosched.PolicyCoalesce), string(iosched.PolicyFIFO)},
 				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
 		},
@@ -107,6 +110,7 @@ func optionsFromSpec(o engine.Options) Options {
 		MemtableBytes:   int(o.Size("memtable")),
 		FlushInterval:   o.Duration("flush-interval"),
 		Scheduler:       iosched.Policy(o.String("sched")),
+		IODepth:         int(o.Int("io-depth")),
 		SkipPrewrite:    !o.Bool("prewrite"),
 	}
 }

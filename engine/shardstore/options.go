@@ -45,7 +45,7 @@ type Options struct {
 	// Scheduler is the IO scheduling policy. Default iosched.PolicyCoalesce.
 	Scheduler iosched.Policy
 	// IODepth is how many device writes the IO scheduler keeps in flight
-	// at once. Default iosched.IODepthDefault (4).
+	// at once. Default iosched.IODepthDefault (8).
 	IODepth int
 	// ReserveExtents: client puts fail with engine.ErrNoSpace rather than
 	// take one of the last ReserveExtents free extents, which the index,
