@@ -2,6 +2,7 @@ package superblock
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -145,5 +146,57 @@ func TestRootReadyAfterPrepareKeepsSuperblockDirty(t *testing.T) {
 	}
 	if dirty, _ := m.Want(); dirty {
 		t.Error("superblock dirty with nothing left to persist")
+	}
+}
+
+// TestPersistedCompletesWritePointerWaiters: a persisted slot completes
+// exactly the write-pointer waiters at or below the write pointer it
+// records, in order, leaves the later ones for a later slot, and fails
+// those past an abandoned append.
+func TestPersistedCompletesWritePointerWaiters(t *testing.T) {
+	m, table, g, dev := newTestManager(t)
+	e, gen, err := table.Allocate(extent.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Touch()
+	round(t, m, dev)
+	const size = 100
+	var nodes []*dep.Node
+	var frames [][]byte
+	for range 5 {
+		off, err := table.Append(e, gen, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := newNode(t, g)
+		m.WaitWritePointer(e, gen, off+size, n)
+		nodes, frames = append(nodes, n), append(frames, make([]byte, size))
+	}
+	durable := func() (n int) {
+		for _, x := range nodes {
+			if x.Durable() {
+				n++
+			}
+		}
+		return n
+	}
+	m.DataIssued(e, gen, 0, frames[:2])
+	if !round(t, m, dev) || durable() != 2 || !nodes[0].Durable() || !nodes[1].Durable() {
+		t.Fatalf("after a slot covering 2 of 5 chunks: %d durable, want the first 2", durable())
+	}
+	m.DataIssued(e, gen, 2*size, frames[2:3])
+	if !round(t, m, dev) || durable() != 3 {
+		t.Fatalf("after a slot covering 3 of 5 chunks: %d durable, want 3", durable())
+	}
+	// The fifth append was abandoned (written as padding): its waiter
+	// fails once a slot covers it; the fourth's completes.
+	m.Abandoned(e, gen, 4*size)
+	m.DataIssued(e, gen, 3*size, frames[3:])
+	if !round(t, m, dev) || durable() != 4 {
+		t.Fatalf("after a slot covering all 5 chunks: %d durable, want 4", durable())
+	}
+	if err := nodes[4].Err(); !errors.Is(err, ErrAbandoned) {
+		t.Fatalf("the abandoned append's waiter: %v, want ErrAbandoned", err)
 	}
 }

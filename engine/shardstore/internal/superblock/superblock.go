@@ -65,6 +65,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
@@ -614,6 +615,12 @@ func (m *Manager) Persisted(tok any) {
 		err error
 	}
 	var failed []failure
+	// The write-pointer waiters a slot completes (one per chunk written
+	// since the last slot: tens of thousands under a stream of small puts)
+	// leave their lists as whole prefixes, collected after the unlock:
+	// every put registers one under m.mu, and a put that waited for a
+	// walk of them all parked.
+	var wpDone [][]waiter
 	m.mu.Lock()
 	m.inflight = false
 	m.unconfirmed = t.delta
@@ -627,17 +634,32 @@ func (m *Manager) Persisted(tok any) {
 	for i, r := range t.img.Records {
 		x := &m.ext[i]
 		x.pers = r
+		// Waiters are registered in (generation, position) order: those
+		// this slot completes are the prefix of generation r.Generation
+		// up to its write pointer (none if the list starts with another
+		// generation).
 		k := 0
-		for k < len(x.wpWaiters) && x.wpWaiters[k].gen == r.Generation && x.wpWaiters[k].pos <= r.WritePointer {
-			w := x.wpWaiters[k]
-			if x.abandonedAt >= 0 && x.abandonedGen == w.gen && w.pos > x.abandonedAt {
-				failed = append(failed, failure{w.node, fmt.Errorf("extent %d generation %d, chunk ending at %d: %w", i, w.gen, w.pos, ErrAbandoned)})
-			} else {
-				done = append(done, w.node)
-			}
-			k++
+		if len(x.wpWaiters) > 0 && x.wpWaiters[0].gen == r.Generation {
+			k = sort.Search(len(x.wpWaiters), func(k int) bool {
+				w := x.wpWaiters[k]
+				return w.gen != r.Generation || w.pos > r.WritePointer
+			})
 		}
-		x.wpWaiters = slices.Delete(x.wpWaiters, 0, k)
+		if x.abandonedAt >= 0 {
+			for _, w := range x.wpWaiters[:k] {
+				if x.abandonedGen == w.gen && w.pos > x.abandonedAt {
+					failed = append(failed, failure{w.node, fmt.Errorf("extent %d generation %d, chunk ending at %d: %w", i, w.gen, w.pos, ErrAbandoned)})
+				} else {
+					done = append(done, w.node)
+				}
+			}
+		} else if k > 0 {
+			wpDone = append(wpDone, x.wpWaiters[:k:k])
+		}
+		x.wpWaiters = x.wpWaiters[k:]
+		if len(x.wpWaiters) == 0 {
+			x.wpWaiters = nil // (not [k:k] of a large array: let it go)
+		}
 		x.genWaiters = slices.DeleteFunc(x.genWaiters, func(w waiter) bool {
 			if r.Generation >= w.gen {
 				done = append(done, w.node)
@@ -653,6 +675,11 @@ func (m *Manager) Persisted(tok any) {
 		m.dirty = true
 	}
 	m.mu.Unlock()
+	for _, ws := range wpDone {
+		for _, w := range ws {
+			done = append(done, w.node)
+		}
+	}
 	m.g.MarkDurable(done...)
 	for _, f := range failed {
 		m.g.MarkFailed(f.n, f.err)
