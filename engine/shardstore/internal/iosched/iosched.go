@@ -330,14 +330,14 @@ type Scheduler struct {
 	// an atomic so that Reserve's common case (room) takes no lock: it
 	// changes by CompareAndSwap there and under mu elsewhere. stopped is
 	// closing || err != nil, for the same check.
-	queued     conc.Int64
-	stopped    conc.Bool
-	seq        uint64
-	unflushed  []*Write
+	queued    conc.Int64
+	stopped   conc.Bool
+	seq       uint64
+	unflushed []*Write
 	// spare is the unflushed list of the flush before last, emptied, for
 	// the next: rebuilt from nil, tens of thousands of small writes between
 	// flushes cost a dozen copies of it under mu per flush.
-	spare []*Write
+	spare      []*Write
 	unflBytes  int64
 	unflSince  conc.Time
 	haveUnfl   bool
