@@ -43,21 +43,24 @@ type Mutex struct {
 
 // Lock locks m.
 func (m *Mutex) Lock() {
-	if m.m.TryLock() || m.spinLock() {
+	if m.m.TryLock() || spin(&m.spinning, m.m.TryLock) {
 		return
 	}
 	m.m.Lock()
 }
 
-func (m *Mutex) spinLock() bool {
-	if runtime.GOMAXPROCS(0) < 2 || !m.spinning.CompareAndSwap(false, true) {
+// spin retries try for up to SpinMax and reports whether it succeeded. It
+// does not spin where the holder cannot be running (one P), nor while
+// another goroutine spins on the same lock (spinning).
+func spin(spinning *atomic.Bool, try func() bool) bool {
+	if runtime.GOMAXPROCS(0) < 2 || !spinning.CompareAndSwap(false, true) {
 		return false
 	}
-	defer m.spinning.Store(false)
+	defer spinning.Store(false)
 	start := time.Now()
 	for {
 		for range spinTries {
-			if m.m.TryLock() {
+			if try() {
 				return true
 			}
 		}
@@ -83,7 +86,7 @@ type RWMutex struct {
 
 // Lock locks m for writing.
 func (m *RWMutex) Lock() {
-	if m.m.TryLock() || m.spin(m.m.TryLock) {
+	if m.m.TryLock() || spin(&m.spinning, m.m.TryLock) {
 		return
 	}
 	m.m.Lock()
@@ -91,28 +94,10 @@ func (m *RWMutex) Lock() {
 
 // RLock locks m for reading.
 func (m *RWMutex) RLock() {
-	if m.m.TryRLock() || m.spin(m.m.TryRLock) {
+	if m.m.TryRLock() || spin(&m.spinning, m.m.TryRLock) {
 		return
 	}
 	m.m.RLock()
-}
-
-func (m *RWMutex) spin(try func() bool) bool {
-	if runtime.GOMAXPROCS(0) < 2 || !m.spinning.CompareAndSwap(false, true) {
-		return false
-	}
-	defer m.spinning.Store(false)
-	start := time.Now()
-	for {
-		for range spinTries {
-			if try() {
-				return true
-			}
-		}
-		if time.Since(start) > SpinMax {
-			return false
-		}
-	}
 }
 
 // TryLock locks m for writing if it is free, and reports whether it did.

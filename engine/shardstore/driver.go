@@ -87,6 +87,10 @@ func Driver() engine.Driver {
 				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
 		},
 		Check: func(o engine.Options) error {
+			if n := o.Int("io-depth"); n < 1 {
+				// (0 would mean the default in Options: say so instead.)
+				return fmt.Errorf("shardstore: io-depth=%d: want at least 1 device write in flight (default %d): %w", n, iosched.IODepthDefault, engine.ErrInvalidArgument)
+			}
 			opts := optionsFromSpec(o)
 			opts.EnsureDefaults()
 			return opts.Validate()

@@ -1,6 +1,8 @@
 package shardstore
 
 import (
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -82,6 +84,19 @@ func TestDriverOptions(t *testing.T) {
 		}
 		if got := optionsFromSpec(o).ValueCacheBytes; got != want {
 			t.Errorf("value-cache=%s: ValueCacheBytes %d, want %d", v, got, want)
+		}
+	}
+	o, err = engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: "2"}}}, d.Options)
+	if err != nil || optionsFromSpec(o).IODepth != 2 {
+		t.Fatalf("io-depth=2: %v, IODepth %d", err, optionsFromSpec(o).IODepth)
+	}
+	for _, bad := range []string{"0", "-1"} {
+		o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: bad}}}, d.Options)
+		if err == nil {
+			err = d.Check(o)
+		}
+		if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "io-depth="+bad) {
+			t.Errorf("io-depth=%s: %v, want an error naming it", bad, err)
 		}
 	}
 	if _, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "sched", Value: "lifo"}}}, d.Options); err == nil {

@@ -279,10 +279,8 @@ func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency)
 
 // Data chunk payloads are keyLen(uvarint) key valueBytes: the key lets
 // reclamation find a chunk's index entry (reverse lookup) and lets Get
-// check that a locator led to the right chunk.
-func chunkHeader(key []byte) []byte { return appendChunkHeader(nil, key) }
-
-// appendChunkHeader appends key's chunk header to dst.
+// check that a locator led to the right chunk. appendChunkHeader appends
+// the header (keyLen key) to dst.
 func appendChunkHeader(dst, key []byte) []byte {
 	return append(binary.AppendUvarint(dst, uint64(len(key))), key...)
 }

@@ -17,8 +17,9 @@
 //
 // A Cache is safe for concurrent use. Get returns a copy; Read copies out
 // of a page under the lock. A large cache is split into shards, each its
-// own CLOCK under its own lock, chosen by a hash of the page's key: the
-// IO scheduler's write-through inserts every page it writes, and a reader
+// own CLOCK under its own lock, chosen by the page's number and extent
+// (consecutive pages go to consecutive shards): the IO scheduler's
+// write-through inserts every page it writes, and a reader
 // of another page then rarely waits for it (with one lock, a reader
 // blocked behind an insert about one read in twenty under YCSB-A, and
 // paid a goroutine wake-up for it).

@@ -415,8 +415,9 @@ func readRaw(t testing.TB, dev disk.Device, off int64, n int) []byte {
 // TestWriteThroughCache: the pages a round of small data chunks completes
 // go to the cache as they are written, so reading those chunks back does
 // not touch the device; the partial last page is not cached (its bytes are
-// rewritten by the next round) but read from the scheduler, and chunks too big to be read through the
-// cache are not cached as they are written.
+// rewritten by the next round) but read from the scheduler, and chunks
+// too big to be read through the cache are not cached as they are
+// written.
 func TestWriteThroughCache(t *testing.T) {
 	ctx := context.Background()
 	opts := testOptions()

@@ -402,28 +402,11 @@ func And(ds ...Dependency) Dependency {
 	if total == 0 {
 		return Dependency{}
 	}
-	out := make([]*Node, 0, total)
+	out := Dependency{nodes: make([]*Node, 0, total)} // a slice of its own, as AddOwned needs
 	for _, d := range ds {
-	next:
-		for _, n := range d.nodes {
-			if n.state.Load() == stateDurable {
-				continue
-			}
-			for i, m := range out {
-				if m == n {
-					continue next
-				}
-				if n.chain.ID != 0 && m.chain.ID == n.chain.ID {
-					if n.chain.Pos > m.chain.Pos {
-						out[i] = n
-					}
-					continue next
-				}
-			}
-			out = append(out, n)
-		}
+		out.AddOwned(d)
 	}
-	return Dependency{nodes: out}
+	return out
 }
 
 // and2 is And of two dependencies in the shapes an append makes, without

@@ -429,18 +429,12 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 	// The common case, room and no cancellation to watch, takes no lock:
 	// the scheduler's goroutine takes mu on every round, and a writer that
 	// takes it too moves its cache line between CPUs on every put.
-	for !s.stopped.Load() {
-		q := s.queued.Load()
-		if q != 0 && q+n > s.opts.QueueBytesMax {
-			break
-		}
-		if s.queued.CompareAndSwap(q, q+n) {
-			return nil
-		}
+	if !s.stopped.Load() && s.tryReserve(n) {
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err == nil && !s.closing && s.reserveLocked(n) {
+	if s.err == nil && !s.closing && s.tryReserve(n) {
 		return nil
 	}
 	s.reserving++
@@ -457,7 +451,7 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 		if s.closing {
 			return fmt.Errorf("iosched: closing: %w", engine.ErrClosed)
 		}
-		if s.reserveLocked(n) {
+		if s.tryReserve(n) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -467,9 +461,11 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 	}
 }
 
-// reserveLocked reserves n bytes if the queue has room for them. Called
-// with mu held (Reserve's lock-free path may still add to queued).
-func (s *Scheduler) reserveLocked(n int64) bool {
+// tryReserve reserves n bytes if the queue has room for them (or is
+// empty: a write larger than the bound still goes). It takes no lock:
+// bytes are taken out of queued under mu and broadcast there, so a
+// reservation never needs to wake anyone.
+func (s *Scheduler) tryReserve(n int64) bool {
 	for {
 		q := s.queued.Load()
 		if q != 0 && q+n > s.opts.QueueBytesMax {
