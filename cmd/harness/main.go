@@ -146,6 +146,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`
 		newProbeCmd(),
 		newCheckCmd(),
 		newInternalCmd(),
+		newShardstoreCmd(),
 		newEnginesCmd(),
 		newWorkloadsCmd(),
 		newVersionCmd(),

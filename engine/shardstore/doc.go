@@ -200,6 +200,15 @@
 // frames torn by a crash are ignored; extents left owned but unreferenced
 // are freed by reclamation.
 //
+// Open formats a device only if it is blank: all zeros in the superblock
+// area, in the format marker's last sector and at the start of every
+// extent (FORMAT.md, Format marker). A device with data but no valid
+// superblock slot is refused (NotBlankError, engine.ErrCorruption) and
+// left byte for byte as it was: formatting it would lose every key on it
+// for good. FormatDir with force ('harness shardstore format --force') is
+// the only way to erase it. A device whose intact superblock describes
+// another size or extent size is refused with both named.
+//
 // # Invariants
 //
 // CheckInvariants verifies run order and bloom filters, that every

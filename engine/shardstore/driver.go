@@ -10,6 +10,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
 )
 
 // OpenDir opens the store on the device file opts.DevicePath inside dir
@@ -19,15 +20,31 @@ import (
 // O_DIRECT, falling back to buffered IO where the file system cannot do
 // direct IO. Close closes the device.
 func OpenDir(dir string, opts Options) (*Store, error) {
-	explicitBuffered := opts.DirectSet && !opts.Direct
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	f, _, err := openDeviceFile(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Open(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.ownDev = true
+	return s, nil
+}
+
+// openDeviceFile opens (or creates) the device OpenDir would, and returns
+// its path. opts has its defaults.
+func openDeviceFile(dir string, opts Options) (*disk.File, string, error) {
+	explicitBuffered := opts.DirectSet && !opts.Direct
 	path := opts.DevicePath
 	if !filepath.IsAbs(path) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("shardstore: %w", err)
+			return nil, "", fmt.Errorf("shardstore: %w", err)
 		}
 		path = filepath.Join(dir, path)
 	}
@@ -45,15 +62,45 @@ func OpenDir(dir string, opts Options) (*Store, error) {
 		f, err = disk.OpenFile(path, fo)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("shardstore: %w", err)
+		return nil, "", fmt.Errorf("shardstore: %w", err)
 	}
-	s, err := Open(f, opts)
+	return f, path, nil
+}
+
+// FormatDir writes an empty store to the device OpenDir(dir, opts) would
+// open, creating it if absent. Without force it formats only a blank
+// device: one holding a valid store, or data without a valid superblock
+// (a NotBlankError), is refused and left as it was. With force, every key
+// on the device is lost.
+func FormatDir(dir string, opts Options, force bool) error {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	f, path, err := openDeviceFile(dir, opts)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return err
 	}
-	s.ownDev = true
-	return s, nil
+	defer f.Close()
+	if !force {
+		if found, ok, err := superblock.Find(f); err != nil {
+			return fmt.Errorf("shardstore: format %s: %w", path, err)
+		} else if ok {
+			return fmt.Errorf("shardstore: %s holds a store (%d extents of %s, superblock sequence %d): formatting erases every key on it; add --force to do so",
+				path, found.Count(), engine.FormatSize(found.Image.ExtentBytes), found.Image.Sequence)
+		}
+		where, err := nonBlank(f, opts.ExtentBytes)
+		if err != nil {
+			return fmt.Errorf("shardstore: format %s: %w", path, err)
+		}
+		if where != "" {
+			return &NotBlankError{Damaged: errors.New("no valid superblock slot"), Where: where}
+		}
+	}
+	if err := formatDevice(f, opts); err != nil {
+		return err
+	}
+	return f.Flush()
 }
 
 // Driver describes shardstore for the harness's engine table.
@@ -91,18 +138,19 @@ func Driver() engine.Driver {
 				// (0 would mean the default in Options: say so instead.)
 				return fmt.Errorf("shardstore: io-depth=%d: want at least 1 device write in flight (default %d): %w", n, iosched.IODepthDefault, engine.ErrInvalidArgument)
 			}
-			opts := optionsFromSpec(o)
+			opts := OptionsFromSpec(o)
 			opts.EnsureDefaults()
 			return opts.Validate()
 		},
 		Open: func(dir string, o engine.Options) (engine.Engine, error) {
-			return OpenDir(dir, optionsFromSpec(o))
+			return OpenDir(dir, OptionsFromSpec(o))
 		},
 	}
 }
 
-// optionsFromSpec maps resolved spec options onto Options.
-func optionsFromSpec(o engine.Options) Options {
+// OptionsFromSpec maps options resolved against Driver().Options onto
+// Options.
+func OptionsFromSpec(o engine.Options) Options {
 	return Options{
 		DevicePath:      o.String("path"),
 		DeviceBytes:     o.Size("size"),

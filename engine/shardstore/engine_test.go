@@ -82,13 +82,13 @@ func TestDriverOptions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := optionsFromSpec(o).ValueCacheBytes; got != want {
+		if got := OptionsFromSpec(o).ValueCacheBytes; got != want {
 			t.Errorf("value-cache=%s: ValueCacheBytes %d, want %d", v, got, want)
 		}
 	}
 	o, err = engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: "2"}}}, d.Options)
-	if err != nil || optionsFromSpec(o).IODepth != 2 {
-		t.Fatalf("io-depth=2: %v, IODepth %d", err, optionsFromSpec(o).IODepth)
+	if err != nil || OptionsFromSpec(o).IODepth != 2 {
+		t.Fatalf("io-depth=2: %v, IODepth %d", err, OptionsFromSpec(o).IODepth)
 	}
 	for _, bad := range []string{"0", "-1"} {
 		o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: bad}}}, d.Options)

@@ -24,6 +24,7 @@ const (
 
 	// Superblock.
 	SuperblockMagic      = format.SuperblockMagic
+	MarkerMagic          = format.MarkerMagic // the format marker, in the device's last sector
 	SuperblockHeaderSize = format.SBHeaderSize
 	SuperblockRecordSize = format.RecordSize
 	SuperblockRootMax    = format.RootMax

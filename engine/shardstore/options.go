@@ -83,6 +83,12 @@ type Options struct {
 	// unwritten extent: on ext4 that conversion makes each fdatasync
 	// commit the journal, 2–3× the cost of the flush itself.
 	SkipPrewrite bool
+	// ForceFormat formats the device on open whatever it holds: every
+	// key on it is lost. Without it Open formats only a blank device and
+	// refuses one that holds data but no valid superblock (NotBlankError).
+	// Only an explicit user action sets it ('harness shardstore format
+	// --force'); no engine spec does.
+	ForceFormat bool
 }
 
 // Defaults.

@@ -120,27 +120,19 @@ type version struct {
 	root     dep.Dependency
 }
 
-// Open opens the store on dev, formatting it first if it is blank (both
-// superblock slots all zero). The device stays the caller's: Close does
-// not close it.
+// Open opens the store on dev. A blank device (all zeros wherever a format
+// would write or orphan data: see nonBlank) is formatted first; a device
+// that holds data but no valid superblock is refused with a NotBlankError
+// (engine.ErrCorruption), never formatted, unless opts.ForceFormat is set.
+// The device stays the caller's: Close does not close it.
 func Open(dev disk.Device, opts Options) (*Store, error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	copts := opts.chunkOptions()
-	cs, err := chunk.Open(dev, copts)
+	cs, err := openChunks(dev, opts)
 	if err != nil {
-		blank, berr := blankDevice(dev, opts.ExtentBytes)
-		if berr != nil || !blank {
-			return nil, fmt.Errorf("shardstore: open: %w", err)
-		}
-		if err := chunk.Format(dev, copts); err != nil {
-			return nil, fmt.Errorf("shardstore: format: %w", err)
-		}
-		if cs, err = chunk.Open(dev, copts); err != nil {
-			return nil, fmt.Errorf("shardstore: open: %w", err)
-		}
+		return nil, err
 	}
 	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable()}
 	s.tcond = conc.NewCond(&s.tmu)
@@ -155,20 +147,6 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	conc.Go("shardstore.flush", func() { defer s.wg.Done(); s.flushLoop() })
 	conc.Go("shardstore.maintain", func() { defer s.wg.Done(); s.maintainLoop() })
 	return s, nil
-}
-
-var zeros [64 << 10]byte
-
-// blankDevice reports whether the superblock extent's first bytes are all
-// zero: a device never formatted.
-func blankDevice(dev disk.Device, extentBytes int64) (bool, error) {
-	n := min(int64(64<<10), extentBytes, dev.Size())
-	n = n / int64(dev.SectorSize()) * int64(dev.SectorSize())
-	b := disk.AlignedBuffer(int(n))
-	if _, err := dev.ReadAt(b, 0); err != nil {
-		return false, err
-	}
-	return bytes.Equal(b, zeros[:len(b)]), nil
 }
 
 // recover loads the index named by the superblock's root.

@@ -105,6 +105,10 @@ const (
 //
 // crc covers every byte of the slot before it.
 const (
+	// MarkerMagic begins the format marker, which every format writes to
+	// the device's last sector so that a formatted device is never taken
+	// for a blank one (see FORMAT.md, Format marker).
+	MarkerMagic              = "SHRDSTFM"
 	SuperblockMagic          = "SHRDSTSB"
 	SBVersionOffset          = 8
 	SBRecordSizeOffset       = 12

@@ -66,6 +66,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
@@ -197,7 +198,10 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 		}
 	}
 	if !found {
-		return Recovered{}, fmt.Errorf("superblock: no valid slot: %w", errors.Join(errs...))
+		// One line: the slots' errors are separated by "; ", not by the
+		// newline of errors.Join, since the CLI shows errors as one line.
+		verbs := strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; ")
+		return Recovered{}, fmt.Errorf("superblock: no valid slot: "+verbs, anys(errs)...)
 	}
 	if o := imgs[1-best.Slot]; o != nil {
 		best.Other, best.OtherValid = *o, true
@@ -684,4 +688,12 @@ func (m *Manager) Persisted(tok any) {
 	for _, f := range failed {
 		m.g.MarkFailed(f.n, f.err)
 	}
+}
+
+func anys(errs []error) []any {
+	a := make([]any, len(errs))
+	for i, e := range errs {
+		a[i] = e
+	}
+	return a
 }

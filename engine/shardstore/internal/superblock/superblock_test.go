@@ -275,3 +275,45 @@ func TestRecoverVerifiesNewestSlot(t *testing.T) {
 		isOlder(c.name+", then the frames written", rec, false)
 	}
 }
+
+// TestFind locates a slot without being told the geometry: slot 0 at byte
+// 0, or slot 1 after a slot of its own count when slot 0 is gone; nothing
+// on a blank device, and not a magic found anywhere else.
+func TestFind(t *testing.T) {
+	geo, err := extent.NewGeometry(1<<20, 64<<10, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := disk.NewMem(1<<20, 512)
+	if _, ok, err := Find(dev); ok || err != nil {
+		t.Fatalf("Find on a blank device = %v, %v; want nothing", ok, err)
+	}
+	if err := Format(dev, geo); err != nil {
+		t.Fatal(err)
+	}
+	f, ok, err := Find(dev)
+	if !ok || err != nil || f.Slot != 0 || f.Count() != geo.Count || f.Image.ExtentBytes != 64<<10 || f.DeviceBytes() != 1<<20 {
+		t.Fatalf("Find after Format = %+v, %v, %v; want slot 0 of 16 extents of 64 KiB", f, ok, err)
+	}
+	slot := SlotBytes(geo.Count, 512)
+	if _, err := dev.WriteAt(make([]byte, 512), 0); err != nil { // slot 0's magic gone
+		t.Fatal(err)
+	}
+	if f, ok, _ = Find(dev); !ok || f.Slot != 1 || f.Offset != slot {
+		t.Fatalf("Find with slot 0 damaged = %+v, %v; want slot 1 at %d", f, ok, slot)
+	}
+	// A valid slot image at an offset no geometry puts a slot is not one.
+	b := make([]byte, slot)
+	if _, err := dev.ReadAt(b, slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.WriteAt(make([]byte, slot), slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.WriteAt(b, 3*slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ = Find(dev); ok {
+		t.Fatal("Find took a slot image at an offset no geometry gives for a slot")
+	}
+}
