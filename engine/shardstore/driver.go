@@ -97,10 +97,7 @@ func FormatDir(dir string, opts Options, force bool) error {
 			return &NotBlankError{Damaged: errors.New("no valid superblock slot"), Where: where}
 		}
 	}
-	if err := formatDevice(f, opts); err != nil {
-		return err
-	}
-	return f.Flush()
+	return formatDevice(f, opts)
 }
 
 // Driver describes shardstore for the harness's engine table.

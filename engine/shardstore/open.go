@@ -67,12 +67,19 @@ func openChunks(dev disk.Device, opts Options) (*chunk.Store, error) {
 	return cs, nil
 }
 
-// formatDevice writes the format marker and an empty superblock.
+// formatDevice writes an empty superblock and then the format marker. The
+// marker goes last, after the slots are durable: a crash in between leaves
+// a valid superblock, while a marker written first and kept by a crash
+// that lost the slots would make a device that never held a key refuse
+// to open.
 func formatDevice(dev disk.Device, opts Options) error {
+	if err := chunk.Format(dev, opts.chunkOptions()); err != nil {
+		return fmt.Errorf("shardstore: format: %w", err)
+	}
 	if err := writeMarker(dev, opts.ExtentBytes); err != nil {
 		return fmt.Errorf("shardstore: format: %w", err)
 	}
-	if err := chunk.Format(dev, opts.chunkOptions()); err != nil {
+	if err := dev.Flush(); err != nil {
 		return fmt.Errorf("shardstore: format: %w", err)
 	}
 	return nil
