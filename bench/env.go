@@ -2,16 +2,15 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 )
 
 // Env describes the machine and build a report was measured on.
@@ -44,27 +43,11 @@ func ReadEnv(dir string) Env {
 	}
 	e.CPU = cpuModel()
 	e.MemBytes = memTotal()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				e.Commit = s.Value
-			case "vcs.modified":
-				e.Modified = s.Value == "true"
-			}
-		}
-		for _, d := range bi.Deps {
-			if strings.Contains(d.Path, "pebble") || strings.Contains(d.Path, "badger") || strings.Contains(d.Path, "bbolt") {
-				e.Deps[d.Path] = d.Version
-			}
-		}
-	}
-	if e.Commit == "" {
-		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
-			e.Commit = strings.TrimSpace(string(out))
-			if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
-				e.Modified = len(bytes.TrimSpace(st)) > 0
-			}
+	b := provenance.Read()
+	e.Commit, e.Modified = b.Commit, b.Modified
+	for path, v := range b.Deps {
+		if strings.Contains(path, "pebble") || strings.Contains(path, "badger") || strings.Contains(path, "bbolt") {
+			e.Deps[path] = v
 		}
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
