@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -54,10 +55,15 @@ type Config struct {
 	Trace bool `json:"trace,omitempty"`
 }
 
-// Defaults.
+// Defaults and limits.
 const (
 	DurationDefault = 10 * time.Second
 	WarmupDefault   = 1 * time.Second
+	// RateMax is the highest open-loop rate: one op per 100 ns, about
+	// what one dispatcher goroutine can hand out.
+	RateMax = 1e7
+	// ProbeBytesMin is the smallest probe file: one 1 MiB write.
+	ProbeBytesMin = 1 << 20
 )
 
 // EnsureDefaults fills in unset fields.
@@ -91,8 +97,19 @@ func (c *Config) Validate() error {
 	if c.Repeat < 1 || c.Repeat > 1000 {
 		errs = append(errs, fmt.Errorf("--repeat %d: want 1 to 1000", c.Repeat))
 	}
-	if c.Rate < 0 {
-		errs = append(errs, fmt.Errorf("--rate %v: must not be negative", c.Rate))
+	switch {
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) || c.Rate < 0:
+		errs = append(errs, fmt.Errorf("--rate %v: give a finite number of ops/s, or 0 for closed loop", c.Rate))
+	case c.Rate > RateMax:
+		// Past this the schedule's interval rounds towards 0 ns and the
+		// dispatcher cannot keep up: the run would be closed loop while
+		// labelled open loop.
+		errs = append(errs, fmt.Errorf("--rate %v: at most %v ops/s can be scheduled (one op per %v); omit --rate to measure the most the engine sustains (closed loop)", c.Rate, float64(RateMax), time.Duration(float64(time.Second)/RateMax)))
+	case c.Rate > 0 && c.Ops == 0 && c.Duration > 0 && c.Rate*c.Duration.Seconds() < 1:
+		errs = append(errs, fmt.Errorf("--rate %v with --duration %s schedules less than one op: give a rate of at least %.3g ops/s or a longer --duration", c.Rate, c.Duration, 1/c.Duration.Seconds()))
+	}
+	if c.Probe && c.ProbeBytes < ProbeBytesMin {
+		errs = append(errs, fmt.Errorf("--probe-bytes %d: want at least %d (one 1MiB write; default 256MiB)", c.ProbeBytes, ProbeBytesMin))
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("--warmup must not be negative"))

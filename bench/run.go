@@ -98,6 +98,9 @@ func (r *Runner) resolve() ([]resolvedEngine, []*plan, error) {
 		}
 		plans = append(plans, p)
 	}
+	if len(errs) == 0 {
+		errs = append(errs, checkFits(engines, plans, r.Config))
+	}
 	return engines, plans, errors.Join(errs...)
 }
 

@@ -354,6 +354,14 @@ type Driver struct {
 	// that a bad value is reported before anything runs, not when the
 	// engine first opens. Drivers.Resolve calls it.
 	Check func(opts Options) error
+	// Capacity, if set, is about how many bytes of keys and values a fresh
+	// engine opened by Open with opts can hold, or an error if it can hold
+	// none (a device too small for the engine's own structures), so that
+	// a harness can refuse a preload that cannot fit before it runs. Nil:
+	// bounded by the file system only. Not part of Check, because a
+	// checker may open the engine otherwise (shardstore's checks run on a
+	// small in-memory device with defaults of their own).
+	Capacity func(opts Options) (int64, error)
 	// Open opens the engine on dir (created if absent; an engine that
 	// manages a raw device may take its path from an option instead).
 	Open func(dir string, opts Options) (Engine, error)

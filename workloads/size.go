@@ -260,7 +260,7 @@ func ParseSizes(s string) (Sizes, error) {
 			return nil, fmt.Errorf("uniform minimum %s is above the maximum %s", lo, hi)
 		}
 		if b > math.MaxInt32 {
-			return nil, fmt.Errorf("uniform maximum %s is above 2GiB", hi)
+			return nil, fmt.Errorf("uniform maximum %s: a value is at most %d bytes (2GiB less one byte)", hi, math.MaxInt32)
 		}
 		return UniformSize{Min: int(a), Max: int(b)}, nil
 	case "csv":
@@ -298,7 +298,7 @@ func ParseSizes(s string) (Sizes, error) {
 		return nil, fmt.Errorf("%v; or write uniform:MIN:MAX, csv:PATH, boundary", err)
 	}
 	if n > math.MaxInt32 {
-		return nil, fmt.Errorf("size %s is above 2GiB", s)
+		return nil, fmt.Errorf("size %s: a value is at most %d bytes (2GiB less one byte)", s, math.MaxInt32)
 	}
 	return FixedSize(n), nil
 }

@@ -61,6 +61,11 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 				cfg.Workloads = append(cfg.Workloads, engine.SplitSpecs(w)...)
 			}
 			cfg.Preload = !noPreload
+			if cfg.Repeat < 1 {
+				// (Config takes an unset 0 for 1; a 0 given here is a
+				// mistake, as -1 is.)
+				return usagef("bench: --repeat %d: want 1 to 1000", cfg.Repeat)
+			}
 			if quick {
 				applyQuick(cmd, &cfg)
 			}
@@ -212,6 +217,12 @@ IOPS at queue depth 1 and 16. It writes one temporary file and removes it.`,
 			}
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 				return usagef("probe: --dir %s: not a directory", dir)
+			}
+			if bytes < bench.ProbeBytesMin {
+				return usagef("probe: --bytes %d: want at least %d (one 1MiB write; default 256MiB)", bytes, bench.ProbeBytesMin)
+			}
+			if phase <= 0 {
+				return usagef("probe: --phase %s: give a positive duration (default 2s)", phase)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

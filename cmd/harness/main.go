@@ -138,7 +138,11 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usagef("%s: %v (see 'harness %s --help')", cmd.Name(), err, cmd.Name())
+		if !cmd.HasParent() {
+			return usagef("%v (see 'harness --help')", err)
+		}
+		path := strings.TrimPrefix(cmd.CommandPath(), "harness ")
+		return usagef("%s: %v (see 'harness %s --help')", path, err, path)
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(

@@ -285,7 +285,7 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 		if opts.Prewrite && cur < d.size {
 			if err := prewrite(f, (cur+ss-1)/ss*ss, d.size); err != nil {
 				if errors.Is(err, syscall.ENOSPC) {
-					return fail("prewrite %d bytes: no space left on the file system (free space or give a smaller Size)", d.size-cur)
+					return fail("prewrite %d bytes: %w (free space or give a smaller FileOptions.Size)", d.size-cur, syscall.ENOSPC)
 				}
 				return fail("prewrite %d bytes: %v", d.size-cur, unwrapPath(err))
 			}
@@ -293,9 +293,9 @@ func OpenFile(path string, opts FileOptions) (*File, error) {
 		} else if opts.Preallocate {
 			if err := fallocate(fd, d.size); err != nil {
 				if errors.Is(err, syscall.ENOSPC) {
-					return fail("preallocate %d bytes: no space left on the file system (free space or give a smaller Size)", d.size)
+					return fail("preallocate %d bytes: %w (free space or give a smaller FileOptions.Size)", d.size, syscall.ENOSPC)
 				}
-				return fail("preallocate %d bytes: %v (set Preallocate false if the file system cannot)", d.size, err)
+				return fail("preallocate %d bytes: %w (set FileOptions.Preallocate false, or Prewrite, if the file system cannot)", d.size, err)
 			}
 			extended = true
 		} else if fi == nil || fi.Size() < d.size || created {

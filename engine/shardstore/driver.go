@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -61,10 +62,16 @@ func openDeviceFile(dir string, opts Options) (*disk.File, string, error) {
 		fo.Direct = false
 		f, err = disk.OpenFile(path, fo)
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("shardstore: %w", err)
+	switch {
+	case err == nil:
+		return f, path, nil
+	case errors.Is(err, syscall.ENOSPC):
+		// Name the spec's key, not disk.FileOptions' field.
+		return nil, "", fmt.Errorf("shardstore: device file %s of %s: no space left on the file system: free space, or give a smaller size=: %w", path, engine.FormatSize(opts.DeviceBytes), engine.ErrNoSpace)
+	case opts.SkipPrewrite && errors.Is(err, syscall.EOPNOTSUPP):
+		return nil, "", fmt.Errorf("shardstore: device file %s: the file system cannot preallocate it: use prewrite=true: %w", path, engine.ErrInvalidArgument)
 	}
-	return f, path, nil
+	return nil, "", fmt.Errorf("shardstore: %w", err)
 }
 
 // FormatDir writes an empty store to the device OpenDir(dir, opts) would
@@ -139,6 +146,14 @@ func Driver() engine.Driver {
 			opts.EnsureDefaults()
 			return opts.Validate()
 		},
+		Capacity: func(o engine.Options) (int64, error) {
+			opts := OptionsFromSpec(o)
+			opts.EnsureDefaults()
+			if err := checkDeviceSize(opts); err != nil {
+				return 0, err
+			}
+			return capacity(opts), nil
+		},
 		Open: func(dir string, o engine.Options) (engine.Engine, error) {
 			return OpenDir(dir, OptionsFromSpec(o))
 		},
@@ -172,4 +187,37 @@ func valueCacheFromSpec(n int64) int64 {
 		return -1
 	}
 	return n
+}
+
+// deviceExtentsMin is the fewest extents a device needs for any put to
+// succeed: the superblock's, the ReserveExtents that client data may not
+// take (the index, metadata and reclamation need them to make progress),
+// and one for data.
+func deviceExtentsMin(o Options) int64 { return 2 + int64(o.ReserveExtents) }
+
+// checkDeviceSize refuses a device file (size=) too small to hold any
+// data, before anything is created: such a store opens, then fails its
+// first put with ErrNoSpace. A device given by an absolute path that
+// exists keeps its own size and is not checked here.
+func checkDeviceSize(o Options) error {
+	if filepath.IsAbs(o.DevicePath) {
+		if _, err := os.Stat(o.DevicePath); err == nil {
+			return nil
+		}
+	}
+	n, min := o.DeviceBytes/o.ExtentBytes, deviceExtentsMin(o)
+	if n >= min {
+		return nil
+	}
+	return fmt.Errorf("shardstore: size=%s holds %d extents of %s; at least %d are needed (the superblock's, %d reserved for the index and reclamation, one for data): give size=%s or more, or a smaller extent=: %w",
+		engine.FormatSize(o.DeviceBytes), n, engine.FormatSize(o.ExtentBytes), min, o.ReserveExtents, engine.FormatSize(min*o.ExtentBytes), engine.ErrInvalidArgument)
+}
+
+// capacity is about how many bytes of keys and values a fresh store on a
+// device file of o.DeviceBytes holds: the extents client data may take,
+// less frame and chunk headers (a generous 10%). The index's runs come
+// out of the reserved extents' share until compaction frees them.
+func capacity(o Options) int64 {
+	n := o.DeviceBytes/o.ExtentBytes - deviceExtentsMin(o) + 1
+	return max(n, 0) * o.ExtentBytes / 10 * 9
 }
