@@ -34,6 +34,8 @@ func TestBadInputRefusedBeforeRunning(t *testing.T) {
 		{[]string{"bench", "--engine", "shardstore:size=48MiB", "--workload", "ycsb-a"}, "size=48MiB holds 3 extents"},
 		{[]string{"bench", "--engine", "shardstore:size=160MiB", "--workload", "ycsb-a,records=1000000"}, "preloads 1000000 records, about 975.5 MiB of keys and values; shardstore with these options holds about 72.0 MiB"},
 		{[]string{"bench", "--engine", "model", "--workload", "ycsb-a,values=2GiB"}, "size 2GiB: a value is at most 2147483647 bytes"},
+		{[]string{"bench", "--engine", "shardstore:extent=5000", "--workload", "ycsb-a"}, "shardstore: extent=5000B: want a multiple of 4KiB from 4KiB to 2GiB"},
+		{[]string{"bench", "--engine", "shardstore:extent=4GiB", "--workload", "ycsb-a"}, "shardstore: extent=4GiB: want a multiple of 4KiB"},
 		{[]string{"probe", "--dir", os.TempDir(), "--bytes", "-5"}, "probe: --bytes -5: want at least 1048576"},
 		{[]string{"probe", "--dir", os.TempDir(), "--phase", "-1s"}, "probe: --phase -1s: give a positive duration"},
 		{[]string{"probe", "--dir", os.TempDir(), "--phase", "0s"}, "probe: --phase 0s: give a positive duration"},

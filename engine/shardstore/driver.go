@@ -10,6 +10,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
 )
@@ -141,6 +142,12 @@ func Driver() engine.Driver {
 			if n := o.Int("io-depth"); n < 1 {
 				// (0 would mean the default in Options: say so instead.)
 				return fmt.Errorf("shardstore: io-depth=%d: want at least 1 device write in flight (default %d): %w", n, iosched.IODepthDefault, engine.ErrInvalidArgument)
+			}
+			if e := o.Size("extent"); e < extent.ExtentBytesMin || e > extent.ExtentBytesMax || e%4096 != 0 {
+				// Named as the spec names it; Options.Validate speaks of
+				// the Go field.
+				return fmt.Errorf("shardstore: extent=%s: want a multiple of 4KiB from %s to %s: %w",
+					engine.FormatSize(e), engine.FormatSize(extent.ExtentBytesMin), engine.FormatSize(extent.ExtentBytesMax), engine.ErrInvalidArgument)
 			}
 			opts := OptionsFromSpec(o)
 			opts.EnsureDefaults()
