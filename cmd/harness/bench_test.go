@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,18 +169,101 @@ func (f *fillsUp) Put(ctx context.Context, k, v []byte) error {
 	return f.Store.Put(ctx, k, v)
 }
 
-// fillsUpTable is an engine table with one engine whose device holds limit
-// puts.
-func fillsUpTable(limit int64) engine.Drivers {
-	return engine.Drivers{{Name: "fillsup", Doc: "fills up", Open: func(dir string, _ engine.Options) (engine.Engine, error) {
-		m, err := model.Open(dir)
+// misbehaving is the model until its trigger (an op after at has passed
+// since it opened): then it does what its driver's name says, once.
+type misbehaving struct {
+	*model.Store
+	at     time.Duration
+	opened time.Time
+	once   sync.Once
+	act    func()
+}
+
+func (m *misbehaving) trigger() {
+	if time.Since(m.opened) >= m.at {
+		m.once.Do(m.act)
+	}
+}
+
+func (m *misbehaving) Get(ctx context.Context, k []byte) ([]byte, error) {
+	m.trigger()
+	return m.Store.Get(ctx, k)
+}
+
+func (m *misbehaving) Put(ctx context.Context, k, v []byte) error {
+	m.trigger()
+	return m.Store.Put(ctx, k, v)
+}
+
+// misbehaviours are the test engines that misbehave, by name: what each
+// does at its trigger, given its directory.
+var misbehaviours = map[string]func(dir string){
+	// pebble, when its WAL write fails.
+	"panics": func(dir string) {
+		panic(fmt.Errorf("write %s: no space left on device", filepath.Join(dir, "000011.log")))
+	},
+	// the kernel's OOM killer.
+	"sigkill": func(string) { syscall.Kill(os.Getpid(), syscall.SIGKILL) },
+	// badger writing its mmap'd value log on a full tmpfs: a store to a
+	// page the file no longer has.
+	"sigbus": func(dir string) {
+		f, err := os.Create(filepath.Join(dir, "mapped"))
 		if err != nil {
-			return nil, err
+			panic(err)
 		}
-		f := &fillsUp{Store: m}
-		f.limit.Store(limit)
-		return f, nil
-	}}}
+		f.Truncate(4096)
+		b, err := syscall.Mmap(int(f.Fd()), 0, 4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+		if err != nil {
+			panic(err)
+		}
+		f.Truncate(0)
+		b[0] = 1
+	},
+	// a deadlock: every op from now on waits forever.
+	"hangs": func(string) { select {} },
+	// a Ctrl-C or a CI timeout reaching the harness while this runs.
+	"sigint-parent":  func(string) { syscall.Kill(os.Getppid(), syscall.SIGINT) },
+	"sigterm-parent": func(string) { syscall.Kill(os.Getppid(), syscall.SIGTERM) },
+}
+
+// benchTestDrivers is the harness's table plus engines that fill up,
+// panic, die of a signal, hang, or signal the harness.
+func benchTestDrivers() engine.Drivers {
+	table := append(drivers(), engine.Driver{
+		Name: "fillsup", Doc: "the model, whose device holds limit puts",
+		Options: []engine.OptionDef{{Name: "limit", Kind: engine.KindInt, Default: "1000", Doc: "puts that fit"}},
+		Open: func(dir string, o engine.Options) (engine.Engine, error) {
+			m, err := model.Open(dir)
+			if err != nil {
+				return nil, err
+			}
+			f := &fillsUp{Store: m}
+			f.limit.Store(o.Int("limit"))
+			return f, nil
+		},
+	})
+	for _, name := range slices.Sorted(maps.Keys(misbehaviours)) {
+		act := misbehaviours[name]
+		table = append(table, engine.Driver{
+			Name: name, Doc: "the model, until it " + name,
+			Options: []engine.OptionDef{{Name: "at", Kind: engine.KindDuration, Default: "1500ms", Doc: "when, after it opened"}},
+			Open: func(dir string, o engine.Options) (engine.Engine, error) {
+				m, err := model.Open(dir)
+				if err != nil {
+					return nil, err
+				}
+				return &misbehaving{Store: m, at: o.Duration("at"), opened: time.Now(), act: func() { act(dir) }}, nil
+			},
+		})
+	}
+	return table
+}
+
+// useBenchTestDrivers makes bench resolve against benchTestDrivers in this
+// test (its children do from TestMain).
+func useBenchTestDrivers(t *testing.T) {
+	benchDrivers = benchTestDrivers
+	t.Cleanup(func() { benchDrivers = drivers })
 }
 
 // TestBenchDiskFullMidRun: the first workload completes, the second hits a
@@ -184,15 +271,14 @@ func fillsUpTable(limit int64) engine.Drivers {
 // report keeps the completed run and the measured part of the failed one,
 // marked partial.
 func TestBenchDiskFullMidRun(t *testing.T) {
-	table := fillsUpTable(1000)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	cmd := &cobra.Command{}
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
-	cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"ycsb-c,records=100", "ycsb-a,records=100"},
+	cfg := bench.Config{Engines: []string{"fillsup:limit=1000"}, Workloads: []string{"ycsb-c,records=100", "ycsb-a,records=100"},
 		Dir: t.TempDir(), Ops: 5000, Threads: 1, Preload: true, Out: out}
-	err := runBench(cmd, table, cfg, true)
+	err := runBench(cmd, benchTestDrivers(), cfg, true)
 	if err == nil {
 		t.Fatal("bench on a disk that fills up returned no error")
 	}
@@ -201,8 +287,11 @@ func TestBenchDiskFullMidRun(t *testing.T) {
 	if code != exitInternal {
 		t.Errorf("exit %d, want %d", code, exitInternal)
 	}
-	if msg := errb.String(); !strings.Contains(msg, "no space left") || !strings.Contains(msg, "partial results in") || strings.Count(msg, "\n") != 1 {
-		t.Errorf("error line %q: want one line naming the full disk and where the partial results are", msg)
+	if msg := errb.String(); msg != fmt.Sprintf("harness: 1 of 2 runs failed; the figures of every run are in %s\n", filepath.Join(out, bench.ReportFile)) {
+		t.Errorf("error line %q: want one line saying how many runs failed and where the figures are", msg)
+	}
+	if line := "harness: ycsb-a,records=100 on fillsup, repetition 1: put "; !strings.Contains(stderr.String(), line) || !strings.Contains(stderr.String(), "no space left") {
+		t.Errorf("stderr lacks the failed run's line %q...no space left:\n%s", line, stderr.String())
 	}
 	rep, rerr := bench.ReadReport(filepath.Join(out, bench.ReportFile))
 	if rerr != nil {
@@ -214,8 +303,8 @@ func TestBenchDiskFullMidRun(t *testing.T) {
 	if len(rep.Runs) != 2 || rep.Runs[0].Ops != 5000 || rep.Runs[0].Error != "" {
 		t.Fatalf("want the completed ycsb-c run and the failed ycsb-a run; got %d runs", len(rep.Runs))
 	}
-	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 || f.Ended != "" {
-		t.Errorf("failed run: error %q, %d ops, ended %q; want the error and the ops measured before it", f.Error, f.Ops, f.Ended)
+	if f := rep.Runs[1]; f.Error == "" || f.Ops == 0 || f.Ops >= 5000 || f.Ended != "" || f.Partial {
+		t.Errorf("failed run: error %q, %d ops, ended %q, partial %v; want the error and the ops measured before it", f.Error, f.Ops, f.Ended, f.Partial)
 	}
 }
 
@@ -239,9 +328,9 @@ func TestBenchFillStopsAtFullDevice(t *testing.T) {
 			cmd := &cobra.Command{}
 			cmd.SetOut(&stdout)
 			cmd.SetErr(&stderr)
-			cfg := bench.Config{Engines: []string{"fillsup"}, Workloads: []string{"fill"},
+			cfg := bench.Config{Engines: []string{"fillsup:limit=3000"}, Workloads: []string{"fill"},
 				Dir: t.TempDir(), Ops: 5000, Warmup: tc.warmup, Threads: 1, Out: out}
-			if err := runBench(cmd, fillsUpTable(3000), cfg, true); err != nil {
+			if err := runBench(cmd, benchTestDrivers(), cfg, true); err != nil {
 				t.Fatalf("bench: %v\n%s", err, stderr.String())
 			}
 			rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
@@ -293,5 +382,88 @@ func TestBenchCPUProfile(t *testing.T) {
 	tr, err := os.ReadFile(filepath.Join(out, "model-ycsb-a_records_200-r1.trace"))
 	if err != nil || len(tr) < 1024 || !bytes.HasPrefix(tr, []byte("go 1.")) || !bytes.Contains(tr[:16], []byte(" trace")) {
 		t.Errorf("execution trace: %d bytes, err %v, header %q", len(tr), err, tr[:min(len(tr), 16)])
+	}
+}
+
+// TestBenchChildFailures: each run executes in a child process, so an
+// engine that panics, is killed by SIGKILL (the OOM killer), dies of
+// SIGBUS or hangs ends its own run and not the bench. The other runs go
+// on; bench.json holds the good run's figures, each failed run's one-line
+// reason and the figures of its last checkpoint (the engines misbehave
+// 1.5 s into their runs; checkpoints come once a second); stderr has one
+// line per failed run; exit 3; every data directory is removed.
+func TestBenchChildFailures(t *testing.T) {
+	useBenchTestDrivers(t)
+	benchHangTimeout = 2 * time.Second
+	t.Cleanup(func() { benchHangTimeout = bench.HangTimeoutDefault })
+	out, dir := filepath.Join(t.TempDir(), "out"), t.TempDir()
+	code, stdout, stderr := runCLI(t, "bench", "--engine", "model,panics,sigkill,sigbus,hangs", "--workload", "ycsb-c,records=100",
+		"--duration", "2s", "--warmup", "0s", "--no-preload", "--threads", "1", "--dir", dir, "--out", out, "--quiet")
+	if code != exitInternal {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitInternal, stdout, stderr)
+	}
+	want := map[string]string{
+		"panics":  "engine panicked: write " + dir + "/panics-ycsb-c_records_100-r1-",
+		"sigkill": "the child process was killed by SIGKILL (the kernel's OOM killer? its peak RSS was ",
+		"sigbus":  "engine crashed: SIGBUS: bus error (fatal error: fault)",
+		"hangs":   "hung: no progress for 2s while measuring; killed",
+	}
+	rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 5 || !rep.Partial {
+		t.Fatalf("%d runs, partial %v; want all 5, partial", len(rep.Runs), rep.Partial)
+	}
+	for _, run := range rep.Runs {
+		if run.Engine == "model" {
+			if run.Error != "" || run.Partial || run.Ops == 0 || run.ElapsedSec < 2 {
+				t.Errorf("model: error %q, partial %v, %d ops in %.1fs; want a whole 2s run", run.Error, run.Partial, run.Ops, run.ElapsedSec)
+			}
+		} else {
+			if !strings.HasPrefix(run.Error, want[run.Engine]) || strings.Contains(run.Error, "\n") {
+				t.Errorf("%s: error %q, want one line starting %q", run.Engine, run.Error, want[run.Engine])
+			}
+			// The figures of the checkpoint at 1s.
+			if !run.Partial || run.Ops == 0 || run.ElapsedSec != 1 || len(run.Timeline) != 1 || run.ByOp["get"].Count != run.Ops {
+				t.Errorf("%s: partial %v, %d ops in %vs, %d timeline points; want the last checkpoint's figures (1s)", run.Engine, run.Partial, run.Ops, run.ElapsedSec, len(run.Timeline))
+			}
+			// A child that wrote to stderr (a panic's goroutine dump) has
+			// it kept in --out; SIGKILL and a hang leave nothing to keep.
+			if wrote := run.Engine == "panics" || run.Engine == "sigbus"; wrote != (run.ChildLog != "") {
+				t.Errorf("%s: child log %q", run.Engine, run.ChildLog)
+			} else if b, err := os.ReadFile(filepath.Join(out, run.ChildLog)); wrote && (err != nil || !bytes.Contains(b, []byte("goroutine "))) {
+				t.Errorf("%s: child log %s lacks the goroutine dump: %v", run.Engine, run.ChildLog, err)
+			}
+		}
+		if run.CPUUserSec+run.CPUSysSec <= 0 || run.MaxRSSBytes < 1<<20 {
+			t.Errorf("%s: cpu %v+%vs, peak RSS %d; want the child's figures", run.Engine, run.CPUUserSec, run.CPUSysSec, run.MaxRSSBytes)
+		}
+		// The spectra of what was measured go out too.
+		if run.Ops > 0 && run.Histograms["get"] == "" {
+			t.Errorf("%s: no histogram file", run.Engine)
+		}
+	}
+	// One line per failed run, in order, and no goroutine dump.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.HasPrefix(l, "harness: ") {
+			lines = append(lines, l)
+		}
+	}
+	wantLines := []string{"panics", "sigkill", "sigbus", "hangs"}
+	if len(lines) != 5 || !strings.HasPrefix(lines[4], "harness: 4 of 5 runs failed; the figures of every run are in ") {
+		t.Fatalf("stderr: want 4 failed-run lines and a summary line:\n%s", stderr)
+	}
+	for i, e := range wantLines {
+		if prefix := "harness: ycsb-c,records=100 on " + e + ", repetition 1: " + want[e]; !strings.HasPrefix(lines[i], prefix) {
+			t.Errorf("line %d: %q, want prefix %q", i, lines[i], prefix)
+		}
+	}
+	if strings.Contains(stderr, "goroutine ") || strings.Contains(stdout, "goroutine ") {
+		t.Errorf("a goroutine dump reached the user:\n%s", stderr)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("data directories left behind: %v", left)
 	}
 }
