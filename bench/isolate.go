@@ -370,6 +370,9 @@ func (r *Runner) child(ctx context.Context, e resolvedEngine, p *plan, rep int, 
 		run.ChildLog = log
 	}
 	if ctx.Err() != nil {
+		// Told to stop, it died before its result (it may have been
+		// starting, before it listened for the stop).
+		run.Error = "interrupted; " + run.Error
 		return run, hists, ctx.Err()
 	}
 	return run, hists, FatalError{errors.New(run.Error)}

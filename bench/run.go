@@ -198,6 +198,10 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	for rp := 1; rp <= r.Config.Repeat; rp++ {
 		for _, p := range plans {
 			for _, e := range engines {
+				if ctx.Err() != nil {
+					// Stopped between two runs: start no other.
+					return r.partial(rep, ctx, ctx.Err())
+				}
 				n++
 				name := fmt.Sprintf("%s on %s, repetition %d", p.name, e.driver.Name, rp)
 				label := fmt.Sprintf("[%d/%d] %s", n, total, name)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -465,5 +467,154 @@ func TestBenchChildFailures(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("data directories left behind: %v", left)
+	}
+}
+
+// TestBenchInterrupted sends SIGINT and SIGTERM to a real harness process
+// (this test binary standing in for it) in the middle of a bench: it stops
+// the run under way, writes bench.json marked partial with the runs
+// measured, starts no other run, removes the data directories and exits
+// 130 or 143, not 3. The SIGINT comes from the engine, 0.5s into the
+// second run, to the harness (its parent): the run under way is then
+// certainly in its measured phase. The SIGTERM comes from this test once
+// the harness has said the first run is done.
+func TestBenchInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		sig    syscall.Signal
+		engine string
+		code   int
+	}{
+		{syscall.SIGINT, "sigint-parent:at=500ms", exitInterrupted},
+		{syscall.SIGTERM, "model", exitTerminated},
+	} {
+		t.Run(signalName(tc.sig), func(t *testing.T) {
+			out, dir := filepath.Join(t.TempDir(), "out"), t.TempDir()
+			cmd := exec.Command(os.Args[0], "bench", "--engine", "model,"+tc.engine, "--workload", "ycsb-c,records=100",
+				"--repeat", "2", "--duration", "2s", "--warmup", "0s", "--threads", "1", "--dir", dir, "--out", out)
+			cmd.Env = append(os.Environ(), childEnv+"=1")
+			var stderr lockedBuffer
+			stderr.runDone = make(chan struct{})
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.engine == "model" {
+				select {
+				case <-stderr.runDone:
+				case <-time.After(time.Minute):
+					cmd.Process.Kill()
+					t.Fatalf("the first run never finished:\n%s", stderr.String())
+				}
+				cmd.Process.Signal(tc.sig)
+			}
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != tc.code {
+				t.Fatalf("harness: %v, want exit %d\nstderr:\n%s", err, tc.code, stderr.String())
+			}
+			want := "harness: interrupted by " + signalName(tc.sig) + "; the "
+			if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); !strings.HasPrefix(lines[len(lines)-1], want) {
+				t.Errorf("last line of stderr %q, want %q...", lines[len(lines)-1], want)
+			}
+			rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Partial || rep.Reason != "interrupted by "+signalName(tc.sig) || len(rep.Runs) == 0 || len(rep.Runs) > 2 {
+				t.Fatalf("report: partial %v, reason %q, %d runs; want partial, interrupted, the first runs", rep.Partial, rep.Reason, len(rep.Runs))
+			}
+			if r := rep.Runs[0]; r.Engine != "model" || r.Error != "" || r.Ops == 0 {
+				t.Errorf("first run: %s, error %q, %d ops; want the whole model run", r.Engine, r.Error, r.Ops)
+			}
+			if tc.sig == syscall.SIGINT {
+				// Stopped in its measured phase: what it measured is kept.
+				if len(rep.Runs) != 2 || rep.Runs[1].Error != "interrupted" || rep.Runs[1].Ops == 0 {
+					t.Errorf("interrupted run: %+v; want its figures and error 'interrupted'", rep.Runs[1:])
+				}
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("data directories left behind: %v", left)
+			}
+		})
+	}
+}
+
+// lockedBuffer collects a process's stderr and closes runDone at the first
+// line that reports a finished run.
+type lockedBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	runDone chan struct{}
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	if b.runDone != nil && strings.Contains(b.buf.String(), " ops/s, p99 ") {
+		close(b.runDone)
+		b.runDone = nil
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestBenchDirAndOut: a --dir that does not exist is refused, not made (a
+// typo would bench another disk); an --out holding an earlier report is
+// refused (its plots would mix with the new ones); each in one line, exit
+// 2, naming the flag and the fix, before anything runs.
+func TestBenchDirAndOut(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "typo")
+	code, _, stderr := runCLI(t, "bench", "--engine", "model", "--workload", "ycsb-c,records=10", "--ops", "10", "--dir", missing, "--out", t.TempDir())
+	want := "harness: --dir " + missing + " does not exist: create it first (on the disk under test), or leave --dir out for a temporary directory\n"
+	if code != exitUsage || stderr != want {
+		t.Errorf("missing --dir: exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("--dir %s was created", missing)
+	}
+
+	out := t.TempDir()
+	args := []string{"bench", "--engine", "model", "--workload", "ycsb-c,records=10", "--ops", "10", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet"}
+	if code, stdout, stderr := runCLI(t, args...); code != 0 {
+		t.Fatalf("first bench: exit %d\n%s%s", code, stdout, stderr)
+	}
+	before, _ := os.ReadFile(filepath.Join(out, bench.ReportFile))
+	code, _, stderr = runCLI(t, args...)
+	want = "harness: --out " + out + " holds the report of an earlier bench: give a new directory (or leave --out out for out/bench-<time>), or remove that one first\n"
+	if code != exitUsage || stderr != want {
+		t.Errorf("reused --out: exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, bench.ReportFile)); !bytes.Equal(before, after) {
+		t.Errorf("the earlier report was changed")
+	}
+}
+
+// TestBenchKeep: --keep leaves each run's data directory, prints its path
+// and records it in the report; without it the directory is removed.
+func TestBenchKeep(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	code, stdout, stderr := runCLI(t, "bench", "--engine", "model", "--workload", "ycsb-c,records=10", "--ops", "10", "--warmup", "0s", "--dir", dir, "--out", out, "--quiet", "--keep")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := rep.Runs[0].KeptDir
+	if st, err := os.Stat(kept); kept == "" || filepath.Dir(kept) != dir || err != nil || !st.IsDir() {
+		t.Fatalf("kept_dir %q: %v; want a directory under %s", kept, err, dir)
+	}
+	if !strings.Contains(stderr, "data kept in "+kept+"\n") {
+		t.Errorf("stderr does not print the kept directory %s:\n%s", kept, stderr)
+	}
+	if entries, _ := os.ReadDir(kept); len(entries) == 0 {
+		t.Errorf("the kept directory %s is empty: the engine's data is gone", kept)
 	}
 }
