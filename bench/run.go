@@ -100,7 +100,7 @@ type Runner struct {
 	// Failures are the runs that failed, in order, once Run returns.
 	Failures []Failure
 
-	sink *childSink               // in a child: where status and checkpoints go
+	sink *childSink                // in a child: where status and checkpoints go
 	live atomic.Pointer[livePhase] // the phase under way, for a child's heartbeat
 }
 
