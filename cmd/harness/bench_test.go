@@ -618,3 +618,80 @@ func TestBenchKeep(t *testing.T) {
 		t.Errorf("the kept directory %s is empty: the engine's data is gone", kept)
 	}
 }
+
+// TestBenchDiskFull fills a real 16 MiB tmpfs with each engine: Pebble
+// panics on its WAL write, Badger dies of SIGBUS in its mmap'd files,
+// bbolt and a small shardstore end their fills at the full device, and
+// shardstore's default 4 GiB device does not fit. No panic or goroutine
+// dump reaches the user; each failed run is one line and the bench exits
+// 3; the finished runs' figures are in bench.json; the file system is left
+// empty. The harness is this test binary, run on a tmpfs mounted here (as
+// root, as CI runs) or, without root, inside a user and mount namespace
+// where it may mount one (unshare).
+func TestBenchDiskFull(t *testing.T) {
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	args := []string{"bench", "--engine", "pebble,badger,bbolt,shardstore:size=8MiB,extent=1MiB,cache=1MiB,shardstore",
+		"--workload", "fill,values=1MiB", "--duration", "2s", "--warmup", "0s", "--dir", dir, "--out", out}
+	var cmd *exec.Cmd
+	if os.Getuid() == 0 && os.Getenv("GAUNTLET_TEST_UNSHARE") == "" {
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
+			t.Fatalf("mount a 16 MiB tmpfs on %s as root: %v", dir, err)
+		}
+		t.Cleanup(func() { syscall.Unmount(dir, 0) })
+		cmd = exec.Command(os.Args[0], args...)
+	} else {
+		// The mount lives in the namespace only: the script reports what
+		// the harness left on it.
+		script := `mount -t tmpfs -o size=16m tmpfs "$0" || exit 97; "$@"; rc=$?; left=$(ls -A "$0"); [ -z "$left" ] || echo "left behind: $left" >&2; exit $rc`
+		cmd = exec.Command("unshare", append([]string{"--user", "--map-root-user", "--mount", "sh", "-c", script, dir, os.Args[0]}, args...)...)
+	}
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInternal {
+		t.Fatalf("harness: %v, want exit 3\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	rep, err := bench.ReadReport(filepath.Join(out, bench.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 5 || !rep.Partial {
+		t.Fatalf("%d runs, partial %v; want 5, partial", len(rep.Runs), rep.Partial)
+	}
+	failed := 0
+	for i, run := range rep.Runs {
+		switch name := strings.Join(strings.Fields(rep.Config.Engines[i]), ""); {
+		case run.Error != "":
+			failed++
+			if strings.Contains(run.Error, "\n") || !strings.Contains(run.Error, "no space left") && !strings.Contains(run.Error, "SIGBUS") {
+				t.Errorf("%s: error %q; want one line naming the full disk or the SIGBUS", name, run.Error)
+			}
+			if run.Engine == "bbolt" || run.Spec != rep.Runs[4].Spec && run.Engine == "shardstore" {
+				t.Errorf("%s failed (%s); it ends its fill at the full device", name, run.Error)
+			}
+		case run.Ended == "" || run.Ops == 0 || run.Histograms["insert"] == "":
+			t.Errorf("%s: %d ops, ended %q, histograms %v; want a fill that ended at the full device, with its figures", name, run.Ops, run.Ended, run.Histograms)
+		case run.Engine == "pebble" || run.Engine == "badger" || run.Spec == rep.Runs[4].Spec:
+			t.Errorf("%s did not fail; it %s", name, run.Ended)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(l, "harness: ") {
+			lines = append(lines, l)
+		}
+		for _, bad := range []string{"panic:", "goroutine ", "fatal error:", "left behind:"} {
+			if strings.HasPrefix(l, bad) {
+				t.Errorf("stderr line %q", l)
+			}
+		}
+	}
+	if len(lines) != failed+1 || !strings.HasPrefix(lines[failed], fmt.Sprintf("harness: %d of 5 runs failed", failed)) {
+		t.Errorf("stderr: want %d lines, one per failed run, and the count:\n%s", failed+1, stderr.String())
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("data directories left behind: %v", left)
+	}
+}
