@@ -492,15 +492,15 @@ func TestBenchInterrupted(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "bench", "--engine", "model,"+tc.engine, "--workload", "ycsb-c,records=100",
 				"--repeat", "2", "--duration", "2s", "--warmup", "0s", "--threads", "1", "--dir", dir, "--out", out)
 			cmd.Env = append(os.Environ(), childEnv+"=1")
-			var stderr lockedBuffer
-			stderr.runDone = make(chan struct{})
+			runDone := make(chan struct{})
+			stderr := lockedBuffer{runDone: runDone}
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			if tc.engine == "model" {
 				select {
-				case <-stderr.runDone:
+				case <-runDone:
 				case <-time.After(time.Minute):
 					cmd.Process.Kill()
 					t.Fatalf("the first run never finished:\n%s", stderr.String())
