@@ -111,7 +111,7 @@ func (s *childSink) checkpoint(run *Run, hists map[string]*hdrhistogram.Histogra
 }
 
 // heartbeat sends the phase, its op count and the progress line every
-// 250 ms until stop is called.
+// 250 ms, and once more when stop is called.
 func (s *childSink) heartbeat(live func() (string, int64)) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -120,14 +120,18 @@ func (s *childSink) heartbeat(live func() (string, int64)) (stop func()) {
 		defer wg.Done()
 		tick := time.NewTicker(250 * time.Millisecond)
 		defer tick.Stop()
-		for {
+		beat := func() {
 			phase, ops := live()
 			s.mu.Lock()
 			line := s.line
 			s.mu.Unlock()
 			s.send(childMsg{Phase: phase, Ops: ops, Status: line})
+		}
+		for {
+			beat()
 			select {
 			case <-done:
+				beat() // the phase it ended in
 				return
 			case <-tick.C:
 			}

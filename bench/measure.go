@@ -52,8 +52,10 @@ type recorder struct {
 
 	// pub, if set, is the copy of this worker's figures that a checkpoint
 	// reads while the worker goes on recording: the worker refreshes it
-	// once a second, so recording an op still takes no lock.
-	pub *published
+	// once a second, so recording an op still takes no lock. onPublish is
+	// then called with the second published.
+	pub       *published
+	onPublish func(sec int64)
 }
 
 // published is a worker's figures as of a whole second of the phase.
@@ -66,7 +68,7 @@ type published struct {
 	bytes  int64
 }
 
-func newRecorder(ops []string, tl *timeline, checkpoints bool) *recorder {
+func newRecorder(ops []string, tl *timeline, onPublish func(sec int64)) *recorder {
 	r := &recorder{
 		ops:      ops,
 		hist:     make([]*hdrhistogram.Histogram, len(ops)),
@@ -79,7 +81,8 @@ func newRecorder(ops []string, tl *timeline, checkpoints bool) *recorder {
 	for i := range ops {
 		r.hist[i] = newHistogram()
 	}
-	if checkpoints {
+	if onPublish != nil {
+		r.onPublish = onPublish
 		r.pub = &published{hist: make([]*hdrhistogram.Histogram, len(ops)), count: make([]int64, len(ops)), errors: make([]int64, len(ops))}
 	}
 	return r
@@ -96,6 +99,7 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes 
 		r.sec = sec
 		if r.pub != nil {
 			r.publish(time.Duration(sec) * time.Second)
+			r.onPublish(sec)
 		}
 	}
 	if failed {

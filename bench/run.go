@@ -554,9 +554,29 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	}
 	tl := newTimeline()
 	names := opNames()
+	// Checkpoints: the first worker to pass each whole second, having
+	// published its figures, wakes the control loop below, which merges
+	// what every worker has published. Taken on a timer instead, a
+	// checkpoint could fall just before the workers publish that second.
+	var onPublish func(sec int64)
+	var publishedSec atomic.Int64
+	cpReady := make(chan struct{}, 1)
+	if ph.checkpoint != nil {
+		onPublish = func(sec int64) {
+			for cur := publishedSec.Load(); sec > cur; cur = publishedSec.Load() {
+				if publishedSec.CompareAndSwap(cur, sec) {
+					select {
+					case cpReady <- struct{}{}:
+					default:
+					}
+					return
+				}
+			}
+		}
+	}
 	recs := make([]*recorder, threads)
 	for i := range recs {
-		recs[i] = newRecorder(names, tl, ph.checkpoint != nil)
+		recs[i] = newRecorder(names, tl, onPublish)
 	}
 	r.enter(ph.name, &issued)
 	var interval time.Duration
@@ -662,20 +682,19 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	go func() { wg.Wait(); close(done) }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for ticks, waiting := 0, true; waiting; {
+	for waiting := true; waiting; {
 		select {
 		case <-done:
 			waiting = false
 		case <-ctx.Done():
 			stop.Store(true)
+		case <-cpReady:
+			ph.checkpoint(checkpoint(recs, tl, names))
 		case <-tick.C:
 			if !deadline.IsZero() && time.Now().After(deadline) {
 				stop.Store(true)
 			}
 			r.progress(ph, start, issued.Load())
-			if ticks++; ph.checkpoint != nil && ticks%4 == 0 {
-				ph.checkpoint(checkpoint(recs, tl, names))
-			}
 		}
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
