@@ -20,8 +20,8 @@ import (
 // them.
 func TestServeChildStreams(t *testing.T) {
 	req, err := json.Marshal(childRequest{
-		Config:   Config{Engines: []string{"model"}, Workloads: []string{"ycsb-a,records=100"}, Duration: 2100 * time.Millisecond, Threads: 2, Preload: true, Out: t.TempDir(), Seed: 1, Repeat: 1},
-		Engine:   "model", Workload: "ycsb-a,records=100", Repetition: 1, Dir: t.TempDir(), Label: "[1/1] ycsb-a on model",
+		Config: Config{Engines: []string{"model"}, Workloads: []string{"ycsb-a,records=100"}, Duration: 2100 * time.Millisecond, Threads: 2, Preload: true, Out: t.TempDir(), Seed: 1, Repeat: 1},
+		Engine: "model", Workload: "ycsb-a,records=100", Repetition: 1, Dir: t.TempDir(), Label: "[1/1] ycsb-a on model",
 	})
 	if err != nil {
 		t.Fatal(err)
