@@ -678,8 +678,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		}()
 	}
 	// Progress, cancellation, and the deadline watcher.
+	// The phase ends when the last worker returns, read here rather than
+	// when the loop below notices: it may be busy with a checkpoint then.
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	var elapsed time.Duration
+	go func() { wg.Wait(); elapsed = time.Since(start); close(done) }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for waiting := true; waiting; {
@@ -689,7 +692,9 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		case <-ctx.Done():
 			stop.Store(true)
 		case <-cpReady:
-			ph.checkpoint(checkpoint(recs, tl, names))
+			if !stop.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+				ph.checkpoint(checkpoint(recs, tl, names)) // the result is about to follow otherwise
+			}
 		case <-tick.C:
 			if !deadline.IsZero() && time.Now().After(deadline) {
 				stop.Store(true)
@@ -698,8 +703,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		}
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
-	// until the last one returns.
-	elapsed := time.Since(start)
+	// until the last one returns (elapsed, set before done closed).
 	m := &measurement{elapsed: elapsed, hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
 	for _, rec := range recs {
 		rec.flushSecond()
