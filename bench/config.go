@@ -53,6 +53,9 @@ type Config struct {
 	// Out as <engine>-<workload>-r<rep>.trace (for `go tool trace`): where
 	// the client goroutines wait, and on what.
 	Trace bool `json:"trace,omitempty"`
+	// Keep leaves each run's data directory in place (its path is printed
+	// and recorded as the run's kept_dir) instead of removing it.
+	Keep bool `json:"keep,omitempty"`
 }
 
 // Defaults and limits.

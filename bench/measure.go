@@ -49,9 +49,26 @@ type recorder struct {
 	secHist *hdrhistogram.Histogram
 	secOps  int64
 	secErr  int64
+
+	// pub, if set, is the copy of this worker's figures that a checkpoint
+	// reads while the worker goes on recording: the worker refreshes it
+	// once a second, so recording an op still takes no lock. onPublish is
+	// then called with the second published.
+	pub       *published
+	onPublish func(sec int64)
 }
 
-func newRecorder(ops []string, tl *timeline) *recorder {
+// published is a worker's figures as of a whole second of the phase.
+type published struct {
+	mu     sync.Mutex
+	upTo   time.Duration // covers the worker's ops that ended before this
+	hist   []*hdrhistogram.Histogram
+	count  []int64
+	errors []int64
+	bytes  int64
+}
+
+func newRecorder(ops []string, tl *timeline, onPublish func(sec int64)) *recorder {
 	r := &recorder{
 		ops:      ops,
 		hist:     make([]*hdrhistogram.Histogram, len(ops)),
@@ -64,12 +81,27 @@ func newRecorder(ops []string, tl *timeline) *recorder {
 	for i := range ops {
 		r.hist[i] = newHistogram()
 	}
+	if onPublish != nil {
+		r.onPublish = onPublish
+		r.pub = &published{hist: make([]*hdrhistogram.Histogram, len(ops)), count: make([]int64, len(ops)), errors: make([]int64, len(ops))}
+	}
 	return r
 }
 
 // add records one operation of type op that took lat, finishing at
 // elapsed since the measured phase began.
 func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes int, failed bool) {
+	sec := int64(elapsed / time.Second)
+	if sec != r.sec {
+		// Before this op is counted, so what is published covers exactly
+		// the ops that ended before this second began.
+		r.flushSecond()
+		r.sec = sec
+		if r.pub != nil {
+			r.publish(time.Duration(sec) * time.Second)
+			r.onPublish(sec)
+		}
+	}
 	if failed {
 		r.errors[op]++
 	} else {
@@ -77,11 +109,6 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes 
 		r.bytes += int64(nbytes)
 	}
 	record(r.hist[op], lat)
-	sec := int64(elapsed / time.Second)
-	if sec != r.sec {
-		r.flushSecond()
-		r.sec = sec
-	}
 	r.secOps++
 	if failed {
 		r.secErr++
@@ -97,6 +124,29 @@ func (r *recorder) flushSecond() {
 	}
 	r.secHist.Reset()
 	r.secOps, r.secErr = 0, 0
+}
+
+// publish copies the worker's figures to r.pub: a few tens of µs per op
+// type, once a second.
+func (r *recorder) publish(upTo time.Duration) {
+	p := r.pub
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, h := range r.hist {
+		if h.TotalCount() == 0 {
+			continue
+		}
+		if p.hist[i] == nil {
+			p.hist[i] = newHistogram()
+		} else {
+			p.hist[i].Reset()
+		}
+		p.hist[i].Merge(h)
+	}
+	copy(p.count, r.count)
+	copy(p.errors, r.errors)
+	p.bytes = r.bytes
+	p.upTo = upTo
 }
 
 // timeline collects per-second throughput and latency across workers.

@@ -68,6 +68,29 @@ type Run struct {
 	// op count: an insert-only workload (fill) that filled the device
 	// ends there, and its figures cover the run until then.
 	Ended string `json:"ended,omitempty"`
+	// Partial is set when the child process running the run died before
+	// sending its result: the figures are those of its last checkpoint
+	// (ElapsedSec into the measured phase; checkpoints come once a
+	// second), and Error says how it died.
+	Partial bool `json:"partial,omitempty"`
+
+	// MeasuredCPUSec is the CPU time, user and system, of the process that
+	// ran the run, during the measured phase only: driver and engine,
+	// every thread. Divided by Ops it is the CPU cost of an op.
+	MeasuredCPUSec float64 `json:"measured_cpu_sec,omitempty"`
+	// CPUUserSec and CPUSysSec are the CPU time of the child process that
+	// ran the run, from start to exit (open, preload, warm-up and close
+	// included), and MaxRSSBytes its peak resident set, all from its
+	// rusage. Zero for a run that did not run in a child process.
+	CPUUserSec  float64 `json:"cpu_user_sec,omitempty"`
+	CPUSysSec   float64 `json:"cpu_sys_sec,omitempty"`
+	MaxRSSBytes int64   `json:"max_rss_bytes,omitempty"`
+	// KeptDir is the run's data directory, left in place by --keep.
+	KeptDir string `json:"kept_dir,omitempty"`
+	// ChildLog names the file in the output directory holding what the
+	// child process of a failed run wrote to stderr (a panic's goroutine
+	// dump, say): its start and its end, if it was long.
+	ChildLog string `json:"child_log,omitempty"`
 }
 
 // OpSummary is the count, throughput and latency of one op type.

@@ -26,6 +26,17 @@
 // Engines and repetitions are interleaved (A B C A B C ...) so machine drift
 // hits every engine alike; each run starts on a fresh directory; the preload
 // and warm-up phases are not measured.
+//
+// # Isolation
+//
+// With Runner.Child set (as `harness bench` always sets it), every run
+// executes in a child process (isolate.go): an engine that panics, dies of
+// a signal, runs out of memory or hangs ends its own run, with a one-line
+// reason, and the runner goes on to the next. The child streams a
+// checkpoint of the measured phase once a second, so a run that dies keeps
+// its figures up to the last one. Without Child, runs execute in the
+// calling process: what go test -bench and the measuring loop's unit tests
+// use.
 package bench
 
 import (
@@ -33,7 +44,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -42,6 +55,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -70,6 +84,44 @@ type Runner struct {
 	// Histograms are the merged per-op histograms of every run, keyed by
 	// run index and op name, for spectra plots and .hgrm files.
 	Histograms []map[string]*hdrhistogram.Histogram
+
+	// Child, if set, runs every run in a child process: it returns the
+	// command that starts one (the harness's hidden `internal bench-run`
+	// verb, which calls ServeChild); the runner sets its stdin, stderr,
+	// extra files and process group. Nil runs in this process.
+	Child func() *exec.Cmd
+	// HangTimeout is how long a child may go without progress (no op
+	// started, no new phase) before it is called hung and killed; zero
+	// means HangTimeoutDefault.
+	HangTimeout time.Duration
+	// StopTimeout is how long a child told to stop (Ctrl-C) may take to
+	// send its result before it is killed; zero means StopTimeoutDefault.
+	StopTimeout time.Duration
+	// Failures are the runs that failed, in order, once Run returns.
+	Failures []Failure
+
+	sink *childSink                // in a child: where status and checkpoints go
+	live atomic.Pointer[livePhase] // the phase under way, for a child's heartbeat
+}
+
+// Failure is a run that failed: which, and why, in one line each.
+type Failure struct {
+	Run    string // "fill-64k on pebble, repetition 1"
+	Reason string // "engine panicked: write …/000011.log: no space left on device"
+}
+
+// RunsFailedError is what Run returns when runs failed but the others
+// went on: the report holds every run's figures and reasons.
+type RunsFailedError struct {
+	Failures []Failure
+	Runs     int // runs attempted
+}
+
+func (e *RunsFailedError) Error() string {
+	if len(e.Failures) == 1 {
+		return e.Failures[0].Run + ": " + e.Failures[0].Reason
+	}
+	return fmt.Sprintf("%d of %d runs failed; the first: %s: %s", len(e.Failures), e.Runs, e.Failures[0].Run, e.Failures[0].Reason)
 }
 
 type resolvedEngine struct {
@@ -115,9 +167,12 @@ func (r *Runner) Validate() error {
 	return err
 }
 
-// Run executes every run and returns the report. On cancellation (Ctrl-C)
-// or a FatalError it returns the report so far, marked partial, together
-// with the error; the caller writes it either way.
+// Run executes every run and returns the report. A run that fails (a
+// FatalError in it, or its child process dying) is recorded with its
+// reason and the others go on; Run then returns the report, marked
+// partial, with a *RunsFailedError. On cancellation (Ctrl-C) it returns the
+// report so far, marked partial, with the context's error. The caller
+// writes the report either way.
 func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	r.Config.EnsureDefaults()
 	if err := r.Config.Validate(); err != nil {
@@ -146,24 +201,50 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	for rp := 1; rp <= r.Config.Repeat; rp++ {
 		for _, p := range plans {
 			for _, e := range engines {
+				if ctx.Err() != nil {
+					// Stopped between two runs: start no other.
+					return r.partial(rep, ctx, ctx.Err())
+				}
 				n++
-				label := fmt.Sprintf("[%d/%d] %s on %s, repetition %d", n, total, p.name, e.driver.Name, rp)
+				name := fmt.Sprintf("%s on %s, repetition %d", p.name, e.driver.Name, rp)
+				label := fmt.Sprintf("[%d/%d] %s", n, total, name)
 				run, hists, err := r.runOne(ctx, e, p, rp, label)
+				if run == nil && err != nil && ctx.Err() == nil {
+					// Failed before it measured anything: the report
+					// still says which run and why.
+					run = r.newRun(e, p, rp)
+					run.Error = err.Error()
+				}
 				if run != nil {
 					rep.Runs = append(rep.Runs, *run)
 					r.Histograms = append(r.Histograms, hists)
-					if r.Log != nil {
-						r.clearStatus()
+				}
+				if ctx.Err() != nil {
+					return r.partial(rep, ctx, err)
+				}
+				if r.Log != nil {
+					r.clearStatus()
+					if err != nil {
+						fmt.Fprintf(r.Log, "%s: failed: %s\n", label, run.Error)
+					} else {
 						fmt.Fprintf(r.Log, "%s: %.0f ops/s, p99 %s\n", label, run.OpsPerSec, fmtUs(run.All.P99us))
+					}
+					if run.KeptDir != "" {
+						fmt.Fprintf(r.Log, "%s: data kept in %s\n", label, run.KeptDir)
 					}
 				}
 				if err != nil {
-					return r.partial(rep, ctx, err)
+					r.Failures = append(r.Failures, Failure{Run: name, Reason: run.Error})
 				}
 			}
 		}
 	}
 	r.clearStatus()
+	if len(r.Failures) > 0 {
+		fe := &RunsFailedError{Failures: r.Failures, Runs: n}
+		rep.Partial, rep.Reason = true, fe.Error()
+		return rep, fe
+	}
 	return rep, nil
 }
 
@@ -183,8 +264,16 @@ func (r *Runner) partial(rep *Report, ctx context.Context, err error) (*Report, 
 }
 
 func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// A --dir that does not exist is refused rather than made: a typo
+	// would bench whatever disk the new directory landed on.
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--dir %s does not exist: create it first (on the disk under test), or leave --dir out for a temporary directory", dir)
+	case err != nil:
 		return fmt.Errorf("--dir %s: %v (choose a writable directory)", dir, unwrapPath(err))
+	case !st.IsDir():
+		return fmt.Errorf("--dir %s: not a directory (choose a writable directory)", dir)
 	}
 	f, err := os.CreateTemp(dir, ".gauntlet-write-test-*")
 	if err != nil {
@@ -202,15 +291,80 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// runOne measures one engine on one workload. It returns the run (possibly
-// cut short, with Error set) and a FatalError if the engine failed.
+// runOne measures one engine on one workload, in a child process if
+// r.Child is set. It returns the run (possibly cut short, with Error set;
+// nil if it failed before anything was measured) and the error that ended
+// it: a FatalError for a failure of the engine or its process, the
+// context's error on cancellation.
 func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
+	if r.Child != nil {
+		return r.runIsolated(ctx, e, p, rep, label)
+	}
+	dir, err := r.runDir(e, p, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	run, hists, err := r.measure(ctx, e, p, rep, dir, label)
+	if kept := r.dropRunDir(dir); kept != "" && run != nil {
+		run.KeptDir = kept
+	}
+	return run, hists, err
+}
+
+// runDir makes the fresh directory of one run under --dir.
+func (r *Runner) runDir(e resolvedEngine, p *plan, rep int) (string, error) {
 	dir, err := os.MkdirTemp(r.Config.Dir, fmt.Sprintf("%s-%s-r%d-", e.driver.Name, sanitize(p.name), rep))
 	if err != nil {
-		return nil, nil, FatalError{fmt.Errorf("--dir %s: %v", r.Config.Dir, unwrapPath(err))}
+		return "", FatalError{fmt.Errorf("--dir %s: %v", r.Config.Dir, unwrapPath(err))}
 	}
-	defer os.RemoveAll(dir)
+	return dir, nil
+}
+
+// dropRunDir removes a run's directory, or with --keep leaves it and
+// returns its path.
+func (r *Runner) dropRunDir(dir string) (kept string) {
+	if r.Config.Keep {
+		return dir
+	}
+	os.RemoveAll(dir)
+	return ""
+}
+
+// newRun is a run's identity: which engine, workload and repetition, and
+// how it is driven. A run that fails before measuring anything is this.
+func (r *Runner) newRun(e resolvedEngine, p *plan, rep int) *Run {
+	threads := r.Config.Threads
+	if threads == 0 {
+		threads = max(p.threads, 1) // the workload's own choice, else one client
+	}
+	run := &Run{
+		Engine: e.driver.Name, Spec: e.opts.Spec().String(), Options: e.opts.Map(),
+		Workload: p.name, WorkloadIs: p.describe, Repetition: rep,
+		Mode: "closed-loop", Threads: threads, Sync: r.Config.Sync || p.sync,
+	}
+	if r.Config.Rate > 0 {
+		run.Mode, run.RateOpsPerSec = "open-loop", r.Config.Rate
+	}
+	return run
+}
+
+// enter names the phase under way and its op counter, for a child's
+// heartbeat (progress is a change in either).
+func (r *Runner) enter(phase string, ops *atomic.Int64) {
+	r.live.Store(&livePhase{name: phase, ops: ops})
+}
+
+type livePhase struct {
+	name string
+	ops  *atomic.Int64 // nil for a phase without ops (open, close)
+}
+
+// measure opens the engine on dir and runs one workload on it: preload,
+// warm-up, the measured phase, close. It returns the run (nil if it
+// failed before the measured phase) and what ended it early.
+func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int, dir, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
 	r.status("%s: opening", label)
+	r.enter("opening", nil)
 	eng, err := e.driver.Open(dir, e.opts)
 	if err != nil {
 		return nil, nil, FatalError{fmt.Errorf("open %s in %s: %w", e.opts.Spec(), dir, err)}
@@ -227,20 +381,8 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	if err := p.check(eng); err != nil {
 		return nil, nil, fmt.Errorf("workload %s on engine %s: %w", p.name, e.driver.Name, err)
 	}
-	threads := r.Config.Threads
-	if threads == 0 {
-		threads = max(p.threads, 1) // the workload's own choice, else one client
-	}
-	syncWrites := r.Config.Sync || p.sync
-
-	run := &Run{
-		Engine: e.driver.Name, Spec: e.opts.Spec().String(), Options: e.opts.Map(),
-		Workload: p.name, WorkloadIs: p.describe, Repetition: rep,
-		Mode: "closed-loop", Threads: threads, Sync: syncWrites,
-	}
-	if r.Config.Rate > 0 {
-		run.Mode, run.RateOpsPerSec = "open-loop", r.Config.Rate
-	}
+	run := r.newRun(e, p, rep)
+	threads, syncWrites := run.Threads, run.Sync
 
 	// Preload: not measured.
 	if r.Config.Preload {
@@ -254,7 +396,7 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	// Warm-up: the workload itself, not measured.
 	if r.Config.Warmup > 0 {
 		r.status("%s: warming up for %s", label, r.Config.Warmup)
-		wm, err := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"})
+		wm, err := r.drive(ctx, eng, p, threads, syncWrites, phase{name: "warming up", duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -263,6 +405,7 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 			// Nothing left to measure.
 			run.Ended = fmt.Sprintf("the device filled up during the warm-up, after %d inserts: nothing measured (give the engine a larger device, or a shorter --warmup)", wm.ops())
 			closed = true
+			r.enter("closing", nil)
 			if err := eng.Close(); err != nil {
 				runErr := FatalError{fmt.Errorf("close %s: %w", e.driver.Name, err)}
 				run.Error = runErr.Error()
@@ -280,28 +423,56 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	if err != nil {
 		return nil, nil, err
 	}
-	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, phase{duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: r.Config.Seed, label: label, measured: true})
+	ph := phase{name: "measuring", duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: r.Config.Seed, label: label, measured: true}
+	if r.sink != nil {
+		// Once a second the figures so far go to the parent, so a child
+		// that dies mid-run still leaves them.
+		ph.checkpoint = func(m *measurement) {
+			c := *run
+			m.fill(&c)
+			r.sink.checkpoint(&c, m.hists)
+		}
+	}
+	cpu := cpuTime()
+	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, ph)
+	cpu = cpuTime() - cpu
 	stopProfile()
 	if m == nil {
 		return nil, nil, runErr
 	}
 	m.fill(run)
+	run.MeasuredCPUSec = cpu.Seconds()
 	if hasStats {
 		s := diffStats(st.Stats(), statsBefore)
 		run.Stats = &s
 		run.WriteAmplification = s.WriteAmplification()
 	}
-	if runErr != nil {
+	switch {
+	case ctx.Err() != nil:
+		run.Error = "interrupted"
+	case runErr != nil:
 		run.Error = runErr.Error()
-	} else if m.full {
+	case m.full:
 		run.Ended = fmt.Sprintf("the device filled up after %d inserts (%.2f GB) in %.2fs: the figures cover the run until then", run.Ops, float64(run.Bytes)/1e9, run.ElapsedSec)
 	}
 	closed = true
+	r.status("%s: closing", label)
+	r.enter("closing", nil)
 	if err := eng.Close(); err != nil && runErr == nil {
 		runErr = FatalError{fmt.Errorf("close %s: %w", e.driver.Name, err)}
 		run.Error = runErr.Error()
 	}
 	return run, m.hists, runErr
+}
+
+// cpuTime is the CPU time, user and system, this process has used: with
+// one run per child process, the run's own.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func diffStats(a, b engine.Stats) engine.Stats {
@@ -321,12 +492,15 @@ func diffStats(a, b engine.Stats) engine.Stats {
 }
 
 type phase struct {
+	name     string // for a child's heartbeat: "measuring"
 	duration time.Duration
 	ops      int64
 	rate     float64
 	seed     uint64
 	label    string
 	measured bool
+	// checkpoint, if set, receives the figures so far once a second.
+	checkpoint func(*measurement)
 }
 
 // measurement is the merged result of one phase.
@@ -383,10 +557,31 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	}
 	tl := newTimeline()
 	names := opNames()
+	// Checkpoints: the first worker to pass each whole second, having
+	// published its figures, wakes the control loop below, which merges
+	// what every worker has published. Taken on a timer instead, a
+	// checkpoint could fall just before the workers publish that second.
+	var onPublish func(sec int64)
+	var publishedSec atomic.Int64
+	cpReady := make(chan struct{}, 1)
+	if ph.checkpoint != nil {
+		onPublish = func(sec int64) {
+			for cur := publishedSec.Load(); sec > cur; cur = publishedSec.Load() {
+				if publishedSec.CompareAndSwap(cur, sec) {
+					select {
+					case cpReady <- struct{}{}:
+					default:
+					}
+					return
+				}
+			}
+		}
+	}
 	recs := make([]*recorder, threads)
 	for i := range recs {
-		recs[i] = newRecorder(names, tl)
+		recs[i] = newRecorder(names, tl, onPublish)
 	}
+	r.enter(ph.name, &issued)
 	var interval time.Duration
 	if ph.rate > 0 {
 		interval = time.Duration(float64(time.Second) / ph.rate)
@@ -472,7 +667,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 						stop.Store(true)
 						return
 					}
-					fail(FatalError{fmt.Errorf("%s: %s %q: %w", ph.label, op.Kind, op.Key, err)})
+					where := ""
+					if !ph.measured {
+						where = ph.name + ": "
+					}
+					fail(FatalError{fmt.Errorf("%s%s %q: %w", where, op.Kind, op.Key, err)})
 				}
 				rec.add(int(op.Kind), end-intended, end, n, failed)
 				if sched != nil {
@@ -482,8 +681,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		}()
 	}
 	// Progress, cancellation, and the deadline watcher.
+	// The phase ends when the last worker returns, read here rather than
+	// when the loop below notices: it may be busy with a checkpoint then.
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	var elapsed time.Duration
+	go func() { wg.Wait(); elapsed = time.Since(start); close(done) }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for waiting := true; waiting; {
@@ -492,6 +694,10 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 			waiting = false
 		case <-ctx.Done():
 			stop.Store(true)
+		case <-cpReady:
+			if !stop.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+				ph.checkpoint(checkpoint(recs, tl, names)) // the result is about to follow otherwise
+			}
 		case <-tick.C:
 			if !deadline.IsZero() && time.Now().After(deadline) {
 				stop.Store(true)
@@ -500,8 +706,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		}
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
-	// until the last one returns.
-	elapsed := time.Since(start)
+	// until the last one returns (elapsed, set before done closed).
 	m := &measurement{elapsed: elapsed, hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
 	for _, rec := range recs {
 		rec.flushSecond()
@@ -526,6 +731,38 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		return m, ctx.Err()
 	}
 	return m, firstErr
+}
+
+// checkpoint merges what the workers have published: the figures of the
+// phase up to the latest whole second a worker has passed (a worker stuck
+// in an op contributes what it did before).
+func checkpoint(recs []*recorder, tl *timeline, names []string) *measurement {
+	m := &measurement{hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+	for _, rec := range recs {
+		p := rec.pub
+		p.mu.Lock()
+		m.elapsed = max(m.elapsed, p.upTo)
+		for i, h := range p.hist {
+			if h == nil || h.TotalCount() == 0 {
+				continue
+			}
+			name := names[i]
+			if m.hists[name] == nil {
+				m.hists[name] = newHistogram()
+			}
+			m.hists[name].Merge(h)
+			m.all.Merge(h)
+			m.count[name] += p.count[i]
+			m.errors[name] += p.errors[i]
+		}
+		m.bytes += p.bytes
+		p.mu.Unlock()
+	}
+	m.tl = tl.points(m.elapsed)
+	if secs := int(m.elapsed / time.Second); len(m.tl) > secs {
+		m.tl = m.tl[:secs] // seconds a worker has finished since
+	}
+	return m
 }
 
 // waitUntil waits until t. It sleeps while t is far off and yields in a
@@ -559,6 +796,7 @@ func opNames() []string {
 
 func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, threads int) (int64, error) {
 	var loaded atomic.Int64
+	r.enter("preloading", &loaded)
 	var wg sync.WaitGroup
 	errs := make([]error, threads)
 	for w := range threads {
@@ -676,6 +914,10 @@ func fmtUs(us float64) string {
 
 // status and progress draw one line in place on a terminal.
 func (r *Runner) status(format string, args ...any) {
+	if r.sink != nil {
+		r.sink.status(fmt.Sprintf(format, args...)) // the parent draws it
+		return
+	}
 	if r.Progress == nil {
 		return
 	}
@@ -687,7 +929,7 @@ func (r *Runner) status(format string, args ...any) {
 }
 
 func (r *Runner) clearStatus() {
-	if r.Progress != nil {
+	if r.Progress != nil && r.sink == nil {
 		fmt.Fprint(r.Progress, "\r\033[K")
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,6 +24,15 @@ import (
 // quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
 // large-value fill and a durable-put workload, a few seconds each.
 var quickWorkloads = []string{"ycsb-a", "ycsb-c", "fill-64k", "durable-put"}
+
+// benchDrivers is the engine table bench resolves specs against, in the
+// parent and in each run's child process alike; tests add engines that
+// panic, die or hang.
+var benchDrivers = drivers
+
+// benchHangTimeout is how long a run's child may go without progress
+// before it is called hung (bench.Runner.HangTimeout); tests shorten it.
+var benchHangTimeout = bench.HangTimeoutDefault
 
 func newBenchCmd() *cobra.Command {
 	var (
@@ -43,9 +55,21 @@ Closed loop by default: each of --threads workers issues its next op when the la
 returns. --rate runs open loop: ops are scheduled at that total rate and latency is
 measured from each op's intended start, free of coordinated omission.
 
-An engine failure (disk full, IO error) ends the bench with exit 3, keeping what was
-measured; a fill (an insert-only workload) that fills the engine's device instead
-ends its run there, keeps its figures and says so.
+Every run executes in a child process of the harness, on a fresh directory under --dir
+that is removed afterwards (--keep leaves it and prints its path). An engine that
+fails (disk full, IO error), panics, dies of a signal (SIGBUS, the OOM killer's
+SIGKILL) or hangs (no op started and no new phase for 60s) ends its own run, with a
+one-line reason; the other runs go on, every figure measured is written (a run whose
+child died keeps those of its last checkpoint, sent once a second), and the bench
+exits 3 with one line per failed run. A fill (an insert-only workload) that fills
+the engine's device instead ends its run there, keeps its figures and says so.
+Each run records its own CPU time and peak RSS.
+
+Ctrl-C (SIGINT) or SIGTERM stops the run under way, writes what was measured, marked
+partial, and exits 130 or 143.
+
+--dir must exist (a typo would bench another disk); --out must not hold an earlier
+report.
 
 Engines and workloads are comma-separated specs; an option belongs to the spec
 before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
@@ -69,13 +93,13 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if quick {
 				applyQuick(cmd, &cfg)
 			}
-			return runBench(cmd, drivers(), cfg, quiet)
+			return runBench(cmd, benchDrivers(), cfg, quiet)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&engines, "engine", nil, "engine specs, comma-separated or repeated (see 'harness engines')")
 	f.StringArrayVar(&workloads, "workload", nil, "workload names or specs, comma-separated or repeated (see 'harness workloads')")
-	f.StringVar(&cfg.Dir, "dir", "", "directory (on the disk under test) for the engines' data; default: a new temporary directory, removed afterwards")
+	f.StringVar(&cfg.Dir, "dir", "", "an existing directory (on the disk under test) for the engines' data; default: a new temporary directory, removed afterwards")
 	f.DurationVar(&cfg.Duration, "duration", 0, "measured time per run (default 10s unless --ops is set)")
 	f.Int64Var(&cfg.Ops, "ops", 0, "measured operations per run, instead of --duration")
 	f.IntVar(&cfg.Threads, "threads", 0, "client goroutines (default: the workload's choice, 16 for durable-put, else 1)")
@@ -85,11 +109,12 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Sync, "sync", false, "make every write durable before acknowledging it (Sync after each write, inside its latency)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "open loop: total ops/s to schedule (0: closed loop)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed of the op sequences")
-	f.StringVar(&cfg.Out, "out", "", "output directory (default out/bench-<time>)")
+	f.StringVar(&cfg.Out, "out", "", "output directory, not one holding an earlier report (default out/bench-<time>)")
 	f.BoolVar(&cfg.Probe, "probe", false, "measure the device's limits under --dir first (see 'harness probe')")
 	f.Int64Var(&cfg.ProbeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
 	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine>-<workload>-r<rep>.cpu.pprof)")
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
 	f.BoolVar(&quiet, "quiet", false, "no progress line (it is also off when stderr is not a terminal)")
 	return cmd
@@ -130,39 +155,58 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// runBench runs cfg against the engines of table and writes every output.
+// runBench runs cfg against the engines of table, each run in a child
+// process of this executable, and writes every output.
 func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet bool) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
 	}
-	r := &bench.Runner{Config: cfg, Drivers: table, Log: stderr}
+	r := &bench.Runner{Config: cfg, Drivers: table, Log: stderr, HangTimeout: benchHangTimeout}
 	if !quiet && isTerminal(stderr) {
 		r.Progress = stderr
 	}
 	if err := r.Validate(); err != nil {
 		return usageError{err}
 	}
+	// An earlier report's plots and histograms would sit beside the new
+	// report with nothing to tell them apart.
+	if _, err := os.Stat(filepath.Join(cfg.Out, bench.ReportFile)); err == nil {
+		return usagef("--out %s holds the report of an earlier bench: give a new directory (or leave --out out for out/bench-<time>), or remove that one first", cfg.Out)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return usagef("--out %s: %v (choose a writable directory)", cfg.Out, unwrapPathErr(err))
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return usagef("--out %s: %v (choose a writable directory)", cfg.Out, unwrapPathErr(err))
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the harness executable to run each run in: %w", err)
+	}
+	r.Child = func() *exec.Cmd { return benchChildCmd(exe) }
 	if r.Config.Dir == "" {
 		tmp, err := os.MkdirTemp("", "gauntlet-bench-")
 		if err != nil {
 			return fmt.Errorf("temporary directory: %w", err)
 		}
-		defer os.RemoveAll(tmp)
+		if !cfg.Keep {
+			defer os.RemoveAll(tmp)
+		}
 		r.Config.Dir = tmp
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(cmd.Context())
 	defer stop()
 	rep, runErr := r.Run(ctx)
+	sig := stop()
 	if rep == nil {
 		var fe bench.FatalError
 		if errors.As(runErr, &fe) {
 			return runErr
 		}
 		return usageError{runErr}
+	}
+	if sig != nil {
+		rep.Reason = "interrupted by " + signalName(sig)
 	}
 	path, err := bench.WriteReport(cfg.Out, rep, r.Histograms)
 	if err != nil {
@@ -179,13 +223,104 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 	for _, f := range files {
 		fmt.Fprintf(stdout, "        %s\n", f)
 	}
+	var failed *bench.RunsFailedError
 	switch {
-	case runErr == nil:
-		return nil
-	case errors.Is(runErr, context.Canceled):
-		return fmt.Errorf("interrupted; the %d completed runs are in %s, marked partial", len(rep.Runs), path)
-	default:
+	case sig != nil:
+		return interruptedError{sig, fmt.Errorf("interrupted by %s; the %d runs measured are in %s, marked partial", signalName(sig), len(rep.Runs), path)}
+	case errors.As(runErr, &failed):
+		// One line per failed run, then where the rest went.
+		for _, f := range failed.Failures {
+			fmt.Fprintf(stderr, "harness: %s: %s\n", f.Run, oneLine(f.Reason))
+		}
+		return fmt.Errorf("%d of %d runs failed; the figures of every run are in %s", len(failed.Failures), failed.Runs, path)
+	case runErr != nil:
 		return fmt.Errorf("%v; partial results in %s", runErr, path)
+	}
+	return nil
+}
+
+// stopOnSignal returns a context cancelled by SIGINT or SIGTERM (or by
+// parent's end), and a stop function that stops listening and returns the
+// signal that came, if any: a parent context cancelled without one counts
+// as SIGINT.
+func stopOnSignal(parent context.Context) (context.Context, func() os.Signal) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var mu sync.Mutex
+	var got os.Signal
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case s := <-sigs:
+			mu.Lock()
+			got = s
+			mu.Unlock()
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var once sync.Once
+	return ctx, func() os.Signal {
+		once.Do(func() {
+			signal.Stop(sigs)
+			if parent.Err() != nil {
+				mu.Lock()
+				if got == nil {
+					got = os.Interrupt
+				}
+				mu.Unlock()
+			}
+			cancel()
+			<-done
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return got
+	}
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// benchChildCmd is the command of one bench run's child process: the
+// harness's hidden bench-run verb. The runner sets the rest (its process
+// group among them).
+func benchChildCmd(exe string) *exec.Cmd {
+	cmd := exec.Command(exe, "internal", "bench-run")
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	return cmd
+}
+
+// newBenchRunCmd is the hidden verb a bench run's child process runs: the
+// run arrives on stdin, its heartbeats, checkpoints and result leave on
+// file descriptor 3 (bench.ServeChild).
+func newBenchRunCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "bench-run",
+		Short: "run one bench run sent on stdin, reporting on file descriptor 3",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The parent tells the child to stop with SIGINT (it is in a
+			// process group of its own, so a terminal's Ctrl-C does not
+			// reach it); the run then ends and its result still goes out.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out := os.NewFile(bench.ChildFD, "bench-parent")
+			defer out.Close()
+			return bench.ServeChild(ctx, benchDrivers(), cmd.InOrStdin(), out)
+		},
 	}
 }
 

@@ -149,7 +149,7 @@ func newInternalCmd() *cobra.Command {
 	child.Flags().StringVar(&spec, "engine", "", "engine spec")
 	child.Flags().StringVar(&dir, "dir", "", "engine directory")
 	child.Flags().StringVar(&trace, "trace", "", "trace of the workload")
-	cmd.AddCommand(child)
+	cmd.AddCommand(child, newBenchRunCmd())
 	return cmd
 }
 

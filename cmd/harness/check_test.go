@@ -23,10 +23,11 @@ import (
 )
 
 // TestMain lets the test binary stand in for the harness as a kill-mode
-// child.
+// child, a check worker, a bench run's child, or the harness itself.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		checkDrivers = testDrivers
+		benchDrivers = benchTestDrivers
 		os.Exit(runWith(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

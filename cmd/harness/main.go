@@ -2,7 +2,11 @@
 // checks them against reference models.
 //
 // Exit codes: 0 pass, 1 a violation or regression was found, 2 usage error
-// (bad flag, unknown engine, bad option), 3 internal error.
+// (bad flag, unknown engine, bad option), 3 internal error (for bench: a
+// run failed), 130 stopped by SIGINT (Ctrl-C) and 143 stopped by SIGTERM,
+// as a shell reports a process those signals ended: what ran is kept and
+// marked interrupted, and the code is never 0, so a CI job stopped by its
+// timeout does not pass.
 //
 // This package is wiring only: the engine table, flag parsing, and calls into
 // the packages that do the work.
@@ -14,6 +18,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -24,7 +29,29 @@ const (
 	exitViolation = 1
 	exitUsage     = 2
 	exitInternal  = 3
+	// exitInterrupted and exitTerminated are 128 plus the signal's number,
+	// the shell's convention for a process a signal ended.
+	exitInterrupted = 130 // SIGINT
+	exitTerminated  = 143 // SIGTERM
 )
+
+// interruptedError marks a verb stopped by a signal after it kept what it
+// had done: exit 130 for SIGINT, 143 for SIGTERM. err says what was kept.
+type interruptedError struct {
+	sig os.Signal
+	err error
+}
+
+func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Unwrap() error { return e.err }
+
+// code is the exit code for the signal: 128 plus its number.
+func (e interruptedError) code() int {
+	if s, ok := e.sig.(syscall.Signal); ok && s > 0 && s < 128 {
+		return 128 + int(s)
+	}
+	return exitInterrupted
+}
 
 // usageError marks an error caused by the user's input: exit 2.
 type usageError struct{ err error }
@@ -65,7 +92,10 @@ func exitFor(err error, stderr io.Writer) int {
 	code := exitInternal
 	var ue usageError
 	var ve violationError
+	var ie interruptedError
 	switch {
+	case errors.As(err, &ie):
+		code = ie.code()
 	case errors.As(err, &ue) || isCobraUsage(err):
 		code = exitUsage
 	case errors.As(err, &ve):
@@ -129,7 +159,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Long: `harness drives storage engines with workloads, measures throughput and tail
 latency, and checks conformance and crash consistency against reference models.
 
-Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error.`,
+Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
+(bench: a run failed), 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		// No Run: a bare "harness" prints help, and an unknown verb is an

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -92,6 +96,22 @@ func TestWorkloadsListsNamed(t *testing.T) {
 	for _, name := range []string{"ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f", "fill-64k", "durable-put"} {
 		if !strings.Contains(stdout, "\n"+name+" ") {
 			t.Errorf("workloads output lacks %s:\n%s", name, stdout)
+		}
+	}
+}
+
+// TestExitForInterrupted: a verb stopped by a signal exits 128 plus the
+// signal's number (130 SIGINT, 143 SIGTERM), with its one line, even when
+// the error is wrapped.
+func TestExitForInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		sig  os.Signal
+		code int
+	}{{os.Interrupt, exitInterrupted}, {syscall.SIGINT, 130}, {syscall.SIGTERM, exitTerminated}, {syscall.SIGTERM, 143}} {
+		var errb bytes.Buffer
+		err := fmt.Errorf("bench: %w", interruptedError{tc.sig, errors.New("interrupted; results in x")})
+		if code := exitFor(err, &errb); code != tc.code || errb.String() != "harness: bench: interrupted; results in x\n" {
+			t.Errorf("%v: exit %d, stderr %q; want %d and one line", tc.sig, code, errb.String(), tc.code)
 		}
 	}
 }
