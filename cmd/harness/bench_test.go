@@ -147,7 +147,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"probe"}, "--dir is required"},
 		// Ranges are checked before anything runs, with the figure typed.
 		{[]string{"bench", "--engine", "bbolt:batch-size=-5", "--workload", "ycsb-a"}, "batch-size=-5 is outside 1 to"},
-		{[]string{"bench", "--engine", "shardstore:extent=5KiB", "--workload", "ycsb-a"}, "extent size 5120: want a multiple of 4KiB"},
+		{[]string{"bench", "--engine", "shardstore:extent=5KiB", "--workload", "ycsb-a"}, "shardstore: extent=5KiB: want a multiple of 4KiB"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)
@@ -630,7 +630,7 @@ func TestBenchKeep(t *testing.T) {
 // where it may mount one (unshare).
 func TestBenchDiskFull(t *testing.T) {
 	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
-	args := []string{"bench", "--engine", "pebble,badger,bbolt,shardstore:size=8MiB,extent=1MiB,cache=1MiB,shardstore",
+	args := []string{"bench", "--engine", "pebble,badger,bbolt,shardstore:size=10MiB,extent=1MiB,cache=1MiB,shardstore",
 		"--workload", "fill,values=1MiB", "--duration", "2s", "--warmup", "0s", "--dir", dir, "--out", out}
 	var cmd *exec.Cmd
 	if os.Getuid() == 0 && os.Getenv("GAUNTLET_TEST_UNSHARE") == "" {
