@@ -14,17 +14,39 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
-// Exit codes.
+// Exit codes. A run stopped by a signal exits as the shell reports a
+// process killed by it (128 + the signal's number), so a CI job stopped by
+// its timeout never reads as a pass.
 const (
-	exitPass      = 0
-	exitViolation = 1
-	exitUsage     = 2
-	exitInternal  = 3
+	exitPass        = 0
+	exitViolation   = 1
+	exitUsage       = 2
+	exitInternal    = 3
+	exitInterrupted = 130 // SIGINT
+	exitTerminated  = 143 // SIGTERM
 )
+
+// interruptedError marks a run stopped by a signal: exit 130 for SIGINT,
+// 143 for SIGTERM. What the run did is already written.
+type interruptedError struct{ sig os.Signal }
+
+func (e interruptedError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// signalName is the signal's conventional name: SIGINT, SIGTERM.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
 
 // usageError marks an error caused by the user's input: exit 2.
 type usageError struct{ err error }
@@ -65,14 +87,23 @@ func exitFor(err error, stderr io.Writer) int {
 	code := exitInternal
 	var ue usageError
 	var ve violationError
+	var ie interruptedError
 	switch {
 	case errors.As(err, &ue) || isCobraUsage(err):
 		code = exitUsage
+	case errors.As(err, &ie):
+		code = exitInterrupted
+		if ie.sig == syscall.SIGTERM {
+			code = exitTerminated
+		}
 	case errors.As(err, &ve):
 		code = exitViolation
 		if ve.quiet {
 			return code
 		}
+	}
+	if errors.Is(err, errQuiet) {
+		return code
 	}
 	fmt.Fprintf(stderr, "harness: %s\n", describe(err))
 	return code
