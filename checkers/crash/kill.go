@@ -678,34 +678,48 @@ func why(stderr string) string {
 	return "no output"
 }
 
-// tail keeps the last tailMax bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
+// headTail keeps the first and the last outputMax bytes written to it: a
+// Go crash says why in its first lines, before a goroutine dump of any
+// length.
+type headTail struct {
+	mu         sync.Mutex
+	head, tail []byte
+	cut        bool // bytes were dropped between head and tail
 }
 
-const tailMax = 8 << 10
+const outputMax = 8 << 10
 
-func (t *tail) Write(b []byte) (int, error) {
+func (t *headTail) Write(b []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > tailMax {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailMax:]...)
+	n := len(b)
+	if room := outputMax - len(t.head); room > 0 {
+		k := min(room, len(b))
+		t.head = append(t.head, b[:k]...)
+		b = b[k:]
 	}
-	return len(b), nil
+	t.tail = append(t.tail, b...)
+	if len(t.tail) > outputMax {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-outputMax:]...)
+		t.cut = true
+	}
+	return n, nil
 }
 
-func (t *tail) String() string {
+func (t *headTail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf)
+	sep := ""
+	if t.cut {
+		sep = "\n...\n"
+	}
+	return string(t.head) + sep + string(t.tail)
 }
 
 // runProc runs cmd for at most timeout, passing each line of its stdout to
 // line, and returns how it ended. An error means it could not start.
 func runProc(cmd *exec.Cmd, timeout time.Duration, line func(string)) (procEnd, error) {
-	var stderr tail
+	var stderr headTail
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/internal/badengine"
 )
 
 // TestMain lets the test binary stand in for the harness as a kill-mode
@@ -43,7 +44,7 @@ func (s staleDelete) DeleteTracked(context.Context, []byte) (engine.Dependency, 
 }
 
 func testDrivers() engine.Drivers {
-	return append(drivers(), engine.Driver{
+	return append(append(drivers(), badengine.Drivers()...), engine.Driver{
 		Name: "stale-delete", Doc: "the model, ignoring deletes (a known bug)",
 		Open: func(dir string, _ engine.Options) (engine.Engine, error) {
 			s, err := model.Open(dir)
