@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -650,12 +651,15 @@ func (p procEnd) describe(what string, timeout time.Duration) string {
 	return fmt.Sprintf("%s ended (%s): %s", what, status, why(p.stderr))
 }
 
+// logStamp is the date and time the standard logger puts first.
+var logStamp = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(\.\d+)? `)
+
 // why picks the line of a dead process's stderr that says what killed it.
 func why(stderr string) string {
 	var first, signal string
 	var last string
 	for _, l := range strings.Split(stderr, "\n") {
-		l = strings.TrimSpace(l)
+		l = logStamp.ReplaceAllString(strings.TrimSpace(l), "")
 		if l == "" {
 			continue
 		}
@@ -1225,14 +1229,15 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 	// under a context the stop does not cancel, so a Ctrl-C never fails
 	// them into a false violation.
 	k := &kill{c: c, ctx: context.WithoutCancel(ctx)}
-	cleanup, err := k.start()
-	if err != nil {
-		return res, err
-	}
-	defer cleanup()
 	unknown := func(reason string) {
 		res.Verdict, res.Reason = checkers.Unknown, reason
 	}
+	cleanup, err := k.start()
+	if err != nil { // a full disk, as often as not
+		unknown(fmt.Sprintf("make the work directory: %v", err))
+		return res, nil
+	}
+	defer cleanup()
 	var interrupt error
 	if why := k.probe(); why != "" {
 		unknown(why)
@@ -1399,12 +1404,13 @@ func ReplayKill(ctx context.Context, c KillConfig, tr workloads.Trace) (checkers
 	}
 	start := time.Now()
 	k := &kill{c: c, ctx: context.WithoutCancel(ctx)}
+	defer func() { res.Elapsed = time.Since(start) }()
 	cleanup, err := k.start()
 	if err != nil {
-		return res, err
+		res.Verdict, res.Reason, res.Cases = checkers.Unknown, fmt.Sprintf("make the work directory: %v", err), 0
+		return res, nil
 	}
 	defer cleanup()
-	defer func() { res.Elapsed = time.Since(start) }()
 	if why := k.probe(); why != "" {
 		res.Verdict, res.Reason, res.Cases = checkers.Unknown, why, 0
 		return res, nil
