@@ -10,10 +10,35 @@ package checkers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
+
+// ErrBadTrace marks a trace a checker cannot replay as written: a bad
+// attribute, a kill point that contradicts the ops, a value the model
+// cannot hold. It is the user's input, not the engine's fault: the CLI
+// exits 2.
+var ErrBadTrace = errors.New("bad trace")
+
+// FileStem names a run's files in an output directory:
+// "<checker>[-<mode>]-<engine>-<seed>", e.g. "crash-kill-pebble-7", so runs
+// of different engines and modes on the same seed keep their own Result
+// and trace. engine is a spec; only its name (before ':') is used.
+func FileStem(checker, mode, engine string, seed uint64) string {
+	name, _, _ := strings.Cut(engine, ":")
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, name)
+	if mode != "" {
+		return fmt.Sprintf("%s-%s-%s-%d", checker, mode, name, seed)
+	}
+	return fmt.Sprintf("%s-%s-%d", checker, name, seed)
+}
 
 // Verdict is a checker's conclusion.
 type Verdict string
@@ -22,7 +47,11 @@ type Verdict string
 const (
 	Pass    Verdict = "pass"    // every case held
 	Fail    Verdict = "fail"    // at least one violation
-	Unknown Verdict = "unknown" // the checker could not decide (timeout, unsupported engine)
+	Unknown Verdict = "unknown" // the checker could not decide (the engine failed, a replay did not reproduce)
+	// Interrupted: a signal (or a cancelled context) stopped the run
+	// before its cases or budget were done; the cases that ran held. It is
+	// not a pass: a CI job killed by its timeout must not turn green.
+	Interrupted Verdict = "interrupted"
 )
 
 // Result is the outcome of one checker run.
@@ -35,8 +64,9 @@ type Result struct {
 	// (Elapsed is the wall time of the whole run).
 	Jobs    int     `json:"jobs,omitempty"`
 	Verdict Verdict `json:"verdict"`
-	// Reason explains an Unknown verdict, a run stopped before its cases
-	// were done, or which job of several found a violation.
+	// Reason explains an Unknown or Interrupted verdict, a run whose
+	// budget ended before its cases were done, or which job of several
+	// found a violation.
 	Reason     string        `json:"reason,omitempty"`
 	Cases      int64         `json:"cases"`
 	Ops        int64         `json:"ops"`
@@ -58,8 +88,16 @@ type Violation struct {
 	OriginalOps int `json:"original_ops"`
 	// TraceFile is where the minimized trace was written, if it was.
 	TraceFile string `json:"trace_file,omitempty"`
-	// Replay is a command that reproduces the violation.
+	// Replay is a command that reproduces the violation (or, with
+	// NotReproduced, retries it).
 	Replay string `json:"replay"`
+	// NotReproduced, if set, says why a replay of the violation's trace
+	// did not reproduce it (a kill that landed inside Close cannot be
+	// placed there again exactly); Ops are then the case as it ran.
+	NotReproduced string `json:"not_reproduced,omitempty"`
+	// NotMinimized, if set, says why a reproduced violation's Ops were not
+	// minimized.
+	NotMinimized string `json:"not_minimized,omitempty"`
 }
 
 // OpsPerSec is the checker's throughput.
@@ -125,14 +163,38 @@ func (r Result) Summary() string {
 			}
 			fmt.Fprintf(&b, "   %s %3d  %s\n", mark, j, op)
 		}
-		if v.OriginalOps > len(v.Ops) {
+		switch {
+		case v.NotReproduced != "":
+			fmt.Fprintf(&b, "  replay did not reproduce the violation (%s): ops not minimized\n", v.NotReproduced)
+		case v.NotMinimized != "":
+			fmt.Fprintf(&b, "  not minimized: %s\n", v.NotMinimized)
+		case v.OriginalOps > len(v.Ops):
 			fmt.Fprintf(&b, "  minimized from %d to %d ops\n", v.OriginalOps, len(v.Ops))
 		}
-		if v.Replay != "" {
+		switch {
+		case v.Replay != "" && v.NotReproduced != "":
+			fmt.Fprintf(&b, "  retry: %s\n", v.Replay)
+		case v.Replay != "":
 			fmt.Fprintf(&b, "  replay: %s\n", v.Replay)
 		}
 	}
 	return b.String()
+}
+
+// End explains a run that passed with fewer than the planned cases: a run
+// that interrupt (the cause of a cancelled context, e.g. a signal) stopped
+// becomes Interrupted, one whose budget ran out stays a pass and says so.
+// A run that did all its cases, or found a violation, is left as it is.
+func (r *Result) End(planned int64, budget time.Duration, interrupt error) {
+	if r.Verdict != Pass || r.Cases >= planned {
+		return
+	}
+	if interrupt != nil {
+		r.Verdict = Interrupted
+		r.Reason = fmt.Sprintf("stopped after %s: %v", CasesOf(r.Cases, planned), interrupt)
+		return
+	}
+	r.Reason = fmt.Sprintf("budget %s spent after %s", budget, CasesOf(r.Cases, planned))
 }
 
 // CasesUnlimited is a case count large enough that only the budget ends a

@@ -2,6 +2,7 @@ package checkers_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -73,5 +74,60 @@ func TestSummaryOneScreen(t *testing.T) {
 	}
 	if strings.Contains(s, "k4\"") || strings.Contains(s, "k49\"") {
 		t.Errorf("summary shows elided ops:\n%s", s)
+	}
+}
+
+func TestResultEnd(t *testing.T) {
+	interrupt := errors.New("interrupted by SIGINT")
+	for _, c := range []struct {
+		r         checkers.Result
+		planned   int64
+		interrupt error
+		verdict   checkers.Verdict
+		reason    string
+	}{
+		{checkers.Result{Verdict: checkers.Pass, Cases: 3}, 10, interrupt, checkers.Interrupted, "stopped after 3 of 10 cases: interrupted by SIGINT"},
+		{checkers.Result{Verdict: checkers.Pass, Cases: 3}, checkers.CasesUnlimited, interrupt, checkers.Interrupted, "stopped after 3 cases: interrupted by SIGINT"},
+		{checkers.Result{Verdict: checkers.Pass, Cases: 3}, 10, nil, checkers.Pass, "budget 1m0s spent after 3 of 10 cases"},
+		// Done before the signal: a pass.
+		{checkers.Result{Verdict: checkers.Pass, Cases: 10}, 10, interrupt, checkers.Pass, ""},
+		{checkers.Result{Verdict: checkers.Fail, Cases: 3}, 10, interrupt, checkers.Fail, ""},
+		{checkers.Result{Verdict: checkers.Unknown, Cases: 3, Reason: "case 4: no space"}, 10, interrupt, checkers.Unknown, "case 4: no space"},
+	} {
+		r := c.r
+		r.End(c.planned, time.Minute, c.interrupt)
+		if r.Verdict != c.verdict || r.Reason != c.reason {
+			t.Errorf("%+v.End(%d, %v) = %s %q, want %s %q", c.r, c.planned, c.interrupt, r.Verdict, r.Reason, c.verdict, c.reason)
+		}
+	}
+}
+
+func TestSummaryNotReproduced(t *testing.T) {
+	v := checkers.Violation{Summary: "reopen after the kill: corrupt", Ops: []string{`put "k" size=1 seed=1`, "# kill -9 inside Close"}, OpIndex: 1, OriginalOps: 9,
+		NotReproduced: "the kill landed inside Close", Replay: "harness check crash --replay t"}
+	s := checkers.Result{Checker: "crash", Engine: "e", Verdict: checkers.Fail, Violations: []checkers.Violation{v}}.Summary()
+	for _, want := range []string{"replay did not reproduce the violation (the kill landed inside Close): ops not minimized", "retry: harness check crash --replay t"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "minimized from") || strings.Contains(s, "replay: ") {
+		t.Errorf("summary of a violation not reproduced claims a minimization or a replay:\n%s", s)
+	}
+}
+
+func TestFileStem(t *testing.T) {
+	for _, c := range []struct {
+		checker, mode, engine string
+		want                  string
+	}{
+		{"crash", "kill", "pebble:sync=true,memtable=64MiB", "crash-kill-pebble-7"},
+		{"crash", "block", "shardstore:size=1MiB", "crash-block-shardstore-7"},
+		{"conformance", "", "model", "conformance-model-7"},
+		{"conformance", "", "a/b c", "conformance-a_b_c-7"},
+	} {
+		if got := checkers.FileStem(c.checker, c.mode, c.engine, 7); got != c.want {
+			t.Errorf("FileStem(%q, %q, %q, 7) = %q, want %q", c.checker, c.mode, c.engine, got, c.want)
+		}
 	}
 }

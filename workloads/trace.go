@@ -23,9 +23,15 @@ const (
 	// traceLineMax bounds one line: two quoted keys of engine.KeyMax bytes,
 	// each at most 4 bytes per byte when escaped, plus the fields.
 	traceLineMax = 16 << 10
-	// traceSizeMax bounds a value size in a trace, so a corrupt trace
-	// cannot ask Apply for an absurd allocation.
+	// traceSizeMax bounds a list's n= in a trace.
 	traceSizeMax = math.MaxInt32
+	// TraceValueMax bounds a value's size= in a trace (1 GiB, the cap on
+	// size histograms too): above every engine's value maximum but bbolt's,
+	// so a trace can test any limit, and a trace cannot make a replay
+	// allocate and fill gigabytes (a 2 GiB put ran a checker out of time
+	// after 2.1 GB of memory). ParseTrace refuses a larger size and
+	// TraceWriter will not write one.
+	TraceValueMax = 64 * engine.ValueMaxMin
 )
 
 // Header is what a trace records about the run that made it.
@@ -172,7 +178,7 @@ func checkTraceOp(op Op) error {
 			return fmt.Errorf("list end: %v", err)
 		}
 	}
-	if op.Size < 0 || op.Size > traceSizeMax || op.Size != 0 && !k.Writes() {
+	if op.Size < 0 || op.Size > TraceValueMax || op.Size != 0 && !k.Writes() {
 		return fmt.Errorf("%v with size %d", k, op.Size)
 	}
 	if op.ScanLen < 0 || op.ScanLen > traceSizeMax || op.ScanLen != 0 && k != OpList {
@@ -383,6 +389,9 @@ func parseOp(line string) (Op, error) {
 			n, err := strconv.ParseInt(t.value, 10, 64)
 			if err != nil || n < 0 || n > traceSizeMax {
 				return Op{}, fmt.Errorf("%s: %s=%s is not a number from 0 to %d", kind, t.key, clip(t.value), traceSizeMax)
+			}
+			if t.key == "size" && n > TraceValueMax {
+				return Op{}, fmt.Errorf("%s: size=%d is above %d bytes (1 GiB), the largest value a trace may hold: give a smaller size", kind, n, TraceValueMax)
 			}
 			if t.key == "size" {
 				op.Size = int(n)

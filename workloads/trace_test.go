@@ -151,6 +151,9 @@ func TestTraceErrors(t *testing.T) {
 		{head + "put \"k\" size=ten seed=1\n", 3, "put: size=ten is not a number"},
 		{head + "put \"k\" size=-1 seed=1\n", 3, "size=-1 is not a number from 0"},
 		{head + "put \"k\" size=99999999999 seed=1\n", 3, "size=99999999999 is not a number from 0"},
+		// Bounded: a 2 GiB value is refused while parsing, not allocated.
+		{head + "put \"k\" size=2147483647 seed=1\n", 3, "put: size=2147483647 is above 1073741824 bytes (1 GiB), the largest value a trace may hold"},
+		{head + "get \"k\"\nput \"k\" size=1073741825 seed=1\n", 4, "put: size=1073741825 is above 1073741824 bytes"},
 		{head + "put \"k\" size=1 seed=18446744073709551616\n", 3, "seed=18446744073709551616 is not a number"},
 		{head + "put \"k\" size=1 seed=1 seed=2\n", 3, "field seed= given twice"},
 		{head + "put \"k\" size=1 seed=1 n=3\n", 3, "put: unknown field n=; put takes size, seed"},
@@ -191,6 +194,7 @@ func TestTraceWriterErrors(t *testing.T) {
 		{Kind: OpGet, Key: []byte("k"), End: []byte("z")},
 		{Kind: OpList, End: []byte{}},
 		{Kind: OpPut, Key: []byte("k"), Size: -1},
+		{Kind: OpPut, Key: []byte("k"), Size: TraceValueMax + 1},
 		{Kind: OpGet, Key: []byte("k"), Size: 1},
 		{Kind: OpGet, Key: []byte("k"), ScanLen: 1},
 		{Kind: OpCompact, Seed: 1},

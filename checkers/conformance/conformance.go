@@ -219,6 +219,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults, false), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
+		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed),
 	})
 }
 

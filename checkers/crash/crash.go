@@ -17,11 +17,19 @@
 //
 // Kill mode (RunKill) works on any engine that opens on a directory, peers
 // included: a child process runs a generated workload on a real directory
-// and reports every acknowledged op and Sync on stdout; the parent kills it
-// with SIGKILL at a seeded moment, reopens the directory and checks it.
+// and reports every acknowledged op, Sync and Close on stdout; the parent
+// kills it with SIGKILL at a seeded moment and a second child reopens the
+// directory, reads every key, lists and closes, reporting what it read,
+// which the parent checks against the model. The parent never opens the
+// engine: one that panics, dies of a signal or hangs (ChildTimeout) in a
+// child ends that case, and the run, with verdict unknown and a one-line
+// reason, as does an engine error that is the machine's (no space, EIO).
 // Failing kill-mode cases are minimized by delta debugging (DDMin), replaying
 // each candidate deterministically: the child kills itself at the trace's
-// dirty-reboot op.
+// dirty-reboot op. The trace records where the kill landed (KillAttr); a
+// violation whose kill landed inside an op, a Sync or Close, and that no
+// kill between ops reproduces, is replayed with kills timed inside that
+// call (TimedKills), and reported as not minimized or not reproduced.
 //
 // # Areas verified
 //
@@ -48,9 +56,12 @@
 //     CrashStatesMax; block-level states of directory engines (kill mode
 //     crashes the process, not the machine: data in the OS page cache
 //     survives).
-//   - In kill mode, timing: where a SIGKILL lands is not reproducible; a
-//     violation is minimized and replayed with the kill at an op boundary,
-//     and reported unminimized if it does not reproduce there.
+//   - In kill mode, timing: where a SIGKILL lands inside a call is not
+//     reproducible; a violation is minimized and replayed with the kill at
+//     an op boundary, else retried with kills timed inside the call it
+//     landed in, and reported unminimized, or not reproduced, otherwise.
+//   - In kill mode, availability: an engine that hangs or dies reopening
+//     after the kill ends the run unknown, not as a violation.
 //   - Concurrency and fault injection during recovery.
 package crash
 
@@ -206,6 +217,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
+		Stem:  checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
 		Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
 	})
 }

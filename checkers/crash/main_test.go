@@ -11,11 +11,13 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/engine/pebble"
+	"github.com/gauntlet-kv/gauntlet/internal/badengine"
 )
 
-// table is the engines a kill-mode child of this test binary can open.
+// table is the engines a kill-mode child of this test binary can open:
+// the harness's, toystore, and the engines with known failures.
 func table() engine.Drivers {
-	return engine.Drivers{model.Driver(), toystore.Driver(), pebble.Driver(), badger.Driver(), bbolt.Driver()}
+	return append(engine.Drivers{model.Driver(), toystore.Driver(), pebble.Driver(), badger.Driver(), bbolt.Driver()}, badengine.Drivers()...)
 }
 
 func TestMain(m *testing.M) {

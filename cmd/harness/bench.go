@@ -284,16 +284,6 @@ func stopOnSignal(parent context.Context) (context.Context, func() os.Signal) {
 	}
 }
 
-func signalName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return s.String()
-}
-
 // benchChildCmd is the command of one bench run's child process: the
 // harness's hidden bench-run verb. The runner sets the rest (its process
 // group among them).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,38 +59,58 @@ var deviceTarget = func(d engine.Driver, o engine.Options) (target.Target, bool,
 // harness knows to run the CLI.
 const childEnv = "GAUNTLET_HARNESS_CHILD"
 
+// errQuiet marks an error whose exit code is all there is to say: a check
+// worker's parent reports its outcome.
+var errQuiet = errors.New("reported by the parent")
+
 type checkFlags struct {
-	engine string
-	seed   uint64
-	budget time.Duration
-	cases  int
-	faults bool
-	mode   string
-	replay string
-	out    string
-	jobs   int
+	engine  string
+	seed    uint64
+	budget  time.Duration
+	cases   int
+	forever bool
+	faults  bool
+	mode    string
+	replay  string
+	out     string
+	jobs    int
 	// worker marks a check run by a parent check with --jobs: it reports
-	// a violation by its exit code and Result only.
+	// its outcome by its exit code and Result only.
 	worker bool
+	// Where engine, mode and faults came from, for messages: the flag, or
+	// the header of the --replay trace ("the trace's mode=kill").
+	engineFrom, modeFrom, faultsFrom string
 }
 
+// checkExitCodes is the exit-code paragraph of check's help.
+const checkExitCodes = `Exit codes: 0 pass; 1 violation; 2 usage (a bad flag, or a trace that cannot be
+replayed as written); 3 internal error, or verdict unknown: the check could not
+decide (an engine that failed for want of disk space, died or hung in a kill-mode
+child; a replay of a kill timed inside a call that did not reproduce it); 130 and
+143 interrupted by SIGINT and SIGTERM: the verdict is "interrupted", and the Result
+of the cases that ran is written. A check that finished its cases or budget before
+the signal passes as usual.`
+
 func newCheckCmd() *cobra.Command {
-	var f checkFlags
+	f := &checkFlags{}
 	cmd := &cobra.Command{
 		Use:   "check conformance|crash",
 		Short: "Check an engine against the reference model: conformance or crash consistency",
 		Long: `check runs a checker against an engine for a budget of time or cases, prints a
-one-screen summary, and writes the Result as JSON to --out.
+one-screen summary, and writes the Result as JSON to
+--out/<checker>[-<mode>]-<engine>-<seed>.json (e.g. out/crash-kill-pebble-7.json).
 
-  conformance  after every op of random biased sequences the engine answers like the
-               model; --faults injects IO errors and bit flips (device engines only)
-  crash        dirty reboots: --mode block crashes a disk.Mem (device engines; every
-               crash state of small pending sets), --mode kill kills a child process
-               running the engine on a real directory (any engine; the default for
-               directory engines)
+  conformance  after every op of random biased sequences the engine answers like
+               the model (harness check conformance --help)
+  crash        dirty reboots: block mode on a crashable device, kill mode in a
+               child process (harness check crash --help)
 
 A violation is minimized, written as a trace to --out, and reported with the command
-that replays it (--replay FILE). Exit codes: 0 pass, 1 violation, 2 usage, 3 internal.
+that replays it (--replay FILE). A replay takes the engine, mode and faults from the
+trace's header unless given; an --engine that disagrees with the trace is refused.
+
+--budget 0 is no time limit: give --cases with it, or --forever to run until
+interrupted (Ctrl-C).
 
 A check runs on one core (GOMAXPROCS=1 unless GOMAXPROCS is set): a checker is one
 sequence of ops, and a second core only adds cross-core wake-ups. --jobs N runs N
@@ -98,58 +119,129 @@ process-wide, so a run cannot use more cores from inside one process. Worker w r
 seed S+w (seeds S..S+N-1; worker 0 runs exactly what --jobs 1 would), writes its
 Result and traces to --out/job-<w>, and gets an equal share of --cases (without
 --cases each runs until --budget). The parent merges the workers' Results into
---out/<checker>-<S>.json; the first violation stops the other workers, which keep
-what they did. --jobs 0 runs one worker per CPU.`,
+--out/<checker>[-<mode>]-<engine>-<S>.json; the first violation stops the other
+workers, which keep what they did. --jobs 0 runs one worker per CPU.
+
+` + checkExitCodes,
 		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
   harness check conformance --engine shardstore --jobs 0 --budget 10m
   harness check crash --engine bbolt --mode kill --cases 50
-  harness check crash --engine model --replay out/crash-kill-7.trace`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 || (args[0] != conformance.Name && args[0] != crash.Name) {
-				return usagef("check: name the checker: harness check conformance|crash (got %q)", strings.Join(args, " "))
-			}
-			return nil
-		},
+  harness check crash --replay out/crash-kill-bbolt-7.trace`,
+		// The checkers are subcommands; anything else is named here.
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, args[0], f)
+			return usagef("check: name the checker: harness check conformance|crash (got %q)", strings.Join(args, " "))
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.engine, "engine", "shardstore", "engine spec, e.g. pebble or shardstore:extent=1MiB")
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&f.engine, "engine", "shardstore", "engine spec, e.g. pebble or shardstore:extent=1MiB (a replay: the trace's)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed: the same seed gives the same cases")
-	fl.DurationVar(&f.budget, "budget", 60*time.Second, "stop after this much time (0: no limit)")
-	fl.IntVar(&f.cases, "cases", 0, "stop after this many cases (0: the checker's default)")
-	fl.BoolVar(&f.faults, "faults", false, "conformance: inject IO errors and bit flips (device engines)")
-	fl.StringVar(&f.mode, "mode", "", "crash: block or kill (default: block for device engines, kill otherwise)")
+	fl.DurationVar(&f.budget, "budget", 60*time.Second, "stop after this much time (0: no limit, with --cases)")
+	fl.IntVar(&f.cases, "cases", 0, "stop after this many cases (0: until the budget)")
+	fl.BoolVar(&f.forever, "forever", false, "run until interrupted (Ctrl-C: exit 130), with no budget or case limit")
 	fl.StringVar(&f.replay, "replay", "", "replay a trace file written by an earlier run instead of generating cases")
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
+
+	conf := &cobra.Command{
+		Use:   conformance.Name,
+		Short: "Check that an engine answers like the reference model after every op",
+		Long: `check conformance draws random op sequences from a biased alphabet (get, put,
+delete, list, index-flush, compact, reclaim, clean reboot, ..., simplest first so
+shrinking prefers simple ops); after every op the engine must answer exactly as the
+model does, and CheckInvariants must hold. --faults (engines on a device:
+shardstore) injects IO errors and bit flips: an op hit by one may fail, never return
+wrong data. A violation is minimized by rapid's shrinker and written as a trace
+(--out/conformance-<engine>-<seed>.trace) with the command that replays it.
+
+` + checkExitCodes,
+		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
+  harness check conformance --engine shardstore --faults --cases 500
+  harness check conformance --replay out/conformance-shardstore-1.trace`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, conformance.Name, *f) },
+	}
+	conf.Flags().BoolVar(&f.faults, "faults", false, "inject IO errors and bit flips (engines on a device)")
+	conf.Flags().StringVar(&f.mode, "mode", "", "")
+	conf.Flags().MarkHidden("mode") // refused with a reason: see runCheck
+
+	cr := &cobra.Command{
+		Use:   crash.Name,
+		Short: "Check crash consistency: dirty reboots (block mode) or killed processes (kill mode)",
+		Long: `check crash adds dirty reboots and checks persistence and forward progress.
+
+  --mode block  engines on a device (shardstore; the default for them): a disk.Mem
+                chooses which components flush first and which unflushed device
+                writes survive or tear; every crash state of small pending sets
+  --mode kill   any engine on a directory (the default for them): a child process
+                runs the workload and is killed with SIGKILL; a second child
+                reopens the directory and reads every key, so an engine that
+                panics, faults or hangs there ends that case, not the harness.
+                Everything acknowledged by a completed Sync must have survived.
+
+A kill-mode violation is minimized by delta debugging with the kill at an op
+boundary. Its trace records where the kill landed (kill=boundary, op:N, sync:N,
+close); a kill inside an op, a Sync or Close that no boundary kill reproduces is
+replayed with kills timed inside that call, and reported as not minimized, or as
+"replay did not reproduce the violation". An engine failure that is not a
+violation (no space left, an IO error, a crash or hang of the engine) ends the run
+with verdict unknown, exit 3, the cases before it kept in the Result.
+
+` + checkExitCodes,
+		Example: `  harness check crash --engine shardstore --budget 60s
+  harness check crash --engine pebble --mode kill --cases 50
+  harness check crash --replay out/crash-kill-pebble-7.trace`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, crash.Name, *f) },
+	}
+	cr.Flags().StringVar(&f.mode, "mode", "", "block or kill (default: block for device engines, kill otherwise)")
+	cr.Flags().BoolVar(&f.faults, "faults", false, "")
+	cr.Flags().MarkHidden("faults") // refused with a reason: see runCheck
+
+	cmd.AddCommand(conf, cr)
+	// Flag errors name the whole command: "check crash: unknown flag".
+	for _, c := range []*cobra.Command{conf, cr} {
+		c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+			path := strings.TrimPrefix(c.CommandPath(), "harness ")
+			return usagef("%s: %v (see 'harness %s --help')", path, err, path)
+		})
+	}
 	return cmd
 }
 
-// newInternalCmd holds hidden verbs the harness runs on itself.
+// newInternalCmd holds hidden verbs the harness runs on itself: the
+// children of kill mode.
 func newInternalCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "internal", Hidden: true, Short: "verbs the harness runs on itself"}
-	var spec, dir, trace string
-	child := &cobra.Command{
-		Use:   "kill-child",
-		Short: "run a crash-checker workload until killed",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, o, err := resolveCheckEngine(spec)
-			if err != nil {
-				return err
-			}
-			open := func(dir string) (engine.Engine, error) { return d.Open(dir, o) }
-			return crash.KillChild(cmd.Context(), open, dir, trace, cmd.OutOrStdout())
-		},
+	for _, v := range []struct {
+		use, short string
+		run        func(context.Context, func(string) (engine.Engine, error), string, string, io.Writer) error
+	}{
+		{"kill-child", "run a crash-checker workload until killed", crash.KillChild},
+		{"kill-verify", "reopen a killed engine's directory and report what it holds", crash.VerifyChild},
+	} {
+		var spec, dir, trace string
+		child := &cobra.Command{
+			Use:   v.use,
+			Short: v.short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				d, o, err := resolveCheckEngine(spec)
+				if err != nil {
+					return err
+				}
+				open := func(dir string) (engine.Engine, error) { return d.Open(dir, o) }
+				return v.run(cmd.Context(), open, dir, trace, cmd.OutOrStdout())
+			},
+		}
+		child.Flags().StringVar(&spec, "engine", "", "engine spec")
+		child.Flags().StringVar(&dir, "dir", "", "engine directory")
+		child.Flags().StringVar(&trace, "trace", "", "trace of the workload")
+		cmd.AddCommand(child)
 	}
-	child.Flags().StringVar(&spec, "engine", "", "engine spec")
-	child.Flags().StringVar(&dir, "dir", "", "engine directory")
-	child.Flags().StringVar(&trace, "trace", "", "trace of the workload")
-	cmd.AddCommand(child, newBenchRunCmd())
+	cmd.AddCommand(newBenchRunCmd())
 	return cmd
 }
 
@@ -161,18 +253,103 @@ func resolveCheckEngine(spec string) (engine.Driver, engine.Options, error) {
 	return d, o, nil
 }
 
+// attrOf is a trace header attribute's value, "" if absent.
+func attrOf(tr workloads.Trace, key string) string {
+	for _, a := range tr.Header.Attrs {
+		if a.Key == key {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// fromTrace applies the header of a --replay trace to f: its checker must
+// be checker; its engine, mode and faults apply unless the flags say
+// otherwise, and an --engine or --mode that disagrees with it is refused.
+// Values taken from the header are marked so, for messages.
+func fromTrace(cmd *cobra.Command, checker string, tr workloads.Trace, f *checkFlags) error {
+	if c := attrOf(tr, "checker"); c != "" && c != checker {
+		return usagef("check %s: --replay %s: the trace was written by the %s checker: run harness check %s --replay %s", checker, f.replay, c, c, f.replay)
+	}
+	if e := attrOf(tr, "engine"); e != "" {
+		if !cmd.Flags().Changed("engine") {
+			f.engine, f.engineFrom = e, "the trace's engine="+e
+		} else if same, err := sameEngine(f.engine, e); err != nil {
+			return err
+		} else if !same {
+			return usagef("check %s: --engine %s disagrees with the trace's engine=%s: drop --engine to replay on the trace's engine", checker, f.engine, e)
+		}
+	}
+	if m := attrOf(tr, "mode"); m != "" && checker == crash.Name {
+		switch {
+		case f.mode == "":
+			f.mode, f.modeFrom = m, "the trace's mode="+m
+		case f.mode != m:
+			return usagef("check crash: --mode %s disagrees with the trace's mode=%s: drop --mode", f.mode, m)
+		}
+	}
+	if attrOf(tr, "faults") == "true" && !f.faults {
+		f.faults, f.faultsFrom = true, "the trace's faults=true"
+	}
+	return nil
+}
+
+// sameEngine reports whether two specs resolve to the same engine and
+// options (a spec that leaves a default out names the same engine as one
+// that spells it).
+func sameEngine(a, b string) (bool, error) {
+	name := func(spec string) (string, error) {
+		d, o, err := resolveCheckEngine(spec)
+		if err != nil {
+			return "", err
+		}
+		tg, hasDevice, err := deviceTarget(d, o)
+		if err != nil {
+			return "", err
+		}
+		if !hasDevice {
+			tg = target.FromDriver(d, o)
+		}
+		return tg.Name, nil
+	}
+	na, err := name(a)
+	if err != nil {
+		return false, err
+	}
+	nb, err := name(b)
+	if err != nil {
+		return false, usagef("check: the trace's engine=%s: %v", b, err)
+	}
+	return na == nb, nil
+}
+
+// interruptContext returns a context that SIGINT or SIGTERM cancels with
+// interruptedError as its cause, and its stop. A worker keeps catching the
+// signals until it exits: a Ctrl-C reaches it both from the terminal and
+// from its parent, and the second must not kill it after its run, before
+// it writes its Result.
+func interruptContext(parent context.Context, worker bool) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(interruptedError{sig: sig})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		if !worker {
+			signal.Stop(sigs)
+		}
+		cancel(nil)
+	}
+}
+
 func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
-	d, o, err := resolveCheckEngine(f.engine)
-	if err != nil {
-		return err
-	}
-	tg, hasDevice, err := deviceTarget(d, o)
-	if err != nil {
-		return err
-	}
-	if !hasDevice {
-		tg = target.FromDriver(d, o)
-	}
+	fl := cmd.Flags()
+	f.engineFrom, f.modeFrom, f.faultsFrom = "--engine", "--mode", "--faults"
 	if f.cases < 0 {
 		return usagef("check: --cases %d: give a positive number of cases", f.cases)
 	}
@@ -181,6 +358,14 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	}
 	if f.jobs < 0 {
 		return usagef("check: --jobs %d: give a number of worker processes, or 0 for one per CPU", f.jobs)
+	}
+	switch {
+	case f.forever && (fl.Changed("budget") || fl.Changed("cases")):
+		return usagef("check: --forever runs until interrupted: drop --budget and --cases, or --forever")
+	case f.forever:
+		f.budget = 0
+	case f.budget == 0 && f.cases == 0 && f.replay == "":
+		return usagef("check: --budget 0 with no --cases would never end: give --cases N or a --budget, or --forever to run until interrupted")
 	}
 	if f.replay != "" && f.jobs != 1 {
 		return usagef("check: --jobs %d with --replay: a replay runs one trace: drop --jobs", f.jobs)
@@ -192,20 +377,32 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 			return err
 		}
 		tr = &t
-		for _, a := range t.Header.Attrs {
-			switch {
-			case a.Key == "faults" && a.Value == "true":
-				f.faults = true
-			case a.Key == "mode" && f.mode == "":
-				f.mode = a.Value
-			}
+		if err := fromTrace(cmd, checker, t, &f); err != nil {
+			return err
 		}
 	}
-	if checker == conformance.Name && f.mode != "" && f.replay == "" {
+	d, o, err := resolveCheckEngine(f.engine)
+	if err != nil {
+		if f.engineFrom != "--engine" {
+			return usagef("check %s: %s: %v", checker, f.engineFrom, err)
+		}
+		return err
+	}
+	tg, hasDevice, err := deviceTarget(d, o)
+	if err != nil {
+		return err
+	}
+	if !hasDevice {
+		tg = target.FromDriver(d, o)
+	}
+	if checker == conformance.Name && fl.Changed("mode") {
 		return usagef("check conformance: --mode is for the crash checker")
 	}
+	if checker == crash.Name && f.faults {
+		return usagef("check crash: %s: fault injection is for the conformance checker (the crash checker crashes, it does not inject IO errors): drop it", f.faultsFrom)
+	}
 	if f.faults && !hasDevice {
-		return usagef("check %s: engine %s opens on a directory: --faults needs an engine on a device", checker, d.Name)
+		return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device", checker, d.Name, f.faultsFrom)
 	}
 	if checker == crash.Name {
 		switch f.mode {
@@ -216,18 +413,23 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 			}
 		case "block":
 			if !hasDevice {
-				return usagef("check crash: engine %s opens on a directory: --mode block needs an engine on a device; use --mode kill", d.Name)
+				return usagef("check crash: engine %s opens on a directory: %s needs an engine on a device; use --mode kill", d.Name, modeWords(f.modeFrom, "block"))
 			}
 		case "kill":
 		default:
-			return usagef("check crash: --mode %q: use block or kill", f.mode)
+			return usagef("check crash: %s: use block or kill", modeWords(f.modeFrom, strconv.Quote(f.mode)))
 		}
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
 	}
+	mode := ""
+	if checker == crash.Name {
+		mode = f.mode
+	}
+	stem := func(seed uint64) string { return checkers.FileStem(checker, mode, d.Name, seed) }
 	if jobs := checkJobs(f); jobs > 1 {
-		return runJobs(cmd, checker, f, jobs)
+		return runJobs(cmd, checker, f, jobs, stem)
 	}
 
 	if os.Getenv("GOMAXPROCS") == "" {
@@ -242,13 +444,8 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		// its CPU time.
 		debug.SetGCPercent(400)
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	// A worker keeps catching SIGINT and SIGTERM until it exits: a Ctrl-C
-	// reaches it both from the terminal and from its parent, and the
-	// second must not kill it after its run, before it exits 0 or 1.
-	if !f.worker {
-		defer stop()
-	}
+	ctx, stop := interruptContext(cmd.Context(), f.worker)
+	defer stop()
 	replayCmd := func(file string) string {
 		s := fmt.Sprintf("harness check %s --engine %s", checker, f.engine)
 		if f.faults {
@@ -259,23 +456,24 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		}
 		return s + " --replay " + file
 	}
+	if tr != nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
+	}
+	cases := f.cases
+	if cases == 0 {
+		cases = checkers.CasesUnlimited // the budget decides
+	}
 	var res checkers.Result
 	switch {
 	case checker == conformance.Name:
-		c := conformance.Config{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, Faults: f.faults, OutDir: f.out, Replay: replayCmd}
-		if c.Cases == 0 {
-			c.Cases = checkers.CasesUnlimited // the budget decides
-		}
+		c := conformance.Config{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, Faults: f.faults, OutDir: f.out, Replay: replayCmd}
 		if tr != nil {
 			res, err = conformance.Replay(ctx, c, *tr)
 		} else {
 			res, err = conformance.Run(ctx, c)
 		}
 	case f.mode == "block":
-		c := crash.Config{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd}
-		if c.Cases == 0 {
-			c.Cases = checkers.CasesUnlimited
-		}
+		c := crash.Config{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd}
 		if tr != nil {
 			res, err = crash.Replay(ctx, c, *tr)
 		} else {
@@ -287,16 +485,16 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 			return xerr
 		}
 		spec := f.engine
-		c := crash.KillConfig{Target: tg, Seed: f.seed, Cases: f.cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd,
-			Child: func(dir, trace string) *exec.Cmd { return killChildCmd(exe, spec, dir, trace) }}
-		if c.Cases == 0 {
-			c.Cases = checkers.CasesUnlimited
-		}
+		c := crash.KillConfig{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd,
+			Child: func(role crash.Role, dir, trace string) *exec.Cmd { return killChildCmd(exe, role, spec, dir, trace) }}
 		if tr != nil {
 			res, err = crash.ReplayKill(ctx, c, *tr)
 		} else {
 			res, err = crash.RunKill(ctx, c)
 		}
+	}
+	if errors.Is(err, checkers.ErrBadTrace) {
+		return usagef("check %s: --replay %s: %v", checker, f.replay, err)
 	}
 	if err != nil {
 		return fmt.Errorf("check %s on %s: %w", checker, d.Name, err)
@@ -304,17 +502,45 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 	if res.Engine == "" {
 		res.Engine = tg.Name
 	}
-	return reportCheck(cmd.OutOrStdout(), res, f)
+	return reportCheck(cmd.OutOrStdout(), res, f, stem(f.seed), context.Cause(ctx))
+}
+
+// modeWords names a mode for a message: "--mode block", or "the trace's
+// mode=block" when the trace's header chose it.
+func modeWords(from, mode string) string {
+	if from == "--mode" {
+		return "--mode " + mode
+	}
+	return from
+}
+
+// fromHeader says which settings of a replay came from the trace's header
+// rather than from flags: " (from the trace: engine=pebble, mode=kill)".
+func fromHeader(f checkFlags) string {
+	var from []string
+	for _, s := range []string{f.engineFrom, f.modeFrom, f.faultsFrom} {
+		if v, ok := strings.CutPrefix(s, "the trace's "); ok {
+			from = append(from, v)
+		}
+	}
+	if len(from) == 0 {
+		return ""
+	}
+	return " (from the trace's header: " + strings.Join(from, ", ") + ")"
 }
 
 // killChildCmd is the command of one kill-mode child: the harness's
-// hidden kill-child verb, in a process group of its own, so that a Ctrl-C
-// at the terminal (SIGINT to the foreground group) stops the parent, which
-// ends the run between cases, and not the child in the middle of one:
-// a child killed so looked like an engine that died (exit 3). The parent
-// still ends its children itself, with SIGKILL.
-func killChildCmd(exe, spec, dir, trace string) *exec.Cmd {
-	cmd := exec.Command(exe, "internal", "kill-child", "--engine", spec, "--dir", dir, "--trace", trace)
+// hidden kill-child (workload) or kill-verify verb, in a process group of
+// its own, so that a Ctrl-C at the terminal (SIGINT to the foreground
+// group) stops the parent, which ends the run between cases, and not the
+// child in the middle of one: a child killed so looked like an engine that
+// died. The parent still ends its children itself, with SIGKILL.
+func killChildCmd(exe string, role crash.Role, spec, dir, trace string) *exec.Cmd {
+	verb := "kill-child"
+	if role == crash.RoleVerify {
+		verb = "kill-verify"
+	}
+	cmd := exec.Command(exe, "internal", verb, "--engine", spec, "--dir", dir, "--trace", trace)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
@@ -333,11 +559,14 @@ func readTrace(path string) (workloads.Trace, error) {
 	return tr, nil
 }
 
-// reportCheck prints the summary, writes the Result JSON, and turns a
-// violation into exit 1 with the replay command.
-func reportCheck(w io.Writer, res checkers.Result, f checkFlags) error {
+// reportCheck prints the summary, writes the Result JSON to stem.json in
+// --out (a replay: <trace>-replay.json), and turns the verdict into the
+// exit: 1 with the replay command for a violation, 3 for unknown, 130 or
+// 143 for a run interrupted by SIGINT or SIGTERM (interrupt is the cause
+// that stopped the run, if any).
+func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, interrupt error) error {
 	fmt.Fprint(w, res.Summary())
-	name := fmt.Sprintf("%s-%d.json", res.Checker, res.Seed)
+	name := stem + ".json"
 	if f.replay != "" {
 		name = strings.TrimSuffix(filepath.Base(f.replay), filepath.Ext(f.replay)) + "-replay.json"
 	}
@@ -350,15 +579,35 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags) error {
 		return fmt.Errorf("check: write result: %w", err)
 	}
 	fmt.Fprintf(w, "result: %s\n", path)
-	if res.Verdict != checkers.Fail {
+	quiet := func(err error) error {
+		if f.worker {
+			return fmt.Errorf("%w%w", err, errQuiet)
+		}
+		return err
+	}
+	switch res.Verdict {
+	case checkers.Pass:
 		return nil
+	case checkers.Interrupted:
+		var ie interruptedError
+		if !errors.As(interrupt, &ie) {
+			ie = interruptedError{sig: os.Interrupt} // a cancelled context: as Ctrl-C
+		}
+		return quiet(fmt.Errorf("%s checker on %s (%s) %w after %s; result: %s", res.Checker, res.Engine, res.SeedLabel(), ie, checkers.CasesOf(res.Cases, checkers.CasesUnlimited), path))
+	case checkers.Unknown:
+		return quiet(fmt.Errorf("%s checker could not decide on %s (%s): %s; result: %s", res.Checker, res.Engine, res.SeedLabel(), res.Reason, path))
 	}
 	v := res.Violations[0]
 	msg := fmt.Sprintf("%s checker failed on %s (%s): %d violation", res.Checker, res.Engine, res.SeedLabel(), len(res.Violations))
 	if len(res.Violations) > 1 {
 		msg += "s"
 	}
-	if v.Replay != "" {
+	switch {
+	case v.NotReproduced != "":
+		msg += fmt.Sprintf("; replay did not reproduce the violation (%s): trace %s", v.NotReproduced, v.TraceFile)
+	case v.NotMinimized != "" && v.Replay != "":
+		msg += fmt.Sprintf("; not minimized (%s), %d ops: %s", v.NotMinimized, len(v.Ops), v.Replay)
+	case v.Replay != "":
 		msg += fmt.Sprintf("; minimized to %d ops: %s", len(v.Ops), v.Replay)
 	}
 	return violationError{msg: msg, quiet: f.worker}
@@ -442,8 +691,13 @@ func jobDir(out string, w int) string { return filepath.Join(out, fmt.Sprintf("j
 // remainder goes to the first workers; no --cases stays none).
 func jobArgs(checker string, f checkFlags, n, w int) []string {
 	args := []string{"check", checker, "--worker", "--jobs", "1",
-		"--engine", f.engine, "--seed", strconv.FormatUint(f.seed+uint64(w), 10),
-		"--budget", f.budget.String(), "--out", jobDir(f.out, w)}
+		"--engine", f.engine, "--seed", strconv.FormatUint(f.seed+uint64(w), 10)}
+	if f.forever {
+		args = append(args, "--forever")
+	} else {
+		args = append(args, "--budget", f.budget.String())
+	}
+	args = append(args, "--out", jobDir(f.out, w))
 	if f.cases > 0 {
 		share := f.cases / n
 		if w < f.cases%n {
@@ -472,11 +726,12 @@ func jobEnv() []string {
 }
 
 // runJobs runs a check as n worker processes of this executable, each the
-// same check with --jobs 1 on seed S+w, and merges their Results into one.
-// The first worker to find a violation (or fail) stops the others with
-// SIGINT; a SIGINT or SIGTERM to the parent is forwarded to every worker.
-// Either way the workers write what they did, and the parent merges it.
-func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
+// same check with --jobs 1 on seed S+w, and merges their Results into one
+// (stem names a seed's Result file). The first worker to find a violation
+// (or fail, or end unknown) stops the others with SIGINT; a SIGINT or
+// SIGTERM to the parent is forwarded to every worker. Either way the
+// workers write what they did, and the parent merges it.
+func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int, stem func(seed uint64) string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("check: --jobs %d: find the harness executable: %w", n, err)
@@ -486,7 +741,7 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 	jobs := make([]*checkJob, n)
 	for w := range jobs {
 		j := &checkJob{w: w, seed: f.seed + uint64(w), dir: jobDir(f.out, w)}
-		j.result = filepath.Join(j.dir, fmt.Sprintf("%s-%d.json", checker, j.seed))
+		j.result = filepath.Join(j.dir, stem(j.seed)+".json")
 		if err := os.MkdirAll(j.dir, 0o755); err != nil {
 			return fmt.Errorf("check: %w", err)
 		}
@@ -547,7 +802,9 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 			left--
 			j.running = false
 			j.errw.flush()
-			if j.exitCode() != exitPass && first == nil && !j.stoppedEarly() {
+			// The first job to end other than by a pass or a signal
+			// (a violation, an unknown, a crash) stops the others.
+			if code := j.exitCode(); code != exitPass && code != exitInterrupted && code != exitTerminated && first == nil && !j.stoppedEarly() {
 				first = j
 				if interrupted == nil {
 					stopped = signalAll(os.Interrupt)
@@ -562,14 +819,15 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 	}
 	elapsed := time.Since(start)
 
-	// A job that failed other than by a violation is an internal error:
+	// A job that failed other than by its verdict (pass, violation,
+	// unknown, interrupted: each with its Result) is an internal error:
 	// the first to end so, else the first in order. Its summary, if it
 	// printed one, goes to stderr.
 	for _, j := range append([]*checkJob{first}, jobs...) {
 		if j == nil || j.stoppedEarly() {
 			continue
 		}
-		if code := j.exitCode(); code != exitPass && code != exitViolation {
+		if code := j.exitCode(); !slices.Contains([]int{exitPass, exitViolation, exitInterrupted, exitTerminated}, code) && !(code == exitInternal && j.wroteUnknown()) {
 			if j.stdout.Len() > 0 {
 				j.errw.Write(j.stdout.Bytes())
 				j.errw.flush()
@@ -578,8 +836,10 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 		}
 	}
 	var results []checkers.Result
+	earlyStopped := false
 	for _, j := range jobs {
 		if j.stoppedEarly() {
+			earlyStopped = true
 			continue // stopped before it ran anything
 		}
 		code := j.exitCode()
@@ -594,7 +854,7 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 		if r.Checker != checker || r.Seed != j.seed {
 			return j.failure(fmt.Sprintf("wrote a result %s for %s seed %d", j.result, r.Checker, r.Seed))
 		}
-		if r.Verdict == checkers.Fail && code != exitViolation || r.Verdict != checkers.Fail && code == exitViolation {
+		if verdictCode(r.Verdict, code) != code {
 			return j.failure(fmt.Sprintf("exited with status %d but its result %s says %s", code, j.result, r.Verdict))
 		}
 		if j == first {
@@ -609,32 +869,73 @@ func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int) error {
 	if f.cases > 0 {
 		planned = int64(f.cases)
 	}
-	return reportCheck(cmd.OutOrStdout(), mergeJobs(checker, f, n, results, elapsed, interrupted, first, stopped, planned), f)
+	var cause error
+	if interrupted != nil {
+		cause = interruptedError{sig: interrupted}
+	}
+	return reportCheck(cmd.OutOrStdout(), mergeJobs(checker, f, n, results, elapsed, interrupted, first, stopped, planned, earlyStopped), f, stem(f.seed), cause)
+}
+
+// verdictCode is the exit status a job with verdict v should have; for an
+// interrupted one, code if it is either signal's.
+func verdictCode(v checkers.Verdict, code int) int {
+	switch v {
+	case checkers.Fail:
+		return exitViolation
+	case checkers.Unknown:
+		return exitInternal
+	case checkers.Interrupted:
+		if code == exitTerminated {
+			return code
+		}
+		return exitInterrupted
+	}
+	return exitPass
+}
+
+// wroteUnknown reports whether the job wrote a Result with verdict
+// unknown: an exit 3 that is the check's, not a crash of the worker.
+func (j *checkJob) wroteUnknown() bool {
+	b, err := os.ReadFile(j.result)
+	if err != nil {
+		return false
+	}
+	var r checkers.Result
+	return json.Unmarshal(b, &r) == nil && r.Verdict == checkers.Unknown
 }
 
 // mergeJobs merges the Results of a check's jobs into one: cases, ops and
-// violations summed, fail if any job failed, the parent's wall time.
-func mergeJobs(checker string, f checkFlags, n int, results []checkers.Result, elapsed time.Duration, interrupted os.Signal, first *checkJob, stopped int, planned int64) checkers.Result {
+// violations summed, the parent's wall time. The verdict is the gravest of
+// the jobs': fail, then unknown, then interrupted (a job stopped by a
+// signal, or one the parent's signal stopped before it ran anything),
+// else pass.
+func mergeJobs(checker string, f checkFlags, n int, results []checkers.Result, elapsed time.Duration, interrupted os.Signal, first *checkJob, stopped int, planned int64, earlyStopped bool) checkers.Result {
 	res := checkers.Result{Checker: checker, Seed: f.seed, Jobs: n, Verdict: checkers.Pass, Elapsed: elapsed}
+	grave := map[checkers.Verdict]int{checkers.Pass: 0, checkers.Interrupted: 1, checkers.Unknown: 2, checkers.Fail: 3}
 	for _, r := range results {
 		res.Engine = r.Engine
 		res.Cases += r.Cases
 		res.Ops += r.Ops
 		res.Violations = append(res.Violations, r.Violations...)
-		switch {
-		case r.Verdict == checkers.Fail:
-			res.Verdict = checkers.Fail
-		case r.Verdict == checkers.Unknown && res.Verdict == checkers.Pass:
-			res.Verdict = checkers.Unknown
-			res.Reason = fmt.Sprintf("seed %d: %s", r.Seed, r.Reason)
+		if grave[r.Verdict] > grave[res.Verdict] {
+			res.Verdict = r.Verdict
+			if r.Verdict == checkers.Unknown {
+				res.Reason = fmt.Sprintf("seed %d: %s", r.Seed, r.Reason)
+			}
 		}
 	}
 	if res.Engine == "" {
 		res.Engine = f.engine // no job ran anything
 	}
+	if res.Verdict == checkers.Pass && interrupted != nil && earlyStopped {
+		res.Verdict = checkers.Interrupted
+	}
 	switch {
-	case interrupted != nil && (res.Verdict == checkers.Fail || res.Verdict == checkers.Pass && res.Cases < planned):
-		res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, planned), interrupted)
+	case res.Verdict == checkers.Unknown:
+	case interrupted != nil && (res.Verdict == checkers.Fail || res.Verdict == checkers.Interrupted):
+		res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, planned), interruptedError{sig: interrupted})
+	case res.Verdict == checkers.Interrupted:
+		res.Reason = fmt.Sprintf("stopped after %s: a job was interrupted", checkers.CasesOf(res.Cases, planned))
 	case res.Verdict == checkers.Fail && first != nil:
 		res.Reason = fmt.Sprintf("job %d (seed %d) found a violation first", first.w, first.seed)
 		switch {

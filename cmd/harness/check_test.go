@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/internal/badengine"
 )
 
 // TestMain lets the test binary stand in for the harness as a kill-mode
@@ -43,7 +45,7 @@ func (s staleDelete) DeleteTracked(context.Context, []byte) (engine.Dependency, 
 }
 
 func testDrivers() engine.Drivers {
-	return append(drivers(), engine.Driver{
+	return append(append(drivers(), badengine.Drivers()...), engine.Driver{
 		Name: "stale-delete", Doc: "the model, ignoring deletes (a known bug)",
 		Open: func(dir string, _ engine.Options) (engine.Engine, error) {
 			s, err := model.Open(dir)
@@ -141,7 +143,7 @@ func TestCheckConformancePasses(t *testing.T) {
 	if !strings.Contains(stdout, "conformance on model (seed 3): pass — 50 cases") {
 		t.Errorf("summary:\n%s", stdout)
 	}
-	r := readResult(t, filepath.Join(out, "conformance-3.json"))
+	r := readResult(t, filepath.Join(out, "conformance-model-3.json"))
 	if r.Verdict != checkers.Pass || r.Cases != 50 || r.Ops == 0 {
 		t.Errorf("result JSON: %+v", r)
 	}
@@ -154,7 +156,7 @@ func TestCheckViolationExit1AndReplay(t *testing.T) {
 	if code != exitViolation {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
 	}
-	trace := filepath.Join(out, "conformance-1.trace")
+	trace := filepath.Join(out, "conformance-stale-delete-1.trace")
 	want := "harness check conformance --engine stale-delete --replay " + trace
 	if !strings.Contains(stderr, "harness: conformance checker failed on stale-delete (seed 1): 1 violation; minimized to") || !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, want the replay command %q", stderr, want)
@@ -162,7 +164,7 @@ func TestCheckViolationExit1AndReplay(t *testing.T) {
 	if strings.Count(stderr, "\n") != 1 {
 		t.Errorf("stderr is not one line: %q", stderr)
 	}
-	r := readResult(t, filepath.Join(out, "conformance-1.json"))
+	r := readResult(t, filepath.Join(out, "conformance-stale-delete-1.json"))
 	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || len(r.Violations[0].Ops) > 10 {
 		t.Fatalf("result: %+v", r)
 	}
@@ -179,7 +181,7 @@ func TestCheckCrashKillMode(t *testing.T) {
 	if code != exitPass {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if r := readResult(t, filepath.Join(out, "crash-2.json")); r.Cases != 3 || r.Verdict != checkers.Pass {
+	if r := readResult(t, filepath.Join(out, "crash-kill-model-2.json")); r.Cases != 3 || r.Verdict != checkers.Pass {
 		t.Fatalf("result: %+v", r)
 	}
 }
@@ -236,7 +238,7 @@ func TestCheckShardstore(t *testing.T) {
 			t.Errorf("%v: exit %d, want 0 and %q\n%s%s", c.args, code, c.want, stdout, stderr)
 		}
 	}
-	if r := readResult(t, filepath.Join(out, "crash-3.json")); r.Cases != 20 || r.Verdict != checkers.Pass {
+	if r := readResult(t, filepath.Join(out, "crash-block-shardstore-3.json")); r.Cases != 20 || r.Verdict != checkers.Pass {
 		t.Errorf("crash result: %+v", r)
 	}
 	// A device too small for its extents is a usage error.
@@ -262,9 +264,9 @@ func TestCheckJobs(t *testing.T) {
 	if strings.Count(stdout, "result: ") != 1 || strings.Contains(stdout, "(seed 5)") || stderr != "" {
 		t.Errorf("workers' output reached the parent's:\nstdout:\n%sstderr:\n%s", stdout, stderr)
 	}
-	r := readResult(t, filepath.Join(out, "conformance-5.json"))
-	j0 := readResult(t, filepath.Join(out, "job-0", "conformance-5.json"))
-	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-6.json"))
+	r := readResult(t, filepath.Join(out, "conformance-model-5.json"))
+	j0 := readResult(t, filepath.Join(out, "job-0", "conformance-model-5.json"))
+	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-model-6.json"))
 	if r.Jobs != 2 || r.Seed != 5 || r.Cases != 40 || r.Verdict != checkers.Pass || r.Ops != j0.Ops+j1.Ops || r.Reason != "" {
 		t.Errorf("merged result: %+v", r)
 	}
@@ -275,7 +277,7 @@ func TestCheckJobs(t *testing.T) {
 	if code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "model", "--seed", "5", "--cases", "20", "--out", one); code != exitPass {
 		t.Fatalf("one job: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if s := readResult(t, filepath.Join(one, "conformance-5.json")); s.Cases != j0.Cases || s.Ops != j0.Ops {
+	if s := readResult(t, filepath.Join(one, "conformance-model-5.json")); s.Cases != j0.Cases || s.Ops != j0.Ops {
 		t.Errorf("worker 0 ran %d cases, %d ops; --jobs 1 on its seed ran %d, %d", j0.Cases, j0.Ops, s.Cases, s.Ops)
 	}
 
@@ -284,7 +286,7 @@ func TestCheckJobs(t *testing.T) {
 	if code != exitPass || !strings.Contains(stdout, "crash on model (seeds 2-3, 2 jobs): pass — 3 cases") {
 		t.Fatalf("kill mode: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if a, b := readResult(t, filepath.Join(out, "job-0", "crash-2.json")), readResult(t, filepath.Join(out, "job-1", "crash-3.json")); a.Cases != 2 || b.Cases != 1 {
+	if a, b := readResult(t, filepath.Join(out, "job-0", "crash-kill-model-2.json")), readResult(t, filepath.Join(out, "job-1", "crash-kill-model-3.json")); a.Cases != 2 || b.Cases != 1 {
 		t.Errorf("kill mode: jobs ran %d and %d cases, want 2 and 1", a.Cases, b.Cases)
 	}
 }
@@ -307,7 +309,7 @@ func TestCheckJobsViolation(t *testing.T) {
 		!strings.HasPrefix(replay, "harness check conformance --engine stale-delete --replay "+filepath.Join(out, "job-")) {
 		t.Fatalf("stderr %q: want one line %q... with the replay command of a trace under %s", stderr, prefix, filepath.Join(out, "job-*"))
 	}
-	r := readResult(t, filepath.Join(out, "conformance-1.json"))
+	r := readResult(t, filepath.Join(out, "conformance-stale-delete-1.json"))
 	if r.Verdict != checkers.Fail || r.Jobs != 2 || len(r.Violations) == 0 || r.Violations[0].Replay != replay || !strings.Contains(r.Reason, "found a violation first") {
 		t.Fatalf("merged result: %+v", r)
 	}
@@ -327,36 +329,37 @@ func TestCheckJobsFirstViolationStopsOthers(t *testing.T) {
 	if code != exitViolation {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
 	}
-	r := readResult(t, filepath.Join(out, "conformance-1.json"))
+	r := readResult(t, filepath.Join(out, "conformance-stale-delete-seed-1-1.json"))
 	want := "job 0 (seed 1) found a violation first: the other job still running stopped early"
-	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || r.Violations[0].TraceFile != filepath.Join(out, "job-0", "conformance-1.trace") || r.Reason != want {
+	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || r.Violations[0].TraceFile != filepath.Join(out, "job-0", "conformance-stale-delete-seed-1-1.trace") || r.Reason != want {
 		t.Fatalf("merged result: %+v, want one violation from job 0 and reason %q", r, want)
 	}
-	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-2.json"))
-	if j1.Verdict != checkers.Pass || !strings.HasPrefix(j1.Reason, "stopped after") {
-		t.Fatalf("job 1: %+v, want a pass stopped early", j1)
+	j1 := readResult(t, filepath.Join(out, "job-1", "conformance-stale-delete-seed-1-2.json"))
+	if j1.Verdict != checkers.Interrupted || !strings.HasPrefix(j1.Reason, "stopped after") {
+		t.Fatalf("job 1: %+v, want a run interrupted early", j1)
 	}
-	if j0 := readResult(t, filepath.Join(out, "job-0", "conformance-1.json")); r.Cases != j0.Cases+j1.Cases {
+	if j0 := readResult(t, filepath.Join(out, "job-0", "conformance-stale-delete-seed-1-1.json")); r.Cases != j0.Cases+j1.Cases {
 		t.Errorf("merged %d cases, jobs ran %d and %d", r.Cases, j0.Cases, j1.Cases)
 	}
 }
 
 // TestCheckJobsInterrupted: a parent told to stop (by its context here, as
 // by SIGINT or SIGTERM) forwards it to the workers, and still merges and
-// writes what they did: workers already running write their Results,
-// workers stopped while still starting count for nothing.
+// writes what they did, as interrupted (exit 130): workers already running
+// write their Results, workers stopped while still starting count for
+// nothing.
 func TestCheckJobsInterrupted(t *testing.T) {
 	t.Run("starting", func(t *testing.T) {
 		out := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		code, stdout, stderr := runCheckCLIContext(t, ctx, "check", "conformance", "--engine", "model", "--seed", "1", "--jobs", "2", "--budget", "10m", "--out", out)
-		if code != exitPass {
-			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		if code != exitInterrupted {
+			t.Fatalf("exit %d, want 130\n%s%s", code, stdout, stderr)
 		}
-		r := readResult(t, filepath.Join(out, "conformance-1.json"))
-		if r.Verdict != checkers.Pass || r.Jobs != 2 || !strings.HasPrefix(r.Reason, "stopped after") || !strings.HasSuffix(r.Reason, ": interrupt") {
-			t.Fatalf("merged result: %+v, want a pass stopped by the interrupt", r)
+		r := readResult(t, filepath.Join(out, "conformance-model-1.json"))
+		if r.Verdict != checkers.Interrupted || r.Jobs != 2 || !strings.HasPrefix(r.Reason, "stopped after") || !strings.HasSuffix(r.Reason, ": interrupted by SIGINT") {
+			t.Fatalf("merged result: %+v, want a run interrupted by SIGINT", r)
 		}
 	})
 	t.Run("running", func(t *testing.T) {
@@ -375,19 +378,19 @@ func TestCheckJobsInterrupted(t *testing.T) {
 			}
 		}()
 		code, stdout, stderr := runCheckCLIContext(t, ctx, "check", "conformance", "--engine", "model", "--seed", "1", "--jobs", "2", "--budget", "10m", "--out", out)
-		if code != exitPass {
-			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		if code != exitInterrupted {
+			t.Fatalf("exit %d, want 130\n%s%s", code, stdout, stderr)
 		}
-		r := readResult(t, filepath.Join(out, "conformance-1.json"))
-		j0 := readResult(t, filepath.Join(out, "job-0", "conformance-1.json"))
-		j1 := readResult(t, filepath.Join(out, "job-1", "conformance-2.json"))
-		want := fmt.Sprintf("stopped after %d cases: interrupt", j0.Cases+j1.Cases)
-		if r.Verdict != checkers.Pass || r.Cases != j0.Cases+j1.Cases || r.Reason != want {
-			t.Fatalf("merged result: %+v, want a pass and %q", r, want)
+		r := readResult(t, filepath.Join(out, "conformance-model-1.json"))
+		j0 := readResult(t, filepath.Join(out, "job-0", "conformance-model-1.json"))
+		j1 := readResult(t, filepath.Join(out, "job-1", "conformance-model-2.json"))
+		want := fmt.Sprintf("stopped after %d cases: interrupted by SIGINT", j0.Cases+j1.Cases)
+		if r.Verdict != checkers.Interrupted || r.Cases != j0.Cases+j1.Cases || r.Reason != want {
+			t.Fatalf("merged result: %+v, want interrupted and %q", r, want)
 		}
 		for _, j := range []checkers.Result{j0, j1} {
-			if j.Verdict != checkers.Pass || !strings.HasPrefix(j.Reason, "stopped after") {
-				t.Errorf("job result: %+v, want a pass stopped early", j)
+			if j.Verdict != checkers.Interrupted || !strings.HasPrefix(j.Reason, "stopped after") {
+				t.Errorf("job result: %+v, want a run interrupted early", j)
 			}
 		}
 	})
@@ -440,7 +443,7 @@ func TestCheckJobsWorkerCommand(t *testing.T) {
 // stops the parent between cases instead of killing the child mid-case,
 // which read as an engine that died (exit 3).
 func TestKillChildOwnProcessGroup(t *testing.T) {
-	cmd := killChildCmd("/bin/harness", "pebble", "/tmp/d", "/tmp/t")
+	cmd := killChildCmd("/bin/harness", crash.RoleWorkload, "pebble", "/tmp/d", "/tmp/t")
 	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
 		t.Fatalf("kill child's SysProcAttr %+v: want Setpgid", cmd.SysProcAttr)
 	}

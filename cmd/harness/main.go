@@ -23,26 +23,33 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes.
+// Exit codes. A run stopped by a signal exits as the shell reports a
+// process killed by it (128 + the signal's number), so a CI job stopped by
+// its timeout never reads as a pass.
 const (
-	exitPass      = 0
-	exitViolation = 1
-	exitUsage     = 2
-	exitInternal  = 3
-	// exitInterrupted and exitTerminated are 128 plus the signal's number,
-	// the shell's convention for a process a signal ended.
+	exitPass        = 0
+	exitViolation   = 1
+	exitUsage       = 2
+	exitInternal    = 3
 	exitInterrupted = 130 // SIGINT
 	exitTerminated  = 143 // SIGTERM
 )
 
 // interruptedError marks a verb stopped by a signal after it kept what it
-// had done: exit 130 for SIGINT, 143 for SIGTERM. err says what was kept.
+// had done: exit 130 for SIGINT, 143 for SIGTERM. err, if set, says what
+// was kept.
 type interruptedError struct {
 	sig os.Signal
 	err error
 }
 
-func (e interruptedError) Error() string { return e.err.Error() }
+func (e interruptedError) Error() string {
+	if e.err == nil {
+		return "interrupted by " + signalName(e.sig)
+	}
+	return e.err.Error()
+}
+
 func (e interruptedError) Unwrap() error { return e.err }
 
 // code is the exit code for the signal: 128 plus its number.
@@ -51,6 +58,17 @@ func (e interruptedError) code() int {
 		return 128 + int(s)
 	}
 	return exitInterrupted
+}
+
+// signalName is the signal's conventional name: SIGINT, SIGTERM.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 // usageError marks an error caused by the user's input: exit 2.
@@ -103,6 +121,9 @@ func exitFor(err error, stderr io.Writer) int {
 		if ve.quiet {
 			return code
 		}
+	}
+	if errors.Is(err, errQuiet) {
+		return code
 	}
 	fmt.Fprintf(stderr, "harness: %s\n", describe(err))
 	return code

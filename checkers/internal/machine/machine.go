@@ -296,6 +296,9 @@ func (m *Machine) step(op workloads.Op) *Failure {
 				"get %q = %s, want %s", op.Key, showValue(got, found), showValue(want.Value, want.Present))
 		}
 	case workloads.OpPut, workloads.OpDelete:
+		if op.Kind == workloads.OpPut && op.Size > engine.LimitsOf(e).ValueMax {
+			return m.overLimit(op)
+		}
 		var dep engine.Dependency
 		var err error
 		var value []byte
@@ -366,6 +369,27 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		}
 	}
 	return nil
+}
+
+// overLimit applies a put whose value is over the engine's documented
+// maximum (a replayed trace may ask for one): the engine must refuse it
+// with engine.ErrInvalidArgument and change nothing, as the model would.
+// Its value is not filled: the engine refuses it by its length, and a
+// GiB of value costs nothing until it is touched.
+func (m *Machine) overLimit(op workloads.Op) *Failure {
+	m.addKey(op.Key)
+	err := m.in.Engine.Put(m.ctx, op.Key, make([]byte, op.Size))
+	switch {
+	case errors.Is(err, engine.ErrInvalidArgument):
+		return nil
+	case err == nil:
+		return m.failWant(KindAnswer, "engine.ErrInvalidArgument", "accepted",
+			"%s: a value over the engine's maximum of %d bytes was accepted", op, engine.LimitsOf(m.in.Engine).ValueMax)
+	case m.faulted():
+		return m.recoverFault(nil)
+	}
+	return m.failWant(KindError, "engine.ErrInvalidArgument", err.Error(),
+		"%s: a value over the engine's maximum of %d bytes: %v, want engine.ErrInvalidArgument", op, engine.LimitsOf(m.in.Engine).ValueMax, err)
 }
 
 // modelWrite applies a write to the model.

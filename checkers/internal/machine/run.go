@@ -15,6 +15,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -39,6 +41,9 @@ type RunConfig struct {
 	OutDir string
 	// Replay renders the replay command of a trace file.
 	Replay func(traceFile string) string
+	// Stem names the trace file (Stem.trace; default
+	// "<checker>-<seed>"): see checkers.FileStem.
+	Stem string
 	// Attrs are extra trace header attributes.
 	Attrs []workloads.Attr
 	// Log, if set, receives progress lines.
@@ -210,8 +215,13 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		}
 	}
 
+	var interrupt error // why ctx stopped the run before its cases were done
 	for batch := uint64(0); res.Cases < int64(rc.Cases); batch++ {
-		if ctx.Err() != nil || batch > 0 && rc.Budget > 0 && time.Since(start) > rc.Budget {
+		if ctx.Err() != nil {
+			interrupt = context.Cause(ctx)
+			break
+		}
+		if batch > 0 && rc.Budget > 0 && time.Since(start) > rc.Budget {
 			break
 		}
 		n := min(rc.BatchCases, rc.Cases-int(res.Cases))
@@ -259,13 +269,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		}
 	}
 	res.Elapsed = time.Since(start)
-	if res.Verdict == checkers.Pass && res.Cases < int64(rc.Cases) {
-		if err := ctx.Err(); err != nil {
-			res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, int64(rc.Cases)), err)
-		} else {
-			res.Reason = fmt.Sprintf("budget %s spent after %s", rc.Budget, checkers.CasesOf(res.Cases, int64(rc.Cases)))
-		}
-	}
+	res.End(int64(rc.Cases), rc.Budget, interrupt)
 	return res, nil
 }
 
@@ -319,7 +323,11 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, ops []workloads.
 	if err := os.MkdirAll(rc.OutDir, 0o755); err != nil {
 		return fmt.Errorf("%s: write trace: %w", mc.Checker, err)
 	}
-	name := filepath.Join(rc.OutDir, fmt.Sprintf("%s-%d.trace", mc.Checker, rc.Seed))
+	stem := rc.Stem
+	if stem == "" {
+		stem = fmt.Sprintf("%s-%d", mc.Checker, rc.Seed)
+	}
+	name := filepath.Join(rc.OutDir, stem+".trace")
 	f, err := os.Create(name)
 	if err != nil {
 		return fmt.Errorf("%s: write trace: %w", mc.Checker, err)
@@ -357,6 +365,19 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 		return res, err
 	}
 	defer m.Close()
+	// A put the engine accepts but the model cannot hold cannot be
+	// checked; one over both maximums must be refused (see overLimit).
+	valueMax := engine.LimitsOf(m.in.Engine).ValueMax
+	for i, op := range tr.Ops {
+		if op.Kind == workloads.OpPut && op.Size > model.ValueMax && op.Size <= valueMax {
+			line := 0
+			if i < len(tr.Lines) {
+				line = tr.Lines[i]
+			}
+			return res, fmt.Errorf("%s: op %d (trace line %d): %s: the model holds values up to %d bytes, so the checker cannot check a larger one the engine accepts (up to %d): %w",
+				mc.Checker, i, line, op, model.ValueMax, valueMax, checkers.ErrBadTrace)
+		}
+	}
 	var f *Failure
 	n := 0
 	for _, op := range tr.Ops {
@@ -377,6 +398,8 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 		v := violation(fl, &failing{ops: tr.Ops})
 		res.Verdict = checkers.Fail
 		res.Violations = append(res.Violations, v)
+	} else {
+		res.Reason = "replay did not reproduce the violation: the trace's ops pass"
 	}
 	return res, nil
 }
