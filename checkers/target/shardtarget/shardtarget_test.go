@@ -58,7 +58,7 @@ func TestFromOptionsRejects(t *testing.T) {
 	// The driver's own check rejects a bad extent size at resolve time,
 	// before a target is built.
 	_, _, err = engine.Drivers{shardstore.Driver()}.Resolve("shardstore:extent=1000B")
-	if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "extent size 1000") {
+	if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "extent=1000B: want a multiple of 4KiB") {
 		t.Errorf("extent=1000B: %v", err)
 	}
 }
