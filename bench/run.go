@@ -515,6 +515,29 @@ type measurement struct {
 	full    bool // a fill stopped at a full device
 }
 
+func newMeasurement() *measurement {
+	return &measurement{hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+}
+
+// merge adds one worker's histograms and counts, indexed by op kind as
+// names is, to m.
+func (m *measurement) merge(names []string, hist []*hdrhistogram.Histogram, count, errors []int64, bytes int64) {
+	for i, h := range hist {
+		if h == nil || h.TotalCount() == 0 {
+			continue
+		}
+		name := names[i]
+		if m.hists[name] == nil {
+			m.hists[name] = newHistogram()
+		}
+		m.hists[name].Merge(h)
+		m.all.Merge(h)
+		m.count[name] += count[i]
+		m.errors[name] += errors[i]
+	}
+	m.bytes += bytes
+}
+
 // ops is the number of ops measured.
 func (m *measurement) ops() int64 {
 	var n int64
@@ -707,23 +730,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
 	// until the last one returns (elapsed, set before done closed).
-	m := &measurement{elapsed: elapsed, hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+	m := newMeasurement()
+	m.elapsed = elapsed
 	for _, rec := range recs {
 		rec.flushSecond()
-		for i, h := range rec.hist {
-			if h.TotalCount() == 0 {
-				continue
-			}
-			name := names[i]
-			if m.hists[name] == nil {
-				m.hists[name] = newHistogram()
-			}
-			m.hists[name].Merge(h)
-			m.all.Merge(h)
-			m.count[name] += rec.count[i]
-			m.errors[name] += rec.errors[i]
-		}
-		m.bytes += rec.bytes
+		m.merge(names, rec.hist, rec.count, rec.errors, rec.bytes)
 	}
 	m.tl = tl.points(elapsed)
 	m.full = full.Load()
@@ -737,25 +748,12 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 // phase up to the latest whole second a worker has passed (a worker stuck
 // in an op contributes what it did before).
 func checkpoint(recs []*recorder, tl *timeline, names []string) *measurement {
-	m := &measurement{hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+	m := newMeasurement()
 	for _, rec := range recs {
 		p := rec.pub
 		p.mu.Lock()
 		m.elapsed = max(m.elapsed, p.upTo)
-		for i, h := range p.hist {
-			if h == nil || h.TotalCount() == 0 {
-				continue
-			}
-			name := names[i]
-			if m.hists[name] == nil {
-				m.hists[name] = newHistogram()
-			}
-			m.hists[name].Merge(h)
-			m.all.Merge(h)
-			m.count[name] += p.count[i]
-			m.errors[name] += p.errors[i]
-		}
-		m.bytes += p.bytes
+		m.merge(names, p.hist, p.count, p.errors, p.bytes)
 		p.mu.Unlock()
 	}
 	m.tl = tl.points(m.elapsed)

@@ -294,6 +294,27 @@ func fromTrace(cmd *cobra.Command, checker string, tr workloads.Trace, f *checkF
 	return nil
 }
 
+// killDeviceSpec is spec with the device size and extent size a kill-mode
+// check of a device engine uses where the spec leaves them unset: 16 MiB
+// of 1 MiB extents, room for the reserve and a few hundred small puts.
+func killDeviceSpec(spec string, o engine.Options) string {
+	var add []string
+	if !o.IsSet("size") {
+		add = append(add, "size=16MiB")
+	}
+	if !o.IsSet("extent") {
+		add = append(add, "extent=1MiB")
+	}
+	if len(add) == 0 {
+		return spec
+	}
+	sep := ","
+	if !strings.Contains(spec, ":") {
+		sep = ":"
+	}
+	return spec + sep + strings.Join(add, ",")
+}
+
 // sameEngine reports whether two specs resolve to the same engine and
 // options (a spec that leaves a default out names the same engine as one
 // that spells it).
@@ -416,6 +437,17 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 				return usagef("check crash: engine %s opens on a directory: %s needs an engine on a device; use --mode kill", d.Name, modeWords(f.modeFrom, "block"))
 			}
 		case "kill":
+			if hasDevice {
+				// A device engine killed for real: its driver opens it on
+				// a device file in each case's directory, small unless the
+				// spec says otherwise, so a case does not prewrite the
+				// driver's default 4 GiB.
+				f.engine = killDeviceSpec(f.engine, o)
+				if d, o, err = resolveCheckEngine(f.engine); err != nil {
+					return err
+				}
+				tg, hasDevice = target.FromDriver(d, o), false
+			}
 		default:
 			return usagef("check crash: %s: use block or kill", modeWords(f.modeFrom, strconv.Quote(f.mode)))
 		}
