@@ -226,7 +226,11 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 	var failed *bench.RunsFailedError
 	switch {
 	case sig != nil:
-		return interruptedError{sig, fmt.Errorf("interrupted by %s; the %d runs measured are in %s, marked partial", signalName(sig), len(rep.Runs), path)}
+		runs := fmt.Sprintf("the %d runs measured are", len(rep.Runs))
+		if len(rep.Runs) == 1 {
+			runs = "the run measured is"
+		}
+		return interruptedError{sig, fmt.Errorf("interrupted by %s; %s in %s, marked partial", signalName(sig), runs, path)}
 	case errors.As(runErr, &failed):
 		// One line per failed run, then where the rest went.
 		for _, f := range failed.Failures {
