@@ -314,6 +314,9 @@ func (o Options) String(name string) string { return o.get(name, KindString).(st
 // IsSet reports whether the spec set the option explicitly.
 func (o Options) IsSet(name string) bool { return o.set[name] }
 
+// Has reports whether the engine declares the option.
+func (o Options) Has(name string) bool { _, ok := o.values[name]; return ok }
+
 // Engine returns the engine name the options were resolved for.
 func (o Options) Engine() string { return o.engine }
 
