@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -453,5 +454,22 @@ func TestKillReplayOverLimitPut(t *testing.T) {
 	_, err = crash.ReplayKill(context.Background(), crash.KillConfig{Target: tg, Child: crash.TestChild("pebble")}, tr)
 	if !errors.Is(err, checkers.ErrBadTrace) || !strings.Contains(err.Error(), "the model holds values up to 67108864 bytes") {
 		t.Fatalf("pebble: error %v, want ErrBadTrace naming the model's maximum", err)
+	}
+}
+
+// TestHarnessChildOwnProcessGroup: a kill-mode child runs in a process
+// group of its own, so a Ctrl-C at the terminal (SIGINT to the foreground
+// group) stops the parent between cases instead of killing the child
+// mid-case, which read as an engine that died (exit 3).
+func TestHarnessChildOwnProcessGroup(t *testing.T) {
+	cmd := crash.HarnessChild("/bin/harness", "pebble")(crash.RoleWorkload, "/tmp/d", "/tmp/t")
+	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
+		t.Fatalf("kill child's SysProcAttr %+v: want Setpgid", cmd.SysProcAttr)
+	}
+	if want := []string{"/bin/harness", "internal", "kill-child", "--engine", "pebble", "--dir", "/tmp/d", "--trace", "/tmp/t"}; !slices.Equal(cmd.Args, want) {
+		t.Errorf("args %q, want %q", cmd.Args, want)
+	}
+	if v := crash.HarnessChild("/bin/harness", "pebble")(crash.RoleVerify, "/tmp/d", "/tmp/t").Args[2]; v != "kill-verify" {
+		t.Errorf("verify child runs %q, want kill-verify", v)
 	}
 }
