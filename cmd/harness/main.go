@@ -8,8 +8,9 @@
 // marked interrupted, and the code is never 0, so a CI job stopped by its
 // timeout does not pass.
 //
-// This package is wiring only: the engine table, flag parsing, and calls into
-// the packages that do the work.
+// This package is wiring only: the engine table (engines.go), the checker
+// table (check.go), flag parsing, output, and calls into the packages that
+// do the work (checkers/jobs supervises a check's worker processes).
 package main
 
 import (
