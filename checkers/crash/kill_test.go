@@ -16,7 +16,9 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -471,5 +473,25 @@ func TestHarnessChildOwnProcessGroup(t *testing.T) {
 	}
 	if v := crash.HarnessChild("/bin/harness", "pebble")(crash.RoleVerify, "/tmp/d", "/tmp/t").Args[2]; v != "kill-verify" {
 		t.Errorf("verify child runs %q, want kill-verify", v)
+	}
+}
+
+// TestKillDeviceSpec: kill mode gives a device engine a small device file
+// where its spec leaves size and extent unset; other specs stay as given.
+func TestKillDeviceSpec(t *testing.T) {
+	table := engine.Drivers{shardstore.Driver(), model.Driver()}
+	for _, c := range []struct{ spec, want string }{
+		{"shardstore", "shardstore:size=16MiB,extent=1MiB"},
+		{"shardstore:extent=4MiB", "shardstore:extent=4MiB,size=16MiB"},
+		{"shardstore:size=64MiB,extent=2MiB", "shardstore:size=64MiB,extent=2MiB"},
+		{"model", "model"},
+	} {
+		_, o, err := table.Resolve(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := crash.KillDeviceSpec(c.spec, o); got != c.want {
+			t.Errorf("%s: %q, want %q", c.spec, got, c.want)
+		}
 	}
 }
