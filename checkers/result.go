@@ -1,5 +1,11 @@
-// Package checkers holds what every checker shares: the Result of a run, the
-// Violations it found, and the Verdict.
+// Package checkers holds what every checker shares: the Checker a harness
+// runs it as, the Config of a run, the Result of a run, the Violations it
+// found, and the Verdict.
+//
+// Each checker package (conformance, crash) exports a Checker; the harness
+// keeps one table of them (cmd/harness), as it keeps one of engines, and
+// runs any of them the same way: in process, or split over worker
+// processes by package jobs.
 //
 // A checker verifies one property of an engine (conformance to the model,
 // crash consistency, linearizability) over many generated cases. Every run is

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 )
 
 // An engine spec names an engine and sets some of its options:
@@ -312,6 +314,9 @@ func (o Options) String(name string) string { return o.get(name, KindString).(st
 // IsSet reports whether the spec set the option explicitly.
 func (o Options) IsSet(name string) bool { return o.set[name] }
 
+// Has reports whether the engine declares the option.
+func (o Options) Has(name string) bool { _, ok := o.values[name]; return ok }
+
 // Engine returns the engine name the options were resolved for.
 func (o Options) Engine() string { return o.engine }
 
@@ -365,6 +370,33 @@ type Driver struct {
 	// Open opens the engine on dir (created if absent; an engine that
 	// manages a raw device may take its path from an option instead).
 	Open func(dir string, opts Options) (Engine, error)
+	// Device, if set, says the engine manages a raw device rather than a
+	// directory, and how it runs on a device its caller makes: a checker
+	// runs it on an in-memory, crashable disk.Mem (block-level crash
+	// states, injected IO faults). Given the resolved options it returns
+	// the engine sized for a check (see OnDevice); an error if the options
+	// cannot make one (a device too small for its extents). Nil: the
+	// engine opens on a directory only.
+	Device func(opts Options) (OnDevice, error)
+}
+
+// OnDevice is an engine ready to run on a device its caller makes.
+type OnDevice struct {
+	// Spec spells out the effective options, check defaults included; it
+	// resolves back to the same OnDevice, so a result or trace that
+	// records it replays on the same engine.
+	Spec Spec
+	// DeviceBytes and SectorBytes size the device to make.
+	DeviceBytes int64
+	SectorBytes int
+	// Open opens the engine on dev, which it must not close: the caller
+	// reopens it, crashes it and closes it. Opens of the same device given
+	// the same calls do the same IO (seeded randomness, no wall-clock
+	// cadence unless an option asks for one): checkers replay and shrink.
+	Open func(dev disk.Device) (Engine, error)
+	// The engine's own boundaries, which a generator's value sizes
+	// cluster around (±1), and the largest value worth trying.
+	PageBytes, ChunkBytes, ExtentBytes, ValueBytesMax int
 }
 
 // Drivers is a table of engines, looked up by name.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +16,9 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -453,5 +456,42 @@ func TestKillReplayOverLimitPut(t *testing.T) {
 	_, err = crash.ReplayKill(context.Background(), crash.KillConfig{Target: tg, Child: crash.TestChild("pebble")}, tr)
 	if !errors.Is(err, checkers.ErrBadTrace) || !strings.Contains(err.Error(), "the model holds values up to 67108864 bytes") {
 		t.Fatalf("pebble: error %v, want ErrBadTrace naming the model's maximum", err)
+	}
+}
+
+// TestHarnessChildOwnProcessGroup: a kill-mode child runs in a process
+// group of its own, so a Ctrl-C at the terminal (SIGINT to the foreground
+// group) stops the parent between cases instead of killing the child
+// mid-case, which read as an engine that died (exit 3).
+func TestHarnessChildOwnProcessGroup(t *testing.T) {
+	cmd := crash.HarnessChild("/bin/harness", "pebble")(crash.RoleWorkload, "/tmp/d", "/tmp/t")
+	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
+		t.Fatalf("kill child's SysProcAttr %+v: want Setpgid", cmd.SysProcAttr)
+	}
+	if want := []string{"/bin/harness", "internal", "kill-child", "--engine", "pebble", "--dir", "/tmp/d", "--trace", "/tmp/t"}; !slices.Equal(cmd.Args, want) {
+		t.Errorf("args %q, want %q", cmd.Args, want)
+	}
+	if v := crash.HarnessChild("/bin/harness", "pebble")(crash.RoleVerify, "/tmp/d", "/tmp/t").Args[2]; v != "kill-verify" {
+		t.Errorf("verify child runs %q, want kill-verify", v)
+	}
+}
+
+// TestKillDeviceSpec: kill mode gives a device engine a small device file
+// where its spec leaves size and extent unset; other specs stay as given.
+func TestKillDeviceSpec(t *testing.T) {
+	table := engine.Drivers{shardstore.Driver(), model.Driver()}
+	for _, c := range []struct{ spec, want string }{
+		{"shardstore", "shardstore:size=16MiB,extent=1MiB"},
+		{"shardstore:extent=4MiB", "shardstore:extent=4MiB,size=16MiB"},
+		{"shardstore:size=64MiB,extent=2MiB", "shardstore:size=64MiB,extent=2MiB"},
+		{"model", "model"},
+	} {
+		_, o, err := table.Resolve(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := crash.KillDeviceSpec(c.spec, o); got != c.want {
+			t.Errorf("%s: %q, want %q", c.spec, got, c.want)
+		}
 	}
 }

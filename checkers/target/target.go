@@ -66,11 +66,43 @@ const (
 	ExtentBytesDefault = 4096
 )
 
-// FromDriver makes a directory target from an engine table entry.
+// For makes the target of an engine table entry with options o: on a
+// device if the driver says the engine runs on one (Driver.Device), with
+// the sizes and defaults it gives for a check; else on a directory.
+func For(d engine.Driver, o engine.Options) (Target, error) {
+	if d.Device == nil {
+		return FromDriver(d, o), nil
+	}
+	od, err := d.Device(o)
+	if err != nil {
+		return Target{}, err
+	}
+	return FromDevice(od), nil
+}
+
+// FromDriver makes a directory target from an engine table entry, even
+// for an engine that could run on a device (a kill-mode crash check opens
+// it through Driver.Open, on a device file in each case's directory).
 func FromDriver(d engine.Driver, o engine.Options) Target {
 	return Target{
 		Name:    o.Spec().String(),
 		OpenDir: func(dir string) (engine.Engine, error) { return d.Open(dir, o) },
+	}
+}
+
+// FromDevice makes a device target of an engine that runs on a device.
+func FromDevice(d engine.OnDevice) Target {
+	return Target{
+		Name:        d.Spec.String(),
+		OpenDevice:  d.Open,
+		DeviceBytes: d.DeviceBytes,
+		SectorBytes: d.SectorBytes,
+		Layout: Layout{
+			PageBytes:     d.PageBytes,
+			ChunkBytes:    d.ChunkBytes,
+			ExtentBytes:   d.ExtentBytes,
+			ValueBytesMax: d.ValueBytesMax,
+		},
 	}
 }
 

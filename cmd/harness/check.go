@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -17,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -26,38 +21,28 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
-	"github.com/gauntlet-kv/gauntlet/checkers/target/shardtarget"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
+
+// checkerTable is the one table of checkers the harness knows, as drivers
+// is of engines: harness check <name> runs one. Adding a checker is one
+// package that returns a checkers.Checker and one line here.
+var checkerTable = []checkers.Checker{
+	conformance.Checker(),
+	crash.Checker(),
+}
 
 // checkDrivers is the engine table check resolves specs against; tests
 // add engines with known bugs.
 var checkDrivers = drivers
 
-// deviceTarget returns a device-backed target for engines that open on a
-// disk.Device (shardstore), so block-level crash checks and fault
-// injection run on a disk.Mem. The spec's options apply; those it leaves
-// unset take the check defaults of shardtarget (a 1 MiB device, 64 KiB
-// extents, a tiny cache and memtable), and the target's name, echoed into
-// the result and replay commands, spells them all out. A spec the adapter
-// rejects (a device too small for its extents) is a usage error.
-var deviceTarget = func(d engine.Driver, o engine.Options) (target.Target, bool, error) {
-	if d.Name != "shardstore" {
-		return target.Target{}, false, nil
-	}
-	t, err := shardtarget.FromOptions(o)
-	if err != nil {
-		return target.Target{}, false, usageError{err}
-	}
-	return t, true, nil
-}
-
 // childEnv marks a harness process started by the harness itself (a
-// kill-mode child, a check worker), so a test binary standing in for the
-// harness knows to run the CLI.
-const childEnv = "GAUNTLET_HARNESS_CHILD"
+// kill-mode child, a check worker, a bench run's child), so a test binary
+// standing in for the harness knows to run the CLI.
+const childEnv = checkers.ChildEnv
 
 // errQuiet marks an error whose exit code is all there is to say: a check
 // worker's parent reports its outcome.
@@ -91,20 +76,33 @@ child; a replay of a kill timed inside a call that did not reproduce it); 130 an
 of the cases that ran is written. A check that finished its cases or budget before
 the signal passes as usual.`
 
+// checkerNames joins the names of the checkers in the table that pass
+// keep: "conformance|crash".
+func checkerNames(sep string, keep func(checkers.Checker) bool) string {
+	var names []string
+	for _, c := range checkerTable {
+		if keep == nil || keep(c) {
+			names = append(names, c.Name)
+		}
+	}
+	return strings.Join(names, sep)
+}
+
 func newCheckCmd() *cobra.Command {
 	f := &checkFlags{}
+	names := checkerNames("|", nil)
+	var list strings.Builder
+	for _, c := range checkerTable {
+		fmt.Fprintf(&list, "  %-12s %s\n  %-12s (harness check %s --help)\n", c.Name, c.Short, "", c.Name)
+	}
 	cmd := &cobra.Command{
-		Use:   "check conformance|crash",
-		Short: "Check an engine against the reference model: conformance or crash consistency",
+		Use:   "check " + names,
+		Short: "Check an engine against the reference model: " + checkerNames(", ", nil),
 		Long: `check runs a checker against an engine for a budget of time or cases, prints a
 one-screen summary, and writes the Result as JSON to
 --out/<checker>[-<mode>]-<engine>-<seed>.json (e.g. out/crash-kill-pebble-7.json).
 
-  conformance  after every op of random biased sequences the engine answers like
-               the model (harness check conformance --help)
-  crash        dirty reboots: block mode on a crashable device, kill mode in a
-               child process (harness check crash --help)
-
+` + list.String() + `
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). A replay takes the engine, mode and faults from the
 trace's header unless given; an --engine that disagrees with the trace is refused.
@@ -130,7 +128,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		// The checkers are subcommands; anything else is named here.
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("check: name the checker: harness check conformance|crash (got %q)", strings.Join(args, " "))
+			return usagef("check: name the checker: harness check %s (got %q)", names, strings.Join(args, " "))
 		},
 	}
 	fl := cmd.PersistentFlags()
@@ -145,74 +143,69 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
 
-	conf := &cobra.Command{
-		Use:   conformance.Name,
-		Short: "Check that an engine answers like the reference model after every op",
-		Long: `check conformance draws random op sequences from a biased alphabet (get, put,
-delete, list, index-flush, compact, reclaim, clean reboot, ..., simplest first so
-shrinking prefers simple ops); after every op the engine must answer exactly as the
-model does, and CheckInvariants must hold. --faults (engines on a device:
-shardstore) injects IO errors and bit flips: an op hit by one may fail, never return
-wrong data. A violation is minimized by rapid's shrinker and written as a trace
-(--out/conformance-<engine>-<seed>.trace) with the command that replays it.
-
-` + checkExitCodes,
-		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
-  harness check conformance --engine shardstore --faults --cases 500
-  harness check conformance --replay out/conformance-shardstore-1.trace`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, conformance.Name, *f) },
-	}
-	conf.Flags().BoolVar(&f.faults, "faults", false, "inject IO errors and bit flips (engines on a device)")
-	conf.Flags().StringVar(&f.mode, "mode", "", "")
-	conf.Flags().MarkHidden("mode") // refused with a reason: see runCheck
-
-	cr := &cobra.Command{
-		Use:   crash.Name,
-		Short: "Check crash consistency: dirty reboots (block mode) or killed processes (kill mode)",
-		Long: `check crash adds dirty reboots and checks persistence and forward progress.
-
-  --mode block  engines on a device (shardstore; the default for them): a disk.Mem
-                chooses which components flush first and which unflushed device
-                writes survive or tear; every crash state of small pending sets
-  --mode kill   any engine on a directory (the default for them): a child process
-                runs the workload and is killed with SIGKILL; a second child
-                reopens the directory and reads every key, so an engine that
-                panics, faults or hangs there ends that case, not the harness.
-                Everything acknowledged by a completed Sync must have survived.
-
-A kill-mode violation is minimized by delta debugging with the kill at an op
-boundary. Its trace records where the kill landed (kill=boundary, op:N, sync:N,
-close); a kill inside an op, a Sync or Close that no boundary kill reproduces is
-replayed with kills timed inside that call, and reported as not minimized, or as
-"replay did not reproduce the violation". An engine failure that is not a
-violation (no space left, an IO error, a crash or hang of the engine) ends the run
-with verdict unknown, exit 3, the cases before it kept in the Result.
-
-` + checkExitCodes,
-		Example: `  harness check crash --engine shardstore --budget 60s
-  harness check crash --engine pebble --mode kill --cases 50
-  harness check crash --replay out/crash-kill-pebble-7.trace`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, crash.Name, *f) },
-	}
-	cr.Flags().StringVar(&f.mode, "mode", "", "block or kill (default: block for device engines, kill otherwise)")
-	cr.Flags().BoolVar(&f.faults, "faults", false, "")
-	cr.Flags().MarkHidden("faults") // refused with a reason: see runCheck
-
-	cmd.AddCommand(conf, cr)
-	// Flag errors name the whole command: "check crash: unknown flag".
-	for _, c := range []*cobra.Command{conf, cr} {
+	for _, chk := range checkerTable {
+		c := &cobra.Command{
+			Use:     chk.Name,
+			Short:   chk.Short,
+			Long:    chk.Doc + "\n\n" + checkExitCodes,
+			Example: chk.Example,
+			Args:    cobra.NoArgs,
+			RunE:    func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, chk, *f) },
+		}
+		// Every checker has both flags, so that one given to a checker
+		// that does not take it is refused with a reason (see runCheck).
+		if chk.Faults {
+			c.Flags().BoolVar(&f.faults, "faults", false, "inject IO errors and bit flips (engines on a device)")
+		} else {
+			c.Flags().BoolVar(&f.faults, "faults", false, "")
+			c.Flags().MarkHidden("faults")
+		}
+		if len(chk.Modes) > 0 {
+			c.Flags().StringVar(&f.mode, "mode", "", modeUsage(chk.Modes))
+		} else {
+			c.Flags().StringVar(&f.mode, "mode", "", "")
+			c.Flags().MarkHidden("mode")
+		}
+		// Flag errors name the whole command: "check crash: unknown flag".
 		c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 			path := strings.TrimPrefix(c.CommandPath(), "harness ")
 			return usagef("%s: %v (see 'harness %s --help')", path, err, path)
 		})
+		cmd.AddCommand(c)
 	}
 	return cmd
 }
 
+// modeUsage is the --mode flag's usage: "block or kill (default: block for
+// device engines, kill otherwise)".
+func modeUsage(modes []checkers.Mode) string {
+	var names []string
+	for _, m := range modes {
+		names = append(names, m.Name)
+	}
+	s := strings.Join(names, " or ")
+	if dev, dir := defaultMode(modes, true), defaultMode(modes, false); dev != "" && dir != "" && dev != dir {
+		s += fmt.Sprintf(" (default: %s for device engines, %s otherwise)", dev, dir)
+	}
+	return s
+}
+
+// defaultMode is the first of modes that runs an engine where it opens:
+// on a device, or on a directory.
+func defaultMode(modes []checkers.Mode, device bool) string {
+	for _, m := range modes {
+		if m.Device == device {
+			return m.Name
+		}
+	}
+	if len(modes) > 0 {
+		return modes[0].Name
+	}
+	return ""
+}
+
 // newInternalCmd holds hidden verbs the harness runs on itself: the
-// children of kill mode.
+// children of kill mode (crash.HarnessChild starts them) and of bench.
 func newInternalCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "internal", Hidden: true, Short: "verbs the harness runs on itself"}
 	for _, v := range []struct {
@@ -253,6 +246,17 @@ func resolveCheckEngine(spec string) (engine.Driver, engine.Options, error) {
 	return d, o, nil
 }
 
+// checkTarget is the target of an engine table entry (on a device if its
+// driver says it runs on one); options its driver refuses for a device
+// (one too small for its extents) are a usage error.
+func checkTarget(d engine.Driver, o engine.Options) (target.Target, error) {
+	tg, err := target.For(d, o)
+	if err != nil {
+		return tg, usageError{err}
+	}
+	return tg, nil
+}
+
 // attrOf is a trace header attribute's value, "" if absent.
 func attrOf(tr workloads.Trace, key string) string {
 	for _, a := range tr.Header.Attrs {
@@ -264,12 +268,12 @@ func attrOf(tr workloads.Trace, key string) string {
 }
 
 // fromTrace applies the header of a --replay trace to f: its checker must
-// be checker; its engine, mode and faults apply unless the flags say
+// be chk; its engine, mode and faults apply unless the flags say
 // otherwise, and an --engine or --mode that disagrees with it is refused.
 // Values taken from the header are marked so, for messages.
-func fromTrace(cmd *cobra.Command, checker string, tr workloads.Trace, f *checkFlags) error {
-	if c := attrOf(tr, "checker"); c != "" && c != checker {
-		return usagef("check %s: --replay %s: the trace was written by the %s checker: run harness check %s --replay %s", checker, f.replay, c, c, f.replay)
+func fromTrace(cmd *cobra.Command, chk checkers.Checker, tr workloads.Trace, f *checkFlags) error {
+	if c := attrOf(tr, "checker"); c != "" && c != chk.Name {
+		return usagef("check %s: --replay %s: the trace was written by the %s checker: run harness check %s --replay %s", chk.Name, f.replay, c, c, f.replay)
 	}
 	if e := attrOf(tr, "engine"); e != "" {
 		if !cmd.Flags().Changed("engine") {
@@ -277,42 +281,21 @@ func fromTrace(cmd *cobra.Command, checker string, tr workloads.Trace, f *checkF
 		} else if same, err := sameEngine(f.engine, e); err != nil {
 			return err
 		} else if !same {
-			return usagef("check %s: --engine %s disagrees with the trace's engine=%s: drop --engine to replay on the trace's engine", checker, f.engine, e)
+			return usagef("check %s: --engine %s disagrees with the trace's engine=%s: drop --engine to replay on the trace's engine", chk.Name, f.engine, e)
 		}
 	}
-	if m := attrOf(tr, "mode"); m != "" && checker == crash.Name {
+	if m := attrOf(tr, "mode"); m != "" && len(chk.Modes) > 0 {
 		switch {
 		case f.mode == "":
 			f.mode, f.modeFrom = m, "the trace's mode="+m
 		case f.mode != m:
-			return usagef("check crash: --mode %s disagrees with the trace's mode=%s: drop --mode", f.mode, m)
+			return usagef("check %s: --mode %s disagrees with the trace's mode=%s: drop --mode", chk.Name, f.mode, m)
 		}
 	}
 	if attrOf(tr, "faults") == "true" && !f.faults {
 		f.faults, f.faultsFrom = true, "the trace's faults=true"
 	}
 	return nil
-}
-
-// killDeviceSpec is spec with the device size and extent size a kill-mode
-// check of a device engine uses where the spec leaves them unset: 16 MiB
-// of 1 MiB extents, room for the reserve and a few hundred small puts.
-func killDeviceSpec(spec string, o engine.Options) string {
-	var add []string
-	if !o.IsSet("size") {
-		add = append(add, "size=16MiB")
-	}
-	if !o.IsSet("extent") {
-		add = append(add, "extent=1MiB")
-	}
-	if len(add) == 0 {
-		return spec
-	}
-	sep := ","
-	if !strings.Contains(spec, ":") {
-		sep = ":"
-	}
-	return spec + sep + strings.Join(add, ",")
 }
 
 // sameEngine reports whether two specs resolve to the same engine and
@@ -324,14 +307,8 @@ func sameEngine(a, b string) (bool, error) {
 		if err != nil {
 			return "", err
 		}
-		tg, hasDevice, err := deviceTarget(d, o)
-		if err != nil {
-			return "", err
-		}
-		if !hasDevice {
-			tg = target.FromDriver(d, o)
-		}
-		return tg.Name, nil
+		tg, err := checkTarget(d, o)
+		return tg.Name, err
 	}
 	na, err := name(a)
 	if err != nil {
@@ -368,8 +345,21 @@ func interruptContext(parent context.Context, worker bool) (context.Context, fun
 	}
 }
 
-func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
+// checkersWith names the checkers that pass keep, for a message: "the
+// crash checker", "the crash and linearize checkers".
+func checkersWith(keep func(checkers.Checker) bool) string {
+	names := checkerNames(" and ", keep)
+	if strings.Contains(names, " and ") {
+		return "the " + names + " checkers"
+	}
+	return "the " + names + " checker"
+}
+
+// runCheck runs checker chk as f says: in this process, or as workers
+// (--jobs), and reports its Result.
+func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	fl := cmd.Flags()
+	checker := chk.Name
 	f.engineFrom, f.modeFrom, f.faultsFrom = "--engine", "--mode", "--faults"
 	if f.cases < 0 {
 		return usagef("check: --cases %d: give a positive number of cases", f.cases)
@@ -398,7 +388,7 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 			return err
 		}
 		tr = &t
-		if err := fromTrace(cmd, checker, t, &f); err != nil {
+		if err := fromTrace(cmd, chk, t, &f); err != nil {
 			return err
 		}
 	}
@@ -409,59 +399,54 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		}
 		return err
 	}
-	tg, hasDevice, err := deviceTarget(d, o)
+	tg, err := checkTarget(d, o)
 	if err != nil {
 		return err
 	}
-	if !hasDevice {
-		tg = target.FromDriver(d, o)
+	hasDevice := tg.HasDevice()
+	if len(chk.Modes) == 0 && fl.Changed("mode") {
+		return usagef("check %s: --mode is for %s", checker, checkersWith(func(c checkers.Checker) bool { return len(c.Modes) > 0 }))
 	}
-	if checker == conformance.Name && fl.Changed("mode") {
-		return usagef("check conformance: --mode is for the crash checker")
-	}
-	if checker == crash.Name && f.faults {
-		return usagef("check crash: %s: fault injection is for the conformance checker (the crash checker crashes, it does not inject IO errors): drop it", f.faultsFrom)
+	if !chk.Faults && f.faults {
+		return usagef("check %s: %s: fault injection is for %s (the %s checker does not inject IO errors): drop it",
+			checker, f.faultsFrom, checkersWith(func(c checkers.Checker) bool { return c.Faults }), checker)
 	}
 	if f.faults && !hasDevice {
 		return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device", checker, d.Name, f.faultsFrom)
 	}
-	if checker == crash.Name {
-		switch f.mode {
-		case "":
-			f.mode = "kill"
-			if hasDevice {
-				f.mode = "block"
+	if len(chk.Modes) > 0 {
+		if f.mode == "" {
+			f.mode = defaultMode(chk.Modes, hasDevice)
+		}
+		i := slices.IndexFunc(chk.Modes, func(m checkers.Mode) bool { return m.Name == f.mode })
+		switch {
+		case i < 0:
+			var names []string
+			for _, m := range chk.Modes {
+				names = append(names, m.Name)
 			}
-		case "block":
-			if !hasDevice {
-				return usagef("check crash: engine %s opens on a directory: %s needs an engine on a device; use --mode kill", d.Name, modeWords(f.modeFrom, "block"))
-			}
-		case "kill":
-			if hasDevice {
-				// A device engine killed for real: its driver opens it on
-				// a device file in each case's directory, small unless the
-				// spec says otherwise, so a case does not prewrite the
-				// driver's default 4 GiB.
-				f.engine = killDeviceSpec(f.engine, o)
+			return usagef("check %s: %s: use %s", checker, modeWords(f.modeFrom, strconv.Quote(f.mode)), strings.Join(names, " or "))
+		case chk.Modes[i].Device && !hasDevice:
+			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
+				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))
+		case !chk.Modes[i].Device && hasDevice:
+			// A device engine run on a directory: its driver opens it
+			// on a device file there, sized as the mode says.
+			if chk.Modes[i].DirSpec != nil {
+				f.engine = chk.Modes[i].DirSpec(f.engine, o)
 				if d, o, err = resolveCheckEngine(f.engine); err != nil {
 					return err
 				}
-				tg, hasDevice = target.FromDriver(d, o), false
 			}
-		default:
-			return usagef("check crash: %s: use block or kill", modeWords(f.modeFrom, strconv.Quote(f.mode)))
+			tg = target.FromDriver(d, o)
 		}
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
 	}
-	mode := ""
-	if checker == crash.Name {
-		mode = f.mode
-	}
-	stem := func(seed uint64) string { return checkers.FileStem(checker, mode, d.Name, seed) }
-	if jobs := checkJobs(f); jobs > 1 {
-		return runJobs(cmd, checker, f, jobs, stem)
+	stem := func(seed uint64) string { return checkers.FileStem(checker, f.mode, d.Name, seed) }
+	if n := checkJobs(f); n > 1 {
+		return runJobs(cmd, checker, f, n, stem)
 	}
 
 	if os.Getenv("GOMAXPROCS") == "" {
@@ -476,54 +461,34 @@ func runCheck(cmd *cobra.Command, checker string, f checkFlags) error {
 		// its CPU time.
 		debug.SetGCPercent(400)
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("check: find the harness executable: %w", err)
+	}
 	ctx, stop := interruptContext(cmd.Context(), f.worker)
 	defer stop()
-	replayCmd := func(file string) string {
-		s := fmt.Sprintf("harness check %s --engine %s", checker, f.engine)
-		if f.faults {
-			s += " --faults"
-		}
-		if f.mode != "" {
-			s += " --mode " + f.mode
-		}
-		return s + " --replay " + file
-	}
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
-	cases := f.cases
-	if cases == 0 {
-		cases = checkers.CasesUnlimited // the budget decides
+	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
+		Faults: f.faults, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+			s := fmt.Sprintf("harness check %s --engine %s", checker, f.engine)
+			if f.faults {
+				s += " --faults"
+			}
+			if f.mode != "" {
+				s += " --mode " + f.mode
+			}
+			return s + " --replay " + file
+		}}
+	if c.Cases == 0 {
+		c.Cases = checkers.CasesUnlimited // the budget decides
 	}
 	var res checkers.Result
-	switch {
-	case checker == conformance.Name:
-		c := conformance.Config{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, Faults: f.faults, OutDir: f.out, Replay: replayCmd}
-		if tr != nil {
-			res, err = conformance.Replay(ctx, c, *tr)
-		} else {
-			res, err = conformance.Run(ctx, c)
-		}
-	case f.mode == "block":
-		c := crash.Config{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd}
-		if tr != nil {
-			res, err = crash.Replay(ctx, c, *tr)
-		} else {
-			res, err = crash.Run(ctx, c)
-		}
-	default:
-		exe, xerr := os.Executable()
-		if xerr != nil {
-			return xerr
-		}
-		spec := f.engine
-		c := crash.KillConfig{Target: tg, Seed: f.seed, Cases: cases, Budget: f.budget, OutDir: f.out, Replay: replayCmd,
-			Child: func(role crash.Role, dir, trace string) *exec.Cmd { return killChildCmd(exe, role, spec, dir, trace) }}
-		if tr != nil {
-			res, err = crash.ReplayKill(ctx, c, *tr)
-		} else {
-			res, err = crash.RunKill(ctx, c)
-		}
+	if tr != nil {
+		res, err = chk.Replay(ctx, c, *tr)
+	} else {
+		res, err = chk.Run(ctx, c)
 	}
 	if errors.Is(err, checkers.ErrBadTrace) {
 		return usagef("check %s: --replay %s: %v", checker, f.replay, err)
@@ -559,23 +524,6 @@ func fromHeader(f checkFlags) string {
 		return ""
 	}
 	return " (from the trace's header: " + strings.Join(from, ", ") + ")"
-}
-
-// killChildCmd is the command of one kill-mode child: the harness's
-// hidden kill-child (workload) or kill-verify verb, in a process group of
-// its own, so that a Ctrl-C at the terminal (SIGINT to the foreground
-// group) stops the parent, which ends the run between cases, and not the
-// child in the middle of one: a child killed so looked like an engine that
-// died. The parent still ends its children itself, with SIGKILL.
-func killChildCmd(exe string, role crash.Role, spec, dir, trace string) *exec.Cmd {
-	verb := "kill-child"
-	if role == crash.RoleVerify {
-		verb = "kill-verify"
-	}
-	cmd := exec.Command(exe, "internal", verb, "--engine", spec, "--dir", dir, "--trace", trace)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd
 }
 
 func readTrace(path string) (workloads.Trace, error) {
@@ -658,63 +606,6 @@ func checkJobs(f checkFlags) int {
 	return n
 }
 
-// checkJob is one worker process of a check with --jobs.
-type checkJob struct {
-	w      int
-	seed   uint64
-	dir    string // its --out
-	result string // the Result JSON it writes
-	cmd    *exec.Cmd
-	stdout bytes.Buffer // its summary: shown only if it fails unexpectedly
-	output tailBuffer   // stdout and stderr, for the last lines of a failure
-	errw   *prefixWriter
-
-	running   bool // started, and its end not yet seen
-	signalled bool // the parent sent it a signal
-	waitErr   error
-	started   bool
-}
-
-// exitCode is the job's exit status: -1 if it did not start or a signal
-// ended it.
-func (j *checkJob) exitCode() int {
-	if !j.started {
-		return -1
-	}
-	return j.cmd.ProcessState.ExitCode()
-}
-
-// stoppedEarly says whether a signal the parent sent ended the job before
-// it could catch it (it was still starting): it ran nothing.
-func (j *checkJob) stoppedEarly() bool {
-	if !j.started || !j.signalled {
-		return false
-	}
-	ws, ok := j.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGTERM)
-}
-
-// failure describes a job that ended other than by pass or violation, in
-// one line: its worker number, seed, status and last lines of output.
-func (j *checkJob) failure(what string) error {
-	status := what
-	if status == "" {
-		switch {
-		case !j.started:
-			status = fmt.Sprintf("did not start: %v", j.waitErr)
-		case j.exitCode() >= 0:
-			status = fmt.Sprintf("exited with status %d", j.exitCode())
-		default:
-			status = j.waitErr.Error() // "signal: killed"
-		}
-	}
-	last := "no output"
-	if l := lastLines(j.output.String(), 3); len(l) > 0 {
-		last = "last output: " + strings.Join(l, " | ")
-	}
-	return fmt.Errorf("check: job %d (seed %d) %s; %s", j.w, j.seed, status, last)
-}
-
 // jobDir is worker w's --out.
 func jobDir(out string, w int) string { return filepath.Join(out, fmt.Sprintf("job-%d", w)) }
 
@@ -746,316 +637,31 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 	return args
 }
 
-// jobEnv is the workers' environment: the harness's, marked (see
-// childEnv), with GOMAXPROCS=1 unless the user set GOMAXPROCS. A checker
-// is one sequence of ops: a second P only adds cross-core wakeups.
-func jobEnv() []string {
-	env := append(os.Environ(), childEnv+"=1")
-	if os.Getenv("GOMAXPROCS") == "" {
-		env = append(env, "GOMAXPROCS=1")
-	}
-	return env
-}
-
 // runJobs runs a check as n worker processes of this executable, each the
-// same check with --jobs 1 on seed S+w, and merges their Results into one
-// (stem names a seed's Result file). The first worker to find a violation
-// (or fail, or end unknown) stops the others with SIGINT; a SIGINT or
-// SIGTERM to the parent is forwarded to every worker. Either way the
-// workers write what they did, and the parent merges it.
+// same check with --jobs 1 on seed S+w (jobArgs), supervised and merged by
+// package jobs, and reports the merged Result (stem names a seed's Result
+// file).
 func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int, stem func(seed uint64) string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("check: --jobs %d: find the harness executable: %w", n, err)
 	}
-	env := jobEnv()
-	var errMu sync.Mutex
-	jobs := make([]*checkJob, n)
-	for w := range jobs {
-		j := &checkJob{w: w, seed: f.seed + uint64(w), dir: jobDir(f.out, w)}
-		j.result = filepath.Join(j.dir, stem(j.seed)+".json")
-		if err := os.MkdirAll(j.dir, 0o755); err != nil {
-			return fmt.Errorf("check: %w", err)
-		}
-		// A Result left by an earlier run must not pass for this one's.
-		if err := os.Remove(j.result); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("check: %w", err)
-		}
-		j.cmd = exec.Command(exe, jobArgs(checker, f, n, w)...)
-		j.cmd.Env = env
-		j.errw = &prefixWriter{mu: &errMu, w: cmd.ErrOrStderr(), prefix: fmt.Sprintf("job %d: ", w)}
-		j.cmd.Stdout = io.MultiWriter(&j.stdout, &j.output)
-		j.cmd.Stderr = io.MultiWriter(j.errw, &j.output)
-		jobs[w] = j
-	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	start := time.Now()
-	done := make(chan *checkJob, n)
-	for _, j := range jobs {
-		if err := j.cmd.Start(); err != nil {
-			j.waitErr = err
-			done <- j
-			continue
-		}
-		j.started, j.running = true, true
-		go func() {
-			j.waitErr = j.cmd.Wait()
-			done <- j
-		}()
-	}
-	signalAll := func(sig os.Signal) (running int) {
-		for _, j := range jobs {
-			if j.running {
-				running++
-				j.signalled = true
-				j.cmd.Process.Signal(sig) // an exited job's error is of no interest
-			}
-		}
-		return running
-	}
-	var (
-		first       *checkJob // the first job to end with a violation or a failure
-		stopped     int       // the jobs it stopped
-		interrupted os.Signal // what the parent got before any job failed
-		ctxDone     = cmd.Context().Done()
-	)
-	interrupt := func(sig os.Signal) {
-		if interrupted == nil && first == nil {
-			interrupted = sig
-		}
-		signalAll(sig)
-	}
-	for left := n; left > 0; {
-		select {
-		case j := <-done:
-			left--
-			j.running = false
-			j.errw.flush()
-			// The first job to end other than by a pass or a signal
-			// (a violation, an unknown, a crash) stops the others.
-			if code := j.exitCode(); code != exitPass && code != exitInterrupted && code != exitTerminated && first == nil && !j.stoppedEarly() {
-				first = j
-				if interrupted == nil {
-					stopped = signalAll(os.Interrupt)
-				}
-			}
-		case sig := <-sigs:
-			interrupt(sig)
-		case <-ctxDone:
-			ctxDone = nil
-			interrupt(os.Interrupt)
-		}
-	}
-	elapsed := time.Since(start)
-
-	// A job that failed other than by its verdict (pass, violation,
-	// unknown, interrupted: each with its Result) is an internal error:
-	// the first to end so, else the first in order. Its summary, if it
-	// printed one, goes to stderr.
-	for _, j := range append([]*checkJob{first}, jobs...) {
-		if j == nil || j.stoppedEarly() {
-			continue
-		}
-		if code := j.exitCode(); !slices.Contains([]int{exitPass, exitViolation, exitInterrupted, exitTerminated}, code) && !(code == exitInternal && j.wroteUnknown()) {
-			if j.stdout.Len() > 0 {
-				j.errw.Write(j.stdout.Bytes())
-				j.errw.flush()
-			}
-			return j.failure("")
-		}
-	}
-	var results []checkers.Result
-	earlyStopped := false
-	for _, j := range jobs {
-		if j.stoppedEarly() {
-			earlyStopped = true
-			continue // stopped before it ran anything
-		}
-		code := j.exitCode()
-		b, err := os.ReadFile(j.result)
-		if err != nil {
-			return j.failure(fmt.Sprintf("exited with status %d but wrote no result %s", code, j.result))
-		}
-		var r checkers.Result
-		if err := json.Unmarshal(b, &r); err != nil {
-			return j.failure(fmt.Sprintf("wrote a corrupt result %s (%v)", j.result, err))
-		}
-		if r.Checker != checker || r.Seed != j.seed {
-			return j.failure(fmt.Sprintf("wrote a result %s for %s seed %d", j.result, r.Checker, r.Seed))
-		}
-		if verdictCode(r.Verdict, code) != code {
-			return j.failure(fmt.Sprintf("exited with status %d but its result %s says %s", code, j.result, r.Verdict))
-		}
-		if j == first {
-			// The violation that stopped the others comes first: it is
-			// the one the exit message names.
-			results = append([]checkers.Result{r}, results...)
-		} else {
-			results = append(results, r)
-		}
-	}
-	planned := int64(checkers.CasesUnlimited)
+	c := jobs.Config{Exe: exe, Env: jobs.Env(), Checker: checker, Seed: f.seed, Engine: f.engine,
+		Cases: checkers.CasesUnlimited, Budget: f.budget, Stderr: cmd.ErrOrStderr()}
 	if f.cases > 0 {
-		planned = int64(f.cases)
+		c.Cases = int64(f.cases)
+	}
+	for w := range n {
+		c.Args = append(c.Args, jobArgs(checker, f, n, w))
+		c.Results = append(c.Results, filepath.Join(jobDir(f.out, w), stem(f.seed+uint64(w))+".json"))
+	}
+	out, err := jobs.Run(cmd.Context(), c)
+	if err != nil {
+		return err
 	}
 	var cause error
-	if interrupted != nil {
-		cause = interruptedError{sig: interrupted}
+	if out.Interrupted != nil {
+		cause = interruptedError{sig: out.Interrupted}
 	}
-	return reportCheck(cmd.OutOrStdout(), mergeJobs(checker, f, n, results, elapsed, interrupted, first, stopped, planned, earlyStopped), f, stem(f.seed), cause)
-}
-
-// verdictCode is the exit status a job with verdict v should have; for an
-// interrupted one, code if it is either signal's.
-func verdictCode(v checkers.Verdict, code int) int {
-	switch v {
-	case checkers.Fail:
-		return exitViolation
-	case checkers.Unknown:
-		return exitInternal
-	case checkers.Interrupted:
-		if code == exitTerminated {
-			return code
-		}
-		return exitInterrupted
-	}
-	return exitPass
-}
-
-// wroteUnknown reports whether the job wrote a Result with verdict
-// unknown: an exit 3 that is the check's, not a crash of the worker.
-func (j *checkJob) wroteUnknown() bool {
-	b, err := os.ReadFile(j.result)
-	if err != nil {
-		return false
-	}
-	var r checkers.Result
-	return json.Unmarshal(b, &r) == nil && r.Verdict == checkers.Unknown
-}
-
-// mergeJobs merges the Results of a check's jobs into one: cases, ops and
-// violations summed, the parent's wall time. The verdict is the gravest of
-// the jobs': fail, then unknown, then interrupted (a job stopped by a
-// signal, or one the parent's signal stopped before it ran anything),
-// else pass.
-func mergeJobs(checker string, f checkFlags, n int, results []checkers.Result, elapsed time.Duration, interrupted os.Signal, first *checkJob, stopped int, planned int64, earlyStopped bool) checkers.Result {
-	res := checkers.Result{Checker: checker, Seed: f.seed, Jobs: n, Verdict: checkers.Pass, Elapsed: elapsed}
-	grave := map[checkers.Verdict]int{checkers.Pass: 0, checkers.Interrupted: 1, checkers.Unknown: 2, checkers.Fail: 3}
-	for _, r := range results {
-		res.Engine = r.Engine
-		res.Cases += r.Cases
-		res.Ops += r.Ops
-		res.Violations = append(res.Violations, r.Violations...)
-		if grave[r.Verdict] > grave[res.Verdict] {
-			res.Verdict = r.Verdict
-			if r.Verdict == checkers.Unknown {
-				res.Reason = fmt.Sprintf("seed %d: %s", r.Seed, r.Reason)
-			}
-		}
-	}
-	if res.Engine == "" {
-		res.Engine = f.engine // no job ran anything
-	}
-	if res.Verdict == checkers.Pass && interrupted != nil && earlyStopped {
-		res.Verdict = checkers.Interrupted
-	}
-	switch {
-	case res.Verdict == checkers.Unknown:
-	case interrupted != nil && (res.Verdict == checkers.Fail || res.Verdict == checkers.Interrupted):
-		res.Reason = fmt.Sprintf("stopped after %s: %v", checkers.CasesOf(res.Cases, planned), interruptedError{sig: interrupted})
-	case res.Verdict == checkers.Interrupted:
-		res.Reason = fmt.Sprintf("stopped after %s: a job was interrupted", checkers.CasesOf(res.Cases, planned))
-	case res.Verdict == checkers.Fail && first != nil:
-		res.Reason = fmt.Sprintf("job %d (seed %d) found a violation first", first.w, first.seed)
-		switch {
-		case stopped == 1:
-			res.Reason += ": the other job still running stopped early"
-		case stopped > 1:
-			res.Reason += fmt.Sprintf(": the %d other jobs still running stopped early", stopped)
-		}
-	case res.Verdict != checkers.Pass || res.Cases >= planned:
-	default:
-		res.Reason = fmt.Sprintf("budget %s spent after %s", f.budget, checkers.CasesOf(res.Cases, planned))
-	}
-	return res
-}
-
-// prefixWriter passes a worker's output to w a whole line at a time, each
-// line prefixed with the worker, so concurrent workers' lines do not mix.
-type prefixWriter struct {
-	mu     *sync.Mutex // shared by the workers writing to w
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	if i := bytes.LastIndexByte(p.buf, '\n'); i >= 0 {
-		p.emit(p.buf[:i+1])
-		p.buf = append(p.buf[:0], p.buf[i+1:]...)
-	}
-	return len(b), nil
-}
-
-// flush writes a last line that has no newline.
-func (p *prefixWriter) flush() {
-	if len(p.buf) > 0 {
-		p.emit(append(p.buf, '\n'))
-		p.buf = p.buf[:0]
-	}
-}
-
-func (p *prefixWriter) emit(lines []byte) {
-	var b bytes.Buffer
-	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
-		if len(l) > 0 {
-			b.WriteString(p.prefix)
-			b.Write(l)
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.w.Write(b.Bytes())
-}
-
-// tailBuffer keeps the last tailMax bytes written to it, safe for the two
-// goroutines that copy a worker's stdout and stderr.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailMax = 16 << 10
-
-func (t *tailBuffer) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > tailMax {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailMax:]...)
-	}
-	return len(b), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-// lastLines returns the last n non-blank lines of s, trimmed.
-func lastLines(s string, n int) []string {
-	var out []string
-	lines := strings.Split(s, "\n")
-	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			out = append(out, l)
-		}
-	}
-	slices.Reverse(out)
-	return out
+	return reportCheck(cmd.OutOrStdout(), out.Result, f, stem(f.seed), cause)
 }

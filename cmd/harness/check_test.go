@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
-	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		checkDrivers = testDrivers
 		benchDrivers = benchTestDrivers
+		checkerTable = append(checkerTable, deleteChecker()) // TestCheckFakeChecker's, for its workers
 		os.Exit(runWith(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
@@ -421,7 +422,7 @@ func TestCheckJobsWorkerCommand(t *testing.T) {
 	}
 	gomaxprocs := func() string { // the last setting wins
 		v := ""
-		for _, e := range jobEnv() {
+		for _, e := range jobs.Env() {
 			if k, val, _ := strings.Cut(e, "="); k == "GOMAXPROCS" {
 				v = val
 			}
@@ -435,19 +436,5 @@ func TestCheckJobsWorkerCommand(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "3")
 	if v := gomaxprocs(); v != "3" {
 		t.Errorf("GOMAXPROCS=3: workers get %q, want 3", v)
-	}
-}
-
-// TestKillChildOwnProcessGroup: a kill-mode child runs in a process group
-// of its own, so a Ctrl-C at the terminal (SIGINT to the foreground group)
-// stops the parent between cases instead of killing the child mid-case,
-// which read as an engine that died (exit 3).
-func TestKillChildOwnProcessGroup(t *testing.T) {
-	cmd := killChildCmd("/bin/harness", crash.RoleWorkload, "pebble", "/tmp/d", "/tmp/t")
-	if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
-		t.Fatalf("kill child's SysProcAttr %+v: want Setpgid", cmd.SysProcAttr)
-	}
-	if want := []string{"/bin/harness", "internal", "kill-child", "--engine", "pebble", "--dir", "/tmp/d", "--trace", "/tmp/t"}; !slices.Equal(cmd.Args, want) {
-		t.Errorf("args %q, want %q", cmd.Args, want)
 	}
 }

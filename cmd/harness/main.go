@@ -8,8 +8,9 @@
 // marked interrupted, and the code is never 0, so a CI job stopped by its
 // timeout does not pass.
 //
-// This package is wiring only: the engine table, flag parsing, and calls into
-// the packages that do the work.
+// This package is wiring only: the engine table (engines.go), the checker
+// table (check.go), flag parsing, output, and calls into the packages that
+// do the work (checkers/jobs supervises a check's worker processes).
 package main
 
 import (
@@ -21,18 +22,21 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 )
 
 // Exit codes. A run stopped by a signal exits as the shell reports a
 // process killed by it (128 + the signal's number), so a CI job stopped by
 // its timeout never reads as a pass.
+// They are package jobs' (a check worker reports its verdict by them).
 const (
-	exitPass        = 0
-	exitViolation   = 1
-	exitUsage       = 2
-	exitInternal    = 3
-	exitInterrupted = 130 // SIGINT
-	exitTerminated  = 143 // SIGTERM
+	exitPass        = jobs.ExitPass
+	exitViolation   = jobs.ExitViolation
+	exitUsage       = jobs.ExitUsage
+	exitInternal    = jobs.ExitInternal
+	exitInterrupted = jobs.ExitInterrupted // SIGINT
+	exitTerminated  = jobs.ExitTerminated  // SIGTERM
 )
 
 // interruptedError marks a verb stopped by a signal after it kept what it
@@ -61,15 +65,7 @@ func (e interruptedError) code() int {
 }
 
 // signalName is the signal's conventional name: SIGINT, SIGTERM.
-func signalName(sig os.Signal) string {
-	switch sig {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	}
-	return sig.String()
-}
+func signalName(sig os.Signal) string { return jobs.SignalName(sig) }
 
 // usageError marks an error caused by the user's input: exit 2.
 type usageError struct{ err error }

@@ -52,3 +52,7 @@ type Ticker struct {
 // Stop turns the ticker off. No tick is sent after Stop returns, but one may
 // already be queued in C.
 func (t *Ticker) Stop() { t.stop() }
+
+// Unix returns the time sec seconds and nsec nanoseconds after January 1,
+// 1970 UTC (time.Unix): a fixed start for a ManualClock.
+func Unix(sec, nsec int64) Time { return time.Unix(sec, nsec) }

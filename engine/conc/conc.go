@@ -1,5 +1,3 @@
-//go:build !interleave
-
 package conc
 
 import (

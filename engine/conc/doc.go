@@ -20,8 +20,9 @@
 // up to SpinMax before they park (spin.go says why: on a small machine a
 // parked goroutine waits far longer to run again than the engine's locks
 // are held). A later build with the `interleave` tag replaces this file set with
-// one that routes each call through a scheduler (checkers/interleave); the API
-// is shaped for that:
+// one that routes each call through a scheduler (checkers/interleave); until
+// then the tag builds the production implementation (interleave.go says so),
+// and CI vets the tagged build. The API is shaped for the scheduler:
 //
 //   - every blocking operation is a method or function of this package
 //     (Mutex.Lock, Cond.Wait, WaitGroup.Wait, Chan.Send/Recv, Clock.Sleep);

@@ -164,6 +164,7 @@ func Driver() engine.Driver {
 		Open: func(dir string, o engine.Options) (engine.Engine, error) {
 			return OpenDir(dir, OptionsFromSpec(o))
 		},
+		Device: onDeviceFromSpec, // ondevice.go
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/checkers/target/shardtarget"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -98,3 +99,25 @@ func TestOpenDevice(t *testing.T) {
 }
 
 func is[T any](e engine.Engine) bool { _, ok := e.(T); return ok }
+
+// TestFor: target.For reads the driver's Device hook: shardstore gets a
+// device target with the check defaults, an engine without the hook a
+// directory target, whatever its name.
+func TestFor(t *testing.T) {
+	d, o, err := engine.Drivers{shardstore.Driver()}.Resolve("shardstore:sched=fifo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.For(d, o)
+	if err != nil || !tg.HasDevice() || tg.Name != shardtarget.Default().Name+",sched=fifo" || tg.DeviceBytes != shardtarget.DeviceBytesDefault {
+		t.Errorf("shardstore: %+v, %v: want a device target with the check defaults", tg, err)
+	}
+	dirOnly := shardstore.Driver()
+	dirOnly.Device = nil
+	if tg, err := target.For(dirOnly, o); err != nil || tg.HasDevice() || tg.OpenDir == nil {
+		t.Errorf("a shardstore driver without Device: %+v, %v: want a directory target", tg, err)
+	}
+	if _, err := target.For(d, resolve(t, "shardstore:size=128KiB")); !errors.Is(err, engine.ErrInvalidArgument) {
+		t.Errorf("size=128KiB: %v, want ErrInvalidArgument", err)
+	}
+}

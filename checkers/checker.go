@@ -1,0 +1,85 @@
+package checkers
+
+import (
+	"context"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// Checker is a checker as the harness runs it: one entry of the checker
+// table in cmd/harness, as an engine.Driver is one of the engine table.
+// Adding a checker is one package that returns its Checker and one line
+// in that table; the harness gives every checker the same flags (engine,
+// seed, budget, cases, forever, replay, out, jobs) and, as it declares,
+// --faults and --mode, and runs it the same way: in process, or as
+// workers (checkers/jobs).
+type Checker struct {
+	// Name is what harness check takes (harness check <Name>), the
+	// Result's Checker, and the first word of its file names.
+	Name string
+	// Short says in one line what it checks.
+	Short string
+	// Doc is its help (harness check <Name> --help): what it verifies and
+	// what it does not, its modes, how a violation is minimized and
+	// reported. The harness adds the exit codes.
+	Doc string
+	// Example holds example command lines, one per line, indented.
+	Example string
+	// Faults says the checker takes --faults: it injects IO errors and
+	// bit flips into an engine on a device.
+	Faults bool
+	// Modes are the choices of its --mode, if it has any; an engine's
+	// default is the first mode that runs it where it opens (Mode.Device).
+	// The mode is part of the Result's file names.
+	Modes []Mode
+	// Run runs cases until c.Cases or c.Budget, or until ctx ends (the
+	// Result then says interrupted). Replay runs the one case of a trace a
+	// run wrote; a trace it cannot replay as written is ErrBadTrace.
+	Run    func(ctx context.Context, c Config) (Result, error)
+	Replay func(ctx context.Context, c Config, tr workloads.Trace) (Result, error)
+}
+
+// Mode is one choice of a checker's --mode.
+type Mode struct {
+	Name string
+	// Device says the mode runs engines on a device only (a crash
+	// checker's block mode, on a crashable disk.Mem); otherwise it runs
+	// any engine on a directory, device engines included through their
+	// Driver.Open.
+	Device bool
+	// DirSpec, for a mode that is not Device, is the engine spec it runs
+	// a device engine with (o is spec resolved): its defaults for a device
+	// file in a directory. Nil: spec as given.
+	DirSpec func(spec string, o engine.Options) string
+}
+
+// Config is one run of a checker.
+type Config struct {
+	// Target is the engine under check: on a device, or on a directory
+	// when the engine opens on one or Mode is not a device mode.
+	Target target.Target
+	// Engine is the engine spec as the harness was given it (and as the
+	// mode adjusted it): what a child process of the harness resolves.
+	Engine string
+	// Mode is one of the checker's Modes ("" if it has none).
+	Mode   string
+	Seed   uint64
+	Cases  int // CasesUnlimited: until the budget
+	Budget time.Duration
+	Faults bool
+	// OutDir receives violation traces.
+	OutDir string
+	// Replay renders the command that replays a trace file.
+	Replay func(traceFile string) string
+	// Exe is the harness executable, for a checker that runs child
+	// processes of it (kill mode's harness internal kill-child).
+	Exe string
+}
+
+// ChildEnv marks a harness process started by the harness itself (a check
+// worker, a kill-mode child, a bench run's child), so that a test binary
+// standing in for the harness knows to run the command line.
+const ChildEnv = "GAUNTLET_HARNESS_CHILD"
