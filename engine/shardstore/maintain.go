@@ -57,7 +57,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	case engine.Reclaim:
 		return s.reclaim(ctx, true)
 	case engine.SuperblockFlush:
-		return s.cs.FlushSuperblock(ctx)
+		return s.cs.WriteSlot(ctx)
 	case engine.CacheFlush:
 		s.cs.DropCache()
 		return nil

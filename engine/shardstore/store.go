@@ -451,7 +451,7 @@ func (s *Store) flushRoomAfter(extra int64) bool {
 
 // flushRoomWith is flushRoomAfter with free extents left.
 func (s *Store) flushRoomWith(extra int64, free int) bool {
-	if free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents)+1 {
+	if free > chunk.StreamIndex.Reserved(s.opts.ReserveExtents)+1 {
 		// Enough free extents for both streams to take a new one, however
 		// little room their open extents have: the common case, decided
 		// without the streams' locks.
@@ -463,7 +463,7 @@ func (s *Store) flushRoomWith(extra int64, free int) bool {
 		return true
 	}
 	if needIdx {
-		return free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents) && free >= 1+b2i(needMeta)
+		return free > chunk.StreamIndex.Reserved(s.opts.ReserveExtents) && free >= 1+b2i(needMeta)
 	}
 	return free >= 1
 }
@@ -501,7 +501,7 @@ func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (*tic
 		e.Locs = make([]chunk.Locator, 0, n)
 		for i := range n {
 			part := value[i*per : min(len(value), (i+1)*per)]
-			loc, w, _, err := s.cs.Append2(ctx, chunk.StreamData, hdr, part, dep.Dependency{})
+			loc, w, _, err := s.cs.AppendPrefixed(ctx, chunk.StreamData, hdr, part, dep.Dependency{})
 			if err != nil {
 				if errors.Is(err, engine.ErrNoSpace) {
 					s.wantMaintenance()

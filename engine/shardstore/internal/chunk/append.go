@@ -46,107 +46,130 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Put stores data as one or more chunks appended to st's open extent (or
-// extents), each written only once d is persistent. It returns their
-// locators, in order, and the dependency that is persistent once every
-// chunk is durable: its bytes flushed and a superblock recording a write
-// pointer past it persisted. An empty value takes one chunk with an empty
-// payload.
+// An append writes a chunk through the dependency graph and the IO
+// scheduler and returns two dependencies on it:
 //
-// Put blocks while the dependency graph or the scheduler's queue is full
-// (back-pressure) and returns ctx.Err() if ctx ends first. On an error, the
-// chunks already appended are garbage: no locator names them.
-func (s *Store) Put(ctx context.Context, st Stream, data []byte, d dep.Dependency) ([]Locator, dep.Dependency, error) {
-	n := max(1, (len(data)+s.opts.ChunkPayloadMax-1)/s.opts.ChunkPayloadMax)
-	locs := make([]Locator, 0, n)
-	all := d
-	for i := 0; i < n; i++ {
-		lo := i * s.opts.ChunkPayloadMax
-		hi := min(lo+s.opts.ChunkPayloadMax, len(data))
-		loc, cd, err := s.PutChunk(ctx, st, data[lo:hi], d)
-		if err != nil {
-			return nil, dep.Dependency{}, err
-		}
-		locs = append(locs, loc)
-		all = all.And(cd)
-	}
-	return locs, all, nil
-}
-
-// PutChunk stores payload (at most PayloadMax bytes) as one chunk. See Put.
-func (s *Store) PutChunk(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (Locator, dep.Dependency, error) {
-	loc, _, durable, err := s.Append(ctx, st, payload, d)
-	return loc, durable, err
-}
+//   - written: persistent once the chunk's bytes are flushed, before any
+//     superblock covers them. A layer that publishes the chunk through the
+//     superblock itself (the index, whose root is in the superblock) can
+//     depend on written alone: a superblock slot takes the root only once
+//     the written dependency is issued (dep.Dependency.IsIssued), and then
+//     records a write pointer past the chunk too, and goes to the device
+//     in the same round. Depending on durable instead would wait for a
+//     slot covering the chunk to be persisted first: one more round.
+//   - durable: persistent once the chunk's bytes are flushed and a
+//     superblock recording a write pointer past it is persisted.
+//
+// Written dependencies of one extent generation are a dep chain (a later
+// chunk flushed implies the earlier ones are), so a dependency on many
+// chunks stays a few nodes long.
+//
+// Appends block while the dependency graph or the scheduler's queue is
+// full (back-pressure) and return ctx.Err() if ctx ends first.
 
 // writtenChain marks the chains of chunks' data nodes, apart from the
 // write-pointer chains of the same extent generations.
 const writtenChain = 1 << 63
 
-// Append is PutChunk that also returns the chunk's written dependency:
-// persistent once the chunk's bytes are flushed, before any superblock
-// covers them. A layer that publishes the chunk through the superblock
-// itself (the index, whose root is in the superblock) can depend on
-// written alone: a superblock slot takes the root only once the written
-// dependency is issued (dep.Dependency.IsIssued), and then records a write
-// pointer past the chunk too, and goes to the device in the same round.
-// Depending on durable instead would wait for a slot covering the chunk
-// to be persisted first: one more round.
-//
-// Written dependencies of one extent generation are a dep chain (a later
-// chunk flushed implies the earlier ones are), so a dependency on many
-// chunks stays a few nodes long.
+// Append stores payload (at most PayloadMax bytes) as one chunk appended
+// to st's open extent, written only once d is persistent.
 func (s *Store) Append(ctx context.Context, st Stream, payload []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
-	return s.Append2(ctx, st, payload, nil, d)
+	return s.AppendPrefixed(ctx, st, payload, nil, d)
 }
 
-// Append2 is Append of the payload p1 followed by p2, which it does not
-// join first: the frame is built from both (one copy of the bytes, not two).
-func (s *Store) Append2(ctx context.Context, st Stream, p1, p2 []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
+// AppendPrefixed is Append of one chunk whose payload is prefix followed
+// by rest, joined as the frame is built: the bytes are copied once, not
+// into a joined buffer first and then into the frame.
+func (s *Store) AppendPrefixed(ctx context.Context, st Stream, prefix, rest []byte, d dep.Dependency) (loc Locator, written, durable dep.Dependency, err error) {
 	if err := s.checkOpen(); err != nil {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	if st >= streamCount {
 		panic(fmt.Sprintf("chunk: stream %d", st))
 	}
-	n := len(p1) + len(p2)
+	n := len(prefix) + len(rest)
 	if n > s.opts.ChunkPayloadMax {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, fmt.Errorf("chunk: payload of %d bytes, at most %d: %w", n, s.opts.ChunkPayloadMax, engine.ErrInvalidArgument)
 	}
-	frame := AppendFrame2(s.pool.get(FrameSize(n)), KindData, s.uuid(), p1, p2)
-	size := int64(len(frame))
-	if err := s.g.Admit(ctx, 2); err != nil {
-		s.pool.put([][]byte{frame})
-		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
-	}
-	if err := s.sched.Reserve(ctx, size); err != nil {
-		s.g.Release(2)
-		s.pool.put([][]byte{frame})
+	frame := AppendFramePrefixed(s.pool.get(FrameSize(n)), KindData, s.uuid(), prefix, rest)
+	if err := s.admit(ctx, frame); err != nil {
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	ss := &s.streams[st]
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	off, err := s.appendLocked(st, ss, size)
+	off, err := s.placeLocked(st, ss, int64(len(frame)))
 	if err != nil {
-		s.g.Release(2)
-		s.sched.Unreserve(size)
-		s.pool.put([][]byte{frame})
+		s.unadmit(frame)
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(n)}
+	written, durable = s.enqueueLocked(st, ss, loc, frame, d)
+	return loc, written, durable, nil
+}
+
+// AppendSplit stores data as one or more chunks (an empty value takes
+// one chunk with an empty payload), each written only once d is
+// persistent. It returns their locators, in order, and the dependencies
+// on all of them (durable includes d). On an error, the chunks already
+// appended are garbage: no locator names them.
+func (s *Store) AppendSplit(ctx context.Context, st Stream, data []byte, d dep.Dependency) (locs []Locator, written, durable dep.Dependency, err error) {
+	per := s.opts.ChunkPayloadMax
+	n := max(1, (len(data)+per-1)/per)
+	locs = make([]Locator, 0, n)
+	durable = d
+	for i := range n {
+		loc, w, cd, err := s.Append(ctx, st, data[i*per:min(len(data), (i+1)*per)], d)
+		if err != nil {
+			return nil, dep.Dependency{}, dep.Dependency{}, err
+		}
+		locs = append(locs, loc)
+		written = written.And(w)
+		durable = durable.And(cd)
+	}
+	return locs, written, durable, nil
+}
+
+// admit takes room for two nodes in the dependency graph and for frame in
+// the scheduler's queue, or gives frame back to the pool and fails.
+func (s *Store) admit(ctx context.Context, frame []byte) error {
+	if err := s.g.Admit(ctx, 2); err != nil {
+		s.pool.put([][]byte{frame})
+		return err
+	}
+	if err := s.sched.Reserve(ctx, int64(len(frame))); err != nil {
+		s.g.Release(2)
+		s.pool.put([][]byte{frame})
+		return err
+	}
+	return nil
+}
+
+// unadmit undoes admit for a frame that found no place.
+func (s *Store) unadmit(frame []byte) {
+	s.g.Release(2)
+	s.sched.Unreserve(int64(len(frame)))
+	s.pool.put([][]byte{frame})
+}
+
+// enqueueLocked queues frame, placed at loc in the stream's open extent,
+// with the chunk's two nodes: its data node, written once d and the
+// extent's reset are persistent, and its write-pointer node, persistent
+// once a superblock records a write pointer past it. Called with ss.mu
+// held, so a stream's chunks are queued in offset order.
+func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, d dep.Dependency) (written, durable dep.Dependency) {
 	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{ID: chainID(ss.ext, ss.gen) | writtenChain, Pos: loc.End()})
 	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{
-		Extent: ss.ext, Gen: ss.gen, Offset: off, Frame: frame, Node: data, Class: st.class(),
+		Extent: ss.ext, Gen: ss.gen, Offset: int64(loc.Offset), Frame: frame, Node: data, Class: st.class(),
 		Abandon: s.abandonFn,
 		Cache:   st.owner() == extent.Data && len(frame) <= s.readMax,
 	})
 	ss.tail.AddOwned(wp.Dependency())
 	s.chunks.Add(1)
-	s.payloadBytes.Add(int64(n))
-	return loc, data.Dependency(), wp.Dependency(), nil
+	s.payloadBytes.Add(int64(loc.Length))
+	return data.Dependency(), wp.Dependency()
 }
 
 // abandon turns a write whose dependency failed into a padding frame of the

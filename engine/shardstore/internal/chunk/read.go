@@ -36,7 +36,7 @@ func (s *Store) writeThrough(e extent.ID, gen uint32, start int64, buf []byte, d
 	}
 }
 
-// Get reads the value stored as locs by Put.
+// Get reads the value stored as locs by AppendSplit.
 func (s *Store) Get(ctx context.Context, locs []Locator) ([]byte, error) {
 	if len(locs) == 1 {
 		return s.GetChunk(ctx, locs[0])
@@ -60,7 +60,7 @@ func (s *Store) Get(ctx context.Context, locs []Locator) ([]byte, error) {
 // reset since (extent.ErrStale), if the frame reaches past the write pointer
 // (extent.ErrBeyondWritePointer), or if the bytes do not verify (a
 // *FrameError, wrapping engine.ErrCorruption). It never returns bytes other
-// than the ones Put was given.
+// than the ones the append was given.
 func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
@@ -135,69 +135,87 @@ func (s *Store) read(buf []byte, e extent.ID, gen uint32, off int64, n int, issu
 		// recovered, and all of it below the write pointer is on the device.
 		issued = s.table.Info(e).WritePointer
 	}
-	stable := issued / pb * pb
 	out := buf[:0]
 	if cap(out) < n {
 		out = make([]byte, n)
 	}
-	out = out[:n]
-	first, last := off/pb, (off+int64(n)-1)/pb
-	// Pages not in the cache are read with one device read per run of
-	// consecutive missing pages.
-	var miss []byte
-	missFrom := int64(-1)
-	readMissing := func(upTo int64) error {
-		if missFrom < 0 {
-			return nil
-		}
-		cnt := upTo - missFrom
-		if cap(miss) < int(cnt*pb) {
-			miss = disk.NewBuffer(s.dev, int((last-missFrom+1)*pb))
-		}
-		buf := miss[:cnt*pb]
-		if _, err := s.dev.ReadAt(buf, base+missFrom*pb); err != nil {
-			return fmt.Errorf("read extent %d pages %d-%d: %w", e, missFrom, upTo-1, err)
-		}
-		given := false
-		for p := missFrom; p < upTo; p++ {
-			page := buf[(p-missFrom)*pb : (p-missFrom+1)*pb]
-			lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
-			copy(out[lo-off:hi-off], page[lo-p*pb:hi-p*pb])
-			if (p+1)*pb <= stable && s.table.Generation(e) == gen {
-				s.cache.InsertOwned(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, page)
-				given = true
-			}
-		}
-		if given {
-			miss = nil // the cache owns its pages now
-		}
-		missFrom = -1
-		return nil
-	}
-	for p := first; p <= last; p++ {
-		lo, hi := max(off, p*pb), min(off+int64(n), (p+1)*pb)
-		hit := false
-		if (p+1)*pb <= stable {
-			hit = s.cache.Read(cache.Key{Extent: e, Gen: gen, Page: uint32(p)}, out[lo-off:hi-off], int(lo-p*pb))
-		} else {
-			// The partial last page (a frame that straddles into it):
-			// the scheduler keeps it.
-			hit = s.sched.ReadTail(e, gen, lo, out[lo-off:hi-off])
-		}
-		if hit {
-			if err := readMissing(p); err != nil {
+	r := pageRead{s: s, e: e, gen: gen, base: base, off: off, pb: pb,
+		stable: issued / pb * pb, last: (off + int64(n) - 1) / pb, out: out[:n], missFrom: -1}
+	for p := off / pb; p <= r.last; p++ {
+		if r.hit(p) {
+			if err := r.readMissing(p); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if missFrom < 0 {
-			missFrom = p
+		if r.missFrom < 0 {
+			r.missFrom = p
 		}
 	}
-	if err := readMissing(last + 1); err != nil {
+	if err := r.readMissing(r.last + 1); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return r.out, nil
+}
+
+// pageRead is one read through the cache, page by page: out gets the
+// bytes from off of extent e (generation gen), at base on the device.
+// Pages below stable are whole on the device and may be cached; pages not
+// in the cache are read with one device read per run of consecutive
+// missing pages.
+type pageRead struct {
+	s                   *Store
+	e                   extent.ID
+	gen                 uint32
+	base, off, pb, last int64
+	stable              int64
+	out                 []byte
+	miss                []byte // the device read's buffer
+	missFrom            int64  // first page of the run of missing pages, or -1
+}
+
+// hit copies page p's part of the read from the cache, or, for the
+// partial last page (a frame that straddles into it), from the
+// scheduler's copy, and reports whether it was there.
+func (r *pageRead) hit(p int64) bool {
+	lo, hi := max(r.off, p*r.pb), min(r.off+int64(len(r.out)), (p+1)*r.pb)
+	dst := r.out[lo-r.off : hi-r.off]
+	if (p+1)*r.pb <= r.stable {
+		return r.s.cache.Read(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, dst, int(lo-p*r.pb))
+	}
+	return r.s.sched.ReadTail(r.e, r.gen, lo, dst)
+}
+
+// readMissing reads the run of missing pages up to page upTo from the
+// device, if there is one, and caches the stable ones.
+func (r *pageRead) readMissing(upTo int64) error {
+	if r.missFrom < 0 {
+		return nil
+	}
+	s, pb, from := r.s, r.pb, r.missFrom
+	cnt := upTo - from
+	if cap(r.miss) < int(cnt*pb) {
+		r.miss = disk.NewBuffer(s.dev, int((r.last-from+1)*pb))
+	}
+	buf := r.miss[:cnt*pb]
+	if _, err := s.dev.ReadAt(buf, r.base+from*pb); err != nil {
+		return fmt.Errorf("read extent %d pages %d-%d: %w", r.e, from, upTo-1, err)
+	}
+	given := false
+	for p := from; p < upTo; p++ {
+		page := buf[(p-from)*pb : (p-from+1)*pb]
+		lo, hi := max(r.off, p*pb), min(r.off+int64(len(r.out)), (p+1)*pb)
+		copy(r.out[lo-r.off:hi-r.off], page[lo-p*pb:hi-p*pb])
+		if (p+1)*pb <= r.stable && s.table.Generation(r.e) == r.gen {
+			s.cache.InsertOwned(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, page)
+			given = true
+		}
+	}
+	if given {
+		r.miss = nil // the cache owns its pages now
+	}
+	r.missFrom = -1
+	return nil
 }
 
 func (s *Store) readDirect(base, off int64, n int) ([]byte, error) {

@@ -1,5 +1,9 @@
 package chunk
 
+// The superblock glue: the root blob the index keeps in the superblock,
+// slot writes on demand, and the hold on the IO scheduler's next round
+// (Expect).
+
 import (
 	"context"
 	"fmt"
@@ -39,9 +43,11 @@ func (s *Store) Root() []byte { return s.sb.Root() }
 // about to be appended; see iosched.Scheduler.Expect.
 func (s *Store) Expect() (done func()) { return s.sched.Expect() }
 
-// FlushSuperblock persists the superblock now if it changed, rather than at
-// the next cadence.
-func (s *Store) FlushSuperblock(ctx context.Context) error {
+// WriteSlot writes a superblock slot now if the superblock changed, with a
+// device flush, rather than at the next cadence (Maintain's
+// superblock-flush). It returns once a flush that started after the call
+// has finished.
+func (s *Store) WriteSlot(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) 
 	// reset to depend on. Its new generation's data could then reach the
 	// device before any slot recorded the reset, under a superblock that
 	// still trusted the old generation's frames there
-	// (TestCrashSuperblockWithData found it). appendLocked allocates and
+	// (TestCrashSuperblockWithData found it). placeLocked allocates and
 	// reads s.resets under s.mu too.
 	s.mu.Lock()
 	gen := s.table.Reset(e)

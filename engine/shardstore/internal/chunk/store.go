@@ -25,9 +25,9 @@ type Options struct {
 	// ExtentBytes is the extent size, a multiple of the cache page size
 	// (and so of the sector size). Default 16 MiB. Tests use 64 KiB.
 	ExtentBytes int64
-	// ChunkPayloadMax is the largest payload of one chunk; Put splits larger
-	// values. Default 1 MiB. A frame (payload plus 44 bytes) must fit in an
-	// extent.
+	// ChunkPayloadMax is the largest payload of one chunk; AppendSplit
+	// splits larger values. Default 1 MiB. A frame (payload plus 44
+	// bytes) must fit in an extent.
 	ChunkPayloadMax int
 	// CacheReadMax: frames longer than this, or than a quarter of the
 	// cache, are read straight from the device, bypassing (and not
@@ -41,7 +41,7 @@ type Options struct {
 	UUID func(r *rand.Rand) UUID
 	// ReserveExtents sets the reservation ladder: a stream fails with
 	// engine.ErrNoSpace rather than open a new extent when no more than
-	// Stream.Reserve(ReserveExtents) extents are free. Data may not take
+	// Stream.Reserved(ReserveExtents) extents are free. Data may not take
 	// the last ReserveExtents, evacuation the last two, the index the
 	// last one, and metadata may take any: so evacuation leaves an index
 	// flush its two extents, and an index run leaves its metadata one.

@@ -38,7 +38,7 @@ func (s Stream) owner() extent.Owner {
 	panic(fmt.Sprintf("chunk: stream %d", s))
 }
 
-// Reserve is how many free extents st leaves untouched, given the
+// Reserved is how many free extents st leaves untouched, given the
 // engine's reserve r (Options.ReserveExtents): the reservation ladder.
 //
 // Every stream but data appends on behalf of a later one: evacuated
@@ -51,7 +51,7 @@ func (s Stream) owner() extent.Owner {
 // publish completes and so nothing can ever be freed. The ladder keeps
 // that from happening: each stream leaves enough for the streams its
 // appends wait on.
-func (st Stream) Reserve(r int) int {
+func (st Stream) Reserved(r int) int {
 	switch st {
 	case StreamData:
 		return r
@@ -99,9 +99,10 @@ type stream struct {
 	resetD dep.Dependency // the reset of the open extent, if not yet durable
 }
 
-// appendLocked reserves size bytes in the stream's open extent, opening a
-// new one if it is full.
-func (s *Store) appendLocked(st Stream, ss *stream, size int64) (int64, error) {
+// placeLocked takes size bytes at the write pointer of the stream's open
+// extent, opening a new one (down the reservation ladder) if it is full,
+// and returns their offset. Called with ss.mu held.
+func (s *Store) placeLocked(st Stream, ss *stream, size int64) (int64, error) {
 	if ss.open {
 		off, err := s.table.Append(ss.ext, ss.gen, size)
 		if err == nil {
@@ -115,7 +116,7 @@ func (s *Store) appendLocked(st Stream, ss *stream, size int64) (int64, error) {
 	// s.mu makes the ladder's check and the allocation one step, so two
 	// streams allocating at once cannot both pass the check.
 	s.mu.Lock()
-	if r := st.Reserve(s.opts.ReserveExtents); r > 0 && s.table.FreeCount() <= r {
+	if r := st.Reserved(s.opts.ReserveExtents); r > 0 && s.table.FreeCount() <= r {
 		s.mu.Unlock()
 		return 0, fmt.Errorf("chunk: %v stream: the last %d free extents are reserved: %w", st, r, engine.ErrNoSpace)
 	}
