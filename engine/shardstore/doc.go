@@ -178,7 +178,7 @@
 // Every way of freeing an extent ends in a metadata append (an index
 // flush making chunks' deaths durable, or a publish that stops naming an
 // index or metadata extent), so space is reserved as a ladder
-// (chunk.Stream.Reserve): client data may not take the last
+// (chunk.Stream.Reserved): client data may not take the last
 // Options.ReserveExtents free extents, evacuation the last two, index runs
 // the last one, and metadata may take any. And a write (put or delete) is
 // admitted only if the index flush it needs can complete — the index

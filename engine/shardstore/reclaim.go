@@ -60,7 +60,7 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 		}
 		if errors.Is(err, engine.ErrNoSpace) && s.cs.Err() == nil {
 			// Not now: evacuating or rewriting e needs an extent the
-			// reservation ladder keeps for index flushes (see flushRoom).
+			// reservation ladder keeps for index flushes (see indexFlushRoom).
 			// Nothing changed; other candidates may still free one.
 			continue
 		}
@@ -170,7 +170,7 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		}
 		if !s.evacuationRoom(len(f.payload)) {
 			// A relocation is a write to the memtable: admitted only if
-			// its index flush can complete (see flushRoom).
+			// its index flush can complete (see indexFlushRoom).
 			return fmt.Errorf("shardstore: reclaim extent %d: no room for the index flush of an evacuation: %w", e, engine.ErrNoSpace)
 		}
 		nl, w, _, err := s.cs.Append(ctx, chunk.StreamEvacuate, f.payload, depNone)
@@ -209,7 +209,7 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 // are rewritten and a new version is published (the metadata is rewritten
 // in any case); once that version's root is durable no version a crash can
 // bring back names e, and e is reset. Called with maintMu held; pubMu keeps
-// flushes from publishing meanwhile.
+// index flushes from publishing meanwhile.
 func (s *Store) reclaimIndex(ctx context.Context, e extent.ID) error {
 	inE := func(locs []chunk.Locator) bool {
 		return slices.ContainsFunc(locs, func(l chunk.Locator) bool { return l.Extent == e })
