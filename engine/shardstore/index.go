@@ -82,62 +82,21 @@ func (s *Store) indexFlushLoop() {
 func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	s.mu.Lock()
-	m := s.mem
-	s.mem = newMemtable()
-	s.imms = append([]*memtable{m}, s.imms...)
-	imms := slices.Clone(s.imms)
-	s.mu.Unlock()
-	s.tmu.Lock()
-	for _, x := range imms {
-		x.ticket.sealed = true
-	}
-	s.tmu.Unlock()
-
+	imms := s.sealMemtable()
 	empty := true
 	for _, x := range imms {
 		if x.t.Len() > 0 {
 			empty = false
 		}
 	}
-	var in dep.Dependency
+	var root, in dep.Dependency
 	var err error
-	var root dep.Dependency
 	if empty {
-		// Nothing to write: the newest root covers these writers, unless a
-		// publish failed since it (a run written, or runs compacted or
-		// rewritten, then no metadata space): the runs in memory are then
-		// not the ones it names, and they must be published now. Taking
-		// the old root then made Sync and Close succeed, and reclamation
-		// reset extents, with the index in no durable root.
-		s.mu.Lock()
-		s.imms = s.imms[:0]
-		v := s.versions[len(s.versions)-1]
-		root, in = v.root, s.rootIn
-		published := slices.Equal(v.runs, s.runs)
-		s.mu.Unlock()
-		if !published {
-			if v, in, err = s.publish(ctx, dep.Dependency{}); err != nil {
-				err = fmt.Errorf("shardstore: index flush: %w", err)
-			} else {
-				root = v.root
-			}
-		}
+		root, in, err = s.republish(ctx)
 	} else {
 		root, in, err = s.writeRun(ctx, imms)
 	}
-	s.tmu.Lock()
-	for _, x := range imms {
-		// A ticket that failed in an earlier index flush is resolved again: its
-		// memtable stayed sealed and was retried, and is now durable with
-		// root. (Left failed, its writes' dependencies never became
-		// persistent, not even after a clean shutdown.)
-		if !x.ticket.done || err == nil && x.ticket.err != nil {
-			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
-		}
-	}
-	s.tcond.Broadcast()
-	s.tmu.Unlock()
+	s.resolveTickets(imms, root, err)
 	if err != nil && !empty {
 		// If the run was written and only its publish failed, the
 		// memtables are out of imms and the run is in runs: the next
@@ -158,6 +117,64 @@ func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 		s.wantMaintenance()
 	}
 	return in, err
+}
+
+// sealMemtable puts a fresh memtable in place of the current one and
+// returns every sealed memtable, newest first, their tickets marked
+// sealed. Called with pubMu held.
+func (s *Store) sealMemtable() []*memtable {
+	s.mu.Lock()
+	m := s.mem
+	s.mem = newMemtable()
+	s.imms = append([]*memtable{m}, s.imms...)
+	imms := slices.Clone(s.imms)
+	s.mu.Unlock()
+	s.tmu.Lock()
+	for _, x := range imms {
+		x.ticket.sealed = true
+	}
+	s.tmu.Unlock()
+	return imms
+}
+
+// republish is indexFlush with nothing to write: the newest root covers
+// the writers, unless a publish failed since it (a run written, or runs
+// compacted or rewritten, then no metadata space): the runs in memory are
+// then not the ones it names, and they must be published now. Taking the
+// old root then made Sync and Close succeed, and reclamation reset
+// extents, with the index in no durable root. Called with pubMu held.
+func (s *Store) republish(ctx context.Context) (root, in dep.Dependency, err error) {
+	s.mu.Lock()
+	s.imms = s.imms[:0]
+	v := s.versions[len(s.versions)-1]
+	root, in = v.root, s.rootIn
+	published := slices.Equal(v.runs, s.runs)
+	s.mu.Unlock()
+	if !published {
+		if v, in, err = s.publish(ctx, dep.Dependency{}); err != nil {
+			err = fmt.Errorf("shardstore: index flush: %w", err)
+		} else {
+			root = v.root
+		}
+	}
+	return root, in, err
+}
+
+// resolveTickets tells the writers of the memtables imms that their index
+// flush is done: durable with root, or failed with err.
+func (s *Store) resolveTickets(imms []*memtable, root dep.Dependency, err error) {
+	s.tmu.Lock()
+	for _, x := range imms {
+		// A ticket that failed in an earlier index flush is resolved
+		// again: its memtable stayed sealed and was retried, and is now
+		// durable with root. (Left failed, its writes' dependencies never
+		// became persistent, not even after a clean shutdown.)
+		if !x.ticket.done || err == nil && x.ticket.err != nil {
+			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
+		}
+	}
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
 }
 
 // writeRun merges the sealed memtables imms (newest first) into a run,
