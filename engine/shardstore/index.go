@@ -21,8 +21,8 @@ import (
 // log4(N / entries per index flush) times. (Tiers computed from run sizes
 // instead, as before, broke down under frequent syncs: index flushes of 3
 // and of 9 entries fall in different tiers, so no four adjacent runs shared
-// one, runs piled up to runsMax and every compaction rewrote everything:
-// 40% of the CPU of 16 clients doing durable puts.)
+// one, runs piled up to runsMax and every compaction rewrote everything,
+// which took much of BenchmarkDurablePut's CPU; docs/PERFORMANCE.md.)
 const (
 	compactFanout = 4
 	// runsMax: beyond this many runs, merge everything (a backstop; the
@@ -65,10 +65,10 @@ func (s *Store) indexFlushLoop() {
 		}
 		s.indexFlushWanted, s.indexFlushDue = false, false
 		s.tmu.Unlock()
-		// No waiting for the previous round's writes here: measured, waiting
-		// cost more (fewer, later chains) than the extra runs it saved. The
-		// IO scheduler batches whatever chains are queued into its next
-		// round anyway.
+		// No waiting for the previous round's writes here: waiting cost more
+		// (fewer, later chains) than the extra runs it saved
+		// (BenchmarkDurablePut). The IO scheduler batches whatever chains are
+		// queued into its next round anyway.
 		_, _ = s.indexFlush(ctx)
 		if expected != nil {
 			expected() // the run, metadata and root are queued
