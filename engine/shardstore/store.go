@@ -258,7 +258,7 @@ func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency)
 // Data chunk payloads are keyLen(uvarint) key valueBytes: the key lets
 // reclamation find a chunk's index entry (reverse lookup) and lets Get
 // check that a locator led to the right chunk. appendKeyPrefix appends
-// the header (keyLen key) to dst.
+// the key prefix (keyLen key) to dst.
 func appendKeyPrefix(dst, key []byte) []byte {
 	return append(binary.AppendUvarint(dst, uint64(len(key))), key...)
 }
@@ -267,7 +267,7 @@ func appendKeyPrefix(dst, key []byte) []byte {
 func parseChunk(p []byte) (key, val []byte, err error) {
 	n, k := binary.Uvarint(p)
 	if k <= 0 || n < engine.KeyMin || n > engine.KeyMax || uint64(len(p)-k) < n {
-		return nil, nil, fmt.Errorf("shardstore: data chunk header: %w", engine.ErrCorruption)
+		return nil, nil, fmt.Errorf("shardstore: data chunk key prefix: %w", engine.ErrCorruption)
 	}
 	return p[k : k+int(n)], p[k+int(n):], nil
 }

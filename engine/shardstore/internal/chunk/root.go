@@ -45,8 +45,8 @@ func (s *Store) Expect() (done func()) { return s.sched.Expect() }
 
 // WriteSlot writes a superblock slot now if the superblock changed, with a
 // device flush, rather than at the next cadence (Maintain's
-// superblock-flush). It returns once a flush that started after the call
-// has finished.
+// superblock-flush). It returns once a device flush that started after the
+// call has finished.
 func (s *Store) WriteSlot(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
