@@ -67,7 +67,7 @@ func value(rng *rand.Rand, n int) []byte {
 	return b
 }
 
-func TestPutGetSyncReopen(t *testing.T) {
+func TestAppendGetSyncReopen(t *testing.T) {
 	ctx := context.Background()
 	opts := testOptions()
 	s, m := newStore(t, opts)
