@@ -1,9 +1,5 @@
 package chunk
 
-// The superblock glue: the root blob the index keeps in the superblock,
-// slot writes on demand, and the hold on the IO scheduler's next round
-// (Expect).
-
 import (
 	"context"
 	"fmt"
@@ -12,6 +8,10 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
 )
+
+// The superblock glue: the root blob the index keeps in the superblock,
+// slot writes on demand, and the hold on the IO scheduler's next round
+// (Expect).
 
 // SetRoot stores a small blob (at most 512 bytes) in the superblock once d
 // is persistent; the index keeps its metadata's locator there. The returned

@@ -9,7 +9,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
 
-// ScanEntry is one frame (or corrupt region) found by Store.Scan.
+// ScanResult is one frame (or corrupt region) found by Store.Scan.
 type ScanResult struct {
 	ScanEntry
 	// Locator names the frame; valid when Err is nil and Frame.Kind is
