@@ -21,10 +21,10 @@
 //	           Stream.Reserved, Room, Seal, OpenExtent
 //	append.go  the append family, all through the dependency graph and
 //	           the IO scheduler:
-//	             Append(ctx, stream, p, dep)             one payload, one chunk
-//	             AppendPrefixed(ctx, stream, pre, p, dep) one chunk of pre+p, joined
-//	                                                     as the frame is built
-//	             AppendSplit(ctx, stream, value, dep)    split across chunks
+//	             Append(ctx, stream, p, dep)               one payload, one chunk
+//	             AppendPrefixed(ctx, stream, pre, p, dep)  one chunk of pre+p, joined
+//	                                                       as the frame is built
+//	             AppendSplit(ctx, stream, value, dep)      split across chunks
 //	           each returns the locator(s) and the written and durable
 //	           dependencies
 //	read.go    Get(ctx, locs), GetChunk(ctx, loc), the buffer cache's
