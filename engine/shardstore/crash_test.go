@@ -210,7 +210,7 @@ func crashTestOptions() Options {
 //	put <k> <v> | delete <k>
 //	fill prefix=<p> n=<n> size=<bytes>   n puts of <p><i> with generated values
 //	delete-range prefix=<p> from=<i> to=<j> [step=<s>]
-//	sync | flush | compact | reclaim
+//	sync | index-flush | compact | reclaim
 //	crash-at write=<n> [policy=random|torn|none] [seed=<s>]
 //	                                     arm a crash image before the n-th write
 //	crash [policy=...] [seed=<s>]        crash now, or use the armed image
@@ -312,7 +312,7 @@ func (h *crashHarness) run(t *testing.T, td *datadriven.TestData) string {
 			h.synced()
 		}
 		return errText(err)
-	case "flush":
+	case "index-flush":
 		return errText(h.s.Maintain(h.ctx, engine.IndexFlush))
 	case "compact":
 		return errText(h.s.Maintain(h.ctx, engine.Compact))

@@ -56,10 +56,11 @@
 // most 4 KiB by default), and a get of such a key returns the copy without
 // reading its chunk. The chunk's bytes were last written by the IO
 // scheduler's goroutine (its queue, its write-through of the cache page),
-// so on another CPU; the reader's copy of them cost a cache miss per line:
-// under YCSB-A (1 KiB values, 1000 hot keys) a get took 1.24 µs on
-// average from the chunk and 0.69 µs from the copy. A memtable written out
-// as a run drops its copies, as does a relocation by reclamation.
+// so on another CPU; the reader's copy of them cost a cache miss per line,
+// and a get from the copy takes about half the time of one from the chunk
+// under YCSB-A ('harness bench' ycsb-a; docs/PERFORMANCE.md). A memtable
+// written out as a run drops its copies, as does a relocation by
+// reclamation.
 //
 // The engine's locks (engine/conc) spin for up to 20 µs before they park:
 // a goroutine parked on a lock the scheduler holds for a microsecond
@@ -80,16 +81,16 @@
 // # Device file
 //
 // OpenDir creates a device file by writing zeros over it
-// (disk.FileOptions.Prewrite), not by fallocate alone. Measured on ext4
-// over virtio: fallocated blocks are "unwritten" extents, and the first
-// write into each converts it, a metadata change that makes the next
-// fdatasync commit the journal: 150–175 µs per fdatasync after such
-// writes against 55–63 µs after overwrites, and 1.1–1.4 GB/s against
-// 2.1–3.0 GB/s for 1 MiB sequential writes. Every append to a fresh
-// device is such a first write, so a durable put paid about 450 µs per
-// flush round before and pays 100–230 µs now. The price is writing the
-// device's size once, at creation (about 3 s for the default 4 GiB);
-// Options.SkipPrewrite turns it off, and a block device needs none.
+// (disk.FileOptions.Prewrite), not by fallocate alone. On ext4,
+// fallocated blocks are "unwritten" extents, and the first write into each
+// converts it, a metadata change that makes the next fdatasync commit the
+// journal: a device flush after such writes costs two to three times one
+// after overwrites, and every append to a fresh device is such a first
+// write. BenchmarkDurablePut measures it (µs/flush, against
+// SHARDSTORE_BENCH_SKIP_PREWRITE=1; figures in docs/PERFORMANCE.md). The
+// price is writing the device's size once, at creation (about 3 s for the
+// default 4 GiB); Options.SkipPrewrite turns it off, and a block device
+// needs none.
 //
 // # Index
 //
@@ -97,10 +98,11 @@
 // chunks; the values live outside the tree (WiscKey-like), so compaction
 // rewrites only keys and locators. A put appends its value as data chunks
 // (each payload starts with the key, so reclamation can find a chunk's
-// entry) and inserts the entry into the memtable. The memtable is written
-// out as a run — a sorted array of entries with a bloom filter, stored as
-// chunks in index extents — when a writer waits for durability, when it
-// reaches Options.MemtableBytes, or at Options.FlushInterval. The list of
+// entry) and inserts the entry into the memtable. An index flush writes
+// the memtable out as a run — a sorted array of entries with a bloom
+// filter, stored as chunks in index extents — when a writer waits for
+// durability, when it reaches Options.MemtableBytes, or at
+// Options.FlushInterval. The list of
 // runs, newest first, is the metadata, stored as chunks in a metadata
 // extent; the superblock's root blob holds the metadata's locators. Runs
 // stay decoded in memory once written or recovered: a lookup probes the
@@ -109,7 +111,7 @@
 // index must therefore fit in memory, at about 40 bytes plus the key per
 // key.
 //
-// Compaction is tiered by level: a flushed run is at level 0, a merge
+// Compaction is tiered by level: a run an index flush wrote is at level 0, a merge
 // yields a run one level above its inputs, and when four adjacent runs
 // share a level they are merged, newest entry winning; tombstones are
 // dropped only when the merge includes the oldest run, so nothing older
@@ -126,7 +128,8 @@
 //
 // The chain takes one device flush, not four: the run and the metadata do
 // not wait for the data to be durable, and the root is set to depend on
-// all three being written (chunk.Store.Append's written dependency). The
+// all three being written (the written dependency of chunk.Store's
+// appends). The
 // superblock slot takes the root once all three are issued, records write
 // pointers past every chunk it names, and goes to the device with them,
 // under one flush. A crash before that flush completes leaves the previous
@@ -138,9 +141,10 @@
 // (chunk.Store.Expect): a round that would start only for the writers
 // waiting on the graph waits, at most iosched.ExpectMax, until the run,
 // the metadata and the root are queued, so the writers' data, index and
-// slot share one round and one flush. (Started at once, the round carried
-// the data and the flush covering the index was the next one: 16 clients'
-// durable puts went from 35-39k to 51-54k/s with the hold.)
+// slot share one round and one device flush. (Started at once, the round
+// carried the data and the device flush covering the index was the next
+// one; BenchmarkDurablePut measures the hold, and docs/PERFORMANCE.md has
+// its figures.)
 //
 // Close makes everything durable (a clean shutdown); reopening loses
 // nothing.
@@ -159,7 +163,7 @@
 //     this locator part of the current entry of the key in its header?);
 //  3. copies live chunks to the evacuation stream and points the index at
 //     the copies, under the index lock, only if the entry is unchanged;
-//  4. flushes the index and waits until the new root is durable — so the
+//  4. index-flushes and waits until the new root is durable — so the
 //     relocations, and every put or delete that made a chunk dead, survive
 //     any crash;
 //  5. checks that no live byte remains in the extent, and only then resets
@@ -178,7 +182,7 @@
 // Every way of freeing an extent ends in a metadata append (an index
 // flush making chunks' deaths durable, or a publish that stops naming an
 // index or metadata extent), so space is reserved as a ladder
-// (chunk.Stream.Reserve): client data may not take the last
+// (chunk.Stream.Reserved): client data may not take the last
 // Options.ReserveExtents free extents, evacuation the last two, index runs
 // the last one, and metadata may take any. And a write (put or delete) is
 // admitted only if the index flush it needs can complete — the index
@@ -187,9 +191,9 @@
 // write a run only if that stays true after it. Together these keep the
 // invariant that whatever the memtable holds can be published, even after
 // a reopen has sealed every stream's extent: Sync and Close do not fail
-// for space. A write that finds no space reclaims once and then fails with
-// engine.ErrNoSpace; reclamation and compaction that would need the
-// reserved extents wait. Nothing acknowledged is lost.
+// for space (space.go). A write that finds no space reclaims once and then
+// fails with engine.ErrNoSpace; reclamation and compaction that would need
+// the reserved extents wait. Nothing acknowledged is lost.
 //
 // # Recovery
 //
@@ -216,6 +220,38 @@
 // right owner at its current generation below the write pointer, the
 // live-byte accounting, and free extents' write pointers. It does not
 // read chunks back (crash checkers do).
+//
+// # Files
+//
+// One concept a file: store.go (the Store, Open and recovery, Get, List,
+// Sync, Close), write.go (the write path: Put, Delete and their Tracked
+// forms, admission, appending a value's chunks, the memtable insert, a
+// write's dependency), space.go (the admission checks above), index.go
+// (index flush, publish, compaction, the background loops and their
+// signals), reclaim.go, maintain.go (Maintain, CheckInvariants, Stats),
+// open.go (formatting and the blank-device check), options.go, driver.go.
+//
+// # Words
+//
+// Each word means one thing here and in internal/chunk:
+//
+//   - device flush: disk.Device.Flush, fdatasync; engine.Stats.Flushes and
+//     the sched_flushes metric count them.
+//   - index flush: the memtable written out as a run and published
+//     (indexFlush, Maintain(engine.IndexFlush)).
+//   - slot write: a superblock slot written to the device, with a device
+//     flush (chunk.Store.WriteSlot, Maintain(engine.SuperblockFlush), whose
+//     name "superblock-flush" is the engine's API and stays).
+//   - drop: the buffer cache emptied of its clean pages
+//     (chunk.Store.DropCache, Maintain(engine.CacheFlush), "cache-flush").
+//   - reserve: the free extents the reservation ladder keeps from a stream
+//     (Options.ReserveExtents, chunk.Stream.Reserved). The IO scheduler's
+//     Reserve, room in its queue, is internal/iosched's own word.
+//   - write: a put or a delete.
+//
+// Options.FlushInterval (the spec's flush-interval=) is the cadence of
+// both: writes nobody syncs are index-flushed, and issued writes flushed
+// to the device, at most that long after they are acknowledged.
 //
 // # Concurrency
 //

@@ -18,11 +18,11 @@ import (
 // When compactFanout or more adjacent runs share a level they are merged.
 // Levels never decrease from the newest run to the oldest, so runs of a
 // level are always adjacent, and each entry is rewritten about
-// log4(N / entries per flush) times. (Tiers computed from run sizes
-// instead, as before, broke down under frequent syncs: flushes of 3 and
-// of 9 entries fall in different tiers, so no four adjacent runs shared
-// one, runs piled up to runsMax and every compaction rewrote everything:
-// 40% of the CPU of 16 clients doing durable puts.)
+// log4(N / entries per index flush) times. (Tiers computed from run sizes
+// instead, as before, broke down under frequent syncs: index flushes of 3
+// and of 9 entries fall in different tiers, so no four adjacent runs shared
+// one, runs piled up to runsMax and every compaction rewrote everything,
+// which took much of BenchmarkDurablePut's CPU; docs/PERFORMANCE.md.)
 const (
 	compactFanout = 4
 	// runsMax: beyond this many runs, merge everything (a backstop; the
@@ -35,10 +35,10 @@ const (
 // would have reached by merging.
 func sizeLevel(entries int) int { return bits.Len(uint(max(entries, 1))) / 2 }
 
-// flushLoop is the index flusher: it writes the memtable out as a run when
+// indexFlushLoop is the index flusher: it writes the memtable out as a run when
 // a writer waits for durability (group commit: one run, one metadata
 // chunk and one superblock root cover every writer that asked meanwhile),
-// when the memtable is full, or at the flush cadence.
+// when the memtable is full, or at the cadence (Options.FlushInterval).
 //
 // The chain data → run → metadata → superblock takes one device flush: the
 // run and the metadata do not wait for the data, and the root depends on
@@ -47,11 +47,11 @@ func sizeLevel(entries int) int { return bits.Len(uint(max(entries, 1))) / 2 }
 // recording the root and the write pointers covering all three go to the
 // device in one round, under one flush; recovery verifies a slot whose
 // round did not finish (package superblock).
-func (s *Store) flushLoop() {
+func (s *Store) indexFlushLoop() {
 	ctx := context.Background()
 	for {
 		s.tmu.Lock()
-		for !s.flushWanted && !s.flushDue && !s.closing {
+		for !s.indexFlushWanted && !s.indexFlushDue && !s.closing {
 			s.tcond.Wait()
 		}
 		expected := s.expectDone
@@ -63,81 +63,40 @@ func (s *Store) flushLoop() {
 			}
 			return
 		}
-		s.flushWanted, s.flushDue = false, false
+		s.indexFlushWanted, s.indexFlushDue = false, false
 		s.tmu.Unlock()
-		// No waiting for the previous round's writes here: measured, waiting
-		// cost more (fewer, later chains) than the extra runs it saved. The
-		// IO scheduler batches whatever chains are queued into its next
-		// round anyway.
-		_, _ = s.flush(ctx)
+		// No waiting for the previous round's writes here: waiting cost more
+		// (fewer, later chains) than the extra runs it saved
+		// (BenchmarkDurablePut). The IO scheduler batches whatever chains are
+		// queued into its next round anyway.
+		_, _ = s.indexFlush(ctx)
 		if expected != nil {
 			expected() // the run, metadata and root are queued
 		}
 	}
 }
 
-// flush seals the memtable and writes every sealed memtable out as one run,
-// then publishes a version including it. It returns what the new root
-// depends on.
-func (s *Store) flush(ctx context.Context) (dep.Dependency, error) {
+// indexFlush seals the memtable and writes every sealed memtable out as
+// one run, then publishes a version including it. It returns what the new
+// root depends on.
+func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	s.mu.Lock()
-	m := s.mem
-	s.mem = newMemtable()
-	s.imms = append([]*memtable{m}, s.imms...)
-	imms := slices.Clone(s.imms)
-	s.mu.Unlock()
-	s.tmu.Lock()
-	for _, x := range imms {
-		x.ticket.sealed = true
-	}
-	s.tmu.Unlock()
-
+	imms := s.sealMemtable()
 	empty := true
 	for _, x := range imms {
 		if x.t.Len() > 0 {
 			empty = false
 		}
 	}
-	var in dep.Dependency
+	var root, in dep.Dependency
 	var err error
-	var root dep.Dependency
 	if empty {
-		// Nothing to write: the newest root covers these writers, unless a
-		// publish failed since it (a run written, or runs compacted or
-		// rewritten, then no metadata space): the runs in memory are then
-		// not the ones it names, and they must be published now. Taking
-		// the old root then made Sync and Close succeed, and reclamation
-		// reset extents, with the index in no durable root.
-		s.mu.Lock()
-		s.imms = s.imms[:0]
-		v := s.versions[len(s.versions)-1]
-		root, in = v.root, s.rootIn
-		published := slices.Equal(v.runs, s.runs)
-		s.mu.Unlock()
-		if !published {
-			if v, in, err = s.publish(ctx, dep.Dependency{}); err != nil {
-				err = fmt.Errorf("shardstore: index flush: %w", err)
-			} else {
-				root = v.root
-			}
-		}
+		root, in, err = s.republish(ctx)
 	} else {
 		root, in, err = s.writeRun(ctx, imms)
 	}
-	s.tmu.Lock()
-	for _, x := range imms {
-		// A ticket that failed in an earlier flush is resolved again: its
-		// memtable stayed sealed and was retried, and is now durable with
-		// root. (Left failed, its writes' dependencies never became
-		// persistent, not even after a clean shutdown.)
-		if !x.ticket.done || err == nil && x.ticket.err != nil {
-			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
-		}
-	}
-	s.tcond.Broadcast()
-	s.tmu.Unlock()
+	s.resolveTickets(imms, root, err)
 	if err != nil && !empty {
 		// If the run was written and only its publish failed, the
 		// memtables are out of imms and the run is in runs: the next
@@ -158,6 +117,64 @@ func (s *Store) flush(ctx context.Context) (dep.Dependency, error) {
 		s.wantMaintenance()
 	}
 	return in, err
+}
+
+// sealMemtable puts a fresh memtable in place of the current one and
+// returns every sealed memtable, newest first, their tickets marked
+// sealed. Called with pubMu held.
+func (s *Store) sealMemtable() []*memtable {
+	s.mu.Lock()
+	m := s.mem
+	s.mem = newMemtable()
+	s.imms = append([]*memtable{m}, s.imms...)
+	imms := slices.Clone(s.imms)
+	s.mu.Unlock()
+	s.tmu.Lock()
+	for _, x := range imms {
+		x.ticket.sealed = true
+	}
+	s.tmu.Unlock()
+	return imms
+}
+
+// republish is indexFlush with nothing to write: the newest root covers
+// the writers, unless a publish failed since it (a run written, or runs
+// compacted or rewritten, then no metadata space): the runs in memory are
+// then not the ones it names, and they must be published now. Taking the
+// old root then made Sync and Close succeed, and reclamation reset
+// extents, with the index in no durable root. Called with pubMu held.
+func (s *Store) republish(ctx context.Context) (root, in dep.Dependency, err error) {
+	s.mu.Lock()
+	s.imms = s.imms[:0]
+	v := s.versions[len(s.versions)-1]
+	root, in = v.root, s.rootIn
+	published := slices.Equal(v.runs, s.runs)
+	s.mu.Unlock()
+	if !published {
+		if v, in, err = s.publish(ctx, dep.Dependency{}); err != nil {
+			err = fmt.Errorf("shardstore: index flush: %w", err)
+		} else {
+			root = v.root
+		}
+	}
+	return root, in, err
+}
+
+// resolveTickets tells the writers of the memtables imms that their index
+// flush is done: durable with root, or failed with err.
+func (s *Store) resolveTickets(imms []*memtable, root dep.Dependency, err error) {
+	s.tmu.Lock()
+	for _, x := range imms {
+		// A ticket that failed in an earlier index flush is resolved
+		// again: its memtable stayed sealed and was retried, and is now
+		// durable with root. (Left failed, its writes' dependencies never
+		// became persistent, not even after a clean shutdown.)
+		if !x.ticket.done || err == nil && x.ticket.err != nil {
+			x.ticket.done, x.ticket.root, x.ticket.err = true, root, err
+		}
+	}
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
 }
 
 // writeRun merges the sealed memtables imms (newest first) into a run,
@@ -189,38 +206,20 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 
 // writeRunChunks encodes r and appends it to the index stream. With
 // leave set (compaction, reclamation) it first checks that the memtable's
-// index flush can still complete after it (flushRoom), and fails with
+// index flush can still complete after it (indexFlushRoom), and fails with
 // engine.ErrNoSpace if not: admitted writes come first.
 func (s *Store) writeRunChunks(ctx context.Context, r *run, leave bool) error {
 	b := lsm.EncodeRun(r.r)
-	if leave && !s.flushRoomAfter(int64(len(b))) {
+	if leave && !s.indexFlushRoomAfter(int64(len(b))) {
 		return fmt.Errorf("index run of %d bytes: it would take the room an index flush needs: %w", len(b), engine.ErrNoSpace)
 	}
-	locs, written, err := s.appendAll(ctx, chunk.StreamIndex, b)
+	locs, written, _, err := s.cs.AppendSplit(ctx, chunk.StreamIndex, b, depNone)
 	if err != nil {
 		return err
 	}
 	s.stats.idxBytes.Add(int64(len(b)))
 	r.locs, r.bytes, r.written = locs, uint64(len(b)), written
 	return nil
-}
-
-// appendAll appends b as chunks of stream st and returns their locators
-// and written dependency.
-func (s *Store) appendAll(ctx context.Context, st chunk.Stream, b []byte) ([]chunk.Locator, dep.Dependency, error) {
-	per := s.opts.ChunkPayloadMax
-	n := max(1, (len(b)+per-1)/per)
-	locs := make([]chunk.Locator, 0, n)
-	var written dep.Dependency
-	for i := range n {
-		loc, w, _, err := s.cs.Append(ctx, st, b[i*per:min(len(b), (i+1)*per)], dep.Dependency{})
-		if err != nil {
-			return nil, dep.Dependency{}, err
-		}
-		locs = append(locs, loc)
-		written = written.And(w)
-	}
-	return locs, written, nil
 }
 
 // publish writes metadata naming the current runs and sets the superblock
@@ -243,7 +242,7 @@ func (s *Store) publish(ctx context.Context, deps dep.Dependency) (*version, dep
 	if (len(b)+s.opts.ChunkPayloadMax-1)/s.opts.ChunkPayloadMax > lsm.RootLocatorsMax {
 		return nil, dep.Dependency{}, fmt.Errorf("metadata of %d bytes needs more than %d chunks: %w", len(b), lsm.RootLocatorsMax, engine.ErrNoSpace)
 	}
-	mlocs, mw, err := s.appendAll(ctx, chunk.StreamMetadata, b)
+	mlocs, mw, _, err := s.cs.AppendSplit(ctx, chunk.StreamMetadata, b, depNone)
 	if err != nil {
 		return nil, dep.Dependency{}, err
 	}
@@ -305,7 +304,7 @@ func pickCompaction(levels []int) (lo, hi int, ok bool) {
 // compact merges runs chosen by pickCompaction (or, if all is set, every
 // run) into one and publishes the result. It reports whether it merged
 // anything. Called with maintMu held, which keeps reclamation from
-// rewriting the runs being merged; flushes only prepend runs, so the
+// rewriting the runs being merged; index flushes only prepend runs, so the
 // merged runs stay adjacent in the list.
 func (s *Store) compact(ctx context.Context, all bool) (bool, error) {
 	v, err := s.compactVersion(ctx, all)
@@ -417,4 +416,49 @@ func (s *Store) maintainLoop() {
 			s.tmu.Unlock()
 		}
 	}
+}
+
+// The background tasks' signals, under tmu.
+
+// requestIndexFlush wakes indexFlushLoop for an index flush now.
+func (s *Store) requestIndexFlush() {
+	s.tmu.Lock()
+	s.indexFlushWanted = true
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
+}
+
+// armIndexFlushTimer makes sure an index flush comes within
+// Options.FlushInterval (the cadence).
+func (s *Store) armIndexFlushTimer() {
+	if s.timerSet.Load() {
+		// Armed: its index flush seals the memtable after the timer fires,
+		// which is after this put entered it. (Read without tmu: every put
+		// asks.)
+		return
+	}
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	if s.timerArmed || s.closing {
+		return
+	}
+	s.timerArmed = true
+	s.timerSet.Store(true)
+	s.clock.AfterFunc(s.opts.FlushInterval, func() {
+		s.tmu.Lock()
+		s.timerArmed = false
+		s.timerSet.Store(false)
+		s.indexFlushDue = true
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+	})
+}
+
+// wantMaintenance wakes maintainLoop: compaction, and reclamation if few
+// extents are free.
+func (s *Store) wantMaintenance() {
+	s.tmu.Lock()
+	s.maintWanted = true
+	s.tcond.Broadcast()
+	s.tmu.Unlock()
 }

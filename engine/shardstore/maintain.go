@@ -45,7 +45,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 			if v, err = s.compactVersion(ctx, true); err == nil && v == nil || errors.Is(err, engine.ErrNoSpace) {
 				// Merged and not published, or not merged for want of
 				// an extent the ladder keeps for index flushes: the sync
-				// publishes what is in memory (flushRoom guarantees it
+				// publishes what is in memory (indexFlushRoom guarantees it
 				// can), and compaction waits for space.
 				return s.sync(ctx)
 			}
@@ -57,7 +57,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	case engine.Reclaim:
 		return s.reclaim(ctx, true)
 	case engine.SuperblockFlush:
-		return s.cs.FlushSuperblock(ctx)
+		return s.cs.WriteSlot(ctx)
 	case engine.CacheFlush:
 		s.cs.DropCache()
 		return nil

@@ -22,8 +22,8 @@ import (
 //     durable, so a clean reboot lost acknowledged writes (conformance
 //     checker, with fault injection; crash checker: a key's chunk at a
 //     stale generation after a dirty reboot).
-//   - The writers of the failed flush had their dependency failed for
-//     good: once a later flush made their writes durable, the dependency
+//   - The writers of the failed index flush had their dependency failed for
+//     good: once a later index flush made their writes durable, the dependency
 //     still never reported persistent, not even after a clean shutdown
 //     (crash checker: forward progress).
 //
@@ -46,15 +46,15 @@ func TestFailedPublish(t *testing.T) {
 	failed := false
 	for i := range 200 {
 		k := fmt.Sprintf("k%03d", i)
-		// s.put, not PutTracked: PutTracked admits a write only if its
-		// index flush can complete (flushRoom), so it would refuse the
-		// put before the publish fails; this test is of what follows a
+		// s.writeEntry, not PutTracked: PutTracked admits a write only if
+		// its index flush can complete (indexFlushRoom), so it would refuse
+		// the put before the publish fails; this test is of what follows a
 		// failed publish, which compaction and reclamation can still meet.
-		tk, err := s.put(ctx, []byte(k), []byte("v"), lsm.KindPut)
+		tk, err := s.writeEntry(ctx, []byte(k), []byte("v"), lsm.KindPut)
 		if err != nil {
 			t.Fatalf("put %s: %v", k, err)
 		}
-		keys, deps = append(keys, k), append(deps, &putDep{s: s, t: tk})
+		keys, deps = append(keys, k), append(deps, &writeDep{s: s, t: tk})
 		if err := s.sync(ctx); err != nil {
 			if !errors.Is(err, engine.ErrNoSpace) {
 				t.Fatalf("sync after %s: %v, want ErrNoSpace", k, err)

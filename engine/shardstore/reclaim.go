@@ -60,7 +60,7 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 		}
 		if errors.Is(err, engine.ErrNoSpace) && s.cs.Err() == nil {
 			// Not now: evacuating or rewriting e needs an extent the
-			// reservation ladder keeps for index flushes (see flushRoom).
+			// reservation ladder keeps for index flushes (see indexFlushRoom).
 			// Nothing changed; other candidates may still free one.
 			continue
 		}
@@ -129,7 +129,7 @@ func (s *Store) indexLocsLocked() []chunk.Locator {
 
 // reclaimData reclaims data extent e: scan its chunks, look each up in the
 // index (reverse lookup: is this locator the current value of the key its
-// header names?), copy the live ones to the evacuation stream and point
+// key prefix names?), copy the live ones to the evacuation stream and point
 // the index at the copies, make that index update durable, and only then
 // reset e. Called with maintMu held.
 func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
@@ -157,35 +157,13 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
 	}
 	for _, f := range frames {
-		key, _, err := parseChunk(f.payload)
+		bad, err := s.evacuate(ctx, e, f.loc, f.payload)
 		if err != nil {
+			return err
+		}
+		if bad {
 			corrupt++
-			continue
 		}
-		s.mu.RLock()
-		cur, ok := s.lookupLocked(key)
-		s.mu.RUnlock()
-		if !ok || !cur.Has(f.loc) {
-			continue // dead: overwritten or deleted
-		}
-		if !s.evacuationRoom(len(f.payload)) {
-			// A relocation is a write to the memtable: admitted only if
-			// its index flush can complete (see flushRoom).
-			return fmt.Errorf("shardstore: reclaim extent %d: no room for the index flush of an evacuation: %w", e, engine.ErrNoSpace)
-		}
-		nl, w, _, err := s.cs.Append(ctx, chunk.StreamEvacuate, f.payload, depNone)
-		if err != nil {
-			return fmt.Errorf("shardstore: reclaim extent %d: evacuate %v: %w", e, f.loc, err)
-		}
-		s.stats.evacBytes.Add(int64(len(f.payload)))
-		s.mu.Lock()
-		if cur, ok := s.lookupLocked(key); ok && cur.Has(f.loc) {
-			ne := lsm.Entry{Key: cur.Key, Kind: cur.Kind, Locs: slices.Clone(cur.Locs)}
-			ne.Locs[slices.Index(ne.Locs, f.loc)] = nl
-			s.setLocked(ne, w)
-			s.stats.relocated.Add(1)
-		}
-		s.mu.Unlock()
 	}
 	// The relocations, and every put or delete that made a chunk of e dead,
 	// must be durable before e is reset: otherwise a crash could bring back
@@ -209,7 +187,7 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 // are rewritten and a new version is published (the metadata is rewritten
 // in any case); once that version's root is durable no version a crash can
 // bring back names e, and e is reset. Called with maintMu held; pubMu keeps
-// flushes from publishing meanwhile.
+// index flushes from publishing meanwhile.
 func (s *Store) reclaimIndex(ctx context.Context, e extent.ID) error {
 	inE := func(locs []chunk.Locator) bool {
 		return slices.ContainsFunc(locs, func(l chunk.Locator) bool { return l.Extent == e })
@@ -266,4 +244,40 @@ func (s *Store) reclaimIndex(ctx context.Context, e extent.ID) error {
 		return fmt.Errorf("shardstore: reclaim index extent %d: %w", e, err)
 	}
 	return nil
+}
+
+// evacuate copies the chunk at loc in data extent e to the evacuation
+// stream if it is live (the current entry of the key its key prefix names
+// has loc), and points the index at the copy. It reports a payload whose
+// key prefix does not parse as bad. Called with maintMu held.
+func (s *Store) evacuate(ctx context.Context, e extent.ID, loc chunk.Locator, payload []byte) (bad bool, err error) {
+	key, _, err := parseChunk(payload)
+	if err != nil {
+		return true, nil
+	}
+	s.mu.RLock()
+	cur, ok := s.lookupLocked(key)
+	s.mu.RUnlock()
+	if !ok || !cur.Has(loc) {
+		return false, nil // dead: overwritten or deleted
+	}
+	if !s.evacuationRoom(len(payload)) {
+		// A relocation is a write to the memtable: admitted only if
+		// its index flush can complete (see indexFlushRoom).
+		return false, fmt.Errorf("shardstore: reclaim extent %d: no room for the index flush of an evacuation: %w", e, engine.ErrNoSpace)
+	}
+	nl, w, _, err := s.cs.Append(ctx, chunk.StreamEvacuate, payload, depNone)
+	if err != nil {
+		return false, fmt.Errorf("shardstore: reclaim extent %d: evacuate %v: %w", e, loc, err)
+	}
+	s.stats.evacBytes.Add(int64(len(payload)))
+	s.mu.Lock()
+	if cur, ok := s.lookupLocked(key); ok && cur.Has(loc) {
+		ne := lsm.Entry{Key: cur.Key, Kind: cur.Kind, Locs: slices.Clone(cur.Locs)}
+		ne.Locs[slices.Index(ne.Locs, loc)] = nl
+		s.setLocked(ne, w)
+		s.stats.relocated.Add(1)
+	}
+	s.mu.Unlock()
+	return false, nil
 }

@@ -23,11 +23,11 @@ import (
 // left, the run took it, the metadata found none, and since freeing any
 // extent needs a publish (a metadata append), nothing could be freed ever
 // again. In the checker it was background compaction after a dirty reboot
-// that took the last extent; here it is Close's own flush.
+// that took the last extent; here it is Close's own index flush.
 //
-// Now streams keep a ladder of reserves (chunk.Stream.Reserve: the index
+// Now streams keep a ladder of reserves (chunk.Stream.Reserved: the index
 // leaves the last extent to metadata) and a write is admitted only if the
-// index flush it needs can complete (flushRoom): a write may fail with
+// index flush it needs can complete (indexFlushRoom): a write may fail with
 // ErrNoSpace, but Sync and Close do not, and nothing is lost.
 //
 // The device: 15 extents of 64 KiB, 44 values of 16,000 bytes fill 11 of
@@ -41,7 +41,7 @@ func TestCloseAfterReopenNearlyFull(t *testing.T) {
 	o := Options{
 		ExtentBytes:        64 << 10,
 		CacheBytes:         16 << 10,
-		MemtableBytes:      64 << 10, // no flush by size: only the test's
+		MemtableBytes:      64 << 10, // no index flush by size: only the test's
 		ReserveExtents:     4,
 		ReclaimFreeExtents: 1, // background reclamation only when none is free
 		Seed:               1,
@@ -51,7 +51,7 @@ func TestCloseAfterReopenNearlyFull(t *testing.T) {
 	open := func() {
 		t.Helper()
 		oo := o
-		oo.Clock = conc.NewManualClock(time.Unix(0, 0)) // no flush by cadence
+		oo.Clock = conc.NewManualClock(time.Unix(0, 0)) // no index flush by cadence
 		var err error
 		if s, err = Open(mem, oo); err != nil {
 			t.Fatal(err)

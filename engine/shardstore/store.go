@@ -54,16 +54,16 @@ type Store struct {
 	maintMu conc.Mutex
 
 	// tmu guards the tickets and the background tasks' signals.
-	tmu         conc.Mutex
-	tcond       *conc.Cond
-	flushWanted bool
-	flushDue    bool
+	tmu              conc.Mutex
+	tcond            *conc.Cond
+	indexFlushWanted bool
+	indexFlushDue    bool
 	// expectDone releases the IO scheduler's hold for the index flush a
-	// waiter asked for (chunk.Store.Expect); flushLoop calls it once the
-	// flush is queued.
+	// waiter asked for (chunk.Store.Expect); indexFlushLoop calls it once
+	// the index flush is queued.
 	expectDone  func()
 	timerArmed  bool
-	timerSet    conc.Bool // timerArmed, for armTimer's check without tmu
+	timerSet    conc.Bool // timerArmed, for armIndexFlushTimer's check without tmu
 	maintWanted bool
 	closing     bool
 	wg          conc.WaitGroup
@@ -144,7 +144,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	// at once if that left few free.
 	s.maintWanted = cs.Stats().FreeExtents < opts.ReclaimFreeExtents
 	s.wg.Add(2)
-	conc.Go("shardstore.flush", func() { defer s.wg.Done(); s.flushLoop() })
+	conc.Go("shardstore.index-flush", func() { defer s.wg.Done(); s.indexFlushLoop() })
 	conc.Go("shardstore.maintain", func() { defer s.wg.Done(); s.maintainLoop() })
 	return s, nil
 }
@@ -257,9 +257,9 @@ func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency)
 
 // Data chunk payloads are keyLen(uvarint) key valueBytes: the key lets
 // reclamation find a chunk's index entry (reverse lookup) and lets Get
-// check that a locator led to the right chunk. appendChunkHeader appends
-// the header (keyLen key) to dst.
-func appendChunkHeader(dst, key []byte) []byte {
+// check that a locator led to the right chunk. appendKeyPrefix appends
+// the key prefix (keyLen key) to dst.
+func appendKeyPrefix(dst, key []byte) []byte {
 	return append(binary.AppendUvarint(dst, uint64(len(key))), key...)
 }
 
@@ -267,7 +267,7 @@ func appendChunkHeader(dst, key []byte) []byte {
 func parseChunk(p []byte) (key, val []byte, err error) {
 	n, k := binary.Uvarint(p)
 	if k <= 0 || n < engine.KeyMin || n > engine.KeyMax || uint64(len(p)-k) < n {
-		return nil, nil, fmt.Errorf("shardstore: data chunk header: %w", engine.ErrCorruption)
+		return nil, nil, fmt.Errorf("shardstore: data chunk key prefix: %w", engine.ErrCorruption)
 	}
 	return p[k : k+int(n)], p[k+int(n):], nil
 }
@@ -331,300 +331,6 @@ func (s *Store) read(ctx context.Context, key []byte, locs []chunk.Locator) ([]b
 	return out, nil
 }
 
-// Put stores value under key.
-func (s *Store) Put(ctx context.Context, key, value []byte) error {
-	_, err := s.putChecked(ctx, key, value)
-	return err
-}
-
-// Delete removes key.
-func (s *Store) Delete(ctx context.Context, key []byte) error {
-	_, err := s.deleteChecked(ctx, key)
-	return err
-}
-
-// PutTracked stores value under key and returns the dependency that is
-// persistent once the put is durable: its chunks, the index run holding
-// its entry, the metadata naming that run and a superblock covering all
-// of them.
-func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Dependency, error) {
-	t, err := s.putChecked(ctx, key, value)
-	if err != nil {
-		return nil, err
-	}
-	return &putDep{s: s, t: t}, nil
-}
-
-// putChecked is Put, returning the ticket of the memtable the put entered.
-func (s *Store) putChecked(ctx context.Context, key, value []byte) (*ticket, error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := engine.CheckKey(key); err != nil {
-		return nil, err
-	}
-	if err := engine.CheckValue(value, ValueMax); err != nil {
-		return nil, err
-	}
-	t, err := s.putRetry(ctx, key, value, lsm.KindPut)
-	if err != nil {
-		return nil, err
-	}
-	s.stats.userBytes.Add(int64(len(key) + len(value)))
-	return t, nil
-}
-
-// putRetry is put, tried once more after reclaiming what deletes and
-// overwrites freed if it found no space.
-func (s *Store) putRetry(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
-	t, err := s.admitPut(ctx, key, value, kind)
-	if errors.Is(err, engine.ErrNoSpace) {
-		_ = s.reclaim(ctx, true) // what it freed shows in the retry
-		t, err = s.admitPut(ctx, key, value, kind)
-	}
-	return t, err
-}
-
-// admitPut is put, refused with engine.ErrNoSpace unless the index flush
-// the write needs could complete (flushRoom).
-func (s *Store) admitPut(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
-	if !s.flushRoom() {
-		s.wantMaintenance()
-		return nil, fmt.Errorf("shardstore: write %q: no room for the index flush it needs: %w", key, engine.ErrNoSpace)
-	}
-	return s.put(ctx, key, value, kind)
-}
-
-// DeleteTracked removes key and returns the dependency that is persistent
-// once the delete is durable.
-func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependency, error) {
-	t, err := s.deleteChecked(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return &putDep{s: s, t: t}, nil
-}
-
-// deleteChecked is Delete, returning the ticket of the memtable the
-// tombstone entered.
-func (s *Store) deleteChecked(ctx context.Context, key []byte) (*ticket, error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	if err := engine.CheckKey(key); err != nil {
-		return nil, err
-	}
-	return s.putRetry(ctx, key, nil, lsm.KindDelete)
-}
-
-// Room the index flush of a write needs, in the index stream's open extent
-// or else a free one: a run of the memtable (MemtableBytes is when the
-// memtable is flushed; sealed memtables wait beside it while a flush is
-// under way) and metadata naming every run (runsMax of them at most).
-// Estimates, capped so that one new extent always holds them.
-func (s *Store) flushRunRoom() int64 {
-	return min(2*int64(s.opts.MemtableBytes)+4096, s.opts.ExtentBytes/2)
-}
-
-func (s *Store) flushMetaRoom() int64 { return min(8<<10, s.opts.ExtentBytes/2) }
-
-// flushRoom reports whether an index flush could complete now: the index
-// stream has room for a run, or may take a free extent (the ladder,
-// chunk.Stream.Reserve), and the metadata stream has room, or a free
-// extent is left for it.
-//
-// A write is admitted only while flushRoom holds, and so is evacuation;
-// together with the ladder this is the invariant that keeps Sync and
-// Close from failing for space: whatever the memtable holds can be
-// published. Without it a reopen, which seals every stream's extent,
-// could leave one free extent and a memtable needing two (an index run
-// and metadata): Close then failed with ErrNoSpace, and reclamation,
-// which must publish before it frees anything, could not help.
-func (s *Store) flushRoom() bool { return s.flushRoomAfter(0) }
-
-// flushRoomAfter is flushRoom after another run of extra bytes is
-// appended to the index stream (compaction's, or a run rewritten by
-// reclamation).
-func (s *Store) flushRoomAfter(extra int64) bool {
-	return s.flushRoomWith(extra, s.cs.FreeExtents())
-}
-
-// flushRoomWith is flushRoomAfter with free extents left.
-func (s *Store) flushRoomWith(extra int64, free int) bool {
-	if free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents)+1 {
-		// Enough free extents for both streams to take a new one, however
-		// little room their open extents have: the common case, decided
-		// without the streams' locks.
-		return true
-	}
-	needIdx := s.cs.Room(chunk.StreamIndex) < s.flushRunRoom()+extra
-	needMeta := s.cs.Room(chunk.StreamMetadata) < s.flushMetaRoom()
-	if !needIdx && !needMeta {
-		return true
-	}
-	if needIdx {
-		return free > chunk.StreamIndex.Reserve(s.opts.ReserveExtents) && free >= 1+b2i(needMeta)
-	}
-	return free >= 1
-}
-
-// evacuationRoom reports whether a chunk of n payload bytes can be
-// evacuated with the index flush that publishes it still able to complete:
-// when the evacuation stream's extent lacks room, the append takes a free
-// extent, so the flush must fit with one fewer.
-func (s *Store) evacuationRoom(n int) bool {
-	// Frame overhead and sector rounding are well under a sector.
-	if s.cs.Room(chunk.StreamEvacuate) >= int64(n)+4096 {
-		return s.flushRoom()
-	}
-	return s.flushRoomWith(0, s.cs.FreeExtents()-1)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func (s *Store) put(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
-	// key is the caller's: the memtable copies it if it keeps it.
-	s.gate.RLock()
-	defer s.gate.RUnlock()
-	e := lsm.Entry{Key: key, Kind: kind}
-	var written dep.Dependency
-	if kind == lsm.KindPut {
-		var hb [64]byte // a key's header, for keys up to 62 bytes without allocating
-		hdr := appendChunkHeader(hb[:0], key)
-		per := s.opts.ChunkPayloadMax - len(hdr)
-		n := max(1, (len(value)+per-1)/per)
-		e.Locs = make([]chunk.Locator, 0, n)
-		for i := range n {
-			part := value[i*per : min(len(value), (i+1)*per)]
-			loc, w, _, err := s.cs.Append2(ctx, chunk.StreamData, hdr, part, dep.Dependency{})
-			if err != nil {
-				if errors.Is(err, engine.ErrNoSpace) {
-					s.wantMaintenance()
-				}
-				return nil, fmt.Errorf("shardstore: put %q: %w", key, err)
-			}
-			s.stats.dataBytes.Add(int64(len(hdr) + len(part)))
-			e.Locs = append(e.Locs, loc)
-			written = written.And(w)
-		}
-	}
-	var keep []byte
-	if kind == lsm.KindPut && len(value) <= ValueCacheValueMax && s.opts.ValueCacheBytes > 0 {
-		keep = value
-	}
-	s.mu.Lock()
-	s.setKeepLocked(e, keep, written)
-	t := s.mem.ticket
-	big := s.mem.t.Bytes() >= s.opts.MemtableBytes
-	s.mu.Unlock()
-	if big {
-		s.requestFlush()
-	} else {
-		s.armTimer()
-	}
-	return t, nil
-}
-
-// putDep is the Dependency of a put or delete: persistent once the root
-// covering its memtable is.
-type putDep struct {
-	s *Store
-	t *ticket
-}
-
-func (d *putDep) IsPersistent() bool {
-	d.s.tmu.Lock()
-	done, root, err := d.t.done, d.t.root, d.t.err
-	d.s.tmu.Unlock()
-	return done && err == nil && root.IsPersistent()
-}
-
-func (d *putDep) Wait(ctx context.Context) error {
-	root, err := d.s.waitTicket(ctx, d.t)
-	if err != nil {
-		return err
-	}
-	return root.Wait(ctx)
-}
-
-// waitTicket asks for t's memtable to be flushed and waits until its run
-// is published; it returns the root dependency to wait on.
-func (s *Store) waitTicket(ctx context.Context, t *ticket) (dep.Dependency, error) {
-	s.tmu.Lock()
-	if t.done {
-		s.tmu.Unlock()
-		return t.root, t.err
-	}
-	stop := conc.AfterFunc(ctx, func() {
-		s.tmu.Lock()
-		s.tcond.Broadcast()
-		s.tmu.Unlock()
-	})
-	defer stop()
-	defer s.tmu.Unlock()
-	for !t.done {
-		if !t.sealed && !s.flushWanted {
-			s.flushWanted = true
-			if s.expectDone == nil && !s.closing {
-				// The IO scheduler's next round for waiters waits for
-				// this flush's run, metadata and root (flushLoop).
-				s.expectDone = s.cs.Expect()
-			}
-			s.tcond.Broadcast()
-		}
-		if err := ctx.Err(); err != nil {
-			return dep.Dependency{}, err
-		}
-		if s.closing && !t.sealed {
-			return dep.Dependency{}, fmt.Errorf("shardstore: %w", engine.ErrClosed)
-		}
-		s.tcond.Wait()
-	}
-	return t.root, t.err
-}
-
-func (s *Store) requestFlush() {
-	s.tmu.Lock()
-	s.flushWanted = true
-	s.tcond.Broadcast()
-	s.tmu.Unlock()
-}
-
-func (s *Store) armTimer() {
-	if s.timerSet.Load() {
-		// Armed: its flush seals the memtable after the timer fires, which
-		// is after this put entered it. (Read without tmu: every put asks.)
-		return
-	}
-	s.tmu.Lock()
-	defer s.tmu.Unlock()
-	if s.timerArmed || s.closing {
-		return
-	}
-	s.timerArmed = true
-	s.timerSet.Store(true)
-	s.clock.AfterFunc(s.opts.FlushInterval, func() {
-		s.tmu.Lock()
-		s.timerArmed = false
-		s.timerSet.Store(false)
-		s.flushDue = true
-		s.tcond.Broadcast()
-		s.tmu.Unlock()
-	})
-}
-
-func (s *Store) wantMaintenance() {
-	s.tmu.Lock()
-	s.maintWanted = true
-	s.tcond.Broadcast()
-	s.tmu.Unlock()
-}
-
 // Sync returns once every write acknowledged before the call is durable.
 func (s *Store) Sync(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
@@ -638,7 +344,7 @@ func (s *Store) Sync(ctx context.Context) error {
 // extents for its run and metadata, and a device can run out of them with
 // most of its extents holding only old runs, old metadata and overwritten
 // data — each reopen seals the extents its streams were appending to, and
-// background reclamation starts only after a flush. Without it, Sync, Close
+// background reclamation starts only after an index flush. Without it, Sync, Close
 // and compaction failed with ErrNoSpace on a 1 MiB device after five clean
 // reboots of one tiny put each. maintLocked says the caller holds maintMu.
 func (s *Store) syncRetry(ctx context.Context, maintLocked bool) error {
@@ -668,14 +374,14 @@ func (s *Store) sync(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes everything acknowledged and shuts the store down. Reopening
+// Close makes everything acknowledged durable and shuts the store down. Reopening
 // loses nothing.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
 	}
 	ctx := context.Background()
-	// Let running maintenance finish, then flush the index.
+	// Let running maintenance finish, then index-flush.
 	s.maintMu.Lock()
 	err := s.syncRetry(ctx, true)
 	s.tmu.Lock()

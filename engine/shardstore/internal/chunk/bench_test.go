@@ -61,7 +61,7 @@ func BenchmarkAppend(b *testing.B) {
 						recycle(b, s)
 						b.StartTimer()
 					}
-					if _, _, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{}); err != nil {
+					if _, _, _, err := s.Append(ctx, StreamData, v, dep.Dependency{}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -93,7 +93,7 @@ func BenchmarkDurablePut(b *testing.B) {
 		conc.Go("client", func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				_, d, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+				_, _, d, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 				if err == nil {
 					err = d.Wait(ctx)
 				}

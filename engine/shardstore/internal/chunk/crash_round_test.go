@@ -281,7 +281,7 @@ func roundWriter(ctx context.Context, s *Store, rng *rand.Rand, w, nops int, mu 
 			}
 			mu.Unlock()
 			v := value(rng, rng.IntN(2500))
-			l, pd, err := s.PutChunk(ctx, Stream(rng.IntN(2)*2), v, d) // data or index stream
+			l, _, pd, err := s.Append(ctx, Stream(rng.IntN(2)*2), v, d) // data or index stream
 			if err != nil {
 				return fmt.Errorf("writer %d: put: %w", w, err)
 			}

@@ -169,7 +169,7 @@ func crashRun(t *testing.T, seed uint64) (checked, enumerated int) {
 			}
 			mu.Unlock()
 			v := value(rng, rng.IntN(2500))
-			l, pd, err := s.PutChunk(ctx, Stream(rng.IntN(2)*2), v, d) // data or index stream
+			l, _, pd, err := s.Append(ctx, Stream(rng.IntN(2)*2), v, d) // data or index stream
 			if err != nil {
 				t.Fatalf("seed %d: put: %v", seed, err)
 			}

@@ -38,13 +38,14 @@ func FrameSize(n int) int { return n + format.FrameOverhead }
 
 // AppendFrame appends the frame of payload to dst and returns the result.
 func AppendFrame(dst []byte, kind Kind, id UUID, payload []byte) []byte {
-	return AppendFrame2(dst, kind, id, payload, nil)
+	return AppendFramePrefixed(dst, kind, id, payload, nil)
 }
 
-// AppendFrame2 is AppendFrame of the payload p1 followed by p2, without
-// joining them first.
-func AppendFrame2(dst []byte, kind Kind, id UUID, p1, p2 []byte) []byte {
-	n := len(p1) + len(p2)
+// AppendFramePrefixed is AppendFrame of the payload prefix followed by
+// rest, joined as they are copied into dst: the caller need not join them
+// first (a copy of the bytes, and a buffer, per frame).
+func AppendFramePrefixed(dst []byte, kind Kind, id UUID, prefix, rest []byte) []byte {
+	n := len(prefix) + len(rest)
 	if uint64(n) > 1<<32-1 {
 		panic(fmt.Sprintf("chunk: payload of %d bytes", n))
 	}
@@ -61,8 +62,8 @@ func AppendFrame2(dst []byte, kind Kind, id UUID, p1, p2 []byte) []byte {
 	h[format.FrameKindOffset] = byte(kind)
 	copy(h[format.FrameUUIDOffset:], id[:])
 	binary.LittleEndian.PutUint32(h[format.FrameLengthOffset:], uint32(n))
-	dst = append(dst, p1...)
-	dst = append(dst, p2...)
+	dst = append(dst, prefix...)
+	dst = append(dst, rest...)
 	body := dst[start+format.FrameHeaderSize:]
 	crc := format.CRC(format.CRC(0, h[:format.FrameCRCOffset]), body)
 	binary.LittleEndian.PutUint32(h[format.FrameCRCOffset:format.FrameHeaderSize], crc)

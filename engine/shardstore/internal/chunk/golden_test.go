@@ -107,7 +107,7 @@ func TestGoldenWriteOrder(t *testing.T) {
 	var da dep.Dependency
 	step("put a (1000 bytes), wait for it", func() {
 		var err error
-		a, da, err = s.PutChunk(ctx, StreamData, make([]byte, 1000), dep.Dependency{})
+		a, _, da, err = s.Append(ctx, StreamData, make([]byte, 1000), dep.Dependency{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,10 +117,10 @@ func TestGoldenWriteOrder(t *testing.T) {
 	})
 	step("put b and c (index stream) depending on a, sync", func() {
 		var err error
-		if b, _, err = s.PutChunk(ctx, StreamData, make([]byte, 300), da); err != nil {
+		if b, _, _, err = s.Append(ctx, StreamData, make([]byte, 300), da); err != nil {
 			t.Fatal(err)
 		}
-		if c, _, err = s.PutChunk(ctx, StreamIndex, make([]byte, 200), da); err != nil {
+		if c, _, _, err = s.Append(ctx, StreamIndex, make([]byte, 200), da); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Sync(ctx); err != nil {
@@ -132,7 +132,7 @@ func TestGoldenWriteOrder(t *testing.T) {
 		if _, err := s.Reset(ctx, a.Extent); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.PutChunk(ctx, StreamData, make([]byte, 100), dep.Dependency{}); err != nil {
+		if _, _, _, err := s.Append(ctx, StreamData, make([]byte, 100), dep.Dependency{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Sync(ctx); err != nil {
@@ -224,7 +224,7 @@ func TestDataDriven(t *testing.T) {
 					}
 				}
 				v := value(rand.New(rand.NewPCG(uint64(len(order)), 1)), size)
-				l, pd, err := s.PutChunk(ctx, streamArg(td), v, d)
+				l, _, pd, err := s.Append(ctx, streamArg(td), v, d)
 				if err != nil {
 					return "error: " + err.Error()
 				}

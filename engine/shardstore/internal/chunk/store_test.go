@@ -67,7 +67,7 @@ func value(rng *rand.Rand, n int) []byte {
 	return b
 }
 
-func TestPutGetSyncReopen(t *testing.T) {
+func TestAppendGetSyncReopen(t *testing.T) {
 	ctx := context.Background()
 	opts := testOptions()
 	s, m := newStore(t, opts)
@@ -83,7 +83,7 @@ func TestPutGetSyncReopen(t *testing.T) {
 	var deps []dep.Dependency
 	for _, n := range sizes {
 		v := value(rng, n)
-		l, d, err := s.Put(ctx, StreamData, v, dep.Dependency{})
+		l, _, d, err := s.AppendSplit(ctx, StreamData, v, dep.Dependency{})
 		if err != nil {
 			t.Fatalf("Put(%d bytes): %v", n, err)
 		}
@@ -128,7 +128,7 @@ func TestPutGetSyncReopen(t *testing.T) {
 	s2 := openStore(t, m.Crash(rand.New(rand.NewPCG(3, 4)), disk.CrashTorn), opts)
 	check(s2, "after reopen")
 	// Recovered extents are sealed: new chunks go to a fresh extent.
-	l, _, err := s2.PutChunk(ctx, StreamData, []byte("new"), dep.Dependency{})
+	l, _, _, err := s2.Append(ctx, StreamData, []byte("new"), dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestPutGetSyncReopen(t *testing.T) {
 func TestResetRejectsOldLocators(t *testing.T) {
 	ctx := context.Background()
 	s, m := newStore(t, testOptions())
-	old, _, err := s.PutChunk(ctx, StreamData, []byte("before reset"), dep.Dependency{})
+	old, _, _, err := s.Append(ctx, StreamData, []byte("before reset"), dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestResetRejectsOldLocators(t *testing.T) {
 	// The freed extent is reused (lowest free first) at the new generation,
 	// at the same offset, and the old locator still does not read the new
 	// chunk.
-	nl, nd, err := s.PutChunk(ctx, StreamData, []byte("after reset!"), dep.Dependency{})
+	nl, _, nd, err := s.Append(ctx, StreamData, []byte("after reset!"), dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestResetRejectsOldLocators(t *testing.T) {
 func TestReadBeyondWritePointer(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t, testOptions())
-	l, _, err := s.PutChunk(ctx, StreamData, []byte("x"), dep.Dependency{})
+	l, _, _, err := s.Append(ctx, StreamData, []byte("x"), dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestTornFrameAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := value(rand.New(rand.NewPCG(5, 5)), 3000) // spans 6+ sectors
-	l, d, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+	l, _, d, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestUUIDMagicCollisionTornFrame(t *testing.T) {
 	var vals [][]byte
 	for i := 0; i < 3; i++ {
 		v := value(rng, 1500)
-		l, _, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+		l, _, _, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +335,7 @@ func TestScanAndEvacuate(t *testing.T) {
 	want := map[Locator][]byte{}
 	for i := 0; i < 30; i++ {
 		v := value(rng, rng.IntN(4000))
-		l, _, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+		l, _, _, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +428,7 @@ func TestWriteThroughCache(t *testing.T) {
 	put := func(n int) (Locator, []byte) {
 		t.Helper()
 		v := value(rng, n)
-		loc, d, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+		loc, _, d, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -500,7 +500,7 @@ func TestCloseConfirmsLastSlot(t *testing.T) {
 	opts := testOptions()
 	s, m := newStore(t, opts)
 	v := value(rand.New(rand.NewPCG(3, 3)), 500)
-	loc, d, err := s.PutChunk(ctx, StreamData, v, dep.Dependency{})
+	loc, _, d, err := s.Append(ctx, StreamData, v, dep.Dependency{})
 	if err != nil {
 		t.Fatal(err)
 	}

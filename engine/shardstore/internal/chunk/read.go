@@ -1,0 +1,238 @@
+package chunk
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/cache"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+)
+
+// writeThrough caches the pages of a region just written that hold a data
+// chunk small enough to be read through the cache (see iosched.Options.
+// Written): a key read soon after it is written — the common case — then
+// never goes to the device. Only whole pages below the region's last data
+// byte are complete; the partial last page is rewritten, whole, by the
+// extent's next region.
+func (s *Store) writeThrough(e extent.ID, gen uint32, start int64, buf []byte, dataEnd int64, spans []iosched.Span) {
+	pb := int64(s.cache.PageBytes())
+	if s.table.Generation(e) != gen {
+		return // reset since: nothing of this generation can be read
+	}
+	i := 0
+	for p := start; p+pb <= dataEnd; p += pb {
+		for i < len(spans) && spans[i].Hi <= p {
+			i++
+		}
+		if i == len(spans) {
+			return
+		}
+		if spans[i].Lo >= p+pb {
+			continue // no cached chunk in this page
+		}
+		s.cache.Insert(cache.Key{Extent: e, Gen: gen, Page: uint32(p / pb)}, buf[p-start:p-start+pb])
+	}
+}
+
+// Get reads the value stored as locs by AppendSplit.
+func (s *Store) Get(ctx context.Context, locs []Locator) ([]byte, error) {
+	if len(locs) == 1 {
+		return s.GetChunk(ctx, locs[0])
+	}
+	total := 0
+	for _, l := range locs {
+		total += int(l.Length)
+	}
+	out := make([]byte, 0, total)
+	for _, l := range locs {
+		p, err := s.GetChunk(ctx, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// GetChunk reads one chunk's payload. It fails if the locator's extent was
+// reset since (extent.ErrStale), if the frame reaches past the write pointer
+// (extent.ErrBeyondWritePointer), or if the bytes do not verify (a
+// *FrameError, wrapping engine.ErrCorruption). It never returns bytes other
+// than the ones the append was given.
+func (s *Store) GetChunk(ctx context.Context, loc Locator) ([]byte, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.gets.Add(1)
+	n := loc.FrameBytes()
+	if err := s.table.CheckRead(loc.Extent, loc.Generation, int64(loc.Offset), n); err != nil {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+	}
+	// A frame below the bytes issued is on the device; only one above
+	// can still be queued (ReadUnissued takes the scheduler's lock), and
+	// one in the partial last page is also kept by the scheduler: the
+	// newest frames, the ones most likely to be read, never wait on the
+	// device.
+	issued := s.sched.Issued(loc.Extent, loc.Generation)
+	pb := int64(s.cache.PageBytes())
+	var b []byte
+	ok := false
+	if int64(loc.Offset)+n > issued/pb*pb {
+		b = make([]byte, n)
+		if ok = s.sched.ReadUnissued(loc.Extent, loc.Generation, int64(loc.Offset), b); !ok {
+			b = b[:0] // s.read fills it
+		}
+	}
+	if !ok {
+		if int64(loc.Offset)+n > issued {
+			// Not queued, so issued since the load above (ReadUnissued
+			// and the scheduler's publish share its lock): load it again.
+			// A stale 0 would read as "recovered extent, all of it on the
+			// device" and put pages of frames still queued, zeros, into
+			// the cache.
+			issued = s.sched.Issued(loc.Extent, loc.Generation)
+		}
+		var err error
+		b, err = s.read(b, loc.Extent, loc.Generation, int64(loc.Offset), int(n), issued)
+		if err != nil {
+			return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+		}
+	}
+	// The extent may have been reset while we read: then the bytes may be
+	// another generation's. New data reaches a reset extent only after the
+	// reset is persisted, which is after this check would see it.
+	if g := s.table.Generation(loc.Extent); g != loc.Generation {
+		return nil, fmt.Errorf("chunk: get %v: extent %d reset to generation %d during the read: %w", loc, loc.Extent, g, extent.ErrStale)
+	}
+	f, size, err := DecodeFrame(b, s.opts.ChunkPayloadMax)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, err)
+	}
+	if int64(size) != n || f.Kind != KindData {
+		return nil, fmt.Errorf("chunk: get %v: %w", loc, &FrameError{Reason: ReasonLocator, Detail: fmt.Sprintf("%v frame of %d bytes", f.Kind, size)})
+	}
+	return f.Payload, nil
+}
+
+// read returns n bytes at off of extent e (generation gen), through the
+// buffer cache for small reads, in buf if it has room for them. issued is
+// the scheduler's Issued for the extent generation, read before the caller
+// looked for the frame in the queue.
+func (s *Store) read(buf []byte, e extent.ID, gen uint32, off int64, n int, issued int64) ([]byte, error) {
+	base := s.geo.Base(e)
+	if n > s.readMax {
+		return s.readDirect(base, off, n)
+	}
+	pb := int64(s.cache.PageBytes())
+	if issued == 0 {
+		// Nothing of this generation issued in this process, yet the frame
+		// is below the write pointer and not queued: the extent was
+		// recovered, and all of it below the write pointer is on the device.
+		issued = s.table.Info(e).WritePointer
+	}
+	out := buf[:0]
+	if cap(out) < n {
+		out = make([]byte, n)
+	}
+	r := pageRead{s: s, e: e, gen: gen, base: base, off: off, pb: pb,
+		stable: issued / pb * pb, last: (off + int64(n) - 1) / pb, out: out[:n], missFrom: -1}
+	for p := off / pb; p <= r.last; p++ {
+		if r.hit(p) {
+			if err := r.readMissing(p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if r.missFrom < 0 {
+			r.missFrom = p
+		}
+	}
+	if err := r.readMissing(r.last + 1); err != nil {
+		return nil, err
+	}
+	return r.out, nil
+}
+
+// pageRead is one read through the cache, page by page: out gets the
+// bytes from off of extent e (generation gen), at base on the device.
+// Pages below stable are whole on the device and may be cached; pages not
+// in the cache are read with one device read per run of consecutive
+// missing pages.
+type pageRead struct {
+	s                   *Store
+	e                   extent.ID
+	gen                 uint32
+	base, off, pb, last int64
+	stable              int64
+	out                 []byte
+	miss                []byte // the device read's buffer
+	missFrom            int64  // first page of the run of missing pages, or -1
+}
+
+// hit copies page p's part of the read from the cache, or, for the
+// partial last page (a frame that straddles into it), from the
+// scheduler's copy, and reports whether it was there.
+func (r *pageRead) hit(p int64) bool {
+	lo, hi := max(r.off, p*r.pb), min(r.off+int64(len(r.out)), (p+1)*r.pb)
+	dst := r.out[lo-r.off : hi-r.off]
+	if (p+1)*r.pb <= r.stable {
+		return r.s.cache.Read(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, dst, int(lo-p*r.pb))
+	}
+	return r.s.sched.ReadTail(r.e, r.gen, lo, dst)
+}
+
+// readMissing reads the run of missing pages up to page upTo from the
+// device, if there is one, and caches the stable ones.
+func (r *pageRead) readMissing(upTo int64) error {
+	if r.missFrom < 0 {
+		return nil
+	}
+	s, pb, from := r.s, r.pb, r.missFrom
+	cnt := upTo - from
+	if cap(r.miss) < int(cnt*pb) {
+		r.miss = disk.NewBuffer(s.dev, int((r.last-from+1)*pb))
+	}
+	buf := r.miss[:cnt*pb]
+	if _, err := s.dev.ReadAt(buf, r.base+from*pb); err != nil {
+		return fmt.Errorf("read extent %d pages %d-%d: %w", r.e, from, upTo-1, err)
+	}
+	given := false
+	for p := from; p < upTo; p++ {
+		page := buf[(p-from)*pb : (p-from+1)*pb]
+		lo, hi := max(r.off, p*pb), min(r.off+int64(len(r.out)), (p+1)*pb)
+		copy(r.out[lo-r.off:hi-r.off], page[lo-p*pb:hi-p*pb])
+		if (p+1)*pb <= r.stable && s.table.Generation(r.e) == r.gen {
+			s.cache.InsertOwned(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, page)
+			given = true
+		}
+	}
+	if given {
+		r.miss = nil // the cache owns its pages now
+	}
+	r.missFrom = -1
+	return nil
+}
+
+func (s *Store) readDirect(base, off int64, n int) ([]byte, error) {
+	sector := int64(s.geo.SectorSize)
+	start := off / sector * sector
+	end := (off + int64(n) + sector - 1) / sector * sector
+	buf := disk.NewBuffer(s.dev, int(end-start))
+	if _, err := s.dev.ReadAt(buf, base+start); err != nil {
+		return nil, fmt.Errorf("read %d bytes at %d: %w", len(buf), base+start, err)
+	}
+	return buf[off-start : off-start+int64(n)], nil
+}
+
+// DropCache empties the buffer cache (Maintain(cache-flush)): the cache
+// holds only clean pages, so nothing is written.
+func (s *Store) DropCache() {
+	for e := extent.ID(1); uint32(e) < s.geo.Count; e++ {
+		s.cache.DropExtent(e)
+	}
+}

@@ -1,0 +1,87 @@
+package shardstore
+
+import "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+
+// Space: the admission checks that keep an index flush able to complete.
+//
+// Every way of freeing an extent ends in a metadata append (an index
+// flush making chunks' deaths durable, or a publish that stops naming an
+// index or metadata extent). The chunk store's reservation ladder
+// (chunk.Stream.Reserved) keeps each stream from taking the free extents
+// the streams its appends wait on need; the checks here admit a write
+// (put or delete), an evacuation, or a run written by compaction or
+// reclamation only while the index flush that would publish it can still
+// complete. Together they keep the invariant that whatever the memtable
+// holds can be published, even after a reopen has sealed every stream's
+// extent: Sync and Close do not fail for space.
+
+// indexRunRoom is the room an index flush's run needs in the index
+// stream's open extent, or else a free one: a run of the memtable
+// (MemtableBytes is when the memtable is written out; sealed memtables
+// wait beside it while an index flush is under way). An estimate, capped
+// so that one new extent always holds it.
+func (s *Store) indexRunRoom() int64 {
+	return min(2*int64(s.opts.MemtableBytes)+4096, s.opts.ExtentBytes/2)
+}
+
+// indexMetaRoom is the room an index flush's metadata needs, naming every
+// run (runsMax of them at most). An estimate, capped like indexRunRoom.
+func (s *Store) indexMetaRoom() int64 { return min(8<<10, s.opts.ExtentBytes/2) }
+
+// indexFlushRoom reports whether an index flush could complete now: the
+// index stream has room for a run, or may take a free extent (the ladder),
+// and the metadata stream has room, or a free extent is left for it.
+//
+// A write is admitted only while indexFlushRoom holds, and so is
+// evacuation; together with the ladder this is the invariant that keeps
+// Sync and Close from failing for space. Without it a reopen, which seals
+// every stream's extent, could leave one free extent and a memtable
+// needing two (an index run and metadata): Close then failed with
+// ErrNoSpace, and reclamation, which must publish before it frees
+// anything, could not help (TestCloseAfterReopenNearlyFull).
+func (s *Store) indexFlushRoom() bool { return s.indexFlushRoomAfter(0) }
+
+// indexFlushRoomAfter is indexFlushRoom after another run of extra bytes
+// is appended to the index stream (compaction's, or a run rewritten by
+// reclamation).
+func (s *Store) indexFlushRoomAfter(extra int64) bool {
+	return s.indexFlushRoomWith(extra, s.cs.FreeExtents())
+}
+
+// indexFlushRoomWith is indexFlushRoomAfter with free extents left.
+func (s *Store) indexFlushRoomWith(extra int64, free int) bool {
+	if free > chunk.StreamIndex.Reserved(s.opts.ReserveExtents)+1 {
+		// Enough free extents for both streams to take a new one, however
+		// little room their open extents have: the common case, decided
+		// without the streams' locks.
+		return true
+	}
+	needIdx := s.cs.Room(chunk.StreamIndex) < s.indexRunRoom()+extra
+	needMeta := s.cs.Room(chunk.StreamMetadata) < s.indexMetaRoom()
+	if !needIdx && !needMeta {
+		return true
+	}
+	if needIdx {
+		return free > chunk.StreamIndex.Reserved(s.opts.ReserveExtents) && free >= 1+b2i(needMeta)
+	}
+	return free >= 1
+}
+
+// evacuationRoom reports whether a chunk of n payload bytes can be
+// evacuated with the index flush that publishes it still able to complete:
+// when the evacuation stream's extent lacks room, the append takes a free
+// extent, so the index flush must fit with one fewer.
+func (s *Store) evacuationRoom(n int) bool {
+	// Frame overhead and sector rounding are well under a sector.
+	if s.cs.Room(chunk.StreamEvacuate) >= int64(n)+4096 {
+		return s.indexFlushRoom()
+	}
+	return s.indexFlushRoomWith(0, s.cs.FreeExtents()-1)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,234 @@
+package shardstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+)
+
+// The write path. A write is a put or a delete:
+//
+//	Put, PutTracked → put       checks the key and value
+//	Delete, DeleteTracked → delete
+//	  → write                   admitted only if its index flush could
+//	                            complete (admitWrite, space.go); tried once
+//	                            more after reclaiming if it found no space
+//	  → writeEntry              appends the value's chunks (appendValue) and
+//	                            inserts the entry into the memtable
+//
+// A write's dependency (writeDep) is its memtable's ticket: persistent once
+// the root covering the memtable's run is.
+
+// Put stores value under key.
+func (s *Store) Put(ctx context.Context, key, value []byte) error {
+	_, err := s.put(ctx, key, value)
+	return err
+}
+
+// PutTracked stores value under key and returns the dependency that is
+// persistent once the put is durable: its chunks, the index run holding
+// its entry, the metadata naming that run and a superblock covering all
+// of them.
+func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Dependency, error) {
+	t, err := s.put(ctx, key, value)
+	if err != nil {
+		return nil, err
+	}
+	return &writeDep{s: s, t: t}, nil
+}
+
+// Delete removes key.
+func (s *Store) Delete(ctx context.Context, key []byte) error {
+	_, err := s.delete(ctx, key)
+	return err
+}
+
+// DeleteTracked removes key and returns the dependency that is persistent
+// once the delete is durable.
+func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependency, error) {
+	t, err := s.delete(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &writeDep{s: s, t: t}, nil
+}
+
+// put is Put, returning the ticket of the memtable the put entered.
+func (s *Store) put(ctx context.Context, key, value []byte) (*ticket, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckKey(key); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckValue(value, ValueMax); err != nil {
+		return nil, err
+	}
+	t, err := s.write(ctx, key, value, lsm.KindPut)
+	if err != nil {
+		return nil, err
+	}
+	s.stats.userBytes.Add(int64(len(key) + len(value)))
+	return t, nil
+}
+
+// delete is Delete, returning the ticket of the memtable the tombstone
+// entered.
+func (s *Store) delete(ctx context.Context, key []byte) (*ticket, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := engine.CheckKey(key); err != nil {
+		return nil, err
+	}
+	return s.write(ctx, key, nil, lsm.KindDelete)
+}
+
+// write writes an entry if admitWrite admits it and, if the write found
+// no space, reclaims what deletes and overwrites freed and tries once
+// more.
+func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
+	for try := 0; ; try++ {
+		var t *ticket
+		err := s.admitWrite(key)
+		if err == nil {
+			t, err = s.writeEntry(ctx, key, value, kind)
+		}
+		if try > 0 || !errors.Is(err, engine.ErrNoSpace) {
+			return t, err
+		}
+		_ = s.reclaim(ctx, true) // what it freed shows in the retry
+	}
+}
+
+// admitWrite refuses a write with engine.ErrNoSpace unless the index
+// flush it needs could complete (indexFlushRoom).
+func (s *Store) admitWrite(key []byte) error {
+	if !s.indexFlushRoom() {
+		s.wantMaintenance()
+		return fmt.Errorf("shardstore: write %q: no room for the index flush it needs: %w", key, engine.ErrNoSpace)
+	}
+	return nil
+}
+
+// writeEntry appends a put's value (appendValue) and makes the entry the
+// newest for its key in the memtable, under the put gate (Store.gate). It
+// returns the ticket of the memtable the entry entered.
+func (s *Store) writeEntry(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
+	// key is the caller's: the memtable copies it if it keeps it.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	e := lsm.Entry{Key: key, Kind: kind}
+	var written dep.Dependency
+	if kind == lsm.KindPut {
+		var err error
+		if e.Locs, written, err = s.appendValue(ctx, key, value); err != nil {
+			return nil, err
+		}
+	}
+	var keep []byte
+	if kind == lsm.KindPut && len(value) <= ValueCacheValueMax && s.opts.ValueCacheBytes > 0 {
+		keep = value
+	}
+	s.mu.Lock()
+	s.setKeepLocked(e, keep, written)
+	t := s.mem.ticket
+	big := s.mem.t.Bytes() >= s.opts.MemtableBytes
+	s.mu.Unlock()
+	if big {
+		s.requestIndexFlush()
+	} else {
+		s.armIndexFlushTimer()
+	}
+	return t, nil
+}
+
+// appendValue appends value as data chunks, each payload the key prefix
+// (appendKeyPrefix) and a part of the value, and returns their locators
+// and written dependency.
+func (s *Store) appendValue(ctx context.Context, key, value []byte) ([]chunk.Locator, dep.Dependency, error) {
+	var pb [64]byte // a key prefix, for keys up to 62 bytes without allocating
+	prefix := appendKeyPrefix(pb[:0], key)
+	per := s.opts.ChunkPayloadMax - len(prefix)
+	n := max(1, (len(value)+per-1)/per)
+	locs := make([]chunk.Locator, 0, n)
+	var written dep.Dependency
+	for i := range n {
+		part := value[i*per : min(len(value), (i+1)*per)]
+		loc, w, _, err := s.cs.AppendPrefixed(ctx, chunk.StreamData, prefix, part, dep.Dependency{})
+		if err != nil {
+			if errors.Is(err, engine.ErrNoSpace) {
+				s.wantMaintenance()
+			}
+			return nil, dep.Dependency{}, fmt.Errorf("shardstore: put %q: %w", key, err)
+		}
+		s.stats.dataBytes.Add(int64(len(prefix) + len(part)))
+		locs = append(locs, loc)
+		written = written.And(w)
+	}
+	return locs, written, nil
+}
+
+// writeDep is the Dependency of a put or delete: persistent once the root
+// covering its memtable is.
+type writeDep struct {
+	s *Store
+	t *ticket
+}
+
+func (d *writeDep) IsPersistent() bool {
+	d.s.tmu.Lock()
+	done, root, err := d.t.done, d.t.root, d.t.err
+	d.s.tmu.Unlock()
+	return done && err == nil && root.IsPersistent()
+}
+
+func (d *writeDep) Wait(ctx context.Context) error {
+	root, err := d.s.waitTicket(ctx, d.t)
+	if err != nil {
+		return err
+	}
+	return root.Wait(ctx)
+}
+
+// waitTicket asks for an index flush of t's memtable and waits until its run
+// is published; it returns the root dependency to wait on.
+func (s *Store) waitTicket(ctx context.Context, t *ticket) (dep.Dependency, error) {
+	s.tmu.Lock()
+	if t.done {
+		s.tmu.Unlock()
+		return t.root, t.err
+	}
+	stop := conc.AfterFunc(ctx, func() {
+		s.tmu.Lock()
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+	})
+	defer stop()
+	defer s.tmu.Unlock()
+	for !t.done {
+		if !t.sealed && !s.indexFlushWanted {
+			s.indexFlushWanted = true
+			if s.expectDone == nil && !s.closing {
+				// The IO scheduler's next round for waiters waits for
+				// this flush's run, metadata and root (indexFlushLoop).
+				s.expectDone = s.cs.Expect()
+			}
+			s.tcond.Broadcast()
+		}
+		if err := ctx.Err(); err != nil {
+			return dep.Dependency{}, err
+		}
+		if s.closing && !t.sealed {
+			return dep.Dependency{}, fmt.Errorf("shardstore: %w", engine.ErrClosed)
+		}
+		s.tcond.Wait()
+	}
+	return t.root, t.err
+}
