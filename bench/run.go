@@ -834,60 +834,25 @@ func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, thread
 // or nil for an op that writes none. The driver makes it before the op's
 // clock starts: filling a value is the generator's work, not the engine's.
 func opValue(op workloads.Op, buf *[]byte) []byte {
-	switch op.Kind {
-	case workloads.OpPut, workloads.OpInsert, workloads.OpReadModifyWrite:
-	default:
+	if !op.Kind.Writes() {
 		return nil
 	}
 	if cap(*buf) < op.Size {
 		*buf = make([]byte, op.Size)
 	}
-	v := (*buf)[:op.Size]
-	workloads.FillValue(v, op.Seed)
-	return v
+	return op.Value(*buf)
 }
 
-// apply runs one op, writing value (opValue's) if it writes. It returns the
-// value bytes moved. Get of an absent key returns ErrNotFound, which the
-// caller does not count as a failure.
+// apply runs one op as workloads.ApplyValue defines it, with value
+// (opValue's) as the value it writes, and with syncWrites a Sync after
+// every write and delete (a durable workload). It returns the bytes the op
+// moved. A Get of an absent key is not an error.
 func apply(ctx context.Context, e engine.Engine, op workloads.Op, value []byte, syncWrites bool) (int, error) {
-	var n int
-	var err error
-	switch op.Kind {
-	case workloads.OpGet:
-		var v []byte
-		v, err = e.Get(ctx, op.Key)
-		n = len(v)
-	case workloads.OpPut, workloads.OpInsert:
-		n = op.Size
-		err = e.Put(ctx, op.Key, value)
-	case workloads.OpReadModifyWrite:
-		var v []byte
-		v, err = e.Get(ctx, op.Key)
-		if err == nil || errors.Is(err, engine.ErrNotFound) {
-			n = len(v) + op.Size
-			err = e.Put(ctx, op.Key, value)
-		}
-	case workloads.OpDelete:
-		err = e.Delete(ctx, op.Key)
-	case workloads.OpList:
-		l, ok := e.(engine.Lister)
-		if !ok {
-			return 0, fmt.Errorf("engine %T cannot list: %w", e, errors.ErrUnsupported)
-		}
-		count := 0
-		err = l.List(ctx, op.Key, op.End, func(k []byte) bool {
-			count++
-			n += len(k)
-			return op.ScanLen <= 0 || count < op.ScanLen
-		})
-	default:
-		return 0, fmt.Errorf("op %s is not a benchmark operation", op.Kind)
-	}
-	if err == nil && syncWrites && op.Kind.Writes() || err == nil && syncWrites && op.Kind == workloads.OpDelete {
+	r, err := workloads.ApplyValue(ctx, e, op, value)
+	if err == nil && syncWrites && (op.Kind.Writes() || op.Kind == workloads.OpDelete) {
 		err = e.Sync(ctx)
 	}
-	return n, err
+	return r.Bytes, err
 }
 
 func sanitize(s string) string {

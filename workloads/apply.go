@@ -22,6 +22,11 @@ type Result struct {
 	Value []byte
 	// Keys counts the keys List visited.
 	Keys int
+	// Bytes counts the bytes the op moved between the caller and the
+	// engine: the value a Get found, the value a Put or Insert wrote (Size),
+	// both for ReadModifyWrite, the keys a List visited. Delete and
+	// maintenance move none. It is what a benchmark reports as throughput.
+	Bytes int
 }
 
 // Apply runs op against e. buf is scratch space for the value of a write:
@@ -31,6 +36,19 @@ type Result struct {
 // without them Apply returns an error wrapping errors.ErrUnsupported.
 // Reboots and disk faults return an error wrapping ErrCheckerOp.
 func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, error) {
+	var value []byte
+	if op.Kind.Writes() {
+		value = op.Value(buf)
+	}
+	return ApplyValue(ctx, e, op, value)
+}
+
+// ApplyValue is Apply with the value of a write already made: value must
+// be op.Value(...) (nil for an op that writes none). A benchmark makes the
+// value before it starts the op's clock, so that filling it is not counted
+// as the engine's latency; everything else is Apply's, so that a benchmark
+// and a checker mean the same thing by an op.
+func ApplyValue(ctx context.Context, e engine.Engine, op Op, value []byte) (Result, error) {
 	var r Result
 	switch op.Kind {
 	case OpGet:
@@ -41,9 +59,9 @@ func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, err
 		if err != nil {
 			return r, err
 		}
-		return Result{Found: true, Value: v}, nil
+		return Result{Found: true, Value: v, Bytes: len(v)}, nil
 	case OpPut, OpInsert:
-		return r, e.Put(ctx, op.Key, op.Value(buf))
+		return Result{Bytes: len(value)}, e.Put(ctx, op.Key, value)
 	case OpReadModifyWrite:
 		// As YCSB: read the record, then write a new value whether or not
 		// the read found it.
@@ -54,7 +72,8 @@ func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, err
 		case !errors.Is(err, engine.ErrNotFound):
 			return r, err
 		}
-		return r, e.Put(ctx, op.Key, op.Value(buf))
+		r.Bytes = len(r.Value) + len(value)
+		return r, e.Put(ctx, op.Key, value)
 	case OpDelete:
 		return r, e.Delete(ctx, op.Key)
 	case OpList:
@@ -62,9 +81,13 @@ func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, err
 		if !ok {
 			return r, fmt.Errorf("workloads: list: engine %T does not implement engine.Lister: %w", e, errors.ErrUnsupported)
 		}
-		err := l.List(ctx, op.Key, op.End, func([]byte) bool {
+		if op.ScanLen < 0 {
+			return r, fmt.Errorf("workloads: list of %d keys: %w", op.ScanLen, engine.ErrInvalidArgument)
+		}
+		err := l.List(ctx, op.Key, op.End, func(k []byte) bool {
 			r.Keys++
-			return op.ScanLen == 0 || r.Keys < op.ScanLen
+			r.Bytes += len(k)
+			return op.ListMore(r.Keys)
 		})
 		return r, err
 	case OpIndexFlush, OpCompact, OpReclaim, OpSuperblockFlush, OpCacheFlush:
