@@ -11,13 +11,27 @@
 //
 // Get after Put, overwrite, Delete, ErrNotFound, empty values, binary keys,
 // the key limits (1 and KeyMax bytes accepted; 0 and KeyMax+1 rejected with
-// ErrInvalidArgument), values up to 16 MiB (or the engine's limit if lower),
+// ErrInvalidArgument), values up to 16 MiB (or the engine's limit if lower)
+// and, without -short, one of 64 MiB and a refusal one byte over the limit,
 // Sync-Close-reopen keeps everything, Close without Sync loses nothing,
 // ErrClosed after Close, concurrent use from many goroutines (run the suite
 // under -race), a seeded random op sequence against engine/model with
 // reopens, and, where implemented, the capabilities: Tracker dependencies
 // become persistent by Sync, Lister order and bounds, Maintainer operations
 // never change answers, CheckInvariants after every step.
+//
+// And the lifecycle every engine shares: Close under concurrent load (every
+// call returns nil or ErrClosed, none panics, Stats keeps its counters), a
+// List callback that calls the engine while Close waits (no deadlock), no
+// goroutine left after Close, and a process killed with SIGKILL after a
+// Sync (the subtest runs itself again in a child process of the test
+// binary, kills it, and reopens: everything the Sync acknowledged is
+// there; Config.InMemory for an engine whose data cannot outlive the
+// process).
+//
+// RunDriver checks an engine's harness entry (engine.Driver): its echoed
+// defaults, how specs map onto options, bad specs refused in one line. The
+// Bench functions are the benchmarks every engine shares.
 //
 // # What it does not verify
 //
@@ -54,6 +68,11 @@ type Config struct {
 	// RandomOps is the length of the random op sequence checked against the
 	// model; zero means 2000.
 	RandomOps int
+	// InMemory says that Open keeps the engine's data in the test process
+	// (shardstore on a disk.Mem device): nothing can survive the process,
+	// so the process-kill subtest (KillAfterSync) has nothing to check and
+	// only says so.
+	InMemory bool
 }
 
 type suite struct {
@@ -92,6 +111,11 @@ func Run(t *testing.T, cfg Config) {
 		{"Tracker", s.testTracker},
 		{"Lister", s.testLister},
 		{"Maintainer", s.testMaintainer},
+		{"CloseWhileBusy", s.testCloseWhileBusy},
+		{"ListReentersDuringClose", s.testListReentersDuringClose},
+		{"NoGoroutineLeak", s.testNoGoroutineLeak},
+		{"HugeValues", s.testHugeValues},
+		{"KillAfterSync", s.testKillAfterSync},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
@@ -262,7 +286,7 @@ func (s *suite) testLargeValues(t *testing.T) {
 	dir := t.TempDir()
 	e := s.open(t, dir)
 	max := s.valueMax(e)
-	sizes := []int{1, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20, max}
+	sizes := []int{1, 4095, 4096, 4097, 65535, 65536, 65537, 1<<20 - 1, 1 << 20, max}
 	rng := rand.New(rand.NewPCG(1, 2))
 	vals := map[string][]byte{}
 	for _, n := range sizes {
