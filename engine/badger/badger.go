@@ -239,8 +239,9 @@ func (quietLogger) Infof(string, ...any)    {}
 func (quietLogger) Debugf(string, ...any)   {}
 
 // DB is a Badger database behind the engine contract. Its methods are
-// peer.Engine's (argument checks, the close gate, error wrapping); what is
-// Badger's is library's.
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is Badger's is library's.
 type DB struct {
 	*peer.Engine
 	lib *library
@@ -271,14 +272,6 @@ type library struct {
 var base = peer.Config{Name: "badger", ValueMax: ValueMax, Corruption: func(err error) bool {
 	return errors.Is(err, y.ErrChecksumMismatch) || errors.Is(err, badger.ErrTruncateNeeded)
 }}
-
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
 
 // Open opens (creating if needed) the Badger database in dir.
 func Open(dir string, o Options) (*DB, error) {

@@ -22,32 +22,25 @@ func small(o Options) Options {
 }
 
 func TestContract(t *testing.T) {
-	configs := []struct {
-		name string
-		opts Options
-	}{
-		{"mode=lsm", small(Options{Mode: ModeLSM})},
-		{"mode=vlog", small(Options{Mode: ModeVLog})},
-		{"mode=vlog,sync=true", small(Options{Mode: ModeVLog, SyncWrites: true})},
-		{"mode=lsm,sync=true,caches=off", small(Options{SyncWrites: true, BlockCacheSize: -1, IndexCacheSize: -1})},
-		{"defaults", Options{}},
-	}
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			if c.name == "defaults" && testing.Short() {
-				t.Skip("defaults open 1 GiB of caches; skipped with -short")
-			}
-			enginetest.Run(t, enginetest.Config{Open: func(dir string) (engine.Engine, error) {
-				d, err := Open(dir, c.opts)
-				if err != nil || c.opts.Mode != ModeVLog {
-					return d, err
-				}
-				// In vlog mode, value-log GC on demand resurrects deleted
-				// keys (see TestGCKeepsDeletesDeleted): hide Maintainer so
-				// the suite checks everything else.
-				return withoutMaintainer{Engine: d, Lister: d, Statser: d, Limiter: d}, nil
-			}})
-		})
+	enginetest.RunEach(t,
+		enginetest.Config{Name: "mode=lsm", Open: enginetest.Opener(Open, small(Options{Mode: ModeLSM}))},
+		enginetest.Config{Name: "mode=vlog", Open: vlogOpener(small(Options{Mode: ModeVLog}))},
+		enginetest.Config{Name: "mode=vlog,sync=true", Open: vlogOpener(small(Options{Mode: ModeVLog, SyncWrites: true}))},
+		enginetest.Config{Name: "mode=lsm,sync=true,caches=off", Open: enginetest.Opener(Open, small(Options{SyncWrites: true, BlockCacheSize: -1, IndexCacheSize: -1}))},
+		enginetest.Config{Name: "defaults", Open: enginetest.Opener(Open, Options{}), Heavy: "defaults open 1 GiB of caches"},
+	)
+}
+
+// vlogOpener opens a DB in value-log mode without its Maintainer: value-log
+// GC on demand resurrects deleted keys (see the package documentation), so
+// the suite checks everything else.
+func vlogOpener(o Options) func(dir string) (engine.Engine, error) {
+	return func(dir string) (engine.Engine, error) {
+		d, err := Open(dir, o)
+		if err != nil {
+			return nil, err
+		}
+		return withoutMaintainer{Engine: d, Lister: d, Statser: d, Limiter: d}, nil
 	}
 }
 
@@ -60,24 +53,8 @@ type withoutMaintainer struct {
 }
 
 func TestDriver(t *testing.T) {
-	enginetest.RunDriver(t, enginetest.DriverConfig{
-		Driver:      Driver(),
-		DefaultSpec: "badger:mode=lsm,sync=false,memtable=64MiB,block-cache=640MiB,index-cache=384MiB,gc-interval=1m0s",
-		Decode:      func(o engine.Options) any { return optionsFrom(o) },
-		Defaults:    DefaultOptions(),
-		Maps: []enginetest.SpecOptions{
-			{Spec: "badger:mode=vlog,sync=true,memtable=16MiB,block-cache=0,index-cache=0,gc-interval=0",
-				Want: Options{Mode: ModeVLog, SyncWrites: true, MemTableSize: 16 << 20, BlockCacheSize: -1, IndexCacheSize: -1, GCInterval: -1, GCDiscardRatio: 0.5}},
-		},
-		Spec: "badger:memtable=8MiB,block-cache=8MiB,index-cache=8MiB",
-		Bad: []enginetest.SpecError{
-			{Spec: "badger:memtable=12XB", Want: "memtable=12XB"},
-			{Spec: "badger:mode=wisckey", Want: "mode=wisckey: not one of lsm, vlog"},
-			{Spec: "badger:nosuch=1", Want: `unknown option "nosuch"`},
-			{Spec: "badger:memtable=4MiB", Want: "memtable=4MiB is outside 8MiB to 1GiB"},
-			{Spec: "badger:memtable=0,gc-interval=10ms", Want: "memtable=0B is outside 8MiB to 1GiB; gc-interval=10ms is below 1s"},
-		},
-	})
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver",
+		Decode: func(o engine.Options) any { return optionsFrom(o) }, Defaults: DefaultOptions()})
 }
 
 // TestBadgerOptions: Options reach Badger's options.
@@ -123,9 +100,6 @@ func TestMaintain(t *testing.T) {
 		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
 		}
-	}
-	if err := d.Maintain(ctx, "defrag"); !errors.Is(err, engine.ErrInvalidArgument) {
-		t.Errorf("Maintain(defrag) = %v, want ErrInvalidArgument", err)
 	}
 }
 
@@ -219,40 +193,12 @@ func TestSyncCoversRotatedFiles(t *testing.T) {
 	}
 }
 
-func BenchmarkPut1KiB(b *testing.B) {
-	for _, o := range []struct {
-		name string
-		opts Options
-	}{
-		{"mode=lsm", Options{}},
-		{"mode=vlog", Options{Mode: ModeVLog}},
-		{"mode=lsm,sync=true", Options{SyncWrites: true}},
-	} {
-		b.Run(o.name, func(b *testing.B) {
-			d, err := Open(b.TempDir(), o.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			enginetest.BenchPut(b, d)
-		})
-	}
-}
-
-func BenchmarkPut1KiBParallel(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	enginetest.BenchPutParallel(b, d)
-}
-
-func BenchmarkGet1KiB(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	enginetest.BenchGet(b, d, nil)
+func BenchmarkEngine(b *testing.B) {
+	enginetest.Bench(b, enginetest.BenchConfig{
+		Configs: []enginetest.NamedOpen{
+			{Name: "mode=lsm", Open: enginetest.Opener(Open, Options{})},
+			{Name: "mode=vlog", Open: enginetest.Opener(Open, Options{Mode: ModeVLog})},
+			{Name: "mode=lsm,sync=true", Open: enginetest.Opener(Open, Options{SyncWrites: true})},
+		},
+	})
 }

@@ -174,8 +174,9 @@ func (o Options) boltOptions() *bolt.Options {
 }
 
 // DB is a bbolt database behind the engine contract. Its methods are
-// peer.Engine's (argument checks, the close gate, error wrapping); what is
-// bbolt's is library's.
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is bbolt's is library's.
 type DB struct {
 	*peer.Engine
 	lib *library
@@ -193,14 +194,6 @@ type library struct {
 var base = peer.Config{Name: "bbolt", ValueMax: ValueMax, Corruption: func(err error) bool {
 	return errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch)
 }}
-
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
 
 // Open opens (creating if needed) the database file FileName in dir.
 func Open(dir string, o Options) (*DB, error) {

@@ -24,51 +24,19 @@ func small(o Options) Options {
 }
 
 func TestContract(t *testing.T) {
-	configs := []struct {
-		name string
-		opts Options
-	}{
-		{"batch=true", small(Options{})},
-		{"batch=false", small(Options{NoBatch: true})},
-		{"nosync=true,freelist=array,freelist-sync=true", small(Options{NoSync: true, Freelist: FreelistArray, FreelistSync: true})},
-		{"nogrowsync=true,mmap=0", small(Options{NoGrowSync: true, InitialMmapSize: -1})},
-		{"defaults", Options{}},
-	}
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			if c.name == "defaults" && testing.Short() {
-				t.Skip("defaults wait 10ms per lone write; skipped with -short")
-			}
-			cfg := enginetest.Config{Open: func(dir string) (engine.Engine, error) {
-				return Open(dir, c.opts)
-			}}
-			if c.name == "defaults" {
-				cfg.RandomOps = 300 // at 10ms per lone write
-			}
-			enginetest.Run(t, cfg)
-		})
-	}
+	enginetest.RunEach(t,
+		enginetest.Config{Name: "batch=true", Open: enginetest.Opener(Open, small(Options{}))},
+		enginetest.Config{Name: "batch=false", Open: enginetest.Opener(Open, small(Options{NoBatch: true}))},
+		enginetest.Config{Name: "nosync=true,freelist=array,freelist-sync=true", Open: enginetest.Opener(Open, small(Options{NoSync: true, Freelist: FreelistArray, FreelistSync: true}))},
+		enginetest.Config{Name: "nogrowsync=true,mmap=0", Open: enginetest.Opener(Open, small(Options{NoGrowSync: true, InitialMmapSize: -1}))},
+		enginetest.Config{Name: "defaults", Open: enginetest.Opener(Open, Options{}), Heavy: "defaults wait 10ms per lone write",
+			RandomOps: 300}, // at 10ms per lone write
+	)
 }
 
 func TestDriver(t *testing.T) {
-	enginetest.RunDriver(t, enginetest.DriverConfig{
-		Driver:      Driver(),
-		DefaultSpec: "bbolt:nosync=false,nogrowsync=false,freelist=map,freelist-sync=false,mmap=10GiB,batch=true,batch-size=1000,batch-delay=10ms",
-		Decode:      func(o engine.Options) any { return optionsFrom(o) },
-		Defaults:    DefaultOptions(),
-		Maps: []enginetest.SpecOptions{
-			{Spec: "bbolt:nosync=true,nogrowsync=true,freelist=array,freelist-sync=true,mmap=0,batch=false,batch-size=10,batch-delay=2ms",
-				Want: Options{NoSync: true, NoGrowSync: true, Freelist: FreelistArray, FreelistSync: true, InitialMmapSize: -1, NoBatch: true, MaxBatchSize: 10, MaxBatchDelay: 2 * time.Millisecond}},
-		},
-		Spec: "bbolt:batch-delay=1ms",
-		Bad: []enginetest.SpecError{
-			{Spec: "bbolt:mmap=12XB", Want: "mmap=12XB"},
-			{Spec: "bbolt:freelist=list", Want: "freelist=list: not one of map, array"},
-			{Spec: "bbolt:nosuch=1", Want: `unknown option "nosuch"`},
-			{Spec: "bbolt:batch-size=0,batch-delay=0s", Want: "batch-size=0 is outside 1 to 1048576; batch-delay=0s is outside (0, 1s]"},
-			{Spec: "bbolt:mmap=2TiB", Want: "mmap=2TiB is above 1TiB"},
-		},
-	})
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver",
+		Decode: func(o engine.Options) any { return optionsFrom(o) }, Defaults: DefaultOptions()})
 }
 
 // TestBoltOptions: Options reach bbolt's options and its DB.
@@ -102,9 +70,6 @@ func TestMaintain(t *testing.T) {
 		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
 		}
-	}
-	if err := d.Maintain(ctx, "defrag"); !errors.Is(err, engine.ErrInvalidArgument) {
-		t.Errorf("Maintain(defrag) = %v, want ErrInvalidArgument", err)
 	}
 }
 
@@ -222,51 +187,24 @@ func TestBatchGroupsCommits(t *testing.T) {
 	}
 }
 
-func BenchmarkPut1KiB(b *testing.B) {
-	for _, o := range []struct {
-		name string
-		opts Options
-	}{
-		{"batch=true", Options{}},
-		{"batch=false", Options{NoBatch: true}},
-		{"nosync=true", Options{NoSync: true}},
-	} {
-		b.Run(o.name, func(b *testing.B) {
-			d, err := Open(b.TempDir(), o.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			enginetest.BenchPut(b, d)
-		})
-	}
-}
-
-func BenchmarkPut1KiBParallel(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	enginetest.BenchPutParallel(b, d)
-}
-
-func BenchmarkGet1KiB(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	// One transaction: filling through Put would wait out a batch delay
-	// per key.
-	enginetest.BenchGet(b, d, func(v []byte) error {
-		return d.lib.db.Update(func(tx *bolt.Tx) error {
-			for i := range enginetest.BenchKeys {
-				if err := tx.Bucket(bucket).Put(enginetest.BenchKey(i), v); err != nil {
-					return err
+func BenchmarkEngine(b *testing.B) {
+	enginetest.Bench(b, enginetest.BenchConfig{
+		Configs: []enginetest.NamedOpen{
+			{Name: "batch=true", Open: enginetest.Opener(Open, Options{})},
+			{Name: "batch=false", Open: enginetest.Opener(Open, Options{NoBatch: true})},
+			{Name: "nosync=true", Open: enginetest.Opener(Open, Options{NoSync: true})},
+		},
+		// One transaction: filling through Put would wait out a batch
+		// delay per key.
+		Load: func(e engine.Engine, v []byte) error {
+			return e.(*DB).lib.db.Update(func(tx *bolt.Tx) error {
+				for i := range enginetest.BenchKeys {
+					if err := tx.Bucket(bucket).Put(enginetest.BenchKey(i), v); err != nil {
+						return err
+					}
 				}
-			}
-			return nil
-		})
+				return nil
+			})
+		},
 	})
 }

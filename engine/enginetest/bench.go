@@ -11,8 +11,61 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 )
 
-// The benchmarks every engine shares: 1 KiB values over BenchKeys keys.
-// Each takes an open engine; the caller closes it.
+// BenchConfig describes the engine for Bench.
+type BenchConfig struct {
+	// Configs are the configurations Put1KiB runs in, by name; the first
+	// is the default, which Put1KiBParallel and Get1KiB run in.
+	Configs []NamedOpen
+	// Load, if set, writes every BenchKeys key with value to e faster than
+	// Put one at a time can (bbolt: one transaction, where a lone Put
+	// waits out a batch delay). Nil: Get1KiB loads by Put.
+	Load func(e engine.Engine, value []byte) error
+}
+
+// NamedOpen is a configuration of the engine: a name and how to open it.
+type NamedOpen struct {
+	Name string
+	Open func(dir string) (engine.Engine, error)
+}
+
+// Bench runs the benchmarks every engine shares, 1 KiB values over
+// BenchKeys keys, as sub-benchmarks of b: Put1KiB/<config> from one
+// goroutine, Put1KiBParallel from 16 goroutines per CPU (where group
+// commit shows), Get1KiB of random keys.
+func Bench(b *testing.B, cfg BenchConfig) {
+	if len(cfg.Configs) == 0 {
+		b.Fatal("enginetest: BenchConfig.Configs is empty")
+	}
+	open := func(b *testing.B, c NamedOpen) engine.Engine {
+		e, err := c.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { e.Close() })
+		return e
+	}
+	b.Run("Put1KiB", func(b *testing.B) {
+		for _, c := range cfg.Configs {
+			b.Run(c.Name, func(b *testing.B) { benchPut(b, open(b, c)) })
+		}
+	})
+	b.Run("Put1KiBParallel", func(b *testing.B) { benchPutParallel(b, open(b, cfg.Configs[0])) })
+	b.Run("Get1KiB", func(b *testing.B) {
+		e := open(b, cfg.Configs[0])
+		load := cfg.Load
+		if load == nil {
+			load = func(e engine.Engine, v []byte) error {
+				for i := range BenchKeys {
+					if err := e.Put(context.Background(), BenchKey(i), v); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		benchGet(b, e, load)
+	})
+}
 
 // BenchKeys is how many distinct keys the benchmarks use.
 const BenchKeys = 100_000
@@ -20,8 +73,7 @@ const BenchKeys = 100_000
 // BenchKey is the benchmarks' i-th key (i modulo BenchKeys).
 func BenchKey(i int) []byte { return []byte(fmt.Sprintf("bench-%08d", i%BenchKeys)) }
 
-// BenchPut puts 1 KiB values from one goroutine.
-func BenchPut(b *testing.B, e engine.Engine) {
+func benchPut(b *testing.B, e engine.Engine) {
 	ctx := context.Background()
 	v := bytes.Repeat([]byte{'v'}, 1024)
 	b.SetBytes(1024)
@@ -35,9 +87,7 @@ func BenchPut(b *testing.B, e engine.Engine) {
 	}
 }
 
-// BenchPutParallel puts 1 KiB values from 16 goroutines per CPU, where
-// group commit (and for bbolt, batching) shows.
-func BenchPutParallel(b *testing.B, e engine.Engine) {
+func benchPutParallel(b *testing.B, e engine.Engine) {
 	ctx := context.Background()
 	v := bytes.Repeat([]byte{'v'}, 1024)
 	var n atomic.Int64
@@ -53,23 +103,9 @@ func BenchPutParallel(b *testing.B, e engine.Engine) {
 	})
 }
 
-// BenchGet gets 1 KiB values of random keys, after load has written all
-// BenchKeys of them (nil: by Put; an engine whose lone Puts are slow, like
-// bbolt's batches, loads in one transaction instead).
-func BenchGet(b *testing.B, e engine.Engine, load func(value []byte) error) {
+func benchGet(b *testing.B, e engine.Engine, load func(engine.Engine, []byte) error) {
 	ctx := context.Background()
-	v := bytes.Repeat([]byte{'v'}, 1024)
-	if load == nil {
-		load = func(v []byte) error {
-			for i := range BenchKeys {
-				if err := e.Put(ctx, BenchKey(i), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	if err := load(v); err != nil {
+	if err := load(e, bytes.Repeat([]byte{'v'}, 1024)); err != nil {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -1,9 +1,12 @@
 package enginetest
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/datadriven"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 )
@@ -11,107 +14,92 @@ import (
 // DriverConfig describes an engine's harness entry for RunDriver.
 type DriverConfig struct {
 	Driver engine.Driver
-	// DefaultSpec is how the driver's defaults echo ("pebble:sync=false,...");
-	// empty: not checked.
-	DefaultSpec string
+	// Testdata is the datadriven file of cases (see RunDriver).
+	Testdata string
 	// Decode maps resolved spec options onto the adapter's Options (its
-	// optionsFrom); with Defaults and Maps it checks the mapping. Nil: not
-	// checked.
+	// optionsFrom), for the options and defaults commands. Nil: those
+	// commands fail the test.
 	Decode func(engine.Options) any
 	// Defaults is what Decode must give for the driver's defaults: the
 	// adapter's DefaultOptions().
 	Defaults any
-	// Maps lists specs and the options Decode must give for them.
-	Maps []SpecOptions
-	// Spec is a small configuration RunDriver opens through the driver:
-	// a Put, a Get and a Close.
-	Spec string
-	// Bad lists specs the driver must refuse, at Resolve, Check or Open,
-	// each with a fragment of its one-line error.
-	Bad []SpecError
 }
 
-// SpecOptions is a spec and the options it resolves to.
-type SpecOptions struct {
-	Spec string
-	Want any
-}
-
-// SpecError is a bad spec and a fragment of the error it must give.
-type SpecError struct {
-	Spec string
-	Want string
-}
-
-// RunDriver checks an engine's driver as subtests of t.
+// RunDriver checks an engine's driver (engine.Driver) against the cases
+// of a datadriven file (github.com/cockroachdb/datadriven; regenerate the
+// expected output with -rewrite and read the diff). Each case's input is a
+// spec, and its output:
+//
+//	resolve   the spec as Resolve echoes it, or the one-line error of
+//	          Resolve or Check ("error: ...")
+//	open      "ok" after a Put, a Get and a Close through Driver.Open, or
+//	          the one-line error of Resolve, Check or Open
+//	options   Decode of the resolved options
+//	defaults  (no input) the echoed default spec, and whether Decode of it
+//	          is Defaults
+//
+// An error of more than one line fails the test: the harness prints a
+// driver's errors as one line.
 func RunDriver(t *testing.T, cfg DriverConfig) {
 	drivers := engine.Drivers{cfg.Driver}
-	t.Run("Defaults", func(t *testing.T) {
-		_, opts, err := drivers.Resolve(cfg.Driver.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cfg.DefaultSpec != "" && opts.Spec().String() != cfg.DefaultSpec {
-			t.Fatalf("spec = %s, want %s", opts.Spec(), cfg.DefaultSpec)
-		}
-		if cfg.Decode != nil {
-			if got := cfg.Decode(opts); !reflect.DeepEqual(got, cfg.Defaults) {
-				t.Fatalf("driver defaults = %+v, want DefaultOptions() = %+v", got, cfg.Defaults)
+	datadriven.RunTest(t, cfg.Testdata, func(t *testing.T, d *datadriven.TestData) string {
+		spec := strings.TrimSpace(d.Input)
+		failed := func(err error) string {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: %s: error of more than one line: %q", d.Pos, spec, err)
 			}
+			return "error: " + err.Error() + "\n"
 		}
-	})
-	t.Run("Maps", func(t *testing.T) {
-		for _, m := range cfg.Maps {
-			_, opts, err := drivers.Resolve(m.Spec)
+		switch d.Cmd {
+		case "defaults":
+			_, opts, err := drivers.Resolve(cfg.Driver.Name)
 			if err != nil {
-				t.Fatalf("%s: %v", m.Spec, err)
+				return failed(err)
 			}
-			if got := cfg.Decode(opts); !reflect.DeepEqual(got, m.Want) {
-				t.Errorf("%s: options = %+v, want %+v", m.Spec, got, m.Want)
+			same := "DefaultOptions: same"
+			if got := cfg.Decode(opts); !reflect.DeepEqual(got, cfg.Defaults) {
+				same = fmt.Sprintf("DefaultOptions: %+v\ndecoded: %+v", cfg.Defaults, got)
 			}
+			return opts.Spec().String() + "\n" + same + "\n"
+		case "resolve", "open", "options":
+			drv, opts, err := drivers.Resolve(spec)
+			if err == nil && drv.Check != nil {
+				err = drv.Check(opts)
+			}
+			if err != nil {
+				return failed(err)
+			}
+			switch d.Cmd {
+			case "resolve":
+				return opts.Spec().String() + "\n"
+			case "options":
+				return fmt.Sprintf("%+v\n", cfg.Decode(opts))
+			}
+			if err := openPutGetClose(t, drv, opts); err != nil {
+				return failed(err)
+			}
+			return "ok\n"
 		}
+		d.Fatalf(t, "unknown command %q (resolve, open, options, defaults)", d.Cmd)
+		return ""
 	})
-	t.Run("Opens", func(t *testing.T) {
-		if cfg.Spec == "" {
-			t.Logf("no Spec; nothing to open")
-			return
-		}
-		d, opts, err := drivers.Resolve(cfg.Spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := d.Open(t.TempDir(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := t.Context()
-		if err := e.Put(ctx, []byte("k"), []byte("v")); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := e.Get(ctx, []byte("k")); err != nil || string(got) != "v" {
-			t.Fatalf("get = %q, %v", got, err)
-		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
-	})
-	for _, tc := range cfg.Bad {
-		t.Run("Bad/"+tc.Spec, func(t *testing.T) {
-			d, opts, err := drivers.Resolve(tc.Spec)
-			if err == nil && d.Check != nil {
-				err = d.Check(opts)
-			}
-			if err == nil {
-				var e engine.Engine
-				e, err = d.Open(t.TempDir(), opts)
-				if err == nil {
-					e.Close()
-					t.Fatalf("%s opened", tc.Spec)
-				}
-			}
-			if msg := err.Error(); !strings.Contains(msg, tc.Want) || strings.Contains(msg, "\n") {
-				t.Fatalf("error = %q, want one line containing %q", msg, tc.Want)
-			}
-		})
+}
+
+// openPutGetClose opens the engine through its driver, puts and gets a
+// key, and closes it.
+func openPutGetClose(t *testing.T, d engine.Driver, opts engine.Options) error {
+	e, err := d.Open(t.TempDir(), opts)
+	if err != nil {
+		return err
 	}
+	ctx := t.Context()
+	if err := e.Put(ctx, []byte("k"), []byte("v")); err != nil {
+		e.Close()
+		return err
+	}
+	if got, err := e.Get(ctx, []byte("k")); err != nil || string(got) != "v" {
+		e.Close()
+		return fmt.Errorf("get = %q, %v; want %q", got, err, "v")
+	}
+	return e.Close()
 }

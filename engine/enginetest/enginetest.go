@@ -59,6 +59,11 @@ var seedFlag = flag.Uint64("enginetest.seed", 0, "seed for enginetest's randomiz
 
 // Config describes the engine under test.
 type Config struct {
+	// Name names the configuration, as a subtest of RunEach.
+	Name string
+	// Heavy, if set, says why RunEach skips this configuration under
+	// -short (a production-sized cache, a 10ms batch delay).
+	Heavy string
 	// Open opens the engine on dir. The suite calls it again on the same dir
 	// after Close to check what survived.
 	Open func(dir string) (engine.Engine, error)
@@ -73,6 +78,18 @@ type Config struct {
 	// so the process-kill subtest (KillAfterSync) has nothing to check and
 	// only says so.
 	InMemory bool
+}
+
+// RunEach runs Run for each configuration, as a subtest named by its Name.
+func RunEach(t *testing.T, cfgs ...Config) {
+	for _, cfg := range cfgs {
+		t.Run(cfg.Name, func(t *testing.T) {
+			if cfg.Heavy != "" && testing.Short() {
+				t.Skipf("%s; skipped with -short", cfg.Heavy)
+			}
+			Run(t, cfg)
+		})
+	}
 }
 
 type suite struct {
@@ -508,4 +525,16 @@ func (s *suite) testConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify(s.open(t, dir))
+}
+
+// Opener adapts an adapter's Open(dir, options) to Config.Open, with o as
+// the options.
+func Opener[O any, E engine.Engine](open func(dir string, o O) (E, error), o O) func(dir string) (engine.Engine, error) {
+	return func(dir string) (engine.Engine, error) {
+		e, err := open(dir, o)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
 }

@@ -181,8 +181,9 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 // DB is a Pebble database behind the engine contract. Its methods are
-// peer.Engine's (argument checks, the close gate, error wrapping); what is
-// Pebble's is library's.
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is Pebble's is library's.
 type DB struct {
 	*peer.Engine
 	lib *library
@@ -198,14 +199,6 @@ type library struct {
 
 // base is what peer.Engine knows of the adapter.
 var base = peer.Config{Name: "pebble", ValueMax: ValueMax, Corruption: pebble.IsCorruptionError}
-
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
 
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, o Options) (*DB, error) {

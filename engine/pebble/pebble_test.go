@@ -20,50 +20,17 @@ func small(o Options) Options {
 }
 
 func TestContract(t *testing.T) {
-	configs := []struct {
-		name string
-		opts Options
-	}{
-		{"sync=false", small(Options{})},
-		{"sync=true", small(Options{Sync: true})},
-		{"wal=false", small(Options{DisableWAL: true})},
-		{"defaults", Options{}},
-	}
-	for _, c := range configs {
-		t.Run(c.name, func(t *testing.T) {
-			if c.name == "defaults" && testing.Short() {
-				t.Skip("defaults open a 1 GiB cache; skipped with -short")
-			}
-			enginetest.Run(t, enginetest.Config{Open: func(dir string) (engine.Engine, error) {
-				return Open(dir, c.opts)
-			}})
-		})
-	}
+	enginetest.RunEach(t,
+		enginetest.Config{Name: "sync=false", Open: enginetest.Opener(Open, small(Options{}))},
+		enginetest.Config{Name: "sync=true", Open: enginetest.Opener(Open, small(Options{Sync: true}))},
+		enginetest.Config{Name: "wal=false", Open: enginetest.Opener(Open, small(Options{DisableWAL: true}))},
+		enginetest.Config{Name: "defaults", Open: enginetest.Opener(Open, Options{}), Heavy: "defaults open a 1 GiB cache"},
+	)
 }
 
 func TestDriver(t *testing.T) {
-	enginetest.RunDriver(t, enginetest.DriverConfig{
-		Driver:      Driver(),
-		DefaultSpec: "pebble:sync=false,wal=true,memtable=64MiB,cache=1GiB,compactions=3,l0-concurrency=2",
-		Decode:      func(o engine.Options) any { return optionsFrom(o) },
-		Defaults:    DefaultOptions(),
-		Maps: []enginetest.SpecOptions{
-			{Spec: "pebble:sync=true,memtable=8MiB,cache=16MiB,compactions=2,l0-concurrency=4",
-				Want: Options{Sync: true, MemTableSize: 8 << 20, CacheSize: 16 << 20, CompactionsMax: 2, L0CompactionConcurrency: 4}},
-			{Spec: "pebble:wal=false", Want: func() Options { o := DefaultOptions(); o.DisableWAL = true; return o }()},
-		},
-		Spec: "pebble:memtable=4MiB,cache=8MiB",
-		Bad: []enginetest.SpecError{
-			{Spec: "pebble:memtable=12XB", Want: "memtable=12XB"},
-			{Spec: "pebble:nosuch=1", Want: `unknown option "nosuch"`},
-			{Spec: "pebble:sync=maybe", Want: "sync=maybe"},
-			{Spec: "pebble:memtable=512KiB", Want: "memtable=512KiB is outside 1MiB to 2GiB"},
-			{Spec: "pebble:memtable=0", Want: "memtable=0B is outside"},
-			{Spec: "pebble:cache=0,compactions=0", Want: "cache=0B is below 1MiB; compactions=0 is outside 1 to 64"},
-			{Spec: "pebble:sync=true,wal=false", Want: "sync=true needs the WAL"},
-			{Spec: "pebble:compactions=99999999999", Want: "compactions=99999999999 is outside"},
-		},
-	})
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver",
+		Decode: func(o engine.Options) any { return optionsFrom(o) }, Defaults: DefaultOptions()})
 }
 
 // TestPebbleOptions: the defaults reach Pebble as CockroachDB sets them.
@@ -111,9 +78,6 @@ func TestMaintain(t *testing.T) {
 		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
 		}
-	}
-	if err := d.Maintain(ctx, "defrag"); !errors.Is(err, engine.ErrInvalidArgument) {
-		t.Errorf("Maintain(defrag) = %v, want ErrInvalidArgument", err)
 	}
 }
 
@@ -179,36 +143,11 @@ func TestSyncIssuesFsync(t *testing.T) {
 	}
 }
 
-func BenchmarkPut1KiB(b *testing.B) {
-	for _, o := range []struct {
-		name string
-		opts Options
-	}{{"sync=false", Options{}}, {"sync=true", Options{Sync: true}}} {
-		b.Run(o.name, func(b *testing.B) {
-			d, err := Open(b.TempDir(), o.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer d.Close()
-			enginetest.BenchPut(b, d)
-		})
-	}
-}
-
-func BenchmarkPut1KiBParallel(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	enginetest.BenchPutParallel(b, d)
-}
-
-func BenchmarkGet1KiB(b *testing.B) {
-	d, err := Open(b.TempDir(), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	enginetest.BenchGet(b, d, nil)
+func BenchmarkEngine(b *testing.B) {
+	enginetest.Bench(b, enginetest.BenchConfig{
+		Configs: []enginetest.NamedOpen{
+			{Name: "sync=false", Open: enginetest.Opener(Open, Options{})},
+			{Name: "sync=true", Open: enginetest.Opener(Open, Options{Sync: true})},
+		},
+	})
 }

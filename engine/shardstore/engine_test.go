@@ -60,15 +60,7 @@ func TestEngineFile(t *testing.T) {
 }
 
 func TestDriver(t *testing.T) {
-	enginetest.RunDriver(t, enginetest.DriverConfig{
-		Driver: Driver(),
-		Spec:   "shardstore:size=64MiB,extent=1MiB,sched=fifo",
-		Bad: []enginetest.SpecError{
-			{Spec: "shardstore:io-depth=0", Want: "io-depth=0"},
-			{Spec: "shardstore:io-depth=-1", Want: "io-depth=-1"},
-			{Spec: "shardstore:sched=lifo", Want: "sched=lifo"},
-		},
-	})
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver"})
 }
 
 // TestDriverOptions: spec values that Options spell differently.
