@@ -3,7 +3,6 @@ package badger
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,9 +14,7 @@ import (
 // small keeps test instances light: the defaults allocate 1 GiB of caches
 // and 64 MiB memtables, and the suite opens hundreds of instances.
 func small(o Options) Options {
-	o.MemTableSize = 8 << 20
-	o.BlockCacheSize = 8 << 20
-	o.IndexCacheSize = 8 << 20
+	o.MemTableSize, o.BlockCacheSize, o.IndexCacheSize = 8<<20, 8<<20, 8<<20
 	return o
 }
 
@@ -71,11 +68,7 @@ func TestBadgerOptions(t *testing.T) {
 }
 
 func TestMaintain(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{Mode: ModeVLog}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{Mode: ModeVLog}))
 	ctx := context.Background()
 	if err := d.Maintain(ctx, engine.Reclaim); err != nil {
 		t.Fatalf("reclaim on an empty database: %v", err)
@@ -96,21 +89,13 @@ func TestMaintain(t *testing.T) {
 			t.Fatalf("after reclaim: get k%04d = %d bytes, %v", i, len(got), err)
 		}
 	}
-	for _, op := range []engine.MaintenanceOp{engine.IndexFlush, engine.Compact, engine.SuperblockFlush, engine.CacheFlush} {
-		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
-		}
-	}
+	enginetest.WantUnsupported(t, d, engine.IndexFlush, engine.Compact, engine.SuperblockFlush, engine.CacheFlush)
 }
 
 // TestReservedPrefix: Badger refuses keys that begin with "!badger!"; the
 // adapter's key prefix makes them ordinary.
 func TestReservedPrefix(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{}))
 	ctx := context.Background()
 	for _, k := range []string{"!badger!head", "!badger!", "!"} {
 		if err := d.Put(ctx, []byte(k), []byte("v"+k)); err != nil {
@@ -130,11 +115,7 @@ func TestReservedPrefix(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{Mode: ModeVLog}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{Mode: ModeVLog}))
 	ctx := context.Background()
 	v := bytes.Repeat([]byte{'v'}, 1000)
 	for i := range 5000 {
@@ -163,11 +144,7 @@ func TestStats(t *testing.T) {
 // that Sync advanced past the rotated WAL files (white box: it fsynced
 // them).
 func TestSyncCoversRotatedFiles(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{}))
 	ctx := context.Background()
 	if err := d.Sync(ctx); err != nil {
 		t.Fatal(err)

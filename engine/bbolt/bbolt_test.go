@@ -3,7 +3,6 @@ package bbolt
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -49,42 +48,25 @@ func TestBoltOptions(t *testing.T) {
 	if bo := DefaultOptions().boltOptions(); bo.NoSync || bo.FreelistType != "hashmap" || !bo.NoFreelistSync || bo.InitialMmapSize != 10<<30 {
 		t.Fatalf("default bbolt options: %s", bo)
 	}
-	d, err := Open(t.TempDir(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, o)
 	if db := d.lib.db; db.MaxBatchSize != 10 || db.MaxBatchDelay != 2*time.Millisecond || !db.NoSync {
 		t.Fatalf("bbolt DB: batch %d/%s, nosync %v", db.MaxBatchSize, db.MaxBatchDelay, db.NoSync)
 	}
 }
 
 func TestMaintain(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx := context.Background()
-	for _, op := range engine.MaintenanceOps() {
-		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
-		}
-	}
+	d := enginetest.OpenTemp(t, Open, small(Options{}))
+	enginetest.WantUnsupported(t, d, engine.MaintenanceOps()...)
 }
 
 // TestListChunks lists more keys than one chunk, with writes from inside the
 // callback (which would deadlock a List holding a read transaction while the
 // write grows the file).
 func TestListChunks(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{InitialMmapSize: -1, NoBatch: true, NoSync: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{InitialMmapSize: -1, NoBatch: true, NoSync: true}))
 	ctx := context.Background()
 	const n = 3*listChunk + 7
-	err = d.lib.db.Update(func(tx *bolt.Tx) error {
+	err := d.lib.db.Update(func(tx *bolt.Tx) error {
 		for i := range n {
 			if err := tx.Bucket(bucket).Put([]byte(fmt.Sprintf("k%05d", i)), []byte("v")); err != nil {
 				return err
@@ -115,11 +97,7 @@ func TestListChunks(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{NoBatch: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{NoBatch: true}))
 	ctx := context.Background()
 	v := bytes.Repeat([]byte{'v'}, 1000)
 	for i := range 500 {
@@ -140,11 +118,7 @@ func TestStats(t *testing.T) {
 }
 
 func TestSyncWithNoSync(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{NoSync: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{NoSync: true}))
 	ctx := context.Background()
 	if err := d.Put(ctx, []byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
@@ -162,11 +136,7 @@ func TestSyncWithNoSync(t *testing.T) {
 
 // TestBatchGroupsCommits: concurrent Puts share commits.
 func TestBatchGroupsCommits(t *testing.T) {
-	d, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, Options{})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for w := range 16 {

@@ -538,3 +538,27 @@ func Opener[O any, E engine.Engine](open func(dir string, o O) (E, error), o O) 
 		return e, nil
 	}
 }
+
+// OpenTemp opens an engine with open(dir, o) on a fresh directory of t,
+// fails t if it cannot, and closes it when t ends (after a Close of the
+// test's own, that second Close's ErrClosed is ignored).
+func OpenTemp[O any, E engine.Engine](t testing.TB, open func(dir string, o O) (E, error), o O) E {
+	t.Helper()
+	e, err := open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// WantUnsupported checks that m refuses each op with an error wrapping
+// errors.ErrUnsupported.
+func WantUnsupported(t testing.TB, m engine.Maintainer, ops ...engine.MaintenanceOp) {
+	t.Helper()
+	for _, op := range ops {
+		if err := m.Maintain(context.Background(), op); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
+		}
+	}
+}

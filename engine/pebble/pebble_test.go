@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 
@@ -14,8 +13,7 @@ import (
 // small keeps test instances light: the defaults allocate up to 1 GiB of
 // cache and 256 MiB of memtables, and the suite opens hundreds of instances.
 func small(o Options) Options {
-	o.MemTableSize = 4 << 20
-	o.CacheSize = 8 << 20
+	o.MemTableSize, o.CacheSize = 4<<20, 8<<20
 	return o
 }
 
@@ -47,11 +45,7 @@ func TestPebbleOptions(t *testing.T) {
 }
 
 func TestMaintain(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{}))
 	ctx := context.Background()
 	// Compact on an empty database is fine.
 	if err := d.Maintain(ctx, engine.Compact); err != nil {
@@ -74,19 +68,11 @@ func TestMaintain(t *testing.T) {
 	if s := d.Stats(); s.Metrics["compactions"] < 1 || s.Metrics["l0_tables"] != 0 {
 		t.Fatalf("after compact: %v compactions, %v L0 tables", s.Metrics["compactions"], s.Metrics["l0_tables"])
 	}
-	for _, op := range []engine.MaintenanceOp{engine.Reclaim, engine.SuperblockFlush, engine.CacheFlush} {
-		if err := d.Maintain(ctx, op); !errors.Is(err, errors.ErrUnsupported) {
-			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
-		}
-	}
+	enginetest.WantUnsupported(t, d, engine.Reclaim, engine.SuperblockFlush, engine.CacheFlush)
 }
 
 func TestStats(t *testing.T) {
-	d, err := Open(t.TempDir(), small(Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := enginetest.OpenTemp(t, Open, small(Options{}))
 	ctx := context.Background()
 	before := d.Stats().Flushes
 	v := bytes.Repeat([]byte{'v'}, 1000)
