@@ -18,7 +18,8 @@
 // under -race), a seeded random op sequence against engine/model with
 // reopens, and, where implemented, the capabilities: Tracker dependencies
 // become persistent by Sync, Lister order and bounds, Maintainer operations
-// never change answers, CheckInvariants after every step.
+// never change answers, Statser counts the key and value bytes Put accepted,
+// CheckInvariants after every step.
 //
 // And the lifecycle every engine shares: Close under concurrent load (every
 // call returns nil or ErrClosed, none panics, Stats keeps its counters), a
@@ -128,6 +129,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Tracker", s.testTracker},
 		{"Lister", s.testLister},
 		{"Maintainer", s.testMaintainer},
+		{"Statser", s.testStatser},
 		{"CloseWhileBusy", s.testCloseWhileBusy},
 		{"ListReentersDuringClose", s.testListReentersDuringClose},
 		{"NoGoroutineLeak", s.testNoGoroutineLeak},
@@ -560,5 +562,44 @@ func WantUnsupported(t testing.TB, m engine.Maintainer, ops ...engine.Maintenanc
 		if err := m.Maintain(context.Background(), op); !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
 		}
+	}
+}
+
+// Fill puts n values of size bytes ('v' repeated) to e, cycling over the
+// keys "k00000" to the keys-th, and fails t on any error: load for a test
+// of an engine's own figures. It returns the key and value bytes put.
+func Fill(t testing.TB, e engine.Engine, n, keys, size int) int64 {
+	t.Helper()
+	v := bytes.Repeat([]byte{'v'}, size)
+	var put int64
+	for i := range n {
+		k := []byte(fmt.Sprintf("k%05d", i%keys))
+		if err := e.Put(context.Background(), k, v); err != nil {
+			t.Fatalf("put %s: %v", k, err)
+		}
+		put += int64(len(k) + len(v))
+	}
+	return put
+}
+
+// testStatser checks the figure every engine can count exactly: the key
+// and value bytes Put accepted.
+func (s *suite) testStatser(t *testing.T) {
+	e := s.open(t, t.TempDir())
+	st, ok := e.(engine.Statser)
+	if !ok {
+		t.Logf("%T does not implement engine.Statser; nothing to check", e)
+		return
+	}
+	before := st.Stats().UserBytesWritten
+	put := Fill(t, e, 300, 100, 1000)
+	if err := e.Delete(s.ctx, []byte("k00001")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sync(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Stats().UserBytesWritten - before; got != put {
+		t.Fatalf("UserBytesWritten grew by %d after puts of %d key and value bytes", got, put)
 	}
 }
