@@ -268,8 +268,8 @@ type library struct {
 	base  map[string]int64 // Badger's process-wide counters at Open
 }
 
-// base is what peer.Engine knows of the adapter.
-var base = peer.Config{Name: "badger", ValueMax: ValueMax, Corruption: func(err error) bool {
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "badger", ValueMax: ValueMax, Corruption: func(err error) bool {
 	return errors.Is(err, y.ErrChecksumMismatch) || errors.Is(err, badger.ErrTruncateNeeded)
 }}
 
@@ -281,14 +281,14 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	db, err := badger.Open(o.badgerOptions(dir))
 	if err != nil {
-		return nil, base.Wrap("open "+dir, err)
+		return nil, peerConfig.Wrap("open "+dir, err)
 	}
 	l := &library{db: db, dir: dir, opts: o, base: counters()}
 	if o.GCInterval > 0 {
 		l.gcStop, l.gcDone = make(chan struct{}), make(chan struct{})
 		go l.gcLoop()
 	}
-	return &DB{Engine: peer.New(l, base), lib: l}, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
 func userKey(key []byte) []byte {

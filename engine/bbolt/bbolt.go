@@ -190,8 +190,8 @@ type library struct {
 	txidOpen int          // the last committed transaction at Open
 }
 
-// base is what peer.Engine knows of the adapter.
-var base = peer.Config{Name: "bbolt", ValueMax: ValueMax, Corruption: func(err error) bool {
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "bbolt", ValueMax: ValueMax, Corruption: func(err error) bool {
 	return errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch)
 }}
 
@@ -202,12 +202,12 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, base.Wrap("open", err)
+		return nil, peerConfig.Wrap("open", err)
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o644, o.boltOptions())
 	if err != nil {
-		return nil, base.Wrap("open "+path, err)
+		return nil, peerConfig.Wrap("open "+path, err)
 	}
 	db.MaxBatchSize = o.MaxBatchSize
 	db.MaxBatchDelay = o.MaxBatchDelay
@@ -224,9 +224,9 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	if err != nil {
 		db.Close()
-		return nil, base.Wrap("open "+path, err)
+		return nil, peerConfig.Wrap("open "+path, err)
 	}
-	return &DB{Engine: peer.New(l, base), lib: l}, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
 func (l *library) Get(key []byte) ([]byte, error) {

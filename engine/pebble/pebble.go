@@ -197,8 +197,8 @@ type library struct {
 	writeOpts *pebble.WriteOptions
 }
 
-// base is what peer.Engine knows of the adapter.
-var base = peer.Config{Name: "pebble", ValueMax: ValueMax, Corruption: pebble.IsCorruptionError}
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "pebble", ValueMax: ValueMax, Corruption: pebble.IsCorruptionError}
 
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, o Options) (*DB, error) {
@@ -209,13 +209,13 @@ func Open(dir string, o Options) (*DB, error) {
 	io := &ioCounters{}
 	db, err := pebble.Open(dir, o.pebbleOptions(countingFS{FS: vfs.Default, c: io}))
 	if err != nil {
-		return nil, base.Wrap("open "+dir, err)
+		return nil, peerConfig.Wrap("open "+dir, err)
 	}
 	l := &library{db: db, opts: o, io: io, writeOpts: pebble.NoSync}
 	if o.Sync {
 		l.writeOpts = pebble.Sync
 	}
-	return &DB{Engine: peer.New(l, base), lib: l}, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
 func (l *library) Get(key []byte) ([]byte, error) {
