@@ -840,7 +840,9 @@ func opValue(op workloads.Op, buf *[]byte) []byte {
 	if cap(*buf) < op.Size {
 		*buf = make([]byte, op.Size)
 	}
-	return op.Value(*buf)
+	v := (*buf)[:op.Size]
+	workloads.FillValue(v, op.Seed)
+	return v
 }
 
 // apply runs one op as workloads.ApplyValue defines it, with value
