@@ -11,10 +11,11 @@ import (
 
 // TestApplyAgreesWithWorkloads: the bench runs an op as the checkers do
 // (workloads.Apply). Each op goes to two engines holding the same keys,
-// one through the bench's apply, one through workloads.Apply; both must
-// fail or succeed alike, move the same bytes and leave the same state.
-// The bench once had its own apply, which read a negative ScanLen as no
-// bound where workloads.Apply listed one key.
+// one as the bench runs it (its value made by opValue, then
+// workloads.ApplyValue), one through workloads.Apply; both must fail or
+// succeed alike, move the same bytes and leave the same state. The bench
+// once had its own apply, which read a negative ScanLen as no bound where
+// workloads.Apply listed one key.
 func TestApplyAgreesWithWorkloads(t *testing.T) {
 	ctx := context.Background()
 	key := func(s string) []byte { return []byte(s) }
@@ -43,10 +44,10 @@ func TestApplyAgreesWithWorkloads(t *testing.T) {
 				b.Put(ctx, k, v)
 			}
 			var buf []byte
-			n, err := apply(ctx, a, op, opValue(op, &buf), false)
+			got, err := workloads.ApplyValue(ctx, a, op, opValue(op, &buf))
 			r, werr := workloads.Apply(ctx, b, op, nil)
-			if (err == nil) != (werr == nil) || n != r.Bytes {
-				t.Fatalf("bench: %d bytes, %v; workloads.Apply: %d bytes, %v", n, err, r.Bytes, werr)
+			if (err == nil) != (werr == nil) || got.Bytes != r.Bytes || got.Keys != r.Keys {
+				t.Fatalf("bench: %+v, %v; workloads.Apply: %+v, %v", got, err, r, werr)
 			}
 			if sa, sb := dump(t, a), dump(t, b); sa != sb {
 				t.Fatalf("state after the bench's op:\n%s\nafter workloads.Apply:\n%s", sa, sb)

@@ -676,7 +676,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 						return
 					}
 				}
-				n, err := apply(ctx, eng, op, value, syncWrites)
+				r, err := workloads.ApplyValue(ctx, eng, op, value)
+				if err == nil && syncWrites && syncs(op.Kind) {
+					err = eng.Sync(ctx)
+				}
+				n := r.Bytes
 				end := time.Since(start)
 				failed := err != nil && !errors.Is(err, engine.ErrNotFound)
 				if failed {
@@ -807,7 +811,7 @@ func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, thread
 					errs[w] = ctx.Err()
 					return
 				}
-				if _, err := apply(ctx, eng, op, opValue(op, &buf), false); err != nil {
+				if _, err := workloads.ApplyValue(ctx, eng, op, opValue(op, &buf)); err != nil {
 					errs[w] = FatalError{fmt.Errorf("preload %s: %w", op.Key, err)}
 					return
 				}
@@ -845,16 +849,11 @@ func opValue(op workloads.Op, buf *[]byte) []byte {
 	return v
 }
 
-// apply runs one op as workloads.ApplyValue defines it, with value
-// (opValue's) as the value it writes, and with syncWrites a Sync after
-// every write and delete (a durable workload). It returns the bytes the op
-// moved. A Get of an absent key is not an error.
-func apply(ctx context.Context, e engine.Engine, op workloads.Op, value []byte, syncWrites bool) (int, error) {
-	r, err := workloads.ApplyValue(ctx, e, op, value)
-	if err == nil && syncWrites && (op.Kind.Writes() || op.Kind == workloads.OpDelete) {
-		err = e.Sync(ctx)
-	}
-	return r.Bytes, err
+// syncs reports whether a durable workload syncs after an op of kind k:
+// after every write and delete. What the op itself does is
+// workloads.ApplyValue's, as for the checkers.
+func syncs(k workloads.OpKind) bool {
+	return k.Writes() || k == workloads.OpDelete
 }
 
 func sanitize(s string) string {
