@@ -676,7 +676,11 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 						return
 					}
 				}
-				n, err := apply(ctx, eng, op, value, syncWrites)
+				r, err := workloads.ApplyValue(ctx, eng, op, value)
+				if err == nil && syncWrites && syncs(op.Kind) {
+					err = eng.Sync(ctx)
+				}
+				n := r.Bytes
 				end := time.Since(start)
 				failed := err != nil && !errors.Is(err, engine.ErrNotFound)
 				if failed {
@@ -807,7 +811,7 @@ func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, thread
 					errs[w] = ctx.Err()
 					return
 				}
-				if _, err := apply(ctx, eng, op, opValue(op, &buf), false); err != nil {
+				if _, err := workloads.ApplyValue(ctx, eng, op, opValue(op, &buf)); err != nil {
 					errs[w] = FatalError{fmt.Errorf("preload %s: %w", op.Key, err)}
 					return
 				}
@@ -834,9 +838,7 @@ func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, thread
 // or nil for an op that writes none. The driver makes it before the op's
 // clock starts: filling a value is the generator's work, not the engine's.
 func opValue(op workloads.Op, buf *[]byte) []byte {
-	switch op.Kind {
-	case workloads.OpPut, workloads.OpInsert, workloads.OpReadModifyWrite:
-	default:
+	if !op.Kind.Writes() {
 		return nil
 	}
 	if cap(*buf) < op.Size {
@@ -847,47 +849,11 @@ func opValue(op workloads.Op, buf *[]byte) []byte {
 	return v
 }
 
-// apply runs one op, writing value (opValue's) if it writes. It returns the
-// value bytes moved. Get of an absent key returns ErrNotFound, which the
-// caller does not count as a failure.
-func apply(ctx context.Context, e engine.Engine, op workloads.Op, value []byte, syncWrites bool) (int, error) {
-	var n int
-	var err error
-	switch op.Kind {
-	case workloads.OpGet:
-		var v []byte
-		v, err = e.Get(ctx, op.Key)
-		n = len(v)
-	case workloads.OpPut, workloads.OpInsert:
-		n = op.Size
-		err = e.Put(ctx, op.Key, value)
-	case workloads.OpReadModifyWrite:
-		var v []byte
-		v, err = e.Get(ctx, op.Key)
-		if err == nil || errors.Is(err, engine.ErrNotFound) {
-			n = len(v) + op.Size
-			err = e.Put(ctx, op.Key, value)
-		}
-	case workloads.OpDelete:
-		err = e.Delete(ctx, op.Key)
-	case workloads.OpList:
-		l, ok := e.(engine.Lister)
-		if !ok {
-			return 0, fmt.Errorf("engine %T cannot list: %w", e, errors.ErrUnsupported)
-		}
-		count := 0
-		err = l.List(ctx, op.Key, op.End, func(k []byte) bool {
-			count++
-			n += len(k)
-			return op.ScanLen <= 0 || count < op.ScanLen
-		})
-	default:
-		return 0, fmt.Errorf("op %s is not a benchmark operation", op.Kind)
-	}
-	if err == nil && syncWrites && op.Kind.Writes() || err == nil && syncWrites && op.Kind == workloads.OpDelete {
-		err = e.Sync(ctx)
-	}
-	return n, err
+// syncs reports whether a durable workload syncs after an op of kind k:
+// after every write and delete. What the op itself does is
+// workloads.ApplyValue's, as for the checkers.
+func syncs(k workloads.OpKind) bool {
+	return k.Writes() || k == workloads.OpDelete
 }
 
 func sanitize(s string) string {

@@ -22,6 +22,11 @@ type Result struct {
 	Value []byte
 	// Keys counts the keys List visited.
 	Keys int
+	// Bytes counts the bytes the op moved between the caller and the
+	// engine: the value a Get found, the value a Put or Insert wrote (Size),
+	// both for ReadModifyWrite, the keys a List visited. Delete and
+	// maintenance move none. It is what a benchmark reports as throughput.
+	Bytes int
 }
 
 // Apply runs op against e. buf is scratch space for the value of a write:
@@ -31,19 +36,32 @@ type Result struct {
 // without them Apply returns an error wrapping errors.ErrUnsupported.
 // Reboots and disk faults return an error wrapping ErrCheckerOp.
 func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, error) {
+	var value []byte
+	if op.Kind.Writes() {
+		value = op.Value(buf)
+	}
+	return ApplyValue(ctx, e, op, value)
+}
+
+// ApplyValue is Apply with the value of a write already made: value must
+// be op.Value(...) (nil for an op that writes none). A benchmark makes the
+// value before it starts the op's clock, so that filling it is not counted
+// as the engine's latency; everything else is Apply's, so that a benchmark
+// and a checker mean the same thing by an op.
+func ApplyValue(ctx context.Context, e engine.Engine, op Op, value []byte) (Result, error) {
 	var r Result
 	switch op.Kind {
 	case OpGet:
 		v, err := e.Get(ctx, op.Key)
+		if err == nil { // first: the bench's hot path
+			return Result{Found: true, Value: v, Bytes: len(v)}, nil
+		}
 		if errors.Is(err, engine.ErrNotFound) {
 			return r, nil
 		}
-		if err != nil {
-			return r, err
-		}
-		return Result{Found: true, Value: v}, nil
+		return r, err
 	case OpPut, OpInsert:
-		return r, e.Put(ctx, op.Key, op.Value(buf))
+		return Result{Bytes: len(value)}, e.Put(ctx, op.Key, value)
 	case OpReadModifyWrite:
 		// As YCSB: read the record, then write a new value whether or not
 		// the read found it.
@@ -54,19 +72,12 @@ func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, err
 		case !errors.Is(err, engine.ErrNotFound):
 			return r, err
 		}
-		return r, e.Put(ctx, op.Key, op.Value(buf))
+		r.Bytes = len(r.Value) + len(value)
+		return r, e.Put(ctx, op.Key, value)
 	case OpDelete:
 		return r, e.Delete(ctx, op.Key)
 	case OpList:
-		l, ok := e.(engine.Lister)
-		if !ok {
-			return r, fmt.Errorf("workloads: list: engine %T does not implement engine.Lister: %w", e, errors.ErrUnsupported)
-		}
-		err := l.List(ctx, op.Key, op.End, func([]byte) bool {
-			r.Keys++
-			return op.ScanLen == 0 || r.Keys < op.ScanLen
-		})
-		return r, err
+		return list(ctx, e, op)
 	case OpIndexFlush, OpCompact, OpReclaim, OpSuperblockFlush, OpCacheFlush:
 		m, ok := e.(engine.Maintainer)
 		if !ok {
@@ -77,6 +88,26 @@ func Apply(ctx context.Context, e engine.Engine, op Op, buf []byte) (Result, err
 		return r, fmt.Errorf("workloads: %v: %w", op.Kind, ErrCheckerOp)
 	}
 	return r, fmt.Errorf("workloads: op kind %v unknown: %w", op.Kind, errors.ErrUnsupported)
+}
+
+// list is ApplyValue's List. It is a function of its own because the
+// callback's counters escape to the heap: kept here, they cost an
+// allocation per List, not per op.
+func list(ctx context.Context, e engine.Engine, op Op) (Result, error) {
+	var r Result
+	l, ok := e.(engine.Lister)
+	if !ok {
+		return r, fmt.Errorf("workloads: list: engine %T does not implement engine.Lister: %w", e, errors.ErrUnsupported)
+	}
+	if op.ScanLen < 0 {
+		return r, fmt.Errorf("workloads: list of %d keys: %w", op.ScanLen, engine.ErrInvalidArgument)
+	}
+	err := l.List(ctx, op.Key, op.End, func(k []byte) bool {
+		r.Keys++
+		r.Bytes += len(k)
+		return op.ListMore(r.Keys)
+	})
+	return r, err
 }
 
 // maintenanceOp maps a maintenance kind to the engine's name for it.

@@ -96,3 +96,71 @@ func TestApplyErrors(t *testing.T) {
 		t.Errorf("rmw wrote after its read failed")
 	}
 }
+
+// TestApplyScanLen pins what ScanLen means (0: every key in range, n: at
+// most n, negative: an invalid op) and what Bytes counts for each kind.
+func TestApplyScanLen(t *testing.T) {
+	ctx := context.Background()
+	e := listingEngine{newMem()}
+	for _, k := range []string{"a", "bb", "ccc", "dddd"} {
+		if err := e.Put(ctx, []byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		scanLen     int
+		keys, bytes int
+	}{
+		{0, 4, 10}, {1, 1, 1}, {3, 3, 6}, {4, 4, 10}, {100, 4, 10},
+	} {
+		op := Op{Kind: OpList, ScanLen: tc.scanLen}
+		r, err := Apply(ctx, e, op, nil)
+		if err != nil || r.Keys != tc.keys || r.Bytes != tc.bytes {
+			t.Errorf("list n=%d: %d keys, %d bytes, %v; want %d keys, %d bytes", tc.scanLen, r.Keys, r.Bytes, err, tc.keys, tc.bytes)
+		}
+	}
+	for _, tc := range []struct {
+		scanLen, seen int
+		more          bool
+	}{
+		{0, 1, true}, {0, 1 << 30, true}, {1, 1, false}, {3, 2, true}, {3, 3, false},
+	} {
+		if got := (Op{Kind: OpList, ScanLen: tc.scanLen}).ListMore(tc.seen); got != tc.more {
+			t.Errorf("n=%d: ListMore(%d) = %v, want %v", tc.scanLen, tc.seen, got, tc.more)
+		}
+	}
+	if r, err := Apply(ctx, e, Op{Kind: OpList, ScanLen: -1}, nil); !errors.Is(err, engine.ErrInvalidArgument) || r.Keys != 0 {
+		t.Errorf("list n=-1: %d keys, %v; want none and ErrInvalidArgument", r.Keys, err)
+	}
+	for _, tc := range []struct {
+		op    Op
+		bytes int
+	}{
+		{Op{Kind: OpGet, Key: []byte("bb")}, 1},
+		{Op{Kind: OpGet, Key: []byte("zz")}, 0},
+		{Op{Kind: OpPut, Key: []byte("p"), Size: 7}, 7},
+		{Op{Kind: OpInsert, Key: []byte("q"), Size: 9}, 9},
+		{Op{Kind: OpReadModifyWrite, Key: []byte("p"), Size: 3}, 7 + 3},
+		{Op{Kind: OpReadModifyWrite, Key: []byte("new"), Size: 3}, 3},
+		{Op{Kind: OpDelete, Key: []byte("p")}, 0},
+	} {
+		if r, err := Apply(ctx, e, tc.op, nil); err != nil || r.Bytes != tc.bytes {
+			t.Errorf("%v: %d bytes, %v; want %d", tc.op, r.Bytes, err, tc.bytes)
+		}
+	}
+}
+
+// TestApplyValueWritesTheGivenValue: ApplyValue writes the value it is
+// given, which is what lets a benchmark fill it before its clock starts.
+func TestApplyValueWritesTheGivenValue(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	op := Op{Kind: OpPut, Key: []byte("k"), Size: 5, Seed: 3}
+	v := op.Value(nil)
+	if r, err := ApplyValue(ctx, m, op, v); err != nil || r.Bytes != 5 {
+		t.Fatalf("ApplyValue: %d bytes, %v", r.Bytes, err)
+	}
+	if got := m.m["k"]; ValueDigest(got) != SeedDigest(5, 3) {
+		t.Fatalf("stored %x, want the value of seed 3", got)
+	}
+}

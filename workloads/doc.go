@@ -19,9 +19,13 @@
 // bytes (ValueDigest digests bytes read back).
 //
 // Apply runs one Op against an engine.Engine: Get, Put, Delete, List (via
-// engine.Lister; n bounds the keys), read-modify-write (Get then Put), and
-// maintenance via engine.Maintainer. Reboots and disk faults belong to the
-// checker: Apply returns an error wrapping ErrCheckerOp for them.
+// engine.Lister; n bounds the keys, Op.ListMore), read-modify-write (Get
+// then Put), and maintenance via engine.Maintainer. Reboots and disk faults
+// belong to the checker: Apply returns an error wrapping ErrCheckerOp for
+// them. It is the one definition of what an op does: the checkers replay
+// with it and the bench driver runs every op through ApplyValue (Apply with
+// the value made beforehand, outside the op's clock), whose Result counts
+// the bytes the op moved.
 //
 // # YCSB workloads
 //

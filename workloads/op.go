@@ -123,8 +123,17 @@ type Op struct {
 	// Seed is the value's content seed (FillValue); for DirtyReboot and
 	// FailDiskOnce it seeds the checker's choice of crash state or fault.
 	Seed uint64
-	// ScanLen bounds List to at most ScanLen keys (0: no bound).
+	// ScanLen bounds List to at most ScanLen keys (0: no bound). It is
+	// never negative: traces and workloads refuse it, and Apply returns
+	// an error wrapping engine.ErrInvalidArgument.
 	ScanLen int
+}
+
+// ListMore reports whether a List that has visited seen keys goes on to
+// the next: ScanLen 0 lists every key in range, n > 0 at most n. Apply
+// and the checkers that compare a List with the model bound it with this.
+func (op Op) ListMore(seen int) bool {
+	return op.ScanLen == 0 || seen < op.ScanLen
 }
 
 // String renders op as one trace line (without the newline).

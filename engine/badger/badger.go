@@ -85,14 +85,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/y"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
-	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // Mode selects where Badger keeps values.
@@ -239,12 +238,20 @@ func (quietLogger) Warningf(string, ...any) {}
 func (quietLogger) Infof(string, ...any)    {}
 func (quietLogger) Debugf(string, ...any)   {}
 
-// DB is a Badger database behind the engine contract.
+// DB is a Badger database behind the engine contract. Its methods are
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is Badger's is library's.
 type DB struct {
+	*peer.Engine
+	lib *library
+}
+
+// library is Badger's side of each call (peer.Library).
+type library struct {
 	db   *badger.DB
 	dir  string
 	opts Options
-	gate gate.Gate
 
 	// gcMu serializes value-log GC between the background goroutine and
 	// Maintain, so neither sees Badger's ErrRejected from the other.
@@ -257,18 +264,14 @@ type DB struct {
 	syncMem uint64 // lowest .mem file that may hold unsynced writes
 	syncLog uint64 // lowest .vlog file that may hold unsynced writes
 
-	userBytes atomic.Int64
-	syncs     atomic.Int64
-	base      map[string]int64 // Badger's process-wide counters at Open
+	syncs atomic.Int64
+	base  map[string]int64 // Badger's process-wide counters at Open
 }
 
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "badger", ValueMax: ValueMax, Corruption: func(err error) bool {
+	return errors.Is(err, y.ErrChecksumMismatch) || errors.Is(err, badger.ErrTruncateNeeded)
+}}
 
 // Open opens (creating if needed) the Badger database in dir.
 func Open(dir string, o Options) (*DB, error) {
@@ -278,15 +281,14 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	db, err := badger.Open(o.badgerOptions(dir))
 	if err != nil {
-		return nil, wrap("open "+dir, err)
+		return nil, peerConfig.Wrap("open "+dir, err)
 	}
-	d := &DB{db: db, dir: dir, opts: o, base: counters()}
-	d.gate.Init()
+	l := &library{db: db, dir: dir, opts: o, base: counters()}
 	if o.GCInterval > 0 {
-		d.gcStop, d.gcDone = make(chan struct{}), make(chan struct{})
-		go d.gcLoop()
+		l.gcStop, l.gcDone = make(chan struct{}), make(chan struct{})
+		go l.gcLoop()
 	}
-	return d, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
 func userKey(key []byte) []byte {
@@ -296,20 +298,9 @@ func userKey(key []byte) []byte {
 	return k
 }
 
-// Get returns a copy of the value stored under key.
-func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if err := engine.CheckKey(key); err != nil {
-		return nil, fmt.Errorf("badger: get: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("badger: get: %w", err)
-	}
-	if !d.gate.Enter() {
-		return nil, errClosed("get")
-	}
-	defer d.gate.Exit()
+func (l *library) Get(key []byte) ([]byte, error) {
 	var out []byte
-	err := d.db.View(func(txn *badger.Txn) error {
+	err := l.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(userKey(key))
 		if err != nil {
 			return err
@@ -318,10 +309,10 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 		return err
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("badger: get: %w", engine.ErrNotFound)
+		return nil, engine.ErrNotFound
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return nil, err
 	}
 	if out == nil {
 		out = []byte{}
@@ -329,67 +320,22 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Put stores value under key. Badger copies both before the commit returns.
-func (d *DB) Put(ctx context.Context, key, value []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("badger: put: %w", err)
-	}
-	if err := engine.CheckValue(value, ValueMax); err != nil {
-		return fmt.Errorf("badger: put: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("badger: put: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("put")
-	}
-	defer d.gate.Exit()
-	err := d.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(userKey(key), value)
-	})
-	if err != nil {
-		return wrap("put", err)
-	}
-	d.userBytes.Add(int64(len(key) + len(value)))
-	return nil
+// Put: Badger copies key and value before the commit returns.
+func (l *library) Put(key, value []byte) error {
+	return l.db.Update(func(txn *badger.Txn) error { return txn.Set(userKey(key), value) })
 }
 
-// Delete removes key.
-func (d *DB) Delete(ctx context.Context, key []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("badger: delete: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("badger: delete: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("delete")
-	}
-	defer d.gate.Exit()
-	if err := d.db.Update(func(txn *badger.Txn) error { return txn.Delete(userKey(key)) }); err != nil {
-		return wrap("delete", err)
-	}
-	return nil
+func (l *library) Delete(key []byte) error {
+	return l.db.Update(func(txn *badger.Txn) error { return txn.Delete(userKey(key)) })
 }
 
-// Sync makes every write acknowledged before the call durable; see the
-// package documentation.
-func (d *DB) Sync(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("badger: sync: %w", err)
+// Sync: see the package documentation.
+func (l *library) Sync() error {
+	if err := l.db.Sync(); err != nil {
+		return err
 	}
-	if !d.gate.Enter() {
-		return errClosed("sync")
-	}
-	defer d.gate.Exit()
-	if err := d.db.Sync(); err != nil {
-		return wrap("sync", err)
-	}
-	d.syncs.Add(1)
-	if err := d.syncRotated(); err != nil {
-		return wrap("sync", err)
-	}
-	return nil
+	l.syncs.Add(1)
+	return l.syncRotated()
 }
 
 // syncRotated fsyncs the memtable WAL and value-log files Badger rotated away
@@ -405,10 +351,10 @@ func (d *DB) Sync(ctx context.Context) error {
 // write. A file older than the previous Sync's newest was fsynced by that
 // Sync and not written since. Files flushed to sstables meanwhile are gone,
 // and Badger syncs sstables itself.
-func (d *DB) syncRotated() error {
-	d.syncMu.Lock()
-	defer d.syncMu.Unlock()
-	entries, err := os.ReadDir(d.dir)
+func (l *library) syncRotated() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err
 	}
@@ -431,7 +377,7 @@ func (d *DB) syncRotated() error {
 			if id < *low || id == newest {
 				continue
 			}
-			name := filepath.Join(d.dir, fmt.Sprintf("%0*d%s", width, id, ext))
+			name := filepath.Join(l.dir, fmt.Sprintf("%0*d%s", width, id, ext))
 			if err := fsyncFile(name); err != nil {
 				return err
 			}
@@ -440,16 +386,16 @@ func (d *DB) syncRotated() error {
 		*low = max(*low, newest)
 		return nil
 	}
-	if err := syncOlder(mems, &d.syncMem, ".mem", 5); err != nil {
+	if err := syncOlder(mems, &l.syncMem, ".mem", 5); err != nil {
 		return err
 	}
-	if err := syncOlder(logs, &d.syncLog, ".vlog", 6); err != nil {
+	if err := syncOlder(logs, &l.syncLog, ".vlog", 6); err != nil {
 		return err
 	}
 	if synced {
 		// The rotated files' directory entries, in case Badger did not sync
 		// the directory after creating them.
-		return fsyncFile(d.dir)
+		return fsyncFile(l.dir)
 	}
 	return nil
 }
@@ -482,35 +428,28 @@ func fsyncFile(name string) error {
 	return err
 }
 
-// Close waits for operations in flight, stops value-log GC and closes Badger.
-// A second Close returns an error wrapping engine.ErrClosed.
-func (d *DB) Close() error {
-	if !d.gate.Close() {
-		return errClosed("close")
+// Close stops value-log GC and closes Badger, which flushes its memtable.
+func (l *library) Close() error {
+	if l.gcStop != nil {
+		close(l.gcStop)
+		<-l.gcDone
 	}
-	if d.gcStop != nil {
-		close(d.gcStop)
-		<-d.gcDone
-	}
-	if err := d.db.Close(); err != nil {
-		return wrap("close", err)
-	}
-	return nil
+	return l.db.Close()
 }
 
 // gcLoop runs value-log GC every GCInterval until Close.
-func (d *DB) gcLoop() {
-	defer close(d.gcDone)
-	t := time.NewTicker(d.opts.GCInterval)
+func (l *library) gcLoop() {
+	defer close(l.gcDone)
+	t := time.NewTicker(l.opts.GCInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-d.gcStop:
+		case <-l.gcStop:
 			return
 		case <-t.C:
 			// Errors are not actionable here: the next tick retries, and a
 			// failing disk shows up in the foreground operations.
-			_ = d.runGC(d.gcStop)
+			_ = l.runGC(l.gcStop)
 		}
 	}
 }
@@ -521,16 +460,16 @@ const gcRoundsMax = 1024
 
 // runGC rewrites value-log files until Badger finds none worth rewriting, the
 // round bound is hit, or stop closes.
-func (d *DB) runGC(stop <-chan struct{}) error {
-	d.gcMu.Lock()
-	defer d.gcMu.Unlock()
+func (l *library) runGC(stop <-chan struct{}) error {
+	l.gcMu.Lock()
+	defer l.gcMu.Unlock()
 	for range gcRoundsMax {
 		select {
 		case <-stop:
 			return nil
 		default:
 		}
-		err := d.db.RunValueLogGC(d.opts.GCDiscardRatio)
+		err := l.db.RunValueLogGC(l.opts.GCDiscardRatio)
 		if errors.Is(err, badger.ErrNoRewrite) {
 			return nil
 		}
@@ -541,20 +480,12 @@ func (d *DB) runGC(stop <-chan struct{}) error {
 	return nil
 }
 
-// List calls fn for each key in [start, end) in ascending order.
-func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("badger: list: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("list")
-	}
-	defer d.gate.Exit()
+func (l *library) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
 	var endKey []byte
 	if end != nil {
 		endKey = userKey(end)
 	}
-	err := d.db.View(func(txn *badger.Txn) error {
+	return l.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{keyPrefix}})
 		defer it.Close()
 		n := 0
@@ -574,39 +505,20 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 		}
 		return nil
 	})
-	if err != nil {
-		return wrap("list", err)
-	}
-	return nil
 }
 
-// Maintain runs a background operation now: reclaim runs value-log GC until
-// nothing is left to rewrite, index-flush and compact are unsupported
-// (Badger flushes memtables and compacts on its own, and its only on-demand
-// compaction, Flatten, refuses to run beside its compactors).
-func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("badger: maintain %s: %w", op, err)
+// Maintain: reclaim runs value-log GC until nothing is left to rewrite;
+// index-flush and compact are unsupported (Badger flushes memtables and
+// compacts on its own, and its only on-demand compaction, Flatten, refuses
+// to run beside its compactors).
+func (l *library) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
+	if op != engine.Reclaim {
+		return errors.ErrUnsupported
 	}
-	if !d.gate.Enter() {
-		return errClosed("maintain " + string(op))
+	if err := l.runGC(ctx.Done()); err != nil {
+		return err
 	}
-	defer d.gate.Exit()
-	switch op {
-	case engine.Reclaim:
-		if err := d.runGC(ctx.Done()); err != nil {
-			return wrap("maintain reclaim", err)
-		}
-		return ctx.Err()
-	case engine.IndexFlush, engine.Compact, engine.SuperblockFlush, engine.CacheFlush:
-		return fmt.Errorf("badger: maintain %s: %w", op, errors.ErrUnsupported)
-	}
-	return fmt.Errorf("badger: maintain %q: unknown operation (valid: %v): %w", op, engine.MaintenanceOps(), engine.ErrInvalidArgument)
-}
-
-// Limits reports the key and value limits.
-func (d *DB) Limits() engine.Limits {
-	return engine.Limits{KeyMax: engine.KeyMax, ValueMax: ValueMax}
+	return ctx.Err()
 }
 
 // Badger's IO counters are process-wide expvars, not per DB.
@@ -639,51 +551,30 @@ func counters() map[string]int64 {
 // entry to the memtable WAL and again, compressed, when it flushes the
 // memtable to L0; only the first is counted), plus compaction output.
 // Flushes is left zero: Badger syncs inside its writer goroutine, uncounted.
-func (d *DB) Stats() engine.Stats {
+func (l *library) Stats(s *engine.Stats, open bool) {
 	now := counters()
-	delta := func(name string) int64 { return now[name] - d.base[name] }
-	s := engine.Stats{
-		UserBytesWritten:   d.userBytes.Load(),
-		DeviceBytesWritten: delta("write_bytes_vlog") + 2*delta("write_bytes_l0") + delta("write_bytes_compaction"),
-		DeviceBytesRead:    delta("read_bytes_vlog") + delta("read_bytes_lsm"),
-		Metrics:            map[string]float64{"adapter_syncs": float64(d.syncs.Load())},
-	}
+	delta := func(name string) int64 { return now[name] - l.base[name] }
+	s.DeviceBytesWritten = delta("write_bytes_vlog") + 2*delta("write_bytes_l0") + delta("write_bytes_compaction")
+	s.DeviceBytesRead = delta("read_bytes_vlog") + delta("read_bytes_lsm")
+	s.Metrics = map[string]float64{"adapter_syncs": float64(l.syncs.Load())}
 	for _, name := range counterNames {
 		s.Metrics[name] = float64(delta(name))
 	}
-	if !d.gate.Enter() {
-		return s
+	if !open {
+		return
 	}
-	defer d.gate.Exit()
-	lsm, vlog := d.db.Size()
+	lsm, vlog := l.db.Size()
 	s.Metrics["lsm_size_bytes"] = float64(lsm)
 	s.Metrics["vlog_size_bytes"] = float64(vlog)
-	if m := d.db.BlockCacheMetrics(); m != nil {
+	if m := l.db.BlockCacheMetrics(); m != nil {
 		s.Metrics["block_cache_hits"] = float64(m.Hits())
 		s.Metrics["block_cache_misses"] = float64(m.Misses())
 	}
 	var l0 int
-	for _, t := range d.db.Tables() {
+	for _, t := range l.db.Tables() {
 		if t.Level == 0 {
 			l0++
 		}
 	}
 	s.Metrics["l0_tables"] = float64(l0)
-	return s
-}
-
-func errClosed(op string) error {
-	return fmt.Errorf("badger: %s: %w", op, engine.ErrClosed)
-}
-
-// wrap adds the adapter's context to a Badger error, marking the conditions
-// the contract names.
-func wrap(op string, err error) error {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("badger: %s: %w: %w", op, engine.ErrNoSpace, err)
-	case errors.Is(err, y.ErrChecksumMismatch) || errors.Is(err, badger.ErrTruncateNeeded):
-		return fmt.Errorf("badger: %s: %w: %w", op, engine.ErrCorruption, err)
-	}
-	return fmt.Errorf("badger: %s: %w", op, err)
 }

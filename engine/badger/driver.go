@@ -4,13 +4,14 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // Driver returns the harness's entry for Badger. Its option defaults are
 // DefaultOptions, written as a user would type them.
 func Driver() engine.Driver {
 	d := DefaultOptions()
-	return engine.Driver{
+	return peer.Driver(engine.Driver{
 		Name: "badger",
 		Doc:  "Dgraph's Badger, a WiscKey-style LSM tree with a value log",
 		Options: []engine.OptionDef{
@@ -27,17 +28,7 @@ func Driver() engine.Driver {
 			{Name: "gc-interval", Kind: engine.KindDuration, Default: d.GCInterval.String(),
 				Doc: "how often background value-log GC runs; 0 turns it off"},
 		},
-		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
-		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
-			o := optionsFrom(opts)
-			// Validate before Open's EnsureDefaults so an explicit 0 is
-			// reported rather than silently replaced by the default.
-			if err := o.Validate(); err != nil {
-				return nil, err
-			}
-			return Open(dir, o)
-		},
-	}
+	}, optionsFrom, Open)
 }
 
 // optionsFrom maps resolved spec options onto Options, turning the spec's

@@ -47,14 +47,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
-	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // ValueMax is the largest value a DB accepts: bbolt's MaxValueSize.
@@ -174,24 +173,27 @@ func (o Options) boltOptions() *bolt.Options {
 	}
 }
 
-// DB is a bbolt database behind the engine contract.
+// DB is a bbolt database behind the engine contract. Its methods are
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is bbolt's is library's.
 type DB struct {
-	db   *bolt.DB
-	opts Options
-	gate gate.Gate
-
-	userBytes atomic.Int64
-	syncs     atomic.Int64 // explicit DB.Sync calls
-	txidOpen  int          // the last committed transaction at Open
+	*peer.Engine
+	lib *library
 }
 
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
+// library is bbolt's side of each call (peer.Library).
+type library struct {
+	db       *bolt.DB
+	opts     Options
+	syncs    atomic.Int64 // explicit DB.Sync calls
+	txidOpen int          // the last committed transaction at Open
+}
+
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "bbolt", ValueMax: ValueMax, Corruption: func(err error) bool {
+	return errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch)
+}}
 
 // Open opens (creating if needed) the database file FileName in dir.
 func Open(dir string, o Options) (*DB, error) {
@@ -200,48 +202,36 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, wrap("open", err)
+		return nil, peerConfig.Wrap("open", err)
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o644, o.boltOptions())
 	if err != nil {
-		return nil, wrap("open "+path, err)
+		return nil, peerConfig.Wrap("open "+path, err)
 	}
 	db.MaxBatchSize = o.MaxBatchSize
 	db.MaxBatchDelay = o.MaxBatchDelay
-	d := &DB{db: db, opts: o}
+	l := &library{db: db, opts: o}
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err
 	})
 	if err == nil {
 		err = db.View(func(tx *bolt.Tx) error {
-			d.txidOpen = tx.ID()
+			l.txidOpen = tx.ID()
 			return nil
 		})
 	}
 	if err != nil {
 		db.Close()
-		return nil, wrap("open "+path, err)
+		return nil, peerConfig.Wrap("open "+path, err)
 	}
-	d.gate.Init()
-	return d, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
-// Get returns a copy of the value stored under key.
-func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if err := engine.CheckKey(key); err != nil {
-		return nil, fmt.Errorf("bbolt: get: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("bbolt: get: %w", err)
-	}
-	if !d.gate.Enter() {
-		return nil, errClosed("get")
-	}
-	defer d.gate.Exit()
+func (l *library) Get(key []byte) ([]byte, error) {
 	var out []byte
-	err := d.db.View(func(tx *bolt.Tx) error {
+	err := l.db.View(func(tx *bolt.Tx) error {
 		// A cursor rather than Bucket.Get: Get answers nil for an absent
 		// key, and the zero-length slice of an empty value may be nil too;
 		// the cursor's key tells the two apart.
@@ -253,125 +243,65 @@ func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 		copy(out, v)
 		return nil
 	})
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil, fmt.Errorf("bbolt: get: %w", err)
-	}
-	if err != nil {
-		return nil, wrap("get", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // update commits fn, through DB.Batch unless batching is off. fn must be
 // idempotent: Batch may run it more than once.
-func (d *DB) update(fn func(*bolt.Tx) error) error {
-	if d.opts.NoBatch {
-		return d.db.Update(fn)
+func (l *library) update(fn func(*bolt.Tx) error) error {
+	if l.opts.NoBatch {
+		return l.db.Update(fn)
 	}
-	return d.db.Batch(fn)
+	return l.db.Batch(fn)
 }
 
-// Put stores value under key. bbolt copies both into its pages at commit,
-// which happens before Put returns.
-func (d *DB) Put(ctx context.Context, key, value []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("bbolt: put: %w", err)
-	}
-	if err := engine.CheckValue(value, ValueMax); err != nil {
-		return fmt.Errorf("bbolt: put: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bbolt: put: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("put")
-	}
-	defer d.gate.Exit()
-	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) }); err != nil {
-		return wrap("put", err)
-	}
-	d.userBytes.Add(int64(len(key) + len(value)))
-	return nil
+// Put: bbolt copies key and value into its pages at commit, which happens
+// before Put returns.
+func (l *library) Put(key, value []byte) error {
+	return l.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) })
 }
 
-// Delete removes key.
-func (d *DB) Delete(ctx context.Context, key []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("bbolt: delete: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bbolt: delete: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("delete")
-	}
-	defer d.gate.Exit()
-	if err := d.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) }); err != nil {
-		return wrap("delete", err)
-	}
-	return nil
+func (l *library) Delete(key []byte) error {
+	return l.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) })
 }
 
-// Sync makes every write acknowledged before the call durable. With fsync at
-// commit (the default) they already are.
-func (d *DB) Sync(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bbolt: sync: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("sync")
-	}
-	defer d.gate.Exit()
-	if !d.opts.NoSync && !d.opts.NoGrowSync {
+// Sync: with fsync at commit (the default) every acknowledged write already
+// is durable.
+func (l *library) Sync() error {
+	if !l.opts.NoSync && !l.opts.NoGrowSync {
 		return nil
 	}
-	if err := d.db.Sync(); err != nil {
-		return wrap("sync", err)
+	if err := l.db.Sync(); err != nil {
+		return err
 	}
-	d.syncs.Add(1)
+	l.syncs.Add(1)
 	return nil
 }
 
-// Close waits for operations in flight and closes the database. A second
-// Close returns an error wrapping engine.ErrClosed.
-func (d *DB) Close() error {
-	if !d.gate.Close() {
-		return errClosed("close")
-	}
+func (l *library) Close() error {
 	var syncErr error
-	if d.opts.NoSync || d.opts.NoGrowSync {
+	if l.opts.NoSync || l.opts.NoGrowSync {
 		// bbolt's Close does not sync; the contract's clean shutdown
 		// survives only a process exit without this.
-		if err := d.db.Sync(); err != nil {
-			syncErr = wrap("close: sync", err)
+		if err := l.db.Sync(); err != nil {
+			syncErr = fmt.Errorf("sync: %w", err)
 		}
 	}
-	if err := d.db.Close(); err != nil {
-		return errors.Join(syncErr, wrap("close", err))
-	}
-	return syncErr
+	return peer.Join(syncErr, l.db.Close())
 }
 
 // listChunk is how many keys List reads per read transaction.
 const listChunk = 1024
 
-// List calls fn for each key in [start, end) in ascending order. It reads
-// keys listChunk at a time, each chunk in its own read transaction, and calls
-// fn outside any transaction; a key written or deleted during List may or may
-// not be seen.
-func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bbolt: list: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("list")
-	}
-	defer d.gate.Exit()
+// List reads keys listChunk at a time, each chunk in its own read
+// transaction, and calls fn outside any transaction; a key written or
+// deleted during List may or may not be seen.
+func (l *library) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
 	from := start
 	keys := make([][]byte, 0, listChunk)
 	for {
 		keys = keys[:0]
-		err := d.db.View(func(tx *bolt.Tx) error {
+		err := l.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucket).Cursor()
 			var k []byte
 			if from == nil {
@@ -388,7 +318,7 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 			return nil
 		})
 		if err != nil {
-			return wrap("list", err)
+			return err
 		}
 		for _, k := range keys {
 			if !fn(k) {
@@ -399,35 +329,17 @@ func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bo
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("bbolt: list: %w", err)
+			return err
 		}
 		// The smallest key after the last one listed.
 		from = append(keys[len(keys)-1], 0)
 	}
 }
 
-// Maintain runs a background operation now. bbolt has none: it frees pages
-// at commit and has no index separate from its data. Every known operation
-// returns an error wrapping errors.ErrUnsupported.
-func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bbolt: maintain %s: %w", op, err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("maintain " + string(op))
-	}
-	defer d.gate.Exit()
-	for _, known := range engine.MaintenanceOps() {
-		if op == known {
-			return fmt.Errorf("bbolt: maintain %s: %w", op, errors.ErrUnsupported)
-		}
-	}
-	return fmt.Errorf("bbolt: maintain %q: unknown operation (valid: %v): %w", op, engine.MaintenanceOps(), engine.ErrInvalidArgument)
-}
-
-// Limits reports the key and value limits.
-func (d *DB) Limits() engine.Limits {
-	return engine.Limits{KeyMax: engine.KeyMax, ValueMax: ValueMax}
+// Maintain: bbolt has no background operation. It frees pages at commit
+// and has no index separate from its data.
+func (l *library) Maintain(context.Context, engine.MaintenanceOp) error {
+	return errors.ErrUnsupported
 }
 
 // Stats reports IO counters since Open, derived from bbolt's transaction
@@ -437,23 +349,22 @@ func (d *DB) Limits() engine.Limits {
 // meta) when commits sync, plus explicit Syncs; the fsyncs after file growth
 // are not counted. DeviceBytesRead is zero: reads are page faults on the
 // mmap, invisible to bbolt.
-func (d *DB) Stats() engine.Stats {
-	s := engine.Stats{UserBytesWritten: d.userBytes.Load(), Flushes: d.syncs.Load()}
-	if !d.gate.Enter() {
-		return s
+func (l *library) Stats(s *engine.Stats, open bool) {
+	s.Flushes = l.syncs.Load()
+	if !open {
+		return
 	}
-	defer d.gate.Exit()
 	var commits int64
 	var size int64
-	_ = d.db.View(func(tx *bolt.Tx) error {
-		commits = int64(tx.ID() - d.txidOpen)
+	_ = l.db.View(func(tx *bolt.Tx) error {
+		commits = int64(tx.ID() - l.txidOpen)
 		size = tx.Size()
 		return nil
 	})
-	st := d.db.Stats()
-	pageSize := int64(d.db.Info().PageSize)
+	st := l.db.Stats()
+	pageSize := int64(l.db.Info().PageSize)
 	s.DeviceBytesWritten = st.TxStats.GetPageAlloc() + commits*pageSize
-	if !d.opts.NoSync {
+	if !l.opts.NoSync {
 		s.Flushes += 2 * commits
 	}
 	s.Metrics = map[string]float64{
@@ -467,21 +378,4 @@ func (d *DB) Stats() engine.Stats {
 		"node_splits":     float64(st.TxStats.GetSplit()),
 		"node_rebalances": float64(st.TxStats.GetRebalance()),
 	}
-	return s
-}
-
-func errClosed(op string) error {
-	return fmt.Errorf("bbolt: %s: %w", op, engine.ErrClosed)
-}
-
-// wrap adds the adapter's context to a bbolt error, marking the conditions
-// the contract names.
-func wrap(op string, err error) error {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("bbolt: %s: %w: %w", op, engine.ErrNoSpace, err)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
-		return fmt.Errorf("bbolt: %s: %w: %w", op, engine.ErrCorruption, err)
-	}
-	return fmt.Errorf("bbolt: %s: %w", op, err)
 }

@@ -1,16 +1,15 @@
 package bbolt
 
 import (
-	"math"
-
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // Driver returns the harness's entry for bbolt. Its option defaults are
 // DefaultOptions, written as a user would type them.
 func Driver() engine.Driver {
 	d := DefaultOptions()
-	return engine.Driver{
+	return peer.Driver(engine.Driver{
 		Name: "bbolt",
 		Doc:  "etcd's bbolt, a copy-on-write B+ tree in one mmapped file, configured as etcd runs it",
 		Options: []engine.OptionDef{
@@ -31,17 +30,7 @@ func Driver() engine.Driver {
 			{Name: "batch-delay", Kind: engine.KindDuration, Default: d.MaxBatchDelay.String(),
 				Doc: "longest a batch waits to fill; bbolt's default, and a lone writer's added latency"},
 		},
-		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
-		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
-			o := optionsFrom(opts)
-			// Validate before Open's EnsureDefaults so an explicit 0 is
-			// reported rather than silently replaced by the default.
-			if err := o.Validate(); err != nil {
-				return nil, err
-			}
-			return Open(dir, o)
-		},
-	}
+	}, optionsFrom, Open)
 }
 
 // optionsFrom maps resolved spec options onto Options.
@@ -53,21 +42,11 @@ func optionsFrom(opts engine.Options) Options {
 		FreelistSync:    opts.Bool("freelist-sync"),
 		InitialMmapSize: opts.Size("mmap"),
 		NoBatch:         !opts.Bool("batch"),
-		MaxBatchSize:    toInt(opts.Int("batch-size")),
+		MaxBatchSize:    peer.Int(opts.Int("batch-size")),
 		MaxBatchDelay:   opts.Duration("batch-delay"),
 	}
 	if o.InitialMmapSize == 0 {
 		o.InitialMmapSize = -1
 	}
 	return o
-}
-
-// toInt narrows a spec integer to an int; values beyond an int32 (and so
-// beyond every limit Validate accepts) are clamped there, and still rejected
-// with the figure the user typed when it fits.
-func toInt(n int64) int {
-	if int64(int(n)) == n {
-		return int(n) // exact: Validate reports the figure the user typed
-	}
-	return int(max(min(n, math.MaxInt32), math.MinInt32))
 }

@@ -11,13 +11,28 @@
 //
 // Get after Put, overwrite, Delete, ErrNotFound, empty values, binary keys,
 // the key limits (1 and KeyMax bytes accepted; 0 and KeyMax+1 rejected with
-// ErrInvalidArgument), values up to 16 MiB (or the engine's limit if lower),
+// ErrInvalidArgument), values up to 16 MiB (or the engine's limit if lower)
+// and, without -short, one of 64 MiB and a refusal one byte over the limit,
 // Sync-Close-reopen keeps everything, Close without Sync loses nothing,
 // ErrClosed after Close, concurrent use from many goroutines (run the suite
 // under -race), a seeded random op sequence against engine/model with
 // reopens, and, where implemented, the capabilities: Tracker dependencies
 // become persistent by Sync, Lister order and bounds, Maintainer operations
-// never change answers, CheckInvariants after every step.
+// never change answers, Statser counts the key and value bytes Put accepted,
+// CheckInvariants after every step.
+//
+// And the lifecycle every engine shares: Close under concurrent load (every
+// call returns nil or ErrClosed, none panics, Stats keeps its counters), a
+// List callback that calls the engine while Close waits (no deadlock), no
+// goroutine left after Close, and a process killed with SIGKILL after a
+// Sync (the subtest runs itself again in a child process of the test
+// binary, kills it, and reopens: everything the Sync acknowledged is
+// there; Config.InMemory for an engine whose data cannot outlive the
+// process).
+//
+// RunDriver checks an engine's harness entry (engine.Driver): its echoed
+// defaults, how specs map onto options, bad specs refused in one line. The
+// Bench functions are the benchmarks every engine shares.
 //
 // # What it does not verify
 //
@@ -45,6 +60,11 @@ var seedFlag = flag.Uint64("enginetest.seed", 0, "seed for enginetest's randomiz
 
 // Config describes the engine under test.
 type Config struct {
+	// Name names the configuration, as a subtest of RunEach.
+	Name string
+	// Heavy, if set, says why RunEach skips this configuration under
+	// -short (a production-sized cache, a 10ms batch delay).
+	Heavy string
 	// Open opens the engine on dir. The suite calls it again on the same dir
 	// after Close to check what survived.
 	Open func(dir string) (engine.Engine, error)
@@ -54,6 +74,23 @@ type Config struct {
 	// RandomOps is the length of the random op sequence checked against the
 	// model; zero means 2000.
 	RandomOps int
+	// InMemory says that Open keeps the engine's data in the test process
+	// (shardstore on a disk.Mem device): nothing can survive the process,
+	// so the process-kill subtest (KillAfterSync) has nothing to check and
+	// only says so.
+	InMemory bool
+}
+
+// RunEach runs Run for each configuration, as a subtest named by its Name.
+func RunEach(t *testing.T, cfgs ...Config) {
+	for _, cfg := range cfgs {
+		t.Run(cfg.Name, func(t *testing.T) {
+			if cfg.Heavy != "" && testing.Short() {
+				t.Skipf("%s; skipped with -short", cfg.Heavy)
+			}
+			Run(t, cfg)
+		})
+	}
 }
 
 type suite struct {
@@ -92,6 +129,12 @@ func Run(t *testing.T, cfg Config) {
 		{"Tracker", s.testTracker},
 		{"Lister", s.testLister},
 		{"Maintainer", s.testMaintainer},
+		{"Statser", s.testStatser},
+		{"CloseWhileBusy", s.testCloseWhileBusy},
+		{"ListReentersDuringClose", s.testListReentersDuringClose},
+		{"NoGoroutineLeak", s.testNoGoroutineLeak},
+		{"HugeValues", s.testHugeValues},
+		{"KillAfterSync", s.testKillAfterSync},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
@@ -262,7 +305,7 @@ func (s *suite) testLargeValues(t *testing.T) {
 	dir := t.TempDir()
 	e := s.open(t, dir)
 	max := s.valueMax(e)
-	sizes := []int{1, 4095, 4096, 4097, 65535, 65536, 65537, 1 << 20, max}
+	sizes := []int{1, 4095, 4096, 4097, 65535, 65536, 65537, 1<<20 - 1, 1 << 20, max}
 	rng := rand.New(rand.NewPCG(1, 2))
 	vals := map[string][]byte{}
 	for _, n := range sizes {
@@ -484,4 +527,79 @@ func (s *suite) testConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify(s.open(t, dir))
+}
+
+// Opener adapts an adapter's Open(dir, options) to Config.Open, with o as
+// the options.
+func Opener[O any, E engine.Engine](open func(dir string, o O) (E, error), o O) func(dir string) (engine.Engine, error) {
+	return func(dir string) (engine.Engine, error) {
+		e, err := open(dir, o)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+}
+
+// OpenTemp opens an engine with open(dir, o) on a fresh directory of t,
+// fails t if it cannot, and closes it when t ends (after a Close of the
+// test's own, that second Close's ErrClosed is ignored).
+func OpenTemp[O any, E engine.Engine](t testing.TB, open func(dir string, o O) (E, error), o O) E {
+	t.Helper()
+	e, err := open(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// WantUnsupported checks that m refuses each op with an error wrapping
+// errors.ErrUnsupported.
+func WantUnsupported(t testing.TB, m engine.Maintainer, ops ...engine.MaintenanceOp) {
+	t.Helper()
+	for _, op := range ops {
+		if err := m.Maintain(context.Background(), op); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("Maintain(%s) = %v, want ErrUnsupported", op, err)
+		}
+	}
+}
+
+// Fill puts n values of size bytes ('v' repeated) to e, cycling over the
+// keys "k00000" to the keys-th, and fails t on any error: load for a test
+// of an engine's own figures. It returns the key and value bytes put.
+func Fill(t testing.TB, e engine.Engine, n, keys, size int) int64 {
+	t.Helper()
+	v := bytes.Repeat([]byte{'v'}, size)
+	var put int64
+	for i := range n {
+		k := []byte(fmt.Sprintf("k%05d", i%keys))
+		if err := e.Put(context.Background(), k, v); err != nil {
+			t.Fatalf("put %s: %v", k, err)
+		}
+		put += int64(len(k) + len(v))
+	}
+	return put
+}
+
+// testStatser checks the figure every engine can count exactly: the key
+// and value bytes Put accepted.
+func (s *suite) testStatser(t *testing.T) {
+	e := s.open(t, t.TempDir())
+	st, ok := e.(engine.Statser)
+	if !ok {
+		t.Logf("%T does not implement engine.Statser; nothing to check", e)
+		return
+	}
+	before := st.Stats().UserBytesWritten
+	put := Fill(t, e, 300, 100, 1000)
+	if err := e.Delete(s.ctx, []byte("k00001")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sync(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Stats().UserBytesWritten - before; got != put {
+		t.Fatalf("UserBytesWritten grew by %d after puts of %d key and value bytes", got, put)
+	}
 }

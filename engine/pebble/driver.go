@@ -1,16 +1,15 @@
 package pebble
 
 import (
-	"math"
-
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // Driver returns the harness's entry for Pebble. Its option defaults are
 // DefaultOptions, written as a user would type them.
 func Driver() engine.Driver {
 	d := DefaultOptions()
-	return engine.Driver{
+	return peer.Driver(engine.Driver{
 		Name: "pebble",
 		Doc:  "CockroachDB's Pebble LSM tree, configured as CockroachDB runs it",
 		Options: []engine.OptionDef{
@@ -27,17 +26,7 @@ func Driver() engine.Driver {
 			{Name: "l0-concurrency", Kind: engine.KindInt, Default: "2",
 				Doc: "L0 sublevels per extra concurrent L0 compaction; CockroachDB's setting"},
 		},
-		Check: func(opts engine.Options) error { return optionsFrom(opts).Validate() },
-		Open: func(dir string, opts engine.Options) (engine.Engine, error) {
-			o := optionsFrom(opts)
-			// Validate before Open's EnsureDefaults so an explicit 0 is
-			// reported rather than silently replaced by the default.
-			if err := o.Validate(); err != nil {
-				return nil, err
-			}
-			return Open(dir, o)
-		},
-	}
+	}, optionsFrom, Open)
 }
 
 // optionsFrom maps resolved spec options onto Options.
@@ -47,15 +36,7 @@ func optionsFrom(opts engine.Options) Options {
 		DisableWAL:              !opts.Bool("wal"),
 		MemTableSize:            opts.Size("memtable"),
 		CacheSize:               opts.Size("cache"),
-		CompactionsMax:          clampInt(opts.Int("compactions")),
-		L0CompactionConcurrency: clampInt(opts.Int("l0-concurrency")),
+		CompactionsMax:          peer.Int(opts.Int("compactions")),
+		L0CompactionConcurrency: peer.Int(opts.Int("l0-concurrency")),
 	}
-}
-
-// clampInt narrows a spec integer to an int that Validate can still reject.
-func clampInt(n int64) int {
-	if int64(int(n)) == n {
-		return int(n) // exact: Validate reports the figure the user typed
-	}
-	return int(max(min(n, math.MaxInt32), math.MinInt32))
 }

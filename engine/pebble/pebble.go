@@ -44,15 +44,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
-	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
-	"github.com/gauntlet-kv/gauntlet/engine/internal/gate"
+	"github.com/gauntlet-kv/gauntlet/engine/internal/peer"
 )
 
 // ValueMax is the largest value a DB accepts.
@@ -182,24 +180,25 @@ func (quietLogger) Fatalf(format string, args ...any) {
 	pebble.DefaultLogger.Fatalf(format, args...)
 }
 
-// DB is a Pebble database behind the engine contract.
+// DB is a Pebble database behind the engine contract. Its methods are
+// peer.Engine's (argument checks, the close gate, error wrapping), which
+// implements engine.Engine, Lister, Maintainer, Statser and Limiter; what
+// is Pebble's is library's.
 type DB struct {
-	db   *pebble.DB
-	opts Options
-	gate gate.Gate
-	io   *ioCounters
+	*peer.Engine
+	lib *library
+}
 
-	userBytes atomic.Int64
+// library is Pebble's side of each call (peer.Library).
+type library struct {
+	db        *pebble.DB
+	opts      Options
+	io        *ioCounters
 	writeOpts *pebble.WriteOptions
 }
 
-var (
-	_ engine.Engine     = (*DB)(nil)
-	_ engine.Lister     = (*DB)(nil)
-	_ engine.Maintainer = (*DB)(nil)
-	_ engine.Statser    = (*DB)(nil)
-	_ engine.Limiter    = (*DB)(nil)
-)
+// peerConfig is what peer.Engine knows of the adapter.
+var peerConfig = peer.Config{Name: "pebble", ValueMax: ValueMax, Corruption: pebble.IsCorruptionError}
 
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, o Options) (*DB, error) {
@@ -210,197 +209,104 @@ func Open(dir string, o Options) (*DB, error) {
 	io := &ioCounters{}
 	db, err := pebble.Open(dir, o.pebbleOptions(countingFS{FS: vfs.Default, c: io}))
 	if err != nil {
-		return nil, wrap("open "+dir, err)
+		return nil, peerConfig.Wrap("open "+dir, err)
 	}
-	d := &DB{db: db, opts: o, io: io, writeOpts: pebble.NoSync}
+	l := &library{db: db, opts: o, io: io, writeOpts: pebble.NoSync}
 	if o.Sync {
-		d.writeOpts = pebble.Sync
+		l.writeOpts = pebble.Sync
 	}
-	d.gate.Init()
-	return d, nil
+	return &DB{Engine: peer.New(l, peerConfig), lib: l}, nil
 }
 
-// Get returns a copy of the value stored under key.
-func (d *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if err := engine.CheckKey(key); err != nil {
-		return nil, fmt.Errorf("pebble: get: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("pebble: get: %w", err)
-	}
-	if !d.gate.Enter() {
-		return nil, errClosed("get")
-	}
-	defer d.gate.Exit()
-	v, closer, err := d.db.Get(key)
+func (l *library) Get(key []byte) ([]byte, error) {
+	v, closer, err := l.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("pebble: get: %w", engine.ErrNotFound)
+		return nil, engine.ErrNotFound
 	}
 	if err != nil {
-		return nil, wrap("get", err)
+		return nil, err
 	}
 	out := make([]byte, len(v))
 	copy(out, v)
 	if err := closer.Close(); err != nil {
-		return nil, wrap("get", err)
+		return nil, err
 	}
 	return out, nil
 }
 
-// Put stores value under key. Pebble copies both into its batch.
-func (d *DB) Put(ctx context.Context, key, value []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("pebble: put: %w", err)
-	}
-	if err := engine.CheckValue(value, ValueMax); err != nil {
-		return fmt.Errorf("pebble: put: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: put: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("put")
-	}
-	defer d.gate.Exit()
-	if err := d.db.Set(key, value, d.writeOpts); err != nil {
-		return wrap("put", err)
-	}
-	d.userBytes.Add(int64(len(key) + len(value)))
-	return nil
-}
+// Put: Pebble copies key and value into its batch.
+func (l *library) Put(key, value []byte) error { return l.db.Set(key, value, l.writeOpts) }
 
-// Delete removes key.
-func (d *DB) Delete(ctx context.Context, key []byte) error {
-	if err := engine.CheckKey(key); err != nil {
-		return fmt.Errorf("pebble: delete: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: delete: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("delete")
-	}
-	defer d.gate.Exit()
-	if err := d.db.Delete(key, d.writeOpts); err != nil {
-		return wrap("delete", err)
-	}
-	return nil
-}
+func (l *library) Delete(key []byte) error { return l.db.Delete(key, l.writeOpts) }
 
-// Sync makes every write acknowledged before the call durable. See the
-// package documentation for how, per configuration.
-func (d *DB) Sync(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: sync: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("sync")
-	}
-	defer d.gate.Exit()
-	return d.sync()
-}
-
-func (d *DB) sync() error {
+// Sync: see the package documentation for how, per configuration.
+func (l *library) Sync() error {
 	switch {
-	case d.opts.DisableWAL:
+	case l.opts.DisableWAL:
 		// No log to sync: the memtables are the only copy.
-		if err := d.db.Flush(); err != nil {
-			return wrap("sync: flush", err)
+		if err := l.db.Flush(); err != nil {
+			return fmt.Errorf("flush: %w", err)
 		}
-	case d.opts.Sync:
+	case l.opts.Sync:
 		// Every acknowledged write already waited for its WAL fsync.
 	default:
 		// The WAL is one ordered log: syncing an empty record syncs every
 		// record before it, and concurrent callers share the fsync.
-		if err := d.db.LogData(nil, pebble.Sync); err != nil {
-			return wrap("sync", err)
-		}
+		return l.db.LogData(nil, pebble.Sync)
 	}
 	return nil
 }
 
-// Close waits for operations in flight and closes the database. A second
-// Close returns an error wrapping engine.ErrClosed.
-func (d *DB) Close() error {
-	if !d.gate.Close() {
-		return errClosed("close")
-	}
+func (l *library) Close() error {
 	var flushErr error
-	if d.opts.DisableWAL {
+	if l.opts.DisableWAL {
 		// Pebble does not flush memtables on Close; without a WAL they would
 		// be lost.
-		flushErr = d.db.Flush()
-		if flushErr != nil {
-			flushErr = wrap("close: flush", flushErr)
+		if err := l.db.Flush(); err != nil {
+			flushErr = fmt.Errorf("flush: %w", err)
 		}
 	}
-	if err := d.db.Close(); err != nil {
-		return errors.Join(flushErr, wrap("close", err))
-	}
-	return flushErr
+	return peer.Join(flushErr, l.db.Close())
 }
 
-// List calls fn for each key in [start, end) in ascending order.
-func (d *DB) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: list: %w", err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("list")
-	}
-	defer d.gate.Exit()
-	it, err := d.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: start, UpperBound: end})
+func (l *library) List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error {
+	it, err := l.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: start, UpperBound: end})
 	if err != nil {
-		return wrap("list", err)
+		return err
 	}
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				_ = it.Close()
-				return fmt.Errorf("pebble: list: %w", err)
+				return err
 			}
 		}
 		if !fn(it.Key()) {
 			break
 		}
 	}
-	if err := it.Close(); err != nil {
-		return wrap("list", err)
-	}
-	return nil
+	return it.Close()
 }
 
-// Maintain runs a background operation now: index-flush flushes the
-// memtables, compact compacts the whole key range. Pebble has no separate
-// reclamation (compaction drops dead data), superblock or cache flush.
-func (d *DB) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("pebble: maintain %s: %w", op, err)
-	}
-	if !d.gate.Enter() {
-		return errClosed("maintain " + string(op))
-	}
-	defer d.gate.Exit()
+// Maintain: index-flush flushes the memtables, compact compacts the whole
+// key range. Pebble has no separate reclamation (compaction drops dead
+// data), superblock or cache flush.
+func (l *library) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 	switch op {
 	case engine.IndexFlush:
-		if err := d.db.Flush(); err != nil {
-			return wrap("maintain index-flush", err)
-		}
-		return nil
+		return l.db.Flush()
 	case engine.Compact:
-		return d.compactAll(ctx)
-	case engine.Reclaim, engine.SuperblockFlush, engine.CacheFlush:
-		return fmt.Errorf("pebble: maintain %s: %w", op, errors.ErrUnsupported)
+		return l.compactAll(ctx)
 	}
-	return fmt.Errorf("pebble: maintain %q: unknown operation (valid: %v): %w", op, engine.MaintenanceOps(), engine.ErrInvalidArgument)
+	return errors.ErrUnsupported
 }
 
 // compactAll compacts [first key, last key] into the bottom levels.
-func (d *DB) compactAll(ctx context.Context) error {
-	it, err := d.db.NewIterWithContext(ctx, nil)
+func (l *library) compactAll(ctx context.Context) error {
+	it, err := l.db.NewIterWithContext(ctx, nil)
 	if err != nil {
-		return wrap("maintain compact", err)
+		return err
 	}
 	var first, last []byte
 	if it.First() {
@@ -410,49 +316,34 @@ func (d *DB) compactAll(ctx context.Context) error {
 		}
 	}
 	if err := it.Close(); err != nil {
-		return wrap("maintain compact", err)
+		return err
 	}
 	if first == nil || last == nil {
 		// No live keys. Flush so tombstones in the memtable reach the
 		// tables, where Pebble's own compactions drop them.
-		if err := d.db.Flush(); err != nil {
-			return wrap("maintain compact", err)
-		}
-		return nil
+		return l.db.Flush()
 	}
 	// Compact's end is exclusive; last+0x00 is the smallest key after last.
-	if err := d.db.Compact(ctx, first, append(last, 0), true); err != nil {
-		return wrap("maintain compact", err)
-	}
-	return nil
-}
-
-// Limits reports the key and value limits.
-func (d *DB) Limits() engine.Limits {
-	return engine.Limits{KeyMax: engine.KeyMax, ValueMax: ValueMax}
+	return l.db.Compact(ctx, first, append(last, 0), true)
 }
 
 // Stats reports IO counters since Open. The device figures are exact: every
 // byte and sync Pebble issues passes through a counting file system. Metrics
 // break the writes down from pebble.Metrics.
-func (d *DB) Stats() engine.Stats {
-	s := engine.Stats{
-		UserBytesWritten:   d.userBytes.Load(),
-		DeviceBytesWritten: d.io.written.Load(),
-		DeviceBytesRead:    d.io.read.Load(),
-		Flushes:            d.io.syncs.Load(),
+func (l *library) Stats(s *engine.Stats, open bool) {
+	s.DeviceBytesWritten = l.io.written.Load()
+	s.DeviceBytesRead = l.io.read.Load()
+	s.Flushes = l.io.syncs.Load()
+	if !open {
+		return
 	}
-	if !d.gate.Enter() {
-		return s
-	}
-	defer d.gate.Exit()
-	m := d.db.Metrics()
+	m := l.db.Metrics()
 	total := m.Total()
 	var flushed, compacted, compactRead uint64
-	for _, l := range m.Levels {
-		flushed += l.TableBytesFlushed + l.BlobBytesFlushed
-		compacted += l.TableBytesCompacted + l.BlobBytesCompacted
-		compactRead += l.TableBytesRead
+	for _, lv := range m.Levels {
+		flushed += lv.TableBytesFlushed + lv.BlobBytesFlushed
+		compacted += lv.TableBytesCompacted + lv.BlobBytesCompacted
+		compactRead += lv.TableBytesRead
 	}
 	s.Metrics = map[string]float64{
 		"wal_bytes_written":        float64(m.WAL.BytesWritten),
@@ -469,21 +360,4 @@ func (d *DB) Stats() engine.Stats {
 		"block_cache_misses":       float64(m.BlockCache.Misses),
 		"disk_usage_bytes":         float64(m.DiskSpaceUsage()),
 	}
-	return s
-}
-
-func errClosed(op string) error {
-	return fmt.Errorf("pebble: %s: %w", op, engine.ErrClosed)
-}
-
-// wrap adds the adapter's context to a Pebble error, marking the conditions
-// the contract names.
-func wrap(op string, err error) error {
-	switch {
-	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("pebble: %s: %w: %w", op, engine.ErrNoSpace, err)
-	case pebble.IsCorruptionError(err):
-		return fmt.Errorf("pebble: %s: %w: %w", op, engine.ErrCorruption, err)
-	}
-	return fmt.Errorf("pebble: %s: %w", op, err)
 }

@@ -2,7 +2,6 @@ package shardstore
 
 import (
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 
@@ -23,7 +22,7 @@ func testOptions() Options {
 }
 
 func TestEngineMem(t *testing.T) {
-	enginetest.Run(t, enginetest.Config{Open: memOpener(testOptions())})
+	enginetest.Run(t, enginetest.Config{Open: memOpener(testOptions()), InMemory: true})
 }
 
 // memOpener opens stores with o on in-memory devices, one per directory,
@@ -60,23 +59,13 @@ func TestEngineFile(t *testing.T) {
 	}
 }
 
+func TestDriver(t *testing.T) {
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver"})
+}
+
+// TestDriverOptions: spec values that Options spell differently.
 func TestDriverOptions(t *testing.T) {
 	d := Driver()
-	o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "size", Value: "64MiB"}, {Key: "extent", Value: "1MiB"}, {Key: "sched", Value: "fifo"}}}, d.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := d.Open(t.TempDir(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if err := e.Put(t.Context(), []byte("k"), []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := e.Get(t.Context(), []byte("k")); err != nil || string(got) != "v" {
-		t.Fatalf("get = %q, %v", got, err)
-	}
 	for v, want := range map[string]int64{"0": -1, "1MiB": 1 << 20} {
 		o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "value-cache", Value: v}}}, d.Options)
 		if err != nil {
@@ -86,7 +75,7 @@ func TestDriverOptions(t *testing.T) {
 			t.Errorf("value-cache=%s: ValueCacheBytes %d, want %d", v, got, want)
 		}
 	}
-	o, err = engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: "2"}}}, d.Options)
+	o, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "io-depth", Value: "2"}}}, d.Options)
 	if err != nil || OptionsFromSpec(o).IODepth != 2 {
 		t.Fatalf("io-depth=2: %v, IODepth %d", err, OptionsFromSpec(o).IODepth)
 	}
@@ -95,11 +84,8 @@ func TestDriverOptions(t *testing.T) {
 		if err == nil {
 			err = d.Check(o)
 		}
-		if !errors.Is(err, engine.ErrInvalidArgument) || !strings.Contains(err.Error(), "io-depth="+bad) {
-			t.Errorf("io-depth=%s: %v, want an error naming it", bad, err)
+		if !errors.Is(err, engine.ErrInvalidArgument) {
+			t.Errorf("io-depth=%s: %v, want ErrInvalidArgument", bad, err)
 		}
-	}
-	if _, err := engine.Resolve(engine.Spec{Name: "shardstore", Options: []engine.Setting{{Key: "sched", Value: "lifo"}}}, d.Options); err == nil {
-		t.Fatal("sched=lifo accepted")
 	}
 }

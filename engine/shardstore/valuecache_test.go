@@ -105,5 +105,5 @@ func TestValueCache(t *testing.T) {
 func TestEngineMemNoValueCache(t *testing.T) {
 	o := testOptions()
 	o.ValueCacheBytes = -1
-	enginetest.Run(t, enginetest.Config{Open: memOpener(o)})
+	enginetest.Run(t, enginetest.Config{Open: memOpener(o), InMemory: true})
 }

@@ -1,6 +1,6 @@
-// Package gate is the admission gate the peer adapters put in front of their
-// engines: it admits operations until Close, and lets Close wait for the ones
-// in flight.
+// Package gate is the admission gate peer.Engine (engine/internal/peer)
+// puts in front of every peer adapter's library: it admits operations until
+// Close, and lets Close wait for the ones in flight.
 package gate
 
 import "sync/atomic"
