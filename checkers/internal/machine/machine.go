@@ -336,7 +336,7 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		var got []string
 		err := e.(engine.Lister).List(m.ctx, op.Key, op.End, func(k []byte) bool {
 			got = append(got, string(k))
-			return op.ScanLen == 0 || len(got) < op.ScanLen
+			return op.ListMore(len(got))
 		})
 		if err != nil {
 			return unexpected(err, nil)
