@@ -135,7 +135,7 @@ func Driver() engine.Driver {
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
 			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
 				Doc: "device writes the IO scheduler keeps in flight at once"},
-			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: []string{string(iosched.PolicyCoalesce), string(iosched.PolicyFIFO)},
+			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
 				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
 		},
 		Check: func(o engine.Options) error {
