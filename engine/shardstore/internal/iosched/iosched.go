@@ -99,6 +99,17 @@ func PolicyNames() []string {
 	return names
 }
 
+// Doc says in a phrase what the policy does, for option docs.
+func (p Policy) Doc() string {
+	switch p {
+	case PolicyCoalesce:
+		return "coalesce merges adjacent appends into one IO"
+	case PolicyFIFO:
+		return "fifo issues one IO per append"
+	}
+	return ""
+}
+
 // Valid reports whether p is one of Policies.
 func (p Policy) Valid() bool {
 	for _, q := range Policies() {
