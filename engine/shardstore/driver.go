@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -135,8 +136,8 @@ func Driver() engine.Driver {
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
 			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
 				Doc: "device writes the IO scheduler keeps in flight at once"},
-			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: []string{string(iosched.PolicyCoalesce), string(iosched.PolicyFIFO)},
-				Doc: "IO scheduling policy: coalesce merges adjacent appends into one IO, fifo issues one IO per append"},
+			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
+				Doc: schedDoc()},
 		},
 		Check: func(o engine.Options) error {
 			if n := o.Int("io-depth"); n < 1 {
@@ -231,4 +232,13 @@ func checkDeviceSize(o Options) error {
 func capacity(o Options) int64 {
 	n := o.DeviceBytes/o.ExtentBytes - deviceExtentsMin(o) + 1
 	return max(n, 0) * o.ExtentBytes / 10 * 9
+}
+
+// schedDoc describes the sched= option from iosched's one list of policies.
+func schedDoc() string {
+	var docs []string
+	for _, p := range iosched.Policies() {
+		docs = append(docs, p.Doc())
+	}
+	return "IO scheduling policy: " + strings.Join(docs, ", ")
 }

@@ -181,7 +181,7 @@ func (o Options) Validate() error {
 	if o.FlushInterval < 0 {
 		errs = append(errs, fmt.Errorf("flush interval %v is negative", o.FlushInterval))
 	}
-	if o.Scheduler != "" && o.Scheduler != iosched.PolicyCoalesce && o.Scheduler != iosched.PolicyFIFO {
+	if o.Scheduler != "" && !o.Scheduler.Valid() {
 		errs = append(errs, fmt.Errorf("scheduler policy %q: want one of %v", o.Scheduler, iosched.Policies()))
 	}
 	if o.IODepth < 0 {

@@ -85,7 +85,40 @@ const (
 )
 
 // Policies lists the policies, default first.
+// It is the one list of names: options validation, the driver's sched=
+// choices and its docs all read it.
 func Policies() []Policy { return []Policy{PolicyCoalesce, PolicyFIFO} }
+
+// PolicyNames returns Policies as strings, default first.
+func PolicyNames() []string {
+	ps := Policies()
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = string(p)
+	}
+	return names
+}
+
+// Doc says in a phrase what the policy does, for option docs.
+func (p Policy) Doc() string {
+	switch p {
+	case PolicyCoalesce:
+		return "coalesce merges adjacent appends into one IO"
+	case PolicyFIFO:
+		return "fifo issues one IO per append"
+	}
+	return ""
+}
+
+// Valid reports whether p is one of Policies.
+func (p Policy) Valid() bool {
+	for _, q := range Policies() {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
 
 // Class separates client work from the engine's own.
 type Class uint8
