@@ -106,20 +106,19 @@ func TestDDMin(t *testing.T) {
 	}
 }
 
-// TestKillStopMidCaseIsNoViolation: a kill-mode run stopped while a case is
-// under way (Ctrl-C) finishes that case with its checks and ends as a pass
-// "stopped after N cases". The checks used to run under the stopped
-// context, and pebble, which honours it, failed them: a false violation.
-func TestKillStopMidCaseIsNoViolation(t *testing.T) {
-	tg, err := testengines.Driver(table(), "pebble")
+// runKillStoppedAt runs cases kill-mode cases on eng and stops the run
+// (as Ctrl-C does) when the third case's workload child starts.
+func runKillStoppedAt(t *testing.T, eng string, cases int) checkers.Result {
+	t.Helper()
+	tg, err := testengines.Driver(table(), eng)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	child := crash.TestChild("pebble")
+	child := crash.TestChild(eng)
 	starts := 0
-	c := crash.KillConfig{Target: tg, Seed: 1, Cases: 100, OutDir: t.TempDir(),
+	c := crash.KillConfig{Target: tg, Seed: 1, Cases: cases, OutDir: t.TempDir(),
 		Child: func(role crash.Role, dir, trace string) *exec.Cmd {
 			if role == crash.RoleWorkload {
 				if starts++; starts == 3 {
@@ -132,6 +131,16 @@ func TestKillStopMidCaseIsNoViolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// TestKillStopMidCaseIsNoViolation: a kill-mode run stopped while a case is
+// under way (Ctrl-C) finishes that case with its checks and ends
+// interrupted, "stopped after N cases". The checks used to run under the
+// stopped context, and pebble, which honours it, failed them: a false
+// violation.
+func TestKillStopMidCaseIsNoViolation(t *testing.T) {
+	r := runKillStoppedAt(t, "pebble", 100)
 	if r.Verdict != checkers.Interrupted || r.Cases != 3 || !strings.Contains(r.Reason, "stopped after 3 of 100 cases") {
 		t.Fatalf("stopped run: %s", r.Summary())
 	}
@@ -140,27 +149,7 @@ func TestKillStopMidCaseIsNoViolation(t *testing.T) {
 // TestKillStopAfterLastCaseIsPass: a stop that comes while the last case
 // runs ends nothing early: the run did all its cases, and passes.
 func TestKillStopAfterLastCaseIsPass(t *testing.T) {
-	tg, err := testengines.Driver(table(), "model")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	child := crash.TestChild("model")
-	starts := 0
-	c := crash.KillConfig{Target: tg, Seed: 1, Cases: 3, OutDir: t.TempDir(),
-		Child: func(role crash.Role, dir, trace string) *exec.Cmd {
-			if role == crash.RoleWorkload {
-				if starts++; starts == 3 {
-					cancel()
-				}
-			}
-			return child(role, dir, trace)
-		}}
-	r, err := crash.RunKill(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runKillStoppedAt(t, "model", 3)
 	if r.Verdict != checkers.Pass || r.Cases != 3 || r.Reason != "" {
 		t.Fatalf("run stopped in its last case: %s, want a pass", r.Summary())
 	}
