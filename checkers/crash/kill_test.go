@@ -3,13 +3,11 @@ package crash_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
+	"github.com/gauntlet-kv/gauntlet/internal/testfs"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -213,51 +212,6 @@ func TestKillVerifyHangsInChild(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted
-// when the test ends (the tests run as root).
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount a %d-byte tmpfs on %s (the test needs root): %v: %s", size, dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fill writes to a file in dir until the file system is full.
-func fill(t *testing.T, dir string) {
-	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := f.Write(buf)
-		if errors.Is(err, syscall.ENOSPC) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			t.Fatal("fill: a write of nothing")
-		}
-	}
-	// Pages written short of a whole buffer.
-	for {
-		if _, err := f.Write(buf[:512]); err != nil {
-			break
-		}
-	}
-}
-
 // TestKillDiskFull: the disk the cases run on fills up before case 3. The
 // engine's failure (no space) is not a violation: the run ends unknown,
 // saying what happened, with the two cases before it kept.
@@ -266,14 +220,14 @@ func TestKillDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg.WorkDir = mountTmpfs(t, 8<<20)
+	tg.WorkDir = testfs.Tmpfs(t, 8<<20)
 	child := crash.TestChild("model")
 	starts := 0
 	c := crash.KillConfig{Target: tg, Seed: 1, Cases: 5, OutDir: t.TempDir(),
 		Child: func(role crash.Role, dir, trace string) *exec.Cmd {
 			if role == crash.RoleWorkload {
 				if starts++; starts == 3 {
-					fill(t, tg.WorkDir)
+					testfs.Fill(t, tg.WorkDir)
 				}
 			}
 			return child(role, dir, trace)

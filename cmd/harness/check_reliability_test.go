@@ -17,6 +17,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
+	"github.com/gauntlet-kv/gauntlet/internal/testfs"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -123,35 +124,6 @@ func TestCheckSignalIsNotPass(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size bytes on a new directory, unmounted
-// when the test ends (the tests run as root).
-func mountTmpfs(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount a %d-byte tmpfs on %s (the test needs root): %v: %s", size, dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillBut fills the file system of dir until free bytes are left.
-func fillBut(t *testing.T, dir string, free int64) {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	n := int64(st.Bavail)*st.Bsize - free
-	if err := os.WriteFile(filepath.Join(dir, "filler"), make([]byte, n), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestCheckKillDiskFull runs kill mode on a tmpfs with 16 KiB left for
 // the peers and the model, as a real harness process: room for the
 // harness's case files, not for the engine's. No engine's failure reaches
@@ -171,8 +143,8 @@ func TestCheckKillDiskFull(t *testing.T) {
 		{"pebble", 16 << 10}, {"badger", 16 << 10}, {"bbolt", 16 << 10}, {"model", 16 << 10}, {"shardstore", 16 << 10},
 	} {
 		t.Run(fmt.Sprintf("%s-%dKiB", c.engine, c.free>>10), func(t *testing.T) {
-			tmp, out := mountTmpfs(t, 16<<20), t.TempDir()
-			fillBut(t, tmp, c.free)
+			tmp, out := testfs.Tmpfs(t, 16<<20), t.TempDir()
+			testfs.FillBut(t, tmp, c.free)
 			p := startHarness(t, tmp, "check", "crash", "--engine", c.engine, "--mode", "kill", "--cases", "20", "--out", out)
 			code := p.wait(t)
 			stderr := p.stderr.String()
