@@ -73,10 +73,14 @@ type Result struct {
 	// Reason explains an Unknown or Interrupted verdict, a run whose
 	// budget ended before its cases were done, or which job of several
 	// found a violation.
-	Reason     string        `json:"reason,omitempty"`
-	Cases      int64         `json:"cases"`
-	Ops        int64         `json:"ops"`
-	Elapsed    time.Duration `json:"elapsed_ns"`
+	Reason  string        `json:"reason,omitempty"`
+	Cases   int64         `json:"cases"`
+	Ops     int64         `json:"ops"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	// Detected is the time from the start to the first violation, before
+	// any shrinking: how fast the checker finds a bug (harness mutants
+	// reports it). Zero when nothing was found.
+	Detected   time.Duration `json:"detected_ns,omitempty"`
 	Violations []Violation   `json:"violations"`
 }
 

@@ -176,9 +176,16 @@ func (f figure) draw(c draw.Canvas) {
 	}
 }
 
+// drawing is an image writeFigure renders: a figure of plots, or a
+// drawing of its own (the mutants heatmap).
+type drawing interface {
+	size() (w, h vg.Length)
+	draw(c draw.Canvas)
+}
+
 // writeFigure renders f as ext ("png" or "svg") to path, through a
 // temporary file so a failed write never leaves half an image behind.
-func writeFigure(path string, f figure, ext string) error {
+func writeFigure(path string, f drawing, ext string) error {
 	w, h := f.size()
 	var out io.WriterTo
 	switch ext {

@@ -24,34 +24,58 @@ var BenchSchema []byte
 
 var englishPrinter = message.NewPrinter(language.English)
 
-const benchSchemaURL = "https://github.com/gauntlet-kv/gauntlet/reports/schema/bench.schema.json"
+const schemaBase = "https://github.com/gauntlet-kv/gauntlet/reports/schema/"
 
-var benchSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(BenchSchema))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat() // "started" must be an RFC 3339 time, not just a string
-	if err := c.AddResource(benchSchemaURL, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(benchSchemaURL)
-})
+// MutantsSchema is the JSON Schema of mutants.Report, the document
+// `harness mutants` writes.
+//
+//go:embed schema/mutants.schema.json
+var MutantsSchema []byte
+
+// compileSchema compiles an embedded schema once.
+func compileSchema(name string, doc []byte) func() (*jsonschema.Schema, error) {
+	return sync.OnceValues(func() (*jsonschema.Schema, error) {
+		d, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+		if err != nil {
+			return nil, err
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.AssertFormat() // "started" must be an RFC 3339 time, not just a string
+		if err := c.AddResource(schemaBase+name, d); err != nil {
+			return nil, err
+		}
+		return c.Compile(schemaBase + name)
+	})
+}
+
+var (
+	benchSchema   = compileSchema("bench.schema.json", BenchSchema)
+	mutantsSchema = compileSchema("mutants.schema.json", MutantsSchema)
+)
 
 // ValidateBenchJSON checks that b is a bench report matching BenchSchema.
 // The error lists every problem found, each with the JSON pointer of the
 // value at fault ("/runs/0/mode: value must be one of ...").
 func ValidateBenchJSON(b []byte) error {
-	sch, err := benchSchema()
+	return validate(b, benchSchema, "bench report", "bench.schema.json")
+}
+
+// ValidateMutantsJSON checks that b is a mutants report matching
+// MutantsSchema, as ValidateBenchJSON does for bench reports.
+func ValidateMutantsJSON(b []byte) error {
+	return validate(b, mutantsSchema, "mutants report", "mutants.schema.json")
+}
+
+func validate(b []byte, schema func() (*jsonschema.Schema, error), what, file string) error {
+	sch, err := schema()
 	if err != nil {
 		// The schema is embedded and tested: failing to compile it is a bug.
-		panic(fmt.Sprintf("reports: bench schema does not compile: %v", err))
+		panic(fmt.Sprintf("reports: %s does not compile: %v", file, err))
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
-		return fmt.Errorf("bench report: not JSON: %v", err)
+		return fmt.Errorf("%s: not JSON: %v", what, err)
 	}
 	err = sch.Validate(inst)
 	var ve *jsonschema.ValidationError
@@ -62,7 +86,7 @@ func ValidateBenchJSON(b []byte) error {
 	collectProblems(ve, &problems)
 	slices.Sort(problems)
 	problems = slices.Compact(problems)
-	return fmt.Errorf("bench report does not match bench.schema.json: %s", strings.Join(problems, "; "))
+	return fmt.Errorf("%s does not match %s: %s", what, file, strings.Join(problems, "; "))
 }
 
 // collectProblems flattens a validation error tree into one line per leaf:

@@ -1273,6 +1273,9 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 		default:
 			res.Cases++
 			res.Ops += int64(r.acked + 1)
+			if res.Detected == 0 {
+				res.Detected = time.Since(start)
+			}
 			v, why, err := k.violation(ctx, steps, r, o.f)
 			switch {
 			case err != nil:

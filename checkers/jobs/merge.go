@@ -50,6 +50,11 @@ func Merge(results []checkers.Result, m Merged) checkers.Result {
 		res.Cases += r.Cases
 		res.Ops += r.Ops
 		res.Violations = append(res.Violations, r.Violations...)
+		// The workers started together: the first detection is the
+		// soonest of theirs.
+		if r.Detected > 0 && (res.Detected == 0 || r.Detected < res.Detected) {
+			res.Detected = r.Detected
+		}
 		if grave[r.Verdict] > grave[res.Verdict] {
 			res.Verdict = r.Verdict
 			if r.Verdict == checkers.Unknown {

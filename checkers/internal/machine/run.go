@@ -191,6 +191,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			last = fl
 			if searching && first == nil {
 				first = fl
+				res.Detected = time.Since(start)
 			}
 			return fl
 		}

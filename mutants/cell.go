@@ -1,0 +1,278 @@
+package mutants
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+)
+
+// Outcome is what one detector did to one mutant.
+type Outcome string
+
+// The outcomes (see the package documentation).
+const (
+	Killed     Outcome = "killed"
+	Survived   Outcome = "survived"
+	TimedOut   Outcome = "timed-out"
+	Unknown    Outcome = "unknown"
+	NotViable  Outcome = "not-viable"
+	NotCovered Outcome = "not-covered"
+	Waits      Outcome = "waits"
+)
+
+// Detector is one way of running a checker.
+type Detector struct {
+	Checker string `json:"checker"`
+	Mode    string `json:"mode,omitempty"`
+	Faults  bool   `json:"faults,omitempty"`
+}
+
+// String names d as the matrix's columns do: "crash/block",
+// "conformance+faults".
+func (d Detector) String() string {
+	s := d.Checker
+	if d.Mode != "" {
+		s += "/" + d.Mode
+	}
+	if d.Faults {
+		s += "+faults"
+	}
+	return s
+}
+
+// ParseDetector reads a Detector as String writes it.
+func ParseDetector(s string) (Detector, error) {
+	var d Detector
+	s, d.Faults = strings.CutSuffix(s, "+faults")
+	d.Checker, d.Mode, _ = strings.Cut(s, "/")
+	if d.Checker == "" || strings.ContainsAny(d.Checker+d.Mode, "/+ ") {
+		return Detector{}, fmt.Errorf("detector %q: want checker[/mode][+faults], e.g. crash/block or conformance+faults", s)
+	}
+	return d, nil
+}
+
+// Detectors lists every way of running the checkers: each mode of each
+// (or the checker alone), and each again with faults where the checker
+// takes them.
+func Detectors(cs []checkers.Checker) []Detector {
+	var ds []Detector
+	for _, c := range cs {
+		modes := []string{""}
+		if len(c.Modes) > 0 {
+			modes = modes[:0]
+			for _, m := range c.Modes {
+				modes = append(modes, m.Name)
+			}
+		}
+		for _, m := range modes {
+			ds = append(ds, Detector{Checker: c.Name, Mode: m})
+			if c.Faults {
+				ds = append(ds, Detector{Checker: c.Name, Mode: m, Faults: true})
+			}
+		}
+	}
+	return ds
+}
+
+// Subject is one mutant as the runner runs it.
+type Subject struct {
+	// Name keys the subject's cells: a catalogue name, an AST mutant's ID,
+	// or "none" for the baseline.
+	Name string `json:"name"`
+	// Engine is the engine spec the detectors run.
+	Engine string `json:"engine"`
+	// Exe is the harness executable built with the mutant; Prepare, if
+	// set, builds it when the subject's first cell starts (an AST
+	// mutant's overlay build), and a NotViable error from it makes every
+	// cell of the subject not viable.
+	Exe     string                                    `json:"-"`
+	Prepare func(ctx context.Context) (string, error) `json:"-"`
+	// Expect are the detectors that should kill it (empty: none named).
+	Expect []Detector `json:"expect,omitempty"`
+	// Skip, if not empty, is the outcome of every cell without running
+	// it (Waits, NotCovered, NotViable), and SkipWhy says why.
+	Skip    Outcome `json:"skip,omitempty"`
+	SkipWhy string  `json:"skip_why,omitempty"`
+}
+
+// ErrNotViable marks a subject whose harness does not build.
+var ErrNotViable = errors.New("mutant does not compile")
+
+// Cell is one detector run against one subject: the unit a run schedules,
+// saves and resumes.
+type Cell struct {
+	Schema   string   `json:"schema"`
+	Commit   string   `json:"commit"`
+	Subject  string   `json:"subject"`
+	Detector Detector `json:"detector"`
+	Seed     uint64   `json:"seed"`
+	Outcome  Outcome  `json:"outcome"`
+	// Why explains an outcome other than killed or survived.
+	Why string `json:"why,omitempty"`
+	// Budget is what the cell was given; Elapsed what it took (the
+	// worker's wall time, shrinking included), Detected the time to the
+	// first violation when the checker reports it.
+	Budget   time.Duration `json:"budget_ns"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	Detected time.Duration `json:"detected_ns,omitempty"`
+	// Cases and Ops the checker ran (to and with the first detection, for
+	// a kill: the checkers stop at their first violation).
+	Cases int64 `json:"cases"`
+	Ops   int64 `json:"ops"`
+	// For a kill: the violation's summary, its minimized length, the
+	// length before shrinking, the trace and the command that replays it.
+	Violation   string `json:"violation,omitempty"`
+	TraceOps    int    `json:"trace_ops,omitempty"`
+	OriginalOps int    `json:"original_ops,omitempty"`
+	Trace       string `json:"trace,omitempty"`
+	Replay      string `json:"replay,omitempty"`
+}
+
+// CellSchema versions the cell files.
+const CellSchema = "gauntlet.mutants.cell/v1"
+
+// cellRun is what running one cell needs.
+type cellRun struct {
+	exe     string
+	subject Subject
+	det     Detector
+	seed    uint64
+	budget  time.Duration
+	cases   int
+	dir     string // the worker's --out
+	grace   time.Duration
+	// replay renders the command that replays a trace of this cell.
+	replay func(trace string) string
+}
+
+// run runs the cell's worker and reads its outcome. An error is the
+// runner's own failure (a bad command line, no Result): the run stops.
+func (c cellRun) run(ctx context.Context) (Cell, error) {
+	cell := Cell{Schema: CellSchema, Subject: c.subject.Name, Detector: c.det, Seed: c.seed, Budget: c.budget}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return cell, err
+	}
+	stem := checkers.FileStem(c.det.Checker, c.det.Mode, c.subject.Engine, c.seed)
+	resultPath := filepath.Join(c.dir, stem+".json")
+	os.Remove(resultPath) // a Result left by an earlier try must not pass for this one's
+	args := []string{"check", c.det.Checker, "--worker", "--engine", c.subject.Engine,
+		"--seed", strconv.FormatUint(c.seed, 10), "--budget", c.budget.String(), "--out", c.dir}
+	if c.det.Mode != "" {
+		args = append(args, "--mode", c.det.Mode)
+	}
+	if c.det.Faults {
+		args = append(args, "--faults")
+	}
+	if c.cases > 0 {
+		args = append(args, "--cases", strconv.Itoa(c.cases))
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.budget+c.grace)
+	defer cancel()
+	cmd := exec.Command(c.exe, args...)
+	cmd.Env = append(os.Environ(), checkers.ChildEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its kill-mode children go with it
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return cell, fmt.Errorf("mutants: start %s: %w", c.exe, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	stopped := false
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+		stopped = true
+		// SIGINT first: the worker turns it into a Result that says
+		// interrupted; its process group gets SIGKILL if it does not end.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case err = <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			err = <-done
+		}
+	}
+	cell.Elapsed = time.Since(start)
+	if ctx.Err() != nil {
+		return cell, ctx.Err() // the run was stopped: this cell did not finish
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return cell, fmt.Errorf("mutants: %s: %w", c.exe, err)
+	}
+	res, rerr := readResult(resultPath)
+	switch {
+	case stopped:
+		cell.Outcome = TimedOut
+		cell.Why = fmt.Sprintf("still running %s after its budget of %s; stopped", c.grace.Round(time.Second), c.budget)
+		if rerr == nil {
+			cell.Cases, cell.Ops = res.Cases, res.Ops
+		}
+		return cell, nil
+	case code == 2:
+		return cell, fmt.Errorf("mutants: %s refused the command line (%s %s): %s", c.det, c.exe, strings.Join(args, " "), lastLine(out.String()))
+	case rerr != nil && code == 0:
+		return cell, fmt.Errorf("mutants: %s on %s passed but wrote no readable Result: %v", c.det, c.subject.Name, rerr)
+	case rerr != nil:
+		// The worker died without a Result: a panic that escaped the
+		// checker, a kill. Not a kill the checker earned.
+		cell.Outcome, cell.Why = Unknown, fmt.Sprintf("worker exited %d without a Result: %s", code, lastLine(out.String()))
+		return cell, nil
+	}
+	cell.Cases, cell.Ops = res.Cases, res.Ops
+	switch {
+	case code == 1 && res.Verdict == checkers.Fail && len(res.Violations) > 0:
+		v := res.Violations[0]
+		cell.Outcome = Killed
+		cell.Violation, cell.TraceOps, cell.OriginalOps, cell.Trace = v.Summary, len(v.Ops), v.OriginalOps, v.TraceFile
+		cell.Detected = res.Detected
+		if v.TraceFile != "" && c.replay != nil {
+			cell.Replay = c.replay(v.TraceFile)
+		} else {
+			cell.Replay = v.Replay
+		}
+	case code == 0 && res.Verdict == checkers.Pass:
+		cell.Outcome = Survived
+	case res.Verdict == checkers.Unknown:
+		cell.Outcome, cell.Why = Unknown, res.Reason
+	default:
+		return cell, fmt.Errorf("mutants: %s on %s exited %d but its Result says %s", c.det, c.subject.Name, code, res.Verdict)
+	}
+	return cell, nil
+}
+
+// readResult reads a worker's Result.
+func readResult(path string) (checkers.Result, error) {
+	var r checkers.Result
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// lastLine is the last non-empty line of s: what a failing worker said.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}

@@ -1,0 +1,322 @@
+package mutants
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+)
+
+// fakeEnv makes this test binary a stand-in for the harness: a `check`
+// worker whose verdict the engine spec chooses (fake:mutant=<behaviour>),
+// so the runner's handling of every outcome is tested without building a
+// harness.
+const fakeEnv = "GAUNTLET_MUTANTS_FAKE_HARNESS"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeEnv) != "" {
+		os.Exit(fakeCheck(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeCheck is `harness check` as far as the runner can tell.
+func fakeCheck(args []string) int {
+	if len(args) < 2 || args[0] != "check" {
+		fmt.Fprintln(os.Stderr, "fake harness: want check <checker>")
+		return 2
+	}
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	engine := fs.String("engine", "", "")
+	seed := fs.Uint64("seed", 0, "")
+	fs.Duration("budget", 0, "")
+	out := fs.String("out", "", "")
+	mode := fs.String("mode", "", "")
+	fs.Bool("faults", false, "")
+	fs.Bool("worker", false, "")
+	fs.Int("cases", 0, "")
+	if err := fs.Parse(args[2:]); err != nil {
+		return 2
+	}
+	checker := args[1]
+	res := checkers.Result{Checker: checker, Engine: *engine, Seed: *seed, Verdict: checkers.Pass, Cases: 40, Ops: 400}
+	write := func(code int) int {
+		b, _ := res.JSON()
+		os.WriteFile(filepath.Join(*out, checkers.FileStem(checker, *mode, *engine, *seed)+".json"), b, 0o644)
+		return code
+	}
+	behaviour := strings.TrimPrefix(*engine, "fake:mutant=")
+	// "killed-by-crash" is killed only by the crash checker.
+	if b, ok := strings.CutPrefix(behaviour, "killed-by-"); ok {
+		behaviour = "survive"
+		if b == checker {
+			behaviour = "kill"
+		}
+	}
+	switch behaviour {
+	case "kill", "canary":
+		res.Verdict, res.Cases, res.Detected = checkers.Fail, 3, 5*time.Millisecond
+		res.Violations = []checkers.Violation{{Summary: "get k1 = v2, want v1", Ops: []string{"put k1", "get k1"}, OriginalOps: 17,
+			TraceFile: filepath.Join(*out, "trace.txt"), Replay: "harness check " + checker + " --replay trace.txt"}}
+		return write(1)
+	case "survive", "none":
+		return write(0)
+	case "unknown":
+		res.Verdict, res.Reason = checkers.Unknown, "engine failed to open"
+		return write(3)
+	case "die":
+		fmt.Fprintln(os.Stderr, "panic: runtime error: index out of range")
+		return 2 + 1 // no Result
+	case "usage":
+		fmt.Fprintln(os.Stderr, "check: --mode bogus: want block or kill")
+		return 2
+	case "hang":
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		<-sig
+		res.Verdict = checkers.Interrupted
+		return write(130)
+	}
+	return 2
+}
+
+func fakeConfig(t *testing.T, names ...string) Config {
+	t.Helper()
+	t.Setenv(fakeEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subjects []Subject
+	for _, n := range names {
+		subjects = append(subjects, Subject{Name: n, Engine: "fake:mutant=" + n, Exe: exe})
+	}
+	return Config{
+		Subjects:  subjects,
+		Detectors: []Detector{{Checker: "conformance"}, {Checker: "crash", Mode: "block"}},
+		Seed:      7, CellBudget: time.Second, Jobs: 2, OutDir: t.TempDir(), Commit: "c0ffee",
+	}
+}
+
+func rows(cfg Config) []Row {
+	var rs []Row
+	for _, s := range cfg.Subjects {
+		rs = append(rs, Row{Name: s.Name})
+	}
+	return rs
+}
+
+func TestRunOutcomes(t *testing.T) {
+	cfg := fakeConfig(t, Baseline, Canary, "kill", "survive", "killed-by-crash", "unknown", "die")
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Build(rows(cfg), cfg.Detectors, cells)
+	want := map[string]Outcome{Baseline: Survived, Canary: Killed, "kill": Killed, "survive": Survived,
+		"killed-by-crash": Killed, "unknown": Unknown, "die": Unknown}
+	for _, row := range r.Mutants {
+		if row.Outcome != want[row.Name] {
+			t.Errorf("%s: outcome %s, want %s (cells %+v)", row.Name, row.Outcome, want[row.Name], row.Cells)
+		}
+	}
+	kc := r.Mutants[4].Cells
+	if kc[0].Outcome != Survived || kc[1].Outcome != Killed {
+		t.Errorf("killed-by-crash: conformance %s, crash %s", kc[0].Outcome, kc[1].Outcome)
+	}
+	k := r.Mutants[2].Cells[0]
+	if k.Cases != 3 || k.TraceOps != 2 || k.OriginalOps != 17 || k.Detected != 5*time.Millisecond || k.Replay == "" {
+		t.Errorf("a kill's cell: %+v", k)
+	}
+	if d := r.Mutants[6].Cells[0].Why; !strings.Contains(d, "without a Result") || !strings.Contains(d, "panic") {
+		t.Errorf("a worker that died: why %q", d)
+	}
+	// Scored: kill, survive, killed-by-crash; unknown and die apart.
+	if c := r.Combined; c.Killed != 2 || c.Survived != 1 || c.Other[Unknown] != 2 {
+		t.Errorf("combined %+v", c)
+	}
+	if s := r.Scores[0]; s.Killed != 1 || s.Survived != 2 || s.String() != "1/3 (33.3%); apart: 2 unknown" {
+		t.Errorf("conformance score %+v %q", s, s)
+	}
+	if r.Trust != "" {
+		t.Errorf("trust: %s", r.Trust)
+	}
+	if sv := r.Survivors(); len(sv) != 1 || sv[0].Name != "survive" {
+		t.Errorf("survivors %v", sv)
+	}
+}
+
+// TestRunDistrust: a canary that survives or a baseline that fails makes
+// the scores untrustworthy, whatever they are.
+func TestRunDistrust(t *testing.T) {
+	cfg := fakeConfig(t, "kill")
+	cfg.Subjects = append(cfg.Subjects,
+		Subject{Name: Baseline, Engine: "fake:mutant=kill", Exe: cfg.Subjects[0].Exe},
+		Subject{Name: Canary, Engine: "fake:mutant=killed-by-crash", Exe: cfg.Subjects[0].Exe})
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Build(rows(cfg), cfg.Detectors, cells)
+	if !strings.Contains(r.Trust, "conformance did not pass the unmutated engine") || !strings.Contains(r.Trust, "conformance did not kill the canary") {
+		t.Errorf("trust %q", r.Trust)
+	}
+	if c := r.Combined; c.Killed != 1 || c.Survived != 0 {
+		t.Errorf("baseline or canary counted in the score: %+v", c)
+	}
+}
+
+func TestRunResumes(t *testing.T) {
+	cfg := fakeConfig(t, "kill", "survive")
+	first, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Progress
+	cfg.Progress = func(p Progress) { last = p }
+	// Point the subjects at an executable that cannot run: a resumed run
+	// must not start a worker.
+	for i := range cfg.Subjects {
+		cfg.Subjects[i].Exe = filepath.Join(t.TempDir(), "absent")
+	}
+	again, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("resumed run started a worker: %v", err)
+	}
+	for i := range first {
+		if again[i].Outcome != first[i].Outcome || again[i].Cases != first[i].Cases {
+			t.Errorf("cell %d: resumed %+v, first %+v", i, again[i], first[i])
+		}
+	}
+	if last.Done != 0 {
+		t.Errorf("progress reported %d cells run on a resumed run", last.Done)
+	}
+	// Another commit runs them again.
+	cfg.Commit = "decaf"
+	if _, err := Run(context.Background(), cfg); err == nil {
+		t.Error("cells of another commit were reused")
+	}
+}
+
+func TestRunCorruptCellIsRunAgain(t *testing.T) {
+	cfg := fakeConfig(t, "kill")
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	path := cellPath(cfg, cfg.Subjects[0], cfg.Detectors[0])
+	if err := os.WriteFile(path, []byte(`{"schema": "gauntlet.mutants.cell/v1", "outco`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := loadCell(cfg, cfg.Subjects[0], cfg.Detectors[0]); ok {
+		t.Error("a truncated cell file was loaded")
+	}
+	ran := 0
+	cfg.Progress = func(p Progress) { ran++ }
+	cells, err := Run(context.Background(), cfg)
+	if err != nil || ran != 1 || cells[0].Outcome != Killed {
+		t.Errorf("after truncating one cell: %d cells ran, %v, %+v", ran, err, cells[0])
+	}
+	var c Cell
+	b, _ := os.ReadFile(path)
+	if json.Unmarshal(b, &c) != nil || c.Outcome != Killed {
+		t.Errorf("cell not saved again: %s", b)
+	}
+}
+
+// TestRunTimesOut: a worker that outlives its budget and grace is stopped
+// and its cell says timed out.
+func TestRunTimesOut(t *testing.T) {
+	cfg := fakeConfig(t, "hang")
+	cfg.Detectors = cfg.Detectors[:1]
+	cfg.CellBudget, cfg.Grace = 100*time.Millisecond, 100*time.Millisecond
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cells[0]; c.Outcome != TimedOut || !strings.Contains(c.Why, "after its budget") {
+		t.Errorf("a hung worker: %+v", c)
+	}
+}
+
+func TestRunUsageErrorStops(t *testing.T) {
+	cfg := fakeConfig(t, "usage", "kill")
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "refused the command line") || !strings.Contains(err.Error(), "--mode bogus") {
+		t.Errorf("a refused command line: %v", err)
+	}
+}
+
+// TestRunInterrupted: a cancelled run stops its workers and saves none of
+// the cells they were running.
+func TestRunInterrupted(t *testing.T) {
+	cfg := fakeConfig(t, "hang")
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() {
+		// Cancel once both workers exist: a cell's directory appears
+		// before its worker starts.
+		for {
+			if _, err := os.Stat(filepath.Join(cfg.OutDir, "cells", "hang", "crash_block")); err == nil {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(started)
+		cancel()
+	}()
+	_, err := Run(ctx, cfg)
+	<-started
+	if err != context.Canceled {
+		t.Errorf("interrupted run: %v", err)
+	}
+	for _, s := range cfg.Subjects {
+		for _, d := range cfg.Detectors {
+			if _, ok := loadCell(cfg, s, d); ok {
+				t.Errorf("%s/%s saved by an interrupted run", s.Name, d)
+			}
+		}
+	}
+}
+
+func TestParseDetector(t *testing.T) {
+	for _, s := range []string{"conformance", "crash/block", "conformance+faults", "crash/kill+faults"} {
+		d, err := ParseDetector(s)
+		if err != nil || d.String() != s {
+			t.Errorf("ParseDetector(%q) = %v, %v", s, d, err)
+		}
+	}
+	for _, s := range []string{"", "/block", "crash/block/x", "a b"} {
+		if _, err := ParseDetector(s); err == nil {
+			t.Errorf("ParseDetector(%q) accepted", s)
+		}
+	}
+}
+
+func TestBudgetSharedOut(t *testing.T) {
+	// 3 cells, 1 job, 9 s: the first gets 3 s; a killed cell finishing
+	// at once leaves the next the rest over the remaining two.
+	cfg := fakeConfig(t, "kill", "kill2", "kill3")
+	for i := range cfg.Subjects {
+		cfg.Subjects[i].Engine = "fake:mutant=kill"
+	}
+	cfg.Detectors = cfg.Detectors[:1]
+	cfg.CellBudget, cfg.Budget, cfg.Jobs = 0, 9*time.Second, 1
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cells[0].Budget; b != 3*time.Second {
+		t.Errorf("first cell's budget %s, want 3s", b)
+	}
+	if b := cells[2].Budget; b <= 3*time.Second || b > 9*time.Second {
+		t.Errorf("last cell's budget %s, want what the quick kills left (more than 3s)", b)
+	}
+}
