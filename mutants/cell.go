@@ -96,7 +96,14 @@ type Subject struct {
 	// set, builds it when the subject's first cell starts (an AST
 	// mutant's overlay build), and a NotViable error from it makes every
 	// cell of the subject not viable.
-	Exe     string                                    `json:"-"`
+	Exe string `json:"-"`
+	// Env is added to the workers' environment (GOCOVERDIR for a
+	// coverage run).
+	Env []string `json:"-"`
+	// Cleanup, if set, runs once the subject's last cell has finished
+	// (an AST mutant's binary is removed: each is the size of the
+	// harness).
+	Cleanup func()                                    `json:"-"`
 	Prepare func(ctx context.Context) (string, error) `json:"-"`
 	// Expect are the detectors that should kill it (empty: none named).
 	Expect []Detector `json:"expect,omitempty"`
@@ -180,7 +187,7 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 	cctx, cancel := context.WithTimeout(ctx, c.budget+c.grace)
 	defer cancel()
 	cmd := exec.Command(c.exe, args...)
-	cmd.Env = append(os.Environ(), checkers.ChildEnv+"=1")
+	cmd.Env = append(append(os.Environ(), checkers.ChildEnv+"=1"), c.subject.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its kill-mode children go with it
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

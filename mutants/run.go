@@ -91,6 +91,11 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 			}
 		}
 	}
+	// left counts each subject's cells still to run, for its Cleanup.
+	left := map[int]int{}
+	for _, t := range queue {
+		left[t.subject]++
+	}
 	total := len(cells)
 	done := total - len(queue)
 	start := time.Now()
@@ -131,6 +136,9 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 				c, err := runOne(runCtx, cfg, s, t.det, budget, &mu, prepared, t.subject)
 
 				mu.Lock()
+				if left[t.subject]--; left[t.subject] == 0 && s.Cleanup != nil {
+					s.Cleanup()
+				}
 				if err != nil {
 					if firstErr == nil && runCtx.Err() == nil {
 						firstErr = err

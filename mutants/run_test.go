@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,5 +319,37 @@ func TestBudgetSharedOut(t *testing.T) {
 	}
 	if b := cells[2].Budget; b <= 3*time.Second || b > 9*time.Second {
 		t.Errorf("last cell's budget %s, want what the quick kills left (more than 3s)", b)
+	}
+}
+
+// TestRunCleanupOnce: a subject's Cleanup runs once, after its last cell,
+// and a Prepare that fails to compile makes every cell not viable.
+func TestRunCleanupAndPrepare(t *testing.T) {
+	cfg := fakeConfig(t, "kill", "broken")
+	cleaned := map[string]int{}
+	var prepared atomic.Int32
+	exe := cfg.Subjects[0].Exe
+	for i := range cfg.Subjects {
+		s := &cfg.Subjects[i]
+		name := s.Name
+		s.Exe = ""
+		s.Cleanup = func() { cleaned[name]++ }
+		s.Prepare = func(context.Context) (string, error) {
+			prepared.Add(1)
+			if name == "broken" {
+				return "", fmt.Errorf("%w: ./x.go:3: undefined: y", ErrNotViable)
+			}
+			return exe, nil
+		}
+	}
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cleaned["kill"] != 1 || cleaned["broken"] != 1 || prepared.Load() != 2 {
+		t.Errorf("cleanups %v, prepares %d: want one each", cleaned, prepared.Load())
+	}
+	if cells[0].Outcome != Killed || cells[2].Outcome != NotViable || !strings.Contains(cells[3].Why, "undefined: y") {
+		t.Errorf("cells %+v", cells)
 	}
 }

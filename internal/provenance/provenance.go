@@ -16,6 +16,8 @@ package provenance
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +83,32 @@ func fromSource(module string) (commit string, modified bool, from string) {
 		}
 	}
 	return fromRepo(filepath.Dir(file), module, built)
+}
+
+// SourceRoot is the directory of the main module's source the running
+// binary was built from (its go.mod declares the binary's module), for a
+// verb that builds a variant of the harness (harness mutants). It is found
+// from this package's own source path, never from the current directory.
+func SourceRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return "", errors.New("the binary carries no source paths (-trimpath)")
+	}
+	module := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		module = bi.Main.Path
+	}
+	for dir := filepath.Dir(file); ; dir = filepath.Dir(dir) {
+		if m := goModModule(filepath.Join(dir, "go.mod")); m != "" {
+			if module != "" && m != module {
+				return "", fmt.Errorf("its source %s is in module %s, not %s", dir, m, module)
+			}
+			return dir, nil
+		}
+		if dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("no go.mod above its source %s", filepath.Dir(file))
+		}
+	}
 }
 
 // fromRepo reads the commit of the git repository holding dir, if its

@@ -74,3 +74,16 @@ func TestFromRepo(t *testing.T) {
 		t.Errorf("fromRepo outside git = %s %q, want unknown", c, from)
 	}
 }
+
+func TestSourceRoot(t *testing.T) {
+	root, err := SourceRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := goModModule(filepath.Join(root, "go.mod")); m != "github.com/gauntlet-kv/gauntlet" {
+		t.Errorf("SourceRoot %s: go.mod declares %q", root, m)
+	}
+	if _, err := os.Stat(filepath.Join(root, "internal", "provenance", "provenance.go")); err != nil {
+		t.Errorf("SourceRoot %s does not hold this package: %v", root, err)
+	}
+}
