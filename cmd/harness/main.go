@@ -197,6 +197,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newBenchCmd(),
 		newProbeCmd(),
 		newCheckCmd(),
+		newMutantsCmd(),
 		newInternalCmd(),
 		newShardstoreCmd(),
 		newEnginesCmd(),

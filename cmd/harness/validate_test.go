@@ -40,13 +40,27 @@ func TestBadInputRefusedBeforeRunning(t *testing.T) {
 		{[]string{"probe", "--dir", os.TempDir(), "--bytes", "-5"}, "probe: --bytes -5: want at least 1048576"},
 		{[]string{"probe", "--dir", os.TempDir(), "--phase", "-1s"}, "probe: --phase -1s: give a positive duration"},
 		{[]string{"probe", "--dir", os.TempDir(), "--phase", "0s"}, "probe: --phase 0s: give a positive duration"},
+		{[]string{"mutants", "--budget", "0s"}, "mutants: --budget 0s: give the run some time"},
+		{[]string{"mutants", "--mutant", "no-such-bug"}, "mutants: --mutant no-such-bug: no such mutant (harness mutants list names them)"},
+		{[]string{"mutants", "--detector", "crash/bogus"}, "mutants: --detector crash/bogus: no such detector (want one of conformance, conformance+faults, crash/block"},
+		{[]string{"mutants", "--detector", "crash/block/x"}, "mutants: --detector: detector \"crash/block/x\": want checker[/mode][+faults]"},
+		{[]string{"mutants", "--checker", "lint"}, "mutants: --checker lint: no such checker"},
+		{[]string{"mutants", "--min-score", "101"}, "mutants: --min-score 101: want a percentage from 0 to 100"},
+		{[]string{"mutants", "--jobs", "-1"}, "mutants: --jobs -1"},
+		{[]string{"mutants", "--engine", "pebble"}, "mutants: --engine pebble: the catalogue's mutants are shardstore's"},
+		{[]string{"mutants", "--engine", "shardstore:mutant=canary"}, "without mutant="},
+		{[]string{"mutants", "ast", "--engine", "bbolt"}, "mutants ast: --pkg is required"},
+		{[]string{"mutants", "ast", "--pkg", "go.etcd.io/bbolt"}, "mutants ast: --engine is required"},
+		{[]string{"mutants", "ast", "--pkg", "go.etcd.io/bbolt", "--engine", "bbolt", "--sample", "-3"}, "mutants ast: --sample -3"},
+		{[]string{"mutants", "ast", "--pkg", "go.etcd.io/bbolt", "--engine", "bbolt", "--op", "swap-everything"}, "mutants ast: --op swap-everything: no such operator"},
+		{[]string{"mutants", "ast", "--pkg", "go.etcd.io/bbolt", "--engine", "bbolt", "--detector", "crash/block"}, "none of the detectors given can check it"},
 		{[]string{"--bogus"}, "harness: unknown flag: --bogus (see 'harness --help')"},
 		{[]string{"shardstore", "format", "--bogus"}, "harness: shardstore format: unknown flag: --bogus (see 'harness shardstore format --help')"},
 	}
 	for _, c := range cases {
 		out := filepath.Join(t.TempDir(), "out")
 		args := c.args
-		if args[0] == "bench" {
+		if args[0] == "bench" || args[0] == "mutants" {
 			args = append(args, "--out", out)
 		}
 		code, stdout, stderr := runCLI(t, args...)

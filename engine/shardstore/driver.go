@@ -14,6 +14,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // OpenDir opens the store on the device file opts.DevicePath inside dir
@@ -136,6 +137,8 @@ func Driver() engine.Driver {
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
 			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
 				Doc: "device writes the IO scheduler keeps in flight at once"},
+			{Name: "mutant", Kind: engine.KindString, Default: "",
+				Doc: "a seeded bug to turn on (harness mutants list); needs a harness built with -tags mutants"},
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
 				Doc: schedDoc()},
 		},
@@ -149,6 +152,14 @@ func Driver() engine.Driver {
 				// the Go field.
 				return fmt.Errorf("shardstore: extent=%s: want a multiple of 4KiB from %s to %s: %w",
 					engine.FormatSize(e), engine.FormatSize(extent.ExtentBytesMin), engine.FormatSize(extent.ExtentBytesMax), engine.ErrInvalidArgument)
+			}
+			if m := o.String("mutant"); m != "" && m != "none" {
+				if _, ok := mutant.Lookup(m); !ok {
+					return fmt.Errorf("shardstore: mutant=%s: no such mutant (harness mutants list names them): %w", m, engine.ErrInvalidArgument)
+				}
+				if !mutant.Built() {
+					return fmt.Errorf("shardstore: mutant=%s needs a harness built with -tags mutants (go run -tags mutants ./cmd/harness ...): %w", m, engine.ErrInvalidArgument)
+				}
 			}
 			opts := OptionsFromSpec(o)
 			opts.EnsureDefaults()
@@ -185,6 +196,7 @@ func OptionsFromSpec(o engine.Options) Options {
 		Scheduler:       iosched.Policy(o.String("sched")),
 		IODepth:         int(o.Int("io-depth")),
 		SkipPrewrite:    !o.Bool("prewrite"),
+		Mutant:          o.String("mutant"),
 	}
 }
 

@@ -27,7 +27,8 @@ import (
 //
 // Options a spec sets apply as given; "size" is then the size of the
 // device. "path", "direct", "prewrite" and "io-depth" do not apply (there
-// is no file).
+// is no file). "mutant" applies as given: a seeded bug dropped here would
+// let a check pass that should fail.
 //
 // Time is frozen: unless the spec sets flush-interval, the store runs on a
 // conc.ManualClock that never advances, so no write becomes durable on a
@@ -95,6 +96,9 @@ func OnDevice(opts Options, deviceBytes int64) (engine.OnDevice, error) {
 	if full.Scheduler != "coalesce" {
 		spec.Options = append(spec.Options, engine.Setting{Key: "sched", Value: string(full.Scheduler)})
 	}
+	if full.Mutant != "" && full.Mutant != "none" {
+		spec.Options = append(spec.Options, engine.Setting{Key: "mutant", Value: full.Mutant})
+	}
 	return engine.OnDevice{
 		Spec: spec,
 		Open: func(dev disk.Device) (engine.Engine, error) {
@@ -141,6 +145,7 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 		opts.Clock = conc.DefaultClock()
 	}
 	opts.Scheduler = OptionsFromSpec(o).Scheduler
+	opts.Mutant = o.String("mutant")
 	d, err := OnDevice(opts, size)
 	if err != nil {
 		return engine.OnDevice{}, fmt.Errorf("engine %s: %w", o.Spec(), err)

@@ -58,6 +58,10 @@ type Options struct {
 	ReclaimFreeExtents int
 	// Seed seeds the chunk UUIDs. Default 0: random. Tests set it.
 	Seed uint64
+	// Mutant names a seeded bug of engine/shardstore/mutant to turn on
+	// while the store is open. Only a binary built with -tags mutants has
+	// them; elsewhere Open refuses any name but "" and "none".
+	Mutant string
 	// Clock is the source of time. Default conc.DefaultClock().
 	Clock conc.Clock
 

@@ -15,6 +15,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Store is the shardstore engine. See the package documentation.
@@ -22,8 +23,10 @@ type Store struct {
 	opts   Options
 	dev    disk.Device
 	ownDev bool // Close closes dev (OpenDir)
-	cs     *chunk.Store
-	clock  conc.Clock
+	// unmutate releases Options.Mutant (a no-op when none is on).
+	unmutate func()
+	cs       *chunk.Store
+	clock    conc.Clock
 
 	// gate orders puts against reclamation: a put holds it shared from
 	// appending its chunks until its entry is in the memtable; reclamation
@@ -130,14 +133,22 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	cs, err := openChunks(dev, opts)
+	// The mutant is on before the device is read, so recovery's seeded
+	// bugs fire too.
+	unmutate, err := mutant.Activate(opts.Mutant)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable()}
+	cs, err := openChunks(dev, opts)
+	if err != nil {
+		unmutate()
+		return nil, err
+	}
+	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable(), unmutate: unmutate}
 	s.tcond = conc.NewCond(&s.tmu)
 	if err := s.recover(context.Background()); err != nil {
 		cs.Close()
+		unmutate()
 		return nil, err
 	}
 	// Recovery seals the extents the streams were appending to: reclaim
@@ -274,6 +285,14 @@ func parseChunk(p []byte) (key, val []byte, err error) {
 
 // Get returns the value stored for key.
 func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
+	v, err := s.get(ctx, key)
+	if mutant.On(mutant.Canary) && len(v) > 0 {
+		v[0] ^= 0xff
+	}
+	return v, err
+}
+
+func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -398,6 +417,7 @@ func (s *Store) Close() error {
 			err = derr
 		}
 	}
+	s.unmutate()
 	return err
 }
 
