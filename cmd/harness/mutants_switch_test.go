@@ -1,0 +1,80 @@
+//go:build mutants
+
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/mutants"
+	"github.com/gauntlet-kv/gauntlet/reports"
+)
+
+// TestMutantsEndToEnd runs harness mutants as a user would, on the canary
+// and the baseline: the cells are worker processes (this test binary, built
+// with the switch), the canary must die on its first case under every
+// detector asked for, the unmutated engine must pass, and the report must
+// validate against its schema.
+func TestMutantsEndToEnd(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(t, "mutants", "--mutant", "canary", "--detector", "conformance", "--detector", "crash/block",
+		"--cell-budget", "3s", "--jobs", "2", "--seed", "1", "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("harness mutants: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "mutants.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.ValidateMutantsJSON(b); err != nil {
+		t.Fatalf("mutants.json: %v", err)
+	}
+	var r mutants.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]mutants.Outcome{}
+	for _, row := range r.Mutants {
+		for _, c := range row.Cells {
+			got[row.Name] = append(got[row.Name], c.Outcome)
+		}
+	}
+	want := map[string][]mutants.Outcome{
+		mutants.Baseline: {mutants.Survived, mutants.Survived},
+		"canary":         {mutants.Killed, mutants.Killed},
+	}
+	for name, w := range want {
+		if strings.Join(outcomes(got[name]), ",") != strings.Join(outcomes(w), ",") {
+			t.Errorf("%s: outcomes %v, want %v\n%s", name, got[name], w, stdout)
+		}
+	}
+	for _, row := range r.Mutants {
+		if row.Name != "canary" {
+			continue
+		}
+		for _, c := range row.Cells {
+			if c.Cases != 1 || c.Replay == "" || !strings.Contains(c.Replay, "--replay") {
+				t.Errorf("canary × %s: killed after %d cases with replay %q, want the first case and a replay command", c.Detector, c.Cases, c.Replay)
+			}
+		}
+	}
+	for _, f := range []string{"mutants.png", "mutants.svg"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: missing or empty (%v)", f, err)
+		}
+	}
+	if !strings.Contains(stdout, "canary  K 1c") {
+		t.Errorf("the summary's matrix should show the canary killed on its first case:\n%s", stdout)
+	}
+}
+
+func outcomes(os []mutants.Outcome) []string {
+	s := make([]string, len(os))
+	for i, o := range os {
+		s[i] = string(o)
+	}
+	return s
+}
