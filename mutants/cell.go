@@ -233,6 +233,15 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 			cell.Cases, cell.Ops = res.Cases, res.Ops
 		}
 		return cell, nil
+	case crashed(out.String()) != "" && (rerr != nil || res.Verdict != checkers.Fail):
+		// The engine panicked under the check: the bug showed itself as
+		// a crash, which fails any CI job the check runs in. Killed, and
+		// said so (no trace: the process died with it).
+		cell.Outcome, cell.Why = Killed, "crashed: "+crashed(out.String())
+		if rerr == nil {
+			cell.Cases, cell.Ops = res.Cases, res.Ops
+		}
+		return cell, nil
 	case code == 2:
 		return cell, fmt.Errorf("mutants: %s refused the command line (%s %s): %s", c.det, c.exe, strings.Join(args, " "), lastLine(out.String()))
 	case rerr != nil && code == 0:
@@ -257,6 +266,9 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 		}
 	case code == 0 && res.Verdict == checkers.Pass:
 		cell.Outcome = Survived
+	case res.Verdict == checkers.Unknown && crashed(res.Reason) != "":
+		// A kill-mode child (the process running the workload) panicked.
+		cell.Outcome, cell.Why = Killed, "crashed: "+crashed(res.Reason)
 	case res.Verdict == checkers.Unknown:
 		cell.Outcome, cell.Why = Unknown, res.Reason
 	default:
@@ -276,6 +288,21 @@ func readResult(path string) (checkers.Result, error) {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// crashed returns the first line of a Go panic or fatal runtime error in
+// a process's output, or "" if there is none. A Go program that panics
+// exits 2, the code a worker also uses for a refused command line, so the
+// output tells them apart.
+func crashed(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		for _, p := range []string{"panic: ", "fatal error: "} {
+			if i := strings.Index(l, p); i >= 0 && (i == 0 || strings.Contains(l[:i], "): ") || strings.HasSuffix(l[:i], ": ")) {
+				return strings.TrimSpace(l[i:])
+			}
+		}
+	}
+	return ""
 }
 
 // lastLine is the last non-empty line of s: what a failing worker said.

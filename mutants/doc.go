@@ -14,12 +14,15 @@
 // executable — `harness check <checker> --engine <spec> --seed S --budget
 // B` — and reads the Result the worker writes. A cell's Outcome is:
 //
-//   - killed: the checker reported a violation;
+//   - killed: the checker reported a violation, or the engine panicked
+//     under it (the worker, or its kill-mode child, died of a Go panic or
+//     fatal error: a crash fails any job the check runs in; Why says
+//     "crashed: " and the panic);
 //   - survived: it passed its whole budget;
 //   - timed-out: the worker ran past its budget and grace (a hang is a
 //     finding, but not the checker's: scored apart);
 //   - unknown: the checker could not decide (the engine failed in a way it
-//     does not judge, the worker died);
+//     does not judge, the worker died other than by a panic);
 //   - not-viable, not-covered: an AST mutant that does not compile, or
 //     whose line no checker executes (never run);
 //   - waits: a concurrency mutant no sequential checker can see, left for

@@ -73,9 +73,15 @@ func fakeCheck(args []string) int {
 	case "unknown":
 		res.Verdict, res.Reason = checkers.Unknown, "engine failed to open"
 		return write(3)
+	case "child-panic":
+		res.Verdict, res.Reason = checkers.Unknown, "case 10: the workload process ended (exit status 2): panic: runtime error: index out of range [0] with length 0"
+		return write(3)
 	case "die":
 		fmt.Fprintln(os.Stderr, "panic: runtime error: index out of range")
-		return 2 + 1 // no Result
+		return 2 // as a Go panic exits: no Result
+	case "exit":
+		fmt.Fprintln(os.Stderr, "killed by the OOM killer, say")
+		return 3 // no Result
 	case "usage":
 		fmt.Fprintln(os.Stderr, "check: --mode bogus: want block or kill")
 		return 2
@@ -116,14 +122,14 @@ func rows(cfg Config) []Row {
 }
 
 func TestRunOutcomes(t *testing.T) {
-	cfg := fakeConfig(t, Baseline, Canary, "kill", "survive", "killed-by-crash", "unknown", "die")
+	cfg := fakeConfig(t, Baseline, Canary, "kill", "survive", "killed-by-crash", "unknown", "die", "child-panic", "exit")
 	cells, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := Build(rows(cfg), cfg.Detectors, cells)
 	want := map[string]Outcome{Baseline: Survived, Canary: Killed, "kill": Killed, "survive": Survived,
-		"killed-by-crash": Killed, "unknown": Unknown, "die": Unknown}
+		"killed-by-crash": Killed, "unknown": Unknown, "die": Killed, "child-panic": Killed, "exit": Unknown}
 	for _, row := range r.Mutants {
 		if row.Outcome != want[row.Name] {
 			t.Errorf("%s: outcome %s, want %s (cells %+v)", row.Name, row.Outcome, want[row.Name], row.Cells)
@@ -137,14 +143,22 @@ func TestRunOutcomes(t *testing.T) {
 	if k.Cases != 3 || k.TraceOps != 2 || k.OriginalOps != 17 || k.Detected != 5*time.Millisecond || k.Replay == "" {
 		t.Errorf("a kill's cell: %+v", k)
 	}
-	if d := r.Mutants[6].Cells[0].Why; !strings.Contains(d, "without a Result") || !strings.Contains(d, "panic") {
+	// A mutant that makes the engine panic is killed by the crash, and
+	// says so; a worker that died another way is not a kill.
+	for _, i := range []int{6, 7} {
+		if d := r.Mutants[i].Cells[0].Why; !strings.HasPrefix(d, "crashed: panic: runtime error: index out of range") {
+			t.Errorf("%s: why %q, want the panic", r.Mutants[i].Name, d)
+		}
+	}
+	if d := r.Mutants[8].Cells[0].Why; !strings.Contains(d, "without a Result") || !strings.Contains(d, "OOM") {
 		t.Errorf("a worker that died: why %q", d)
 	}
-	// Scored: kill, survive, killed-by-crash; unknown and die apart.
-	if c := r.Combined; c.Killed != 2 || c.Survived != 1 || c.Other[Unknown] != 2 {
+	// Scored: kill, survive, killed-by-crash, die, child-panic; unknown
+	// and exit apart.
+	if c := r.Combined; c.Killed != 4 || c.Survived != 1 || c.Other[Unknown] != 2 {
 		t.Errorf("combined %+v", c)
 	}
-	if s := r.Scores[0]; s.Killed != 1 || s.Survived != 2 || s.String() != "1/3 (33.3%); apart: 2 unknown" {
+	if s := r.Scores[0]; s.Killed != 3 || s.Survived != 2 || s.String() != "3/5 (60.0%); apart: 2 unknown" {
 		t.Errorf("conformance score %+v %q", s, s)
 	}
 	if r.Trust != "" {

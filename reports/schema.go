@@ -49,9 +49,16 @@ func compileSchema(name string, doc []byte) func() (*jsonschema.Schema, error) {
 	})
 }
 
+// CompareSchemaJSON is the JSON Schema of Comparison, the document
+// `harness compare --json` writes.
+//
+//go:embed schema/compare.schema.json
+var CompareSchemaJSON []byte
+
 var (
 	benchSchema   = compileSchema("bench.schema.json", BenchSchema)
 	mutantsSchema = compileSchema("mutants.schema.json", MutantsSchema)
+	compareSchema = compileSchema("compare.schema.json", CompareSchemaJSON)
 )
 
 // ValidateBenchJSON checks that b is a bench report matching BenchSchema.
@@ -65,6 +72,12 @@ func ValidateBenchJSON(b []byte) error {
 // MutantsSchema, as ValidateBenchJSON does for bench reports.
 func ValidateMutantsJSON(b []byte) error {
 	return validate(b, mutantsSchema, "mutants report", "mutants.schema.json")
+}
+
+// ValidateCompareJSON checks that b is a comparison matching
+// CompareSchemaJSON, as ValidateBenchJSON does for bench reports.
+func ValidateCompareJSON(b []byte) error {
+	return validate(b, compareSchema, "comparison", "compare.schema.json")
 }
 
 func validate(b []byte, schema func() (*jsonschema.Schema, error), what, file string) error {

@@ -211,13 +211,19 @@ func joinOps(ops []astmut.Operator) string {
 	return strings.Join(s, ", ")
 }
 
+// harnessPkg is the harness's own import path.
+const harnessPkg = "github.com/gauntlet-kv/gauntlet/cmd/harness"
+
 // astBaseline builds a harness with coverage of pkg, runs every detector
 // on the unmutated engine with it, and returns the coverage profile and
 // the baseline's cells.
 func astBaseline(ctx context.Context, cfg mutants.Config, root, pkg, engine string, budget time.Duration, log io.Writer) (astmut.Profile, []mutants.Cell, error) {
 	bin := filepath.Join(cfg.OutDir, "bin", "harness-cover")
 	fmt.Fprintf(log, "mutants ast: building the harness with coverage of %s\n", pkg)
-	c := exec.CommandContext(ctx, "go", "build", "-cover", "-coverpkg", pkg, "-o", bin, "./cmd/harness")
+	// The main package is instrumented too: a binary whose main package is
+	// not writes no coverage data at all (Go registers the exit hook that
+	// writes GOCOVERDIR's files from an instrumented main).
+	c := exec.CommandContext(ctx, "go", "build", "-cover", "-coverpkg", pkg+","+harnessPkg, "-o", bin, "./cmd/harness")
 	c.Dir = root
 	if b, err := c.CombinedOutput(); err != nil {
 		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: go build -cover: %v: %s", err, strings.TrimSpace(string(b)))
@@ -244,6 +250,9 @@ func astBaseline(ctx context.Context, cfg mutants.Config, root, pkg, engine stri
 		return astmut.Profile{}, nil, err
 	}
 	defer fh.Close()
+	if st, err := fh.Stat(); err == nil && st.Size() == 0 {
+		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: the baseline runs wrote no coverage data to %s (a harness built with -cover writes it at exit: did every cell end by a kill?)", covDir)
+	}
 	p, err := astmut.ParseProfile(fh)
 	if err != nil {
 		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: %s: %w", text, err)
