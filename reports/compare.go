@@ -413,7 +413,7 @@ func fmtDelta(r Row) string {
 	if !r.Significant {
 		return "~ " + n
 	}
-	return fmt.Sprintf("%+.2f%% %s", r.DeltaPct, n)
+	return fmt.Sprintf("%+.2f%% %s %s", r.DeltaPct, r.Verdict, n)
 }
 
 func sortedKeys(m map[runKey][]bench.Run) []runKey {

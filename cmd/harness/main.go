@@ -198,6 +198,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newProbeCmd(),
 		newCheckCmd(),
 		newMutantsCmd(),
+		newCompareCmd(),
 		newInternalCmd(),
 		newShardstoreCmd(),
 		newEnginesCmd(),
