@@ -236,7 +236,18 @@ func (r Report) WriteSummary(w io.Writer) error {
 	if sv := r.Survivors(); len(sv) > 0 {
 		fmt.Fprintf(w, "\nsurvivors (%d):\n", len(sv))
 		for _, row := range sv {
-			fmt.Fprintf(w, "  %s: %s\n", row.Name, firstNonEmpty(row.Wrong, row.Diff))
+			if row.Diff != "" {
+				// The changed lines, without the diff's headers: the
+				// reviewer's question is what the mutant did.
+				fmt.Fprintf(w, "  %s:\n", row.Name)
+				for _, l := range strings.Split(strings.TrimSpace(row.Diff), "\n") {
+					if !strings.HasPrefix(l, "--- ") && !strings.HasPrefix(l, "+++ ") && !strings.HasPrefix(l, "@@") {
+						fmt.Fprintf(w, "      %s\n", l)
+					}
+				}
+			} else {
+				fmt.Fprintf(w, "  %s: %s\n", row.Name, firstNonEmpty(row.Wrong))
+			}
 			if row.Hint != "" {
 				fmt.Fprintf(w, "    possibly equivalent: %s\n", row.Hint)
 			}

@@ -112,6 +112,9 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 		left := cfg.Budget - time.Since(start)
 		waiting := len(queue) - next + 1
 		b := time.Duration(int64(left) * int64(cfg.Jobs) / int64(max(waiting, 1)))
+		// With fewer cells left than jobs, a cell's share would reach past
+		// the end of the run: no cell runs beyond the budget.
+		b = min(b, left)
 		return max(b, cellBudgetMin).Round(100 * time.Millisecond)
 	}
 	runCtx, cancel := context.WithCancel(ctx)

@@ -334,6 +334,16 @@ func TestBudgetSharedOut(t *testing.T) {
 	if b := cells[2].Budget; b <= 3*time.Second || b > 9*time.Second {
 		t.Errorf("last cell's budget %s, want what the quick kills left (more than 3s)", b)
 	}
+	// Fewer cells than jobs: a cell never gets more than the run has left.
+	cfg.Jobs, cfg.Budget, cfg.Subjects = 4, 5*time.Second, cfg.Subjects[:1]
+	cfg.OutDir = t.TempDir()
+	cells, err = Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cells[0].Budget; b > 5*time.Second {
+		t.Errorf("one cell, 4 jobs, a 5s run: the cell's budget %s, want at most 5s", b)
+	}
 }
 
 // TestRunCleanupOnce: a subject's Cleanup runs once, after its last cell,
@@ -365,5 +375,27 @@ func TestRunCleanupAndPrepare(t *testing.T) {
 	}
 	if cells[0].Outcome != Killed || cells[2].Outcome != NotViable || !strings.Contains(cells[3].Why, "undefined: y") {
 		t.Errorf("cells %+v", cells)
+	}
+}
+
+// TestSummaryShowsSurvivorDiff: an AST survivor is listed with the lines
+// it changed, which is what a reviewer deciding "equivalent or blind spot"
+// reads.
+func TestSummaryShowsSurvivorDiff(t *testing.T) {
+	dets := []Detector{{Checker: "conformance"}}
+	rows := []Row{{Name: "x.go:3:5:conditional-boundary", Diff: "--- x.go\n+++ x.go (x.go:3:5:conditional-boundary)\n@@ -3,1 +3,1 @@\n-\tif n > 0 {\n+\tif n >= 0 {\n",
+		Hint: "n is never 0 here"}}
+	cells := []Cell{{Subject: rows[0].Name, Detector: dets[0], Outcome: Survived}}
+	var b strings.Builder
+	if err := Build(rows, dets, cells).WriteSummary(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"survivors (1):", "x.go:3:5:conditional-boundary:\n", "      -\tif n > 0 {\n", "      +\tif n >= 0 {\n", "possibly equivalent: n is never 0 here"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "+++") {
+		t.Errorf("summary shows the diff's headers:\n%s", b.String())
 	}
 }

@@ -31,7 +31,28 @@ var baselinePass = color.RGBA{0xc9, 0xe4, 0xc5, 0xff}
 // heatmap is a mutants matrix as an image: a row per mutant, a column per
 // detector, and the scores under their columns.
 type heatmap struct {
-	r *mutants.Report
+	r      *mutants.Report
+	labels []string  // the rows' names as drawn
+	labelW vg.Length // the label column: the longest label, at least heatLabel
+}
+
+// newHeatmap lays out r's matrix: the label column is as wide as the
+// longest name (an AST mutant's names a file, a line and an operator).
+func newHeatmap(r *mutants.Report) heatmap {
+	h := heatmap{r: r, labelW: heatLabel}
+	sty := text.Style{Font: sized(sans, fontTick), Handler: plot.DefaultTextHandler}
+	for _, row := range r.Mutants {
+		name := row.Name
+		switch name {
+		case mutants.Baseline:
+			name += " (baseline: must pass)"
+		case mutants.Canary:
+			name += " (must be killed)"
+		}
+		h.labels = append(h.labels, name)
+		h.labelW = max(h.labelW, sty.Width(name)+20)
+	}
+	return h
 }
 
 // Heatmap geometry, in points.
@@ -44,7 +65,7 @@ const (
 )
 
 func (h heatmap) size() (w, ht vg.Length) {
-	w = max(heatLabel+heatCol*vg.Length(len(h.r.Detectors)+1)+16, 500)
+	w = max(h.labelW+heatCol*vg.Length(len(h.r.Detectors)+1)+16, 500)
 	return w, heatHeader + heatRow*vg.Length(len(h.r.Mutants)) + heatFooter
 }
 
@@ -65,23 +86,16 @@ func (h heatmap) draw(c draw.Canvas) {
 	y0 := c.Max.Y - heatHeader
 	cols := append(append([]string(nil), h.r.Detectors...), "combined")
 	for j, d := range cols {
-		x := c.Min.X + heatLabel + heatCol*vg.Length(j) + heatCol/2
+		x := c.Min.X + h.labelW + heatCol*vg.Length(j) + heatCol/2
 		c.FillText(style(fontSpec{sansBold, fontTick}, draw.XCenter), vg.Point{X: x, Y: y0 + 10}, d)
 	}
 	cellStyle := style(fontSpec{sans, fontTick - 1}, draw.XCenter)
 	for i, row := range h.r.Mutants {
 		y := y0 - heatRow*vg.Length(i)
-		name := row.Name
-		switch name {
-		case mutants.Baseline:
-			name += " (baseline: must pass)"
-		case mutants.Canary:
-			name += " (must be killed)"
-		}
-		c.FillText(style(fontSpec{sans, fontTick}, draw.XLeft), vg.Point{X: c.Min.X + 8, Y: y - heatRow/2}, name)
+		c.FillText(style(fontSpec{sans, fontTick}, draw.XLeft), vg.Point{X: c.Min.X + 8, Y: y - heatRow/2}, h.labels[i])
 		cells := append(append([]mutants.Cell(nil), row.Cells...), mutants.Cell{Outcome: row.Outcome})
 		for j, cell := range cells {
-			x := c.Min.X + heatLabel + heatCol*vg.Length(j)
+			x := c.Min.X + h.labelW + heatCol*vg.Length(j)
 			r := vg.Rectangle{Min: vg.Point{X: x + 1, Y: y - heatRow + 1}, Max: vg.Point{X: x + heatCol - 1, Y: y - 1}}
 			col, label := outcomeColors[cell.Outcome], string(cell.Outcome)
 			if row.Name == mutants.Baseline && cell.Outcome == mutants.Survived {
@@ -100,7 +114,7 @@ func (h heatmap) draw(c draw.Canvas) {
 	c.FillText(style(fontSpec{sansBold, fontTick}, draw.XLeft), vg.Point{X: c.Min.X + 8, Y: yf}, "score")
 	scores := append(append([]mutants.Score(nil), h.r.Scores...), h.r.Combined)
 	for j, s := range scores {
-		x := c.Min.X + heatLabel + heatCol*vg.Length(j) + heatCol/2
+		x := c.Min.X + h.labelW + heatCol*vg.Length(j) + heatCol/2
 		label := "-"
 		if p := s.Percent(); p >= 0 {
 			label = fmt.Sprintf("%d/%d", s.Killed, s.Killed+s.Survived)
@@ -120,7 +134,7 @@ func WriteMutantsHeatmap(dir string, r *mutants.Report) ([]string, error) {
 	var paths []string
 	for _, ext := range []string{"png", "svg"} {
 		path := filepath.Join(dir, "mutants."+ext)
-		if err := writeFigure(path, heatmap{r}, ext); err != nil {
+		if err := writeFigure(path, newHeatmap(r), ext); err != nil {
 			return paths, err
 		}
 		paths = append(paths, path)
