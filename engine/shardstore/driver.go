@@ -137,7 +137,7 @@ func Driver() engine.Driver {
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
 			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
 				Doc: "device writes the IO scheduler keeps in flight at once"},
-			{Name: "mutant", Kind: engine.KindString, Default: "",
+			{Name: "mutant", Kind: engine.KindString, Default: "none",
 				Doc: "a seeded bug to turn on (harness mutants list); needs a harness built with -tags mutants"},
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
 				Doc: schedDoc()},
