@@ -14,13 +14,13 @@ import (
 )
 
 // TestServeChildStreams runs one run the way a child does and reads what
-// it sends: heartbeats naming each phase, a checkpoint per whole second of
+// it sends: heartbeats naming each phase, checkpoints at whole seconds of
 // the measured phase whose figures agree with themselves (ops, per-op
 // counts, histograms, timeline) and only grow, and a result that contains
 // them.
 func TestServeChildStreams(t *testing.T) {
 	req, err := json.Marshal(childRequest{
-		Config: Config{Engines: []string{"model"}, Workloads: []string{"ycsb-a,records=100"}, Duration: 2100 * time.Millisecond, Threads: 2, Preload: true, Out: t.TempDir(), Seed: 1, Repeat: 1},
+		Config: Config{Engines: []string{"model"}, Workloads: []string{"ycsb-a,records=100"}, Duration: 3500 * time.Millisecond, Threads: 2, Preload: true, Out: t.TempDir(), Seed: 1, Repeat: 1},
 		Engine: "model", Workload: "ycsb-a,records=100", Repetition: 1, Dir: t.TempDir(), Label: "[1/1] ycsb-a on model",
 	})
 	if err != nil {
@@ -55,8 +55,12 @@ func TestServeChildStreams(t *testing.T) {
 	if !slices.Contains(phases, "measuring") || phases[len(phases)-1] != "closing" {
 		t.Errorf("heartbeat phases %v: want measuring, and closing last", phases)
 	}
-	if len(cps) != 2 {
-		t.Fatalf("%d checkpoints in a 2.1s phase, want one per whole second (2)", len(cps))
+	// One per whole second as a rule; but a second the control loop
+	// reaches after the deadline is skipped (the result follows), and two
+	// seconds passing while it is busy make one checkpoint: on a loaded
+	// machine, fewer.
+	if len(cps) < 1 || len(cps) > 3 {
+		t.Fatalf("%d checkpoints in a 3.5s phase, want one per whole second (3), at least one", len(cps))
 	}
 	var prev int64
 	for i, c := range append(cps, res) {
@@ -76,8 +80,9 @@ func TestServeChildStreams(t *testing.T) {
 		if run.Ops != byOp || run.Ops != inHists || run.Ops != inTimeline || run.Ops < prev {
 			t.Errorf("message %d: %d ops, by op %d, in histograms %d, in the timeline %d, previous checkpoint %d", i, run.Ops, byOp, inHists, inTimeline, prev)
 		}
-		if i < len(cps) && (run.ElapsedSec != float64(i+1) || len(run.Timeline) != i+1) {
-			t.Errorf("checkpoint %d: %vs, %d timeline points; want second %d", i, run.ElapsedSec, len(run.Timeline), i+1)
+		if i < len(cps) && (run.ElapsedSec != float64(int(run.ElapsedSec)) || len(run.Timeline) != int(run.ElapsedSec) ||
+			(i > 0 && run.ElapsedSec <= cps[i-1].Run.ElapsedSec)) {
+			t.Errorf("checkpoint %d: %vs, %d timeline points; want a later whole second, with a timeline point for each", i, run.ElapsedSec, len(run.Timeline))
 		}
 		prev = run.Ops
 	}

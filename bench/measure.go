@@ -95,11 +95,19 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes 
 	if sec != r.sec {
 		// Before this op is counted, so what is published covers exactly
 		// the ops that ended before this second began.
-		r.flushSecond()
-		r.sec = sec
 		if r.pub != nil {
+			// The second goes into the timeline and the published copy
+			// at once, as a checkpoint sees them: between the two, a
+			// checkpoint would count it in one and not the other.
+			r.timeline.pubMu.RLock()
+			r.flushSecond()
 			r.publish(time.Duration(sec) * time.Second)
+			r.timeline.pubMu.RUnlock()
+			r.sec = sec
 			r.onPublish(sec)
+		} else {
+			r.flushSecond()
+			r.sec = sec
 		}
 	}
 	if failed {
@@ -153,6 +161,9 @@ func (r *recorder) publish(upTo time.Duration) {
 type timeline struct {
 	mu   sync.Mutex
 	secs map[int64]*second
+	// pubMu orders checkpoints (Lock) against workers publishing a
+	// second (RLock: workers do not wait for each other).
+	pubMu sync.RWMutex
 }
 
 type second struct {

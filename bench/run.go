@@ -752,6 +752,8 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 // phase up to the latest whole second a worker has passed (a worker stuck
 // in an op contributes what it did before).
 func checkpoint(recs []*recorder, tl *timeline, names []string) *measurement {
+	tl.pubMu.Lock()
+	defer tl.pubMu.Unlock()
 	m := newMeasurement()
 	for _, rec := range recs {
 		p := rec.pub
