@@ -8,7 +8,7 @@ type coalesce struct{}
 
 func (coalesce) doc() string { return "coalesce merges adjacent appends into one IO" }
 
-func (coalesce) plan(p *plan, qs []*extQueue, ready func(*extQueue) int) {
+func (coalesce) plan(p *plan, qs []*extQueue) {
 	// Stable: extents of one class keep the order they became active in.
 	sort.SliceStable(qs, func(i, j int) bool {
 		return qs[i].pending[0].Class < qs[j].pending[0].Class
@@ -17,7 +17,7 @@ func (coalesce) plan(p *plan, qs []*extQueue, ready func(*extQueue) int) {
 		if p.full() {
 			break
 		}
-		n := ready(q)
+		n := p.ready(q)
 		for i := 0; i < n && !p.full(); {
 			i = p.addRun(q, i, n)
 		}

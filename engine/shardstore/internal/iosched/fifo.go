@@ -6,13 +6,13 @@ type fifo struct{}
 
 func (fifo) doc() string { return "fifo issues one IO per append" }
 
-func (fifo) plan(p *plan, qs []*extQueue, ready func(*extQueue) int) {
+func (fifo) plan(p *plan, qs []*extQueue) {
 	// Every queue's ready head is counted first: the oldest write may be
 	// at any queue's head.
 	counts := make([]int, len(qs))
 	taken := make([]int, len(qs))
 	for i, q := range qs {
-		counts[i] = ready(q)
+		counts[i] = p.ready(q)
 	}
 	for !p.full() {
 		best := oldest(qs, counts, taken)

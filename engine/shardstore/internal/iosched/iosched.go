@@ -110,6 +110,9 @@ type Scheduler struct {
 	g      *dep.Graph
 	meta   Metadata
 
+	// plan is the round being planned (see take), kept for its arrays.
+	plan plan
+
 	mu     conc.Mutex
 	cond   *conc.Cond // wakes the worker and blocked Reserves
 	queues []*extQueue
@@ -202,6 +205,7 @@ func newScheduler(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metad
 		queues: make([]*extQueue, geo.Count), issuedAt: make([]conc.Uint64, geo.Count)}
 	s.cond = conc.NewCond(&s.mu)
 	s.batch, _ = dev.(disk.BatchWriter)
+	s.plan.readyFn = func(q *extQueue) int { return s.readyHead(q, s.plan.now) }
 	return s, nil
 }
 

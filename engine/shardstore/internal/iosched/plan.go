@@ -16,12 +16,20 @@ type io struct {
 
 // A plan is what one round issues, as its policy builds it: regions in the
 // order they go to the device, holding at most about budget bytes of
-// frames (the region that reaches the budget ends the round).
+// frames (the region that reaches the budget ends the round). The
+// scheduler keeps one and reuses it, its ios array included, round after
+// round: the round it returns is carried out before the next is planned.
 type plan struct {
-	ios    []io
-	bytes  int64 // frame bytes in ios
-	budget int64 // Options.RoundBytesMax
+	ios     []io
+	bytes   int64 // frame bytes in ios
+	budget  int64 // Options.RoundBytesMax
+	now     conc.Time
+	readyFn func(q *extQueue) int // see ready
 }
+
+// ready counts the writes at the head of q that may be issued now (see
+// Scheduler.readyHead).
+func (p *plan) ready(q *extQueue) int { return p.readyFn(q) }
 
 // full reports whether the plan has its round's bytes.
 func (p *plan) full() bool { return p.bytes >= p.budget }
@@ -39,12 +47,12 @@ func (s *Scheduler) take() []io {
 	if len(s.active) == 0 {
 		return nil
 	}
-	now := s.opts.Clock.Now()
-	p := plan{budget: s.opts.RoundBytesMax}
+	p := &s.plan
+	p.ios, p.bytes, p.budget, p.now = p.ios[:0], 0, s.opts.RoundBytesMax, s.opts.Clock.Now()
 	// A copy: dequeue removes drained queues from s.active, and policies
 	// may reorder it.
 	qs := slices.Clone(s.active)
-	s.policy.plan(&p, qs, func(q *extQueue) int { return s.readyHead(q, now) })
+	s.policy.plan(p, qs)
 	for _, x := range p.ios {
 		x.q.taken += len(x.writes)
 	}

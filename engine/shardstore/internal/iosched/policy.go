@@ -17,13 +17,13 @@ const (
 // the round's regions. Each policy is one type in a file of its own.
 type policy interface {
 	// plan adds regions to p. qs are the queues with pending writes, in
-	// the order they became active; ready(q) counts the writes at the
+	// the order they became active; p.ready(q) counts the writes at the
 	// head of q whose dependencies are durable, and has effects (it marks
 	// the first that is not as blocked), so a policy calls it once per
 	// queue it takes from. A region holds consecutive pending writes of
 	// one queue, and the regions of a queue take its writes in order from
 	// the head: the planner dequeues what they hold.
-	plan(p *plan, qs []*extQueue, ready func(*extQueue) int)
+	plan(p *plan, qs []*extQueue)
 	// doc says in a phrase what the policy does (Policy.Doc).
 	doc() string
 }

@@ -33,6 +33,9 @@ func (s *Scheduler) run() {
 			s.fail(err)
 			return
 		}
+		// ios is the plan's array, reused by the next round: an idle
+		// scheduler keeps no written frames reachable.
+		clear(ios)
 	}
 }
 
