@@ -140,13 +140,13 @@ type Scheduler struct {
 	expectUntil conc.Time
 	expectTimer bool
 	reserving   int // Reserve calls waiting for queue room
-	// holding: the worker holds back the queued writes (see next), so an
+	// holding: the worker holds back the queued writes (see holdLarge), so an
 	// Enqueue need not wake it unless it brings the queue to an IO's worth.
 	holding bool
 	// lastFrame is the size of the newest write queued: only a stream of
 	// large writes is held back (see holdFrameMin).
 	lastFrame int
-	evals     uint64 // times next looked at the queues (for tests)
+	evals     uint64 // times look looked at the queues (for tests)
 	// syncTarget is the count of completed flushes Flush callers wait for:
 	// a flush is due while syncDone < syncTarget. (A count of waiting
 	// callers instead kept the worker running empty flush rounds, each

@@ -108,7 +108,11 @@ func (h *plannerHarness) do(t *testing.T, d *datadriven.TestData) string {
 	case "expect":
 		h.done = h.s.Expect()
 	case "expect-done":
+		if h.done == nil {
+			d.Fatalf(t, "expect-done before expect")
+		}
 		h.done()
+		h.done = nil
 	case "sync":
 		h.s.mu.Lock()
 		h.s.syncTarget = max(h.s.syncTarget, h.s.syncDone+1)
