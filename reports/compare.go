@@ -328,6 +328,14 @@ func (c Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "A: %s\nB: %s\n", sideName(c.A), sideName(c.B))
 	fmt.Fprintf(w, "medians over repetitions, ±: %.0f%% interval of the median; delta: Mann-Whitney U test at α=%g, ~ when not significant\n",
 		c.Confidence*100, c.Alpha)
+	var specs []string
+	for _, r := range c.Rows {
+		specs = append(specs, r.Engine)
+		if r.EngineB != "" {
+			specs = append(specs, r.EngineB)
+		}
+	}
+	labels := specLabels(specs)
 	var warnings []string
 	for _, m := range compareMetrics {
 		rows := slices.DeleteFunc(slices.Clone(c.Rows), func(r Row) bool { return r.Metric != m.name })
@@ -338,11 +346,11 @@ func (c Comparison) WriteText(w io.Writer) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "engine\tworkload\top\tA\tB\tdelta\t")
 		for _, r := range rows {
-			eng := r.Engine
+			eng := labels[r.Engine]
 			if r.EngineB != "" {
-				eng = r.EngineB
+				eng = labels[r.EngineB]
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", shortSpec(eng), r.Workload, r.Op, fmtSample(r.A, m.higher), fmtSample(r.B, m.higher), fmtDelta(r))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", eng, r.Workload, r.Op, fmtSample(r.A, m.higher), fmtSample(r.B, m.higher), fmtDelta(r))
 			for _, s := range r.Warnings {
 				if !slices.Contains(warnings, s) {
 					warnings = append(warnings, s)
@@ -387,13 +395,41 @@ func sideName(s Side) string {
 	return out
 }
 
-// shortSpec drops a resolved spec's options: the tables name engines; the
-// header has the full specs.
-func shortSpec(s string) string {
-	if len(s) <= 40 {
-		return s
+// specLabels names each resolved spec (every option spelled out) by its
+// engine and the options that tell it apart from the other specs of that
+// engine in the comparison: "shardstore:sched=fifo", or "pebble" alone.
+// The header has the full specs.
+func specLabels(specs []string) map[string]string {
+	type parsed struct {
+		name string
+		opts []string
 	}
-	return s[:37] + "..."
+	byName := map[string][]parsed{}
+	for _, s := range specs {
+		name, opts, _ := strings.Cut(s, ":")
+		p := parsed{name, strings.Split(opts, ",")}
+		if !slices.ContainsFunc(byName[name], func(q parsed) bool { return slices.Equal(q.opts, p.opts) }) {
+			byName[name] = append(byName[name], p)
+		}
+	}
+	out := map[string]string{}
+	for _, s := range specs {
+		name, opts, _ := strings.Cut(s, ":")
+		var differ []string
+		for _, kv := range strings.Split(opts, ",") {
+			for _, other := range byName[name] {
+				if !slices.Contains(other.opts, kv) {
+					differ = append(differ, kv)
+					break
+				}
+			}
+		}
+		out[s] = name
+		if len(differ) > 0 {
+			out[s] += ":" + strings.Join(differ, ",")
+		}
+	}
+	return out
 }
 
 func fmtSample(s Sample, rate bool) string {

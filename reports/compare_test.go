@@ -120,6 +120,13 @@ func TestCompareEngines(t *testing.T) {
 	if r := c.Rows[0]; r.Metric != "ops/s" || r.Verdict != "worse" {
 		t.Errorf("fifo against coalesce: %+v, want worse", r)
 	}
+	var buf bytes.Buffer
+	if err := c.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if tbl := buf.String()[strings.Index(buf.String(), "\nops/s"):]; !strings.Contains(tbl, "\nshardstore:sched=fifo ") || strings.Contains(tbl, "cache=64MiB") {
+		t.Errorf("the tables should name the engine by what sets it apart (sched=fifo), not its whole spec:\n%s", tbl)
+	}
 	if _, err := reports.CompareEngines(cmpReport(runs...), "bench.json", "pebble", reports.CompareOptions{}); err == nil || !strings.Contains(err.Error(), "--base pebble: no such engine in bench.json") {
 		t.Errorf("unknown base: %v", err)
 	}
