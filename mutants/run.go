@@ -221,7 +221,16 @@ func cellPath(cfg Config, s Subject, d Detector) string {
 // loadCell reads the cell an earlier run saved, if it is of this commit
 // and seed and finished; anything else (absent, corrupt, another commit)
 // is run again.
+// Resumable reports whether cells of commit are saved and resumed: only a
+// clean, known commit's.
+func Resumable(commit string) bool {
+	return commit != "" && !strings.HasPrefix(commit, "unknown") && !strings.HasSuffix(commit, "+modified")
+}
+
 func loadCell(cfg Config, s Subject, d Detector) (Cell, bool) {
+	if !Resumable(cfg.Commit) {
+		return Cell{}, false
+	}
 	b, err := os.ReadFile(cellPath(cfg, s, d))
 	if err != nil {
 		return Cell{}, false
@@ -236,10 +245,11 @@ func loadCell(cfg Config, s Subject, d Detector) (Cell, bool) {
 
 // saveCell writes a finished cell where loadCell finds it, atomically, so
 // an interrupted run never leaves half a cell to resume from. Cells of an
-// unknown commit are not saved: nothing could tell them from another
-// build's.
+// unknown commit, or of a tree with uncommitted changes, are not saved:
+// nothing could tell them from another build's (the next edit keeps the
+// same "+modified" commit).
 func saveCell(cfg Config, s Subject, c Cell) error {
-	if cfg.Commit == "" || strings.HasPrefix(cfg.Commit, "unknown") {
+	if !Resumable(cfg.Commit) {
 		return nil
 	}
 	path := cellPath(cfg, s, c.Detector)

@@ -263,6 +263,7 @@ func runMutants(cmd *cobra.Command, f mutantsFlags) error {
 	}
 	fmt.Fprintf(stderr, "mutants: %d mutants × %d detectors = %d cells, %d at a time, budget %s; out %s\n",
 		len(subjects), len(dets), len(subjects)*len(dets), f.jobs, f.budget, f.out)
+	noteResume(stderr, commit)
 	started := time.Now()
 	cells, err := mutants.Run(ctx, cfg)
 	if err != nil {
@@ -308,6 +309,13 @@ func writeMutants(w io.Writer, f mutantsFlags, r mutants.Report) error {
 		return violationError{msg: fmt.Sprintf("mutants: combined score %s is below --min-score %g%%", r.Combined, f.minScore)}
 	}
 	return nil
+}
+
+// noteResume says when a run's cells cannot be resumed.
+func noteResume(w io.Writer, commit string) {
+	if !mutants.Resumable(commit) {
+		fmt.Fprintf(w, "mutants: note: commit %s: cells are not saved for a later run to resume (only a clean, known commit's are: the next edit would keep this name)\n", commit)
+	}
 }
 
 // mutantsHarness is the harness the cells run: this one if it has the
