@@ -55,7 +55,14 @@ func compileSchema(name string, doc []byte) func() (*jsonschema.Schema, error) {
 //go:embed schema/compare.schema.json
 var CompareSchemaJSON []byte
 
+// GateSchemaJSON is the JSON Schema of Gate, the document `harness gate`
+// writes.
+//
+//go:embed schema/gate.schema.json
+var GateSchemaJSON []byte
+
 var (
+	gateSchema    = compileSchema("gate.schema.json", GateSchemaJSON)
 	benchSchema   = compileSchema("bench.schema.json", BenchSchema)
 	mutantsSchema = compileSchema("mutants.schema.json", MutantsSchema)
 	compareSchema = compileSchema("compare.schema.json", CompareSchemaJSON)
@@ -78,6 +85,12 @@ func ValidateMutantsJSON(b []byte) error {
 // CompareSchemaJSON, as ValidateBenchJSON does for bench reports.
 func ValidateCompareJSON(b []byte) error {
 	return validate(b, compareSchema, "comparison", "compare.schema.json")
+}
+
+// ValidateGateJSON checks that b is a gate verdict matching
+// GateSchemaJSON, as ValidateBenchJSON does for bench reports.
+func ValidateGateJSON(b []byte) error {
+	return validate(b, gateSchema, "gate verdict", "gate.schema.json")
 }
 
 func validate(b []byte, schema func() (*jsonschema.Schema, error), what, file string) error {

@@ -216,37 +216,46 @@ func selectDetectors(f mutantsFlags) ([]mutants.Detector, error) {
 }
 
 func runMutants(cmd *cobra.Command, f mutantsFlags) error {
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	ctx, stop := interruptContext(cmd.Context(), false)
+	defer stop()
+	r, err := scoreMutants(ctx, f, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	return writeMutants(cmd.OutOrStdout(), f, r)
+}
+
+// scoreMutants runs the catalogue's cells as f selects and builds the
+// report; progress and notes go to stderr.
+func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutants.Report, error) {
 	switch {
 	case f.budget <= 0 && f.cellBudget <= 0:
-		return usagef("mutants: --budget %s: give the run some time, e.g. --budget 5m", f.budget)
+		return mutants.Report{}, usagef("mutants: --budget %s: give the run some time, e.g. --budget 5m", f.budget)
 	case f.jobs < 0:
-		return usagef("mutants: --jobs %d: give a number of cells to run at once, or 0 for one per CPU", f.jobs)
+		return mutants.Report{}, usagef("mutants: --jobs %d: give a number of cells to run at once, or 0 for one per CPU", f.jobs)
 	case f.minScore < 0 || f.minScore > 100:
-		return usagef("mutants: --min-score %g: want a percentage from 0 to 100", f.minScore)
+		return mutants.Report{}, usagef("mutants: --min-score %g: want a percentage from 0 to 100", f.minScore)
 	case f.cases < 0:
-		return usagef("mutants: --cases %d: want a number of cases, or 0 for the budget only", f.cases)
+		return mutants.Report{}, usagef("mutants: --cases %d: want a number of cases, or 0 for the budget only", f.cases)
 	}
 	subjects, rows, dets, err := mutantsPlan(f)
 	if err != nil {
-		return err
+		return mutants.Report{}, err
 	}
 	if f.jobs == 0 {
 		f.jobs = runtime.NumCPU()
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
-		return usagef("mutants: --out %s: %v", f.out, err)
+		return mutants.Report{}, usagef("mutants: --out %s: %v", f.out, err)
 	}
 	build := provenance.Read()
 	commit := build.Commit
 	if build.Modified {
 		commit += "+modified" // never resumed by a later run: the tree may differ
 	}
-	ctx, stop := interruptContext(cmd.Context(), false)
-	defer stop()
 	exe, err := mutantsHarness(ctx, f.out, stderr)
 	if err != nil {
-		return err
+		return mutants.Report{}, err
 	}
 	for i := range subjects {
 		subjects[i].Exe = exe
@@ -270,14 +279,14 @@ func runMutants(cmd *cobra.Command, f mutantsFlags) error {
 		if cause := context.Cause(ctx); cause != nil {
 			var ie interruptedError
 			if errors.As(cause, &ie) {
-				return interruptedError{sig: ie.sig, err: fmt.Errorf("mutants %s: finished cells are saved in %s; run the same command again to resume", ie, filepath.Join(f.out, "cells"))}
+				return mutants.Report{}, interruptedError{sig: ie.sig, err: fmt.Errorf("mutants %s: finished cells are saved in %s; run the same command again to resume", ie, filepath.Join(f.out, "cells"))}
 			}
 		}
-		return err
+		return mutants.Report{}, err
 	}
 	r := mutants.Build(rows, dets, cells)
 	r.Commit, r.Command, r.Started, r.Elapsed, r.Budget, r.Seed = commit, "harness "+strings.Join(os.Args[1:], " "), started.UTC(), time.Since(started), f.budget, f.seed
-	return writeMutants(stdout, f, r)
+	return r, nil
 }
 
 // writeMutants writes the report and the heatmap, prints the summary and

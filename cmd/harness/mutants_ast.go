@@ -78,8 +78,18 @@ func astDetectors(f mutantsFlags, onDevice bool) ([]mutants.Detector, error) {
 	if err != nil {
 		return nil, err
 	}
+	dets = runnableDetectors(dets, onDevice)
+	if len(dets) == 0 {
+		return nil, usagef("mutants ast: --engine %s runs on a directory: none of the detectors given can check it (faults and block mode need a device engine)", f.engine)
+	}
+	return dets, nil
+}
+
+// runnableDetectors drops from dets what an engine that does not open on
+// a device cannot run: faults, and the modes that need a device.
+func runnableDetectors(dets []mutants.Detector, onDevice bool) []mutants.Detector {
 	if onDevice {
-		return dets, nil
+		return dets
 	}
 	deviceMode := func(d mutants.Detector) bool {
 		for _, c := range checkerTable {
@@ -89,11 +99,7 @@ func astDetectors(f mutantsFlags, onDevice bool) ([]mutants.Detector, error) {
 		}
 		return false
 	}
-	dets = slices.DeleteFunc(dets, func(d mutants.Detector) bool { return d.Faults || deviceMode(d) })
-	if len(dets) == 0 {
-		return nil, usagef("mutants ast: --engine %s runs on a directory: none of the detectors given can check it (faults and block mode need a device engine)", f.engine)
-	}
-	return dets, nil
+	return slices.DeleteFunc(slices.Clone(dets), func(d mutants.Detector) bool { return d.Faults || deviceMode(d) })
 }
 
 func runMutantsAST(cmd *cobra.Command, f astFlags) error {

@@ -78,3 +78,18 @@ func outcomes(os []mutants.Outcome) []string {
 	}
 	return s
 }
+
+// TestGateFailsOnCanary: the gate, on shardstore with a seeded bug, fails
+// with the replay command of a minimized trace.
+func TestGateFailsOnCanary(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "gate")
+	code, stdout, stderr := runCLI(t, "gate", "--engine", "shardstore:mutant=canary", "--budget", "6s", "--out", out)
+	if code != exitViolation {
+		t.Fatalf("gate on the canary: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	head := strings.Split(stdout, "\n")
+	if !strings.HasPrefix(head[0], "gate: FAIL — shardstore:mutant=canary") || !strings.HasPrefix(head[1], "checks: 0 of 4 passed; conformance: fail: ") ||
+		!strings.HasPrefix(head[4], "replay: ") || !strings.Contains(head[4], "--replay") {
+		t.Errorf("head:\n%s", stdout)
+	}
+}
