@@ -582,8 +582,11 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 		ri.Entries = r.u32("entry count")
 		ri.Bytes = r.u64("run bytes")
 		n := r.u32("locator count")
-		if r.reason == "" && (uint64(n)*chunk.LocatorSize > uint64(len(r.b)) ||
-			mutant.On(mutant.MetadataBoundsOffByOne) && uint64(n)*chunk.LocatorSize == uint64(len(r.b))) {
+		over := uint64(n)*chunk.LocatorSize > uint64(len(r.b))
+		if mutant.On(mutant.MetadataBoundsOffByOne) {
+			over = uint64(n)*chunk.LocatorSize >= uint64(len(r.b))
+		}
+		if r.reason == "" && over {
 			r.fail("run %d: %d locators, %d bytes left", i, n, len(r.b))
 			break
 		}
