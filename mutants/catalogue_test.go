@@ -40,7 +40,7 @@ const (
 	conformanceCases = 3000
 	crashCases       = 3000
 	killCases        = 8
-	cellBudget       = 8 * time.Second
+	cellBudget       = 6 * time.Second
 	killBudget       = 15 * time.Second
 	// Kill mode minimizes with child processes: a few runs say enough.
 	killDDMinRuns, killTimedKills = 8, 2
@@ -103,10 +103,10 @@ func TestCatalogue(t *testing.T) {
 				}
 				if r.Verdict == checkers.Fail {
 					caught++
-					t.Logf("caught by %s after %d cases, %d ops: %s", d, r.Cases, r.Ops, firstViolation(r))
+					t.Logf("caught by %s after %d cases, %d ops, %s: %s", d, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), firstViolation(r))
 					continue
 				}
-				t.Logf("not caught by %s: verdict %s after %d cases, %d ops (%s)", d, r.Verdict, r.Cases, r.Ops, replay(m.Name, d))
+				t.Logf("not caught by %s: verdict %s after %d cases, %d ops, %s (%s)", d, r.Verdict, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), replay(m.Name, d))
 				if m.ID == mutant.Canary {
 					t.Errorf("the canary survived %s: %s", d, replay(m.Name, d))
 				}
@@ -144,7 +144,9 @@ func TestCatalogueBaseline(t *testing.T) {
 		}
 		if r.Verdict != checkers.Pass {
 			t.Errorf("%s on shardstore without a mutant: verdict %s after %d cases: %s", d, r.Verdict, r.Cases, firstViolation(r))
+			continue
 		}
+		t.Logf("%s passes: %d cases, %d ops, %s", d, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond))
 	}
 }
 
