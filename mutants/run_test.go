@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 )
 
 // fakeEnv makes this test binary a stand-in for the harness: a `check`
@@ -25,6 +28,10 @@ const fakeEnv = "GAUNTLET_MUTANTS_FAKE_HARNESS"
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeEnv) != "" {
 		os.Exit(fakeCheck(os.Args[1:]))
+	}
+	// A kill-mode child of the catalogue test (crash.TestChild).
+	if code, ok := crash.ChildMain(engine.Drivers{shardstore.Driver()}); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

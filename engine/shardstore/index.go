@@ -11,6 +11,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Compaction policy (tiered by level): a run written from the memtable is
@@ -186,7 +187,8 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 		sources[i] = x.t.Sorted()
 		deps = deps.And(x.deps)
 	}
-	entries := lsm.Merge(sources, false)
+	// Tombstones stay: the runs below may hold the keys they delete.
+	entries := lsm.Merge(sources, mutant.On(mutant.FlushDropsTombstones))
 	r := &run{r: lsm.NewRun(entries)}
 	if err := s.writeRunChunks(ctx, r, false); err != nil {
 		return root, in, fmt.Errorf("shardstore: index flush: %w", err)
@@ -197,7 +199,11 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 	s.runs = append([]*run{r}, s.runs...)
 	s.imms = slices.DeleteFunc(s.imms, func(x *memtable) bool { return slices.Contains(imms, x) })
 	s.mu.Unlock()
-	v, in, err := s.publish(ctx, deps.And(r.written))
+	pub := deps.And(r.written)
+	if mutant.On(mutant.RootWithoutDataDependency) {
+		pub = r.written // the run, not the data it names
+	}
+	v, in, err := s.publish(ctx, pub)
 	if err != nil {
 		return root, in, fmt.Errorf("shardstore: index flush: %w", err)
 	}
@@ -334,7 +340,7 @@ func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) 
 	}
 	// Tombstones can go only if nothing older than the group can
 	// resurface: the group ends with the oldest run.
-	merged := lsm.Merge(sources, hi == len(runs))
+	merged := lsm.Merge(sources, hi == len(runs) || mutant.On(mutant.CompactionDropsTombstones))
 	level := 0
 	for _, r := range group {
 		level = max(level, r.level+1)
@@ -385,9 +391,15 @@ func (s *Store) maintainLoop() {
 		}
 		s.maintWanted = false
 		s.tmu.Unlock()
-		s.maintMu.Lock()
+		// The mutant compacts without the lock, racing reclamation.
+		locked := !mutant.On(mutant.CompactionWithoutMaintenanceLock)
+		if locked {
+			s.maintMu.Lock()
+		}
 		if s.closed.Load() {
-			s.maintMu.Unlock()
+			if locked {
+				s.maintMu.Unlock()
+			}
 			continue
 		}
 		progress := s.stats.publishes.Load() + s.stats.reclaims.Load()
@@ -399,7 +411,9 @@ func (s *Store) maintainLoop() {
 				break
 			}
 		}
-		s.maintMu.Unlock()
+		if locked {
+			s.maintMu.Unlock()
+		}
 		if s.cs.FreeExtents() < s.opts.ReclaimFreeExtents {
 			if err := s.reclaim(ctx, false); err != nil {
 				s.stats.reclaimErrs.Add(1)

@@ -11,6 +11,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/reclaim"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Dead-byte ratios below which an extent is not worth reclaiming: in the
@@ -153,6 +154,13 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		}
 		return true
 	})
+	if err != nil && mutant.On(mutant.ReclaimForgetsAfterReadError) && !errors.Is(err, extent.ErrStale) {
+		// Nothing on e could be read: taken for nothing live.
+		if _, err := s.cs.Reset(ctx, e); err != nil {
+			return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
 	}
@@ -168,8 +176,11 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 	// The relocations, and every put or delete that made a chunk of e dead,
 	// must be durable before e is reset: otherwise a crash could bring back
 	// an index naming chunks that no longer exist.
-	if err := s.sync(ctx); err != nil {
-		return fmt.Errorf("shardstore: reclaim extent %d: index flush: %w", e, err)
+	// (The mutant takes the relocations in the memtable for durable.)
+	if !mutant.On(mutant.ResetBeforeIndexDurable) {
+		if err := s.sync(ctx); err != nil {
+			return fmt.Errorf("shardstore: reclaim extent %d: index flush: %w", e, err)
+		}
 	}
 	s.mu.RLock()
 	live := s.live[e]
@@ -258,7 +269,7 @@ func (s *Store) evacuate(ctx context.Context, e extent.ID, loc chunk.Locator, pa
 	s.mu.RLock()
 	cur, ok := s.lookupLocked(key)
 	s.mu.RUnlock()
-	if !ok || !cur.Has(loc) {
+	if !ok || liveAt(cur, loc) < 0 {
 		return false, nil // dead: overwritten or deleted
 	}
 	if !s.evacuationRoom(len(payload)) {
@@ -272,12 +283,30 @@ func (s *Store) evacuate(ctx context.Context, e extent.ID, loc chunk.Locator, pa
 	}
 	s.stats.evacBytes.Add(int64(len(payload)))
 	s.mu.Lock()
-	if cur, ok := s.lookupLocked(key); ok && cur.Has(loc) {
-		ne := lsm.Entry{Key: cur.Key, Kind: cur.Kind, Locs: slices.Clone(cur.Locs)}
-		ne.Locs[slices.Index(ne.Locs, loc)] = nl
+	// The key may have been written since the lookup: look again.
+	again, ok := cur, true
+	if !mutant.On(mutant.EvacuationOverwritesWrite) {
+		again, ok = s.lookupLocked(key)
+	}
+	if i := liveAt(again, loc); ok && i >= 0 {
+		ne := lsm.Entry{Key: again.Key, Kind: again.Kind, Locs: slices.Clone(again.Locs)}
+		ne.Locs[i] = nl
 		s.setLocked(ne, w)
 		s.stats.relocated.Add(1)
 	}
 	s.mu.Unlock()
 	return false, nil
+}
+
+// liveAt returns the index of loc in e's locators if e is a put that names
+// it (the chunk at loc is live), or -1.
+func liveAt(e lsm.Entry, loc chunk.Locator) int {
+	if e.Kind != lsm.KindPut {
+		return -1
+	}
+	if mutant.On(mutant.EvacuateWrongChunk) {
+		// Matched by extent: any chunk of the key's in loc's extent.
+		return slices.IndexFunc(e.Locs, func(l chunk.Locator) bool { return l.Extent == loc.Extent })
+	}
+	return slices.Index(e.Locs, loc)
 }

@@ -169,6 +169,9 @@ func (s *Store) recover(ctx context.Context) error {
 		return fmt.Errorf("shardstore: recover: %w", err)
 	}
 	v := &version{metaLocs: metaLocs}
+	if mutant.On(mutant.RecoveredMetadataUnowned) {
+		v.metaLocs = nil // the runs seemed to be all the root owns
+	}
 	if len(metaLocs) > 0 {
 		b, err := s.cs.Get(ctx, metaLocs)
 		if err != nil {
@@ -255,7 +258,7 @@ func (s *Store) setKeepLocked(e lsm.Entry, value []byte, written dep.Dependency)
 	if !ok {
 		old, ok = s.lookupOlderLocked(e.Key)
 	}
-	if ok {
+	if ok && !mutant.On(mutant.LiveBytesNotReleased) {
 		for _, l := range old.Locs {
 			s.live[l.Extent] -= l.FrameBytes()
 		}
@@ -320,6 +323,9 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 			// lookup and the read: the index now names the new copy.
 			s.stats.staleRetries.Add(1)
 			continue
+		}
+		if err != nil && mutant.On(mutant.GetErrorAsNotFound) {
+			return nil, fmt.Errorf("shardstore: get %q: %w", key, engine.ErrNotFound)
 		}
 		return v, err
 	}
@@ -387,6 +393,9 @@ func (s *Store) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if mutant.On(mutant.SyncBeforeRootDurable) {
+		return nil // the run is published: taken for durable
+	}
 	if err := root.Wait(ctx); err != nil {
 		return fmt.Errorf("shardstore: sync: %w", err)
 	}
@@ -400,17 +409,31 @@ func (s *Store) Close() error {
 		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
 	}
 	ctx := context.Background()
+	markClosing := func() {
+		s.tmu.Lock()
+		s.closing = true
+		s.tcond.Broadcast()
+		s.tmu.Unlock()
+	}
 	// Let running maintenance finish, then index-flush.
 	s.maintMu.Lock()
-	err := s.syncRetry(ctx, true)
-	s.tmu.Lock()
-	s.closing = true
-	s.tcond.Broadcast()
-	s.tmu.Unlock()
+	if mutant.On(mutant.CloseBeforeFinalFlush) {
+		markClosing()
+	}
+	var err error
+	// The mutant takes the index flush reclamation made before a reset
+	// for one that covers everything.
+	if !mutant.On(mutant.CloseSkipsFlushAfterReset) || s.cs.Stats().Resets == 0 {
+		err = s.syncRetry(ctx, true)
+	}
+	markClosing()
 	s.maintMu.Unlock()
 	s.wg.Wait()
 	if cerr := s.cs.Close(); err == nil {
 		err = cerr
+	}
+	if mutant.On(mutant.CloseErrorSwallowed) {
+		err = nil
 	}
 	if s.ownDev {
 		if derr := s.dev.Close(); err == nil {
@@ -431,9 +454,14 @@ func (s *Store) List(ctx context.Context, start, end []byte, fn func(key []byte)
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	entries := s.mergedLocked(start, end)
-	s.mu.RUnlock()
+	var entries []lsm.Entry
+	if mutant.On(mutant.ListWithoutIndexLock) {
+		entries = s.mergedLocked(start, end)
+	} else {
+		s.mu.RLock()
+		entries = s.mergedLocked(start, end)
+		s.mu.RUnlock()
+	}
 	for i, e := range entries {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -457,7 +485,11 @@ func (s *Store) mergedLocked(start, end []byte) []lsm.Entry {
 			lo, _ = slices.BinarySearchFunc(es, start, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
 		}
 		if end != nil {
-			hi, _ = slices.BinarySearchFunc(es, end, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+			var found bool
+			hi, found = slices.BinarySearchFunc(es, end, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+			if found && mutant.On(mutant.ListEndInclusive) {
+				hi++
+			}
 		}
 		if lo > hi {
 			return nil

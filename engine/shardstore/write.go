@@ -10,6 +10,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // The write path. A write is a put or a delete:
@@ -122,8 +123,10 @@ func (s *Store) admitWrite(key []byte) error {
 // returns the ticket of the memtable the entry entered.
 func (s *Store) writeEntry(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
 	// key is the caller's: the memtable copies it if it keeps it.
-	s.gate.RLock()
-	defer s.gate.RUnlock()
+	if !mutant.On(mutant.PutWithoutGate) {
+		s.gate.RLock()
+		defer s.gate.RUnlock()
+	}
 	e := lsm.Entry{Key: key, Kind: kind}
 	var written dep.Dependency
 	if kind == lsm.KindPut {
@@ -157,6 +160,9 @@ func (s *Store) appendValue(ctx context.Context, key, value []byte) ([]chunk.Loc
 	prefix := appendKeyPrefix(pb[:0], key)
 	per := s.opts.ChunkPayloadMax - len(prefix)
 	n := max(1, (len(value)+per-1)/per)
+	if mutant.On(mutant.ValueSplitDropsTail) {
+		n = max(1, len(value)/per)
+	}
 	locs := make([]chunk.Locator, 0, n)
 	var written dep.Dependency
 	for i := range n {
@@ -186,6 +192,9 @@ func (d *writeDep) IsPersistent() bool {
 	d.s.tmu.Lock()
 	done, root, err := d.t.done, d.t.root, d.t.err
 	d.s.tmu.Unlock()
+	if mutant.On(mutant.PersistentChecksFirstNode) {
+		return done && err == nil // the ticket only, not the root it names
+	}
 	return done && err == nil && root.IsPersistent()
 }
 

@@ -38,9 +38,12 @@
 //     Class, and Expect: the detectors that should catch it. A bug only a
 //     concurrent checker can see sets Concurrency and says Why.
 //  3. One guarded site in the engine, as small as the bug:
-//     if mutant.On(mutant.X) { ... } else { ... }. Never inside
-//     internal/iosched while its split is under way: place it where
-//     shardstore calls the scheduler, or in the dependency graph.
+//     if mutant.On(mutant.X) { ... } else { ... } (two only when the bug
+//     has two halves, as cache-not-drained-on-reset: the cache key and the
+//     reset). Never inside internal/iosched while its split is under way:
+//     place it where shardstore calls the scheduler, or in the dependency
+//     graph. A package that gains its first site goes into TestZeroCost's
+//     list.
 //  4. Run go test -tags mutants ./mutants/: the catalogue test runs each
 //     expected detector with the mutant on, and fails if none catches it.
 package mutant

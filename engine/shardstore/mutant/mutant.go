@@ -17,7 +17,7 @@ const (
 	RootWithoutDataDependency
 	WriteWithoutResetDependency
 	SlotTakesUnissuedRoot
-	ReadyOnIssued
+	ChainKeepsEarlierNode
 	PersistentChecksFirstNode
 	UUIDReusedAcrossOpens
 
@@ -32,6 +32,7 @@ const (
 	SlotNotVerified
 	CloseSkipsFlushAfterReset
 	CloseBeforeFinalFlush
+	RecoveredMetadataUnowned
 
 	// Index.
 	FlushDropsTombstones
@@ -59,6 +60,8 @@ const (
 	CompactionWithoutMaintenanceLock
 	PutWithoutGate
 	ListWithoutIndexLock
+	AdmitWaitUnseen
+	EvacuationOverwritesWrite
 
 	count // one past the last
 )
@@ -147,11 +150,13 @@ var catalogue = []Mutant{
 	{ID: SlotTakesUnissuedRoot, Name: "slot-takes-unissued-root", Component: "superblock", Class: "crash",
 		Wrong:  "A superblock slot takes the newest root whether or not the run and metadata it depends on are issued; a crash after the slot's flush leaves a root naming metadata that never reached the device.",
 		Expect: d(CrashBlock)},
-	{ID: ReadyOnIssued, Name: "ready-on-issued", Component: "dependency graph", Class: "crash",
-		Wrong:  "A node counts a dependency that is issued but not yet flushed as satisfied, so the IO scheduler issues a write before its dependency is durable (the ordering soft updates rely on is gone).",
+	{ID: ChainKeepsEarlierNode, Name: "chain-keeps-earlier-node", Component: "dependency graph", Class: "crash",
+		Wrong: "When a dependency combines two nodes of one chain (the chunks of one extent generation), it keeps the earlier instead of the later, so a dependency on many chunks names only the first: a superblock slot takes a root once that chunk is issued while later chunks the root's index names may still be queued, and a crash leaves entries past the write pointer. " +
+			"(It replaces ready-on-issued: in this engine no write's node depends on another write being issued, so counting issued as ready changed nothing.)",
 		Expect: d(CrashBlock)},
 	{ID: PersistentChecksFirstNode, Name: "persistent-checks-first-node", Component: "dependency graph", Class: "crash",
-		Wrong:  "Dependency.IsPersistent looks at its first node only (as if dependencies were single writes), so a put's dependency reports persistent while the root covering it is not.",
+		Wrong: "A put's Dependency.IsPersistent looks at the first link of its chain only, its memtable's ticket (the run published), not the superblock root that ticket names, so a put's dependency reports persistent while the root covering it is not. " +
+			"(A dep.Dependency of one node, the root, is what IsPersistent must consult; the ticket is only how it is found.)",
 		Expect: d(CrashBlock)},
 	{ID: UUIDReusedAcrossOpens, Name: "uuid-reused-across-opens", Component: "chunk store", Paper: 15, Class: "crash",
 		Wrong: "Chunk UUIDs are drawn from the seed alone, not mixed with the superblock sequence, so two opens of one durable state write byte-identical frame headers and a slot covering frames that never reached the device verifies against an earlier attempt's. " +
@@ -159,7 +164,7 @@ var catalogue = []Mutant{
 		Expect: d(CrashBlock)},
 
 	{ID: CloseErrorSwallowed, Name: "close-error-swallowed", Component: "api", Class: "error path",
-		Wrong:  "Close ignores the chunk store's error (a failed final flush) and reports success, so writes lost to the device error look durable.",
+		Wrong:  "Close ignores the errors of its final index flush and of the chunk store's drain (a failed device flush) and reports success, so writes lost to the device error look durable.",
 		Expect: d(ConformanceFaults)},
 	{ID: GetErrorAsNotFound, Name: "get-error-as-not-found", Component: "api", Class: "error path",
 		Wrong:  "Get turns a read error on the key's chunks into ErrNotFound, as if the key were absent: a device error becomes a wrong answer instead of a failure.",
@@ -173,8 +178,9 @@ var catalogue = []Mutant{
 		Expect: d(ConformanceFaults)},
 
 	{ID: OlderSlotChosen, Name: "older-slot-chosen", Component: "recovery", Class: "functional",
-		Wrong:  "Recovery compares the slots' sequence numbers the wrong way round and opens from the older slot, losing everything the newer one made durable.",
-		Expect: d(Conformance, CrashBlock)},
+		Wrong: "Recovery compares the slots' sequence numbers the wrong way round and opens from the older slot, losing everything the newer one made durable. " +
+			"(Only a crash shows it: a clean shutdown whose last slot advanced write pointers ends with a confirming slot of the same root, so after Close both slots agree.)",
+		Expect: d(CrashBlock)},
 	{ID: SlotNotVerified, Name: "slot-not-verified", Component: "recovery", Paper: 10, Class: "crash",
 		Wrong: "Recovery trusts the newest slot without verifying the frames it covers past the older slot, so a slot whose round's flush never completed is taken, and torn or never-written frames below its write pointers are trusted. " +
 			"(The paper's #10 trusted a torn frame after a crash.)",
@@ -185,6 +191,10 @@ var catalogue = []Mutant{
 	{ID: CloseBeforeFinalFlush, Name: "close-before-final-flush", Component: "api", Paper: 4, Class: "functional",
 		Wrong: "Close marks the store closing before its final index flush, so the flush's waiter gives up with ErrClosed and unsynced writes are gone when the device is opened again. " +
 			"(The paper's #4 lost shards when a disk was taken out of service and returned; here Close and reopen.)",
+		Expect: d(Conformance, CrashBlock)},
+	{ID: RecoveredMetadataUnowned, Name: "recovered-metadata-unowned", Component: "recovery", Paper: 6, Class: "crash",
+		Wrong: "Recovery rebuilds the published version from the runs the root's metadata names but leaves out the metadata chunks themselves, so after a reboot nothing owns the metadata extent: reclamation finds it all dead and resets it while the superblock's root still names it, and the next open cannot read its index. " +
+			"(The paper's #6: an extent-ownership dependency wrong after a reboot.)",
 		Expect: d(Conformance, CrashBlock)},
 
 	{ID: FlushDropsTombstones, Name: "flush-drops-tombstones", Component: "index", Class: "functional",
@@ -236,13 +246,22 @@ var catalogue = []Mutant{
 
 	{ID: CompactionWithoutMaintenanceLock, Name: "compaction-without-maintenance-lock", Component: "index", Paper: 14, Class: "concurrency", Concurrency: true,
 		Wrong: "The background loop compacts without the maintenance lock, so reclamation can rewrite a run a compaction is merging and the compaction's publish drops the rewritten run's recent entries (the paper's #14).",
-		Why:   "Sequential checks run maintenance one op at a time: compaction and reclamation never overlap, so the missing lock changes nothing they can observe."},
+		Why: "Sequential checks run maintenance one op at a time: compaction and reclamation never overlap, so the missing lock changes nothing they can observe. " +
+			"(Only by timing can the background loop's compaction overlap a reclamation an op asked for: enginetest's RandomAgainstModel, on two cores, hit the compaction's adjacency panic.)"},
 	{ID: PutWithoutGate, Name: "put-without-gate", Component: "chunk store", Paper: 11, Class: "concurrency", Concurrency: true,
 		Wrong: "A put appends its chunks and inserts its entry without holding the put gate, so reclamation's barrier does not wait for it: a chunk appended to a victim before the scan but indexed after it is dropped and its locator left naming a reset extent (the paper's #11, a race between write and flush).",
 		Why:   "The gate only orders a put against a concurrent reclamation; with one op at a time a put's entry is always in the memtable before any reclamation starts."},
 	{ID: ListWithoutIndexLock, Name: "list-without-index-lock", Component: "api", Paper: 13, Class: "concurrency", Concurrency: true,
 		Wrong: "List merges the memtable and runs without the index lock, racing with a concurrent delete or index flush: it can miss keys or read a memtable being replaced (the paper's #13, listing racing removal).",
 		Why:   "Without a concurrent writer the index does not change during a List, so the missing lock is invisible to a sequential check."},
+	{ID: AdmitWaitUnseen, Name: "admit-wait-unseen", Component: "dependency graph", Paper: 12, Class: "concurrency", Concurrency: true,
+		Wrong: "A writer that finds the dependency graph's node pool full waits for room in a plain loop on the graph's condition, without counting itself a waiter: the IO scheduler, seeing nobody wait, holds its round for the cadence (frozen in checks) and the superblock slot that would free the nodes never comes, so the writers deadlock. " +
+			"(The paper's #12: buffer-pool exhaustion deadlocked threads waiting for a superblock update.)",
+		Why: "The pool holds 65,536 nodes and a check's 1 MiB device far fewer chunks: one writer at a time never fills it, so no append ever waits for room; only many writers outrunning the device do."},
+	{ID: EvacuationOverwritesWrite, Name: "evacuation-overwrites-write", Component: "reclamation", Paper: 16, Class: "concurrency", Concurrency: true,
+		Wrong: "Evacuation points the key at the chunk's copy using the entry it looked up before the copy, without looking again under the index lock: a put or delete of the key that lands while the chunk is copied is overwritten, and the old value comes back. " +
+			"(The paper's #16 raced bulk create against remove in the control plane; here a client's create or remove races evacuation's index update.)",
+		Why: "A sequential check runs a reclamation as one op: no put or delete lands between evacuation's lookup and its index update, so the stale entry is always the current one. (Background reclamation could race a client op, but only by timing.)"},
 }
 
 // Catalogue returns every mutant but None, Canary first, in ID order.

@@ -26,6 +26,10 @@ func TestZeroCost(t *testing.T) {
 	// Every package with a seeded bug: each call to On must be inlined.
 	for _, p := range []string{
 		"github.com/gauntlet-kv/gauntlet/engine/shardstore",
+		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk",
+		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep",
+		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm",
+		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock",
 	} {
 		out := gcflagsM(t, p)
 		calls, inlined := 0, strings.Count(out, "inlining call to mutant.On")

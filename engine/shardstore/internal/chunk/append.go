@@ -10,6 +10,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // uuid returns a new frame UUID, never all zero (that would match the
@@ -158,7 +159,11 @@ func (s *Store) unadmit(frame []byte) {
 // once a superblock records a write pointer past it. Called with ss.mu
 // held, so a stream's chunks are queued in offset order.
 func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, d dep.Dependency) (written, durable dep.Dependency) {
-	data := s.g.NewNode(dep.And(d, ss.resetD), dep.Chain{ID: chainID(ss.ext, ss.gen) | writtenChain, Pos: loc.End()})
+	after := dep.And(d, ss.resetD)
+	if mutant.On(mutant.WriteWithoutResetDependency) {
+		after = d // the reset is in the table already
+	}
+	data := s.g.NewNode(after, dep.Chain{ID: chainID(ss.ext, ss.gen) | writtenChain, Pos: loc.End()})
 	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{

@@ -8,6 +8,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/cache"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // writeThrough caches the pages of a region just written that hold a data
@@ -32,8 +33,23 @@ func (s *Store) writeThrough(e extent.ID, gen uint32, start int64, buf []byte, d
 		if spans[i].Lo >= p+pb {
 			continue // no cached chunk in this page
 		}
-		s.cache.Insert(cache.Key{Extent: e, Gen: gen, Page: uint32(p / pb)}, buf[p-start:p-start+pb])
+		page := buf[p-start : p-start+pb]
+		if mutant.On(mutant.CacheAliasesWriteBuffer) {
+			s.cache.InsertOwned(pageKey(e, gen, p/pb), page) // the scheduler's buffer, not a copy
+		} else {
+			s.cache.Insert(pageKey(e, gen, p/pb), page)
+		}
 	}
+}
+
+// pageKey is the buffer cache's key of page p of extent e at generation
+// gen: the generation keeps a reset extent's old pages from being read
+// as its new ones.
+func pageKey(e extent.ID, gen uint32, p int64) cache.Key {
+	if mutant.On(mutant.CacheNotDrainedOnReset) {
+		gen = 0 // pages keyed by extent and page alone
+	}
+	return cache.Key{Extent: e, Gen: gen, Page: uint32(p)}
 }
 
 // Get reads the value stored as locs by AppendSplit.
@@ -181,7 +197,7 @@ func (r *pageRead) hit(p int64) bool {
 	lo, hi := max(r.off, p*r.pb), min(r.off+int64(len(r.out)), (p+1)*r.pb)
 	dst := r.out[lo-r.off : hi-r.off]
 	if (p+1)*r.pb <= r.stable {
-		return r.s.cache.Read(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, dst, int(lo-p*r.pb))
+		return r.s.cache.Read(pageKey(r.e, r.gen, p), dst, int(lo-p*r.pb))
 	}
 	return r.s.sched.ReadTail(r.e, r.gen, lo, dst)
 }
@@ -207,7 +223,7 @@ func (r *pageRead) readMissing(upTo int64) error {
 		lo, hi := max(r.off, p*pb), min(r.off+int64(len(r.out)), (p+1)*pb)
 		copy(r.out[lo-r.off:hi-r.off], page[lo-p*pb:hi-p*pb])
 		if (p+1)*pb <= r.stable && s.table.Generation(r.e) == r.gen {
-			s.cache.InsertOwned(cache.Key{Extent: r.e, Gen: r.gen, Page: uint32(p)}, page)
+			s.cache.InsertOwned(pageKey(r.e, r.gen, p), page)
 			given = true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // ScanResult is one frame (or corrupt region) found by Store.Scan.
@@ -54,7 +55,11 @@ func (s *Store) Scan(ctx context.Context, e extent.ID, fn func(ScanResult) bool)
 		}
 		buf = append(buf, w.Frame...)
 	}
-	buf = buf[:min(int64(len(buf)), info.WritePointer)]
+	end := info.WritePointer
+	if mutant.On(mutant.ScanDropsLastByte) {
+		end-- // the write pointer taken for the last byte written
+	}
+	buf = buf[:min(int64(len(buf)), end)]
 	if g := s.table.Generation(e); g != info.Generation {
 		return fmt.Errorf("chunk: scan extent %d: reset to generation %d during the scan: %w", e, g, extent.ErrStale)
 	}
@@ -104,7 +109,9 @@ func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) 
 	// reads s.resets under s.mu too.
 	s.mu.Lock()
 	gen := s.table.Reset(e)
-	s.cache.DropExtent(e)
+	if !mutant.On(mutant.CacheNotDrainedOnReset) {
+		s.cache.DropExtent(e)
+	}
 	s.sb.Reset(e, gen)
 	n := s.g.NewNode(dep.Dependency{}, dep.Chain{})
 	s.sb.WaitGeneration(e, gen, n)

@@ -17,6 +17,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Options configure a Store. The zero value is valid; DefaultOptions
@@ -216,6 +217,9 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		rng:     rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
 		// Each open draws different UUIDs: the sequence moves on.
 		uuidBase: splitmix64(seed) ^ splitmix64(rec.Image.Sequence<<1|1),
+	}
+	if mutant.On(mutant.UUIDReusedAcrossOpens) {
+		s.uuidBase = splitmix64(seed) // the seed alone: each open draws the same UUIDs
 	}
 	s.abandonFn = s.abandon
 	s.sb = superblock.NewManager(geo, table, s.g, rec)

@@ -51,6 +51,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Options configure a Graph. The zero value is valid.
@@ -173,6 +174,16 @@ func (g *Graph) Undurable() int {
 func (g *Graph) Admit(ctx context.Context, n int) error {
 	if !g.failed.Load() && g.tryAdmit(n) {
 		return nil
+	}
+	if mutant.On(mutant.AdmitWaitUnseen) {
+		// A plain wait for room: neither a waiter nor an admitter to the
+		// IO scheduler, which then sees no reason to flush.
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for g.err == nil && !g.tryAdmit(n) {
+			g.cond.Wait()
+		}
+		return g.err
 	}
 	g.mu.Lock()
 	g.admitters++
@@ -426,12 +437,21 @@ func and2(d, e Dependency) (Dependency, bool) {
 		return d, true
 	case m.chain.ID != 0 && m.chain.ID == n.chain.ID:
 		// A chain's later node implies its earlier ones.
-		if n.chain.Pos > m.chain.Pos {
+		if later(n, m) {
 			return e, true
 		}
 		return d, true
 	}
 	return Dependency{}, false
+}
+
+// later reports whether n, a node on m's chain, is further along it than
+// m: a dependency on n implies one on m, so And keeps n.
+func later(n, m *Node) bool {
+	if mutant.On(mutant.ChainKeepsEarlierNode) {
+		return n.chain.Pos < m.chain.Pos
+	}
+	return n.chain.Pos > m.chain.Pos
 }
 
 // And returns the dependency on d and e.
@@ -454,7 +474,7 @@ next:
 				continue next
 			}
 			if n.chain.ID != 0 && m.chain.ID == n.chain.ID {
-				if n.chain.Pos > m.chain.Pos {
+				if later(n, m) {
 					d.nodes[i] = n
 				}
 				continue next
@@ -551,6 +571,9 @@ func (d Dependency) wait(ctx context.Context, settle bool) error {
 			return true, nil
 		}
 		if g.err != nil {
+			if mutant.On(mutant.FailedWaitSucceeds) {
+				return true, nil // the graph stopped: nothing left to wait for
+			}
 			return true, g.err
 		}
 		return false, nil

@@ -41,6 +41,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // Kind is an entry's kind. Part of the format.
@@ -120,6 +121,10 @@ func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, repla
 		e.Key = bytes.Clone(e.Key)
 	}
 	e.Value = nil
+	if mutant.On(mutant.ValueCopyOutlivesOverwrite) && replaced && value == nil {
+		e.Value = old.Value // kept: the new entry brings no copy of its own
+		t.valueBytes += len(old.Value)
+	}
 	if value != nil && t.valueBytes+len(value) <= keepMax {
 		if replaced && cap(old.Value) >= len(value) {
 			e.Value = append(old.Value[:0], value...)
@@ -249,7 +254,8 @@ func Merge(sources [][]Entry, dropTombstones bool) []Entry {
 				best = i
 				continue
 			}
-			if bytes.Compare(s[pos[i]].Key, sources[best][pos[best]].Key) < 0 {
+			c := bytes.Compare(s[pos[i]].Key, sources[best][pos[best]].Key)
+			if c < 0 || c == 0 && mutant.On(mutant.MergeOlderWins) {
 				best = i // equal keys keep the newer (lower index) source
 			}
 		}
@@ -309,6 +315,9 @@ func (f bloom) mayContain(key []byte) bool {
 	h := hash64(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
+	if mutant.On(mutant.BloomFalseNegative) {
+		n-- // the last bit index taken for the count
+	}
 	for i := uint32(0); i < bloomProbes; i++ {
 		b := (h1 + i*h2) % n
 		if f[b/8]&(1<<(b%8)) == 0 {
@@ -573,7 +582,11 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 		ri.Entries = r.u32("entry count")
 		ri.Bytes = r.u64("run bytes")
 		n := r.u32("locator count")
-		if r.reason == "" && uint64(n)*chunk.LocatorSize > uint64(len(r.b)) {
+		over := uint64(n)*chunk.LocatorSize > uint64(len(r.b))
+		if mutant.On(mutant.MetadataBoundsOffByOne) {
+			over = uint64(n)*chunk.LocatorSize >= uint64(len(r.b))
+		}
+		if r.reason == "" && over {
 			r.fail("run %d: %d locators, %d bytes left", i, n, len(r.b))
 			break
 		}

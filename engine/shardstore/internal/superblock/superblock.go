@@ -74,6 +74,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // ErrReset fails the write-pointer node of a chunk whose extent was reset
@@ -193,7 +194,11 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 			continue
 		}
 		imgs[i] = &img
-		if !found || img.Sequence > best.Image.Sequence {
+		newer := img.Sequence > best.Image.Sequence
+		if mutant.On(mutant.OlderSlotChosen) {
+			newer = img.Sequence < best.Image.Sequence
+		}
+		if !found || newer {
 			best, found = Recovered{Image: img, Slot: i}, true
 		}
 	}
@@ -206,7 +211,10 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 	if o := imgs[1-best.Slot]; o != nil {
 		best.Other, best.OtherValid = *o, true
 	}
-	ok, err := Verify(dev, geo, best)
+	ok, err := true, error(nil)
+	if !mutant.On(mutant.SlotNotVerified) {
+		ok, err = Verify(dev, geo, best)
+	}
 	if err != nil {
 		return Recovered{}, err
 	}
@@ -588,7 +596,7 @@ func (m *Manager) Prepare() ([]byte, int64, any, bool) {
 	img.Root = m.root
 	nroots := 0
 	for i := len(m.roots) - 1; i >= 0; i-- {
-		if m.roots[i].dep.IsIssued() {
+		if mutant.On(mutant.SlotTakesUnissuedRoot) || m.roots[i].dep.IsIssued() {
 			nroots = i + 1
 			img.Root = m.roots[i].data
 			changed = true

@@ -1,0 +1,244 @@
+//go:build mutants
+
+package mutants_test
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
+	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
+)
+
+// The catalogue test runs every expected detector of every catalogued
+// mutant (engine/shardstore/mutant.Catalogue) directly through the checker
+// packages, on a fixed seed and a small budget, and fails when none of them
+// catches the mutant. It is the fixed-seed proof STYLE.md asks of the
+// mutant table; harness mutants is the scoring run with real budgets.
+//
+// Cells run one after another: a mutant is process-wide (mutant.Activate
+// refuses a second one) and rapid's settings are too, so one process runs
+// one checker at a time; a second core would only add wake-ups.
+
+// engines is the engine table the test resolves specs against: shardstore
+// alone, as the harness's would for a spec naming it.
+func engines() engine.Drivers { return engine.Drivers{shardstore.Driver()} }
+
+// The budget of one cell: a mutant a detector catches is usually caught in
+// its first few cases; one it misses costs the whole budget, so the budget
+// bounds the test (about 40 cells).
+const (
+	conformanceCases = 3000
+	crashCases       = 3000
+	killCases        = 8
+	cellBudget       = 6 * time.Second
+	killBudget       = 15 * time.Second
+	// Kill mode minimizes with child processes: a few runs say enough.
+	killDDMinRuns, killTimedKills = 8, 2
+	// shrinkTime bounds minimization: the test needs the detection, not
+	// the smallest trace (a replay command finds that).
+	shrinkTime = time.Second
+	seed       = 1
+)
+
+// survivors are the mutants no sequential detector catches within the
+// budget above, with the reason and what the checkers would need (input to
+// the checkers' work): logged, not failed. A mutant leaves this table once
+// a detector catches it on every run; the test logs a catch of one.
+var survivors = map[string]string{
+	"write-without-reset-dependency": "A loss needs the newest durable slot's delta to cover the reset extent (its data written in that slot's round) " +
+		"and the extent's new generation to reach the device before the next slot, so that Verify of that slot fails and recovery falls back; " +
+		"but reclamation makes its index flush durable (a slot after the extent's last data) before any reset, so the slot a crash finds never reads the reset extent. " +
+		"Needs a crash point inside the round that carries the new generation's first write, after a reclamation of an extent written in the previous slot's round; " +
+		"The chunk store's TestCrashSuperblockWithData and TestCrashDependencyClosed catch it: they crash at each device write of a flush epoch and just before its flush, " +
+		"and scan every extent up to its recovered write pointer.",
+	"chain-keeps-earlier-node": "The scheduler issues an extent's queued chunks in order and every chunk a root names is queued before the root, " +
+		"so when a slot is prepared the later chunks are issued too and the earlier node stands for them. " +
+		"Needs writes held back while a slot is written: large values (frames of holdFrameMin or more) put without Sync, an index flush the memtable's size triggers, " +
+		"a slot forced by FlushBytes, then a dirty reboot with no flush before the crash; the crash checker's puts are mostly small and its reboots often flush first. " +
+		"The chunk store's TestCrashSuperblockWithData and TestCrashDependencyClosed catch it (crashes at every device write of a round, chunks with random dependencies).",
+	"uuid-reused-across-opens": "Identical frame headers matter only when a slot covering frames that never reached the device is verified: " +
+		"a crash inside a flush round (slot written, data not), a reopen of the same durable state that writes the same frames again, and a second crash inside that round. " +
+		"The crash checker crashes between ops, when no round is in flight, so the slot and its data are always both pending or both flushed. " +
+		"Needs a crash point inside a flush round (disk.Mem crashing at the Nth flush, before it completes), twice in one case; no test of the engine's packages catches it either.",
+	"failed-wait-succeeds": "The checkers' alphabet has no Sync: an index-flush (Maintain) that succeeds does not update the model, and tracked dependencies " +
+		"stay not persistent (the graph failed, no node became durable), so a Sync that lies after a failed flush promises nothing a checker holds it to; " +
+		"Close still fails (the chunk store returns the scheduler's error). Needs a Sync op whose success makes the model persist every write before it, " +
+		"in a run with faults (conformance --faults has faults and no Sync; crash syncs before a dirty reboot but has no faults): faults and a dirty reboot in one case. " +
+		"(Checked by hand: with the mutant, Sync after a failed device flush returns nil; dep's TestWaitFailAndCancel catches it.)",
+	"slot-not-verified": "A slot whose round never finished is trusted only if the crash lands after the slot's write and before the round's flush completes. " +
+		"The crash checker crashes between ops: a round's data, slot and flush are done by then, or, for a round the scheduler held back, neither the slot nor the flush happened; " +
+		"only a crash that lands while the scheduler's goroutine is inside a round sees it (once in about 1,100 cases on seed 1, not on every run). " +
+		"Needs a crash point inside a flush round (the slot written, some of the round's data not), with torn crash states of that round, " +
+		"as the chunk store's TestCrashSuperblockWithData does (it catches it, and so does superblock's TestRecoverVerifiesNewestSlot).",
+}
+
+// TestCatalogue runs each mutant's expected detectors. The canary must be
+// caught by every detector; any other mutant by at least one, unless it is
+// a concurrency mutant (waiting for the interleave checker) or a known
+// survivor.
+func TestCatalogue(t *testing.T) {
+	if !mutant.Built() {
+		t.Fatal("built without -tags mutants") // the build tag above makes this impossible
+	}
+	// A checker allocates fast and keeps little (as harness check does).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	for _, m := range mutant.Catalogue() {
+		t.Run(m.Name, func(t *testing.T) {
+			if m.Concurrency {
+				t.Logf("waiting for the interleave checker (not run): %s", m.Why)
+				return
+			}
+			caught := 0
+			for _, d := range m.Expect {
+				r, err := runDetector(t, m.Name, d)
+				if err != nil {
+					t.Errorf("%s: %v", d, err)
+					continue
+				}
+				if r.Verdict == checkers.Fail {
+					caught++
+					t.Logf("caught by %s after %d cases, %d ops, %s: %s", d, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), firstViolation(r))
+					continue
+				}
+				t.Logf("not caught by %s: verdict %s after %d cases, %d ops, %s (%s)", d, r.Verdict, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond), replay(m.Name, d))
+				if m.ID == mutant.Canary {
+					t.Errorf("the canary survived %s: %s", d, replay(m.Name, d))
+				}
+			}
+			why, known := survivors[m.Name]
+			switch {
+			case caught == 0 && known:
+				t.Logf("survivor (known): %s", why)
+			case caught == 0:
+				t.Errorf("no expected detector (%v) caught it on seed %d; replay: %s", m.Expect, seed, replay(m.Name, m.Expect[0]))
+			case known:
+				// A survivor caught by timing (a crash that landed while a
+				// round was in flight) is not caught reliably: a failure here
+				// would make the test flaky. Drop it once it is caught on
+				// every run.
+				t.Logf("caught, yet listed in survivors (by timing?): %s", why)
+			}
+			if mutant.On(m.ID) {
+				t.Errorf("still active after its cells: an engine was not closed")
+			}
+		})
+	}
+}
+
+// TestCatalogueBaseline runs every detector the catalogue expects on the
+// engine without a mutant: each must pass, or a mutant it "catches" proves
+// nothing (harness mutants keeps the same baseline row).
+func TestCatalogueBaseline(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	for _, d := range []mutant.Detector{mutant.Conformance, mutant.ConformanceFaults, mutant.CrashBlock, mutant.CrashKill} {
+		r, err := runDetector(t, "", d)
+		if err != nil {
+			t.Errorf("%s: %v", d, err)
+			continue
+		}
+		if r.Verdict != checkers.Pass {
+			t.Errorf("%s on shardstore without a mutant: verdict %s after %d cases: %s", d, r.Verdict, r.Cases, firstViolation(r))
+			continue
+		}
+		t.Logf("%s passes: %d cases, %d ops, %s", d, r.Cases, r.Ops, r.Elapsed.Round(time.Millisecond))
+	}
+}
+
+// firstViolation is r's first violation in a line, with the length of its
+// minimized trace.
+func firstViolation(r checkers.Result) string {
+	if len(r.Violations) == 0 {
+		return "no violation"
+	}
+	v := r.Violations[0]
+	s := v.Summary
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return fmt.Sprintf("%s (%d ops minimized from %d)", s, len(v.Ops), v.OriginalOps)
+}
+
+// runDetector runs detector d with the mutant named name on (none if
+// name is empty).
+func runDetector(t *testing.T, name string, d mutant.Detector) (checkers.Result, error) {
+	ctx := context.Background()
+	spec := "shardstore"
+	if name != "" {
+		spec += ":mutant=" + name
+	}
+	dr, o, err := engines().Resolve(spec)
+	if err != nil {
+		return checkers.Result{}, err
+	}
+	out := t.TempDir()
+	switch {
+	case d.Checker == conformance.Name:
+		tg, err := target.For(dr, o)
+		if err != nil {
+			return checkers.Result{}, err
+		}
+		return conformance.Run(ctx, conformance.Config{Target: tg, Seed: seed, Cases: conformanceCases, Budget: cellBudget,
+			Faults: d.Faults, ShrinkTime: shrinkTime, OutDir: out})
+	case d.Checker == crash.Name && d.Mode == crash.ModeBlock:
+		tg, err := target.For(dr, o)
+		if err != nil {
+			return checkers.Result{}, err
+		}
+		return crash.Run(ctx, crash.Config{Target: tg, Seed: seed, Cases: crashCases, Budget: cellBudget,
+			ShrinkTime: shrinkTime, OutDir: out})
+	case d.Checker == crash.Name && d.Mode == crash.ModeKill:
+		// A kill-mode child is this test binary again (crash.TestChild;
+		// TestMain in run_test.go runs it), built with -tags mutants, so
+		// the spec's mutant is on in the child that runs the workload and
+		// in the one that reopens the directory.
+		spec = crash.KillDeviceSpec(spec, o)
+		tg, err := killTarget(spec)
+		if err != nil {
+			return checkers.Result{}, err
+		}
+		return crash.RunKill(ctx, crash.KillConfig{Target: tg, Child: crash.TestChild(spec), Seed: seed,
+			Cases: killCases, Budget: killBudget, DDMinRuns: killDDMinRuns, TimedKills: killTimedKills, OutDir: out})
+	}
+	return checkers.Result{}, fmt.Errorf("detector %s: not one this test runs", d)
+}
+
+// killTarget is the directory target of a kill-mode check of spec.
+func killTarget(spec string) (target.Target, error) {
+	dr, o, err := engines().Resolve(spec)
+	if err != nil {
+		return target.Target{}, err
+	}
+	return target.FromDriver(dr, o), nil
+}
+
+// replay is the command that runs detector d on the mutant named name as
+// this test did.
+func replay(name string, d mutant.Detector) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "go run -tags mutants ./cmd/harness check %s --engine shardstore:mutant=%s --seed %d", d.Checker, name, seed)
+	if d.Mode != "" {
+		fmt.Fprintf(&b, " --mode %s", d.Mode)
+	}
+	if d.Faults {
+		b.WriteString(" --faults")
+	}
+	cases := conformanceCases
+	switch {
+	case d.Mode == crash.ModeKill:
+		cases = killCases
+	case d.Checker == crash.Name:
+		cases = crashCases
+	}
+	fmt.Fprintf(&b, " --cases %d", cases)
+	return b.String()
+}
