@@ -218,7 +218,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Weights: weights(c.Weights, caps), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
 		Stem:  checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
-		Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
+		Mode:  ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
 	})
 }
 

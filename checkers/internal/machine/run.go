@@ -44,6 +44,9 @@ type RunConfig struct {
 	// Stem names the trace file (Stem.trace; default
 	// "<checker>-<seed>"): see checkers.FileStem.
 	Stem string
+	// Mode is the checker's mode ("" if it has none): with the checker's
+	// name and Seed it selects the random stream (checkers.StreamSeed).
+	Mode string
 	// Attrs are extra trace header attributes.
 	Attrs []workloads.Attr
 	// Log, if set, receives progress lines.
@@ -145,7 +148,10 @@ func mix(seed, i uint64) uint64 {
 func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) {
 	res := checkers.Result{Checker: mc.Checker, Engine: mc.Target.Name, Seed: rc.Seed, Verdict: checkers.Pass}
 	start := time.Now()
-	bopts := mc.Target.Biased(workloads.BiasedOptions{Weights: rc.Weights, Keys: rc.Keys, Seed: rc.Seed})
+	// Every draw comes from the checker's own stream, so two checkers
+	// given one seed explore different cases.
+	stream := checkers.StreamSeed(mc.Checker, rc.Mode, rc.Seed)
+	bopts := mc.Target.Biased(workloads.BiasedOptions{Weights: rc.Weights, Keys: rc.Keys, Seed: stream})
 	if _, err := workloads.NewBiased(bopts); err != nil {
 		return res, err
 	}
@@ -231,7 +237,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		func() {
 			rapidMu.Lock()
 			defer rapidMu.Unlock()
-			restore := rapidFlags(mix(rc.Seed, batch), n, rc.OpsMean, rc.ShrinkTime)
+			restore := rapidFlags(mix(stream, batch), n, rc.OpsMean, rc.ShrinkTime)
 			defer restore()
 			defer func() {
 				if r := recover(); r != nil {
