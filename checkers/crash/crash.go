@@ -91,6 +91,8 @@ const (
 	// DirtyRebootWeight is DirtyReboot's weight; the others are
 	// workloads.DefaultWeights.
 	DirtyRebootWeight = 6
+	// FailDiskOnceWeight is FailDiskOnce's weight with Faults.
+	FailDiskOnceWeight = 4
 	// CrashStatesMaxDefault and CrashSamplesDefault: see Config.
 	CrashStatesMaxDefault = machine.CrashStatesMaxDefault
 	CrashSamplesDefault   = machine.CrashSamplesDefault
@@ -114,6 +116,11 @@ type Config struct {
 	Weights map[workloads.OpKind]int
 	// Keys is the key space (default workloads.KeysDefault).
 	Keys int
+	// Faults injects IO faults as conformance does (FailDiskOnce, weight
+	// FailDiskOnceWeight): the target must have a device. A fault is
+	// recovered from by a clean close and reopen, or, as its seed
+	// chooses, by a crash that drops the unflushed writes.
+	Faults bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
 	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
 	// (default CrashSamplesDefault) random torn states are checked.
@@ -148,8 +155,12 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Replay == nil {
 		spec := c.Target.Name
+		faults := ""
+		if c.Faults {
+			faults = " --faults"
+		}
 		c.Replay = func(file string) string {
-			return fmt.Sprintf("harness check %s --engine %s --mode block --replay %s", Name, spec, file)
+			return fmt.Sprintf("harness check %s --engine %s%s --mode block --replay %s", Name, spec, faults, file)
 		}
 	}
 }
@@ -166,17 +177,23 @@ func (c *Config) validate() error {
 	if !c.Target.CanCrash() {
 		errs = append(errs, fmt.Errorf("crash: engine %s opens on a directory: %w", c.Target.Name, ErrNeedsDevice))
 	}
+	if c.Faults && !c.Target.HasDevice() {
+		errs = append(errs, fmt.Errorf("crash: engine %s opens on a directory: fault injection needs an engine on a disk.Device", c.Target.Name))
+	}
 	if c.Cases < 0 || c.OpsMean < 1 || c.OpsMax < 1 || c.BatchCases < 1 || c.Keys < 0 || c.CrashStatesMax < 0 || c.CrashSamples < 0 {
 		errs = append(errs, fmt.Errorf("crash: negative or zero sizes in the configuration"))
 	}
 	return errors.Join(errs...)
 }
 
-func (c Config) machine() machine.Config {
-	return machine.Config{Checker: Name, Target: c.Target, Crash: true, CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
+// machine is the state machine of a run (inOp: dirty reboots may cut power
+// inside their flushes, as every run since crash-version 2 does).
+func (c Config) machine(inOp bool) machine.Config {
+	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults, CrashInOp: inOp,
+		CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
 }
 
-func weights(w map[workloads.OpKind]int, caps machine.Capabilities) map[workloads.OpKind]int {
+func weights(w map[workloads.OpKind]int, caps machine.Capabilities, faults bool) map[workloads.OpKind]int {
 	out := workloads.DefaultWeights()
 	out[workloads.OpDirtyReboot] = DirtyRebootWeight
 	if w != nil {
@@ -185,7 +202,11 @@ func weights(w map[workloads.OpKind]int, caps machine.Capabilities) map[workload
 			out[k] = v
 		}
 	}
-	delete(out, workloads.OpFailDiskOnce)
+	if !faults {
+		delete(out, workloads.OpFailDiskOnce)
+	} else if _, ok := out[workloads.OpFailDiskOnce]; !ok {
+		out[workloads.OpFailDiskOnce] = FailDiskOnceWeight
+	}
 	if !caps.Lister {
 		delete(out, workloads.OpList)
 	}
@@ -213,20 +234,23 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	return machine.Run(ctx, c.machine(), machine.RunConfig{
+	return machine.Run(ctx, c.machine(true), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
-		Weights: weights(c.Weights, caps), Keys: c.Keys, BatchCases: c.BatchCases,
+		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
-		Stem:  checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
-		Mode:  ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
+		Stem: checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
+		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
 	})
 }
 
-// Replay applies a block-mode trace exactly, with the same checks.
+// Replay applies a block-mode trace exactly, with the same checks. A trace
+// of crash-version 2 (machine.AttrCrashVersion) cuts power where its
+// dirty-reboot seeds say; one without the attribute, written before, is
+// replayed as it was: every crash after the reboot's flushes.
 func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {
 	c.ensureDefaults()
 	if err := c.validate(); err != nil {
 		return checkers.Result{}, err
 	}
-	return machine.Replay(ctx, c.machine(), tr, machine.RunConfig{Replay: c.Replay})
+	return machine.Replay(ctx, c.machine(machine.CrashInOp(tr)), tr, machine.RunConfig{Replay: c.Replay})
 }

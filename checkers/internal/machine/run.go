@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,6 +130,8 @@ func (t *tb) Failed() bool              { return t.failed }
 type failing struct {
 	ops []workloads.Op
 	f   *Failure
+	// points are the case's crash points (Machine.CrashPoints).
+	points []string
 }
 
 // mix turns (seed, i) into an unrelated non-zero seed.
@@ -191,7 +195,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		defer m.Close()
 		var ops []workloads.Op
 		report := func(f *Failure) *failing {
-			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f}
+			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints())}
 			f.Summary = Normalize(f.Summary, dir)
 			f.Actual = Normalize(f.Actual, dir)
 			last = fl
@@ -267,7 +271,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 				return res, fmt.Errorf("%s: rapid failed without a case: %v", mc.Checker, t.msgs)
 			}
 			v := violation(last, first)
-			if err := writeTrace(&v, rc, mc, last.ops); err != nil {
+			if err := writeTrace(&v, rc, mc, last); err != nil {
 				return res, err
 			}
 			res.Verdict = checkers.Fail
@@ -323,7 +327,21 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
-func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, ops []workloads.Op) error {
+// The trace header attributes of crash-version 2 (Config.CrashInOp): the
+// version, and where each dirty reboot's crash landed (CrashPoints),
+// "N:end", "N:ioK" or "N:fault", comma-separated.
+const (
+	AttrCrashVersion = "crash-version"
+	AttrCrashPoints  = "crash-points"
+	// CrashVersion is the crash-version a block-mode trace is written
+	// with: dirty-reboot seeds choose a power cut inside the reboot's
+	// flushes. A trace without the attribute is version 1: the crash
+	// comes after them.
+	CrashVersion = "2"
+)
+
+func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) error {
+	ops := fl.ops
 	if rc.OutDir == "" {
 		return nil
 	}
@@ -343,6 +361,10 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, ops []workloads.
 		{Key: "checker", Value: mc.Checker}, {Key: "engine", Value: mc.Target.Name},
 		{Key: "faults", Value: strconv.FormatBool(mc.Faults)},
 	}, rc.Attrs...)}
+	if mc.CrashInOp {
+		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: CrashVersion},
+			workloads.Attr{Key: AttrCrashPoints, Value: strings.Join(fl.points, ",")})
+	}
 	werr := workloads.WriteTrace(f, h, ops)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
@@ -408,7 +430,35 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 	} else {
 		res.Reason = "replay did not reproduce the violation: the trace's ops pass"
 	}
+	if want, ok := attr(tr, AttrCrashPoints); ok && mc.CrashInOp {
+		if got := strings.Join(m.CrashPoints(), ","); got != want {
+			// The engine did a different number of IOs than when the
+			// trace was written (a change to the engine, or timing).
+			note := fmt.Sprintf("the crashes landed at %q, the trace recorded %q", got, want)
+			if res.Reason != "" {
+				note = res.Reason + "; " + note
+			}
+			res.Reason = note
+		}
+	}
 	return res, nil
+}
+
+// attr is the trace header attribute key's value, and whether it is set.
+func attr(tr workloads.Trace, key string) (string, bool) {
+	for _, a := range tr.Header.Attrs {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// CrashInOp reports whether a trace was written with crash-version 2 or
+// later, whose dirty reboots cut power inside their flushes.
+func CrashInOp(tr workloads.Trace) bool {
+	v, ok := attr(tr, AttrCrashVersion)
+	return ok && v != "1"
 }
 
 // ErrNoCases is returned for a run configured with no cases.
