@@ -121,6 +121,10 @@ type Config struct {
 	// recovered from by a clean close and reopen, or, as its seed
 	// chooses, by a crash that drops the unflushed writes.
 	Faults bool
+	// BetweenOpsOnly crashes only after a dirty reboot's flushes, never
+	// inside them, as runs before crash-version 2 did: for measuring what
+	// the power cuts add, not for checking.
+	BetweenOpsOnly bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
 	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
 	// (default CrashSamplesDefault) random torn states are checked.
@@ -234,7 +238,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	return machine.Run(ctx, c.machine(true), machine.RunConfig{
+	return machine.Run(ctx, c.machine(!c.BetweenOpsOnly), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,

@@ -710,6 +710,14 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		}
 	}
 	cut := func() bool { return cutAt >= 0 && mem.PowerCut() }
+	// faulted recovers from an injected fault that failed a flush before
+	// any power cut: the device, powered again, serves the recovery.
+	faulted := func() *Failure {
+		if cutAt >= 0 {
+			mem.StopAfter(-1)
+		}
+		return m.recoverFault(nil)
+	}
 	for _, fl := range []string{"sync", string(engine.IndexFlush), string(engine.SuperblockFlush), string(engine.CacheFlush)} {
 		if rng.IntN(3) != 0 || cut() {
 			continue // the draw comes first, so a cut changes no later choice
@@ -720,7 +728,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 					continue // the power went during the Sync: its failure is the crash
 				}
 				if m.faulted() {
-					return m.recoverFault(nil)
+					return faulted()
 				}
 				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: sync before the crash: %v", err)
 			}
@@ -736,7 +744,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 			err := mt.Maintain(m.ctx, engine.MaintenanceOp(fl))
 			if err != nil && !errors.Is(err, errors.ErrUnsupported) && !cut() {
 				if m.faulted() {
-					return m.recoverFault(nil)
+					return faulted()
 				}
 				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: %s before the crash: %v", fl, err)
 			}

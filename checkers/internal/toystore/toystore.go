@@ -63,6 +63,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -94,11 +95,11 @@ const (
 	// store then cannot reopen. Only a crash inside a Sync finds it: the
 	// header is written and flushed within the one call.
 	BugCommitFirst Bug = "commit-first"
-	// BugPersistOnFlushError marks the pending dependencies persistent
-	// even when the device flush fails (it still returns the error), as a
-	// store that trusts a failed fsync does. Only a crash after an
-	// injected flush error finds it: reopened on the same image, the
-	// writes are all still there.
+	// BugPersistOnFlushError takes an EIO from a device flush for a
+	// transient error: it returns it, but marks the pending dependencies
+	// persistent as if the flush had worked. Only a crash after an
+	// injected flush error finds it: reopened on the same image the
+	// writes are all still there, and a power cut's error is not an EIO.
 	BugPersistOnFlushError Bug = "persist-on-flush-error"
 )
 
@@ -389,7 +390,7 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 // flush flushes the device and settles the pending dependencies.
 func (s *Store) flush() error {
 	if err := s.dev.Flush(); err != nil {
-		if s.bug == BugPersistOnFlushError {
+		if s.bug == BugPersistOnFlushError && errors.Is(err, syscall.EIO) {
 			for _, d := range s.pending {
 				d.persistent.Store(true)
 			}
