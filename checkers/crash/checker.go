@@ -30,7 +30,11 @@ func Checker() checkers.Checker {
 
   --mode block  engines on a device (shardstore; the default for them): a disk.Mem
                 chooses which components flush first and which unflushed device
-                writes survive or tear; every crash state of small pending sets
+                writes survive or tear; every crash state of small pending sets.
+                Most dirty reboots cut the device's power between two IOs of their
+                Sync or index flush (the trace's crash-points say where).
+                --faults adds injected IO errors and bit flips, some recovered
+                from through a crash that drops the unflushed writes
   --mode kill   any engine on a directory (the default for them): a child process
                 runs the workload and is killed with SIGKILL; a second child
                 reopens the directory and reads every key, so an engine that
@@ -45,6 +49,7 @@ replayed with kills timed inside that call, and reported as not minimized, or as
 violation (no space left, an IO error, a crash or hang of the engine) ends the run
 with verdict unknown, exit 3, the cases before it kept in the Result.`,
 		Example: `  harness check crash --engine shardstore --budget 60s
+  harness check crash --engine shardstore --faults --cases 500
   harness check crash --engine pebble --mode kill --cases 50
   harness check crash --replay out/crash-kill-pebble-7.trace`,
 		Faults: true,

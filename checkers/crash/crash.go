@@ -11,9 +11,29 @@
 // then crashes the device: every distinct crash state disk.Mem can leave
 // (unflushed writes kept, lost or torn at sector granularity) is opened and
 // checked when there are at most CrashStatesMax, else CrashSamples sampled
-// ones; the case continues on one of them. It needs an engine on a
-// disk.Device (or a directory engine that may be abandoned in process, as
-// the model) and uses engine.Tracker, where implemented, for persistence.
+// ones; the case continues on one of them. In three reboots of four the
+// seed also cuts the device's power (disk.Mem.StopAfter) after the k-th
+// write or flush of those flushes (k < machine.CrashIOMax; the Sync then
+// always runs), so the crash lands inside a Sync or an index flush: between
+// a superblock slot write and the data it covers, between a run's chunks
+// and the root naming them. An op the cut fails is the crash, not a
+// violation; a Sync that returned despite it promised durability, which the
+// crash checks. The trace records it: header crash-version="2" and
+// crash-points (where each crash landed: "N:end", "N:ioK" or, with
+// faults, "N:fault"); a trace without crash-version, written before,
+// replays with every crash after the flushes (Config.BetweenOpsOnly runs
+// so). It needs an engine on a disk.Device (or a directory engine that may
+// be abandoned in process, as the model) and uses engine.Tracker, where
+// implemented, for persistence.
+//
+// With Faults, block mode injects IO faults as conformance does
+// (FailDiskOnce), and recovers from an op that a fault failed either as
+// conformance does (close, reopen on the same image: every unflushed write
+// still readable) or, as the fault's seed chooses, through a crash: the
+// writes the engine reported persistent are recorded, the unflushed ones
+// may be kept, lost or torn, and every key must then hold a version the
+// model allows. A store that marks writes persistent despite a failed
+// flush is caught so, and by nothing else.
 //
 // Kill mode (RunKill) works on any engine that opens on a directory, peers
 // included: a child process runs a generated workload on a real directory
@@ -62,7 +82,12 @@
 //     landed in, and reported unminimized, or not reproduced, otherwise.
 //   - In kill mode, availability: an engine that hangs or dies reopening
 //     after the kill ends the run unknown, not as a violation.
-//   - Concurrency and fault injection during recovery.
+//   - Power cuts inside ops other than a dirty reboot's flushes (a put
+//     whose memtable fills, a compaction op), and cuts past the first
+//     machine.CrashIOMax IOs of the flushes.
+//   - Fault injection in kill mode; faults during a crash's recovery (the
+//     faults are cleared when the engine reopens on a crash state).
+//   - Concurrency.
 package crash
 
 import (
@@ -256,5 +281,9 @@ func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result,
 	if err := c.validate(); err != nil {
 		return checkers.Result{}, err
 	}
-	return machine.Replay(ctx, c.machine(machine.CrashInOp(tr)), tr, machine.RunConfig{Replay: c.Replay})
+	inOp, err := machine.CrashInOp(tr)
+	if err != nil {
+		return checkers.Result{}, fmt.Errorf("crash: %w", err)
+	}
+	return machine.Replay(ctx, c.machine(inOp), tr, machine.RunConfig{Replay: c.Replay})
 }

@@ -2,6 +2,7 @@ package crash_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -66,6 +67,17 @@ func TestVersion1TraceReplaysBetweenOps(t *testing.T) {
 	rr, err := crash.Replay(context.Background(), crash.Config{Target: tg}, tr)
 	if err != nil || rr.Verdict != checkers.Pass {
 		t.Fatalf("version-1 replay: %v %s, want pass (crashes between ops only)", err, rr.Summary())
+	}
+}
+
+// TestUnknownCrashVersion: a trace of a crash-version this harness does
+// not know is refused as a bad trace, not replayed with a guess.
+func TestUnknownCrashVersion(t *testing.T) {
+	tr := workloads.Trace{Header: workloads.Header{Attrs: []workloads.Attr{{Key: machine.AttrCrashVersion, Value: "3"}}},
+		Ops: []workloads.Op{{Kind: workloads.OpDirtyReboot, Seed: 1}}}
+	_, err := crash.Replay(context.Background(), crash.Config{Target: testengines.Toystore(toystore.BugNone)}, tr)
+	if !errors.Is(err, checkers.ErrBadTrace) {
+		t.Fatalf("crash-version=3: %v, want checkers.ErrBadTrace", err)
 	}
 }
 

@@ -454,11 +454,19 @@ func attr(tr workloads.Trace, key string) (string, bool) {
 	return "", false
 }
 
-// CrashInOp reports whether a trace was written with crash-version 2 or
-// later, whose dirty reboots cut power inside their flushes.
-func CrashInOp(tr workloads.Trace) bool {
+// CrashInOp reports whether a trace was written with crash-version 2,
+// whose dirty reboots cut power inside their flushes (false without the
+// attribute, or with "1"); another version is checkers.ErrBadTrace: a
+// reader does not guess what a newer one means.
+func CrashInOp(tr workloads.Trace) (bool, error) {
 	v, ok := attr(tr, AttrCrashVersion)
-	return ok && v != "1"
+	switch {
+	case !ok || v == "1":
+		return false, nil
+	case v == CrashVersion:
+		return true, nil
+	}
+	return false, fmt.Errorf("crash-version=%q: this harness knows versions 1 and %s: %w", v, CrashVersion, checkers.ErrBadTrace)
 }
 
 // ErrNoCases is returned for a run configured with no cases.
