@@ -126,3 +126,25 @@ func TestFaultsHonestPasses(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckersDrawOwnStreams: conformance and the crash checker given the
+// same seed and the same alphabet (no dirty reboots) no longer run the
+// same cases: each draws from its own stream (checkers.StreamSeed), so a
+// bug both can find is found at different cases, through different ops.
+func TestCheckersDrawOwnStreams(t *testing.T) {
+	tg := testengines.Toystore(toystore.BugStaleDelete)
+	t.Logf("replay: harness check conformance --engine %s --seed 1 --cases 300", tg.Name)
+	cr, err := conformance.Run(context.Background(), conformance.Config{Target: tg, Seed: 1, Cases: 300, OutDir: t.TempDir()})
+	if err != nil || cr.Verdict != checkers.Fail {
+		t.Fatalf("conformance: %v %s, want fail", err, cr.Summary())
+	}
+	kr := run(t, crash.Config{Target: tg, Seed: 1, Cases: 300, Weights: workloads.DefaultWeights(), BetweenOpsOnly: true})
+	if kr.Verdict != checkers.Fail {
+		t.Fatalf("crash: want fail")
+	}
+	c, k := cr.Violations[0], kr.Violations[0]
+	t.Logf("conformance: case %d, %d ops; crash: case %d, %d ops", cr.Cases, c.OriginalOps, kr.Cases, k.OriginalOps)
+	if cr.Cases == kr.Cases && c.OriginalOps == k.OriginalOps && strings.Join(c.Ops, "\n") == strings.Join(k.Ops, "\n") {
+		t.Fatal("conformance and crash found the bug at the same case through the same ops: they draw the same stream")
+	}
+}
