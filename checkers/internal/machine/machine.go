@@ -805,10 +805,10 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	return m.verifyCrash("dirty-reboot", m.in.Engine, true)
 }
 
-// closeCut closes the engine a dirty reboot abandons: it writes only to
-// the old device, now discarded (and refusing writes if its power was
-// cut), so its error does not matter, but a Close that never returns on a
-// failing device is a hang.
+// closeCut closes the engine a crash abandons (a dirty reboot's, or a
+// recovery's through a crash): it writes only to the old device, now
+// discarded (and refusing writes if its power was cut), so its error does
+// not matter, but a Close that never returns on a failing device is a hang.
 func (m *Machine) closeCut(e engine.Engine) *Failure {
 	done := make(chan struct{})
 	go func() {
@@ -820,7 +820,7 @@ func (m *Machine) closeCut(e engine.Engine) *Failure {
 		return nil
 	case <-m.ctx.Done():
 		return m.failWant(KindHang, "Close returns", "still running",
-			"dirty-reboot: Close of the engine on the crashed device did not return within %s", m.cfg.OpTimeout)
+			"Close of the engine on the crashed device did not return within %s", m.cfg.OpTimeout)
 	}
 }
 
