@@ -64,6 +64,13 @@
 //   - The listing after recovery names exactly the keys Get finds.
 //   - Forward progress: after a successful Sync or Close every dependency
 //     reports persistent.
+//   - With power cuts inside a reboot's flushes: a Sync or maintenance op
+//     the cut failed made no promise, one that returned did; a dependency
+//     reported persistent after the cut must hold in every crash state.
+//   - With Faults: an op a fault failed loses nothing acknowledged and
+//     persistent; after a recovery through a crash, a write the engine
+//     reported persistent before the fault (even before a failed flush)
+//     is readable.
 //   - In kill mode: everything acknowledged by a completed Sync is there
 //     (its value as of that sync, or a later write's), the engine reopens
 //     after SIGKILL, and nothing read back is corrupt.
