@@ -232,7 +232,9 @@ func Open(dev disk.Device, bug Bug) (*Store, error) {
 	s.boot++
 	// The boot record, durable before Open returns, so this boot's number
 	// is never reused (see the package documentation).
-	if _, _, err := s.append(kindBoot, nil, nil); err != nil {
+	if _, _, err := s.append(kindBoot, nil, nil); errors.Is(err, engine.ErrNoSpace) {
+		return s, nil // a full log takes no record of this boot, nor any other
+	} else if err != nil {
 		return nil, err
 	}
 	if err := s.flush(); err != nil {
