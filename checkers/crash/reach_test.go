@@ -148,3 +148,22 @@ func TestCheckersDrawOwnStreams(t *testing.T) {
 		t.Fatal("conformance and crash found the bug at the same case through the same ops: they draw the same stream")
 	}
 }
+
+// TestSameSeedSameResultCutsAndFaults: with power cuts and faults, a seed
+// still gives one run (wall-clock fields aside).
+func TestSameSeedSameResultCutsAndFaults(t *testing.T) {
+	var out []string
+	for range 2 {
+		r := run(t, crash.Config{Target: testengines.Toystore(toystore.BugCommitFirst), Seed: 5, Cases: 300, Faults: true})
+		if r.Verdict != checkers.Fail {
+			t.Fatal("commit-first not caught")
+		}
+		r.Elapsed, r.Detected = 0, 0 // wall-clock times differ between runs
+		r.Violations[0].TraceFile, r.Violations[0].Replay = "", ""
+		b, _ := r.JSON()
+		out = append(out, string(b))
+	}
+	if out[0] != out[1] {
+		t.Fatalf("two runs differ:\n%s\n%s", out[0], out[1])
+	}
+}
