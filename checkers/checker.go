@@ -29,7 +29,8 @@ type Checker struct {
 	// Example holds example command lines, one per line, indented.
 	Example string
 	// Faults says the checker takes --faults: it injects IO errors and
-	// bit flips into an engine on a device.
+	// bit flips into an engine on a device (in its Device modes only, if
+	// it has modes).
 	Faults bool
 	// Modes are the choices of its --mode, if it has any; an engine's
 	// default is the first mode that runs it where it opens (Mode.Device).

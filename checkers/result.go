@@ -11,7 +11,9 @@
 // crash consistency, linearizability) over many generated cases. Every run is
 // a function of (seed, engine spec, options): the same inputs give the same
 // Result, and each Violation carries the minimized op sequence and a one-line
-// command that replays it.
+// command that replays it. The cases come from StreamSeed(checker, mode,
+// seed), not from the seed itself, so the checkers and modes run at one
+// seed explore different cases.
 package checkers
 
 import (

@@ -68,17 +68,16 @@ func ParseDetector(s string) (Detector, error) {
 func Detectors(cs []checkers.Checker) []Detector {
 	var ds []Detector
 	for _, c := range cs {
-		modes := []string{""}
+		modes := []checkers.Mode{{Device: true}}
 		if len(c.Modes) > 0 {
-			modes = modes[:0]
-			for _, m := range c.Modes {
-				modes = append(modes, m.Name)
-			}
+			modes = c.Modes
 		}
 		for _, m := range modes {
-			ds = append(ds, Detector{Checker: c.Name, Mode: m})
-			if c.Faults {
-				ds = append(ds, Detector{Checker: c.Name, Mode: m, Faults: true})
+			ds = append(ds, Detector{Checker: c.Name, Mode: m.Name})
+			// Faults are injected into a device: a mode that runs
+			// engines on a directory (crash kill) takes none.
+			if c.Faults && m.Device {
+				ds = append(ds, Detector{Checker: c.Name, Mode: m.Name, Faults: true})
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package crash
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,7 +30,11 @@ func Checker() checkers.Checker {
 
   --mode block  engines on a device (shardstore; the default for them): a disk.Mem
                 chooses which components flush first and which unflushed device
-                writes survive or tear; every crash state of small pending sets
+                writes survive or tear; every crash state of small pending sets.
+                Most dirty reboots cut the device's power between two IOs of their
+                Sync or index flush (the trace's crash-points say where).
+                --faults adds injected IO errors and bit flips, some recovered
+                from through a crash that drops the unflushed writes
   --mode kill   any engine on a directory (the default for them): a child process
                 runs the workload and is killed with SIGKILL; a second child
                 reopens the directory and reads every key, so an engine that
@@ -44,8 +49,10 @@ replayed with kills timed inside that call, and reported as not minimized, or as
 violation (no space left, an IO error, a crash or hang of the engine) ends the run
 with verdict unknown, exit 3, the cases before it kept in the Result.`,
 		Example: `  harness check crash --engine shardstore --budget 60s
+  harness check crash --engine shardstore --faults --cases 500
   harness check crash --engine pebble --mode kill --cases 50
   harness check crash --replay out/crash-kill-pebble-7.trace`,
+		Faults: true,
 		Modes: []checkers.Mode{
 			{Name: ModeBlock, Device: true},
 			{Name: ModeKill, DirSpec: KillDeviceSpec},
@@ -54,19 +61,29 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 			if c.Mode == ModeBlock {
 				return Run(ctx, blockConfig(c))
 			}
+			if c.Faults {
+				return checkers.Result{}, errFaultsKill
+			}
 			return RunKill(ctx, killConfig(c))
 		},
 		Replay: func(ctx context.Context, c checkers.Config, tr workloads.Trace) (checkers.Result, error) {
 			if c.Mode == ModeBlock {
 				return Replay(ctx, blockConfig(c), tr)
 			}
+			if c.Faults {
+				return checkers.Result{}, errFaultsKill
+			}
 			return ReplayKill(ctx, killConfig(c), tr)
 		},
 	}
 }
 
+// errFaultsKill refuses --faults in kill mode, whose engine runs in a child
+// process on a real directory, out of a disk.Faulty's reach.
+var errFaultsKill = errors.New("crash: --faults is for block mode (an engine on a device); kill mode cannot inject device faults into its child: drop --faults or use --mode block")
+
 func blockConfig(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OutDir: c.OutDir, Replay: c.Replay}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay}
 }
 
 func killConfig(c checkers.Config) KillConfig {

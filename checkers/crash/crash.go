@@ -11,9 +11,29 @@
 // then crashes the device: every distinct crash state disk.Mem can leave
 // (unflushed writes kept, lost or torn at sector granularity) is opened and
 // checked when there are at most CrashStatesMax, else CrashSamples sampled
-// ones; the case continues on one of them. It needs an engine on a
-// disk.Device (or a directory engine that may be abandoned in process, as
-// the model) and uses engine.Tracker, where implemented, for persistence.
+// ones; the case continues on one of them. In three reboots of four the
+// seed also cuts the device's power (disk.Mem.StopAfter) after the k-th
+// write or flush of those flushes (k < machine.CrashIOMax; the Sync then
+// always runs), so the crash lands inside a Sync or an index flush: between
+// a superblock slot write and the data it covers, between a run's chunks
+// and the root naming them. An op the cut fails is the crash, not a
+// violation; a Sync that returned despite it promised durability, which the
+// crash checks. The trace records it: header crash-version="2" and
+// crash-points (where each crash landed: "N:end", "N:ioK" or, with
+// faults, "N:fault"); a trace without crash-version, written before,
+// replays with every crash after the flushes (Config.BetweenOpsOnly runs
+// so). It needs an engine on a disk.Device (or a directory engine that may
+// be abandoned in process, as the model) and uses engine.Tracker, where
+// implemented, for persistence.
+//
+// With Faults, block mode injects IO faults as conformance does
+// (FailDiskOnce), and recovers from an op that a fault failed either as
+// conformance does (close, reopen on the same image: every unflushed write
+// still readable) or, as the fault's seed chooses, through a crash: the
+// writes the engine reported persistent are recorded, the unflushed ones
+// may be kept, lost or torn, and every key must then hold a version the
+// model allows. A store that marks writes persistent despite a failed
+// flush is caught so, and by nothing else.
 //
 // Kill mode (RunKill) works on any engine that opens on a directory, peers
 // included: a child process runs a generated workload on a real directory
@@ -44,6 +64,13 @@
 //   - The listing after recovery names exactly the keys Get finds.
 //   - Forward progress: after a successful Sync or Close every dependency
 //     reports persistent.
+//   - With power cuts inside a reboot's flushes: a Sync or maintenance op
+//     the cut failed made no promise, one that returned did; a dependency
+//     reported persistent after the cut must hold in every crash state.
+//   - With Faults: an op a fault failed loses nothing acknowledged and
+//     persistent; after a recovery through a crash, a write the engine
+//     reported persistent before the fault (even before a failed flush)
+//     is readable.
 //   - In kill mode: everything acknowledged by a completed Sync is there
 //     (its value as of that sync, or a later write's), the engine reopens
 //     after SIGKILL, and nothing read back is corrupt.
@@ -62,7 +89,12 @@
 //     landed in, and reported unminimized, or not reproduced, otherwise.
 //   - In kill mode, availability: an engine that hangs or dies reopening
 //     after the kill ends the run unknown, not as a violation.
-//   - Concurrency and fault injection during recovery.
+//   - Power cuts inside ops other than a dirty reboot's flushes (a put
+//     whose memtable fills, a compaction op), and cuts past the first
+//     machine.CrashIOMax IOs of the flushes.
+//   - Fault injection in kill mode; faults during a crash's recovery (the
+//     faults are cleared when the engine reopens on a crash state).
+//   - Concurrency.
 package crash
 
 import (
@@ -91,6 +123,8 @@ const (
 	// DirtyRebootWeight is DirtyReboot's weight; the others are
 	// workloads.DefaultWeights.
 	DirtyRebootWeight = 6
+	// FailDiskOnceWeight is FailDiskOnce's weight with Faults.
+	FailDiskOnceWeight = 4
 	// CrashStatesMaxDefault and CrashSamplesDefault: see Config.
 	CrashStatesMaxDefault = machine.CrashStatesMaxDefault
 	CrashSamplesDefault   = machine.CrashSamplesDefault
@@ -114,6 +148,15 @@ type Config struct {
 	Weights map[workloads.OpKind]int
 	// Keys is the key space (default workloads.KeysDefault).
 	Keys int
+	// Faults injects IO faults as conformance does (FailDiskOnce, weight
+	// FailDiskOnceWeight): the target must have a device. A fault is
+	// recovered from by a clean close and reopen, or, as its seed
+	// chooses, by a crash that drops the unflushed writes.
+	Faults bool
+	// BetweenOpsOnly crashes only after a dirty reboot's flushes, never
+	// inside them, as runs before crash-version 2 did: for measuring what
+	// the power cuts add, not for checking.
+	BetweenOpsOnly bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
 	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
 	// (default CrashSamplesDefault) random torn states are checked.
@@ -148,8 +191,12 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Replay == nil {
 		spec := c.Target.Name
+		faults := ""
+		if c.Faults {
+			faults = " --faults"
+		}
 		c.Replay = func(file string) string {
-			return fmt.Sprintf("harness check %s --engine %s --mode block --replay %s", Name, spec, file)
+			return fmt.Sprintf("harness check %s --engine %s%s --mode block --replay %s", Name, spec, faults, file)
 		}
 	}
 }
@@ -166,17 +213,23 @@ func (c *Config) validate() error {
 	if !c.Target.CanCrash() {
 		errs = append(errs, fmt.Errorf("crash: engine %s opens on a directory: %w", c.Target.Name, ErrNeedsDevice))
 	}
+	if c.Faults && !c.Target.HasDevice() {
+		errs = append(errs, fmt.Errorf("crash: engine %s opens on a directory: fault injection needs an engine on a disk.Device", c.Target.Name))
+	}
 	if c.Cases < 0 || c.OpsMean < 1 || c.OpsMax < 1 || c.BatchCases < 1 || c.Keys < 0 || c.CrashStatesMax < 0 || c.CrashSamples < 0 {
 		errs = append(errs, fmt.Errorf("crash: negative or zero sizes in the configuration"))
 	}
 	return errors.Join(errs...)
 }
 
-func (c Config) machine() machine.Config {
-	return machine.Config{Checker: Name, Target: c.Target, Crash: true, CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
+// machine is the state machine of a run (inOp: dirty reboots may cut power
+// inside their flushes, as every run since crash-version 2 does).
+func (c Config) machine(inOp bool) machine.Config {
+	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults, CrashInOp: inOp,
+		CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
 }
 
-func weights(w map[workloads.OpKind]int, caps machine.Capabilities) map[workloads.OpKind]int {
+func weights(w map[workloads.OpKind]int, caps machine.Capabilities, faults bool) map[workloads.OpKind]int {
 	out := workloads.DefaultWeights()
 	out[workloads.OpDirtyReboot] = DirtyRebootWeight
 	if w != nil {
@@ -185,7 +238,11 @@ func weights(w map[workloads.OpKind]int, caps machine.Capabilities) map[workload
 			out[k] = v
 		}
 	}
-	delete(out, workloads.OpFailDiskOnce)
+	if !faults {
+		delete(out, workloads.OpFailDiskOnce)
+	} else if _, ok := out[workloads.OpFailDiskOnce]; !ok {
+		out[workloads.OpFailDiskOnce] = FailDiskOnceWeight
+	}
 	if !caps.Lister {
 		delete(out, workloads.OpList)
 	}
@@ -213,20 +270,27 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	return machine.Run(ctx, c.machine(), machine.RunConfig{
+	return machine.Run(ctx, c.machine(!c.BetweenOpsOnly), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
-		Weights: weights(c.Weights, caps), Keys: c.Keys, BatchCases: c.BatchCases,
+		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
-		Stem:  checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
-		Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
+		Stem: checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
+		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
 	})
 }
 
-// Replay applies a block-mode trace exactly, with the same checks.
+// Replay applies a block-mode trace exactly, with the same checks. A trace
+// of crash-version 2 (machine.AttrCrashVersion) cuts power where its
+// dirty-reboot seeds say; one without the attribute, written before, is
+// replayed as it was: every crash after the reboot's flushes.
 func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {
 	c.ensureDefaults()
 	if err := c.validate(); err != nil {
 		return checkers.Result{}, err
 	}
-	return machine.Replay(ctx, c.machine(), tr, machine.RunConfig{Replay: c.Replay})
+	inOp, err := machine.CrashInOp(tr)
+	if err != nil {
+		return checkers.Result{}, fmt.Errorf("crash: %w", err)
+	}
+	return machine.Replay(ctx, c.machine(inOp), tr, machine.RunConfig{Replay: c.Replay})
 }

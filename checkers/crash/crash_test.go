@@ -20,7 +20,11 @@ func run(t *testing.T, c crash.Config) checkers.Result {
 	if c.OutDir == "" {
 		c.OutDir = t.TempDir()
 	}
-	t.Logf("replay: harness check crash --mode block --engine %s --seed %d --cases %d", c.Target.Name, c.Seed, c.Cases)
+	faults := ""
+	if c.Faults {
+		faults = " --faults"
+	}
+	t.Logf("replay: harness check crash --mode block --engine %s%s --seed %d --cases %d", c.Target.Name, faults, c.Seed, c.Cases)
 	r, err := crash.Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

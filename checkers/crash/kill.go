@@ -1179,7 +1179,7 @@ func (k *kill) timed(ctx context.Context, kc killCase) (outcome, int, error) {
 
 // generate draws case i's steps, kill point and delay.
 func (k *kill) generate(i int) ([]step, int, time.Duration, error) {
-	rng := rand.New(rand.NewPCG(k.c.Seed, uint64(i)))
+	rng := rand.New(rand.NewPCG(checkers.StreamSeed(Name, ModeKill, k.c.Seed), uint64(i)))
 	w := map[workloads.OpKind]int{workloads.OpGet: 20, workloads.OpPut: 45, workloads.OpDelete: 12}
 	if k.lister {
 		w[workloads.OpList] = 4

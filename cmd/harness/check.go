@@ -426,6 +426,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 				names = append(names, m.Name)
 			}
 			return usagef("check %s: %s: use %s", checker, modeWords(f.modeFrom, strconv.Quote(f.mode)), strings.Join(names, " or "))
+		case f.faults && !chk.Modes[i].Device:
+			// The mode runs the engine on a directory, out of a
+			// disk.Faulty's reach, even an engine on a device.
+			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
+				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
 		case chk.Modes[i].Device && !hasDevice:
 			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
 				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))

@@ -391,8 +391,8 @@ func TestCheckRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "crash", "--engine", "model", "--faults"}, "check crash: --faults: fault injection is for the conformance checker"},
-		{[]string{"check", "crash", "--engine", "shardstore", "--faults", "--cases", "1"}, "check crash: --faults: fault injection is for the conformance checker"},
+		{[]string{"check", "crash", "--engine", "model", "--faults"}, "check crash: engine model opens on a directory: --faults needs an engine on a device"},
+		{[]string{"check", "crash", "--engine", "shardstore", "--faults", "--mode", "kill", "--cases", "1"}, "check crash: --faults: --mode kill runs the engine on a directory, where no device faults can be injected"},
 		{[]string{"check", "conformance", "--engine", "model", "--budget", "0"}, "check: --budget 0 with no --cases would never end: give --cases N or a --budget, or --forever"},
 		{[]string{"check", "crash", "--engine", "model", "--budget", "0s", "--jobs", "2"}, "--budget 0 with no --cases would never end"},
 		{[]string{"check", "conformance", "--engine", "model", "--forever", "--budget", "1m"}, "check: --forever runs until interrupted: drop --budget and --cases"},

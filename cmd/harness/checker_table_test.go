@@ -145,7 +145,7 @@ func TestCheckFakeChecker(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--faults"}, "check delete: --faults: fault injection is for the conformance checker"},
+		{[]string{"--faults"}, "check delete: --faults: fault injection is for the conformance and crash checkers"},
 		{[]string{"--mode", "slow"}, `check delete: --mode "slow": use quick`},
 	} {
 		args := append([]string{"check", "delete", "--engine", "model", "--cases", "1", "--out", out}, c.args...)

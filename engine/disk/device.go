@@ -118,6 +118,10 @@ var (
 	// ErrTooManyStates: Mem.CrashStates would return more states than its
 	// limit.
 	ErrTooManyStates = errors.New("disk: too many crash states")
+	// ErrPowerCut: a Mem armed with StopAfter has lost power: it refuses
+	// every later write and flush, so a crash taken from it lands between
+	// two IOs of one operation.
+	ErrPowerCut = errors.New("disk: power cut")
 )
 
 // Stats are a device's IO counters since it was opened or created. Failed

@@ -50,6 +50,11 @@ type Mem struct {
 	closed     bool
 	released   bool
 	stats      Stats
+	// With armed set (StopAfter), stopIn more writes and flushes succeed
+	// before power is cut; cut says one was refused since.
+	armed  bool
+	stopIn int
+	cut    bool
 }
 
 // memWrite is a pending write: its bytes are arena[at:at+n] (new) and
@@ -118,6 +123,38 @@ func (m *Mem) check(op string, off int64, n int) error {
 	return nil
 }
 
+// StopAfter arms m to lose power after n more writes and flushes succeed
+// (n >= 0): every write and flush after them fails with ErrPowerCut and
+// changes nothing. A negative n disarms m and restores power, clearing
+// PowerCut. Reads are never refused. See the package documentation.
+func (m *Mem) StopAfter(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.armed, m.stopIn, m.cut = n >= 0, n, false
+}
+
+// PowerCut reports whether m, armed by StopAfter, refused a write or flush:
+// the operation running then was cut between two of its IOs.
+func (m *Mem) PowerCut() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cut
+}
+
+// powerCut counts one write or flush against StopAfter's allowance and
+// reports the error that refuses it, if power is out. m.mu must be held.
+func (m *Mem) powerCut(op string, off int64, n int) error {
+	if !m.armed {
+		return nil
+	}
+	if m.stopIn == 0 {
+		m.cut = true
+		return fmt.Errorf("disk: mem: %s at offset %d length %d: %w", op, off, n, ErrPowerCut)
+	}
+	m.stopIn--
+	return nil
+}
+
 // ReadAt reads len(p) bytes at off from the current (volatile) contents.
 func (m *Mem) ReadAt(p []byte, off int64) (int, error) {
 	m.mu.Lock()
@@ -136,6 +173,9 @@ func (m *Mem) WriteAt(p []byte, off int64) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.check("write", off, len(p)); err != nil {
+		return 0, err
+	}
+	if err := m.powerCut("write", off, len(p)); err != nil {
 		return 0, err
 	}
 	m.stats.Writes++
@@ -163,6 +203,13 @@ func (m *Mem) Flush() error {
 	defer m.mu.Unlock()
 	if m.closed {
 		return fmt.Errorf("disk: mem: flush: %w", ErrClosed)
+	}
+	if m.armed && m.stopIn == 0 {
+		m.cut = true
+		return fmt.Errorf("disk: mem: flush: %w", ErrPowerCut)
+	}
+	if m.armed {
+		m.stopIn--
 	}
 	m.stats.Flushes++
 	m.dropPending()

@@ -808,3 +808,60 @@ func TestMemReleaseConcurrent(t *testing.T) {
 		fresh.Release()
 	}
 }
+
+// TestMemStopAfter: an armed Mem takes exactly k writes and flushes, then
+// refuses every later one with ErrPowerCut without changing anything, so
+// its crash states are those of a crash between IO k and IO k+1.
+func TestMemStopAfter(t *testing.T) {
+	m := NewMem(4096, 512)
+	m.StopAfter(2)
+	mustWrite(t, m, fill(1, 0, 512), 0) // IO 1
+	if err := m.Flush(); err != nil {   // IO 2: the first write is durable
+		t.Fatal(err)
+	}
+	if m.PowerCut() {
+		t.Fatal("PowerCut before any IO was refused")
+	}
+	if _, err := m.WriteAt(fill(2, 512, 512), 512); !errors.Is(err, ErrPowerCut) {
+		t.Fatalf("write after the cut: %v, want ErrPowerCut", err)
+	}
+	if err := m.Flush(); !errors.Is(err, ErrPowerCut) {
+		t.Fatalf("flush after the cut: %v, want ErrPowerCut", err)
+	}
+	if !m.PowerCut() {
+		t.Fatal("PowerCut false after a refused write")
+	}
+	got := make([]byte, 1024)
+	if _, err := m.ReadAt(got, 0); err != nil {
+		t.Fatalf("read after the cut: %v", err)
+	}
+	if !bytes.Equal(got[:512], fill(1, 0, 512)) || !bytes.Equal(got[512:], make([]byte, 512)) {
+		t.Fatal("the refused write changed the contents")
+	}
+	if s := m.Stats(); s.Writes != 1 || s.Flushes != 1 {
+		t.Fatalf("stats %+v: refused IOs were counted", s)
+	}
+	if n := m.Pending(); n != 0 {
+		t.Fatalf("%d pending writes after the cut, want 0", n)
+	}
+
+	// Cut between a write and the flush that would cover it: the write
+	// is pending, so a crash may keep it or not.
+	m2 := NewMem(4096, 512)
+	m2.StopAfter(1)
+	mustWrite(t, m2, fill(3, 0, 512), 0)
+	if err := m2.Flush(); !errors.Is(err, ErrPowerCut) {
+		t.Fatalf("flush: %v, want ErrPowerCut", err)
+	}
+	states, err := m2.CrashStates(16)
+	if err != nil || len(states) != 2 {
+		t.Fatalf("crash states after a cut before the flush: %d, %v; want 2 (kept, lost)", len(states), err)
+	}
+	// Disarming restores power; crash states start powered.
+	m2.StopAfter(-1)
+	mustWrite(t, m2, fill(4, 512, 512), 512)
+	if m2.PowerCut() {
+		t.Fatal("PowerCut after disarming")
+	}
+	mustWrite(t, states[0], fill(5, 0, 512), 0)
+}

@@ -29,6 +29,12 @@ import (
 const (
 	CrashStatesMaxDefault = 16
 	CrashSamplesDefault   = 3
+	// CrashIOMax bounds the IO a dirty reboot may cut power after: its
+	// Sync takes about five writes and flushes on shardstore's check
+	// defaults (data, run, metadata, slot, flush), so about half the cuts
+	// land inside it (TestPowerCutsLandInsideFlushes); a point past the
+	// last IO is a crash after the flushes, as before.
+	CrashIOMax = 8
 	// OpTimeoutDefault bounds one op (its context's deadline): an op still
 	// running then is a hang, reported as a violation. Ops of a checker
 	// case take microseconds to milliseconds, even under the race detector.
@@ -47,6 +53,11 @@ type Config struct {
 	Crash bool
 	// CrashStatesMax and CrashSamples: see the defaults.
 	CrashStatesMax, CrashSamples int
+	// CrashInOp lets a dirty reboot cut power inside its own flushes (the
+	// device stops after the k-th write or flush its seed chooses), not
+	// only after them: crash-version 2 of the trace format. Off, a dirty
+	// reboot's seed means what it meant in traces written before.
+	CrashInOp bool
 	// OpTimeout bounds each op (default OpTimeoutDefault). The engine sees
 	// it as its context's deadline; an op that ignores the context (Close
 	// takes none) and runs past 3×OpTimeout stops the process with every
@@ -106,11 +117,18 @@ type Machine struct {
 	faultBase int64
 	// noSpace counts writes refused with engine.ErrNoSpace.
 	noSpace int
-	buf     *[]byte // values of puts, from bufPool
-	lister  bool
-	maint   bool
-	track   bool
-	inv     bool
+	// points records where each dirty reboot's crash landed, for the
+	// trace (CrashPoints).
+	points []string
+	// faultCrash says the armed fault, once it fires, is recovered from
+	// through a crash (crash checker with faults; drawn by armFault).
+	faultCrash bool
+	faultSeed  uint64
+	buf        *[]byte // values of puts, from bufPool
+	lister     bool
+	maint      bool
+	track      bool
+	inv        bool
 }
 
 // Capabilities are what the target's engine implements.
@@ -561,13 +579,22 @@ func (m *Machine) cleanReboot() *Failure {
 // recoverFault brings the engine back after an op failed because an
 // injected fault fired: close (its error does not matter), clear the
 // faults, reopen, and check every key against what the model allows. write
-// is the failed write, which may or may not have happened.
+// is the failed write, which may or may not have happened. In the crash
+// checker a fault armed so (faultCrash) is recovered from through a crash
+// instead: the unflushed writes are dropped, not closed over.
 func (m *Machine) recoverFault(write *workloads.Op) *Failure {
+	if m.faultCrash {
+		return m.recoverCrash(write)
+	}
 	closed := m.in.Close() == nil
 	return m.recoverClosed(write, closed)
 }
 
 func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
+	if m.faultCrash && !closed {
+		// Close failed: what it did not flush may be lost as well.
+		return m.recoverCrash(write)
+	}
 	m.in.Engine = nil
 	if closed {
 		// The clean shutdown made every acknowledged write durable.
@@ -582,6 +609,39 @@ func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
 		return f
 	}
 	return m.verifyCrash("recovery from an injected fault", m.in.Engine, true)
+}
+
+// recoverCrash recovers from an injected fault through a dirty reboot: the
+// writes the engine reported persistent are recorded, the device crashes
+// (unflushed writes kept, lost or torn, chosen by the fault's seed), the
+// old engine is closed on the discarded device, and the engine reopens on
+// the crash state, where every key must hold a version the model allows:
+// a write the engine called persistent before the fault must be there even
+// though a device error came after it.
+func (m *Machine) recoverCrash(write *workloads.Op) *Failure {
+	m.faultCrash = false
+	m.poll()
+	mem := m.in.Mem()
+	st := mem.Crash(rand.New(rand.NewPCG(m.faultSeed, 0x7265626f6f74)), disk.CrashTorn)
+	if e := m.in.Engine; e != nil {
+		m.in.Engine = nil
+		if f := m.closeCut(e); f != nil {
+			return f
+		}
+	}
+	mem.Release()
+	m.deps = nil
+	if write != nil {
+		m.modelWrite(*write) // pending: it may have happened or not
+	}
+	if err := m.in.UseMem(st); err != nil {
+		panic(err)
+	}
+	m.points = append(m.points, fmt.Sprintf("%d:fault", m.n))
+	if f := m.openAfter("a crash after an injected fault"); f != nil {
+		return f
+	}
+	return m.verifyCrash("a crash after an injected fault", m.in.Engine, true)
 }
 
 // verifyCrash checks e after a crash or a fault: every key holds a version
@@ -633,18 +693,50 @@ func (m *Machine) verifyCrash(after string, e engine.Engine, settle bool) *Failu
 }
 
 // dirtyReboot flushes the components the seed chooses, crashes, checks
-// every crash state (or a sample), and continues on one of them.
+// every crash state (or a sample), and continues on one of them. With
+// CrashInOp the seed may also cut the device's power after the k-th write
+// or flush of those flushes, so the crash lands inside a Sync or an index
+// flush; where it landed is recorded (CrashPoints).
 func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	rng := rand.New(rand.NewPCG(seed, 0x64697274))
 	e := m.in.Engine
+	mem := m.in.Mem()
+	cutAt := -1
+	if m.cfg.CrashInOp && mem != nil {
+		// A stream of its own, so the choices below stay those a trace
+		// of crash-version 1 made with the same seed.
+		if prng := rand.New(rand.NewPCG(seed, 0x637574)); prng.IntN(4) != 0 {
+			cutAt = prng.IntN(CrashIOMax)
+			mem.StopAfter(cutAt)
+		}
+	}
+	cut := func() bool { return cutAt >= 0 && mem.PowerCut() }
+	// faulted recovers from an injected fault that failed a flush before
+	// any power cut: the device, powered again, serves the recovery.
+	faulted := func() *Failure {
+		if cutAt >= 0 {
+			mem.StopAfter(-1)
+		}
+		return m.recoverFault(nil)
+	}
 	for _, fl := range []string{"sync", string(engine.IndexFlush), string(engine.SuperblockFlush), string(engine.CacheFlush)} {
-		if rng.IntN(3) != 0 {
+		// The draw comes first, so a cut changes no later choice; with a
+		// cut armed the Sync always runs, so there is a round to cut.
+		if skip := rng.IntN(3) != 0; (skip && !(cutAt >= 0 && fl == "sync")) || cut() {
 			continue
 		}
 		if fl == "sync" {
 			if err := e.Sync(m.ctx); err != nil {
+				if cut() {
+					continue // the power went during the Sync: its failure is the crash
+				}
+				if m.faulted() {
+					return faulted()
+				}
 				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: sync before the crash: %v", err)
 			}
+			// Returned without error: the engine says every write is
+			// durable, power cut or not, and the crash checks it.
 			m.model.Sync(m.ctx)
 			if f := m.progress("sync"); f != nil {
 				return f
@@ -653,14 +745,21 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		}
 		if mt, ok := e.(engine.Maintainer); ok {
 			err := mt.Maintain(m.ctx, engine.MaintenanceOp(fl))
-			if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			if err != nil && !errors.Is(err, errors.ErrUnsupported) && !cut() {
+				if m.faulted() {
+					return faulted()
+				}
 				return m.failWant(KindError, "success", err.Error(), "dirty-reboot: %s before the crash: %v", fl, err)
 			}
 		}
 	}
 	m.poll()
+	point := "end"
+	if cut() {
+		point = fmt.Sprintf("io%d", cutAt)
+	}
+	m.points = append(m.points, fmt.Sprintf("%d:%s", m.n, point))
 
-	mem := m.in.Mem()
 	if mem == nil { // a directory engine that may be abandoned
 		m.in.Abandon()
 		if f := m.openAfter("dirty-reboot"); f != nil {
@@ -680,7 +779,9 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	}
 	pick := rng.IntN(len(states))
 	next := states[pick].Clone()
-	e.Close() // the old engine writes only to the old device, now discarded
+	if f := m.closeCut(e); f != nil {
+		return f
+	}
 	m.in.Engine = nil
 	mem.Release()
 	for i, st := range states {
@@ -704,6 +805,30 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	return m.verifyCrash("dirty-reboot", m.in.Engine, true)
 }
 
+// closeCut closes the engine a crash abandons (a dirty reboot's, or a
+// recovery's through a crash): it writes only to the old device, now
+// discarded (and refusing writes if its power was cut), so its error does
+// not matter, but a Close that never returns on a failing device is a hang.
+func (m *Machine) closeCut(e engine.Engine) *Failure {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Close()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-m.ctx.Done():
+		return m.failWant(KindHang, "Close returns", "still running",
+			"Close of the engine on the crashed device did not return within %s", m.cfg.OpTimeout)
+	}
+}
+
+// CrashPoints says where each dirty reboot so far crashed: "N:end" after
+// op N's flushes, "N:ioK" with the power cut after K of their writes and
+// flushes (io0: before the first).
+func (m *Machine) CrashPoints() []string { return m.points }
+
 // armFault arms one fault chosen by seed: an EIO on the n-th read, write
 // or flush, an EIO on reads of one extent, or a bit flip in one extent.
 func (m *Machine) armFault(seed uint64) {
@@ -722,6 +847,10 @@ func (m *Machine) armFault(seed uint64) {
 		f.Inject(disk.Fault{Ops: disk.OpRead, Off: lo, End: lo + ext})
 	case 4:
 		f.Flip(disk.Flip{Off: lo, End: lo + ext})
+	}
+	if m.cfg.Crash {
+		// Drawn last, so conformance's faults are those of its traces.
+		m.faultCrash, m.faultSeed = rng.IntN(2) == 0, seed
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +46,9 @@ type RunConfig struct {
 	// Stem names the trace file (Stem.trace; default
 	// "<checker>-<seed>"): see checkers.FileStem.
 	Stem string
+	// Mode is the checker's mode ("" if it has none): with the checker's
+	// name and Seed it selects the random stream (checkers.StreamSeed).
+	Mode string
 	// Attrs are extra trace header attributes.
 	Attrs []workloads.Attr
 	// Log, if set, receives progress lines.
@@ -125,6 +130,8 @@ func (t *tb) Failed() bool              { return t.failed }
 type failing struct {
 	ops []workloads.Op
 	f   *Failure
+	// points are the case's crash points (Machine.CrashPoints).
+	points []string
 }
 
 // mix turns (seed, i) into an unrelated non-zero seed.
@@ -145,7 +152,10 @@ func mix(seed, i uint64) uint64 {
 func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) {
 	res := checkers.Result{Checker: mc.Checker, Engine: mc.Target.Name, Seed: rc.Seed, Verdict: checkers.Pass}
 	start := time.Now()
-	bopts := mc.Target.Biased(workloads.BiasedOptions{Weights: rc.Weights, Keys: rc.Keys, Seed: rc.Seed})
+	// Every draw comes from the checker's own stream, so two checkers
+	// given one seed explore different cases.
+	stream := checkers.StreamSeed(mc.Checker, rc.Mode, rc.Seed)
+	bopts := mc.Target.Biased(workloads.BiasedOptions{Weights: rc.Weights, Keys: rc.Keys, Seed: stream})
 	if _, err := workloads.NewBiased(bopts); err != nil {
 		return res, err
 	}
@@ -185,7 +195,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		defer m.Close()
 		var ops []workloads.Op
 		report := func(f *Failure) *failing {
-			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f}
+			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints())}
 			f.Summary = Normalize(f.Summary, dir)
 			f.Actual = Normalize(f.Actual, dir)
 			last = fl
@@ -231,7 +241,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		func() {
 			rapidMu.Lock()
 			defer rapidMu.Unlock()
-			restore := rapidFlags(mix(rc.Seed, batch), n, rc.OpsMean, rc.ShrinkTime)
+			restore := rapidFlags(mix(stream, batch), n, rc.OpsMean, rc.ShrinkTime)
 			defer restore()
 			defer func() {
 				if r := recover(); r != nil {
@@ -261,7 +271,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 				return res, fmt.Errorf("%s: rapid failed without a case: %v", mc.Checker, t.msgs)
 			}
 			v := violation(last, first)
-			if err := writeTrace(&v, rc, mc, last.ops); err != nil {
+			if err := writeTrace(&v, rc, mc, last); err != nil {
 				return res, err
 			}
 			res.Verdict = checkers.Fail
@@ -317,7 +327,21 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
-func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, ops []workloads.Op) error {
+// The trace header attributes of crash-version 2 (Config.CrashInOp): the
+// version, and where each dirty reboot's crash landed (CrashPoints),
+// "N:end", "N:ioK" or "N:fault", comma-separated.
+const (
+	AttrCrashVersion = "crash-version"
+	AttrCrashPoints  = "crash-points"
+	// CrashVersion is the crash-version a block-mode trace is written
+	// with: dirty-reboot seeds choose a power cut inside the reboot's
+	// flushes. A trace without the attribute is version 1: the crash
+	// comes after them.
+	CrashVersion = "2"
+)
+
+func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) error {
+	ops := fl.ops
 	if rc.OutDir == "" {
 		return nil
 	}
@@ -337,6 +361,10 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, ops []workloads.
 		{Key: "checker", Value: mc.Checker}, {Key: "engine", Value: mc.Target.Name},
 		{Key: "faults", Value: strconv.FormatBool(mc.Faults)},
 	}, rc.Attrs...)}
+	if mc.CrashInOp {
+		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: CrashVersion},
+			workloads.Attr{Key: AttrCrashPoints, Value: strings.Join(fl.points, ",")})
+	}
 	werr := workloads.WriteTrace(f, h, ops)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
@@ -402,7 +430,43 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 	} else {
 		res.Reason = "replay did not reproduce the violation: the trace's ops pass"
 	}
+	if want, ok := attr(tr, AttrCrashPoints); ok && mc.CrashInOp {
+		if got := strings.Join(m.CrashPoints(), ","); got != want {
+			// The engine did a different number of IOs than when the
+			// trace was written (a change to the engine, or timing).
+			note := fmt.Sprintf("the crashes landed at %q, the trace recorded %q", got, want)
+			if res.Reason != "" {
+				note = res.Reason + "; " + note
+			}
+			res.Reason = note
+		}
+	}
 	return res, nil
+}
+
+// attr is the trace header attribute key's value, and whether it is set.
+func attr(tr workloads.Trace, key string) (string, bool) {
+	for _, a := range tr.Header.Attrs {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// CrashInOp reports whether a trace was written with crash-version 2,
+// whose dirty reboots cut power inside their flushes (false without the
+// attribute, or with "1"); another version is checkers.ErrBadTrace: a
+// reader does not guess what a newer one means.
+func CrashInOp(tr workloads.Trace) (bool, error) {
+	v, ok := attr(tr, AttrCrashVersion)
+	switch {
+	case !ok || v == "1":
+		return false, nil
+	case v == CrashVersion:
+		return true, nil
+	}
+	return false, fmt.Errorf("crash-version=%q: this harness knows versions 1 and %s: %w", v, CrashVersion, checkers.ErrBadTrace)
 }
 
 // ErrNoCases is returned for a run configured with no cases.

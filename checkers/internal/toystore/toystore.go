@@ -4,11 +4,12 @@
 //
 // # Format
 //
-// The device holds one append-only log starting at offset 0. Each record is
+// The device's first sector (512 bytes) holds the commit header; one
+// append-only log starts after it (offset 512). Each record is
 //
 //	magic   uint16  0x7a5b
 //	boot    uint32  the boot (open count) that wrote it
-//	kind    uint8   1 put, 2 delete
+//	kind    uint8   1 put, 2 delete, 3 boot (klen and vlen 0)
 //	klen    uint16
 //	vlen    uint32
 //	prev    uint32  crc of the previous record (0 for the first)
@@ -16,17 +17,34 @@
 //	value   vlen bytes
 //	crc     uint32  CRC-32C of everything above
 //
-// little-endian, back to back. Recovery scans from offset 0 and stops at the
-// first record that is not valid: bad magic, lengths beyond the device, a
-// checksum mismatch, or a prev that is not the crc of the record before.
+// little-endian, back to back. Recovery scans from offset 512 and stops at
+// the first record that is not valid: bad magic, lengths beyond the device,
+// a checksum mismatch, or a prev that is not the crc of the record before.
 // The chain and the boot number stop a record that survived a crash behind a
 // lost one from coming back later: the record written over the lost one in
-// a later boot never has the crc the survivor names.
+// a later boot never has the crc the survivor names. For that the boot
+// number must never be reused, so Open appends a boot record and flushes it
+// before it returns: a boot whose every other record was lost still counts.
+// (Without it, a crash that lost a whole boot's records let the next boot
+// rewrite them byte for byte, and a record behind them came back.)
+//
+// The commit header is
+//
+//	magic   uint16  0x7a5c
+//	length  uint64  the end of the log the last Sync made durable
+//	crc     uint32  CRC-32C of the above
+//
+// Sync flushes the log, then writes the header and flushes again; recovery
+// refuses (engine.ErrCorruption) a log that ends before the header's
+// length: durable records were lost. The header must never be durable
+// before the log it covers, which takes the first flush; BugCommitFirst
+// drops it.
 //
 // # Durability
 //
 // Writes reach the device at once (WriteAt) and become durable at the next
-// Flush; Sync, Close and Maintain(IndexFlush) flush. A Dependency becomes
+// Flush; Sync, Close and Maintain(IndexFlush) commit (flush, write the
+// commit header, flush). A Dependency becomes
 // persistent when a Flush that follows its write returns. The engine never
 // closes the device: whoever opened it does.
 //
@@ -45,6 +63,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -70,11 +89,23 @@ const (
 	// BugNoChecksum skips the checksum on Get: a bit flipped on the way
 	// from the device is returned as data. Only fault injection finds it.
 	BugNoChecksum Bug = "no-checksum"
+	// BugCommitFirst writes the commit header before the log it covers is
+	// flushed, and flushes both at once: a crash between the header's
+	// write and that flush can keep the header and lose the log, and the
+	// store then cannot reopen. Only a crash inside a Sync finds it: the
+	// header is written and flushed within the one call.
+	BugCommitFirst Bug = "commit-first"
+	// BugPersistOnFlushError takes an EIO from a device flush for a
+	// transient error: it returns it, but marks the pending dependencies
+	// persistent as if the flush had worked. Only a crash after an
+	// injected flush error finds it: reopened on the same image the
+	// writes are all still there, and a power cut's error is not an EIO.
+	BugPersistOnFlushError Bug = "persist-on-flush-error"
 )
 
 // Bugs lists every bug, BugNone first.
 func Bugs() []Bug {
-	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum}
+	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum, BugCommitFirst, BugPersistOnFlushError}
 }
 
 const (
@@ -83,6 +114,11 @@ const (
 	crcSize    = 4
 	kindPut    = 1
 	kindDelete = 2
+	kindBoot   = 3
+	// logStart is where the log starts, after the commit header's sector.
+	logStart    = 512
+	commitMagic = 0x7a5c
+	commitSize  = 2 + 8 + 4
 	// ValueMax is the largest value toystore accepts.
 	ValueMax = 1 << 20
 )
@@ -138,7 +174,7 @@ func Open(dev disk.Device, bug Bug) (*Store, error) {
 		prev uint32
 	}
 	var recs []rec
-	var off int64
+	var off int64 = logStart
 	var prev uint32
 	hdr := make([]byte, headerSize)
 	for {
@@ -155,7 +191,7 @@ func Open(dev disk.Device, bug Bug) (*Store, error) {
 		klen := int64(binary.LittleEndian.Uint16(hdr[7:]))
 		vlen := int64(binary.LittleEndian.Uint32(hdr[9:]))
 		size := headerSize + klen + vlen + crcSize
-		if (kind != kindPut && kind != kindDelete) || klen < 1 || vlen > ValueMax || off+size > dev.Size() {
+		if (kind != kindPut && kind != kindDelete && kind != kindBoot) || (klen < 1) != (kind == kindBoot) || vlen > ValueMax || off+size > dev.Size() {
 			break
 		}
 		b := make([]byte, size)
@@ -171,21 +207,74 @@ func Open(dev disk.Device, bug Bug) (*Store, error) {
 		prev = crc
 		off += size
 	}
-	if s.bug == BugLoseLastWrite && len(recs) > 0 {
-		last := recs[len(recs)-1]
-		recs = recs[:len(recs)-1]
-		off, prev = last.l.off, last.prev
+	if s.bug == BugLoseLastWrite {
+		// The last put or delete goes, with the boot records after it.
+		for j := len(recs) - 1; j >= 0; j-- {
+			if recs[j].kind != kindBoot {
+				off, prev = recs[j].l.off, recs[j].prev
+				recs = recs[:j]
+				break
+			}
+		}
 	}
 	for _, r := range recs {
-		if r.kind == kindPut {
+		switch r.kind {
+		case kindPut:
 			s.index[r.key] = r.l
-		} else {
+		case kindDelete:
 			delete(s.index, r.key)
 		}
 	}
+	if err := s.checkCommit(off); err != nil {
+		return nil, err
+	}
 	s.wp, s.lastCRC = off, prev
 	s.boot++
+	// The boot record, durable before Open returns, so this boot's number
+	// is never reused (see the package documentation).
+	if _, _, err := s.append(kindBoot, nil, nil); errors.Is(err, engine.ErrNoSpace) {
+		return s, nil // a full log takes no record of this boot, nor any other
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkCommit refuses a log that ends at end, before the length the commit
+// header says was made durable.
+func (s *Store) checkCommit(end int64) error {
+	b := make([]byte, commitSize)
+	if _, err := s.dev.ReadAt(b, 0); err != nil {
+		return fmt.Errorf("toystore: read the commit header: %w", err)
+	}
+	if binary.LittleEndian.Uint16(b) != commitMagic || crc32.Checksum(b[:commitSize-crcSize], crcTable) != binary.LittleEndian.Uint32(b[commitSize-crcSize:]) {
+		return nil // never committed (a header torn by a crash is a sector: whole or not)
+	}
+	if l := int64(binary.LittleEndian.Uint64(b[2:])); end < l {
+		return fmt.Errorf("toystore: the log ends at %d, before the %d bytes its commit header says are durable: %w", end, l, engine.ErrCorruption)
+	}
+	return nil
+}
+
+// commit makes the log durable and then records its length in the commit
+// header (BugCommitFirst: the header first, one flush for both).
+func (s *Store) commit() error {
+	if s.bug != BugCommitFirst {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	b := make([]byte, commitSize)
+	binary.LittleEndian.PutUint16(b, commitMagic)
+	binary.LittleEndian.PutUint64(b[2:], uint64(s.wp))
+	binary.LittleEndian.PutUint32(b[commitSize-crcSize:], crc32.Checksum(b[:commitSize-crcSize], crcTable))
+	if _, err := s.dev.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("toystore: write the commit header: %w", err)
+	}
+	return s.flush()
 }
 
 func (s *Store) check(key []byte) error {
@@ -303,6 +392,12 @@ func (s *Store) Delete(ctx context.Context, key []byte) error {
 // flush flushes the device and settles the pending dependencies.
 func (s *Store) flush() error {
 	if err := s.dev.Flush(); err != nil {
+		if s.bug == BugPersistOnFlushError && errors.Is(err, syscall.EIO) {
+			for _, d := range s.pending {
+				d.persistent.Store(true)
+			}
+			s.pending = s.pending[:0]
+		}
 		return fmt.Errorf("toystore: flush: %w", err)
 	}
 	for _, d := range s.pending {
@@ -319,7 +414,7 @@ func (s *Store) Sync(context.Context) error {
 	if s.closed {
 		return fmt.Errorf("toystore: %w", engine.ErrClosed)
 	}
-	return s.flush()
+	return s.commit()
 }
 
 // Close implements engine.Engine: it flushes and leaves the device open.
@@ -330,7 +425,7 @@ func (s *Store) Close() error {
 		return fmt.Errorf("toystore: %w", engine.ErrClosed)
 	}
 	s.closed = true
-	return s.flush()
+	return s.commit()
 }
 
 // List implements engine.Lister.
@@ -356,7 +451,7 @@ func (s *Store) List(_ context.Context, start, end []byte, fn func(key []byte) b
 	return nil
 }
 
-// Maintain implements engine.Maintainer: index-flush flushes the device;
+// Maintain implements engine.Maintainer: index-flush commits (as Sync);
 // compact, superblock-flush and cache-flush have nothing to do; reclaim is
 // unsupported (the log only grows).
 func (s *Store) Maintain(_ context.Context, op engine.MaintenanceOp) error {
@@ -367,7 +462,7 @@ func (s *Store) Maintain(_ context.Context, op engine.MaintenanceOp) error {
 	}
 	switch op {
 	case engine.IndexFlush:
-		return s.flush()
+		return s.commit()
 	case engine.Compact, engine.SuperblockFlush, engine.CacheFlush:
 		return nil
 	}

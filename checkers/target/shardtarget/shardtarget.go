@@ -1,8 +1,9 @@
 // Package shardtarget makes a checker target of the shardstore engine on an
 // in-memory device (disk.Mem, behind a disk.Faulty with fault injection),
 // with the check defaults shardstore's Driver().Device declares (see
-// engine/shardstore/ondevice.go: a 1 MiB device of 64 KiB extents, a tiny
-// cache and memtable, time frozen, seeded chunk UUIDs).
+// engine/shardstore/ondevice.go: a 1 MiB device of 64 KiB extents, chunks
+// of at most 1 KiB, a tiny cache and memtable, time frozen, seeded chunk
+// UUIDs).
 //
 // A check of an engine chosen by spec does not need this package: it goes
 // through target.For, which reads the driver's Device hook. This package is
@@ -24,6 +25,7 @@ const (
 	CacheBytesDefault      = shardstore.CheckCacheBytes
 	MemtableBytesDefault   = shardstore.CheckMemtableBytes
 	ValueCacheBytesDefault = shardstore.CheckValueCacheBytes
+	ChunkPayloadMaxDefault = shardstore.CheckChunkPayloadMax
 	SectorBytes            = shardstore.CheckSectorBytes
 	PageBytes              = shardstore.PageBytes
 )

@@ -46,7 +46,7 @@ func TestFromOptions(t *testing.T) {
 		}
 	}
 	if tg := shardtarget.Default(); tg.DeviceBytes != shardtarget.DeviceBytesDefault || tg.Layout.ExtentBytes != shardtarget.ExtentBytesDefault ||
-		tg.Layout.ChunkBytes != shardtarget.ExtentBytesDefault/4-4 || tg.Layout.ValueBytesMax != shardtarget.ExtentBytesDefault+1 {
+		tg.Layout.ChunkBytes != shardtarget.ChunkPayloadMaxDefault-4 || tg.Layout.ValueBytesMax != shardtarget.ExtentBytesDefault+1 {
 		t.Errorf("default target: %+v", tg)
 	}
 }
