@@ -20,6 +20,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/mutants"
 	"github.com/gauntlet-kv/gauntlet/reports"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 type mutantsFlags struct {
@@ -76,17 +77,23 @@ it, 3 when the run cannot be trusted, 130/143 when interrupted.`,
 	fl.StringVar(&f.engine, "engine", "shardstore", "the engine spec the mutants run in (shardstore, with any options)")
 	fl.StringSliceVar(&f.mutants, "mutant", nil, "mutants to run, by name (default: the whole catalogue); the baseline and the canary always run")
 	fl.StringSliceVar(&f.detectors, "detector", nil, "detectors, as checker[/mode][+faults] (default: every mode of every checker, with and without faults)")
-	fl.StringSliceVar(&f.checkers, "checker", nil, "only the detectors of these checkers")
-	fl.DurationVar(&f.budget, "budget", 5*time.Minute, "the whole run's time, shared out over the cells")
-	fl.DurationVar(&f.cellBudget, "cell-budget", 0, "every cell's time instead of a share of --budget")
-	fl.IntVar(&f.cases, "cases", 0, "cap each cell's cases (0: its budget only)")
-	fl.Uint64Var(&f.seed, "seed", 1, "the checkers' seed, the same for every cell")
-	fl.IntVar(&f.jobs, "jobs", 0, "cells run at once, one core each (0: one per CPU)")
+	addCellFlags(fl, f, 5*time.Minute, "the checkers' seed, the same for every cell")
 	fl.StringVar(&f.out, "out", filepath.Join("out", "mutants"), "output directory: cells/, traces, mutants.json, the heatmap")
 	fl.Float64Var(&f.minScore, "min-score", 100, "exit 1 when the combined score (percent) is below this")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress")
 	cmd.AddCommand(newMutantsListCmd(), newMutantsASTCmd())
 	return cmd
+}
+
+// addCellFlags registers the flags harness mutants and mutants ast share:
+// which detectors, how long, how many at once.
+func addCellFlags(fl *pflag.FlagSet, f *mutantsFlags, budget time.Duration, seedDoc string) {
+	fl.StringSliceVar(&f.checkers, "checker", nil, "only the detectors of these checkers")
+	fl.DurationVar(&f.budget, "budget", budget, "the whole run's time, shared out over the cells")
+	fl.DurationVar(&f.cellBudget, "cell-budget", 0, "every cell's time instead of a share of --budget")
+	fl.IntVar(&f.cases, "cases", 0, "cap each cell's cases (0: its budget only)")
+	fl.Uint64Var(&f.seed, "seed", 1, seedDoc)
+	fl.IntVar(&f.jobs, "jobs", 0, "cells run at once, one core each (0: one per CPU)")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress")
 }
 
 func newMutantsListCmd() *cobra.Command {

@@ -59,15 +59,9 @@ mutated harnesses are built from its source.`,
 	fl.IntVar(&f.sample, "sample", 0, "run a reproducible sample of this many mutants (0: all)")
 	fl.StringSliceVar(&f.ops, "op", nil, "only these mutation operators (default: all)")
 	fl.StringSliceVar(&f.detectors, "detector", nil, "detectors, as checker[/mode][+faults] (default: every one the engine can run)")
-	fl.StringSliceVar(&f.checkers, "checker", nil, "only the detectors of these checkers")
-	fl.DurationVar(&f.budget, "budget", 10*time.Minute, "the whole run's time, shared out over the cells")
-	fl.DurationVar(&f.cellBudget, "cell-budget", 0, "every cell's time instead of a share of --budget")
-	fl.IntVar(&f.cases, "cases", 0, "cap each cell's cases (0: its budget only)")
-	fl.Uint64Var(&f.seed, "seed", 1, "the checkers' seed and the sample's")
-	fl.IntVar(&f.jobs, "jobs", 0, "cells run at once, one core each (0: one per CPU)")
+	addCellFlags(fl, &f.mutantsFlags, 10*time.Minute, "the checkers' seed and the sample's")
 	fl.StringVar(&f.out, "out", filepath.Join("out", "mutants-ast"), "output directory")
 	fl.Float64Var(&f.minScore, "min-score", 0, "exit 1 when the score (percent) is below this")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress")
 	return cmd
 }
 
