@@ -93,6 +93,7 @@ var (
 	ConformanceFaults = Detector{Checker: "conformance", Faults: true}
 	CrashBlock        = Detector{Checker: "crash", Mode: "block"}
 	CrashKill         = Detector{Checker: "crash", Mode: "kill"}
+	CrashBlockFaults  = Detector{Checker: "crash", Mode: "block", Faults: true}
 )
 
 // Mutant describes one seeded bug.
@@ -146,7 +147,7 @@ var catalogue = []Mutant{
 	{ID: WriteWithoutResetDependency, Name: "write-without-reset-dependency", Component: "chunk store", Paper: 7, Class: "crash",
 		Wrong: "A chunk appended to an extent just reset does not depend on the reset being recorded in a superblock, so new-generation bytes can reach the device under a slot that still trusts the old generation's frames there. " +
 			"(The paper's #7: soft and hard write pointers disagreed in a crash after an extent reset.)",
-		Expect: d(CrashBlock)},
+		Expect: d(ConformanceFaults, CrashBlock, CrashBlockFaults)},
 	{ID: SlotTakesUnissuedRoot, Name: "slot-takes-unissued-root", Component: "superblock", Class: "crash",
 		Wrong:  "A superblock slot takes the newest root whether or not the run and metadata it depends on are issued; a crash after the slot's flush leaves a root naming metadata that never reached the device.",
 		Expect: d(CrashBlock)},
@@ -165,17 +166,17 @@ var catalogue = []Mutant{
 
 	{ID: CloseErrorSwallowed, Name: "close-error-swallowed", Component: "api", Class: "error path",
 		Wrong:  "Close ignores the errors of its final index flush and of the chunk store's drain (a failed device flush) and reports success, so writes lost to the device error look durable.",
-		Expect: d(ConformanceFaults)},
+		Expect: d(ConformanceFaults, CrashBlockFaults)},
 	{ID: GetErrorAsNotFound, Name: "get-error-as-not-found", Component: "api", Class: "error path",
 		Wrong:  "Get turns a read error on the key's chunks into ErrNotFound, as if the key were absent: a device error becomes a wrong answer instead of a failure.",
-		Expect: d(ConformanceFaults)},
+		Expect: d(ConformanceFaults, CrashBlockFaults)},
 	{ID: FailedWaitSucceeds, Name: "failed-wait-succeeds", Component: "dependency graph", Class: "error path",
 		Wrong: "A wait on a dependency returns success when the graph has failed on a device error, so a failed flush completes its waiters: Sync and Close acknowledge writes that never became durable. " +
 			"(Placed in the dependency graph, where the IO scheduler's failure reaches waiters.)",
-		Expect: d(ConformanceFaults)},
+		Expect: d(CrashBlock, CrashBlockFaults)},
 	{ID: ReclaimForgetsAfterReadError, Name: "reclaim-forgets-after-read-error", Component: "reclamation", Paper: 5, Class: "error path",
 		Wrong:  "When the scan of a victim extent fails with a read error, reclamation treats the extent as holding nothing readable and resets it, forgetting its live chunks (the paper's #5).",
-		Expect: d(ConformanceFaults)},
+		Expect: d(ConformanceFaults, CrashBlockFaults)},
 
 	{ID: OlderSlotChosen, Name: "older-slot-chosen", Component: "recovery", Class: "functional",
 		Wrong: "Recovery compares the slots' sequence numbers the wrong way round and opens from the older slot, losing everything the newer one made durable. " +
@@ -184,7 +185,7 @@ var catalogue = []Mutant{
 	{ID: SlotNotVerified, Name: "slot-not-verified", Component: "recovery", Paper: 10, Class: "crash",
 		Wrong: "Recovery trusts the newest slot without verifying the frames it covers past the older slot, so a slot whose round's flush never completed is taken, and torn or never-written frames below its write pointers are trusted. " +
 			"(The paper's #10 trusted a torn frame after a crash.)",
-		Expect: d(CrashBlock)},
+		Expect: d(ConformanceFaults, CrashBlock, CrashBlockFaults)},
 	{ID: CloseSkipsFlushAfterReset, Name: "close-skips-flush-after-reset", Component: "index", Paper: 3, Class: "functional",
 		Wrong:  "Close skips its final index flush when an extent was reset since open, assuming reclamation's own index flush covered everything: writes after the reclamation are lost on reopen (the paper's #3).",
 		Expect: d(Conformance, CrashBlock)},
@@ -229,14 +230,14 @@ var catalogue = []Mutant{
 
 	{ID: FrameCRCSkipped, Name: "frame-crc-skipped", Component: "decoder", Class: "decoder",
 		Wrong:  "The frame decoder checks magic, version and length but not the CRC, so a flipped bit in a payload is returned as data.",
-		Expect: d(ConformanceFaults)},
+		Expect: d(ConformanceFaults, CrashBlockFaults)},
 	{ID: MetadataBoundsOffByOne, Name: "metadata-bounds-off-by-one", Component: "decoder", Class: "decoder",
 		Wrong:  "The metadata decoder's bounds check on a run's locators uses >= where > is right, so the last run's locators, which end exactly at the end of the buffer, are refused and a store with runs no longer opens.",
 		Expect: d(Conformance)},
 
 	{ID: CacheNotDrainedOnReset, Name: "cache-not-drained-on-reset", Component: "buffer cache", Paper: 2, Class: "functional",
 		Wrong:  "The buffer cache keys pages by extent and page without the generation, and an extent reset does not drain it, so reads of the reused extent hit the old generation's pages (the paper's #2).",
-		Expect: d(Conformance)},
+		Expect: d(Conformance, CrashBlockFaults)},
 	{ID: CacheAliasesWriteBuffer, Name: "cache-aliases-write-buffer", Component: "buffer cache", Class: "functional",
 		Wrong:  "The write-through of a completed region inserts the IO scheduler's buffer into the cache without copying it; the scheduler reuses the buffer for its next round and the cached pages change under readers.",
 		Expect: d(Conformance)},
