@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -56,8 +57,10 @@ func TestMutantsEndToEnd(t *testing.T) {
 			continue
 		}
 		for _, c := range row.Cells {
-			if c.Cases != 1 || c.Replay == "" || !strings.Contains(c.Replay, "--replay") {
-				t.Errorf("canary × %s: killed after %d cases with replay %q, want the first case and a replay command", c.Detector, c.Cases, c.Replay)
+			// Every get of a value is wrong: caught in the first few cases
+			// (the first may hold no get of a written key).
+			if c.Cases < 1 || c.Cases > 5 || c.Replay == "" || !strings.Contains(c.Replay, "--replay") {
+				t.Errorf("canary × %s: killed after %d cases with replay %q, want within the first five cases and a replay command", c.Detector, c.Cases, c.Replay)
 			}
 		}
 	}
@@ -66,8 +69,8 @@ func TestMutantsEndToEnd(t *testing.T) {
 			t.Errorf("%s: missing or empty (%v)", f, err)
 		}
 	}
-	if !strings.Contains(stdout, "canary  K 1c") {
-		t.Errorf("the summary's matrix should show the canary killed on its first case:\n%s", stdout)
+	if !regexp.MustCompile(`canary  K [1-5]c `).MatchString(stdout) {
+		t.Errorf("the summary's matrix should show the canary killed within its first cases:\n%s", stdout)
 	}
 }
 
@@ -88,7 +91,7 @@ func TestGateFailsOnCanary(t *testing.T) {
 		t.Fatalf("gate on the canary: exit %d, want 1\n%s\n%s", code, stdout, stderr)
 	}
 	head := strings.Split(stdout, "\n")
-	if !strings.HasPrefix(head[0], "gate: FAIL — shardstore:mutant=canary") || !strings.HasPrefix(head[1], "checks: 0 of 4 passed; conformance: fail: ") ||
+	if !strings.HasPrefix(head[0], "gate: FAIL — shardstore:mutant=canary") || !strings.HasPrefix(head[1], "checks: 0 of 5 passed; conformance: fail: ") ||
 		!strings.HasPrefix(head[4], "replay: ") || !strings.Contains(head[4], "--replay") {
 		t.Errorf("head:\n%s", stdout)
 	}
