@@ -35,7 +35,7 @@
 //
 // Two rows keep a score honest. The baseline (no mutant) must pass every
 // detector: a detector that fails on the correct engine kills nothing.
-// The canary, a bug every checker must catch on its first case, must be
+// The canary, a bug every checker must catch within its first few cases, must be
 // killed by every detector: a runner that cannot fail cannot report a
 // perfect score. Report.Trust says whether both held.
 //

@@ -7,7 +7,7 @@
 // verify breaks. Running every checker against every mutant (harness
 // mutants; mutants/catalogue_test.go) measures the checkers: a mutant no
 // detector catches is a blind spot. The Canary is the mutant every checker
-// must catch on its first case, proof that the checks can fail at all.
+// must catch within its first few cases, proof that the checks can fail at all.
 //
 // # Cost
 //

@@ -130,7 +130,7 @@ func d(ds ...Detector) []Detector { return ds }
 // catalogue is every mutant but None, in ID order.
 var catalogue = []Mutant{
 	{ID: Canary, Name: "canary", Component: "api", Class: "functional",
-		Wrong:  "Get flips the first byte of every value it returns. Any checker must catch it on its first case: it proves the checks can fail.",
+		Wrong:  "Get flips the first byte of every value it returns. Any checker must catch it within its first few cases (the first get of a written value): it proves the checks can fail.",
 		Expect: d(Conformance, ConformanceFaults, CrashBlock, CrashKill)},
 
 	{ID: SyncBeforeRootDurable, Name: "sync-before-root-durable", Component: "superblock", Class: "crash",
