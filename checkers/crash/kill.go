@@ -1314,6 +1314,15 @@ func (k *kill) violation(ctx context.Context, steps []step, r killRun, f *failur
 	v := checkers.Violation{Summary: f.summary, Expected: f.expected, Actual: f.actual, OriginalOps: len(prefix) + 1}
 	kc := killCase{steps: prefix, point: boundary}
 	o, err := k.replay(kc)
+	if err == nil && o.unknown == "" && o.f == nil && r.point.timed() && !r.closed {
+		// A kill inside a call may leave nothing of it on the device, so
+		// the boundary before the call is as true a replay as the one
+		// after it, and it too is deterministic and can be minimized.
+		before := killCase{steps: callNeverRan(prefix, r.point), point: boundary}
+		if ob, errb := k.replay(before); errb == nil && ob.unknown == "" && ob.f != nil {
+			prefix, kc, o = before.steps, before, ob
+		}
+	}
 	switch {
 	case err != nil:
 		return v, "", err
@@ -1456,6 +1465,17 @@ func ReplayKill(ctx context.Context, c KillConfig, tr workloads.Trace) (checkers
 		res.Reason = "replay did not reproduce the violation: the trace's ops pass"
 	}
 	return res, nil
+}
+
+// callNeverRan is the prefix a kill before the call at p leaves: without
+// op p.Op for a kill inside it, without its Sync for a kill inside that.
+func callNeverRan(prefix []step, p KillPoint) []step {
+	if p.Phase == PhaseSync {
+		s := slices.Clone(prefix)
+		s[len(s)-1].sync = false
+		return s
+	}
+	return prefix[:len(prefix)-1]
 }
 
 // lineOf is the trace line of op i.
