@@ -18,11 +18,17 @@
 // a superblock slot write and the data it covers, between a run's chunks
 // and the root naming them. An op the cut fails is the crash, not a
 // violation; a Sync that returned despite it promised durability, which the
-// crash checks. The trace records it: header crash-version="2" and
-// crash-points (where each crash landed: "N:end", "N:ioK" or, with
-// faults, "N:fault"); a trace without crash-version, written before,
-// replays with every crash after the flushes (Config.BetweenOpsOnly runs
-// so). It needs an engine on a disk.Device (or a directory engine that may
+// crash checks. In one reboot of three the seed instead arms a cut of up
+// to machine.CrashSpanMax IOs and the case goes on: the cut lands inside a
+// later op (a put whose index flush it cuts, a maintenance op, background
+// work between ops), whose failure is the crash (the write it failed may
+// have happened or not), or inside the next reboot's flushes; a clean
+// shutdown disarms one that has not landed. The trace records it: header
+// crash-version="3" and crash-points (where each crash landed: "N:end",
+// "N:ioK", "N:arm" and "N:cut" or, with faults, "N:fault"); traces of
+// version 2 (no armed cuts) and those without crash-version, written
+// before, replay as they were written, version 1 with every crash after
+// the flushes (Config.BetweenOpsOnly runs so). It needs an engine on a disk.Device (or a directory engine that may
 // be abandoned in process, as the model) and uses engine.Tracker, where
 // implemented, for persistence.
 //
@@ -154,7 +160,7 @@ type Config struct {
 	// chooses, by a crash that drops the unflushed writes.
 	Faults bool
 	// BetweenOpsOnly crashes only after a dirty reboot's flushes, never
-	// inside them, as runs before crash-version 2 did: for measuring what
+	// inside them or a later op, as runs before crash-version 2 did: for measuring what
 	// the power cuts add, not for checking.
 	BetweenOpsOnly bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
@@ -222,11 +228,11 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// machine is the state machine of a run (inOp: dirty reboots may cut power
-// inside their flushes, as every run since crash-version 2 does).
-func (c Config) machine(inOp bool) machine.Config {
-	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults, CrashInOp: inOp,
-		CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}
+// machine is the state machine of a run whose traces are of crash-version
+// version (see machine.Config.WithCrashVersion).
+func (c Config) machine(version int) machine.Config {
+	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults,
+		CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}.WithCrashVersion(version)
 }
 
 func weights(w map[workloads.OpKind]int, caps machine.Capabilities, faults bool) map[workloads.OpKind]int {
@@ -270,7 +276,11 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	return machine.Run(ctx, c.machine(!c.BetweenOpsOnly), machine.RunConfig{
+	version := 3
+	if c.BetweenOpsOnly {
+		version = 1
+	}
+	return machine.Run(ctx, c.machine(version), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
@@ -280,7 +290,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 }
 
 // Replay applies a block-mode trace exactly, with the same checks. A trace
-// of crash-version 2 (machine.AttrCrashVersion) cuts power where its
+// of crash-version 2 or 3 (machine.AttrCrashVersion) cuts power where its
 // dirty-reboot seeds say; one without the attribute, written before, is
 // replayed as it was: every crash after the reboot's flushes.
 func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {
@@ -288,9 +298,9 @@ func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result,
 	if err := c.validate(); err != nil {
 		return checkers.Result{}, err
 	}
-	inOp, err := machine.CrashInOp(tr)
+	version, err := machine.TraceCrashVersion(tr)
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	return machine.Replay(ctx, c.machine(inOp), tr, machine.RunConfig{Replay: c.Replay})
+	return machine.Replay(ctx, c.machine(version), tr, machine.RunConfig{Replay: c.Replay})
 }

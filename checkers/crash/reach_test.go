@@ -73,11 +73,11 @@ func TestVersion1TraceReplaysBetweenOps(t *testing.T) {
 // TestUnknownCrashVersion: a trace of a crash-version this harness does
 // not know is refused as a bad trace, not replayed with a guess.
 func TestUnknownCrashVersion(t *testing.T) {
-	tr := workloads.Trace{Header: workloads.Header{Attrs: []workloads.Attr{{Key: machine.AttrCrashVersion, Value: "3"}}},
+	tr := workloads.Trace{Header: workloads.Header{Attrs: []workloads.Attr{{Key: machine.AttrCrashVersion, Value: "4"}}},
 		Ops: []workloads.Op{{Kind: workloads.OpDirtyReboot, Seed: 1}}}
 	_, err := crash.Replay(context.Background(), crash.Config{Target: testengines.Toystore(toystore.BugNone)}, tr)
 	if !errors.Is(err, checkers.ErrBadTrace) {
-		t.Fatalf("crash-version=3: %v, want checkers.ErrBadTrace", err)
+		t.Fatalf("crash-version=4: %v, want checkers.ErrBadTrace", err)
 	}
 }
 

@@ -133,6 +133,20 @@ func (m *Mem) StopAfter(n int) {
 	m.armed, m.stopIn, m.cut = n >= 0, n, false
 }
 
+// Disarm disarms m, as StopAfter(-1) does, unless its power has been cut
+// already, and reports whether it had: one step, so a cut that lands
+// concurrently (a background write) is either reported, with m still
+// refusing writes for the crash that follows, or never happens.
+func (m *Mem) Disarm() (cut bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cut {
+		return true
+	}
+	m.armed, m.stopIn = false, 0
+	return false
+}
+
 // PowerCut reports whether m, armed by StopAfter, refused a write or flush:
 // the operation running then was cut between two of its IOs.
 func (m *Mem) PowerCut() bool {

@@ -864,4 +864,24 @@ func TestMemStopAfter(t *testing.T) {
 		t.Fatal("PowerCut after disarming")
 	}
 	mustWrite(t, states[0], fill(5, 0, 512), 0)
+
+	// Disarm before the cut restores power; after it, the device keeps
+	// refusing writes for the crash that follows.
+	m3 := NewMem(4096, 512)
+	m3.StopAfter(1)
+	if m3.Disarm() {
+		t.Fatal("Disarm reported a cut before any IO")
+	}
+	mustWrite(t, m3, fill(6, 0, 512), 0)
+	mustWrite(t, m3, fill(6, 512, 512), 512)
+	m3.StopAfter(0)
+	if _, err := m3.WriteAt(fill(7, 0, 512), 0); !errors.Is(err, ErrPowerCut) {
+		t.Fatalf("write after the cut: %v, want ErrPowerCut", err)
+	}
+	if !m3.Disarm() {
+		t.Fatal("Disarm after the cut reported none")
+	}
+	if _, err := m3.WriteAt(fill(7, 0, 512), 0); !errors.Is(err, ErrPowerCut) {
+		t.Fatalf("write after Disarm of a cut device: %v, want ErrPowerCut", err)
+	}
 }

@@ -35,6 +35,11 @@ const (
 	// land inside it (TestPowerCutsLandInsideFlushes); a point past the
 	// last IO is a crash after the flushes, as before.
 	CrashIOMax = 8
+	// CrashSpanMax bounds the IO an armed power cut of crash-version 3
+	// allows before it lands: enough for the ops after the reboot that
+	// armed it to issue index flushes and slot writes of their own, few
+	// enough that most armed cuts land before the next reboot.
+	CrashSpanMax = 16
 	// OpTimeoutDefault bounds one op (its context's deadline): an op still
 	// running then is a hang, reported as a violation. Ops of a checker
 	// case take microseconds to milliseconds, even under the race detector.
@@ -58,6 +63,12 @@ type Config struct {
 	// only after them: crash-version 2 of the trace format. Off, a dirty
 	// reboot's seed means what it meant in traces written before.
 	CrashInOp bool
+	// CrashAcross (crash-version 3, with CrashInOp) lets a dirty reboot's
+	// seed, instead of crashing, arm a power cut that lands inside a later
+	// op: a put whose index flush or slot write it cuts, a Sync, a
+	// maintenance op or a background flush between ops. The op it fails is
+	// the crash (pending: it may have happened or not), as inside a Sync.
+	CrashAcross bool
 	// OpTimeout bounds each op (default OpTimeoutDefault). The engine sees
 	// it as its context's deadline; an op that ignores the context (Close
 	// takes none) and runs past 3×OpTimeout stops the process with every
@@ -124,6 +135,10 @@ type Machine struct {
 	// through a crash (crash checker with faults; drawn by armFault).
 	faultCrash bool
 	faultSeed  uint64
+	// across says a power cut armed by a dirty reboot (Config.CrashAcross)
+	// has not landed yet; acrossSeed chooses its crash state.
+	across     bool
+	acrossSeed uint64
 	buf        *[]byte // values of puts, from bufPool
 	lister     bool
 	maint      bool
@@ -275,9 +290,16 @@ func (m *Machine) Step(op workloads.Op) *Failure {
 
 func (m *Machine) checkedStep(op workloads.Op) *Failure {
 	f := m.step(op)
+	if f == nil && m.cutLanded() {
+		// The cut landed in the op's own IO or in background work, and the
+		// op returned: what it acknowledged is in the model already.
+		f = m.crashAcross(nil)
+	}
 	if f == nil && m.in.Engine != nil && m.inv {
 		if err := m.in.Engine.(engine.InvariantChecker).CheckInvariants(); err != nil {
-			if m.faulted() {
+			if m.cutLanded() {
+				f = m.crashAcross(nil)
+			} else if m.faulted() {
 				// An engine may stop on a device error (and say so).
 				f = m.recoverFault(nil)
 			} else {
@@ -296,6 +318,9 @@ func (m *Machine) step(op workloads.Op) *Failure {
 	// unexpected handles an engine error: a fault explains it (the
 	// checker recovers the engine), nothing else does.
 	unexpected := func(err error, write *workloads.Op) *Failure {
+		if m.cutLanded() {
+			return m.crashAcross(write)
+		}
 		if m.faulted() {
 			return m.recoverFault(write)
 		}
@@ -559,6 +584,17 @@ func (m *Machine) openAfter(what string) *Failure {
 }
 
 func (m *Machine) cleanReboot() *Failure {
+	if m.across {
+		// A clean shutdown is not where a crash-version 3 cut lands: one
+		// that has not landed by now is disarmed; one that landed (in
+		// background work since the last op) is the crash it is.
+		if m.in.Mem().Disarm() {
+			if f := m.crashAcross(nil); f != nil {
+				return f
+			}
+		}
+		m.across = false
+	}
 	if err := m.in.Close(); err != nil {
 		if m.faulted() {
 			return m.recoverClosed(nil, false)
@@ -583,6 +619,11 @@ func (m *Machine) cleanReboot() *Failure {
 // checker a fault armed so (faultCrash) is recovered from through a crash
 // instead: the unflushed writes are dropped, not closed over.
 func (m *Machine) recoverFault(write *workloads.Op) *Failure {
+	if m.across {
+		// The fault came first: the recovery needs the device powered.
+		m.across = false
+		m.in.Mem().StopAfter(-1)
+	}
 	if m.faultCrash {
 		return m.recoverCrash(write)
 	}
@@ -702,7 +743,20 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	e := m.in.Engine
 	mem := m.in.Mem()
 	cutAt := -1
-	if m.cfg.CrashInOp && mem != nil {
+	if m.across {
+		// A cut armed by an earlier reboot that has not landed: this
+		// reboot's flushes spend what is left of it.
+		cutAt = CrashSpanMax
+		m.across = false
+	} else if m.cfg.CrashAcross && mem != nil {
+		if arng := rand.New(rand.NewPCG(seed, 0x61637273)); arng.IntN(3) == 0 {
+			mem.StopAfter(arng.IntN(CrashSpanMax))
+			m.across, m.acrossSeed = true, seed
+			m.points = append(m.points, fmt.Sprintf("%d:arm", m.n))
+			return nil
+		}
+	}
+	if m.cfg.CrashInOp && mem != nil && cutAt < 0 {
 		// A stream of its own, so the choices below stay those a trace
 		// of crash-version 1 made with the same seed.
 		if prng := rand.New(rand.NewPCG(seed, 0x637574)); prng.IntN(4) != 0 {
@@ -755,8 +809,13 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	}
 	m.poll()
 	point := "end"
-	if cut() {
+	switch {
+	case cut() && cutAt == CrashSpanMax:
+		point = "cut"
+	case cut():
 		point = fmt.Sprintf("io%d", cutAt)
+	case cutAt >= 0:
+		mem.StopAfter(-1) // the cut never landed; the crash states need power
 	}
 	m.points = append(m.points, fmt.Sprintf("%d:%s", m.n, point))
 
@@ -768,6 +827,34 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		return m.verifyCrash("dirty-reboot", m.in.Engine, true)
 	}
 
+	return m.crashStates(rng, e, "dirty-reboot")
+}
+
+// crashAcross is the crash of a power cut armed by an earlier dirty reboot
+// (Config.CrashAcross) that landed in the current op or in background work
+// before it returned. write is the write the cut failed, pending.
+func (m *Machine) crashAcross(write *workloads.Op) *Failure {
+	m.across = false
+	m.poll()
+	if write != nil {
+		m.modelWrite(*write) // pending: it may have happened or not
+	}
+	m.deps = nil
+	m.points = append(m.points, fmt.Sprintf("%d:cut", m.n))
+	return m.crashStates(rand.New(rand.NewPCG(m.acrossSeed, 0x6c616e64)), m.in.Engine, "a power cut inside an op")
+}
+
+// cutLanded reports whether a power cut armed by an earlier dirty reboot
+// has landed.
+func (m *Machine) cutLanded() bool {
+	return m.across && m.in.Mem() != nil && m.in.Mem().PowerCut()
+}
+
+// crashStates crashes the device under e (what names the crash in
+// messages): every crash state it can leave, or a sample, is opened and
+// checked, and the case continues on one rng picks.
+func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Failure {
+	mem := m.in.Mem()
 	states, err := mem.CrashStates(m.cfg.CrashStatesMax)
 	if errors.Is(err, disk.ErrTooManyStates) {
 		states = nil
@@ -787,9 +874,9 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	for i, st := range states {
 		ce, err := m.cfg.Target.OpenDevice(st)
 		if err != nil {
-			return m.failWant(KindUnavailable, "open", err.Error(), "dirty-reboot: open on crash state %d of %d: %v", i, len(states), err)
+			return m.failWant(KindUnavailable, "open", err.Error(), "%s: open on crash state %d of %d: %v", what, i, len(states), err)
 		}
-		f := m.verifyCrash(fmt.Sprintf("dirty-reboot (crash state %d of %d)", i, len(states)), ce, false)
+		f := m.verifyCrash(fmt.Sprintf("%s (crash state %d of %d)", what, i, len(states)), ce, false)
 		ce.Close()
 		if f != nil {
 			return f
@@ -799,10 +886,10 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	if err := m.in.UseMem(next); err != nil {
 		panic(err)
 	}
-	if f := m.openAfter("dirty-reboot"); f != nil {
+	if f := m.openAfter(what); f != nil {
 		return f
 	}
-	return m.verifyCrash("dirty-reboot", m.in.Engine, true)
+	return m.verifyCrash(what, m.in.Engine, true)
 }
 
 // closeCut closes the engine a crash abandons (a dirty reboot's, or a

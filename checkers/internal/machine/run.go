@@ -327,17 +327,19 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
-// The trace header attributes of crash-version 2 (Config.CrashInOp): the
-// version, and where each dirty reboot's crash landed (CrashPoints),
-// "N:end", "N:ioK" or "N:fault", comma-separated.
+// The trace header attributes of crash-versions 2 and 3 (Config.CrashInOp,
+// Config.CrashAcross): the version, and where each crash landed
+// (CrashPoints): "N:end", "N:ioK", "N:fault", "N:arm" (a cut armed at op N)
+// or "N:cut" (an armed cut landed in op N), comma-separated.
 const (
 	AttrCrashVersion = "crash-version"
 	AttrCrashPoints  = "crash-points"
 	// CrashVersion is the crash-version a block-mode trace is written
 	// with: dirty-reboot seeds choose a power cut inside the reboot's
-	// flushes. A trace without the attribute is version 1: the crash
-	// comes after them.
-	CrashVersion = "2"
+	// flushes (version 2) or arm one that lands inside a later op
+	// (version 3). A trace without the attribute is version 1: the crash
+	// comes after the flushes.
+	CrashVersion = "3"
 )
 
 func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) error {
@@ -362,7 +364,7 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) err
 		{Key: "faults", Value: strconv.FormatBool(mc.Faults)},
 	}, rc.Attrs...)}
 	if mc.CrashInOp {
-		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: CrashVersion},
+		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: strconv.Itoa(mc.CrashVersion())},
 			workloads.Attr{Key: AttrCrashPoints, Value: strings.Join(fl.points, ",")})
 	}
 	werr := workloads.WriteTrace(f, h, ops)
@@ -454,19 +456,38 @@ func attr(tr workloads.Trace, key string) (string, bool) {
 	return "", false
 }
 
-// CrashInOp reports whether a trace was written with crash-version 2,
-// whose dirty reboots cut power inside their flushes (false without the
-// attribute, or with "1"); another version is checkers.ErrBadTrace: a
-// reader does not guess what a newer one means.
-func CrashInOp(tr workloads.Trace) (bool, error) {
+// TraceCrashVersion is the crash-version a trace was written with: 1
+// without the attribute, else 1, 2 or 3; another version is
+// checkers.ErrBadTrace: a reader does not guess what a newer one means.
+func TraceCrashVersion(tr workloads.Trace) (int, error) {
 	v, ok := attr(tr, AttrCrashVersion)
 	switch {
 	case !ok || v == "1":
-		return false, nil
+		return 1, nil
+	case v == "2":
+		return 2, nil
 	case v == CrashVersion:
-		return true, nil
+		return 3, nil
 	}
-	return false, fmt.Errorf("crash-version=%q: this harness knows versions 1 and %s: %w", v, CrashVersion, checkers.ErrBadTrace)
+	return 0, fmt.Errorf("crash-version=%q: this harness knows versions 1 to %s: %w", v, CrashVersion, checkers.ErrBadTrace)
+}
+
+// CrashVersion is the crash-version of traces c writes.
+func (c Config) CrashVersion() int {
+	switch {
+	case c.CrashAcross:
+		return 3
+	case c.CrashInOp:
+		return 2
+	}
+	return 1
+}
+
+// WithCrashVersion sets the crash options that version v of the trace
+// format means.
+func (c Config) WithCrashVersion(v int) Config {
+	c.CrashInOp, c.CrashAcross = v >= 2, v >= 3
+	return c
 }
 
 // ErrNoCases is returned for a run configured with no cases.
