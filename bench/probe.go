@@ -30,9 +30,9 @@ type Probe struct {
 	// The passes: writing the file the first time (the file system
 	// allocates as it goes), then overwriting it with one write in flight,
 	// with four and with eight (as an engine with an IO queue does:
-	// shardstore keeps eight in flight by default). On ext4 over virtio
-	// the first pass alone read 1249–1880 MB/s from one sitting to the
-	// next, and shardstore's fill outran it.
+	// shardstore keeps eight in flight by default). The first pass alone
+	// varies widely between sittings on a virtual disk, and an engine's
+	// fill can outrun it (docs/PERFORMANCE.md).
 	SeqWriteFirstMBps float64 `json:"seq_write_first_mb_per_sec,omitempty"`
 	SeqWriteQD1MBps   float64 `json:"seq_write_qd1_mb_per_sec,omitempty"`
 	SeqWriteQD4MBps   float64 `json:"seq_write_qd4_mb_per_sec,omitempty"`

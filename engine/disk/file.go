@@ -82,13 +82,10 @@ type FileOptions struct {
 	// creates or extends, so the file system holds it as written blocks.
 	// Preallocated (fallocate) blocks are "unwritten" on ext4 and xfs: the
 	// first write into each converts it, a metadata change that makes
-	// every fdatasync after it commit the file system's journal. Measured
-	// on ext4 over virtio (4 KiB O_DIRECT write + fdatasync): fdatasync
-	// p50 150–175 µs after a first write into fallocated space, 55–63 µs
-	// after an overwrite; 1 MiB sequential writes 1.1–1.4 GB/s into
-	// fallocated space, 2.1–3.0 GB/s over written blocks. The cost is
-	// paid once, at open: writing Size bytes at sequential bandwidth
-	// (about 3 s for 4 GiB here). Prewrite allocates the blocks as
+	// every fdatasync after it commit the file system's journal (about
+	// three times the fdatasync latency on ext4: BenchmarkDurablePut, in
+	// docs/PERFORMANCE.md). The cost is paid once, at open: writing Size
+	// bytes at sequential bandwidth. Prewrite allocates the blocks as
 	// Preallocate does (a full file system fails the open), so it makes
 	// Preallocate redundant. Ignored for block devices. Default false.
 	Prewrite bool

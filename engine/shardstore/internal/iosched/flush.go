@@ -67,9 +67,8 @@ func (s *Scheduler) flush(sb *sbWrite) error {
 	// else until the runtime takes it back (tens of µs or more, and
 	// waking the other CPU of a small virtual machine costs as much).
 	// Yielding lets them put their next writes before the next round
-	// starts, so it carries them all: measured on 2 vCPUs, 16 clients'
-	// durable puts went from 26-28k to 34-37k/s, and the first next write
-	// arrived 6 µs after the flush instead of 76 µs.
+	// starts, so it carries them all (BenchmarkDurablePut with 16
+	// clients; figures in docs/PERFORMANCE.md).
 	conc.Yield()
 	return nil
 }

@@ -29,22 +29,19 @@ type Options struct {
 	IOBytesMax int
 	// IODepth is how many device writes a round keeps in flight at once
 	// (the appends of different extents, the pieces of a long run of one
-	// extent, and the superblock). Default 8: measured on an ext4 file over
-	// virtio, 1 MiB O_DIRECT writes reach 2.1 GB/s at depth 1 and
-	// 2.4–3.0 GB/s at depth 2–4; a durable-put round's data, index,
-	// metadata and superblock writes then cost one write latency, not four.
-	// A sustained 64 KiB fill (6 GB) went at 2268 MB/s with depth 4,
-	// 2826 with 8 and 2695 with 16 (one sitting, two runs each, ±1–11%).
-	// On a device that is a disk.BatchWriter (a File on Linux) the
+	// extent, and the superblock). Default 8: a virtual SSD reaches its
+	// bandwidth only with several writes in flight, and a durable-put
+	// round's data, index, metadata and superblock writes then cost one
+	// write latency, not four (harness bench fill-64k at io-depth 4, 8
+	// and 16; figures in docs/PERFORMANCE.md). On a device that is a disk.BatchWriter (a File on Linux) the
 	// scheduler's goroutine keeps them in flight itself; otherwise
 	// IODepth-1 worker goroutines write beside it.
 	IODepth int
 	// RoundBytesMax bounds the bytes issued in one round before the
 	// scheduler considers a flush. Default 32 MiB: a round's last writes
 	// drain the device's queue before the next round refills it, which
-	// cost a 64 KiB fill 10-15% of its bandwidth with 8 MiB rounds
-	// (2.3-3.1 GB/s against 3.3-3.5 GB/s with 32 MiB, one sitting, on a
-	// device the probe put at 3.9 GB/s). Rounds this large only form
+	// costs a 64 KiB fill bandwidth when rounds are small (harness bench
+	// fill-64k; figures in docs/PERFORMANCE.md). Rounds this large only form
 	// when that much is queued; a Sync behind one waits for it.
 	RoundBytesMax int64
 	// QueueBytesMax bounds the bytes queued and not yet issued; Reserve

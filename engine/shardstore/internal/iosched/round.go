@@ -6,9 +6,8 @@ import "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 // than an IO's worth is queued and nobody waits (see holdLarge). Large
 // writes (a fill of 64 KiB values) then go to the device in IOs of
 // IOBytesMax rather than one or two frames a round. Small writes are not
-// held: held, a stream of 1 KiB puts stalled its readers for tens of
-// milliseconds (measured on ycsb-a, not understood), and their rounds are
-// cheap.
+// held: a stream of held 1 KiB puts stalled its readers (harness bench
+// ycsb-a; docs/PERFORMANCE.md), and their rounds are cheap.
 const holdFrameMin = 16 << 10
 
 // sbWrite is a prepared superblock write.
