@@ -92,14 +92,10 @@ func WritePlots(dir string, r *bench.Report, spectra []Spectrum) ([]string, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
-	v := newView(r)
-	figs, err := latencyFigures(v, spectra)
+	figs, err := benchFigures(r, spectra)
 	if err != nil {
 		return nil, err
 	}
-	figs = append(figs, throughputFigures(v)...)
-	figs = append(figs, engineFigures(v)...)
-
 	var written []string
 	names := map[string]bool{}
 	for _, f := range figs {
@@ -117,6 +113,17 @@ func WritePlots(dir string, r *bench.Report, spectra []Spectrum) ([]string, erro
 		}
 	}
 	return written, nil
+}
+
+// benchFigures are the figures of a bench report, in WritePlots' order.
+func benchFigures(r *bench.Report, spectra []Spectrum) ([]figure, error) {
+	v := newView(r)
+	figs, err := latencyFigures(v, spectra)
+	if err != nil {
+		return nil, err
+	}
+	figs = append(figs, throughputFigures(v)...)
+	return append(figs, engineFigures(v)...), nil
 }
 
 // figure is one image: a title, a subtitle naming the machine, and a grid
@@ -186,20 +193,7 @@ type drawing interface {
 // writeFigure renders f as ext ("png" or "svg") to path, through a
 // temporary file so a failed write never leaves half an image behind.
 func writeFigure(path string, f drawing, ext string) error {
-	w, h := f.size()
-	var out io.WriterTo
-	switch ext {
-	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
-		f.draw(draw.New(c))
-		out = vgimg.PngCanvas{Canvas: c}
-	case "svg":
-		c := vgsvg.New(w, h)
-		f.draw(draw.New(c))
-		out = c
-	default:
-		panic("reports: unknown image format " + ext)
-	}
+	out := render(f, ext)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
@@ -219,6 +213,22 @@ func writeFigure(path string, f drawing, ext string) error {
 		return fmt.Errorf("reports: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// render draws f as ext ("png" or "svg"), ready to be written.
+func render(f drawing, ext string) io.WriterTo {
+	w, h := f.size()
+	switch ext {
+	case "png":
+		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
+		f.draw(draw.New(c))
+		return vgimg.PngCanvas{Canvas: c}
+	case "svg":
+		c := vgsvg.New(w, h)
+		f.draw(draw.New(c))
+		return c
+	}
+	panic("reports: unknown image format " + ext)
 }
 
 // newPlot is a plot with the package's fonts, a light grid and a legend at

@@ -194,6 +194,8 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
+		newRunCmd(),
+		newReportCmd(),
 		newBenchCmd(),
 		newProbeCmd(),
 		newCheckCmd(),
