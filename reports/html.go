@@ -104,7 +104,7 @@ type (
 	}
 	checkRow struct {
 		ID, Name, Path, Verdict, Class, Engine, Seeds, Cases, Ops, Elapsed, Rate, Reason string
-		Violations                                                                     []violation
+		Violations                                                                       []violation
 	}
 	violation struct {
 		Summary, Expected, Actual, Minimized, Note string
@@ -128,8 +128,8 @@ type (
 	}
 	gateSection struct {
 		ID, Path, Heading, Verdict, Class, Command, Head string
-		Checks                                          []gateCheck
-		Failures                                        []string
+		Checks                                           []gateCheck
+		Failures                                         []string
 	}
 	gateCheck struct {
 		Detector, Outcome, Class, Cases, Ops, Elapsed, Detail, Replay, Trace, TraceHref string
