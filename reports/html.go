@@ -413,7 +413,7 @@ func benchTable(r *bench.Report) ([]string, [][]cell) {
 			}
 			if peer >= 0 && ops[peer] > 0 {
 				x := ops[i] / ops[peer]
-				best = cell{Text: fmt.Sprintf("%.2f×", x), Title: "against " + gs[peer].engine, Class: "worse"}
+				best = cell{Text: sig3(x) + "×", Title: "against " + gs[peer].engine, Class: "worse"}
 				if x >= 1 {
 					best.Class = "better"
 				}

@@ -285,6 +285,9 @@ func readHgrm(path string) (*hdrhistogram.Histogram, error) {
 	var last int64
 	total := int64(-1)
 	sc := bufio.NewScanner(f)
+	cut := func(line int, format string, args ...any) error {
+		return fmt.Errorf("line %d: %s: the file is cut short or corrupt", line, fmt.Sprintf(format, args...))
+	}
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		switch {
@@ -293,11 +296,11 @@ func readHgrm(path string) (*hdrhistogram.Histogram, error) {
 		case strings.HasPrefix(text, "#[Max"):
 			_, after, ok := strings.Cut(text, "Total count")
 			if !ok {
-				return nil, fmt.Errorf("line %d: footer without a total count", line)
+				return nil, cut(line, "footer without a total count")
 			}
 			total, err = strconv.ParseInt(strings.Trim(after, " =]"), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("line %d: total count: %v", line, err)
+				return nil, cut(line, "total count: %v", err)
 			}
 			continue
 		case strings.HasPrefix(text, "#"):
@@ -305,12 +308,12 @@ func readHgrm(path string) (*hdrhistogram.Histogram, error) {
 		}
 		fields := strings.Fields(text)
 		if len(fields) != 4 {
-			return nil, fmt.Errorf("line %d: want 4 columns (value, percentile, total count, 1/(1-percentile)), got %d", line, len(fields))
+			return nil, cut(line, "want 4 columns (value, percentile, total count, 1/(1-percentile)), got %d", len(fields))
 		}
 		us, err1 := strconv.ParseFloat(fields[0], 64)
 		count, err2 := strconv.ParseInt(fields[2], 10, 64)
 		if err := errors.Join(err1, err2); err != nil || us < 0 || count < last {
-			return nil, fmt.Errorf("line %d: not a value and a cumulative count: %q", line, text)
+			return nil, cut(line, "not a value and a cumulative count: %q", text)
 		}
 		ns := min(max(int64(us*1e3+0.5), hgrmLowest), int64(hgrmHighest))
 		if err := h.RecordValues(ns, count-last); err != nil {

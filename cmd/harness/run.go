@@ -208,11 +208,17 @@ func runRunChecks(cmd *cobra.Command, f runFlags) error {
 	if cause := context.Cause(ctx); errors.As(cause, new(interruptedError)) {
 		return cause
 	}
+	checks := func(names []string) string {
+		if len(names) > 1 {
+			return "the " + strings.Join(names, " and ") + " checks"
+		}
+		return "the " + names[0] + " check"
+	}
 	switch {
 	case len(failed) > 0:
-		return violationError{msg: fmt.Sprintf("run: the %s check found a violation on %s: see the report", strings.Join(failed, " and "), f.engine)}
+		return violationError{msg: fmt.Sprintf("run: %s found violations on %s: see the report", checks(failed), f.engine)}
 	case len(undecided) > 0:
-		return fmt.Errorf("run: the %s check could not decide on %s: see the report", strings.Join(undecided, " and "), f.engine)
+		return fmt.Errorf("run: %s could not decide on %s: see the report", checks(undecided), f.engine)
 	}
 	return nil
 }
