@@ -126,11 +126,11 @@ func TestWriteHTML(t *testing.T) {
 	}
 	page := buf.String()
 	for _, want := range []string{
-		"harness bench --engine shardstore,pebble --repeat 2",                                       // the command recorded
+		"harness bench --engine shardstore,pebble --repeat 2",                                     // the command recorded
 		"harness bench --engine shardstore --engine pebble --workload ycsb-a --workload fill-64k", // and spelled out
-		"AMD EPYC 7B13, 2 cores, ext4 on /dev/nvme0n1p1",                                           // the environment
+		"AMD EPYC 7B13, 2 cores, ext4 on /dev/nvme0n1p1",                                          // the environment
 		"github.com/cockroachdb/pebble/v2 v2.1.7",
-		sig3(1234.5) + " MB/s (1 MiB writes", // the probe
+		sig3(1234.5) + " MB/s (1 MiB writes",          // the probe
 		"× best peer", `title="against pebble">1.79×`, // shardstore's ycsb-a ops/s against pebble's
 		"against the device", "of seq. write",
 		"ycsb-a (closed loop, 4 threads): read latency by percentile",
