@@ -161,6 +161,7 @@ func newPage(res *Results, o HTMLOptions) (*page, error) {
 	}
 	for i, m := range res.Mutants {
 		s := newMutantsSection(i, m)
+		s.Path = relTo(o.Dir, m.Path)
 		p.Mutants = append(p.Mutants, s)
 		class := "pass"
 		if m.Report.Trust != "" {
@@ -181,7 +182,7 @@ func newPage(res *Results, o HTMLOptions) (*page, error) {
 			verdict, class = fmt.Sprintf("%d figures significantly worse", n), "fail"
 		}
 		id := fmt.Sprintf("compare-%d", i+1)
-		p.Compares = append(p.Compares, textSection{ID: id, Path: c.Path, Heading: sideName(c.Comparison.A) + " against " + sideName(c.Comparison.B),
+		p.Compares = append(p.Compares, textSection{ID: id, Path: relTo(o.Dir, c.Path), Heading: sideName(c.Comparison.A) + " against " + sideName(c.Comparison.B),
 			Class: class, Verdict: verdict, Text: b.String()})
 		p.Overview = append(p.Overview, badge{"compare " + relTo(o.Dir, c.Path), verdict, class, "#" + id})
 	}
