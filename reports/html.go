@@ -199,7 +199,7 @@ func verdictClass(v string) string {
 	switch v {
 	case "pass":
 		return "pass"
-	case "fail", "killed-baseline":
+	case "fail":
 		return "fail"
 	}
 	return "warn"

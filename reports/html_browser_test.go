@@ -39,8 +39,9 @@ func findChromium() string {
 // Chromium, served from a loopback server, and checks what a reader would
 // see: the page loads with no console error or exception, fetches nothing
 // but itself, and every plot has decoded to an image of non-zero size. It
-// saves a full-page screenshot (PNG) under $ARTIFACTS, else the test's
-// artifact directory (go test -artifacts), and prints its path.
+// saves a full-page screenshot (PNG) and the page printed (PDF, through
+// the print style sheet) under $ARTIFACTS, else the test's artifact
+// directory (go test -artifacts), and prints their paths.
 //
 // Run it with go test -tags browser -run Browser ./reports. Outside CI a
 // machine without Chromium skips it; with CI=true it fails.
@@ -166,6 +167,19 @@ func TestBrowserReport(t *testing.T) {
 	}
 	fmt.Printf("report screenshot: %s\n", path)
 	t.Logf("report screenshot: %s", path)
+	// Printed (the print style sheet), as a PDF beside it.
+	pdf, err := chromedp.Run(tctx, chromedp.PrintToPDF())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(pdf, []byte("%PDF")) {
+		t.Errorf("printing gave no PDF")
+	}
+	pdfPath := filepath.Join(out, "report.pdf")
+	if err := os.WriteFile(pdfPath, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("report printed: %s\n", pdfPath)
 
 	tcancel() // ends the console's iteration
 	<-read
