@@ -127,7 +127,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	// The bench: harness bench's own path, its measured half of the budget
 	// shared by every run.
 	runs := len(engines) * len(workloads)
-	per := max(f.budget/2/time.Duration(runs), 100*time.Millisecond)
+	per := max((f.budget / 2 / time.Duration(runs)).Truncate(10*time.Millisecond), 100*time.Millisecond)
 	cfg := bench.Config{Engines: engines, Workloads: workloads, Dir: f.dir, Duration: per, Warmup: per / 4,
 		Repeat: 1, Preload: true, Seed: f.seed, Out: filepath.Join(f.out, "bench")}
 	fmt.Fprintf(stdout, "run: bench of %s on %s, %s a run\n", strings.Join(engines, ", "), strings.Join(workloads, ", "), per)
