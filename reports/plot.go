@@ -685,7 +685,7 @@ func engineFigures(v *view) []figure {
 			panels[i] = make([]*plot.Plot, cols)
 		}
 		for wi, w := range v.workloads {
-			p := barPanel(v, w, m.axis, m.value, m.format, wi == 0)
+			p := barPanel(v, w, m.axis, m.value, m.format, wi == 0, cols)
 			p.Y.Tick.Marker = m.ticks
 			panels[wi/cols][wi%cols] = p
 		}
@@ -704,14 +704,20 @@ func engineFigures(v *view) []figure {
 	return figs
 }
 
-func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format func(float64) string, legend bool) *plot.Plot {
+// barPanel draws one workload's bars, one per engine, in a panel of a row
+// of cols: a bar takes at most 70% of its slot of the panel's width, so
+// four engines in three panels do not overlap.
+func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format func(float64) string, legend bool, cols int) *plot.Plot {
 	p := newPlot()
 	p.Title.Text = w + loopNote(v.workloadGroups(w))
 	p.Y.Label.Text = axis
 	gs := v.workloadGroups(w)
 	var names []string
 	var top float64
-	width := vg.Points(min(80, 360/float64(max(len(gs), 1))))
+	// The panel's data area: its share of the figure, less the tiles'
+	// padding and the y axis with its labels.
+	area := (float64(figureWidth)-16-18*float64(max(cols, 1)-1))/float64(max(cols, 1)) - 70
+	width := vg.Points(min(80, 0.7*area/float64(max(len(gs), 1))))
 	for i, g := range gs {
 		xs := g.each(value)
 		med := median(xs)
@@ -749,15 +755,30 @@ func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format fu
 	}
 	// An engine with options ("badger:mode=vlog") is labelled on two lines,
 	// name above options, so neighbouring labels do not run together.
+	// Where the slots are narrower than a name, every other name goes a
+	// line lower, so neighbours do not run into each other.
+	sty := text.Style{Font: sized(sans, fontTick), Handler: plot.DefaultTextHandler}
+	crowded := false
+	for _, n := range names {
+		crowded = crowded || float64(sty.Width(n)) > area/float64(max(len(names), 1))-4
+	}
 	ticks := make([]string, len(names))
 	for i, n := range names {
 		ticks[i] = strings.Replace(n, ":", "\n", 1)
+		if crowded && i%2 == 1 {
+			ticks[i] = "\n" + ticks[i]
+		}
 	}
 	p.NominalX(ticks...)
 	p.X.Tick.Label.Font = sized(sans, fontTick)
 	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
-	// Headroom for the value labels and the legend.
-	p.Y.Min, p.Y.Max = 0, max(top*1.3, 1)
+	// Headroom for the value labels, and for the legend (a line per
+	// engine) in the panel that has it.
+	head := 1.3
+	if legend {
+		head += 0.06 * float64(len(names))
+	}
+	p.Y.Min, p.Y.Max = 0, max(top*head, 1)
 	return p
 }
 
