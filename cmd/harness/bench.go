@@ -149,8 +149,17 @@ func applyQuick(cmd *cobra.Command, cfg *bench.Config) {
 }
 
 // commandLine is the command cmd runs as the user gave it, for reports:
-// the verb, every flag set and the arguments, quoted as a shell would need.
+// the arguments as typed, quoted as a shell would need; or, when the
+// verb was run without them (a test's root), the verb, every flag set
+// and the arguments.
 func commandLine(cmd *cobra.Command) string {
+	if args, ok := cmd.Context().Value(argsKey{}).([]string); ok {
+		parts := []string{"harness"}
+		for _, a := range args {
+			parts = append(parts, shellQuote(a))
+		}
+		return strings.Join(parts, " ")
+	}
 	parts := []string{cmd.CommandPath()}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if sv, ok := f.Value.(pflag.SliceValue); ok {

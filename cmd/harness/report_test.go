@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/reports"
@@ -131,5 +134,36 @@ func TestReportReadOnlyDirectory(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d files in the directory after the failed report, want the Result alone", len(entries))
+	}
+}
+
+// TestCommandLine: the command a report records is the one the user
+// typed, quoted as a shell would need it; without the arguments (a test's
+// root), every flag set.
+func TestCommandLine(t *testing.T) {
+	line := func(ctx context.Context, args ...string) string {
+		var got string
+		cmd := newBenchCmd()
+		cmd.RunE = func(c *cobra.Command, _ []string) error { got = commandLine(c); return nil }
+		root := newRoot(nil, nil)
+		root.RemoveCommand(root.Commands()...)
+		root.AddCommand(cmd)
+		root.SetArgs(args)
+		if err := root.ExecuteContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	args := []string{"bench", "--engine", "pebble:sync=true", "--engine", "bbolt", "--quick", "--out", "my out", "--duration", "3s"}
+	if got, want := line(context.Background(), args...), "harness bench --duration 3s --engine pebble:sync=true --engine bbolt --out 'my out' --quick"; got != want {
+		t.Errorf("without the arguments: got  %s\nwant %s", got, want)
+	}
+	if got, want := line(context.WithValue(context.Background(), argsKey{}, args), args...), "harness bench --engine pebble:sync=true --engine bbolt --quick --out 'my out' --duration 3s"; got != want {
+		t.Errorf("as typed: got  %s\nwant %s", got, want)
+	}
+	for in, want := range map[string]string{"ycsb-a,records=500": "ycsb-a,records=500", "": "''", "it's": `'it'\''s'`, "a b": "'a b'"} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }
