@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,17 +23,19 @@ import (
 // chromiumPaths are where the browser test looks for Chromium, in order.
 var chromiumPaths = []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
 
-// findChromium is the browser to run, "" when none is installed.
-func findChromium() string {
+// findChromium is the browser to run, "" when none is installed, and
+// where it looked. $CHROMIUM, if set, is the only place looked.
+func findChromium() (string, []string) {
+	paths := chromiumPaths
 	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
+		paths = []string{p}
 	}
-	for _, name := range chromiumPaths {
+	for _, name := range paths {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, paths
 		}
 	}
-	return ""
+	return "", paths
 }
 
 // TestBrowserReport renders a report of every kind of result in headless
@@ -46,9 +49,9 @@ func findChromium() string {
 // Run it with go test -tags browser -run Browser ./reports. Outside CI a
 // machine without Chromium skips it; with CI=true it fails.
 func TestBrowserReport(t *testing.T) {
-	browser := findChromium()
+	browser, looked := findChromium()
 	if browser == "" {
-		msg := fmt.Sprintf("no Chromium found (looked for %v, and $CHROMIUM): install it with apt-get install -y chromium", chromiumPaths)
+		msg := fmt.Sprintf("no Chromium found (looked for %s): install it (apt-get install -y chromium) or name it in $CHROMIUM", strings.Join(looked, ", "))
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
