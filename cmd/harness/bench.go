@@ -153,7 +153,11 @@ func applyQuick(cmd *cobra.Command, cfg *bench.Config) {
 // verb was run without them (a test's root), the verb, every flag set
 // and the arguments.
 func commandLine(cmd *cobra.Command) string {
-	if args, ok := cmd.Context().Value(argsKey{}).([]string); ok {
+	var args []string
+	if ctx := cmd.Context(); ctx != nil {
+		args, _ = ctx.Value(argsKey{}).([]string)
+	}
+	if args != nil {
 		parts := []string{"harness"}
 		for _, a := range args {
 			parts = append(parts, shellQuote(a))
