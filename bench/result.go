@@ -23,6 +23,9 @@ type Report struct {
 	// runs present are complete measurements, but not every planned run is.
 	Partial bool   `json:"partial"`
 	Reason  string `json:"reason,omitempty"`
+	// Command is the command line that ran the bench ("harness bench
+	// --quick"), as the CLI saw it; empty when a program ran it.
+	Command string `json:"command,omitempty"`
 	Env     Env    `json:"env"`
 	Probe   *Probe `json:"probe,omitempty"`
 	Config  Config `json:"config"`

@@ -1,5 +1,6 @@
-// Package reports renders the results of `harness bench` (a bench.Report)
-// for people and for machines.
+// Package reports renders the results of the harness for people and for
+// machines: the bench's (a bench.Report) above all, and the HTML page that
+// gathers every kind of result.
 //
 // # Outputs
 //
@@ -35,6 +36,16 @@
 //     workload, how it was driven (closed or open loop, threads) and the
 //     machine: CPU, cores, file system and device. Each engine keeps one
 //     colour across all plots of a report.
+//
+//   - ReadResults and WriteHTML: the HTML report (`harness report`,
+//     `harness run`). ReadResults walks directories for bench reports
+//     (with the .hgrm histograms beside them, from which the full latency
+//     curves are rebuilt), check Results, mutants reports, comparisons and
+//     gate verdicts, each validated against its schema (CheckSchemaJSON for
+//     check Results) as it is read: a file that is not one is a *FileError
+//     naming it. WriteHTML makes one self-contained page of them: no
+//     script, nothing fetched, the plots of WritePlots and the mutants
+//     heatmap embedded as SVG, a print style sheet.
 //
 // # Reading the plots
 //

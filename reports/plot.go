@@ -92,14 +92,10 @@ func WritePlots(dir string, r *bench.Report, spectra []Spectrum) ([]string, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
-	v := newView(r)
-	figs, err := latencyFigures(v, spectra)
+	figs, err := benchFigures(r, spectra)
 	if err != nil {
 		return nil, err
 	}
-	figs = append(figs, throughputFigures(v)...)
-	figs = append(figs, engineFigures(v)...)
-
 	var written []string
 	names := map[string]bool{}
 	for _, f := range figs {
@@ -117,6 +113,17 @@ func WritePlots(dir string, r *bench.Report, spectra []Spectrum) ([]string, erro
 		}
 	}
 	return written, nil
+}
+
+// benchFigures are the figures of a bench report, in WritePlots' order.
+func benchFigures(r *bench.Report, spectra []Spectrum) ([]figure, error) {
+	v := newView(r)
+	figs, err := latencyFigures(v, spectra)
+	if err != nil {
+		return nil, err
+	}
+	figs = append(figs, throughputFigures(v)...)
+	return append(figs, engineFigures(v)...), nil
 }
 
 // figure is one image: a title, a subtitle naming the machine, and a grid
@@ -186,20 +193,7 @@ type drawing interface {
 // writeFigure renders f as ext ("png" or "svg") to path, through a
 // temporary file so a failed write never leaves half an image behind.
 func writeFigure(path string, f drawing, ext string) error {
-	w, h := f.size()
-	var out io.WriterTo
-	switch ext {
-	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
-		f.draw(draw.New(c))
-		out = vgimg.PngCanvas{Canvas: c}
-	case "svg":
-		c := vgsvg.New(w, h)
-		f.draw(draw.New(c))
-		out = c
-	default:
-		panic("reports: unknown image format " + ext)
-	}
+	out := render(f, ext)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
@@ -219,6 +213,22 @@ func writeFigure(path string, f drawing, ext string) error {
 		return fmt.Errorf("reports: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// render draws f as ext ("png" or "svg"), ready to be written.
+func render(f drawing, ext string) io.WriterTo {
+	w, h := f.size()
+	switch ext {
+	case "png":
+		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(plotDPI))
+		f.draw(draw.New(c))
+		return vgimg.PngCanvas{Canvas: c}
+	case "svg":
+		c := vgsvg.New(w, h)
+		f.draw(draw.New(c))
+		return c
+	}
+	panic("reports: unknown image format " + ext)
 }
 
 // newPlot is a plot with the package's fonts, a light grid and a legend at
@@ -675,7 +685,7 @@ func engineFigures(v *view) []figure {
 			panels[i] = make([]*plot.Plot, cols)
 		}
 		for wi, w := range v.workloads {
-			p := barPanel(v, w, m.axis, m.value, m.format, wi == 0)
+			p := barPanel(v, w, m.axis, m.value, m.format, wi == 0, cols)
 			p.Y.Tick.Marker = m.ticks
 			panels[wi/cols][wi%cols] = p
 		}
@@ -694,14 +704,20 @@ func engineFigures(v *view) []figure {
 	return figs
 }
 
-func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format func(float64) string, legend bool) *plot.Plot {
+// barPanel draws one workload's bars, one per engine, in a panel of a row
+// of cols: a bar takes at most 70% of its slot of the panel's width, so
+// four engines in three panels do not overlap.
+func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format func(float64) string, legend bool, cols int) *plot.Plot {
 	p := newPlot()
 	p.Title.Text = w + loopNote(v.workloadGroups(w))
 	p.Y.Label.Text = axis
 	gs := v.workloadGroups(w)
 	var names []string
 	var top float64
-	width := vg.Points(min(80, 360/float64(max(len(gs), 1))))
+	// The panel's data area: its share of the figure, less the tiles'
+	// padding and the y axis with its labels.
+	area := (float64(figureWidth)-16-18*float64(max(cols, 1)-1))/float64(max(cols, 1)) - 70
+	width := vg.Points(min(80, 0.7*area/float64(max(len(gs), 1))))
 	for i, g := range gs {
 		xs := g.each(value)
 		med := median(xs)
@@ -739,15 +755,30 @@ func barPanel(v *view, w, axis string, value func(*bench.Run) float64, format fu
 	}
 	// An engine with options ("badger:mode=vlog") is labelled on two lines,
 	// name above options, so neighbouring labels do not run together.
+	// Where the slots are narrower than a name, every other name goes a
+	// line lower, so neighbours do not run into each other.
+	sty := text.Style{Font: sized(sans, fontTick), Handler: plot.DefaultTextHandler}
+	crowded := false
+	for _, n := range names {
+		crowded = crowded || float64(sty.Width(n)) > area/float64(max(len(names), 1))-4
+	}
 	ticks := make([]string, len(names))
 	for i, n := range names {
 		ticks[i] = strings.Replace(n, ":", "\n", 1)
+		if crowded && i%2 == 1 {
+			ticks[i] = "\n" + ticks[i]
+		}
 	}
 	p.NominalX(ticks...)
 	p.X.Tick.Label.Font = sized(sans, fontTick)
 	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
-	// Headroom for the value labels and the legend.
-	p.Y.Min, p.Y.Max = 0, max(top*1.3, 1)
+	// Headroom for the value labels, and for the legend (a line per
+	// engine) in the panel that has it.
+	head := 1.3
+	if legend {
+		head += 0.06 * float64(len(names))
+	}
+	p.Y.Min, p.Y.Max = 0, max(top*head, 1)
 	return p
 }
 

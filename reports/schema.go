@@ -61,7 +61,14 @@ var CompareSchemaJSON []byte
 //go:embed schema/gate.schema.json
 var GateSchemaJSON []byte
 
+// CheckSchemaJSON is the JSON Schema of checkers.Result, the document
+// `harness check` writes for each run.
+//
+//go:embed schema/check.schema.json
+var CheckSchemaJSON []byte
+
 var (
+	checkSchema   = compileSchema("check.schema.json", CheckSchemaJSON)
 	gateSchema    = compileSchema("gate.schema.json", GateSchemaJSON)
 	benchSchema   = compileSchema("bench.schema.json", BenchSchema)
 	mutantsSchema = compileSchema("mutants.schema.json", MutantsSchema)
@@ -91,6 +98,12 @@ func ValidateCompareJSON(b []byte) error {
 // GateSchemaJSON, as ValidateBenchJSON does for bench reports.
 func ValidateGateJSON(b []byte) error {
 	return validate(b, gateSchema, "gate verdict", "gate.schema.json")
+}
+
+// ValidateCheckJSON checks that b is a check Result matching
+// CheckSchemaJSON, as ValidateBenchJSON does for bench reports.
+func ValidateCheckJSON(b []byte) error {
+	return validate(b, checkSchema, "check result", "check.schema.json")
 }
 
 func validate(b []byte, schema func() (*jsonschema.Schema, error), what, file string) error {

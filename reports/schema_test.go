@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/bench"
+	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/engine"
 )
 
@@ -97,6 +98,28 @@ func run(doc map[string]any, i int) map[string]any { return doc["runs"].([]any)[
 // property the Go type lacks. A field added to bench without the schema
 // fails here, not in a user's nightly job.
 func TestSchemaCoversReport(t *testing.T) {
+	schemaCovers(t, BenchSchema, reflect.TypeFor[bench.Report](), map[string]reflect.Type{
+		"env":           reflect.TypeFor[bench.Env](),
+		"probe":         reflect.TypeFor[bench.Probe](),
+		"config":        reflect.TypeFor[bench.Config](),
+		"run":           reflect.TypeFor[bench.Run](),
+		"opSummary":     reflect.TypeFor[bench.OpSummary](),
+		"timelinePoint": reflect.TypeFor[bench.TimelinePoint](),
+		"stats":         reflect.TypeFor[engine.Stats](),
+	})
+}
+
+func TestCheckSchemaCoversResult(t *testing.T) {
+	schemaCovers(t, CheckSchemaJSON, reflect.TypeFor[checkers.Result](), map[string]reflect.Type{
+		"violation": reflect.TypeFor[checkers.Violation](),
+	})
+}
+
+// schemaCovers checks that a schema names every field of root and of the
+// types of its $defs, requires exactly those without omitempty, and names
+// nothing else.
+func schemaCovers(t *testing.T, doc []byte, root reflect.Type, defs map[string]reflect.Type) {
+	t.Helper()
 	var schema struct {
 		Required   []string                   `json:"required"`
 		Properties map[string]json.RawMessage `json:"properties"`
@@ -105,7 +128,7 @@ func TestSchemaCoversReport(t *testing.T) {
 			Properties map[string]json.RawMessage `json:"properties"`
 		} `json:"$defs"`
 	}
-	if err := json.Unmarshal(BenchSchema, &schema); err != nil {
+	if err := json.Unmarshal(doc, &schema); err != nil {
 		t.Fatal(err)
 	}
 	check := func(def string, typ reflect.Type, required []string, props map[string]json.RawMessage) {
@@ -134,16 +157,8 @@ func TestSchemaCoversReport(t *testing.T) {
 			}
 		}
 	}
-	check("(root)", reflect.TypeFor[bench.Report](), schema.Required, schema.Properties)
-	for def, typ := range map[string]reflect.Type{
-		"env":           reflect.TypeFor[bench.Env](),
-		"probe":         reflect.TypeFor[bench.Probe](),
-		"config":        reflect.TypeFor[bench.Config](),
-		"run":           reflect.TypeFor[bench.Run](),
-		"opSummary":     reflect.TypeFor[bench.OpSummary](),
-		"timelinePoint": reflect.TypeFor[bench.TimelinePoint](),
-		"stats":         reflect.TypeFor[engine.Stats](),
-	} {
+	check("(root)", root, schema.Required, schema.Properties)
+	for def, typ := range defs {
 		d, ok := schema.Defs[def]
 		if !ok {
 			t.Errorf("schema has no $defs/%s", def)

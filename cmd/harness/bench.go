@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/gauntlet-kv/gauntlet/bench"
@@ -146,6 +148,52 @@ func applyQuick(cmd *cobra.Command, cfg *bench.Config) {
 	}
 }
 
+// commandLine is the command cmd runs as the user gave it, for reports:
+// the arguments as typed, quoted as a shell would need; or, when the
+// verb was run without them (a test's root), the verb, every flag set
+// and the arguments.
+func commandLine(cmd *cobra.Command) string {
+	var args []string
+	if ctx := cmd.Context(); ctx != nil {
+		args, _ = ctx.Value(argsKey{}).([]string)
+	}
+	if args != nil {
+		parts := []string{"harness"}
+		for _, a := range args {
+			parts = append(parts, shellQuote(a))
+		}
+		return strings.Join(parts, " ")
+	}
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				parts = append(parts, "--"+f.Name, shellQuote(v))
+			}
+			return
+		}
+		if f.Value.Type() == "bool" && f.Value.String() == "true" {
+			parts = append(parts, "--"+f.Name)
+			return
+		}
+		parts = append(parts, "--"+f.Name, shellQuote(f.Value.String()))
+	})
+	for _, a := range cmd.Flags().Args() {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.,:=/+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
@@ -208,6 +256,7 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 	if sig != nil {
 		rep.Reason = "interrupted by " + signalName(sig)
 	}
+	rep.Command = commandLine(cmd)
 	path, err := bench.WriteReport(cfg.Out, rep, r.Histograms)
 	if err != nil {
 		return fmt.Errorf("writing results: %w", err)

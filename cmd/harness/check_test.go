@@ -29,7 +29,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		checkDrivers = testDrivers
-		benchDrivers = benchTestDrivers
+		benchDrivers = runTestDrivers
 		checkerTable = append(checkerTable, deleteChecker()) // TestCheckFakeChecker's, for its workers
 		os.Exit(runWith(os.Args[1:], os.Stdout, os.Stderr))
 	}

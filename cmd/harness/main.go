@@ -14,6 +14,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,8 +96,12 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	return exitFor(root.Execute(), stderr)
+	return exitFor(root.ExecuteContext(context.WithValue(context.Background(), argsKey{}, args)), stderr)
 }
+
+// argsKey keys the command line's arguments in the context a verb runs
+// in, for commandLine.
+type argsKey struct{}
 
 // exitFor prints err as one line on stderr and returns its exit code.
 func exitFor(err error, stderr io.Writer) int {
@@ -175,6 +180,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short: "gauntlet: benchmark and verify key-value storage engines",
 		Long: `harness drives storage engines with workloads, measures throughput and tail
 latency, and checks conformance and crash consistency against reference models.
+Start with 'harness run': a short bench of shardstore against its peers, its
+checks, and an HTML report of both ('harness report' makes one of any results).
 
 Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 (bench: a run failed), 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM.`,
@@ -194,6 +201,8 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
+		newRunCmd(),
+		newReportCmd(),
 		newBenchCmd(),
 		newProbeCmd(),
 		newCheckCmd(),
