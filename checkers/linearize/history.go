@@ -409,11 +409,11 @@ func parseAttrs(s string) (map[string]string, error) {
 			}
 			value, _ = strconv.Unquote(q)
 			rest = rest[len(q):]
+			if rest != "" && !strings.HasPrefix(rest, " ") {
+				return nil, fmt.Errorf("%s=: text after the quoted value", name)
+			}
 		} else {
 			value, rest, _ = strings.Cut(rest, " ")
-		}
-		if rest != "" && !strings.HasPrefix(rest, " ") {
-			return nil, fmt.Errorf("%s=: text after the quoted value", name)
 		}
 		attrs[name] = value
 		s = rest

@@ -185,13 +185,13 @@ func (c *Config) validate() error {
 // Run checks c.Target. It returns an error only if the check could not run
 // (the engine does not open, bad configuration); a violation is a Result
 // with Verdict checkers.Fail.
-func Run(ctx context.Context, c Config) (checkers.Result, error) {
+func Run(ctx context.Context, c Config) (res checkers.Result, err error) {
 	c.ensureDefaults()
 	if err := c.validate(); err != nil {
 		return checkers.Result{}, err
 	}
 	start := time.Now()
-	res := checkers.Result{Checker: Name, Engine: c.Target.Name, Seed: c.Seed, Verdict: checkers.Pass}
+	res = checkers.Result{Checker: Name, Engine: c.Target.Name, Seed: c.Seed, Verdict: checkers.Pass}
 	defer func() { res.Elapsed = time.Since(start) }()
 	stream := checkers.StreamSeed(Name, "", c.Seed)
 	stem := checkers.FileStem(Name, "", c.Target.Name, c.Seed)
