@@ -46,7 +46,7 @@ func (s staleDelete) DeleteTracked(context.Context, []byte) (engine.Dependency, 
 }
 
 func testDrivers() engine.Drivers {
-	return append(append(drivers(), badengine.Drivers()...), engine.Driver{
+	return append(append(drivers(), badengine.Drivers()...), badengine.StaleCache(), engine.Driver{
 		Name: "stale-delete", Doc: "the model, ignoring deletes (a known bug)",
 		Open: func(dir string, _ engine.Options) (engine.Engine, error) {
 			s, err := model.Open(dir)
