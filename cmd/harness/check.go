@@ -483,7 +483,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	stem := func(seed uint64) string { return checkers.FileStem(checker, f.mode, d.Name, seed) }
 	if n := checkJobs(f); n > 1 {
-		return runJobs(cmd, checker, f, n, stem)
+		return runJobs(cmd, chk, f, n, stem)
 	}
 
 	if os.Getenv("GOMAXPROCS") == "" && !chk.Concurrent {
@@ -718,12 +718,18 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 // same check with --jobs 1 on seed S+w (jobArgs), supervised and merged by
 // package jobs, and reports the merged Result (stem names a seed's Result
 // file).
-func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int, stem func(seed uint64) string) error {
+func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem func(seed uint64) string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("check: --jobs %d: find the harness executable: %w", n, err)
 	}
-	c := jobs.Config{Exe: exe, Env: jobs.Env(), Checker: checker, Seed: f.seed, Engine: f.engine,
+	checker := chk.Name
+	env := jobs.Env()
+	if chk.Concurrent && os.Getenv("GOMAXPROCS") == "" {
+		// Its clients run in parallel: the workers keep every CPU.
+		env = slices.DeleteFunc(env, func(e string) bool { return e == "GOMAXPROCS=1" })
+	}
+	c := jobs.Config{Exe: exe, Env: env, Checker: checker, Seed: f.seed, Engine: f.engine,
 		Cases: checkers.CasesUnlimited, Budget: f.budget, Stderr: cmd.ErrOrStderr()}
 	if f.cases > 0 {
 		c.Cases = int64(f.cases)
