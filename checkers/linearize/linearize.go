@@ -71,6 +71,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -334,6 +335,9 @@ type client struct {
 	mu     sync.Mutex
 	ops    []Op
 	flight *Op
+	// stop, shared by a case's clients, ends them after the op in
+	// flight: the case was cut (an op hung).
+	stop *atomic.Bool
 }
 
 // runCase runs history i: a fresh engine, the clients, and the record of
@@ -353,10 +357,11 @@ func runCase(ctx context.Context, c Config, stream uint64, i int) (h History, hu
 	layout := c.Target.Biased(workloads.BiasedOptions{})
 	gen := generator{keys: c.Keys, page: layout.PageBytes, chunk: layout.ChunkBytes}
 	clients := make([]*client, c.Clients)
+	stop := new(atomic.Bool)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for cl := range clients {
-		clients[cl] = &client{}
+		clients[cl] = &client{stop: stop}
 		n := c.Ops / c.Clients
 		if cl < c.Ops%c.Clients {
 			n++
@@ -392,6 +397,7 @@ wait:
 		cl.mu.Unlock()
 	}
 	if hung != "" {
+		stop.Store(true)
 		// The engine is stuck: leave it (and its directory) to the
 		// process's end rather than hang the run in Close.
 		return h, hung, nil
@@ -425,7 +431,7 @@ func stuck(clients []*client, start time.Time, timeout time.Duration) string {
 func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *rand.Rand, id, n int, start time.Time) {
 	var buf []byte
 	for range n {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || cl.stop.Load() {
 			return
 		}
 		op, seed := gen.next(rng)

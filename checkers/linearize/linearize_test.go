@@ -305,3 +305,29 @@ func TestBudgetStopsEarly(t *testing.T) {
 		t.Fatalf("budget run: %s", r.Summary())
 	}
 }
+
+// TestSearchTimeoutIsUnknown: a history porcupine cannot decide within
+// the check timeout is verdict unknown, never a pass. Every put and get
+// overlaps every other, and a last get reads a value no put wrote: only
+// an exhaustive search of their orders shows that none explains it.
+func TestSearchTimeoutIsUnknown(t *testing.T) {
+	h := linearize.History{Engine: "model", Clients: 1}
+	const n = 24
+	for i := range n {
+		h.Ops = append(h.Ops,
+			linearize.Op{Kind: model.KeyPut, Key: "k", Value: uint64(i), Size: 8, Call: 0, Return: 1000},
+			linearize.Op{Kind: model.KeyGet, Key: "k", Value: uint64(i), Size: 8, Found: true, Call: 0, Return: 1000})
+	}
+	h.Ops = append(h.Ops, linearize.Op{Kind: model.KeyGet, Key: "k", Value: 999, Size: 8, Found: true, Call: 2000, Return: 3000})
+	path := filepath.Join(t.TempDir(), "hard.history")
+	if err := linearize.SaveHistory(path, h); err != nil {
+		t.Fatal(err)
+	}
+	r, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: t.TempDir(), CheckTimeout: 200 * time.Millisecond}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != checkers.Unknown || !strings.Contains(r.Reason, "porcupine could not decide") {
+		t.Fatalf("a history porcupine cannot decide in 200ms: %s", r.Summary())
+	}
+}
