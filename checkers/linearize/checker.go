@@ -23,11 +23,14 @@ func Checker() checkers.Checker {
 		Short: "Check that concurrent clients see a linearizable engine (porcupine)",
 		Doc: `check linearize runs --clients concurrent clients (default 4) against one engine,
 each a share of a history's ops (get, put, delete; 200 per history) on a few keys,
-records every op's call and return on the monotonic clock, and checks the history
+and, on an engine with maintenance ops, two clients running them (index-flush,
+compact, reclaim, ...) throughout; it records every op's call and return on the
+monotonic clock, and checks the history
 with porcupine, per key: every answer must be explained by some order of the ops,
 each taking effect between its call and its return. Values are compared by digest.
 An op that errs or hangs (10s) is pending: it may or may not have taken effect; a
-hang ends the run with verdict unknown. Porcupine's search is bounded (10s a
+hang ends the run with verdict unknown, and an error no fault-free engine may
+return (anything but a write's no-space) is a violation by itself. Porcupine's search is bounded (10s a
 history): a history it cannot decide is verdict unknown, never a pass.
 
 Not verified: list (a scan spans keys, so it cannot be checked per key: left to

@@ -42,6 +42,10 @@ type Op struct {
 	// Err is the error of an op that failed: it is Pending, since the
 	// engine did not say whether it took effect.
 	Err string
+	// Failed marks an error no fault-free engine may return: anything
+	// but a write's engine.ErrNoSpace, a hang (Err says so) or the run's
+	// end. It is a violation by itself.
+	Failed bool
 }
 
 // version is what a put wrote or a get read, as the model sees it: the
@@ -144,12 +148,14 @@ type History struct {
 //	get "k1" client=1 call=1300 return=2000 value=absent
 //	get "k1" client=2 call=1350 return=pending error="op timed out"
 //	delete "k1" client=3 call=4000 return=5000
-//	# end ops=4
+//	get "k2" client=0 call=4100 return=pending error="extent was reset" failed=true
+//	# end ops=5
 //
 // One op per line in the order they returned; keys are Go-quoted
 // (strconv.QuoteToASCII), times are nanoseconds since the history's
 // start, value= is a value's identity (hexadecimal digest; absent for a
-// get that found nothing). The end line counts the ops: a file cut at a
+// get that found nothing), failed=true marks an error no fault-free engine
+// may return. The end line counts the ops: a file cut at a
 // line boundary is caught by its absence or its count.
 const HistoryMagic = "# gauntlet-linearize-history v1"
 
@@ -175,6 +181,9 @@ func WriteHistory(w io.Writer, h History) error {
 		}
 		if op.Err != "" {
 			fmt.Fprintf(bw, " error=%s", strconv.QuoteToASCII(op.Err))
+		}
+		if op.Failed {
+			bw.WriteString(" failed=true")
 		}
 		bw.WriteByte('\n')
 	}
@@ -366,6 +375,14 @@ func parseOp(text string) (Op, error) {
 		return op, fmt.Errorf("%s %s: return=%d before call=%d", kind, q, op.Return, op.Call)
 	}
 	op.Err = attrs["error"]
+	switch f := attrs["failed"]; {
+	case f == "true" && op.Return == Pending && op.Err != "":
+		op.Failed = true
+	case f == "true":
+		return op, fmt.Errorf("%s %s: failed=true needs return=pending and error=", kind, q)
+	case f != "" && f != "false":
+		return op, fmt.Errorf("%s %s: failed=%s: want true or false", kind, q, f)
+	}
 	v, hasValue := attrs["value"]
 	switch {
 	case op.Kind == model.KeyDelete && hasValue:

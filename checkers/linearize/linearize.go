@@ -7,7 +7,10 @@
 //
 // A case is one history: a fresh engine, Clients goroutines each running
 // its share of Ops ops drawn from a biased alphabet (get, put, delete) over
-// a small key space, so that ops on one key overlap. Values are compared
+// a small key space, so that ops on one key overlap, and, on an
+// engine.Maintainer, two maintenance clients running index-flush, compact,
+// reclaim, superblock-flush and cache-flush throughout, so that background
+// work races the clients and itself. Values are compared
 // by identity (a digest of their bytes and their length), never by their
 // bytes. The porcupine model is partitioned by key and steps with
 // model.Step, the function engine/model applies: one specification.
@@ -22,7 +25,12 @@
 //   - An op that did not return within OpTimeout, or failed with an error
 //     (any error but a get's engine.ErrNotFound: the engine did not say
 //     whether it took effect), is pending: porcupine may place it anywhere
-//     after its call, or nowhere. A history with a hung op is still
+//     after its call, or nowhere. An error no fault-free engine may return
+//     (anything but a write's engine.ErrNoSpace or the run's end: a get
+//     that reads a reset extent, ErrCorruption) is also a violation by
+//     itself, reported with its key's ops. This is how shardstore's
+//     put-without-gate mutant (the paper's #11) is caught, in well under
+//     a second: its locator names a reset extent. A history with a hung op is still
 //     checked (a violation among its other ops fails), then the run ends
 //     with verdict unknown: the engine hung.
 //   - Verdicts: porcupine's Ok is a pass; Illegal a failure; Unknown (the
@@ -36,8 +44,13 @@
 //   - Properties across keys (a multi-key snapshot, the order of writes to
 //     two keys): each key is checked alone, which is complete for a
 //     key-value store with single-key ops only.
-//   - Durability and crashes (checkers/crash); background maintenance is
-//     exercised only as far as the engine does it on its own.
+//   - Durability and crashes (checkers/crash). Maintenance ops are run,
+//     not checked: they change no answer, so they are not in the history,
+//     and their own errors are ignored (what they break shows in the
+//     clients' ops).
+//   - Races that real timing seldom hits: shardstore's
+//     evacuation-overwrites-write and compaction-without-maintenance-lock
+//     mutants pass a 15 s run (checkers/interleave is for those).
 //   - Interleavings the scheduler did not produce: a run samples real
 //     concurrency, which is not reproducible. The same seed gives the same
 //     ops per client, not the same history; a failing history is saved and
@@ -63,12 +76,15 @@
 package linearize
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,6 +145,13 @@ type Config struct {
 	// Keys is the size of the key space (default KeysDefault): small, so
 	// ops on a key overlap.
 	Keys int
+	// NoMaintenance turns off the maintenance client: by default, when
+	// the engine is an engine.Maintainer, one more goroutine runs its
+	// maintenance ops (index-flush, compact, reclaim, superblock-flush,
+	// cache-flush) throughout each history, so that background work races
+	// with the clients' ops. Maintenance changes no answer, so it is not
+	// in the history.
+	NoMaintenance bool
 	// OpTimeout is how long an op may take before it counts as hung
 	// (default OpTimeoutDefault).
 	OpTimeout time.Duration
@@ -212,14 +235,14 @@ func Run(ctx context.Context, c Config) (res checkers.Result, err error) {
 		res.Cases++
 		res.Ops += int64(len(h.Ops))
 		for _, op := range h.Ops {
-			if op.Err != "" {
+			if op.Err != "" && !op.Failed {
 				if failed++; firstErr == "" {
 					firstErr = op.String()
 				}
 			}
 		}
 		verdict := Check(h, c.CheckTimeout)
-		if verdict == porcupine.Illegal {
+		if verdict == porcupine.Illegal || verdict == porcupine.Ok && firstFailed(h) >= 0 {
 			res.Detected = time.Since(start)
 			v, err := violation(c, h, stem)
 			if err != nil {
@@ -275,6 +298,9 @@ func describe(c Config, h History, path string) checkers.Violation {
 	v := checkers.Violation{OriginalOps: len(h.Ops), TraceFile: path, Replay: c.Replay(path),
 		Expected: "a linearizable history", Actual: "no order of the ops explains the answers"}
 	f, ok := smallestFailure(h, c.CheckTimeout)
+	if i := firstFailed(h); !ok && i >= 0 {
+		return describeFailed(v, h, i)
+	}
 	if !ok {
 		// Porcupine found the whole illegal but no key alone: cannot
 		// happen with per-key partitions, unless a key's search timed out.
@@ -298,6 +324,43 @@ func describe(c Config, h History, path string) checkers.Violation {
 	return v
 }
 
+// firstFailed is the index of the first op (by call) that failed as no
+// fault-free engine may (Op.Failed), -1 if none.
+func firstFailed(h History) int {
+	first := -1
+	for i := range h.Ops {
+		if h.Ops[i].Failed && (first < 0 || h.Ops[i].Call < h.Ops[first].Call) {
+			first = i
+		}
+	}
+	return first
+}
+
+// describeFailed fills v for a linearizable history with an op that
+// failed (h.Ops[i]): the key's ops in call order, that op marked.
+func describeFailed(v checkers.Violation, h History, i int) checkers.Violation {
+	bad := h.Ops[i]
+	var ops []Op
+	for _, op := range h.Ops {
+		if op.Key == bad.Key {
+			ops = append(ops, op)
+		}
+	}
+	slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Call, b.Call) })
+	v.Summary = fmt.Sprintf("key %q: client %d's %s failed in history %d: %s (no faults were injected: an op may fail only for want of space)",
+		bad.Key, bad.Client, bad.call(), h.Case, bad.Err)
+	v.Expected = "success, or engine.ErrNoSpace for a write"
+	v.Actual = bad.Err
+	v.NotMinimized = fmt.Sprintf("a concurrent history is not shrunk: these are the ops of key %q, where an op failed", bad.Key)
+	for j := range ops {
+		if ops[j].Call == bad.Call && ops[j].Client == bad.Client {
+			v.OpIndex = j
+		}
+		v.Ops = append(v.Ops, ops[j].String())
+	}
+	return v
+}
+
 // CheckHistory re-checks a history file (as Run writes one) and reports
 // it as a run of one case: a failing history is written again beside the
 // Result with its visualization. Only OutDir, CheckTimeout and Replay of
@@ -310,7 +373,11 @@ func CheckHistory(ctx context.Context, c Config, file string) (checkers.Result, 
 		return checkers.Result{}, err
 	}
 	res := checkers.Result{Checker: Name, Engine: h.Engine, Seed: h.Seed, Verdict: checkers.Pass, Cases: 1, Ops: int64(len(h.Ops))}
-	switch Check(h, c.CheckTimeout) {
+	verdict := Check(h, c.CheckTimeout)
+	if verdict == porcupine.Ok && firstFailed(h) >= 0 {
+		verdict = porcupine.Illegal // a violation too: see describe
+	}
+	switch verdict {
 	case porcupine.Illegal:
 		res.Detected = time.Since(start)
 		stem := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)) + "-recheck"
@@ -369,8 +436,20 @@ func runCase(ctx context.Context, c Config, stream uint64, i int) (h History, hu
 		rng := rand.New(rand.NewPCG(stream, uint64(i)<<8|uint64(cl)))
 		wg.Go(func() { clients[cl].run(ctx, in.Engine, gen, rng, cl, n, start) })
 	}
+	clientsDone, maintDone := make(chan struct{}), make(chan struct{})
+	go func() { wg.Wait(); close(clientsDone) }()
+	ms := make([]*maintenance, maintenanceClients)
+	var mwg sync.WaitGroup
+	for j := range ms {
+		ms[j] = &maintenance{start: start}
+		if mt, ok := in.Engine.(engine.Maintainer); ok && !c.NoMaintenance {
+			rng := rand.New(rand.NewPCG(stream, uint64(i)<<8|uint64(0xff-j)))
+			mwg.Go(func() { ms[j].run(ctx, mt, rng, clientsDone, stop) })
+		}
+	}
+	go func() { mwg.Wait(); close(maintDone) }()
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { <-clientsDone; <-maintDone; close(done) }()
 	tick := time.NewTicker(min(c.OpTimeout/4+1, 100*time.Millisecond))
 	defer tick.Stop()
 wait:
@@ -379,7 +458,7 @@ wait:
 		case <-done:
 			break wait
 		case <-tick.C:
-			if hung = stuck(clients, start, c.OpTimeout); hung != "" {
+			if hung = stuck(clients, ms, start, c.OpTimeout); hung != "" {
 				break wait
 			}
 		}
@@ -409,9 +488,65 @@ wait:
 	return h, "", nil
 }
 
+// maintenanceClients is how many maintenance clients a case runs on a
+// Maintainer: two, so that maintenance ops race each other too (a
+// compaction against a reclamation, the paper's bug #14).
+const maintenanceClients = 2
+
+// maintenanceOps is what the maintenance clients draw from, weighted to
+// the ops that move data under the clients' feet.
+var maintenanceOps = []engine.MaintenanceOp{
+	engine.IndexFlush, engine.IndexFlush, engine.Compact, engine.Compact,
+	engine.Reclaim, engine.Reclaim, engine.Reclaim, engine.Reclaim,
+	engine.SuperblockFlush, engine.CacheFlush,
+}
+
+// maintenance is a case's maintenance client and its op in flight (for
+// hang detection).
+type maintenance struct {
+	start  time.Time
+	mu     sync.Mutex
+	flight engine.MaintenanceOp
+	since  int64 // the op in flight's start, ns since start
+}
+
+// run runs random maintenance ops on mt until the clients are done (or
+// the case is cut). Errors are the engine's business here: an op it does
+// not support, or refuses for space, changes no answer, and a failure
+// that does shows in the clients' ops.
+func (m *maintenance) run(ctx context.Context, mt engine.Maintainer, rng *rand.Rand, clientsDone <-chan struct{}, stop *atomic.Bool) {
+	ops := maintenanceOps
+	for ctx.Err() == nil && !stop.Load() {
+		select {
+		case <-clientsDone:
+			return
+		default:
+		}
+		op := ops[rng.IntN(len(ops))]
+		m.mu.Lock()
+		m.flight, m.since = op, int64(time.Since(m.start))
+		m.mu.Unlock()
+		mt.Maintain(ctx, op)
+		m.mu.Lock()
+		m.flight = ""
+		m.mu.Unlock()
+		// Let the clients run between two maintenance ops: on few cores
+		// a loop of them would otherwise take turns with whole histories.
+		runtime.Gosched()
+	}
+}
+
 // stuck names an op in flight for longer than timeout, "" if none.
-func stuck(clients []*client, start time.Time, timeout time.Duration) string {
+func stuck(clients []*client, ms []*maintenance, start time.Time, timeout time.Duration) string {
 	now := int64(time.Since(start))
+	for _, m := range ms {
+		m.mu.Lock()
+		op, since := m.flight, m.since
+		m.mu.Unlock()
+		if op != "" && now-since > int64(timeout) {
+			return fmt.Sprintf("a maintenance client's %s did not return within %s (the engine hung)", op, timeout)
+		}
+	}
 	for _, cl := range clients {
 		cl.mu.Lock()
 		f := cl.flight
@@ -466,6 +601,9 @@ func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *
 		ret := int64(time.Since(start))
 		if err != nil {
 			ret, op.Err = Pending, err.Error()
+			// The run's end, or a write refused for space, is allowed;
+			// any other error is not, without faults.
+			op.Failed = ctx.Err() == nil && !(op.Kind != model.KeyGet && errors.Is(err, engine.ErrNoSpace))
 		}
 		cl.mu.Lock()
 		op.Return = ret

@@ -39,6 +39,7 @@ func TestHistories(t *testing.T) {
 		{"lost-write", porcupine.Illegal},
 		{"pending-flipflop", porcupine.Illegal},
 		{"never-written", porcupine.Illegal},
+		{"failed-get", porcupine.Ok}, // porcupine's part; see TestCheckHistoryFailedOp
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			h, err := linearize.ReadHistory(filepath.Join("testdata", c.file+".history"))
@@ -85,13 +86,32 @@ func TestCheckHistoryFailure(t *testing.T) {
 	}
 }
 
+// TestCheckHistoryFailedOp: a linearizable history with an op that failed
+// as no fault-free engine may (failed=true) is still a violation, naming
+// the op.
+func TestCheckHistoryFailedOp(t *testing.T) {
+	file := filepath.Join("testdata", "failed-get.history")
+	r, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: t.TempDir()}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r.Summary())
+	if r.Verdict != checkers.Fail || len(r.Violations) != 1 {
+		t.Fatalf("re-check of %s:\n%s", file, r.Summary())
+	}
+	v := r.Violations[0]
+	if !strings.HasPrefix(v.Summary, `key "k0": client 1's get "k0" failed in history 0: extent was reset`) || v.OpIndex != 1 || len(v.Ops) != 3 {
+		t.Errorf("violation: %+v", v)
+	}
+}
+
 // TestHistoryRoundTrip: a history written and read back is the same.
 func TestHistoryRoundTrip(t *testing.T) {
 	h := linearize.History{Engine: "shardstore:size=2MiB", Seed: 9, Case: 3, Clients: 2, Ops: []linearize.Op{
 		{Client: 0, Kind: model.KeyPut, Key: "k \"0\"\x00", Value: 0xdeadbeef, Size: 7, Call: 1, Return: 5},
 		{Client: 1, Kind: model.KeyGet, Key: "k1", Value: 0xdeadbeef, Size: 7, Found: true, Call: 2, Return: 6},
 		{Client: 1, Kind: model.KeyGet, Key: "k1", Call: 7, Return: 8},
-		{Client: 0, Kind: model.KeyDelete, Key: "k1", Call: 9, Return: linearize.Pending, Err: "engine closed"},
+		{Client: 0, Kind: model.KeyDelete, Key: "k1", Call: 9, Return: linearize.Pending, Err: "engine closed", Failed: true},
 		{Client: 1, Kind: model.KeyGet, Key: "k1", Call: 10, Return: linearize.Pending, Err: "did not return"},
 	}}
 	path := filepath.Join(t.TempDir(), "h.history")
@@ -132,6 +152,7 @@ func TestBadHistoryFiles(t *testing.T) {
 		{"return-before-call", strings.Replace(string(good), "return=200", "return=50", 1), `line 7: put "k1": return=50 before call=100`},
 		{"bad-header", strings.Replace(string(good), "clients=4", "clients=0", 1), "line 2: header: clients=0: want 1 to 64"},
 		{"trailing", string(good) + "get \"k1\"\n", "line 14: text after the end line"},
+		{"failed-returned", strings.Replace(string(good), "return=1200", "return=1200 failed=true", 1), `line 11: delete "k1": failed=true needs return=pending and error=`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), c.name+".history")
