@@ -1,6 +1,7 @@
 package linearize_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,7 +179,8 @@ func run(t *testing.T, c linearize.Config) checkers.Result {
 	if c.OutDir == "" {
 		c.OutDir = t.TempDir()
 	}
-	t.Logf("replay: harness check linearize --engine %s --seed %d --cases %d --clients %d", c.Target.Name, c.Seed, c.Cases, c.Clients)
+	t.Logf("rerun: harness check linearize --engine %s --seed %d --cases %d --clients %d (the same ops per client, not the same interleaving)",
+		c.Target.Name, c.Seed, c.Cases, cmp.Or(c.Clients, linearize.ClientsDefault))
 	r, err := linearize.Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -350,5 +353,66 @@ func TestSearchTimeoutIsUnknown(t *testing.T) {
 	}
 	if r.Verdict != checkers.Unknown || !strings.Contains(r.Reason, "porcupine could not decide") {
 		t.Fatalf("a history porcupine cannot decide in 200ms: %s", r.Summary())
+	}
+}
+
+// maintained is the model with maintenance ops that count themselves and
+// a Get that fails once with ErrCorruption when failGet is set.
+type maintained struct {
+	*model.Store
+	maint   *atomic.Int64
+	failGet bool
+	once    sync.Once
+}
+
+func (m *maintained) Maintain(context.Context, engine.MaintenanceOp) error {
+	m.maint.Add(1)
+	return nil
+}
+
+func (m *maintained) Get(ctx context.Context, key []byte) ([]byte, error) {
+	fail := false
+	if m.failGet {
+		m.once.Do(func() { fail = true })
+	}
+	if fail {
+		return nil, fmt.Errorf("maintained: get %q: %w", key, engine.ErrCorruption)
+	}
+	return m.Store.Get(ctx, key)
+}
+
+// TestMaintenanceClients: on a Maintainer, maintenance runs during the
+// histories, and NoMaintenance turns it off.
+func TestMaintenanceClients(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		n := new(atomic.Int64)
+		tg := target.Target{Name: "maintained", OpenDir: func(string) (engine.Engine, error) {
+			return &maintained{Store: model.New(), maint: n}, nil
+		}}
+		mustPass(t, run(t, linearize.Config{Target: tg, Seed: 1, Cases: 10, NoMaintenance: off}), 10)
+		if got := n.Load(); off && got != 0 || !off && got == 0 {
+			t.Errorf("NoMaintenance %v: %d maintenance ops ran", off, got)
+		}
+	}
+}
+
+// TestFailedOpIsViolation: an error no fault-free engine may return fails
+// the run even though the history is linearizable, and the saved history
+// re-checks as the same failure.
+func TestFailedOpIsViolation(t *testing.T) {
+	tg := target.Target{Name: "fails-once", OpenDir: func(string) (engine.Engine, error) {
+		return &maintained{Store: model.New(), maint: new(atomic.Int64), failGet: true}, nil
+	}}
+	r := run(t, linearize.Config{Target: tg, Seed: 1, Cases: 3})
+	if r.Verdict != checkers.Fail || r.Cases != 1 || !strings.Contains(r.Violations[0].Summary, "failed in history 0: maintained: get") {
+		t.Fatalf("a failed get: %s", r.Summary())
+	}
+	v := r.Violations[0]
+	if !strings.Contains(v.Ops[v.OpIndex], "corruption") {
+		t.Errorf("marked op %q, want the failed get", v.Ops[v.OpIndex])
+	}
+	rr, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: t.TempDir()}, v.TraceFile)
+	if err != nil || rr.Verdict != checkers.Fail || rr.Violations[0].Summary != v.Summary {
+		t.Fatalf("re-check: %v %s", err, rr.Summary())
 	}
 }
