@@ -471,7 +471,10 @@ wait:
 		h.Ops = append(h.Ops, cl.ops...)
 		if cl.flight != nil {
 			op := *cl.flight
-			op.Return, op.Err = Pending, fmt.Sprintf("did not return within %s", c.OpTimeout)
+			op.Return, op.Err = Pending, "in flight when the history was cut"
+			if int64(time.Since(start))-op.Call > int64(c.OpTimeout) {
+				op.Err = fmt.Sprintf("did not return within %s", c.OpTimeout)
+			}
 			h.Ops = append(h.Ops, op)
 		}
 		cl.mu.Unlock()
