@@ -32,6 +32,10 @@ type Checker struct {
 	// bit flips into an engine on a device (in its Device modes only, if
 	// it has modes).
 	Faults bool
+	// Concurrent says the checker runs concurrent clients against one
+	// engine: it takes --clients (Config.Clients), and the harness leaves
+	// it every CPU instead of pinning the check to one core.
+	Concurrent bool
 	// Modes are the choices of its --mode, if it has any; an engine's
 	// default is the first mode that runs it where it opens (Mode.Device).
 	// The mode is part of the Result's file names.
@@ -41,6 +45,12 @@ type Checker struct {
 	// run wrote; a trace it cannot replay as written is ErrBadTrace.
 	Run    func(ctx context.Context, c Config) (Result, error)
 	Replay func(ctx context.Context, c Config, tr workloads.Trace) (Result, error)
+	// History, if set, re-checks a history file a run wrote (harness
+	// check <Name> --history FILE) without running an engine: a checker
+	// whose cases cannot be replayed op by op (concurrent clients) keeps
+	// what the engine did instead. Only c.OutDir and c.Replay matter; a
+	// file it cannot read as written is ErrBadTrace.
+	History func(ctx context.Context, c Config, file string) (Result, error)
 }
 
 // Mode is one choice of a checker's --mode.
@@ -71,6 +81,9 @@ type Config struct {
 	Cases  int // CasesUnlimited: until the budget
 	Budget time.Duration
 	Faults bool
+	// Clients is the number of concurrent clients of a Concurrent
+	// checker (0: the checker's default); others ignore it.
+	Clients int
 	// OutDir receives violation traces.
 	OutDir string
 	// Replay renders the command that replays a trace file.

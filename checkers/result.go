@@ -103,6 +103,9 @@ type Violation struct {
 	// Replay is a command that reproduces the violation (or, with
 	// NotReproduced, retries it).
 	Replay string `json:"replay"`
+	// Visualization, if set, is a file that renders the violation (the
+	// linearize checker's HTML view of the history, from porcupine).
+	Visualization string `json:"visualization,omitempty"`
 	// NotReproduced, if set, says why a replay of the violation's trace
 	// did not reproduce it (a kill that landed inside Close cannot be
 	// placed there again exactly); Ops are then the case as it ran.
@@ -182,6 +185,9 @@ func (r Result) Summary() string {
 			fmt.Fprintf(&b, "  not minimized: %s\n", v.NotMinimized)
 		case v.OriginalOps > len(v.Ops):
 			fmt.Fprintf(&b, "  minimized from %d to %d ops\n", v.OriginalOps, len(v.Ops))
+		}
+		if v.Visualization != "" {
+			fmt.Fprintf(&b, "  visualization: %s\n", v.Visualization)
 		}
 		switch {
 		case v.Replay != "" && v.NotReproduced != "":

@@ -22,6 +22,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
+	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/workloads"
@@ -33,6 +34,7 @@ import (
 var checkerTable = []checkers.Checker{
 	conformance.Checker(),
 	crash.Checker(),
+	linearize.Checker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -58,6 +60,10 @@ type checkFlags struct {
 	mode    string
 	replay  string
 	out     string
+	// clients is a Concurrent checker's --clients (0: its default).
+	clients int
+	// history is a file a checker with History re-checks.
+	history string
 	jobs    int
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
@@ -106,6 +112,8 @@ one-screen summary, and writes the Result as JSON to
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). A replay takes the engine, mode and faults from the
 trace's header unless given; an --engine that disagrees with the trace is refused.
+A concurrent checker (linearize) takes --clients, keeps every CPU, and saves the
+history of a violation instead of a trace: --history FILE re-checks it.
 
 --budget 0 is no time limit: give --cases with it, or --forever to run until
 interrupted (Ctrl-C).
@@ -123,6 +131,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 ` + checkExitCodes,
 		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
   harness check conformance --engine shardstore --jobs 0 --budget 10m
+  harness check linearize --engine badger --clients 8 --cases 100
   harness check crash --engine bbolt --mode kill --cases 50
   harness check crash --replay out/crash-kill-bbolt-7.trace`,
 		// The checkers are subcommands; anything else is named here.
@@ -159,6 +168,18 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().BoolVar(&f.faults, "faults", false, "")
 			c.Flags().MarkHidden("faults")
+		}
+		if chk.Concurrent {
+			c.Flags().IntVar(&f.clients, "clients", 0, "concurrent clients against the engine (0: the checker's default)")
+		} else {
+			c.Flags().IntVar(&f.clients, "clients", 0, "")
+			c.Flags().MarkHidden("clients")
+		}
+		if chk.History != nil {
+			c.Flags().StringVar(&f.history, "history", "", "re-check a history file written by an earlier run (no engine runs)")
+		} else {
+			c.Flags().StringVar(&f.history, "history", "", "")
+			c.Flags().MarkHidden("history")
 		}
 		if len(chk.Modes) > 0 {
 			c.Flags().StringVar(&f.mode, "mode", "", modeUsage(chk.Modes))
@@ -381,6 +402,19 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if f.replay != "" && f.jobs != 1 {
 		return usagef("check: --jobs %d with --replay: a replay runs one trace: drop --jobs", f.jobs)
 	}
+	switch {
+	case f.clients < 0 || !chk.Concurrent && fl.Changed("clients"):
+		if f.clients < 0 {
+			return usagef("check %s: --clients %d: give a number of clients, or 0 for the checker's default", checker, f.clients)
+		}
+		return usagef("check %s: --clients is for %s (the %s checker runs one client): drop it", checker, checkersWith(func(c checkers.Checker) bool { return c.Concurrent }), checker)
+	case f.history != "" && chk.History == nil:
+		return usagef("check %s: --history is for %s: use --replay FILE to replay a trace", checker, checkersWith(func(c checkers.Checker) bool { return c.History != nil }))
+	case f.replay != "" && chk.History != nil:
+		return usagef("check %s: --replay %s: a run of the %s checker is re-checked from its history, not replayed: use --history FILE", checker, f.replay, checker)
+	case f.history != "":
+		return recheckHistory(cmd, chk, f)
+	}
 	var tr *workloads.Trace
 	if f.replay != "" {
 		t, err := readTrace(f.replay)
@@ -451,10 +485,10 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	stem := func(seed uint64) string { return checkers.FileStem(checker, f.mode, d.Name, seed) }
 	if n := checkJobs(f); n > 1 {
-		return runJobs(cmd, checker, f, n, stem)
+		return runJobs(cmd, chk, f, n, stem)
 	}
 
-	if os.Getenv("GOMAXPROCS") == "" {
+	if os.Getenv("GOMAXPROCS") == "" && !chk.Concurrent {
 		// One core, as each worker of --jobs: a checker is one sequence
 		// of ops, and a second P only adds cross-core wake-ups (measured
 		// on shardstore: 59k ops/s on one core against 44-56k on two).
@@ -476,7 +510,10 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
 	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
-		Faults: f.faults, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+			if chk.History != nil {
+				return historyCommand(checker, file)
+			}
 			s := fmt.Sprintf("harness check %s --engine %s", checker, f.engine)
 			if f.faults {
 				s += " --faults"
@@ -531,6 +568,37 @@ func fromHeader(f checkFlags) string {
 	return " (from the trace's header: " + strings.Join(from, ", ") + ")"
 }
 
+// historyCommand is the command that re-checks a history file.
+func historyCommand(checker, file string) string {
+	return fmt.Sprintf("harness check %s --history %s", checker, file)
+}
+
+// recheckHistory runs --history: the checker re-checks a history file an
+// earlier run wrote, without an engine, and reports it as a check of one
+// case (its Result: <history>-recheck.json in --out).
+func recheckHistory(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
+	for _, name := range []string{"engine", "seed", "cases", "budget", "forever", "jobs", "clients", "faults", "mode"} {
+		if cmd.Flags().Changed(name) {
+			return usagef("check %s: --%s with --history: a re-check runs no engine and takes what it needs from the history: drop --%s", chk.Name, name, name)
+		}
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
+	}
+	ctx, stop := interruptContext(cmd.Context(), f.worker)
+	defer stop()
+	fmt.Fprintf(cmd.OutOrStdout(), "re-checking %s\n", f.history)
+	c := checkers.Config{OutDir: f.out, Replay: func(file string) string { return historyCommand(chk.Name, file) }}
+	res, err := chk.History(ctx, c, f.history)
+	if errors.Is(err, checkers.ErrBadTrace) {
+		return usagef("check %s: %v", chk.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("check %s: --history %s: %w", chk.Name, f.history, err)
+	}
+	return reportCheck(cmd.OutOrStdout(), res, f, "", context.Cause(ctx))
+}
+
 func readTrace(path string) (workloads.Trace, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -554,6 +622,9 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 	name := stem + ".json"
 	if f.replay != "" {
 		name = strings.TrimSuffix(filepath.Base(f.replay), filepath.Ext(f.replay)) + "-replay.json"
+	}
+	if f.history != "" {
+		name = strings.TrimSuffix(filepath.Base(f.history), filepath.Ext(f.history)) + "-recheck.json"
 	}
 	path := filepath.Join(f.out, name)
 	b, err := res.JSON()
@@ -639,6 +710,9 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 	if f.mode != "" {
 		args = append(args, "--mode", f.mode)
 	}
+	if f.clients > 0 {
+		args = append(args, "--clients", strconv.Itoa(f.clients))
+	}
 	return args
 }
 
@@ -646,12 +720,18 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 // same check with --jobs 1 on seed S+w (jobArgs), supervised and merged by
 // package jobs, and reports the merged Result (stem names a seed's Result
 // file).
-func runJobs(cmd *cobra.Command, checker string, f checkFlags, n int, stem func(seed uint64) string) error {
+func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem func(seed uint64) string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("check: --jobs %d: find the harness executable: %w", n, err)
 	}
-	c := jobs.Config{Exe: exe, Env: jobs.Env(), Checker: checker, Seed: f.seed, Engine: f.engine,
+	checker := chk.Name
+	env := jobs.Env()
+	if chk.Concurrent && os.Getenv("GOMAXPROCS") == "" {
+		// Its clients run in parallel: the workers keep every CPU.
+		env = slices.DeleteFunc(env, func(e string) bool { return e == "GOMAXPROCS=1" })
+	}
+	c := jobs.Config{Exe: exe, Env: env, Checker: checker, Seed: f.seed, Engine: f.engine,
 		Cases: checkers.CasesUnlimited, Budget: f.budget, Stderr: cmd.ErrOrStderr()}
 	if f.cases > 0 {
 		c.Cases = int64(f.cases)

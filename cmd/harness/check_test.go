@@ -46,7 +46,7 @@ func (s staleDelete) DeleteTracked(context.Context, []byte) (engine.Dependency, 
 }
 
 func testDrivers() engine.Drivers {
-	return append(append(drivers(), badengine.Drivers()...), engine.Driver{
+	return append(append(drivers(), badengine.Drivers()...), badengine.StaleCache(), engine.Driver{
 		Name: "stale-delete", Doc: "the model, ignoring deletes (a known bug)",
 		Open: func(dir string, _ engine.Options) (engine.Engine, error) {
 			s, err := model.Open(dir)
@@ -194,7 +194,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"check"}, "name the checker"},
-		{[]string{"check", "linearize"}, "name the checker"},
+		{[]string{"check", "interleave"}, "name the checker"},
 		{[]string{"check", "conformance", "--engine", "nope"}, `unknown engine "nope"`},
 		{[]string{"check", "conformance", "--engine", "model", "--faults", "--out", out}, "--faults needs an engine on a device"},
 		{[]string{"check", "crash", "--engine", "model", "--mode", "block", "--out", out}, "--mode block needs an engine on a device"},

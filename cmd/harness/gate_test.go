@@ -37,11 +37,11 @@ func TestGatePassesAndFails(t *testing.T) {
 		t.Fatalf("gate on the model: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	head := strings.SplitN(stdout, "\n", 6)
-	if len(head) < 6 || !strings.HasPrefix(head[0], "gate: PASS — model") || head[1] != "checks: 2 of 2 passed" ||
+	if len(head) < 6 || !strings.HasPrefix(head[0], "gate: PASS — model") || head[1] != "checks: 3 of 3 passed" ||
 		!strings.HasPrefix(head[2], "perf: not compared") || !strings.HasPrefix(head[3], "mutants: not scored") {
 		t.Errorf("head of a pass:\n%s", stdout)
 	}
-	if g := readGate(t, out); g.Verdict != "pass" || len(g.Checks) != 2 || g.Checks[0].Cases == 0 {
+	if g := readGate(t, out); g.Verdict != "pass" || len(g.Checks) != 3 || g.Checks[0].Cases == 0 {
 		t.Errorf("gate.json of a pass: %+v", g)
 	}
 

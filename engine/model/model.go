@@ -157,11 +157,10 @@ func (s *Store) Get(_ context.Context, key []byte) ([]byte, error) {
 	if err := s.check(key); err != nil {
 		return nil, err
 	}
-	h := s.keys[string(key)]
-	if h == nil || !h.latest().Present {
-		return nil, fmt.Errorf("model: get %q: %w", key, engine.ErrNotFound)
+	if _, read := Step(s.latest(key), KeyGet, nil); read.Present {
+		return bytes.Clone(read.Value), nil
 	}
-	return bytes.Clone(h.latest().Value), nil
+	return nil, fmt.Errorf("model: get %q: %w", key, engine.ErrNotFound)
 }
 
 // Latest returns key's current version, what Get would return, without
@@ -173,6 +172,11 @@ func (s *Store) Get(_ context.Context, key []byte) ([]byte, error) {
 func (s *Store) Latest(key []byte) Version {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.latest(key)
+}
+
+// latest is Latest with s.mu held.
+func (s *Store) latest(key []byte) Version {
 	if h := s.keys[string(key)]; h != nil {
 		return h.latest()
 	}
@@ -219,10 +223,8 @@ func (s *Store) PutDep(key, value []byte) (*Dep, error) {
 	if err := engine.CheckValue(value, ValueMax); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if value == nil {
-		value = []byte{}
-	}
-	return s.apply(key, Version{Present: true, Value: bytes.Clone(value)}), nil
+	next, _ := Step(s.latest(key), KeyPut, bytes.Clone(value))
+	return s.apply(key, next), nil
 }
 
 // DeleteDep is Delete returning the model's own *Dep, for checkers.
@@ -232,7 +234,8 @@ func (s *Store) DeleteDep(key []byte) (*Dep, error) {
 	if err := s.check(key); err != nil {
 		return nil, err
 	}
-	return s.apply(key, Version{}), nil
+	next, _ := Step(s.latest(key), KeyDelete, nil)
+	return s.apply(key, next), nil
 }
 
 // Sync implements engine.Engine: every write so far becomes persistent.

@@ -184,3 +184,29 @@ func TestLatestIsGetWithoutCopy(t *testing.T) {
 	check("a")
 	check("b")
 }
+
+// TestStep pins the one-key specification Store applies and the
+// linearizability checker's model shares.
+func TestStep(t *testing.T) {
+	absent, v1, v2 := model.Version{}, model.Version{Present: true, Value: []byte("1")}, model.Version{Present: true, Value: []byte("2")}
+	empty := model.Version{Present: true, Value: []byte{}}
+	for _, c := range []struct {
+		v          model.Version
+		op         model.KeyOp
+		value      []byte
+		next, read model.Version
+	}{
+		{absent, model.KeyGet, nil, absent, absent},
+		{v1, model.KeyGet, nil, v1, v1},
+		{absent, model.KeyPut, []byte("1"), v1, v1},
+		{v1, model.KeyPut, []byte("2"), v2, v2},
+		{v1, model.KeyPut, nil, empty, empty}, // an empty value is present
+		{v1, model.KeyDelete, nil, absent, absent},
+		{absent, model.KeyDelete, nil, absent, absent},
+	} {
+		next, read := model.Step(c.v, c.op, c.value)
+		if !next.Equal(c.next) || !read.Equal(c.read) || next.Present && next.Value == nil {
+			t.Errorf("Step(%v, %s, %q) = %v, %v; want %v, %v", c.v, c.op, c.value, next, read, c.next, c.read)
+		}
+	}
+}
