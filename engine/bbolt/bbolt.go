@@ -261,6 +261,20 @@ func (l *library) Put(key, value []byte) error {
 	return l.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) })
 }
 
+// PutBatch is one read-write transaction: one commit (and, by default,
+// one fsync) for the whole batch.
+func (l *library) PutBatch(kvs []engine.KV) error {
+	return l.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for _, kv := range kvs {
+			if err := b.Put(kv.Key, kv.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (l *library) Delete(key []byte) error {
 	return l.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete(key) })
 }
