@@ -27,6 +27,13 @@ type Config struct {
 	Threads int `json:"threads"`
 	// Preload loads the workload's records before measuring (default true).
 	Preload bool `json:"preload"`
+	// LoadThreads is the load's client count (0: the run's threads, at
+	// least LoadThreadsMin).
+	LoadThreads int `json:"load_threads,omitempty"`
+	// LoadBatch is how many records one load call writes through an
+	// engine.Batcher (0: LoadBatchDefault; 1: one Put per record, as
+	// every engine without a batch loads).
+	LoadBatch int `json:"load_batch,omitempty"`
 	// Warmup runs the workload unmeasured before the measured phase
 	// (default 1s; 0 after EnsureDefaults means none was asked for).
 	Warmup time.Duration `json:"warmup_ns"`
@@ -67,6 +74,13 @@ const (
 	RateMax = 1e7
 	// ProbeBytesMin is the smallest probe file: one 1 MiB write.
 	ProbeBytesMin = 1 << 20
+	// LoadThreadsMin is the fewest clients a load runs with by default.
+	LoadThreadsMin = 4
+	// LoadBatchDefault records per batch: large enough that a commit
+	// (bbolt's fsync, Pebble's WAL write) is paid per thousand records,
+	// small enough that a batch's values (1 MB of 1 KB records) stay in
+	// cache.
+	LoadBatchDefault = 1000
 )
 
 // EnsureDefaults fills in unset fields.
@@ -76,6 +90,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Repeat == 0 {
 		c.Repeat = 1
+	}
+	if c.LoadBatch == 0 {
+		c.LoadBatch = LoadBatchDefault
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -96,6 +113,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads < 0 || c.Threads > 4096 {
 		errs = append(errs, fmt.Errorf("--threads %d: want 1 to 4096 (or 0 for the workload's choice)", c.Threads))
+	}
+	if c.LoadThreads < 0 || c.LoadThreads > 4096 {
+		errs = append(errs, fmt.Errorf("--load-threads %d: want 1 to 4096 (or 0 for the run's threads, at least %d)", c.LoadThreads, LoadThreadsMin))
+	}
+	if c.LoadBatch < 0 || c.LoadBatch > 1_000_000 {
+		errs = append(errs, fmt.Errorf("--load-batch %d: want 1 (one put per record) to 1000000 records per batch (default %d)", c.LoadBatch, LoadBatchDefault))
 	}
 	if c.Repeat < 1 || c.Repeat > 1000 {
 		errs = append(errs, fmt.Errorf("--repeat %d: want 1 to 1000", c.Repeat))

@@ -49,13 +49,15 @@ type Run struct {
 	Threads       int     `json:"threads"`
 	Sync          bool    `json:"sync"`
 	PreloadOps    int64   `json:"preload_ops"`
-	WarmupSec     float64 `json:"warmup_sec"`
-	ElapsedSec    float64 `json:"elapsed_sec"` // measured phase only
-	Ops           int64   `json:"ops"`
-	Errors        int64   `json:"errors"`
-	OpsPerSec     float64 `json:"ops_per_sec"`
-	Bytes         int64   `json:"bytes"` // value bytes read and written
-	MBPerSec      float64 `json:"mb_per_sec"`
+	// Load is the load phase's own measurement (absent without one).
+	Load       *LoadSummary `json:"load,omitempty"`
+	WarmupSec  float64      `json:"warmup_sec"`
+	ElapsedSec float64      `json:"elapsed_sec"` // measured phase only
+	Ops        int64        `json:"ops"`
+	Errors     int64        `json:"errors"`
+	OpsPerSec  float64      `json:"ops_per_sec"`
+	Bytes      int64        `json:"bytes"` // value bytes read and written
+	MBPerSec   float64      `json:"mb_per_sec"`
 	// All and ByOp hold latency figures in microseconds.
 	All      OpSummary            `json:"all"`
 	ByOp     map[string]OpSummary `json:"by_op"`

@@ -384,13 +384,16 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	run := r.newRun(e, p, rep)
 	threads, syncWrites := run.Threads, run.Sync
 
-	// Preload: not measured.
-	if r.Config.Preload {
-		r.status("%s: preloading %d records", label, p.records)
-		n, err := r.preload(ctx, eng, p, threads)
-		run.PreloadOps = n
+	// The load: measured on its own (Run.Load), not in the run's figures.
+	if r.Config.Preload && p.records > 0 {
+		lt := r.loadThreads(threads)
+		r.status("%s: loading %d records with %d threads", label, p.records, lt)
+		sum, err := r.load(ctx, eng, p, lt)
+		run.Load, run.PreloadOps = sum, sum.Records
+		r.status("%s: loaded %d records in %.1fs (%.0f records/s%s)", label, sum.Records, sum.ElapsedSec, sum.RecordsPerSec, batchNote(sum))
 		if err != nil {
-			return nil, nil, err
+			run.Error = sum.Ended
+			return run, nil, err
 		}
 	}
 	// Warm-up: the workload itself, not measured.
@@ -798,42 +801,12 @@ func opNames() []string {
 	return names
 }
 
-func (r *Runner) preload(ctx context.Context, eng engine.Engine, p *plan, threads int) (int64, error) {
-	var loaded atomic.Int64
-	r.enter("preloading", &loaded)
-	var wg sync.WaitGroup
-	errs := make([]error, threads)
-	for w := range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 0, 64<<10)
-			for op := range p.load(w, threads) {
-				if ctx.Err() != nil {
-					errs[w] = ctx.Err()
-					return
-				}
-				if _, err := workloads.ApplyValue(ctx, eng, op, opValue(op, &buf)); err != nil {
-					errs[w] = FatalError{fmt.Errorf("preload %s: %w", op.Key, err)}
-					return
-				}
-				loaded.Add(1)
-			}
-		}()
+// batchNote says how a load wrote, for a status line.
+func batchNote(s *LoadSummary) string {
+	if s.Batched {
+		return fmt.Sprintf(", batches of %d", s.Batch)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if ctx.Err() != nil {
-			return loaded.Load(), ctx.Err()
-		}
-		return loaded.Load(), FatalError{err}
-	}
-	// The measured phase starts from durable state, as a restarted
-	// production node would.
-	if err := eng.Sync(ctx); err != nil {
-		return loaded.Load(), FatalError{fmt.Errorf("sync after preload: %w", err)}
-	}
-	return loaded.Load(), nil
+	return ", one put each"
 }
 
 // opValue returns the value op writes, filled into buf (grown if need be),

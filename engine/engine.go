@@ -36,6 +36,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Engine is a durable key-value store.
@@ -70,6 +71,38 @@ type Dependency interface {
 type Tracker interface {
 	PutTracked(ctx context.Context, key, value []byte) (Dependency, error)
 	DeleteTracked(ctx context.Context, key []byte) (Dependency, error)
+}
+
+// KV is one write of a batch.
+type KV struct {
+	Key, Value []byte
+}
+
+// Batcher is implemented by engines with a native way to apply many puts
+// as one call (Pebble's batches, Badger's WriteBatch, one bbolt
+// transaction), which a bulk load uses: a million one-put commits cost
+// bbolt a million fsyncs. A batch is not a transaction in the contract:
+// once PutBatch returns nil every put is acknowledged, as if each had been
+// Put; after an error any subset may have been applied (a full device may
+// stop it half-way), except that an invalid key or value is refused with
+// ErrInvalidArgument before any is. Durability is as for Put: Sync covers
+// it. The slices may be reused once PutBatch returns.
+type Batcher interface {
+	PutBatch(ctx context.Context, kvs []KV) error
+}
+
+// CheckBatch checks every key and value of a batch against the contract's
+// limits (CheckKey, CheckValue with valueMax), naming the first bad one.
+func CheckBatch(kvs []KV, valueMax int) error {
+	for i, kv := range kvs {
+		if err := CheckKey(kv.Key); err != nil {
+			return fmt.Errorf("batch put %d: %w", i, err)
+		}
+		if err := CheckValue(kv.Value, valueMax); err != nil {
+			return fmt.Errorf("batch put %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // Lister is implemented by engines that can enumerate keys in ascending

@@ -74,6 +74,7 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 	}
 	b.WriteByte('\n')
 	t.write(&b)
+	writeLoads(&b, v)
 	if reps > 1 {
 		fmt.Fprintf(&b, "\nFigures are medians over up to %d repetitions; ± is the largest deviation of one repetition's ops/s from the median. max is the largest of all.\n", reps)
 	}
@@ -97,6 +98,65 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeLoads writes the load phases, as YCSB reports its own: records/s
+// and the latency of each call (one put, or one batch), medians over the
+// repetitions.
+func writeLoads(b *strings.Builder, v *view) {
+	t := table{header: []string{"load", "engine", "records", "threads", "per call", "records/s", "MB/s", "call p50", "call p99", "max", "sync"},
+		right: []bool{false, false, true, true, true, true, true, true, true, true, true}}
+	var stopped []string
+	for _, g := range v.groups {
+		var loads []*bench.LoadSummary
+		for _, r := range g.runs {
+			if r.Load != nil {
+				loads = append(loads, r.Load)
+				if r.Load.Ended != "" {
+					stopped = append(stopped, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, r.Repetition, r.Load.Ended))
+				}
+			}
+		}
+		if len(loads) == 0 {
+			continue
+		}
+		each := func(f func(*bench.LoadSummary) float64) float64 {
+			xs := make([]float64, len(loads))
+			for i, l := range loads {
+				xs[i] = f(l)
+			}
+			return median(xs)
+		}
+		first := loads[0]
+		call := "1 put"
+		if first.Batched {
+			call = fmt.Sprintf("batch of %d", first.Batch)
+		}
+		var maxUs float64
+		for _, l := range loads {
+			maxUs = max(maxUs, l.Latency.MaxUs)
+		}
+		t.rows = append(t.rows, []string{
+			g.workload, g.engine, fmt.Sprint(first.Records), fmt.Sprint(first.Threads), call,
+			formatSI(each(func(l *bench.LoadSummary) float64 { return l.RecordsPerSec })),
+			sig3(each(func(l *bench.LoadSummary) float64 { return l.MBPerSec })),
+			formatUs(each(func(l *bench.LoadSummary) float64 { return l.Latency.P50us })),
+			formatUs(each(func(l *bench.LoadSummary) float64 { return l.Latency.P99us })),
+			formatUs(maxUs),
+			formatSeconds(each(func(l *bench.LoadSummary) float64 { return l.SyncSec })),
+		})
+	}
+	if len(t.rows) == 0 {
+		return
+	}
+	b.WriteByte('\n')
+	t.write(b)
+	if len(stopped) > 0 {
+		b.WriteString("\nloads that stopped short:\n")
+		for _, s := range stopped {
+			b.WriteString(s + "\n")
+		}
+	}
 }
 
 func hasEnded(g *group) bool {

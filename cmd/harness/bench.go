@@ -107,6 +107,8 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.IntVar(&cfg.Threads, "threads", 0, "client goroutines (default: the workload's choice, 16 for durable-put, else 1)")
 	f.DurationVar(&cfg.Warmup, "warmup", bench.WarmupDefault, "unmeasured warm-up per run, after preload")
 	f.BoolVar(&noPreload, "no-preload", false, "skip loading the workload's records before each run")
+	f.IntVar(&cfg.LoadThreads, "load-threads", 0, fmt.Sprintf("clients of the load phase (default: --threads, at least %d)", bench.LoadThreadsMin))
+	f.IntVar(&cfg.LoadBatch, "load-batch", bench.LoadBatchDefault, "records per load call, through the engine's native batch where it has one (1: one put per record)")
 	f.IntVar(&cfg.Repeat, "repeat", 1, "repetitions of every engine × workload pair, interleaved")
 	f.BoolVar(&cfg.Sync, "sync", false, "make every write durable before acknowledging it (Sync after each write, inside its latency)")
 	f.Float64Var(&cfg.Rate, "rate", 0, "open loop: total ops/s to schedule (0: closed loop)")

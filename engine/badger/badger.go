@@ -325,6 +325,20 @@ func (l *library) Put(key, value []byte) error {
 	return l.db.Update(func(txn *badger.Txn) error { return txn.Set(userKey(key), value) })
 }
 
+// PutBatch goes through a badger.WriteBatch, which splits what does not
+// fit one transaction into several and commits them without waiting for
+// each in turn, as Badger's own bulk loaders do.
+func (l *library) PutBatch(kvs []engine.KV) error {
+	wb := l.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, kv := range kvs {
+		if err := wb.Set(userKey(kv.Key), kv.Value); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
+
 func (l *library) Delete(key []byte) error {
 	return l.db.Update(func(txn *badger.Txn) error { return txn.Delete(userKey(key)) })
 }

@@ -37,7 +37,7 @@ func vlogOpener(o Options) func(dir string) (engine.Engine, error) {
 		if err != nil {
 			return nil, err
 		}
-		return withoutMaintainer{Engine: d, Lister: d, Statser: d, Limiter: d}, nil
+		return withoutMaintainer{Engine: d, Lister: d, Statser: d, Limiter: d, Batcher: d}, nil
 	}
 }
 
@@ -47,6 +47,7 @@ type withoutMaintainer struct {
 	engine.Lister
 	engine.Statser
 	engine.Limiter
+	engine.Batcher
 }
 
 func TestDriver(t *testing.T) {

@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -259,6 +260,24 @@ func (l *library) update(fn func(*bolt.Tx) error) error {
 // before Put returns.
 func (l *library) Put(key, value []byte) error {
 	return l.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, value) })
+}
+
+// PutBatch is one read-write transaction: one commit (and, by default,
+// one fsync) for the whole batch, its puts in key order (stable, so a
+// later pair of a key still wins): a B+tree takes sorted inserts into the
+// pages it just touched instead of a random page each.
+func (l *library) PutBatch(kvs []engine.KV) error {
+	sorted := slices.Clone(kvs)
+	slices.SortStableFunc(sorted, func(a, b engine.KV) int { return bytes.Compare(a.Key, b.Key) })
+	return l.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for _, kv := range sorted {
+			if err := b.Put(kv.Key, kv.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (l *library) Delete(key []byte) error {

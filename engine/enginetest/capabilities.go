@@ -263,3 +263,78 @@ func (s *suite) testMaintainer(t *testing.T) {
 		t.Fatalf("Maintain(no-such-op) = nil, want an error")
 	}
 }
+
+// testBatcher: a batch's puts are all readable after PutBatch returns and
+// after a Sync, close and reopen; a later pair of a key wins over an
+// earlier one; the caller's slices may be reused at once; an invalid key
+// anywhere refuses the whole batch before any put; an empty batch is a
+// no-op; and a closed engine refuses a batch with ErrClosed.
+func (s *suite) testBatcher(t *testing.T) {
+	dir := t.TempDir()
+	e, err := s.cfg.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.Close() }()
+	b, ok := e.(engine.Batcher)
+	if !ok {
+		t.Logf("%T does not implement engine.Batcher; nothing to check", e)
+		return
+	}
+	if err := b.PutBatch(s.ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	want := map[string]string{}
+	buf := make([]byte, 0, 64<<10)
+	for round := range 3 {
+		var kvs []engine.KV
+		buf = buf[:0]
+		for i := range 200 {
+			k := fmt.Sprintf("b%03d", (i*7+round*13)%250)
+			v := fmt.Sprintf("round %d pair %d of %s", round, i, k)
+			start := len(buf)
+			buf = append(buf, v...)
+			kvs = append(kvs, engine.KV{Key: []byte(k), Value: buf[start:len(buf):len(buf)]})
+			want[k] = v
+		}
+		if err := b.PutBatch(s.ctx, kvs); err != nil {
+			t.Fatalf("batch %d: %v", round, err)
+		}
+		// The caller reuses its buffers: the engine must have copied.
+		clear(buf[:cap(buf)])
+	}
+	check := func(e engine.Engine, when string) {
+		t.Helper()
+		for k, v := range want {
+			got, err := e.Get(s.ctx, []byte(k))
+			if err != nil || string(got) != v {
+				t.Fatalf("%s: get %q = %q, %v; want %q", when, k, short(string(got)), err, v)
+			}
+		}
+	}
+	check(e, "after the batches")
+	checkInvariants(t, e)
+
+	bad := []engine.KV{{Key: []byte("ok-1"), Value: []byte("x")}, {Key: nil, Value: []byte("y")}}
+	if err := b.PutBatch(s.ctx, bad); !errors.Is(err, engine.ErrInvalidArgument) {
+		t.Fatalf("batch with an empty key: %v, want ErrInvalidArgument", err)
+	}
+	if _, err := e.Get(s.ctx, []byte("ok-1")); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a refused batch applied its first put: get ok-1: %v", err)
+	}
+
+	if err := e.Sync(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutBatch(s.ctx, []engine.KV{{Key: []byte("late"), Value: nil}}); !errors.Is(err, engine.ErrClosed) {
+		t.Fatalf("batch after Close: %v, want ErrClosed", err)
+	}
+	e, err = s.cfg.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(e, "after a reopen")
+}

@@ -127,6 +127,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Concurrent", s.testConcurrent},
 		{"RandomAgainstModel", s.testRandomAgainstModel},
 		{"Tracker", s.testTracker},
+		{"Batcher", s.testBatcher},
 		{"Lister", s.testLister},
 		{"Maintainer", s.testMaintainer},
 		{"Statser", s.testStatser},

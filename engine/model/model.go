@@ -189,6 +189,20 @@ func (s *Store) Put(ctx context.Context, key, value []byte) error {
 	return err
 }
 
+// PutBatch implements engine.Batcher: every pair in order, after checking
+// them all.
+func (s *Store) PutBatch(ctx context.Context, kvs []engine.KV) error {
+	if err := engine.CheckBatch(kvs, ValueMax); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	for _, kv := range kvs {
+		if err := s.Put(ctx, kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Delete implements engine.Engine.
 func (s *Store) Delete(ctx context.Context, key []byte) error {
 	_, err := s.DeleteTracked(ctx, key)

@@ -239,6 +239,18 @@ func (l *library) Put(key, value []byte) error { return l.db.Set(key, value, l.w
 
 func (l *library) Delete(key []byte) error { return l.db.Delete(key, l.writeOpts) }
 
+// PutBatch commits one pebble.Batch: one WAL record, one commit.
+func (l *library) PutBatch(kvs []engine.KV) error {
+	b := l.db.NewBatch()
+	defer b.Close()
+	for _, kv := range kvs {
+		if err := b.Set(kv.Key, kv.Value, nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(l.writeOpts)
+}
+
 // Sync: see the package documentation for how, per configuration.
 func (l *library) Sync() error {
 	switch {

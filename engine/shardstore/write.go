@@ -44,6 +44,25 @@ func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Depen
 	return &writeDep{s: s, t: t}, nil
 }
 
+// PutBatch stores every pair, checked first, as consecutive puts: shardstore
+// has no batch of its own to use, and needs none (the IO scheduler
+// already coalesces the appends of concurrent puts into shared device
+// writes and flushes).
+func (s *Store) PutBatch(ctx context.Context, kvs []engine.KV) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := engine.CheckBatch(kvs, ValueMax); err != nil {
+		return fmt.Errorf("shardstore: %w", err)
+	}
+	for _, kv := range kvs {
+		if _, err := s.put(ctx, kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Delete removes key.
 func (s *Store) Delete(ctx context.Context, key []byte) error {
 	_, err := s.delete(ctx, key)

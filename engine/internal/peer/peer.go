@@ -48,6 +48,9 @@ type Library interface {
 	Get(key []byte) ([]byte, error)
 	// Put stores value under key. The library must copy what it keeps.
 	Put(key, value []byte) error
+	// PutBatch stores every pair with the library's native batch, in
+	// order (a later pair of the same key wins), copying what it keeps.
+	PutBatch(kvs []engine.KV) error
 	// Delete removes key; an absent key is not an error.
 	Delete(key []byte) error
 	// Sync makes every write acknowledged before the call durable.
@@ -150,6 +153,7 @@ var (
 	_ engine.Maintainer = (*Engine)(nil)
 	_ engine.Statser    = (*Engine)(nil)
 	_ engine.Limiter    = (*Engine)(nil)
+	_ engine.Batcher    = (*Engine)(nil)
 )
 
 // New returns an open Engine over lib.
@@ -210,6 +214,30 @@ func (e *Engine) Put(ctx context.Context, key, value []byte) error {
 		return e.cfg.Wrap("put", err)
 	}
 	e.userBytes.Add(int64(len(key) + len(value)))
+	return nil
+}
+
+// PutBatch stores every pair through the library's native batch, after
+// checking them all.
+func (e *Engine) PutBatch(ctx context.Context, kvs []engine.KV) error {
+	if err := engine.CheckBatch(kvs, e.cfg.ValueMax); err != nil {
+		return e.cfg.fail("put batch", err)
+	}
+	if err := e.enter(ctx, "put batch"); err != nil {
+		return err
+	}
+	defer e.gate.Exit()
+	if len(kvs) == 0 {
+		return nil
+	}
+	if err := e.lib.PutBatch(kvs); err != nil {
+		return e.cfg.Wrap("put batch", err)
+	}
+	n := 0
+	for _, kv := range kvs {
+		n += len(kv.Key) + len(kv.Value)
+	}
+	e.userBytes.Add(int64(n))
 	return nil
 }
 

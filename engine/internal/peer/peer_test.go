@@ -22,6 +22,7 @@ type fake struct {
 func (f *fake) Get([]byte) ([]byte, error)                           { return nil, f.err }
 func (f *fake) Put([]byte, []byte) error                             { return f.err }
 func (f *fake) Delete([]byte) error                                  { return f.err }
+func (f *fake) PutBatch([]engine.KV) error                           { return f.err }
 func (f *fake) Sync() error                                          { return f.err }
 func (f *fake) Close() error                                         { f.closed++; return f.err }
 func (f *fake) Stats(*engine.Stats, bool)                            {}
