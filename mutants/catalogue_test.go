@@ -13,6 +13,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
@@ -40,6 +41,7 @@ const (
 	conformanceCases = 3000
 	crashCases       = 3000
 	killCases        = 8
+	linearizeCases   = 2000
 	cellBudget       = 6 * time.Second
 	killBudget       = 15 * time.Second
 	// Kill mode minimizes with child processes: a few runs say enough.
@@ -79,7 +81,7 @@ func TestCatalogue(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	for _, m := range mutant.Catalogue() {
 		t.Run(m.Name, func(t *testing.T) {
-			if m.Concurrency {
+			if m.Waits() {
 				t.Logf("waiting for the interleave checker (not run): %s", m.Why)
 				return
 			}
@@ -193,6 +195,12 @@ func runDetector(t *testing.T, name string, d mutant.Detector) (checkers.Result,
 		}
 		return crash.RunKill(ctx, crash.KillConfig{Target: tg, Child: crash.TestChild(spec), Seed: seed,
 			Cases: killCases, Budget: killBudget, DDMinRuns: killDDMinRuns, TimedKills: killTimedKills, OutDir: out})
+	case d.Checker == linearize.Name:
+		tg, err := target.For(dr, o)
+		if err != nil {
+			return checkers.Result{}, err
+		}
+		return linearize.Run(ctx, linearize.Config{Target: tg, Seed: seed, Cases: linearizeCases, Budget: cellBudget, OutDir: out})
 	}
 	return checkers.Result{}, fmt.Errorf("detector %s: not one this test runs", d)
 }

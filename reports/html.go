@@ -111,6 +111,7 @@ type (
 		Ops                                        []opLine
 		Replay, ReplayLabel                        string
 		Trace, TraceHref                           string
+		Visualization, VisualizationHref           string
 	}
 	opLine struct {
 		N      int
@@ -527,6 +528,10 @@ func newViolation(resultPath string, v checkers.Violation, o HTMLOptions) violat
 	out.Trace = v.TraceFile
 	if p := findTrace(resultPath, v.TraceFile); p != "" {
 		out.TraceHref = href(o.Dir, p)
+	}
+	out.Visualization = v.Visualization
+	if p := findTrace(resultPath, v.Visualization); p != "" {
+		out.VisualizationHref = href(o.Dir, p)
 	}
 	return out
 }

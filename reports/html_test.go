@@ -73,6 +73,14 @@ func resultsDir(t *testing.T) string {
 			Summary: `get "k1" = "v0", want "v1" (persistent since op 1)`, Ops: []string{"put k1 v1", "sync", "dirty-reboot", "get k1"},
 			OpIndex: 3, Expected: "v1", Actual: "v0", OriginalOps: 40, TraceFile: "out/elsewhere/crash-block-shardstore-1.trace",
 			Replay: "harness check crash --engine shardstore --mode block --replay out/crash-block-shardstore-1.trace"}}})
+	if err := os.WriteFile(filepath.Join(checks, "linearize-stale-cache-1.html"), []byte("<html></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, checks, "linearize-stale-cache-1.json", checkers.Result{Checker: "linearize", Engine: "stale-cache", Seed: 1,
+		Verdict: checkers.Fail, Cases: 1, Ops: 200, Elapsed: time.Second, Violations: []checkers.Violation{{
+			Summary: `key "k1": a get returned a value no ordering explains`, Ops: []string{"put k1 v1", "get k1"}, OpIndex: 1,
+			TraceFile: "linearize-stale-cache-1.history", Visualization: "/elsewhere/linearize-stale-cache-1.html",
+			Replay: "harness check linearize --history linearize-stale-cache-1.history"}}})
 	writeJSON(t, checks, "job-1/conformance-shardstore-2.json", checkers.Result{Checker: "conformance", Engine: "shardstore", Verdict: checkers.Pass})
 	m := sampleMutantsReport()
 	writeJSON(t, dir, "mutants/mutants.json", m)
@@ -97,8 +105,8 @@ func TestReadResultsFindsEveryKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Bench) != 1 || len(res.Checks) != 2 || len(res.Mutants) != 1 || len(res.Compares) != 1 || len(res.Gates) != 1 {
-		t.Fatalf("read %d bench, %d checks, %d mutants, %d compares, %d gates; want 1, 2 (no job-N worker), 1, 1, 1",
+	if len(res.Bench) != 1 || len(res.Checks) != 3 || len(res.Mutants) != 1 || len(res.Compares) != 1 || len(res.Gates) != 1 {
+		t.Fatalf("read %d bench, %d checks, %d mutants, %d compares, %d gates; want 1, 3 (no job-N worker), 1, 1, 1",
 			len(res.Bench), len(res.Checks), len(res.Mutants), len(res.Compares), len(res.Gates))
 	}
 	// The spectra come from the .hgrm files: one per engine, workload and
@@ -140,6 +148,7 @@ func TestWriteHTML(t *testing.T) {
 		"harness check crash --engine shardstore --mode block --replay out/crash-block-shardstore-1.trace",
 		`href="checks/crash-block-shardstore-1.trace"`, // found beside the result, linked relative to the page
 		"minimized from 40 to 4 ops",
+		`href="checks/linearize-stale-cache-1.html"`, // porcupine's view, linked
 		"mutation score", "Survivors", "stale-bloom",
 		"Compare: ", "Gate: ", "crash/block: lost write",
 		"@media print",

@@ -110,7 +110,7 @@ func newMutantsListCmd() *cobra.Command {
 					paper = fmt.Sprintf("#%d", m.Paper)
 				}
 				expect := detectorNames(m.Expect)
-				if m.Concurrency {
+				if m.Waits() {
 					expect = "waits for interleave"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.Name, m.Component, paper, expect)
@@ -176,7 +176,7 @@ func mutantsPlan(f mutantsFlags) ([]mutants.Subject, []mutants.Row, []mutants.De
 			s.Expect = append(s.Expect, mutants.Detector(e))
 			row.Expect = append(row.Expect, mutants.Detector(e).String())
 		}
-		if m.Concurrency {
+		if m.Waits() {
 			s.Skip, s.SkipWhy = mutants.Waits, "waits for the interleave checker: "+m.Why
 		}
 		subjects = append(subjects, s)

@@ -20,8 +20,8 @@ func TestMutantsList(t *testing.T) {
 		for _, l := range lines {
 			if f := strings.Fields(l); len(f) > 0 && f[0] == m.Name {
 				n++
-				if m.Concurrency != strings.Contains(l, "waits for interleave") {
-					t.Errorf("%s: concurrency %v, line %q", m.Name, m.Concurrency, l)
+				if m.Waits() != strings.Contains(l, "waits for interleave") {
+					t.Errorf("%s: waits %v, line %q", m.Name, m.Waits(), l)
 				}
 			}
 		}

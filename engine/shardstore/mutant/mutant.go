@@ -94,6 +94,8 @@ var (
 	CrashBlock        = Detector{Checker: "crash", Mode: "block"}
 	CrashKill         = Detector{Checker: "crash", Mode: "kill"}
 	CrashBlockFaults  = Detector{Checker: "crash", Mode: "block", Faults: true}
+	// Linearize runs clients concurrently, with maintenance racing them.
+	Linearize = Detector{Checker: "linearize"}
 )
 
 // Mutant describes one seeded bug.
@@ -118,8 +120,9 @@ type Mutant struct {
 	// unless Concurrency).
 	Expect []Detector
 	// Concurrency marks a bug only a concurrent checker can see
-	// (linearize, interleave); the runner reports it as waiting for
-	// interleave.
+	// (linearize, interleave). With Expect empty the runner reports it as
+	// waiting for the interleave checker; with Expect naming a concurrent
+	// detector it is run and scored as any other.
 	Concurrency bool
 	// Why says, for a Concurrency mutant, why no sequential check sees it.
 	Why string
@@ -127,11 +130,15 @@ type Mutant struct {
 
 func d(ds ...Detector) []Detector { return ds }
 
+// Waits reports whether m waits for the interleave checker: a concurrency
+// mutant no shipped detector is expected to catch.
+func (m Mutant) Waits() bool { return m.Concurrency && len(m.Expect) == 0 }
+
 // catalogue is every mutant but None, in ID order.
 var catalogue = []Mutant{
 	{ID: Canary, Name: "canary", Component: "api", Class: "functional",
 		Wrong:  "Get flips the first byte of every value it returns. Any checker must catch it within its first few cases (the first get of a written value): it proves the checks can fail.",
-		Expect: d(Conformance, ConformanceFaults, CrashBlock, CrashKill)},
+		Expect: d(Conformance, ConformanceFaults, CrashBlock, CrashKill, Linearize)},
 
 	{ID: SyncBeforeRootDurable, Name: "sync-before-root-durable", Component: "superblock", Class: "crash",
 		Wrong:  "Sync returns once the memtable's run is published, without waiting for the superblock slot holding its root to be durable: an acknowledged Sync is lost by a crash before the next slot write.",
@@ -251,7 +258,8 @@ var catalogue = []Mutant{
 			"(Only by timing can the background loop's compaction overlap a reclamation an op asked for: enginetest's RandomAgainstModel, on two cores, hit the compaction's adjacency panic.)"},
 	{ID: PutWithoutGate, Name: "put-without-gate", Component: "chunk store", Paper: 11, Class: "concurrency", Concurrency: true,
 		Wrong: "A put appends its chunks and inserts its entry without holding the put gate, so reclamation's barrier does not wait for it: a chunk appended to a victim before the scan but indexed after it is dropped and its locator left naming a reset extent (the paper's #11, a race between write and flush).",
-		Why:   "The gate only orders a put against a concurrent reclamation; with one op at a time a put's entry is always in the memtable before any reclamation starts."},
+		Why:    "The gate only orders a put against a concurrent reclamation; with one op at a time a put's entry is always in the memtable before any reclamation starts.",
+		Expect: d(Linearize)},
 	{ID: ListWithoutIndexLock, Name: "list-without-index-lock", Component: "api", Paper: 13, Class: "concurrency", Concurrency: true,
 		Wrong: "List merges the memtable and runs without the index lock, racing with a concurrent delete or index flush: it can miss keys or read a memtable being replaced (the paper's #13, listing racing removal).",
 		Why:   "Without a concurrent writer the index does not change during a List, so the missing lock is invisible to a sequential check."},
