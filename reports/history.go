@@ -52,7 +52,7 @@ func ValidateHistoryJSON(b []byte) error {
 type HistoryRecord struct {
 	Schema  string         `json:"schema"`
 	Date    time.Time      `json:"date"`
-	Night   string         `json:"night"` // the night's folder, beside the history file
+	Night   string         `json:"night"` // the night's folder, under nightly's --out
 	Commit  string         `json:"commit"`
 	Engine  string         `json:"engine"`
 	Repeat  int            `json:"repeat"`

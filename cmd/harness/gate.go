@@ -117,7 +117,7 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 	defer stop()
 	var details bytes.Buffer
 	internal := ""
-	checksErr := gateChecks(ctx, f, d.Device != nil, &g, stderr)
+	checksErr := gateChecks(ctx, "gate", f, d.Device != nil, &g, stderr)
 	if checksErr == nil && f.perfBaseline != "" {
 		checksErr = gatePerf(cmd, f, baseline, &g, &details)
 	}
@@ -173,20 +173,20 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 
 // gateChecks runs every detector the engine supports as a worker process
 // (the mutants runner's cells, with the engine as the one subject) and
-// records each outcome.
-func gateChecks(ctx context.Context, f gateFlags, onDevice bool, g *reports.Gate, stderr io.Writer) error {
+// records each outcome; verb prefixes its messages (gate, nightly).
+func gateChecks(ctx context.Context, verb string, f gateFlags, onDevice bool, g *reports.Gate, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("gate: find the harness executable to run the checks in: %w", err)
+		return fmt.Errorf("%s: find the harness executable to run the checks in: %w", verb, err)
 	}
 	dets := runnableDetectors(mutants.Detectors(checkerTable), onDevice)
-	fmt.Fprintf(stderr, "gate: %d checks of %s, %d at a time, sharing %s\n", len(dets), f.engine, f.jobs, f.budget)
+	fmt.Fprintf(stderr, "%s: %d checks of %s, %d at a time, sharing %s\n", verb, len(dets), f.engine, f.jobs, f.budget)
 	cfg := mutants.Config{
 		Subjects:  []mutants.Subject{{Name: "checks", Engine: f.engine, Exe: exe}},
 		Detectors: dets, Seed: f.seed, Budget: f.budget, Jobs: f.jobs,
 		OutDir: filepath.Join(f.out, "checks"), Commit: "unknown", // never resumed: a gate decides afresh
 		Progress: func(p mutants.Progress) {
-			fmt.Fprintf(stderr, "gate: %s: %s (%s)\n", p.Last.Detector, gateOutcome(p.Last), p.Last.Elapsed.Round(100*time.Millisecond))
+			fmt.Fprintf(stderr, "%s: %s: %s (%s)\n", verb, p.Last.Detector, gateOutcome(p.Last), p.Last.Elapsed.Round(100*time.Millisecond))
 		},
 	}
 	cells, err := mutants.Run(ctx, cfg)
