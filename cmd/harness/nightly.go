@@ -373,8 +373,8 @@ func nightlyCompare(f nightlyFlags, hist *reports.History, now *bench.Report, di
 		rec.Regressions = append(rec.Regressions, reports.HistoryRegression{Engine: cmpOr(names[r.Engine], r.Engine), Workload: r.Workload,
 			Op: r.Op, Metric: r.Metric, DeltaPct: r.DeltaPct, P: r.P})
 	}
-	if b, err := c.JSON(); err == nil && reports.ValidateCompareJSON(b) == nil {
-		os.WriteFile(filepath.Join(dir, "compare.json"), append(b, '\n'), 0o644)
+	if err := writeNightFile(filepath.Join(dir, "compare.json"), c.JSON, reports.ValidateCompareJSON); err != nil {
+		return fmt.Sprintf(" (the comparison not written: %v)", err)
 	}
 	return ""
 }
