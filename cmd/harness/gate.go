@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/mutants"
 	"github.com/gauntlet-kv/gauntlet/reports"
@@ -30,6 +31,8 @@ type gateFlags struct {
 	alpha         float64
 	minScore      float64
 	mutantsBudget time.Duration
+	// meter, if set, shows the checks' progress (nightly's).
+	meter *progress.Meter
 }
 
 func newGateCmd() *cobra.Command {
@@ -186,8 +189,19 @@ func gateChecks(ctx context.Context, verb string, f gateFlags, onDevice bool, g 
 		Detectors: dets, Seed: f.seed, Budget: f.budget, Jobs: f.jobs,
 		OutDir: filepath.Join(f.out, "checks"), Commit: "unknown", // never resumed: a gate decides afresh
 		Progress: func(p mutants.Progress) {
+			if f.meter != nil {
+				f.meter.Clear() // its line is the bar's
+			}
 			fmt.Fprintf(stderr, "%s: %s: %s (%s)\n", verb, p.Last.Detector, gateOutcome(p.Last), p.Last.Elapsed.Round(100*time.Millisecond))
+			if f.meter != nil && p.Done < p.Total {
+				f.meter.Start(fmt.Sprintf("%s: checks of %s", verb, f.engine), int64(p.Total))
+				f.meter.Update(progress.Snapshot{Done: int64(p.Done), Total: int64(p.Total), Text: fmt.Sprintf("%d of %d checks done, %s of the budget left", p.Done, p.Total, p.Remaining.Round(time.Second))})
+			}
 		},
+	}
+	if f.meter != nil {
+		f.meter.Start(fmt.Sprintf("%s: checks of %s", verb, f.engine), int64(len(dets)))
+		defer f.meter.Clear()
 	}
 	cells, err := mutants.Run(ctx, cfg)
 	for _, c := range cells {

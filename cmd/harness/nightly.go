@@ -102,6 +102,7 @@ bench run failed; 130/143 when interrupted.`,
 	fl.Float64Var(&f.alpha, "alpha", 0.1, "significance level of the comparison with the night before")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the bench's op sequences and of the checks")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress")
+	addStatusInterval(cmd)
 	return cmd
 }
 
@@ -224,7 +225,11 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 		fmt.Fprintln(stdout)
 		g = reports.Gate{Schema: reports.GateSchema, Verdict: "pass", Commit: rec.Commit, Engine: f.engine, Seed: f.seed, Budget: checkShare,
 			Command: commandLine(cmd), Started: time.Now().UTC()}
-		gf := gateFlags{engine: f.engine, budget: checkShare, jobs: f.jobs, seed: f.seed, out: filepath.Join(dir, "checks")}
+		gf := gateFlags{engine: f.engine, budget: checkShare, jobs: f.jobs, seed: f.seed, out: filepath.Join(dir, "checks"),
+			meter: newMeter(stderr, f.quiet, statusInterval(cmd))}
+		if gf.meter != nil {
+			defer gf.meter.Close()
+		}
 		if err := gateChecks(ctx, "nightly", gf, d.Device != nil, &g, stderr); err != nil && ctx.Err() == nil {
 			return err
 		}
@@ -237,7 +242,7 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 	if f.mutants && ctx.Err() == nil {
 		step("mutants")
 		mf := mutantsFlags{engine: f.engine, budget: f.budget - benchShare - checkShare, seed: f.seed, jobs: f.jobs,
-			out: filepath.Join(dir, "mutants"), quiet: true}
+			out: filepath.Join(dir, "mutants"), quiet: f.quiet, statusInterval: statusInterval(cmd)}
 		r, err := scoreMutants(ctx, mf, stderr)
 		if err != nil && ctx.Err() == nil {
 			return err
