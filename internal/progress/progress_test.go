@@ -9,14 +9,18 @@ import (
 
 // lines collects what a Meter writes, a line at a time.
 type lines struct {
-	mu  sync.Mutex
-	got []string
+	mu    sync.Mutex
+	got   []string
+	wrote chan struct{} // a value per write, if set
 }
 
 func (l *lines) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got = append(l.got, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+	if l.wrote != nil {
+		l.wrote <- struct{}{}
+	}
 	return len(b), nil
 }
 
@@ -31,7 +35,7 @@ func (l *lines) all() []string {
 // a stall reads 0 ops/s at once), the percentage and the time left; none
 // once the task is cleared.
 func TestPlainLinesOnEachTick(t *testing.T) {
-	var out lines
+	out := lines{wrote: make(chan struct{}, 10)}
 	t0 := time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)
 	now := t0
 	var nowMu sync.Mutex
@@ -39,6 +43,16 @@ func TestPlainLinesOnEachTick(t *testing.T) {
 	advance := func(d time.Duration) { nowMu.Lock(); now = now.Add(d); nowMu.Unlock() }
 	tick := make(chan time.Time) // unbuffered: a send returns once the Meter took the tick
 	m := New(&out, Options{Tick: tick, Now: clock})
+	// tickLine ticks and waits for the line, so the next Update cannot
+	// slip in between the tick and the line it prints.
+	tickLine := func() {
+		tick <- now
+		select {
+		case <-out.wrote:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no status line within 10s of a tick")
+		}
+	}
 	m.Start("ycsb-a on model", 100)
 
 	m.Update(Snapshot{Done: 10, Total: 100, Ops: 5000, HasOps: true, Text: "p50 10µs, p99 1.00ms"})
@@ -46,12 +60,12 @@ func TestPlainLinesOnEachTick(t *testing.T) {
 		t.Fatalf("lines before any tick: %q", got)
 	}
 	advance(10 * time.Second)
-	tick <- now
+	tickLine()
 	m.Update(Snapshot{Done: 50, Total: 100, Ops: 25000, HasOps: true, Text: "p50 10µs, p99 2.00ms"})
 	advance(10 * time.Second)
-	tick <- now
+	tickLine()
 	advance(10 * time.Second) // a stall: no op in this interval
-	tick <- now
+	tickLine()
 	m.Clear()
 	tick <- now // nothing under way: no line
 	m.Close()   // waits for the ticker's goroutine, which has handled every tick sent
