@@ -130,6 +130,11 @@ func (m *Meter) Start(label string, total int64) {
 			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetRenderBlankState(true),
+			// A bar of unknown length (a spinner) would otherwise be
+			// redrawn by a goroutine of the library's, which takes no
+			// lock Clear takes and ends only when the bar finishes: with
+			// it off, every call on the bar is made under m.mu.
+			progressbar.OptionSetSpinnerChangeInterval(0),
 		)
 	}
 }

@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -104,5 +105,25 @@ func TestRate(t *testing.T) {
 		if got := Rate(r); got != want {
 			t.Errorf("Rate(%g) = %q, want %q", r, got, want)
 		}
+	}
+}
+
+// TestTerminalSpinner: a task of unknown length is a spinner that runs no
+// goroutine of its own (the library's would race with Clear and outlive
+// the bar): the race detector and the goroutine count check both.
+func TestTerminalSpinner(t *testing.T) {
+	var out strings.Builder
+	before := runtime.NumGoroutine()
+	m := New(&out, Options{Terminal: true})
+	for i := range 3 {
+		m.Start("opening", 0)
+		m.Update(Snapshot{Done: int64(i)})
+		if n := runtime.NumGoroutine(); n != before {
+			t.Fatalf("%d goroutines with a spinner drawn, %d before", n, before)
+		}
+	}
+	m.Close()
+	if !strings.Contains(out.String(), "opening") {
+		t.Errorf("the spinner lacks its label: %q", out.String())
 	}
 }
