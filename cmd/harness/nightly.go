@@ -70,7 +70,8 @@ folder, marked partial.
 The night before's bench is compared with this one's (Mann-Whitney U over the
 repetitions, as harness compare): significantly worse figures are listed in
 the record and ringed on the trend plots of the last --nights nights. With
---repeat 3 nothing can be significant below --alpha 0.1; 5 or more is better.
+--repeat 3 the smallest p-value is 0.1, so nothing is significant at the
+default --alpha 0.1; 5 or more repetitions are better.
 
 A history whose last line was cut short is read without it (a warning names
 the line; the next append drops it); a corrupt line elsewhere, or a record of
@@ -380,6 +381,9 @@ func nightlyCompare(f nightlyFlags, hist *reports.History, now *bench.Report, di
 	}
 	if err := writeNightFile(filepath.Join(dir, "compare.json"), c.JSON, reports.ValidateCompareJSON); err != nil {
 		return fmt.Sprintf(" (the comparison not written: %v)", err)
+	}
+	if min(base.Config.Repeat, now.Config.Repeat) <= 3 {
+		return " (3 repetitions a night: no p-value can fall below 0.1, so nothing can be significant at --alpha 0.1; use --repeat 5)"
 	}
 	return ""
 }
