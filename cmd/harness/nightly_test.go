@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,12 +27,22 @@ func nightFolders(t *testing.T, out string) []string {
 
 // TestNightlyTwice runs two nights: two history lines, two folders each
 // with its report, and the second's report has the trend plot of both.
+// The first night's bench is made 100 times faster before the second
+// runs, so the second finds its ops/s significantly worse (4 repetitions
+// a side: p = 0.029), records it, rings it and exits 1.
 func TestNightlyTwice(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "nightly")
 	for night := 1; night <= 2; night++ {
-		code, stdout, stderr := runCheckCLI(t, nightlyArgs(t, out)...)
-		if code != exitPass {
-			t.Fatalf("night %d: exit %d\nstdout:\n%s\nstderr:\n%s", night, code, stdout, stderr)
+		if night == 2 {
+			fasterNight(t, nightFolders(t, out)[0])
+		}
+		code, stdout, stderr := runCheckCLI(t, nightlyArgs(t, out, "--repeat", "4")...)
+		want := exitPass
+		if night == 2 {
+			want = exitViolation
+		}
+		if code != want || night == 2 && !strings.Contains(stderr, "significantly worse than the night before") {
+			t.Fatalf("night %d: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", night, code, want, stdout, stderr)
 		}
 		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		if !strings.HasPrefix(lines[len(lines)-1], "report: "+out) || !strings.Contains(stdout, "history: "+filepath.Join(out, reports.HistoryFile)) {
@@ -63,7 +74,16 @@ func TestNightlyTwice(t *testing.T) {
 		}
 	}
 	page, _ := os.ReadFile(filepath.Join(second, "report.html"))
-	for _, want := range []string{"Trends over 2 nights", `<section id="trends">`, "Night: " + reports.NightFile, "Device limits (probe)", "<h2 id=\"compare-1\">Compare: "} {
+	if svg, _ := os.ReadFile(filepath.Join(second, "trends.svg")); !bytes.Contains(svg, []byte("worse than the night before")) {
+		t.Error("the trend plot does not ring the regression")
+	}
+	if r := h.Records[1].Regressions; len(r) == 0 || r[0].Engine != "model" || r[0].Metric != "ops/s" || r[0].P >= 0.1 {
+		t.Errorf("the second night's regressions: %+v, want model's ops/s", r)
+	}
+	if len(h.Records[0].Regressions) != 0 {
+		t.Errorf("the first night has regressions: %+v", h.Records[0].Regressions)
+	}
+	for _, want := range []string{"Trends over 2 nights", `<section id="trends">`, "Night: " + reports.NightFile, "Device limits (probe)", "<h2 id=\"compare-1\">Compare: ", "figures worse on the last night"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the second night's report lacks %q", want)
 		}
@@ -154,5 +174,35 @@ func TestNightlyBadFlags(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: exit %d, stderr %q, want 2 and %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// fasterNight multiplies every run's ops/s in a night's bench.json by 100.
+func fasterNight(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "bench", "bench.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep["runs"].([]any) {
+		run := r.(map[string]any)
+		run["ops_per_sec"] = run["ops_per_sec"].(float64) * 100
+		if all, ok := run["all"].(map[string]any); ok {
+			all["ops_per_sec"] = all["ops_per_sec"].(float64) * 100
+		}
+		if ops, ok := run["by_op"].(map[string]any); ok {
+			for _, o := range ops {
+				o.(map[string]any)["ops_per_sec"] = o.(map[string]any)["ops_per_sec"].(float64) * 100
+			}
+		}
+	}
+	b, _ = json.Marshal(rep)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
