@@ -14,6 +14,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 )
 
 // modelDrivers is the engine table of these tests: the model, and the model
@@ -236,20 +237,24 @@ func (c *cancelAfter) Get(ctx context.Context, key []byte) ([]byte, error) {
 }
 
 func TestProgressBarOnlyOnATerminal(t *testing.T) {
-	var progress, log strings.Builder
+	var bar, log strings.Builder
+	meter := progress.New(&bar, progress.Options{Terminal: true})
 	r := &bench.Runner{
 		Config: bench.Config{Engines: []string{"model"}, Workloads: []string{"ycsb-c,records=10"},
 			Dir: t.TempDir(), Duration: 600 * time.Millisecond, Threads: 1, Out: t.TempDir()},
-		Drivers: modelDrivers(&stallConfig{}), Progress: &progress, Log: &log,
+		Drivers: modelDrivers(&stallConfig{}), Progress: meter, Log: &log,
 	}
 	if _, err := r.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(progress.String(), "[#") || !strings.Contains(progress.String(), "ycsb-c,records=10 on model") {
-		t.Errorf("progress output lacks the bar and the run's label: %q", progress.String())
+	meter.Close()
+	// The library's bar: the run's label, a percentage, and the elapsed
+	// and estimated time left in brackets ([0s:1s]).
+	if !strings.Contains(bar.String(), "%") || !strings.Contains(bar.String(), "s:") || !strings.Contains(bar.String(), "ycsb-c,records=10 on model") {
+		t.Errorf("progress output lacks the bar, its estimate or the run's label: %q", bar.String())
 	}
-	if !strings.HasSuffix(progress.String(), "\r\033[K") {
-		t.Errorf("the progress line is not cleared at the end")
+	if strings.Contains(bar.String(), "\n") || !strings.HasSuffix(bar.String(), "\r") {
+		t.Errorf("the bar is not drawn in place and cleared at the end: %q", bar.String())
 	}
 	if strings.Contains(log.String(), "\r") || !strings.Contains(log.String(), "ops/s, p99") {
 		t.Errorf("the log (what a pipe sees) has redraws or lacks the run line: %q", log.String())

@@ -67,7 +67,7 @@ type childRequest struct {
 type childMsg struct {
 	Phase      string    `json:"phase,omitempty"`
 	Ops        int64     `json:"ops,omitempty"`
-	Status     string    `json:"status,omitempty"`
+	Status     *Status   `json:"status,omitempty"`
 	Checkpoint *childRun `json:"checkpoint,omitempty"`
 	Result     *childRun `json:"result,omitempty"`
 }
@@ -88,7 +88,7 @@ type childSink struct {
 	mu   sync.Mutex
 	enc  *json.Encoder
 	err  error  // the first write error: the parent is gone
-	line string // the latest progress line
+	line Status // the latest progress
 }
 
 func (s *childSink) send(m childMsg) error {
@@ -100,7 +100,7 @@ func (s *childSink) send(m childMsg) error {
 	return s.err
 }
 
-func (s *childSink) status(line string) {
+func (s *childSink) status(line Status) {
 	s.mu.Lock()
 	s.line = line
 	s.mu.Unlock()
@@ -125,7 +125,11 @@ func (s *childSink) heartbeat(live func() (string, int64)) (stop func()) {
 			s.mu.Lock()
 			line := s.line
 			s.mu.Unlock()
-			s.send(childMsg{Phase: phase, Ops: ops, Status: line})
+			var st *Status
+			if line.Label != "" {
+				st = &line
+			}
+			s.send(childMsg{Phase: phase, Ops: ops, Status: st})
 		}
 		for {
 			beat()
@@ -303,8 +307,8 @@ func (r *Runner) child(ctx context.Context, e resolvedEngine, p *plan, rep int, 
 			if m.Phase != "" && (m.Phase != phase || m.Ops != ops) {
 				phase, ops, progressAt = m.Phase, m.Ops, time.Now()
 			}
-			if m.Status != "" {
-				r.status("%s", m.Status)
+			if m.Status != nil {
+				r.show(*m.Status)
 			}
 			if m.Checkpoint != nil {
 				last = m.Checkpoint

@@ -186,6 +186,24 @@ func (t *timeline) add(sec, ops, errs int64, h *hdrhistogram.Histogram) {
 	s.hist.Merge(h)
 }
 
+// latest is the p50 and p99 in µs of the latest second with ops: the
+// progress's "current" latency. Zeros before the first op.
+func (t *timeline) latest() (p50, p99 float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last := int64(-1)
+	for sec, s := range t.secs {
+		if sec > last && s.ops > 0 {
+			last = sec
+		}
+	}
+	if last < 0 {
+		return 0, 0
+	}
+	h := t.secs[last].hist
+	return float64(h.ValueAtQuantile(50)) / 1e3, float64(h.ValueAtQuantile(99)) / 1e3
+}
+
 // points returns the timeline in order, one point per second from 0 to the
 // last second seen, with empty seconds as zero points (a stall shows as a
 // gap, not as a missing row). elapsed is the phase's length, so the last,

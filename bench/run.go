@@ -61,6 +61,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -75,9 +76,10 @@ func (e FatalError) Unwrap() error { return e.Err }
 type Runner struct {
 	Config  Config
 	Drivers engine.Drivers
-	// Progress, if set, receives a one-line status redrawn in place (for a
-	// terminal); nil keeps quiet.
-	Progress io.Writer
+	// Progress, if set, shows each phase of each run: on a terminal a bar
+	// with an estimate of the time left, elsewhere a status line every
+	// interval with ops/s and the current p50 and p99; nil keeps quiet.
+	Progress *progress.Meter
 	// Log receives one line per finished run; nil keeps quiet.
 	Log io.Writer
 
@@ -100,8 +102,9 @@ type Runner struct {
 	// Failures are the runs that failed, in order, once Run returns.
 	Failures []Failure
 
-	sink *childSink                // in a child: where status and checkpoints go
-	live atomic.Pointer[livePhase] // the phase under way, for a child's heartbeat
+	sink  *childSink                // in a child: where status and checkpoints go
+	shown string                    // the label of the task the Meter shows
+	live  atomic.Pointer[livePhase] // the phase under way, for a child's heartbeat
 }
 
 // Failure is a run that failed: which, and why, in one line each.
@@ -732,7 +735,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 			if !deadline.IsZero() && time.Now().After(deadline) {
 				stop.Store(true)
 			}
-			r.progress(ph, start, issued.Load())
+			r.progress(ph, start, issued.Load(), tl)
 		}
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
@@ -851,44 +854,63 @@ func fmtUs(us float64) string {
 	}
 }
 
-// status and progress draw one line in place on a terminal.
+// Status is what the progress shows of a run's phase: its label, how far
+// it has got (Done of Total: ops, or milliseconds of a timed phase), the
+// ops so far and the latest whole second's p50 and p99. A child sends its
+// Status to the parent, which shows it.
+type Status struct {
+	Label  string  `json:"label"`
+	Done   int64   `json:"done,omitempty"`
+	Total  int64   `json:"total,omitempty"`
+	Ops    int64   `json:"ops,omitempty"`
+	HasOps bool    `json:"has_ops,omitempty"`
+	P50us  float64 `json:"p50_us,omitempty"`
+	P99us  float64 `json:"p99_us,omitempty"`
+}
+
+// status shows a phase that has no measure of progress ("opening").
 func (r *Runner) status(format string, args ...any) {
+	r.show(Status{Label: fmt.Sprintf(format, args...)})
+}
+
+// show passes st on: to the parent from a child, else to the Meter,
+// starting a new task when the label changes.
+func (r *Runner) show(st Status) {
 	if r.sink != nil {
-		r.sink.status(fmt.Sprintf(format, args...)) // the parent draws it
+		r.sink.status(st) // the parent shows it
 		return
 	}
 	if r.Progress == nil {
 		return
 	}
-	line := fmt.Sprintf(format, args...)
-	if len(line) > 120 {
-		line = line[:120]
+	if st.Label != r.shown {
+		r.shown = st.Label
+		r.Progress.Start(st.Label, st.Total)
 	}
-	fmt.Fprintf(r.Progress, "\r\033[K%s", line)
+	var text string
+	if st.P99us > 0 {
+		text = "p50 " + fmtUs(st.P50us) + ", p99 " + fmtUs(st.P99us)
+	}
+	r.Progress.Update(progress.Snapshot{Done: st.Done, Total: st.Total, Ops: st.Ops, HasOps: st.HasOps, Text: text})
 }
 
 func (r *Runner) clearStatus() {
 	if r.Progress != nil && r.sink == nil {
-		fmt.Fprint(r.Progress, "\r\033[K")
+		r.Progress.Clear()
+		r.shown = ""
 	}
 }
 
-func (r *Runner) progress(ph phase, start time.Time, issued int64) {
-	el := time.Since(start)
-	rate := float64(issued) / el.Seconds()
+func (r *Runner) progress(ph phase, start time.Time, issued int64, tl *timeline) {
+	st := Status{Label: ph.label, Ops: issued, HasOps: true}
 	switch {
 	case ph.ops > 0:
-		r.status("%s %s %d/%d ops, %.0f ops/s", bar(float64(issued)/float64(ph.ops)), ph.label, min(issued, ph.ops), ph.ops, rate)
+		st.Done, st.Total = min(issued, ph.ops), ph.ops
 	case ph.duration > 0:
-		r.status("%s %s %s/%s, %.0f ops/s", bar(el.Seconds()/ph.duration.Seconds()), ph.label, el.Truncate(100*time.Millisecond), ph.duration, rate)
+		st.Done, st.Total = time.Since(start).Milliseconds(), ph.duration.Milliseconds()
 	}
-}
-
-// bar draws a 20-cell progress bar for a fraction in [0, 1].
-func bar(frac float64) string {
-	const cells = 20
-	n := int(max(0, min(1, frac)) * cells)
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", cells-n) + "]"
+	st.P50us, st.P99us = tl.latest()
+	r.show(st)
 }
 
 // startProfile starts a CPU profile and an execution trace of one run's

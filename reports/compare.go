@@ -245,7 +245,9 @@ func (c *Comparison) addPair(spec, specB, workload string, a, b []bench.Run) {
 			row := Row{Engine: spec, EngineB: specB, Workload: workload, Op: op, Metric: m.name, HigherIsBetter: m.higher,
 				A: summarize(sa, c.Confidence), B: summarize(sb, c.Confidence)}
 			cmpr := benchmath.AssumeNothing.Compare(sa, sb)
-			row.P = cmpr.P
+			// benchmath's exact U distribution sums to 1 plus rounding:
+			// a p-value is a probability.
+			row.P = min(cmpr.P, 1)
 			row.Significant = cmpr.P < c.Alpha
 			if row.A.Median != 0 {
 				row.DeltaPct = (row.B.Median - row.A.Median) / row.A.Median * 100

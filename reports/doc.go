@@ -47,6 +47,18 @@
 //     script, nothing fetched, the plots of WritePlots and the mutants
 //     heatmap embedded as SVG, a print style sheet.
 //
+//   - ReadHistory, History.Append and WriteTrendPlots: the nightly history
+//     (`harness nightly`), JSON Lines of HistoryRecord (gauntlet.history/v1,
+//     schema/history.schema.json), one line a night. Append validates a
+//     record and writes it with O_APPEND in one write, so a reader never
+//     sees half a night; ReadHistory keeps the complete lines of a file
+//     whose last line was cut (History.Warning names the file and line, and
+//     the next Append drops the cut tail), and any other bad line, or a
+//     record of another layout, is a *HistoryError naming file and line.
+//     A history found under the directories (or set on Results.History)
+//     adds the trends to the HTML page, and each night folder's night.json
+//     its record, a partial night said so.
+//
 // # Reading the plots
 //
 // latency-<workload>-<op>: latency against percentile, HdrHistogram style.
@@ -75,6 +87,11 @@
 // compare bars within a panel, not across). Bars are medians of the
 // repetitions; whiskers, when there are several, run from the lowest to the
 // highest.
+//
+// trends: one row per workload, the median ops/s and p99 of each engine
+// night by night (the last 30 by default), nights on the x axis. A red ring
+// marks a figure significantly worse than the night before, by
+// CompareReports over the two nights' repetitions.
 //
 // # Determinism
 //

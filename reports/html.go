@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/base64"
 	"fmt"
@@ -34,7 +35,13 @@ type HTMLOptions struct {
 	Generated time.Time
 	// Command is the command that made the page, printed in its header.
 	Command string
+	// Nights is how many of the history's last nights the trend plot
+	// shows (default DefaultNights).
+	Nights int
 }
+
+// DefaultNights is how many nights a trend plot shows by default.
+const DefaultNights = 30
 
 //go:embed report.html.tmpl
 var htmlTemplate string
@@ -76,6 +83,18 @@ type (
 		Mutants   []mutantsSection
 		Compares  []textSection
 		Gates     []gateSection
+		Nights    []nightSection
+		Trends    *trendSection
+	}
+	// nightSection is one nightly folder's record.
+	nightSection struct {
+		ID, Path, Heading, Partial string
+		Checks                     []kv
+	}
+	// trendSection is the history's trend plot and its nights.
+	trendSection struct {
+		Path, Heading, Warning string
+		Figures                []img
 	}
 	// badge is one verdict in the overview: a label, a value, a class
 	// (pass, fail, warn, info) that colours it, and the section it links.
@@ -191,6 +210,42 @@ func newPage(res *Results, o HTMLOptions) (*page, error) {
 		s := newGateSection(i, g, o)
 		p.Gates = append(p.Gates, s)
 		p.Overview = append(p.Overview, badge{"gate on " + g.Gate.Engine, s.Verdict, s.Class, "#" + s.ID})
+	}
+	for i, n := range res.Nights {
+		r := n.Record
+		s := nightSection{ID: fmt.Sprintf("night-%d", i+1), Path: relTo(o.Dir, n.Path),
+			Heading: fmt.Sprintf("%s, commit %.12s, %s, %d repetitions, %s", r.Night, r.Commit, r.Engine, r.Repeat, r.Elapsed.Round(time.Second))}
+		val, class := "complete", "pass"
+		if r.Partial {
+			s.Partial = "PARTIAL night: " + r.Reason + "; it is not in the history."
+			val, class = "partial", "warn"
+		}
+		for _, c := range r.Checks {
+			s.Checks = append(s.Checks, kv{c.Detector, c.Verdict})
+		}
+		if r.MutationScore != nil {
+			s.Checks = append(s.Checks, kv{"mutation score", fmt.Sprintf("%.1f%%", *r.MutationScore)})
+		}
+		if len(r.Regressions) > 0 {
+			val, class = fmt.Sprintf("%s, %d regressions", val, len(r.Regressions)), "fail"
+		}
+		p.Nights = append(p.Nights, s)
+		p.Overview = append(p.Overview, badge{"night " + r.Night, val, class, "#" + s.ID})
+	}
+	if h := res.History; h != nil && len(h.Records) > 0 {
+		recs := h.Last(cmp.Or(o.Nights, DefaultNights))
+		t := &trendSection{Path: relTo(o.Dir, h.Path), Warning: h.Warning,
+			Heading: fmt.Sprintf("the last %d of %d nights", len(recs), len(h.Records))}
+		if f, ok := trendFigure(recs); ok {
+			t.Figures = append(t.Figures, svgImage(f.title, f))
+		}
+		p.Trends = t
+		last := recs[len(recs)-1]
+		val, class := "no regression on the last night", "pass"
+		if n := len(last.Regressions); n > 0 {
+			val, class = fmt.Sprintf("%d figures worse on the last night", n), "fail"
+		}
+		p.Overview = append(p.Overview, badge{"trends", val, class, "#trends"})
 	}
 	return p, nil
 }

@@ -30,6 +30,18 @@ type Results struct {
 	Mutants  []MutantsResult
 	Compares []CompareResult
 	Gates    []GateResult
+	// History is the nightly history found (a HistoryFile under the
+	// directories, or one a caller sets): the page draws its trends.
+	History *History
+	// Nights are the nightly folders' own records (NightFile): a partial
+	// night says so on the page.
+	Nights []NightResult
+}
+
+// NightResult is one night's own record.
+type NightResult struct {
+	Path   string
+	Record HistoryRecord
 }
 
 // BenchResult is one bench.json.
@@ -67,7 +79,11 @@ type GateResult struct {
 
 // Len is the number of results.
 func (r *Results) Len() int {
-	return len(r.Bench) + len(r.Checks) + len(r.Mutants) + len(r.Compares) + len(r.Gates)
+	n := len(r.Bench) + len(r.Checks) + len(r.Mutants) + len(r.Compares) + len(r.Gates)
+	if r.History != nil {
+		n += len(r.History.Records)
+	}
+	return n
 }
 
 // FileError is a result file that cannot be read: not JSON (truncated, or
@@ -116,6 +132,14 @@ func ReadResults(dirs ...string) (*Results, error) {
 				if path != dir && (skipDirs.MatchString(name) || strings.HasPrefix(name, ".")) {
 					return filepath.SkipDir
 				}
+				return nil
+			}
+			if name == HistoryFile && res.History == nil {
+				h, err := ReadHistory(path)
+				if err != nil {
+					return err
+				}
+				res.History = h
 				return nil
 			}
 			if !strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".") {
@@ -203,11 +227,17 @@ func (r *Results) read(path string) error {
 			return err
 		}
 		r.Gates = append(r.Gates, GateResult{Path: path, Gate: g})
+	case schema == HistorySchema:
+		rec, err := ReadNight(path)
+		if err != nil {
+			return fail(errors.Unwrap(err))
+		}
+		r.Nights = append(r.Nights, NightResult{Path: path, Record: rec})
 	case schema == mutants.CellSchema:
 		// A mutants cell saved outside cells/: its report holds it.
 	case strings.HasPrefix(schema, "gauntlet."):
-		return fail(fmt.Errorf("schema %q is not one this harness reads (%s, %s, %s, %s): a result of another harness version?",
-			schema, bench.SchemaVersion, mutants.Schema, CompareSchema, GateSchema))
+		return fail(fmt.Errorf("schema %q is not one this harness reads (%s, %s, %s, %s, %s): a result of another harness version?",
+			schema, bench.SchemaVersion, mutants.Schema, CompareSchema, GateSchema, HistorySchema))
 	case head["checker"] != nil && head["verdict"] != nil:
 		var res checkers.Result
 		if err := decode(ValidateCheckJSON, &res); err != nil {

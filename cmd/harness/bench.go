@@ -120,7 +120,8 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
-	f.BoolVar(&quiet, "quiet", false, "no progress line (it is also off when stderr is not a terminal)")
+	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
+	addStatusInterval(cmd)
 	return cmd
 }
 
@@ -213,8 +214,9 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 		cfg.Out = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
 	}
 	r := &bench.Runner{Config: cfg, Drivers: table, Log: stderr, HangTimeout: benchHangTimeout}
-	if !quiet && isTerminal(stderr) {
-		r.Progress = stderr
+	if m := newMeter(stderr, quiet, statusInterval(cmd)); m != nil {
+		r.Progress = m
+		defer m.Close()
 	}
 	if err := r.Validate(); err != nil {
 		return usageError{err}

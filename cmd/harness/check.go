@@ -25,6 +25,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -68,6 +69,10 @@ type checkFlags struct {
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
+	// quiet and statusInterval: the progress (the parent's, not a
+	// worker's).
+	quiet          bool
+	statusInterval time.Duration
 	// Where engine, mode and faults came from, for messages: the flag, or
 	// the header of the --replay trace ("the trace's mode=kill").
 	engineFrom, modeFrom, faultsFrom string
@@ -151,6 +156,8 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
+	fl.DurationVar(&f.statusInterval, "status-interval", progress.IntervalDefault, "off a terminal, the time between two status lines on stderr")
 
 	for _, chk := range checkerTable {
 		c := &cobra.Command{
@@ -530,7 +537,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		res, err = chk.Replay(ctx, c, *tr)
 	} else {
+		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine))
 		res, err = chk.Run(ctx, c)
+		stopMeter()
 	}
 	if errors.Is(err, checkers.ErrBadTrace) {
 		return usagef("check %s: --replay %s: %v", checker, f.replay, err)
@@ -740,7 +749,9 @@ func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem
 		c.Args = append(c.Args, jobArgs(checker, f, n, w))
 		c.Results = append(c.Results, filepath.Join(jobDir(f.out, w), stem(f.seed+uint64(w))+".json"))
 	}
+	stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s, %d workers", checker, f.engine, n))
 	out, err := jobs.Run(cmd.Context(), c)
+	stopMeter()
 	if err != nil {
 		return err
 	}

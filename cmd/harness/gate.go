@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/mutants"
 	"github.com/gauntlet-kv/gauntlet/reports"
@@ -30,6 +31,8 @@ type gateFlags struct {
 	alpha         float64
 	minScore      float64
 	mutantsBudget time.Duration
+	// meter, if set, shows the checks' progress (nightly's).
+	meter *progress.Meter
 }
 
 func newGateCmd() *cobra.Command {
@@ -117,7 +120,7 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 	defer stop()
 	var details bytes.Buffer
 	internal := ""
-	checksErr := gateChecks(ctx, f, d.Device != nil, &g, stderr)
+	checksErr := gateChecks(ctx, "gate", f, d.Device != nil, &g, stderr)
 	if checksErr == nil && f.perfBaseline != "" {
 		checksErr = gatePerf(cmd, f, baseline, &g, &details)
 	}
@@ -173,21 +176,32 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 
 // gateChecks runs every detector the engine supports as a worker process
 // (the mutants runner's cells, with the engine as the one subject) and
-// records each outcome.
-func gateChecks(ctx context.Context, f gateFlags, onDevice bool, g *reports.Gate, stderr io.Writer) error {
+// records each outcome; verb prefixes its messages (gate, nightly).
+func gateChecks(ctx context.Context, verb string, f gateFlags, onDevice bool, g *reports.Gate, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("gate: find the harness executable to run the checks in: %w", err)
+		return fmt.Errorf("%s: find the harness executable to run the checks in: %w", verb, err)
 	}
 	dets := runnableDetectors(mutants.Detectors(checkerTable), onDevice)
-	fmt.Fprintf(stderr, "gate: %d checks of %s, %d at a time, sharing %s\n", len(dets), f.engine, f.jobs, f.budget)
+	fmt.Fprintf(stderr, "%s: %d checks of %s, %d at a time, sharing %s\n", verb, len(dets), f.engine, f.jobs, f.budget)
 	cfg := mutants.Config{
 		Subjects:  []mutants.Subject{{Name: "checks", Engine: f.engine, Exe: exe}},
 		Detectors: dets, Seed: f.seed, Budget: f.budget, Jobs: f.jobs,
 		OutDir: filepath.Join(f.out, "checks"), Commit: "unknown", // never resumed: a gate decides afresh
 		Progress: func(p mutants.Progress) {
-			fmt.Fprintf(stderr, "gate: %s: %s (%s)\n", p.Last.Detector, gateOutcome(p.Last), p.Last.Elapsed.Round(100*time.Millisecond))
+			if f.meter != nil {
+				f.meter.Clear() // its line is the bar's
+			}
+			fmt.Fprintf(stderr, "%s: %s: %s (%s)\n", verb, p.Last.Detector, gateOutcome(p.Last), p.Last.Elapsed.Round(100*time.Millisecond))
+			if f.meter != nil && p.Done < p.Total {
+				f.meter.Start(fmt.Sprintf("%s: checks of %s", verb, f.engine), int64(p.Total))
+				f.meter.Update(progress.Snapshot{Done: int64(p.Done), Total: int64(p.Total), Text: fmt.Sprintf("%d of %d checks done, %s of the budget left", p.Done, p.Total, p.Remaining.Round(time.Second))})
+			}
 		},
+	}
+	if f.meter != nil {
+		f.meter.Start(fmt.Sprintf("%s: checks of %s", verb, f.engine), int64(len(dets)))
+		defer f.meter.Clear()
 	}
 	cells, err := mutants.Run(ctx, cfg)
 	for _, c := range cells {

@@ -209,6 +209,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newMutantsCmd(),
 		newCompareCmd(),
 		newGateCmd(),
+		newNightlyCmd(),
 		newInternalCmd(),
 		newShardstoreCmd(),
 		newEnginesCmd(),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
+	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/mutants"
 	"github.com/gauntlet-kv/gauntlet/reports"
@@ -36,6 +37,9 @@ type mutantsFlags struct {
 	out        string
 	minScore   float64
 	quiet      bool
+	// statusInterval is the time between two status lines off a
+	// terminal (0: progress.IntervalDefault).
+	statusInterval time.Duration
 }
 
 func newMutantsCmd() *cobra.Command {
@@ -93,7 +97,8 @@ func addCellFlags(fl *pflag.FlagSet, f *mutantsFlags, budget time.Duration, seed
 	fl.IntVar(&f.cases, "cases", 0, "cap each cell's cases (0: its budget only)")
 	fl.Uint64Var(&f.seed, "seed", 1, seedDoc)
 	fl.IntVar(&f.jobs, "jobs", 0, "cells run at once, one core each (0: one per CPU)")
-	fl.BoolVar(&f.quiet, "quiet", false, "no progress")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval and a line per cell)")
+	fl.DurationVar(&f.statusInterval, "status-interval", progress.IntervalDefault, "off a terminal, the time between two status lines on stderr")
 }
 
 func newMutantsListCmd() *cobra.Command {
@@ -274,8 +279,9 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 			return "go run -tags mutants ./cmd/harness check " + d.Checker + " --replay " + trace
 		},
 	}
-	if !f.quiet {
-		cfg.Progress = mutantsProgress(stderr, isTerminal(stderr))
+	if m := newMeter(stderr, f.quiet, f.statusInterval); m != nil {
+		defer m.Close()
+		cfg.Progress = cellsMeter(m, stderr, "mutants", isTerminal(stderr))
 	}
 	fmt.Fprintf(stderr, "mutants: %d mutants × %d detectors = %d cells, %d at a time, budget %s; out %s\n",
 		len(subjects), len(dets), len(subjects)*len(dets), f.jobs, f.budget, f.out)
@@ -355,33 +361,4 @@ func mutantsHarness(ctx context.Context, out string, log io.Writer) (string, err
 		return "", fmt.Errorf("mutants: go build -tags mutants ./cmd/harness in %s: %v: %s", root, err, strings.TrimSpace(string(b)))
 	}
 	return bin, nil
-}
-
-// mutantsProgress reports each finished cell: on a terminal one line
-// redrawn in place, else a line per cell.
-func mutantsProgress(w io.Writer, tty bool) func(mutants.Progress) {
-	return func(p mutants.Progress) {
-		c := p.Last
-		counts := fmt.Sprintf("killed %d, survived %d", p.Counts[mutants.Killed], p.Counts[mutants.Survived])
-		for _, o := range []mutants.Outcome{mutants.TimedOut, mutants.Unknown, mutants.Waits} {
-			if n := p.Counts[o]; n > 0 {
-				counts += fmt.Sprintf(", %s %d", o, n)
-			}
-		}
-		if tty {
-			const width = 24
-			fill := width * p.Done / max(p.Total, 1)
-			fmt.Fprintf(w, "\r[%s%s] %d/%d cells  %s  %s left \x1b[K", strings.Repeat("#", fill), strings.Repeat(".", width-fill),
-				p.Done, p.Total, counts, p.Remaining.Round(time.Second))
-			if p.Done == p.Total {
-				fmt.Fprintln(w)
-			}
-			return
-		}
-		what := string(c.Outcome)
-		if c.Outcome == mutants.Killed {
-			what = fmt.Sprintf("killed after %d cases", c.Cases)
-		}
-		fmt.Fprintf(w, "cell %d/%d: %s × %s: %s (%s)\n", p.Done, p.Total, c.Subject, c.Detector, what, c.Elapsed.Round(10*time.Millisecond))
-	}
 }

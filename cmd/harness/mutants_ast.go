@@ -170,8 +170,9 @@ func runMutantsAST(cmd *cobra.Command, f astFlags) error {
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return fmt.Sprintf("(the mutant's harness: see %s) harness check %s --replay %s", filepath.Join(f.out, "mutants.json"), d.Checker, trace)
 		}}
-	if !f.quiet {
-		cfg.Progress = mutantsProgress(stderr, isTerminal(stderr))
+	if m := newMeter(stderr, f.quiet, f.statusInterval); m != nil {
+		defer m.Close()
+		cfg.Progress = cellsMeter(m, stderr, "mutants ast", isTerminal(stderr))
 	}
 	started := time.Now()
 	cells := len(dets) * (len(picked) + 1)

@@ -61,10 +61,20 @@ are parts of a result, not results, and are skipped.`,
 // Bad results, an empty directory and an unwritable place are usage
 // errors: the user's to fix.
 func writeHTMLReport(dirs []string, out, command string) (string, error) {
+	return writeHTMLReportWith(dirs, out, command, nil, 0)
+}
+
+// writeHTMLReportWith is writeHTMLReport with a history whose last nights
+// the page draws as trends (nil: only a history file found under dirs).
+func writeHTMLReportWith(dirs []string, out, command string, hist *reports.History, nights int) (string, error) {
 	res, err := reports.ReadResults(dirs...)
 	var fe *reports.FileError
+	var he *reports.HistoryError
+	if err == nil && hist != nil {
+		res.History = hist
+	}
 	switch {
-	case errors.As(err, &fe):
+	case errors.As(err, &fe) || errors.As(err, &he):
 		return "", usagef("report: %v", err)
 	case err != nil:
 		return "", usagef("report: %v (give directories holding results)", err)
@@ -75,7 +85,7 @@ func writeHTMLReport(dirs []string, out, command string) (string, error) {
 		out = filepath.Join(dirs[0], reports.HTMLFile)
 	}
 	var page bytes.Buffer
-	if err := reports.WriteHTML(&page, res, reports.HTMLOptions{Dir: filepath.Dir(out), Generated: time.Now(), Command: command}); err != nil {
+	if err := reports.WriteHTML(&page, res, reports.HTMLOptions{Dir: filepath.Dir(out), Generated: time.Now(), Command: command, Nights: nights}); err != nil {
 		return "", err
 	}
 	// Through a temporary file, so an existing page is never left half

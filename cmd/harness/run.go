@@ -79,6 +79,7 @@ interrupted. The report is written in every case but a usage error.`,
 	fl.StringVar(&f.out, "out", "", "output directory (default: a new temporary directory, kept)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the bench's op sequences and of the checks")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	addStatusInterval(cmd)
 	return cmd
 }
 
