@@ -119,6 +119,7 @@ type (
 		Header            []string
 		Rows              [][]cell
 		Notes             []string
+		Load              string // the load phases, as the text summary shows them
 		Figures           []img
 	}
 	checkRow struct {
@@ -338,6 +339,9 @@ func newBenchSection(i int, b BenchResult, o HTMLOptions) (benchSection, error) 
 	}
 	s.Header, s.Rows = benchTable(r)
 	v := newView(r)
+	var lb strings.Builder
+	writeLoads(&lb, v)
+	s.Load = strings.TrimSpace(lb.String())
 	for _, l := range ratioLines(v) {
 		s.Notes = append(s.Notes, "fastest: "+l)
 	}

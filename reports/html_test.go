@@ -46,6 +46,10 @@ func resultsDir(t *testing.T) string {
 	dir := t.TempDir()
 	rep := testReport(2)
 	rep.Command = "harness bench --engine shardstore,pebble --repeat 2"
+	for i := range rep.Runs {
+		rep.Runs[i].Load = &bench.LoadSummary{Records: 100000, Planned: 100000, Threads: 4, Batch: 1000, Batched: true,
+			ElapsedSec: 2, SyncSec: 0.1, RecordsPerSec: 50000, MBPerSec: 51, Latency: bench.OpSummary{Count: 100, P50us: 8000, P99us: 20000, MaxUs: 30000}}
+	}
 	var hists []map[string]*hdrhistogram.Histogram
 	for _, run := range rep.Runs {
 		m := map[string]*hdrhistogram.Histogram{}
@@ -148,6 +152,7 @@ func TestWriteHTML(t *testing.T) {
 		"harness check crash --engine shardstore --mode block --replay out/crash-block-shardstore-1.trace",
 		`href="checks/crash-block-shardstore-1.trace"`, // found beside the result, linked relative to the page
 		"minimized from 40 to 4 ops",
+		"Load phase", "batch of 1000", // the load, as the text summary has it
 		`href="checks/linearize-stale-cache-1.html"`, // porcupine's view, linked
 		"mutation score", "Survivors", "stale-bloom",
 		"Compare: ", "Gate: ", "crash/block: lost write",

@@ -27,8 +27,17 @@ var runWorkloads = []string{"ycsb-a", "ycsb-c", "durable-put"}
 var runPeers = []string{"pebble", "badger", "bbolt"}
 
 // runChecks are the checks harness run makes of the engine, each in its
-// default mode (crash: block for an engine on a device, kill otherwise).
-var runChecks = []string{"conformance", "crash"}
+// default mode (crash: block for an engine on a device, kill otherwise;
+// linearize: four clients with maintenance racing them).
+var runChecks = []string{"conformance", "crash", "linearize"}
+
+// andList joins names as a sentence does: "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
 
 type runFlags struct {
 	engine    string
@@ -48,7 +57,7 @@ func newRunCmd() *cobra.Command {
 		Short: "A short everything: bench the engine against its peers, check it, write the HTML report",
 		Long: `run is the short nightly on the embedded default, the first thing to try: it
 benches the engine (shardstore) against its peers (pebble, badger, bbolt) on
-` + strings.Join(runWorkloads, ", ") + ` as harness bench does, then runs the ` + strings.Join(runChecks, " and ") + `
+` + strings.Join(runWorkloads, ", ") + ` as harness bench does, then runs the ` + andList(runChecks) + `
 checks on the engine (side by side, one core each), then writes the HTML report
 of it all (harness report) and prints its path last.
 
@@ -143,7 +152,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 
 	// The checks, side by side: each is one sequence of ops on one core.
-	fmt.Fprintf(stdout, "\nrun: %s checks of %s, %s each\n", strings.Join(runChecks, " and "), f.engine, f.budget/2)
+	fmt.Fprintf(stdout, "\nrun: %s checks of %s, %s each\n", andList(runChecks), f.engine, f.budget/2)
 	checkErr := runRunChecks(cmd, f)
 	err := checkErr
 	if err == nil {

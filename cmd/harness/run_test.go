@@ -8,7 +8,7 @@ import (
 )
 
 // TestRun runs the short nightly with a tiny budget: the bench of every
-// engine, both checks, and the report, which names each engine and each
+// engine, every check, and the report, which names each engine and each
 // check's verdict; its path is the last line printed.
 func TestRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
@@ -30,7 +30,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("report lacks a bench row of %s", e)
 		}
 	}
-	for _, c := range []string{"conformance", "crash block"} {
+	for _, c := range []string{"conformance", "crash block", "linearize"} {
 		if !strings.Contains(string(page), c+` on shardstore: <span class="badge pass">pass</span>`) {
 			t.Errorf("report lacks the %s check's verdict", c)
 		}
