@@ -257,7 +257,7 @@ var catalogue = []Mutant{
 		Why: "Sequential checks run maintenance one op at a time: compaction and reclamation never overlap, so the missing lock changes nothing they can observe. " +
 			"(Only by timing can the background loop's compaction overlap a reclamation an op asked for: enginetest's RandomAgainstModel, on two cores, hit the compaction's adjacency panic.)"},
 	{ID: PutWithoutGate, Name: "put-without-gate", Component: "chunk store", Paper: 11, Class: "concurrency", Concurrency: true,
-		Wrong: "A put appends its chunks and inserts its entry without holding the put gate, so reclamation's barrier does not wait for it: a chunk appended to a victim before the scan but indexed after it is dropped and its locator left naming a reset extent (the paper's #11, a race between write and flush).",
+		Wrong:  "A put appends its chunks and inserts its entry without holding the put gate, so reclamation's barrier does not wait for it: a chunk appended to a victim before the scan but indexed after it is dropped and its locator left naming a reset extent (the paper's #11, a race between write and flush).",
 		Why:    "The gate only orders a put against a concurrent reclamation; with one op at a time a put's entry is always in the memtable before any reclamation starts.",
 		Expect: d(Linearize)},
 	{ID: ListWithoutIndexLock, Name: "list-without-index-lock", Component: "api", Paper: 13, Class: "concurrency", Concurrency: true,
