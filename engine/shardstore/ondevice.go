@@ -34,6 +34,14 @@ import (
 // more (checkers/target/shardtarget TestRunsSpanChunks), for about a fifth
 // more CPU per case (values of an extent now take 65 chunks, not 5).
 //
+// The dependency graph holds at most CheckDepNodesMax (256) undurable
+// nodes instead of 64Ki. A chunk takes two and the largest value 65
+// chunks, so a correct engine still admits any put, flushing first when
+// the graph is full; but a node that never completes (a write-pointer
+// waiter lost, a failed node whose room is never given back) now stalls
+// puts within a case, which conformance reports as an op that hangs. At
+// 64Ki such a leak needed tens of thousands of chunks in one session.
+//
 // Options a spec sets apply as given; "size" is then the size of the
 // device. "path", "direct", "prewrite" and "io-depth" do not apply (there
 // is no file). "mutant" applies as given: a seeded bug dropped here would
@@ -53,6 +61,7 @@ const (
 	CheckMemtableBytes   = 1 << 10
 	CheckValueCacheBytes = 1 << 10
 	CheckChunkPayloadMax = 1 << 10
+	CheckDepNodesMax     = 256
 	// CheckSectorBytes is the device's sector size.
 	CheckSectorBytes = 512
 	// PageBytes is the buffer cache's page size: value sizes cluster
@@ -74,6 +83,7 @@ func CheckOptions() Options {
 		MemtableBytes:   CheckMemtableBytes,
 		ValueCacheBytes: CheckValueCacheBytes,
 		ChunkPayloadMax: CheckChunkPayloadMax,
+		DepNodesMax:     CheckDepNodesMax,
 		Seed:            1,
 	}
 }

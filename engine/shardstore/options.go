@@ -58,6 +58,10 @@ type Options struct {
 	ReclaimFreeExtents int
 	// Seed seeds the chunk UUIDs. Default 0: random. Tests set it.
 	Seed uint64
+	// DepNodesMax bounds the dependency graph's undurable writes (each
+	// chunk takes two nodes): a put past it waits for a flush. Default
+	// dep.NodesMaxDefault; at least 2.
+	DepNodesMax int
 	// Mutant names a seeded bug of engine/shardstore/mutant to turn on
 	// while the store is open. Only a binary built with -tags mutants has
 	// them; elsewhere Open refuses any name but "" and "none".
@@ -197,6 +201,9 @@ func (o Options) Validate() error {
 	if o.DeviceBytes < 0 {
 		errs = append(errs, fmt.Errorf("device size %d is negative", o.DeviceBytes))
 	}
+	if o.DepNodesMax != 0 && o.DepNodesMax < 2 {
+		errs = append(errs, fmt.Errorf("dependency nodes max %d: want at least 2 (a chunk takes two)", o.DepNodesMax))
+	}
 	if len(errs) > 0 {
 		// One line: the CLI shows an error as one line, and every problem
 		// should be in it.
@@ -214,6 +221,7 @@ func (o Options) chunkOptions() chunk.Options {
 	c.ExtentBytes = o.ExtentBytes
 	c.ChunkPayloadMax = o.ChunkPayloadMax
 	c.Seed = o.Seed
+	c.Dep.NodesMax = o.DepNodesMax
 	c.ReserveExtents = o.ReserveExtents
 	c.Scheduler.Policy = o.Scheduler
 	c.Scheduler.IODepth = o.IODepth

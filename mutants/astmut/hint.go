@@ -3,6 +3,7 @@ package astmut
 import (
 	"go/ast"
 	"go/token"
+	"go/types"
 	"strings"
 )
 
@@ -67,6 +68,9 @@ func (w *walker) hint(op Operator) string {
 		if name, _ := calleeName(c.Fun); logCalls[name] {
 			return "inside an argument of " + name + ": changes only a message"
 		}
+	}
+	if v := w.clampBoundary(op); v != "" {
+		return v
 	}
 	if v := w.unreadStore(op); v != "" {
 		return v + " is not read after this statement"
@@ -245,4 +249,37 @@ func declaredIn(obj *ast.Object, fields *ast.FieldList) bool {
 func inBlock(decl any, body *ast.BlockStmt) bool {
 	n, ok := decl.(ast.Node)
 	return ok && n.Pos() >= body.Pos() && n.End() <= body.End()
+}
+
+// clampBoundary returns a reason when the mutant moves the boundary of the
+// condition of a clamp, `if x > c { x = c }` (any comparison, operands in
+// either order, and nothing else in the if): where the moved boundary
+// decides otherwise, x equals c, and assigning c to x changes nothing.
+// Operands with calls are left alone (a call may do something else), and
+// the guess is on the expressions' text: a float's signed zeros, equal but not the same
+// bits, are the one case it misses.
+func (w *walker) clampBoundary(op Operator) string {
+	if op != ConditionalBoundary || len(w.stack) < 2 {
+		return ""
+	}
+	b, ok := w.stack[len(w.stack)-1].(*ast.BinaryExpr)
+	if !ok {
+		return ""
+	}
+	ifs, ok := w.stack[len(w.stack)-2].(*ast.IfStmt)
+	if !ok || ifs.Cond != b || ifs.Init != nil || ifs.Else != nil || len(ifs.Body.List) != 1 {
+		return ""
+	}
+	as, ok := ifs.Body.List[0].(*ast.AssignStmt)
+	if !ok || as.Tok != token.ASSIGN || len(as.Lhs) != 1 || len(as.Rhs) != 1 || hasCall(b.X) || hasCall(b.Y) {
+		return ""
+	}
+	// ExprString, not the source text: gofmt spaces 1<<32-1 in a
+	// condition and 1<<32 - 1 in an assignment.
+	x, y := types.ExprString(b.X), types.ExprString(b.Y)
+	l, r := types.ExprString(as.Lhs[0]), types.ExprString(as.Rhs[0])
+	if l == x && r == y || l == y && r == x {
+		return "clamps " + l + " to " + r + ": at the boundary they are equal, so the assignment changes nothing"
+	}
+	return ""
 }
