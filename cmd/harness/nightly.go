@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/bench"
-	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/reports"
 )
@@ -121,23 +120,9 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 	case f.jobs < 0:
 		return usagef("nightly: --jobs %d: give a number of checks to run at once, or 0 for one per CPU", f.jobs)
 	}
-	engines := []string{f.engine}
-	for _, p := range f.peers {
-		if p = strings.TrimSpace(p); p != "" && p != f.engine {
-			engines = append(engines, p)
-		}
-	}
-	var workloads []string
-	for _, w := range f.workloads {
-		workloads = append(workloads, engine.SplitSpecs(w)...)
-	}
-	if len(workloads) == 0 {
-		workloads = runWorkloads
-	}
-	for _, e := range engines {
-		if _, _, err := benchDrivers().Resolve(e); err != nil {
-			return usageError{fmt.Errorf("nightly: %w", err)}
-		}
+	engines, workloads, err := suitePlan("nightly", f.engine, f.peers, f.workloads)
+	if err != nil {
+		return err
 	}
 	d, _, err := resolveCheckEngine(f.engine)
 	if err != nil {

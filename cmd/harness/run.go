@@ -92,21 +92,17 @@ interrupted. The report is written in every case but a usage error.`,
 	return cmd
 }
 
-// runRun benches, checks and reports, in that order: the bench alone, so
-// the checks' load does not reach its figures.
-func runRun(cmd *cobra.Command, f runFlags) error {
-	stdout := cmd.OutOrStdout()
-	if f.budget <= 0 {
-		return usagef("run: --budget %s: give the run some time, e.g. --budget 1m", f.budget)
-	}
-	engines := []string{f.engine}
-	for _, p := range f.peers {
-		if p = strings.TrimSpace(p); p != "" && p != f.engine {
+// suitePlan is what run and nightly bench: the engine and its peers (each
+// once, resolved, a bad spec a usage error naming the verb), and the
+// workloads given or runWorkloads.
+func suitePlan(verb, eng string, peers, given []string) (engines, workloads []string, err error) {
+	engines = []string{eng}
+	for _, p := range peers {
+		if p = strings.TrimSpace(p); p != "" && p != eng {
 			engines = append(engines, p)
 		}
 	}
-	var workloads []string
-	for _, w := range f.workloads {
+	for _, w := range given {
 		workloads = append(workloads, engine.SplitSpecs(w)...)
 	}
 	if len(workloads) == 0 {
@@ -114,8 +110,22 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	}
 	for _, e := range engines {
 		if _, _, err := benchDrivers().Resolve(e); err != nil {
-			return usageError{fmt.Errorf("run: %w", err)}
+			return nil, nil, usageError{fmt.Errorf("%s: %w", verb, err)}
 		}
+	}
+	return engines, workloads, nil
+}
+
+// runRun benches, checks and reports, in that order: the bench alone, so
+// the checks' load does not reach its figures.
+func runRun(cmd *cobra.Command, f runFlags) error {
+	stdout := cmd.OutOrStdout()
+	if f.budget <= 0 {
+		return usagef("run: --budget %s: give the run some time, e.g. --budget 1m", f.budget)
+	}
+	engines, workloads, err := suitePlan("run", f.engine, f.peers, f.workloads)
+	if err != nil {
+		return err
 	}
 	if _, _, err := resolveCheckEngine(f.engine); err != nil {
 		return err
@@ -154,7 +164,7 @@ func runRun(cmd *cobra.Command, f runFlags) error {
 	// The checks, side by side: each is one sequence of ops on one core.
 	fmt.Fprintf(stdout, "\nrun: %s checks of %s, %s each\n", andList(runChecks), f.engine, f.budget/2)
 	checkErr := runRunChecks(cmd, f)
-	err := checkErr
+	err = checkErr
 	if err == nil {
 		err = benchErr
 	}
