@@ -61,7 +61,8 @@ const cellBudgetMin = 2 * time.Second
 // Run runs every cell of cfg, reusing the cells an earlier run of the same
 // commit saved, and returns them all in (subject, detector) order. A
 // cancelled ctx stops the workers (their cells are not saved) and returns
-// the context's error with the cells finished so far.
+// the context's error with the cells finished so far; a cell that was
+// running has its subject, detector and elapsed time but no Outcome.
 func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 	if cfg.Jobs < 1 {
 		cfg.Jobs = 1
@@ -143,6 +144,12 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 					s.Cleanup()
 				}
 				if err != nil {
+					if runCtx.Err() != nil && c.Elapsed > 0 {
+						// Stopped while running: kept unscored (no
+						// Outcome, not saved) so a caller can say which
+						// checks the stop cut short.
+						cells[t.i] = c
+					}
 					if firstErr == nil && runCtx.Err() == nil {
 						firstErr = err
 						cancel()

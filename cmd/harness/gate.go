@@ -111,7 +111,7 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 		return usagef("gate: --out %s: %v (choose a writable directory)", f.out, unwrapPathErr(err))
 	}
 	build := provenance.Read()
-	g := reports.Gate{Schema: reports.GateSchema, Verdict: "pass", Commit: build.Commit, Engine: f.engine, Seed: f.seed, Budget: f.budget,
+	g := reports.Gate{Schema: reports.GateSchema, Verdict: "pass", Commit: build.Commit, Checks: []reports.GateCheck{}, Engine: f.engine, Seed: f.seed, Budget: f.budget,
 		Command: "harness " + strings.Join(os.Args[1:], " "), Started: time.Now().UTC()}
 	if build.Modified {
 		g.Commit += "+modified"
@@ -205,10 +205,16 @@ func gateChecks(ctx context.Context, verb string, f gateFlags, onDevice bool, g 
 	}
 	cells, err := mutants.Run(ctx, cfg)
 	for _, c := range cells {
-		if c.Outcome == "" {
-			continue // not run: interrupted first
+		outcome := gateOutcome(c)
+		switch {
+		case c.Outcome == "" && c.Elapsed == 0:
+			continue // not started: interrupted first
+		case c.Outcome == "":
+			// Running when the signal came: the gate says so rather than
+			// dropping a check it did not finish.
+			outcome, c.Why = "interrupted", fmt.Sprintf("stopped by the signal after %s", c.Elapsed.Round(100*time.Millisecond))
 		}
-		g.Checks = append(g.Checks, reports.GateCheck{Detector: c.Detector.String(), Outcome: gateOutcome(c), Cases: c.Cases, Ops: c.Ops,
+		g.Checks = append(g.Checks, reports.GateCheck{Detector: c.Detector.String(), Outcome: outcome, Cases: c.Cases, Ops: c.Ops,
 			Elapsed: c.Elapsed, Violation: c.Violation, TraceOps: c.TraceOps, Trace: c.Trace, Replay: c.Replay, Why: c.Why})
 	}
 	if err != nil && ctx.Err() == nil {

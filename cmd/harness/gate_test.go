@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/reports"
@@ -128,5 +129,45 @@ func TestGatePerf(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "bench", "bench.json")); err != nil {
 		t.Errorf("the gate's own bench result: %v", err)
+	}
+}
+
+// TestGateSignalIsNotPass: a gate stopped by SIGINT or SIGTERM while its
+// checks run writes gate.json with verdict interrupted and exits 130 or
+// 143, never pass and 0 (a CI job killed by its timeout must not turn
+// green).
+func TestGateSignalIsNotPass(t *testing.T) {
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, exitInterrupted}, {syscall.SIGTERM, exitTerminated}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			tmp, out := onTmpfs(t), t.TempDir()
+			p := startHarness(t, tmp, "gate", "--engine", "model", "--budget", "10m", "--jobs", "2", "--out", out)
+			// A worker makes its work directory once its check has begun.
+			waitForGlob(t, p, filepath.Join(tmp, "gauntlet-*"), 1)
+			if err := p.cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.wait(t); code != c.code {
+				t.Fatalf("exit %d after %v, want %d\n%s%s", code, c.sig, c.code, &p.stdout, &p.stderr)
+			}
+			g := readGate(t, out)
+			if g.Verdict != "interrupted" || len(g.Failures) == 0 || !strings.Contains(g.Failures[len(g.Failures)-1], "interrupted by ") {
+				t.Fatalf("gate.json after %v: verdict %q, failures %q", c.sig, g.Verdict, g.Failures)
+			}
+			cut := 0
+			for _, ch := range g.Checks {
+				if ch.Outcome == "interrupted" {
+					cut++
+				}
+			}
+			if cut == 0 {
+				t.Errorf("no check is marked interrupted: %+v", g.Checks)
+			}
+			if head := strings.SplitN(p.stdout.String(), "\n", 3); len(head) < 3 || !strings.HasPrefix(head[0], "gate: INTERRUPTED") || !strings.Contains(head[1], ": interrupted") {
+				t.Errorf("the head does not say the gate and its checks were interrupted:\n%s", &p.stdout)
+			}
+		})
 	}
 }
