@@ -96,3 +96,41 @@ func TestGateFailsOnCanary(t *testing.T) {
 		t.Errorf("head:\n%s", stdout)
 	}
 }
+
+// TestNightlyMutants: a night with --mutants scores the catalogue after
+// the bench and the checks (here the canary, which every detector
+// kills, a bug conformance catches in its first cases, and the unmutated
+// engine, which every detector passes; the canary is not scored), records
+// the score in the history line, and puts the mutants section in the
+// night's report.
+func TestNightlyMutants(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "nightly")
+	code, stdout, stderr := runCLI(t, "nightly", "--engine", "shardstore:size=1MiB,extent=64KiB", "--peers", "", "--workload", "ycsb-c,records=100",
+		"--repeat", "3", "--budget", "20s", "--probe=false", "--jobs", "2", "--dir", t.TempDir(), "--out", out, "--quiet",
+		"--mutants", "--mutant", "list-end-inclusive")
+	if code != exitPass {
+		t.Fatalf("nightly --mutants: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "nightly: mutation score 1/1 (100.0%)") {
+		t.Errorf("stdout does not give the score:\n%s", stdout)
+	}
+	h, err := reports.ReadHistory(filepath.Join(out, reports.HistoryFile))
+	if err != nil || len(h.Records) != 1 {
+		t.Fatalf("history: %v, %d nights, want 1", err, len(h.Records))
+	}
+	if s := h.Records[0].MutationScore; s == nil || *s != 100 {
+		t.Errorf("the history line's mutation score: %v, want 100", s)
+	}
+	night := filepath.Join(out, h.Records[0].Night)
+	b, err := os.ReadFile(filepath.Join(night, "mutants", "mutants.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.ValidateMutantsJSON(b); err != nil {
+		t.Fatalf("mutants.json: %v", err)
+	}
+	page, _ := os.ReadFile(filepath.Join(night, "report.html"))
+	if !strings.Contains(string(page), `<section id="mutants">`) {
+		t.Error("the night's report has no mutants section")
+	}
+}

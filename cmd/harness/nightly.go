@@ -27,6 +27,7 @@ type nightlyFlags struct {
 	probe      bool
 	probeBytes int64
 	mutants    bool
+	mutantList []string
 	jobs       int
 	dir        string
 	out        string
@@ -94,6 +95,7 @@ bench run failed; 130/143 when interrupted.`,
 	fl.BoolVar(&f.probe, "probe", true, "measure the device's limits under --dir first")
 	fl.Int64Var(&f.probeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
 	fl.BoolVar(&f.mutants, "mutants", false, "score the mutant catalogue too (shardstore)")
+	fl.StringSliceVar(&f.mutantList, "mutant", nil, "with --mutants, only these catalogued mutants (default all; see harness mutants list)")
 	fl.IntVar(&f.jobs, "jobs", 0, "checks run at once, one core each (0: one per CPU)")
 	fl.StringVar(&f.dir, "dir", "", "a directory on the disk to measure (default: a temporary one, removed)")
 	fl.StringVar(&f.out, "out", filepath.Join("out", "nightly"), "where the nights' folders go")
@@ -128,8 +130,17 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 	if err != nil {
 		return err
 	}
+	if len(f.mutantList) > 0 && !f.mutants {
+		return usagef("nightly: --mutant %s without --mutants: add --mutants to score them", strings.Join(f.mutantList, ","))
+	}
 	if f.mutants && d.Name != "shardstore" {
 		return usagef("nightly: --mutants: the mutant catalogue is shardstore's, not %s's (harness mutants ast mutates any package)", d.Name)
+	}
+	if f.mutants {
+		// A misspelt --mutant should fail now, not after the bench and the checks.
+		if _, _, _, err := mutantsPlan(mutantsFlags{engine: f.engine, mutants: f.mutantList}); err != nil {
+			return err
+		}
 	}
 	if f.jobs == 0 {
 		f.jobs = runtime.NumCPU()
@@ -227,7 +238,7 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 	// The mutants, if asked.
 	if f.mutants && ctx.Err() == nil {
 		step("mutants")
-		mf := mutantsFlags{engine: f.engine, budget: f.budget - benchShare - checkShare, seed: f.seed, jobs: f.jobs,
+		mf := mutantsFlags{engine: f.engine, mutants: f.mutantList, budget: f.budget - benchShare - checkShare, seed: f.seed, jobs: f.jobs,
 			out: filepath.Join(dir, "mutants"), quiet: f.quiet, statusInterval: statusInterval(cmd)}
 		r, err := scoreMutants(ctx, mf, stderr)
 		if err != nil && ctx.Err() == nil {
@@ -237,8 +248,11 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 			if werr := writeMutants(io.Discard, mf, r); werr != nil && !errors.As(werr, new(violationError)) && r.Trust == "" {
 				return werr
 			}
-			score := r.Combined.Percent()
-			rec.MutationScore = &score
+			// A run that scored nothing (the canary alone, every cell timed
+			// out) has no score to trend: -1 in the history would plot as one.
+			if score := r.Combined.Percent(); score >= 0 {
+				rec.MutationScore = &score
+			}
 			fmt.Fprintf(stdout, "nightly: mutation score %s\n", r.Combined.String())
 		}
 	}

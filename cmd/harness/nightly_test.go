@@ -169,6 +169,8 @@ func TestNightlyBadFlags(t *testing.T) {
 		{[]string{"nightly", "--repeat", "2"}, "nightly: --repeat 2: the comparison with the night before needs at least 3 repetitions"},
 		{[]string{"nightly", "--budget", "0s"}, "nightly: --budget 0s: give the night some time"},
 		{[]string{"nightly", "--engine", "pebble", "--mutants"}, "the mutant catalogue is shardstore's, not pebble's"},
+		{[]string{"nightly", "--mutant", "canary"}, "nightly: --mutant canary without --mutants: add --mutants"},
+		{[]string{"nightly", "--mutants", "--mutant", "no-such-bug"}, "mutants: --mutant no-such-bug: no such mutant (harness mutants list names them)"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {
