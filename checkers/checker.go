@@ -91,6 +91,8 @@ type Config struct {
 	// Exe is the harness executable, for a checker that runs child
 	// processes of it (kill mode's harness internal kill-child).
 	Exe string
+	// Live, if set, counts cases and ops as they finish.
+	Live *Live
 }
 
 // ChildEnv marks a harness process started by the harness itself (a check

@@ -115,6 +115,8 @@ type Config struct {
 	Replay func(traceFile string) string
 	// Log receives a progress line per batch (default: none).
 	Log func(format string, args ...any)
+	// Live, if set, counts cases and ops as they finish.
+	Live *checkers.Live
 }
 
 func (c *Config) ensureDefaults() {
@@ -218,7 +220,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	return machine.Run(ctx, c.machine(), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults, false), Keys: c.Keys, BatchCases: c.BatchCases,
-		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
+		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live,
 		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed),
 	})
 }

@@ -174,6 +174,8 @@ type Config struct {
 	OutDir     string
 	Replay     func(traceFile string) string
 	Log        func(format string, args ...any)
+	// Live, if set, counts cases and ops as they finish.
+	Live *checkers.Live
 }
 
 func (c *Config) ensureDefaults() {
@@ -283,7 +285,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	return machine.Run(ctx, c.machine(version), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
-		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log,
+		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live,
 		Stem: checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
 		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
 	})

@@ -188,6 +188,8 @@ type KillConfig struct {
 	OutDir string
 	Replay func(traceFile string) string
 	Log    func(format string, args ...any)
+	// Live, if set, counts cases and ops as they finish.
+	Live *checkers.Live
 }
 
 func (c *KillConfig) ensureDefaults() {
@@ -1270,9 +1272,11 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 		case o.f == nil:
 			res.Cases++
 			res.Ops += int64(r.acked + 1)
+			c.Live.Add(1, int64(r.acked+1))
 		default:
 			res.Cases++
 			res.Ops += int64(r.acked + 1)
+			c.Live.Add(1, int64(r.acked+1))
 			if res.Detected == 0 {
 				res.Detected = time.Since(start)
 			}

@@ -57,5 +57,5 @@ ops in call order; harness check linearize --history FILE re-checks a history.`,
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Clients: c.Clients, OutDir: c.OutDir, Replay: c.Replay}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Clients: c.Clients, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live}
 }

@@ -167,6 +167,8 @@ type Config struct {
 	Replay func(historyFile string) string
 	// Log receives a progress line now and then (default: none).
 	Log func(format string, args ...any)
+	// Live, if set, counts histories and ops as they are checked.
+	Live *checkers.Live
 }
 
 func (c *Config) ensureDefaults() {
@@ -235,6 +237,7 @@ func Run(ctx context.Context, c Config) (res checkers.Result, err error) {
 		}
 		res.Cases++
 		res.Ops += int64(len(h.Ops))
+		c.Live.Add(1, int64(len(h.Ops)))
 		for _, op := range h.Ops {
 			if op.Err != "" && !op.Failed {
 				if failed++; firstErr == "" {

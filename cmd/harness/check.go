@@ -533,11 +533,12 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if c.Cases == 0 {
 		c.Cases = checkers.CasesUnlimited // the budget decides
 	}
+	c.Live = new(checkers.Live)
 	var res checkers.Result
 	if tr != nil {
 		res, err = chk.Replay(ctx, c, *tr)
 	} else {
-		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine))
+		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine), c.Live)
 		res, err = chk.Run(ctx, c)
 		stopMeter()
 	}
@@ -749,7 +750,7 @@ func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem
 		c.Args = append(c.Args, jobArgs(checker, f, n, w))
 		c.Results = append(c.Results, filepath.Join(jobDir(f.out, w), stem(f.seed+uint64(w))+".json"))
 	}
-	stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s, %d workers", checker, f.engine, n))
+	stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s, %d workers", checker, f.engine, n), nil)
 	out, err := jobs.Run(cmd.Context(), c)
 	stopMeter()
 	if err != nil {

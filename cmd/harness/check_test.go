@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -436,5 +437,25 @@ func TestCheckJobsWorkerCommand(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "3")
 	if v := gomaxprocs(); v != "3" {
 		t.Errorf("GOMAXPROCS=3: workers get %q, want 3", v)
+	}
+}
+
+// TestCheckStatusLinesCountCases: off a terminal, a check's status lines
+// give its cases, ops and recent ops/s while it runs, so a log shows a
+// check that stopped making cases (the lines used to give only the time).
+func TestCheckStatusLinesCountCases(t *testing.T) {
+	line := regexp.MustCompile(`check (conformance|crash) on model: \ds of 2s: ([0-9.]+k?) cases, ([0-9.]+[kM]?) ops, ([0-9.]+[kM]?) ops/s`)
+	for _, checker := range []string{"conformance", "crash"} {
+		code, _, stderr := runCheckCLI(t, "check", checker, "--engine", "model", "--budget", "2s", "--status-interval", "250ms", "--out", t.TempDir())
+		if code != exitPass {
+			t.Fatalf("check %s: exit %d\n%s", checker, code, stderr)
+		}
+		m := line.FindAllStringSubmatch(stderr, -1)
+		if len(m) < 2 {
+			t.Fatalf("check %s: %d status lines with counts, want at least 2:\n%s", checker, len(m), stderr)
+		}
+		if last := m[len(m)-1]; last[2] == "0" || last[3] == "0" || last[4] == "0" {
+			t.Errorf("check %s: the last status line counts nothing: %q", checker, last[0])
+		}
 	}
 }

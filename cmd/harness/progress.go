@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/mutants"
 )
@@ -70,11 +71,12 @@ func cellsMeter(m *progress.Meter, log io.Writer, label string, tty bool) func(m
 	}
 }
 
-// checkMeter shows a check's time against its budget (the checkers report
-// their cases only at the end), and returns the function that stops it,
-// to call before the result is printed. A worker shows nothing: its
-// parent does.
-func checkMeter(w io.Writer, f checkFlags, label string) (stop func()) {
+// checkMeter shows a check's time against its budget and, when live is
+// set, its cases and ops so far with the ops/s of the last few seconds
+// (a log then shows a check that stopped making progress while it is
+// stuck), and returns the function that stops it, to call before the
+// result is printed. A worker shows nothing: its parent does.
+func checkMeter(w io.Writer, f checkFlags, label string, live *checkers.Live) (stop func()) {
 	m := newMeter(w, f.quiet || f.worker, f.statusInterval)
 	if m == nil {
 		return func() {}
@@ -85,17 +87,34 @@ func checkMeter(w io.Writer, f checkFlags, label string) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(250 * time.Millisecond)
+		const tick = 250 * time.Millisecond
+		t := time.NewTicker(tick)
 		defer t.Stop()
+		// The last rateWindow ticks' op counts: the rate is over that
+		// window, not the whole run, so a stall shows at once.
+		const rateWindow = 8
+		var ops []int64
+		var at []time.Time
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
-				el := time.Since(start)
+			case now := <-t.C:
+				el := now.Sub(start)
 				text := el.Round(time.Second).String() + " elapsed"
 				if f.budget > 0 {
 					text = el.Round(time.Second).String() + " of " + f.budget.String()
+				}
+				if live != nil {
+					c, o := live.Counts()
+					ops, at = append(ops, o), append(at, now)
+					if len(ops) > rateWindow {
+						ops, at = ops[1:], at[1:]
+					}
+					text += fmt.Sprintf(": %s cases, %s ops", progress.Rate(float64(c)), progress.Rate(float64(o)))
+					if d := at[len(at)-1].Sub(at[0]); d > 0 {
+						text += fmt.Sprintf(", %s ops/s", progress.Rate(float64(ops[len(ops)-1]-ops[0])/d.Seconds()))
+					}
 				}
 				m.Update(progress.Snapshot{Done: el.Milliseconds(), Total: total, Text: text})
 			}

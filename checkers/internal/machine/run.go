@@ -53,6 +53,8 @@ type RunConfig struct {
 	Attrs []workloads.Attr
 	// Log, if set, receives progress lines.
 	Log func(format string, args ...any)
+	// Live, if set, counts each case as it finishes.
+	Live *checkers.Live
 }
 
 // rapidMu serializes rapid runs: rapid reads its seed, case count and case
@@ -209,6 +211,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			if searching {
 				res.Cases++
 				res.Ops += int64(len(ops))
+				rc.Live.Add(1, int64(len(ops)))
 			}
 		}()
 		t.Repeat(map[string]func(*rapid.T){"op": func(t *rapid.T) {
