@@ -148,8 +148,10 @@ type (
 		ID, Path, Heading, Class, Verdict, Text string
 	}
 	gateSection struct {
-		ID, Path, Heading, Verdict, Class, Command, Head string
-		Checks                                           []gateCheck
+		// Kind is "Gate", or "Checks" for the checks of a night, which
+		// nightly writes in the gate's format.
+		ID, Kind, Path, Heading, Verdict, Class, Command, Head string
+		Checks                                                 []gateCheck
 		Failures                                         []string
 	}
 	gateCheck struct {
@@ -210,7 +212,7 @@ func newPage(res *Results, o HTMLOptions) (*page, error) {
 	for i, g := range res.Gates {
 		s := newGateSection(i, g, o)
 		p.Gates = append(p.Gates, s)
-		p.Overview = append(p.Overview, badge{"gate on " + g.Gate.Engine, s.Verdict, s.Class, "#" + s.ID})
+		p.Overview = append(p.Overview, badge{strings.ToLower(s.Kind) + " on " + g.Gate.Engine, s.Verdict, s.Class, "#" + s.ID})
 	}
 	for i, n := range res.Nights {
 		r := n.Record
@@ -631,9 +633,13 @@ func newGateSection(i int, g GateResult, o HTMLOptions) gateSection {
 	gt := g.Gate
 	var head strings.Builder
 	gt.WriteHead(&head)
-	s := gateSection{ID: fmt.Sprintf("gate-%d", i+1), Path: relTo(o.Dir, g.Path), Verdict: gt.Verdict, Class: verdictClass(gt.Verdict),
+	kind := "Gate"
+	if strings.HasPrefix(gt.Command, "harness nightly") {
+		kind = "Checks"
+	}
+	s := gateSection{ID: fmt.Sprintf("gate-%d", i+1), Kind: kind, Path: relTo(o.Dir, g.Path), Verdict: gt.Verdict, Class: verdictClass(gt.Verdict),
 		Command: gt.Command, Head: head.String(), Failures: gt.Failures,
-		Heading: fmt.Sprintf("gate on %s, commit %.12s, %s", gt.Engine, gt.Commit, gt.Elapsed.Round(time.Second))}
+		Heading: fmt.Sprintf("%s on %s, commit %.12s, %s", strings.ToLower(kind), gt.Engine, gt.Commit, gt.Elapsed.Round(time.Second))}
 	for _, c := range gt.Checks {
 		detail := c.Violation
 		if detail == "" {

@@ -83,10 +83,13 @@ func TestNightlyTwice(t *testing.T) {
 	if len(h.Records[0].Regressions) != 0 {
 		t.Errorf("the first night has regressions: %+v", h.Records[0].Regressions)
 	}
-	for _, want := range []string{"Trends over 2 nights", `<section id="trends">`, "Night: " + reports.NightFile, "Device limits (probe)", "<h2 id=\"compare-1\">Compare: ", "figures worse on the last night"} {
+	for _, want := range []string{"Trends over 2 nights", `<section id="trends">`, "Night: " + reports.NightFile, "Device limits (probe)", "<h2 id=\"compare-1\">Compare: ", "figures worse on the last night", `">Checks: <span`} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the second night's report lacks %q", want)
 		}
+	}
+	if bytes.Contains(page, []byte(`">Gate: <span`)) {
+		t.Error("the night's checks are titled as a gate")
 	}
 }
 
