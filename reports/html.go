@@ -152,7 +152,7 @@ type (
 		// nightly writes in the gate's format.
 		ID, Kind, Path, Heading, Verdict, Class, Command, Head string
 		Checks                                                 []gateCheck
-		Failures                                         []string
+		Failures                                               []string
 	}
 	gateCheck struct {
 		Detector, Outcome, Class, Cases, Ops, Elapsed, Detail, Replay, Trace, TraceHref string
