@@ -93,6 +93,11 @@ type Config struct {
 	Exe string
 	// Live, if set, counts cases and ops as they finish.
 	Live *Live
+	// Found, if set, is called with a violation as soon as it is found,
+	// before it is minimized, its trace already written: a process stopped
+	// while minimizing (a hang takes an op timeout per shrink step) then
+	// leaves the violation behind instead of nothing.
+	Found func(Violation)
 }
 
 // ChildEnv marks a harness process started by the harness itself (a check

@@ -225,6 +225,20 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 	}
 	res, rerr := readResult(resultPath)
 	switch {
+	case stopped && rerr == nil && res.Verdict == checkers.Fail && len(res.Violations) > 0:
+		// Found, then stopped while minimizing: the Result the worker
+		// wrote when it found the violation. Killed: a hang costs an op
+		// timeout per shrink step and would otherwise score as timed-out.
+		v := res.Violations[0]
+		cell.Outcome, cell.Cases, cell.Ops, cell.Detected = Killed, res.Cases, res.Ops, res.Detected
+		cell.Violation, cell.TraceOps, cell.OriginalOps, cell.Trace = v.Summary, len(v.Ops), v.OriginalOps, v.TraceFile
+		cell.Why = fmt.Sprintf("stopped %s after its budget of %s while minimizing: the trace is the failing case as found", c.grace.Round(time.Second), c.budget)
+		if v.TraceFile != "" && c.replay != nil {
+			cell.Replay = c.replay(v.TraceFile)
+		} else {
+			cell.Replay = v.Replay
+		}
+		return cell, nil
 	case stopped:
 		cell.Outcome = TimedOut
 		cell.Why = fmt.Sprintf("still running %s after its budget of %s; stopped", c.grace.Round(time.Second), c.budget)

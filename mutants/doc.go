@@ -18,9 +18,12 @@
 //     under it (the worker, or its kill-mode child, died of a Go panic or
 //     fatal error: a crash fails any job the check runs in; Why says
 //     "crashed: " and the panic);
+//     a worker stopped at its budget while minimizing a violation it found
+//     (a hang costs an op timeout per shrink step) is killed too, with the
+//     unminimized trace it wrote when it found it;
 //   - survived: it passed its whole budget;
-//   - timed-out: the worker ran past its budget and grace (a hang is a
-//     finding, but not the checker's: scored apart);
+//   - timed-out: the worker ran past its budget and grace without having
+//     found anything (scored apart);
 //   - unknown: the checker could not decide (the engine failed in a way it
 //     does not judge, the worker died other than by a panic);
 //   - not-viable, not-covered: an AST mutant that does not compile, or

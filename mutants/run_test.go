@@ -92,6 +92,18 @@ func fakeCheck(args []string) int {
 	case "usage":
 		fmt.Fprintln(os.Stderr, "check: --mode bogus: want block or kill")
 		return 2
+	case "found-then-hang":
+		// A check that found a violation (its Result written at once,
+		// unminimized) and then hangs minimizing it: each shrink step of a
+		// hang waits out an op timeout.
+		res.Verdict, res.Cases, res.Detected = checkers.Fail, 2, 10*time.Second
+		res.Violations = []checkers.Violation{{Summary: "put k1 did not complete within 10s", Ops: []string{"put k1", "put k2", "put k3"}, OriginalOps: 3,
+			TraceFile: filepath.Join(*out, "trace.txt"), Replay: "harness check " + checker + " --replay trace.txt", NotMinimized: "stopped"}}
+		write(0)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt)
+		<-sig
+		return 130
 	case "hang":
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt)
@@ -265,6 +277,24 @@ func TestRunTimesOut(t *testing.T) {
 	}
 	if c := cells[0]; c.Outcome != TimedOut || !strings.Contains(c.Why, "after its budget") {
 		t.Errorf("a hung worker: %+v", c)
+	}
+}
+
+// TestRunFoundThenStopped: a worker stopped at its budget while
+// minimizing a violation it found is killed, with the trace it wrote when
+// it found it, not timed-out (a hang in a mutant costs an op timeout per
+// shrink step, far past any cell's budget).
+func TestRunFoundThenStopped(t *testing.T) {
+	cfg := fakeConfig(t, "found-then-hang")
+	cfg.Detectors = cfg.Detectors[:1]
+	cfg.CellBudget, cfg.Grace = 100*time.Millisecond, 100*time.Millisecond
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cells[0]
+	if c.Outcome != Killed || c.TraceOps != 3 || c.Trace == "" || c.Replay == "" || !strings.Contains(c.Why, "while minimizing") {
+		t.Errorf("found, then stopped while minimizing: %+v", c)
 	}
 }
 

@@ -34,5 +34,5 @@ wrong data. A violation is minimized by rapid's shrinker and written as a trace
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }

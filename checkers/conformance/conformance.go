@@ -117,6 +117,8 @@ type Config struct {
 	Log func(format string, args ...any)
 	// Live, if set, counts cases and ops as they finish.
 	Live *checkers.Live
+	// Found is checkers.Config.Found.
+	Found func(checkers.Violation)
 }
 
 func (c *Config) ensureDefaults() {
@@ -220,7 +222,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	return machine.Run(ctx, c.machine(), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults, false), Keys: c.Keys, BatchCases: c.BatchCases,
-		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live,
+		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live, Found: c.Found,
 		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed),
 	})
 }

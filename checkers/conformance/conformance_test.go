@@ -169,3 +169,27 @@ func TestTraceFileName(t *testing.T) {
 		t.Fatalf("trace file: %+v", r.Violations)
 	}
 }
+
+// TestFoundBeforeMinimizing: Config.Found hears of a violation once, as
+// soon as it is found, with the failing case unminimized and its trace
+// already on disk (so a process stopped while minimizing leaves it); the
+// Result at the end has the minimized one.
+func TestFoundBeforeMinimizing(t *testing.T) {
+	var found []checkers.Violation
+	var traceThen []byte
+	c := conformance.Config{Target: testengines.Toystore(toystore.BugLoseLastWrite), Seed: 1, Cases: 500, Found: func(v checkers.Violation) {
+		found = append(found, v)
+		traceThen, _ = os.ReadFile(v.TraceFile)
+	}}
+	r := run(t, c)
+	if r.Verdict != checkers.Fail || len(found) != 1 {
+		t.Fatalf("verdict %s, Found called %d times; want fail and once", r.Verdict, len(found))
+	}
+	f, v := found[0], r.Violations[0]
+	if f.NotMinimized == "" || len(f.Ops) < f.OriginalOps || f.OriginalOps != v.OriginalOps || len(traceThen) == 0 {
+		t.Errorf("found: %d of %d ops, not minimized %q, trace %d bytes; want the whole first failing case of %d ops on disk", len(f.Ops), f.OriginalOps, f.NotMinimized, len(traceThen), v.OriginalOps)
+	}
+	if v.NotMinimized != "" || len(v.Ops) > len(f.Ops) {
+		t.Errorf("the final violation: %d ops, not minimized %q; want minimized", len(v.Ops), v.NotMinimized)
+	}
+}

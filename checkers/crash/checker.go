@@ -83,7 +83,7 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 var errFaultsKill = errors.New("crash: --faults is for block mode (an engine on a device); kill mode cannot inject device faults into its child: drop --faults or use --mode block")
 
 func blockConfig(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }
 
 func killConfig(c checkers.Config) KillConfig {

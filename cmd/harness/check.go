@@ -534,6 +534,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		c.Cases = checkers.CasesUnlimited // the budget decides
 	}
 	c.Live = new(checkers.Live)
+	if tr == nil {
+		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed), c.Live, time.Now())
+	}
 	var res checkers.Result
 	if tr != nil {
 		res, err = chk.Replay(ctx, c, *tr)
@@ -552,6 +555,23 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		res.Engine = tg.Name
 	}
 	return reportCheck(cmd.OutOrStdout(), res, f, stem(f.seed), context.Cause(ctx))
+}
+
+// provisionalResult returns the checkers.Config.Found of a run: it writes
+// the violation just found, unminimized, as the run's Result (verdict
+// fail), which the Result at the end replaces. A worker stopped while
+// minimizing (harness mutants stops a cell at its budget; a hang costs an
+// op timeout per shrink step) thus leaves the violation it found, not
+// nothing. A failed write is ignored: the run goes on to its own.
+func provisionalResult(f checkFlags, checker, engine, stem string, live *checkers.Live, start time.Time) func(checkers.Violation) {
+	return func(v checkers.Violation) {
+		cases, ops := live.Counts()
+		res := checkers.Result{Checker: checker, Engine: engine, Seed: f.seed, Verdict: checkers.Fail, Reason: v.NotMinimized,
+			Cases: cases + 1, Ops: ops + int64(len(v.Ops)), Elapsed: time.Since(start), Detected: time.Since(start), Violations: []checkers.Violation{v}}
+		if b, err := res.JSON(); err == nil {
+			os.WriteFile(filepath.Join(f.out, stem+".json"), append(b, '\n'), 0o644)
+		}
+	}
 }
 
 // modeWords names a mode for a message: "--mode block", or "the trace's
