@@ -319,7 +319,7 @@ func describe(c Config, h History, path string) checkers.Violation {
 	v.Summary = fmt.Sprintf("key %q: its %d ops (of %d in history %d, %d clients) are not linearizable: no order reaches %s → %s",
 		f.key, len(f.ops), len(h.Ops), h.Case, h.Clients, stuck.call(), stuck.result())
 	v.OpIndex = f.stuck
-	v.Expected = fmt.Sprintf("%s → %s (the key after the longest linearizable prefix)", stuck.call(), describeVersion(f.state))
+	v.Expected = fmt.Sprintf("%s → %s (the key after the longest linearizable prefix)", stuck.call(), f.state)
 	v.Actual = stuck.String()
 	v.NotMinimized = fmt.Sprintf("a concurrent history is not shrunk: these are the ops of its smallest failing key, %q", f.key)
 	for i := range f.ops {

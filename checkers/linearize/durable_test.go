@@ -1,0 +1,48 @@
+package linearize_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
+)
+
+// TestCheckDurableHistoryFailure re-checks durable histories that fail: the
+// violation names the key, shows its ops with the Syncs copied in (a
+// barrier on every key), and says what a crash could have left.
+func TestCheckDurableHistoryFailure(t *testing.T) {
+	for _, c := range []struct {
+		file, summary, op, expected string
+	}{
+		{"durable-lost-synced", `key "k1": its 3 ops (of 5 in history 0, 2 clients) are not linearizable: no order reaches recover "k1" → not found`,
+			`recover "k1" → not found`, `(a crash may leave: #00000000000000a1/10B)`},
+		{"durable-resurrected", `key "k1": its 5 ops (of 5 in history 0, 2 clients) are not linearizable: no order reaches recover "k1" → #00000000000000a1/10B`,
+			`recover "k1" → #00000000000000a1/10B`, `absent (a crash may leave: absent)`},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			out := t.TempDir()
+			file := filepath.Join("testdata", c.file+".history")
+			r, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: out}, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(r.Summary())
+			if r.Verdict != checkers.Fail || len(r.Violations) != 1 {
+				t.Fatalf("re-check of %s:\n%s", file, r.Summary())
+			}
+			v := r.Violations[0]
+			if !strings.HasPrefix(v.Summary, c.summary) || !strings.Contains(v.Actual, c.op) || !strings.Contains(v.Expected, c.expected) {
+				t.Errorf("violation:\n summary %s\n actual %s\n expected %s", v.Summary, v.Actual, v.Expected)
+			}
+			if !strings.Contains(strings.Join(v.Ops, "\n"), "sync → ok") {
+				t.Errorf("ops %q: want the Sync among the key's ops", v.Ops)
+			}
+			if v.Visualization == "" {
+				t.Errorf("no visualization: %s", v.NotMinimized)
+			}
+		})
+	}
+}
