@@ -183,7 +183,7 @@ func crashCut(h History) []Op {
 	ops := slices.Clone(h.Ops)
 	for i := range ops {
 		op := &ops[i]
-		if op.Kind != KindRecover && op.Call < h.Crash && op.Return != Pending && op.Return > h.Crash {
+		if op.Kind != KindRecover && op.Call < h.Crash && op.Return != Pending && op.Return >= h.Crash {
 			op.Return = Pending
 			op.Found, op.Failed = false, false
 			if op.Err == "" {

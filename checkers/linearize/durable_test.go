@@ -2,11 +2,13 @@ package linearize_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 )
 
@@ -44,5 +46,42 @@ func TestCheckDurableHistoryFailure(t *testing.T) {
 				t.Errorf("no visualization: %s", v.NotMinimized)
 			}
 		})
+	}
+}
+
+// runDurable runs the durable checker, logging the seed and the command
+// that reruns it.
+func runDurable(t *testing.T, c linearize.Config) checkers.Result {
+	t.Helper()
+	if c.OutDir == "" {
+		c.OutDir = t.TempDir()
+	}
+	t.Logf("rerun: harness check durable --engine %s --seed %d --cases %d (the same ops per client, not the same interleaving)", c.Target.Name, c.Seed, c.Cases)
+	r, err := linearize.RunDurable(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r.Summary())
+	return r
+}
+
+// TestDurableShardstorePasses: shardstore keeps every synced write and
+// no deleted key comes back through cuts of concurrent runs, and recovers.
+func TestDurableShardstorePasses(t *testing.T) {
+	cases := 30
+	if testing.Short() {
+		cases = 10
+	}
+	r := runDurable(t, linearize.Config{Target: testengines.Shardstore(), Seed: 1, Cases: cases})
+	if r.Verdict != checkers.Pass || r.Cases != int64(cases) || r.Ops == 0 || !strings.Contains(r.Reason, "crash states checked") {
+		t.Fatalf("verdict %s after %d of %d cases, want pass:\n%s", r.Verdict, r.Cases, cases, r.Summary())
+	}
+}
+
+// TestDurableNeedsDevice: a directory engine is refused with the reason.
+func TestDurableNeedsDevice(t *testing.T) {
+	_, err := linearize.RunDurable(context.Background(), linearize.Config{Target: testengines.Model(), Cases: 1})
+	if !errors.Is(err, linearize.ErrNeedsDevice) || !strings.HasPrefix(err.Error(), "durable: engine model opens on a directory") {
+		t.Fatalf("error %v, want ErrNeedsDevice naming the engine", err)
 	}
 }
