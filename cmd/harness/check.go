@@ -36,6 +36,7 @@ var checkerTable = []checkers.Checker{
 	conformance.Checker(),
 	crash.Checker(),
 	linearize.Checker(),
+	linearize.DurableChecker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -472,6 +473,8 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
+			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
 			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
 				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))
