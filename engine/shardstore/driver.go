@@ -197,6 +197,7 @@ func OptionsFromSpec(o engine.Options) Options {
 		IODepth:         int(o.Int("io-depth")),
 		SkipPrewrite:    !o.Bool("prewrite"),
 		Mutant:          o.String("mutant"),
+		Observer:        o.Observer(),
 	}
 }
 

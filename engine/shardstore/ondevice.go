@@ -167,6 +167,7 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 	}
 	opts.Scheduler = OptionsFromSpec(o).Scheduler
 	opts.Mutant = o.String("mutant")
+	opts.Observer = o.Observer()
 	d, err := OnDevice(opts, size)
 	if err != nil {
 		return engine.OnDevice{}, fmt.Errorf("engine %s: %w", o.Spec(), err)
