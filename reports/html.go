@@ -487,11 +487,18 @@ func benchTable(r *bench.Report) ([]string, [][]cell) {
 			}
 			var errs int64
 			var maxUs float64
+			var failedOps []string
 			for _, run := range g.runs {
-				errs += run.Errors
+				errs += run.Errors + run.Misses
 				maxUs = max(maxUs, run.All.MaxUs)
+				if f := run.FailedByOp(); f != "" {
+					failedOps = append(failedOps, f)
+				}
 			}
 			errCell := cell{Text: fmt.Sprint(errs)}
+			if len(failedOps) > 0 {
+				errCell = cell{Text: errCell.Text, Class: "worse", Title: "failed or missed, not counted in ops/s: " + strings.Join(failedOps, "; ")}
+			}
 			if hasFailure(g) {
 				errCell = cell{Text: errCell.Text + " !", Class: "worse", Title: "a run ended early: see the notes"}
 			} else if hasEnded(g) {

@@ -123,6 +123,7 @@ func benchFigures(r *bench.Report, spectra []Spectrum) ([]figure, error) {
 		return nil, err
 	}
 	figs = append(figs, throughputFigures(v)...)
+	figs = append(figs, timelineFigures(v, failedSeries)...)
 	return append(figs, engineFigures(v)...), nil
 }
 

@@ -31,7 +31,7 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 
 	t := table{header: []string{"workload", "engine", "mode", "threads", "ops/s", "MB/s", "p50", "p99", "p99.9", "max", "errors"},
 		right: []bool{false, false, false, true, true, true, true, true, true, true, true}}
-	var failures, ended []string
+	var failures, ended, failedOps []string
 	for _, g := range v.groups {
 		first := g.runs[0]
 		ops := g.each(func(r *bench.Run) float64 { return r.OpsPerSec })
@@ -42,8 +42,11 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 		var errs int64
 		var maxUs float64
 		for _, run := range g.runs {
-			errs += run.Errors
+			errs += run.Errors + run.Misses
 			maxUs = max(maxUs, run.All.MaxUs)
+			if f := run.FailedByOp(); f != "" {
+				failedOps = append(failedOps, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, f))
+			}
 			if run.Error != "" {
 				failures = append(failures, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, run.Error))
 			}
@@ -82,6 +85,12 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 		b.WriteString("\nfastest engine per workload (median ops/s):\n")
 		for _, l := range ratios {
 			b.WriteString("  " + l + "\n")
+		}
+	}
+	if len(failedOps) > 0 {
+		b.WriteString("\nops that failed (engine errors) or missed (loaded records not found), by op type; not counted in ops/s:\n")
+		for _, f := range failedOps {
+			b.WriteString(f + "\n")
 		}
 	}
 	if len(failures) > 0 {

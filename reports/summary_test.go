@@ -38,6 +38,17 @@ func TestWriteSummary(t *testing.T) {
 			}
 			return r
 		}},
+		{"summary-failed.golden", func() *bench.Report {
+			// Engine errors and misses: counted in the errors column
+			// and listed by op type under the table.
+			r := testReport(1)
+			run := &r.Runs[0]
+			get, put := run.ByOp["read"], run.ByOp["update"]
+			get.Misses, put.Errors = 5, 2
+			run.ByOp["read"], run.ByOp["update"] = get, put
+			run.Misses, run.Errors = 5, 2
+			return r
+		}},
 		{"summary-empty.golden", func() *bench.Report { return &bench.Report{Schema: bench.SchemaVersion} }},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
