@@ -110,6 +110,9 @@ type Run struct {
 	CPUUserSec  float64 `json:"cpu_user_sec,omitempty"`
 	CPUSysSec   float64 `json:"cpu_sys_sec,omitempty"`
 	MaxRSSBytes int64   `json:"max_rss_bytes,omitempty"`
+	// Resources are the measured phase's CPU, memory and device traffic,
+	// read the same way for every engine.
+	Resources *Resources `json:"resources,omitempty"`
 	// KeptDir is the run's data directory, left in place by --keep.
 	KeptDir string `json:"kept_dir,omitempty"`
 	// ChildLog names the file in the output directory holding what the

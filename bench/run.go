@@ -440,14 +440,17 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 		}
 	}
 	cpu := cpuTime()
+	res := startResources()
 	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, ph)
 	cpu = cpuTime() - cpu
 	stopProfile()
 	if m == nil {
+		res.finish(0, 0, 0)
 		return nil, nil, runErr
 	}
 	m.fill(run)
 	run.MeasuredCPUSec = cpu.Seconds()
+	run.Resources = res.finish(run.Ops+run.Errors+run.Misses, run.Bytes-run.BytesWritten, run.BytesWritten)
 	if hasStats {
 		s := diffStats(st.Stats(), statsBefore)
 		run.Stats = &s
