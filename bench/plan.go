@@ -35,6 +35,10 @@ type plan struct {
 }
 
 func newPlan(spec string, cfg Config) (*plan, error) {
+	spec, err := cfg.Scaled(spec)
+	if err != nil {
+		return nil, err
+	}
 	w, err := workloads.Parse(spec)
 	if err != nil {
 		return nil, err
