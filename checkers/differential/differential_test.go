@@ -23,7 +23,7 @@ import (
 var optionSets = []string{
 	"shardstore:size=2MiB",
 	"shardstore:size=2MiB,sched=fifo",
-	"shardstore:size=2MiB,sched=fifo,io-depth=4",
+	"shardstore:size=2MiB,sched=elevator",
 	"shardstore:size=2MiB,io-depth=1",
 	"shardstore:size=2MiB,cache=4KiB",
 	"shardstore:size=2MiB,memtable=4KiB,value-cache=0",
