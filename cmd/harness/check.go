@@ -21,6 +21,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/differential"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
@@ -37,6 +38,7 @@ var checkerTable = []checkers.Checker{
 	crash.Checker(),
 	linearize.Checker(),
 	linearize.DurableChecker(),
+	differential.Checker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -434,7 +436,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			return err
 		}
 	}
-	d, o, err := resolveCheckEngine(f.engine)
+	targets, first, err := checkTargets(chk, f.engine)
+	if err != nil {
+		return err
+	}
+	d, o, err := resolveCheckEngine(first)
 	if err != nil {
 		if f.engineFrom != "--engine" {
 			return usagef("check %s: %s: %v", checker, f.engineFrom, err)
@@ -519,7 +525,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
-	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
+	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
