@@ -44,6 +44,7 @@ func newBenchCmd() *cobra.Command {
 		quick     bool
 		quiet     bool
 		noPreload bool
+		shardFlag string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -95,6 +96,9 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if quick {
 				applyQuick(cmd, &cfg)
 			}
+			if err := applyBenchShard(shardFlag, &cfg); err != nil {
+				return err
+			}
 			return runBench(cmd, benchDrivers(), cfg, quiet)
 		},
 	}
@@ -120,6 +124,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
+	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)
 	return cmd

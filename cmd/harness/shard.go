@@ -1,12 +1,18 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/internal/shard"
+	"github.com/gauntlet-kv/gauntlet/mutants"
 )
 
 // shardFlagUsage is the --shard flag's help, the same on every verb.
@@ -63,5 +69,70 @@ func applyCheckShard(checker string, f *checkFlags) error {
 	}
 	f.out = filepath.Join(f.out, s.Suffix())
 	f.stemSuffix = "-" + s.Suffix()
+	return nil
+}
+
+// mutantsShard keeps shard s's part of a mutants run: the baseline and the
+// canary (every shard's scores must be trustworthy on their own), and the
+// other mutants dealt round-robin over the shards. The shard writes into
+// --out/shard-i-of-N. Nil when the run is not sharded.
+func mutantsShard(f *mutantsFlags, subjects *[]mutants.Subject, rows *[]mutants.Row, dets []mutants.Detector) (*shard.Meta, error) {
+	s, err := resolveShard("mutants", f.shard)
+	if err != nil || !s.Sharded() {
+		return nil, err
+	}
+	var names []string
+	for _, d := range dets {
+		names = append(names, d.String())
+	}
+	var all []string
+	for _, sub := range *subjects {
+		all = append(all, sub.Name)
+	}
+	options := fmt.Sprintf("mutants engine=%s mutants=%s detectors=%s budget=%s cell-budget=%s cases=%d seed=%d",
+		f.engine, strings.Join(all, ","), strings.Join(names, ","), f.budget, f.cellBudget, f.cases, f.seed)
+	var keepS []mutants.Subject
+	var keepR []mutants.Row
+	k := 0
+	for i, sub := range *subjects {
+		fixed := sub.Name == mutants.Baseline || sub.Name == mutants.Canary
+		if fixed || s.Owns(k) {
+			keepS, keepR = append(keepS, sub), append(keepR, (*rows)[i])
+		}
+		if !fixed {
+			k++
+		}
+	}
+	*subjects, *rows = keepS, keepR
+	f.out = filepath.Join(f.out, s.Suffix())
+	return shardMeta(s, options), nil
+}
+
+// applyBenchShard makes cfg shard s of a bench: every Nth repetition
+// (bench.Config.Shard), written to --out/shard-i-of-N (default
+// out/bench/shard-i-of-N: the shards of one run share a folder). A retried
+// shard's report replaces the one its earlier try left there, and no other.
+func applyBenchShard(flag string, cfg *bench.Config) error {
+	s, err := resolveShard("bench", flag)
+	if err != nil || !s.Sharded() {
+		return err
+	}
+	if cfg.Repeat < s.Count {
+		return usagef("bench: --shard %s with --repeat %d: a shard runs every %dth repetition, so give --repeat at least %d (or fewer shards)", s, cfg.Repeat, s.Count, s.Count)
+	}
+	opts := *cfg
+	opts.Out, opts.Dir = "", ""
+	b, err := json.Marshal(opts)
+	if err != nil {
+		return err
+	}
+	cfg.Shard = shardMeta(s, "bench "+string(b))
+	if cfg.Out == "" {
+		cfg.Out = filepath.Join("out", "bench")
+	}
+	cfg.Out = filepath.Join(cfg.Out, s.Suffix())
+	if err := os.Remove(filepath.Join(cfg.Out, bench.ReportFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return usagef("bench: --out %s: %v", cfg.Out, unwrapPathErr(err))
+	}
 	return nil
 }

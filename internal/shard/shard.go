@@ -53,15 +53,16 @@ const (
 // Kubernetes Indexed Job at most 100000 completions; more is a typo.
 const CountMax = 100000
 
-// Shard is shard Index of Count. The zero value means not sharded; use
-// Normal to read it as 0 of 1.
+// Shard is shard Index of Count. The zero value means not sharded (use
+// Normal to read it as 0 of 1); shard 0 of 1, given by --shard 0/1 or a
+// fleet of one task, is a shard: its result names it, and merge takes it.
 type Shard struct {
 	Index int `json:"index"`
 	Count int `json:"count"`
 }
 
-// Sharded says the run is split (Count > 1).
-func (s Shard) Sharded() bool { return s.Count > 1 }
+// Sharded says the run is a shard of a fleet run (Count set).
+func (s Shard) Sharded() bool { return s.Count >= 1 }
 
 // Normal returns s with a zero Count read as one shard.
 func (s Shard) Normal() Shard {
@@ -119,7 +120,7 @@ func Parse(from, v string) (Shard, error) {
 // FromEnv reads the shard from a fleet engine's environment (see the
 // package documentation); getenv is os.Getenv in production. from says
 // which engine it came from ("JOB_COMPLETION_INDEX=2, GAUNTLET_SHARDS=8"),
-// "" when neither set it (s is then 0 of 1).
+// "" when neither set it (s is then the zero Shard: not sharded).
 func FromEnv(getenv func(string) string) (s Shard, from string, err error) {
 	read := func(indexVar, countVar, countHint string) (Shard, string, error) {
 		iv, nv := strings.TrimSpace(getenv(indexVar)), strings.TrimSpace(getenv(countVar))
@@ -143,7 +144,7 @@ func FromEnv(getenv func(string) string) (s Shard, from string, err error) {
 	case getenv(EnvBatchIndex) != "":
 		return read(EnvBatchIndex, EnvBatchSize, "AWS Batch sets both in an array job's children; pass --shard i/N elsewhere")
 	}
-	return Shard{0, 1}, "", nil
+	return Shard{}, "", nil
 }
 
 // Resolve is the run's shard: flag (--shard's value) if given, else the

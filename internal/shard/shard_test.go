@@ -20,7 +20,8 @@ func TestResolve(t *testing.T) {
 		want       Shard
 		err        string // a substring of the error
 	}{
-		{name: "none", env: env(), want: Shard{0, 1}},
+		{name: "none", env: env(), want: Shard{}},
+		{name: "one", flag: "0/1", env: env(), want: Shard{0, 1}},
 		{name: "flag", flag: "2/4", env: env(), want: Shard{2, 4}},
 		{name: "flag wins", flag: "1/2", env: env(EnvBatchIndex, "3", EnvBatchSize, "4"), want: Shard{1, 2}},
 		{name: "kubernetes", env: env(EnvK8sIndex, "3", EnvCount, "8"), want: Shard{3, 8}},
