@@ -9,7 +9,11 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/toystore"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 )
 
 // TestCheckDurableHistoryFailure re-checks durable histories that fail: the
@@ -65,16 +69,21 @@ func runDurable(t *testing.T, c linearize.Config) checkers.Result {
 	return r
 }
 
-// TestDurableShardstorePasses: shardstore keeps every synced write and
-// no deleted key comes back through cuts of concurrent runs, and recovers.
-func TestDurableShardstorePasses(t *testing.T) {
+// TestDurableEnginesPass: shardstore and the honest toystore keep every
+// synced write and bring no deleted key back through cuts of concurrent
+// runs, and recover.
+func TestDurableEnginesPass(t *testing.T) {
 	cases := 30
 	if testing.Short() {
 		cases = 10
 	}
-	r := runDurable(t, linearize.Config{Target: testengines.Shardstore(), Seed: 1, Cases: cases})
-	if r.Verdict != checkers.Pass || r.Cases != int64(cases) || r.Ops == 0 || !strings.Contains(r.Reason, "crash states checked") {
-		t.Fatalf("verdict %s after %d of %d cases, want pass:\n%s", r.Verdict, r.Cases, cases, r.Summary())
+	for _, tg := range []target.Target{testengines.Shardstore(), testengines.Toystore(toystore.BugNone)} {
+		t.Run(tg.Name, func(t *testing.T) {
+			r := runDurable(t, linearize.Config{Target: tg, Seed: 1, Cases: cases})
+			if r.Verdict != checkers.Pass || r.Cases != int64(cases) || r.Ops == 0 || !strings.Contains(r.Reason, "crash states checked") {
+				t.Fatalf("verdict %s after %d of %d cases, want pass:\n%s", r.Verdict, r.Cases, cases, r.Summary())
+			}
+		})
 	}
 }
 
@@ -83,5 +92,47 @@ func TestDurableNeedsDevice(t *testing.T) {
 	_, err := linearize.RunDurable(context.Background(), linearize.Config{Target: testengines.Model(), Cases: 1})
 	if !errors.Is(err, linearize.ErrNeedsDevice) || !strings.HasPrefix(err.Error(), "durable: engine model opens on a directory") {
 		t.Fatalf("error %v, want ErrNeedsDevice naming the engine", err)
+	}
+}
+
+// lyingSync is an engine whose Sync returns at once, durable or not: the
+// known-bad engine a durable check must catch.
+type lyingSync struct{ engine.Engine }
+
+func (lyingSync) Sync(context.Context) error { return nil }
+
+// TestDurableCatchesBadEngines: engines that lose synced writes are caught
+// within a small budget, with the history written and the command that
+// re-checks it; the re-check fails too.
+func TestDurableCatchesBadEngines(t *testing.T) {
+	lying := testengines.Shardstore()
+	open := lying.OpenDevice
+	lying.Name = "shardstore-lying-sync"
+	lying.OpenDevice = func(dev disk.Device) (engine.Engine, error) {
+		e, err := open(dev)
+		if err != nil {
+			return nil, err
+		}
+		return lyingSync{e}, nil
+	}
+	for _, tg := range []target.Target{lying, testengines.Toystore(toystore.BugLoseLastWrite)} {
+		t.Run(tg.Name, func(t *testing.T) {
+			out := t.TempDir()
+			r := runDurable(t, linearize.Config{Target: tg, Seed: 1, Cases: 200, OutDir: out})
+			if r.Verdict != checkers.Fail || len(r.Violations) != 1 {
+				t.Fatalf("verdict %s after %d cases, want fail", r.Verdict, r.Cases)
+			}
+			v := r.Violations[0]
+			if v.TraceFile == "" || !strings.HasPrefix(v.TraceFile, filepath.Join(out, "durable-block-")) || v.Replay == "" {
+				t.Fatalf("violation without its history or replay: %+v", v)
+			}
+			t.Logf("caught in case %d; replay: %s", r.Cases-1, v.Replay)
+			if strings.HasPrefix(v.Replay, "harness check durable --history ") {
+				rr, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: t.TempDir()}, v.TraceFile)
+				if err != nil || rr.Verdict != checkers.Fail || rr.Checker != "durable" {
+					t.Fatalf("re-check of %s: %v\n%s", v.TraceFile, err, rr.Summary())
+				}
+			}
+		})
 	}
 }

@@ -375,12 +375,15 @@ func describeFailed(v checkers.Violation, h History, i int) checkers.Violation {
 // Result with its visualization. Only OutDir, CheckTimeout and Replay of
 // c matter.
 func CheckHistory(ctx context.Context, c Config, file string) (checkers.Result, error) {
-	c.ensureDefaults()
 	start := time.Now()
 	h, err := ReadHistory(file)
 	if err != nil {
 		return checkers.Result{}, err
 	}
+	if c.Replay == nil && h.Crash > 0 {
+		c.Replay = func(file string) string { return fmt.Sprintf("harness check %s --history %s", DurableName, file) }
+	}
+	c.ensureDefaults()
 	res := checkers.Result{Checker: Name, Engine: h.Engine, Seed: h.Seed, Verdict: checkers.Pass, Cases: 1, Ops: int64(len(h.Ops))}
 	if h.Crash > 0 {
 		res.Checker = DurableName
@@ -420,7 +423,7 @@ type client struct {
 	// cut, in a durable case, says the device was cut: errors after it
 	// are the crash, not failures. after is called when an op returns
 	// (the durable case's cutter counts them); nil in a linearize case.
-	cut   *atomic.Bool
+	cut   func() bool
 	after func()
 }
 
@@ -586,7 +589,10 @@ func stuck(clients []*client, ms []*maintenance, start time.Time, timeout time.D
 func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *rand.Rand, id, n int, start time.Time) {
 	var buf []byte
 	for range n {
-		if ctx.Err() != nil || cl.stop.Load() {
+		// After a durable case's cut, an op would only fail: stop at
+		// once, or the ops failed before the wait loop sees the cut are
+		// all pending, which porcupine's search grows with.
+		if ctx.Err() != nil || cl.stop.Load() || cl.cut != nil && cl.cut() {
 			return
 		}
 		op, seed := gen.next(rng)
@@ -627,7 +633,7 @@ func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *
 			// any other error is not, without faults (nor, in a durable
 			// case, the cut's: the crash makes ops fail).
 			op.Failed = ctx.Err() == nil && !(op.Kind != model.KeyGet && errors.Is(err, engine.ErrNoSpace)) &&
-				(cl.cut == nil || !cl.cut.Load())
+				(cl.cut == nil || !cl.cut())
 		}
 		cl.mu.Lock()
 		op.Return = ret
