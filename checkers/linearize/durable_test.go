@@ -136,3 +136,29 @@ func TestDurableCatchesBadEngines(t *testing.T) {
 		})
 	}
 }
+
+// fullDevice is an engine whose puts are all refused for space, as a full
+// device's may be.
+type fullDevice struct{ engine.Engine }
+
+func (fullDevice) Put(context.Context, []byte, []byte) error { return engine.ErrNoSpace }
+
+// TestDurableNoSpaceIsNoViolation: a put refused for space, before the
+// crash or in forward progress after it, is no violation: the key keeps
+// what it held.
+func TestDurableNoSpaceIsNoViolation(t *testing.T) {
+	tg := testengines.Shardstore()
+	open := tg.OpenDevice
+	tg.Name = "shardstore-full"
+	tg.OpenDevice = func(dev disk.Device) (engine.Engine, error) {
+		e, err := open(dev)
+		if err != nil {
+			return nil, err
+		}
+		return fullDevice{e}, nil
+	}
+	r := runDurable(t, linearize.Config{Target: tg, Seed: 1, Cases: 10})
+	if r.Verdict != checkers.Pass || r.Cases != 10 {
+		t.Fatalf("verdict %s after %d of 10 cases, want pass", r.Verdict, r.Cases)
+	}
+}
