@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
@@ -14,6 +15,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
 )
 
 // TestCheckDurableHistoryFailure re-checks durable histories that fail: the
@@ -160,5 +162,31 @@ func TestDurableNoSpaceIsNoViolation(t *testing.T) {
 	r := runDurable(t, linearize.Config{Target: tg, Seed: 1, Cases: 10})
 	if r.Verdict != checkers.Pass || r.Cases != 10 {
 		t.Fatalf("verdict %s after %d of 10 cases, want pass", r.Verdict, r.Cases)
+	}
+}
+
+// TestDurableSearchTimeoutIsUnknown: a durable history porcupine cannot
+// decide within the check timeout is verdict unknown, never a pass.
+func TestDurableSearchTimeoutIsUnknown(t *testing.T) {
+	h := linearize.History{Engine: "model", Clients: 1, Crash: 1500}
+	const n = 24
+	for i := range n {
+		h.Ops = append(h.Ops,
+			linearize.Op{Kind: model.KeyPut, Key: "k", Value: uint64(i), Size: 8, Call: 0, Return: 1000},
+			linearize.Op{Kind: model.KeyGet, Key: "k", Value: uint64(i), Size: 8, Found: true, Call: 0, Return: 1000})
+	}
+	h.Ops = append(h.Ops,
+		linearize.Op{Kind: linearize.KindSync, Call: 1100, Return: 1200},
+		linearize.Op{Kind: linearize.KindRecover, Client: 1, Key: "k", Value: 999, Size: 8, Found: true, Call: 2000, Return: 3000})
+	path := filepath.Join(t.TempDir(), "hard.history")
+	if err := linearize.SaveHistory(path, h); err != nil {
+		t.Fatal(err)
+	}
+	r, err := linearize.CheckHistory(context.Background(), linearize.Config{OutDir: t.TempDir(), CheckTimeout: 200 * time.Millisecond}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != checkers.Unknown || r.Checker != "durable" || !strings.Contains(r.Reason, "porcupine could not decide") {
+		t.Fatalf("a durable history porcupine cannot decide in 200ms: %s", r.Summary())
 	}
 }
