@@ -134,7 +134,7 @@ one-screen summary, and writes the Result as JSON to
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). A replay takes the engine, mode and faults from the
 trace's header unless given; an --engine that disagrees with the trace is refused.
-A concurrent checker (linearize) takes --clients, keeps every CPU, and saves the
+A concurrent checker (linearize, durable) takes --clients, keeps every CPU, and saves the
 history of a violation instead of a trace: --history FILE re-checks it.
 
 --budget 0 is no time limit: give --cases with it, or --forever to run until
