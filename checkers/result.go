@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gauntlet-kv/gauntlet/coverage"
 )
 
 // ErrBadTrace marks a trace a checker cannot replay as written: a bad
@@ -84,6 +86,10 @@ type Result struct {
 	// reports it). Zero when nothing was found.
 	Detected   time.Duration `json:"detected_ns,omitempty"`
 	Violations []Violation   `json:"violations"`
+	// Coverage is what the run reached: the engine's states and the
+	// fault-space cells (package coverage). Nil for a run that recorded
+	// none (a Result written before coverage, a replay).
+	Coverage *coverage.Report `json:"coverage,omitempty"`
 }
 
 // Violation is one way the engine broke the property.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"io"
 	"os"
 	"os/signal"
@@ -516,6 +517,14 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
+	// Every engine the run opens reports its states to rec; a replay
+	// records too, but its Result is one case.
+	rec := coverage.New()
+	if otg, ok, err := tg.Observed(rec); err != nil {
+		return fmt.Errorf("check %s on %s: observe the engine: %w", checker, d.Name, err)
+	} else if ok {
+		tg = otg
+	}
 	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
@@ -553,6 +562,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	if res.Engine == "" {
 		res.Engine = tg.Name
+	}
+	if tg.Observer != nil {
+		res.Coverage = rec.Report()
 	}
 	return reportCheck(cmd.OutOrStdout(), res, f, stem(f.seed), context.Cause(ctx))
 }

@@ -55,6 +55,7 @@ type Mem struct {
 	armed  bool
 	stopIn int
 	cut    bool
+	onCut  func() // OnPowerCut
 }
 
 // memWrite is a pending write: its bytes are arena[at:at+n] (new) and
@@ -147,6 +148,15 @@ func (m *Mem) Disarm() (cut bool) {
 	return false
 }
 
+// OnPowerCut sets fn to be called when a power cut armed by StopAfter
+// lands (once per StopAfter), with m's lock held: fn must not call m. A
+// coverage recorder attributes the crash to the engine's phase then.
+func (m *Mem) OnPowerCut(fn func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onCut = fn
+}
+
 // PowerCut reports whether m, armed by StopAfter, refused a write or flush:
 // the operation running then was cut between two of its IOs.
 func (m *Mem) PowerCut() bool {
@@ -162,6 +172,9 @@ func (m *Mem) powerCut(op string, off int64, n int) error {
 		return nil
 	}
 	if m.stopIn == 0 {
+		if !m.cut && m.onCut != nil {
+			m.onCut() // under m.mu: it must not call m
+		}
 		m.cut = true
 		return fmt.Errorf("disk: mem: %s at offset %d length %d: %w", op, off, n, ErrPowerCut)
 	}
@@ -219,6 +232,9 @@ func (m *Mem) Flush() error {
 		return fmt.Errorf("disk: mem: flush: %w", ErrClosed)
 	}
 	if m.armed && m.stopIn == 0 {
+		if !m.cut && m.onCut != nil {
+			m.onCut() // under m.mu: it must not call m
+		}
 		m.cut = true
 		return fmt.Errorf("disk: mem: flush: %w", ErrPowerCut)
 	}
