@@ -67,6 +67,9 @@ type checkFlags struct {
 	// history is a file a checker with History re-checks.
 	history string
 	jobs    int
+	// requireStates is --require-states: states the run must reach
+	// (coverage.ParseRequired), else it fails with exit 1.
+	requireStates string
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
@@ -154,6 +157,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.BoolVar(&f.forever, "forever", false, "run until interrupted (Ctrl-C: exit 130), with no budget or case limit")
 	fl.StringVar(&f.replay, "replay", "", "replay a trace file written by an earlier run instead of generating cases")
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
+	fl.StringVar(&f.requireStates, "require-states", "", "fail (exit 1) unless the run reaches these engine states: events (extent-reset,...), phase:NAME, sched-POLICY or cells OP×FAULT×PHASE ('*' for any part), comma-separated")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
@@ -398,6 +402,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	if f.jobs < 0 {
 		return usagef("check: --jobs %d: give a number of worker processes, or 0 for one per CPU", f.jobs)
+	}
+	if f.requireStates != "" {
+		if _, err := coverage.ParseRequired(f.requireStates); err != nil {
+			return usagef("check %s: %v", checker, err)
+		}
 	}
 	switch {
 	case f.forever && (fl.Changed("budget") || fl.Changed("cases")):
@@ -685,7 +694,7 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 	}
 	switch res.Verdict {
 	case checkers.Pass:
-		return nil
+		return requireStates(w, res, f.requireStates, path)
 	case checkers.Interrupted:
 		var ie interruptedError
 		if !errors.As(interrupt, &ie) {
@@ -709,6 +718,34 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 		msg += fmt.Sprintf("; minimized to %d ops: %s", len(v.Ops), v.Replay)
 	}
 	return violationError{msg: msg, quiet: f.worker}
+}
+
+// requireStates fails a passing run that did not reach every state of
+// list (--require-states), naming those it missed: exit 1, as a
+// violation, since a generator that stops reaching a state stops testing
+// it.
+func requireStates(w io.Writer, res checkers.Result, list, path string) error {
+	if list == "" {
+		return nil
+	}
+	names, err := coverage.ParseRequired(list)
+	if err != nil {
+		return usageError{err}
+	}
+	missing := names
+	if res.Coverage != nil {
+		missing = res.Coverage.Missing(names)
+	}
+	if len(missing) == 0 {
+		fmt.Fprintf(w, "required states reached: %s\n", strings.Join(names, ", "))
+		return nil
+	}
+	msg := fmt.Sprintf("%s checker on %s (%s) did not reach required states: %s; result: %s",
+		res.Checker, res.Engine, res.SeedLabel(), strings.Join(missing, ", "), path)
+	if res.Coverage == nil {
+		msg += " (the run recorded no states: an engine without an observer, or a replay)"
+	}
+	return violationError{msg: msg}
 }
 
 // checkJobs is the number of worker processes a check runs: --jobs, one
