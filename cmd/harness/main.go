@@ -208,6 +208,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newCheckCmd(),
 		newMutantsCmd(),
 		newCompareCmd(),
+		newCoverageCmd(),
 		newGateCmd(),
 		newNightlyCmd(),
 		newInternalCmd(),
