@@ -213,6 +213,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newMergeCmd(),
 		newPlanCmd(),
 		newCompareCmd(),
+		newCoverageCmd(),
 		newGateCmd(),
 		newNightlyCmd(),
 		newInternalCmd(),

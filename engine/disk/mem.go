@@ -59,6 +59,7 @@ type Mem struct {
 	// cutTime is when power was cut (the refused IO, or Cut), on the
 	// monotonic clock: a concurrent history orders its ops against it.
 	cutTime time.Time
+	onCut   func() // OnPowerCut
 }
 
 // memWrite is a pending write: its bytes are arena[at:at+n] (new) and
@@ -151,6 +152,15 @@ func (m *Mem) Disarm() (cut bool) {
 	return false
 }
 
+// OnPowerCut sets fn to be called when a power cut armed by StopAfter
+// lands (once per StopAfter), with m's lock held: fn must not call m. A
+// coverage recorder attributes the crash to the engine's phase then.
+func (m *Mem) OnPowerCut(fn func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onCut = fn
+}
+
 // Cut cuts m's power now, from another goroutine while IO is in flight: a
 // dirty reboot at an instant rather than after a count of IOs. Every write
 // and flush that has not taken m's lock yet fails with ErrPowerCut and
@@ -205,6 +215,9 @@ func (m *Mem) powerCut(op string, off int64, n int) error {
 // held.
 func (m *Mem) powerOff() {
 	if !m.cut {
+		if m.onCut != nil {
+			m.onCut() // under m.mu: it must not call m
+		}
 		m.cut, m.cutTime = true, time.Now()
 	}
 }
