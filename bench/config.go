@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -75,6 +76,15 @@ type Config struct {
 	// Keep leaves each run's data directory in place (its path is printed
 	// and recorded as the run's kept_dir) instead of removing it.
 	Keep bool `json:"keep,omitempty"`
+	// Shard, when set, makes this bench shard Index of Count of a fleet
+	// run (harness bench --shard i/N): it runs the repetitions r with
+	// (r-1) mod Count = Index, and harness merge joins the shards.
+	Shard *shard.Meta `json:"shard,omitempty"`
+}
+
+// owns reports whether repetition rp (1-based) is this bench's to run.
+func (c *Config) owns(rp int) bool {
+	return c.Shard == nil || c.Shard.Shard().Owns(rp-1)
 }
 
 // Defaults and limits.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 )
 
 // SchemaVersion names the layout of Report; it changes whenever a field's
@@ -40,6 +41,9 @@ type Report struct {
 	Probe   *Probe `json:"probe,omitempty"`
 	Config  Config `json:"config"`
 	Runs    []Run  `json:"runs"`
+	// Shards lists the shards of a fleet run harness merge joined into
+	// this report (Config.Shard names a single shard's).
+	Shards []shard.Meta `json:"shards,omitempty"`
 }
 
 // Run is the measurement of one engine on one workload, one repetition.
@@ -87,6 +91,11 @@ type Run struct {
 	WriteAmplification float64       `json:"write_amplification,omitempty"`
 	// Histograms names the .hgrm percentile files written per op type.
 	Histograms map[string]string `json:"histograms,omitempty"`
+	// HistogramsHDR names the files holding the same histograms whole, in
+	// HdrHistogram's compressed encoding (base64 text, values in ns): a
+	// .hgrm keeps only percentile points, and harness merge needs every
+	// bucket to merge the shards of a fleet run exactly.
+	HistogramsHDR map[string]string `json:"histograms_hdr,omitempty"`
 	// Error is set when the run ended early on an engine failure.
 	Error string `json:"error,omitempty"`
 	// Ended says why a run that did not fail ended before its duration or

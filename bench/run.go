@@ -199,9 +199,17 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		}
 		rep.Probe = p
 	}
-	total := r.Config.Repeat * len(plans) * len(engines)
+	total := 0
+	for rp := 1; rp <= r.Config.Repeat; rp++ {
+		if r.Config.owns(rp) {
+			total += len(plans) * len(engines)
+		}
+	}
 	n := 0
 	for rp := 1; rp <= r.Config.Repeat; rp++ {
+		if !r.Config.owns(rp) {
+			continue // another shard's
+		}
 		for _, p := range plans {
 			for _, e := range engines {
 				if ctx.Err() != nil {

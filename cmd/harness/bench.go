@@ -45,6 +45,7 @@ func newBenchCmd() *cobra.Command {
 		suite     string
 		quiet     bool
 		noPreload bool
+		shardFlag string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -105,6 +106,9 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 				}
 				applySuite(cmd, &cfg, st)
 			}
+			if err := applyBenchShard(shardFlag, &cfg); err != nil {
+				return err
+			}
 			return runBench(cmd, benchDrivers(), cfg, quiet)
 		},
 	}
@@ -133,6 +137,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.Int64Var(&cfg.Records, "records", 0, "records of every workload that loads some (not a fill), unless its spec gives records= (0: each workload's own)")
 	f.StringVar(&cfg.Values, "values", "", "value sizes of every workload, as a values= term (4KiB, uniform:100B:10KiB), unless its spec gives its own")
 	f.StringVar(&suite, "suite", "", "a named suite of workloads at a stated scale: "+suiteList()+"; flags given win over its settings")
+	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)
 	return cmd
