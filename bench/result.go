@@ -157,6 +157,15 @@ type TimelinePoint struct {
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
 	MaxUs     float64 `json:"max_us"`
+	// BytesWritten is the value bytes the second's writes wrote.
+	BytesWritten int64 `json:"bytes_written,omitempty"`
+	// DeviceWriteBytes is the device bytes the process wrote in the second
+	// (/proc/self/io), SpaceBytes the space the run's directory took at its
+	// end, and ReclaimedBytes the device bytes written so far beyond the
+	// growth of that space: written into space the engine had freed.
+	DeviceWriteBytes int64 `json:"device_write_bytes,omitempty"`
+	SpaceBytes       int64 `json:"space_bytes,omitempty"`
+	ReclaimedBytes   int64 `json:"reclaimed_bytes,omitempty"`
 }
 
 // ReadReport reads a report written by WriteReport, with an error naming

@@ -449,14 +449,24 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	}
 	cpu := cpuTime()
 	res := startResources()
+	var space *spaceSampler
+	if p.w.Config().Capacity > 0 {
+		space = startSpaceSampler(dir)
+	}
 	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, ph)
 	cpu = cpuTime() - cpu
 	stopProfile()
 	if m == nil {
 		res.finish(0, 0, 0)
+		if space != nil {
+			space.finish(nil)
+		}
 		return nil, nil, runErr
 	}
 	m.fill(run)
+	if space != nil {
+		space.finish(run.Timeline)
+	}
 	run.MeasuredCPUSec = cpu.Seconds()
 	run.Resources = res.finish(run.Ops+run.Errors+run.Misses, run.Bytes-run.BytesWritten, run.BytesWritten)
 	if hasStats {
