@@ -2,10 +2,13 @@ package shardstore
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/iotrace"
 )
 
 // A store on a simulated device (device=hdd or device=ssd): OpenDir makes
@@ -49,14 +52,18 @@ func simOptionDefs() []engine.OptionDef {
 			Doc: "simulated device's media rate per second (0: hdd 160MB, ssd 2GB)"},
 		{Name: "write-cache", Kind: engine.KindBool, Default: "false",
 			Doc: "simulated hard disk's volatile write cache: writes cost the link transfer, the next flush the media"},
+		{Name: "io-trace", Kind: engine.KindString, Default: "",
+			Doc: "record every device IO into this file (engine/iotrace format; rewritten at each open; relative paths are inside the engine's directory); on a real device it costs the scheduler its native asynchronous IO"},
 	}
 }
 
-// simFromSpec sets opts.Sim from a spec's device options.
+// simFromSpec sets opts.Sim and opts.IOTrace from a spec's device
+// options.
 func simFromSpec(o engine.Options, opts *Options) {
 	if !o.Has("device") {
 		return
 	}
+	opts.IOTrace = o.String("io-trace")
 	kind := o.String("device")
 	if kind == "file" {
 		return
@@ -76,14 +83,20 @@ func simFromSpec(o engine.Options, opts *Options) {
 }
 
 // openSim is OpenDir on a simulated device.
-func openSim(opts Options) (*Store, error) {
+func openSim(dir string, opts Options) (*Store, error) {
 	dev, err := disk.NewSim(opts.DeviceBytes, CheckSectorBytes, *opts.Sim)
 	if err != nil {
 		return nil, fmt.Errorf("shardstore: device=%s: %w: %w", opts.Sim.Kind, err, engine.ErrInvalidArgument)
 	}
 	opts.Clock = dev.Clock()
-	s, err := Open(dev, opts)
+	start := dev.Clock().Now()
+	d, err := traced(dev, dir, opts, func() time.Duration { return dev.Clock().Now().Sub(start) })
 	if err != nil {
+		return nil, err
+	}
+	s, err := Open(d, opts)
+	if err != nil {
+		d.Close()
 		return nil, err
 	}
 	s.ownDev = true
@@ -104,4 +117,28 @@ func (s *Store) simMetrics(m map[string]float64) {
 	m["sim_busy_seconds"] = st.Busy.Seconds()
 	m["sim_seek_bytes"] = float64(st.SeekBytes)
 	m["sim_clock_seconds"] = float64(s.sim.Clock().Now().Sub(time.Unix(0, 0))) / 1e9
+}
+
+// traced wraps dev in an iotrace.Recorder writing opts.IOTrace (relative
+// to dir), timed by now (nil: the wall clock); without opts.IOTrace it is
+// dev.
+func traced(dev disk.Device, dir string, opts Options, now iotrace.Now) (disk.Device, error) {
+	if opts.IOTrace == "" {
+		return dev, nil
+	}
+	path := opts.IOTrace
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("shardstore: io-trace=%s: %w", opts.IOTrace, err)
+	}
+	w, err := iotrace.NewWriter(f, iotrace.Header{Virtual: opts.Sim != nil})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("shardstore: io-trace=%s: %w", opts.IOTrace, err)
+	}
+	// The superblock's slots are in extent 0.
+	return iotrace.NewRecorder(dev, w, iotrace.RecorderOptions{Now: now, SuperblockBytes: opts.ExtentBytes}), nil
 }

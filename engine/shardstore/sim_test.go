@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/iotrace"
 )
 
 // simRun opens shardstore on spec (a simulated device), runs n puts of
@@ -101,5 +103,51 @@ func TestSimVirtualTime(t *testing.T) {
 	ssd, _ := simRun(t, "shardstore:device=ssd", n)
 	if hdd < 100*ssd {
 		t.Errorf("hdd %v, ssd %v: want the hard disk far slower", hdd, ssd)
+	}
+}
+
+// TestIOTrace: io-trace= records every IO of a store on a simulated disk
+// in virtual time, superblock writes marked, and the file reads back.
+func TestIOTrace(t *testing.T) {
+	dir := t.TempDir()
+	d := Driver()
+	sp, _ := engine.ParseSpec("shardstore:device=hdd,io-trace=io.trace")
+	o, err := engine.Resolve(sp, d.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 20 {
+		if err := e.Put(ctx, fmt.Appendf(nil, "k%d", i), make([]byte, 3000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := e.(*Store).SimDevice().Stats()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, recs, err := iotrace.ReadFile(filepath.Join(dir, "io.trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := iotrace.Summarize(recs)
+	if !h.Virtual || int64(s.Writes) < st.Writes || int64(s.Flushes) < st.Flushes || s.Flushes < 20 {
+		t.Errorf("trace: %+v; device before close: %+v", s, st)
+	}
+	sb := 0
+	for _, r := range recs {
+		if r.Source == iotrace.Superblock {
+			sb++
+		}
+	}
+	if sb == 0 {
+		t.Error("no superblock write marked")
 	}
 }
