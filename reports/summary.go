@@ -318,13 +318,15 @@ func (t table) write(b *strings.Builder) {
 	}
 }
 
-// simulatedSpecs lists the specs of the runs on a simulated device
-// (bench.Run.Simulated), in order.
+// simulatedSpecs lists the engines (as the tables label them) of the runs
+// on a simulated device (bench.Run.Simulated), in order.
 func simulatedSpecs(r *bench.Report) []string {
 	var out []string
-	for _, run := range r.Runs {
-		if run.Simulated && !slices.Contains(out, run.Spec) {
-			out = append(out, run.Spec)
+	labels := engineLabels(r.Runs)
+	for i, run := range r.Runs {
+		l := strings.TrimSuffix(labels[i], " (simulated)")
+		if run.Simulated && !slices.Contains(out, l) {
+			out = append(out, l)
 		}
 	}
 	return out

@@ -12,7 +12,9 @@ import (
 )
 
 // A store on a simulated device (device=hdd or device=ssd): OpenDir makes
-// a disk.Sim of DeviceBytes in memory instead of opening a file, and runs
+// a disk.Sim of DeviceBytes in memory (its pages allocated as they are
+// written: the default 4 GiB costs what the run writes) instead of
+// opening a file, and runs
 // the store on the Sim's virtual clock, which every IO advances by its
 // modeled service time. The store's timers (the flush cadence, the IO
 // scheduler's holds) then fire in virtual time too, so a run does the
@@ -32,17 +34,13 @@ import (
 // ones), a SATA 6 Gb/s link (600 MB/s) and the write cache off, as
 // storage nodes that flush for durability commonly run them.
 
-// SimDeviceBytesDefault is the size of a simulated device when the spec
-// gives no size=: it is kept in memory.
-const SimDeviceBytesDefault = 256 << 20
-
 // simOptionDefs are the spec's options of a simulated device.
 func simOptionDefs() []engine.OptionDef {
 	h := disk.HDDModel{}
 	h.EnsureDefaults(1)
 	return []engine.OptionDef{
 		{Name: "device", Kind: engine.KindEnum, Default: "file", Choices: []string{"file", "hdd", "ssd"},
-			Doc: "file: a real device file; hdd or ssd: a simulated device in memory (size= default 256MiB) whose modeled service times drive a virtual clock"},
+			Doc: "file: a real device file; hdd or ssd: a simulated device of size= bytes in memory (pages allocated as written) whose modeled service times drive a virtual clock"},
 		{Name: "capacity", Kind: engine.KindSize, Default: "0",
 			Doc: "simulated disk's capacity, for the seek curve (0: size=, the store spans the whole stroke)"},
 		{Name: "rpm", Kind: engine.KindInt, Default: fmt.Sprint(int(h.RPM)), Doc: "simulated hard disk's spindle speed"},
@@ -77,9 +75,6 @@ func simFromSpec(o engine.Options, opts *Options) {
 		so.HDD.Bandwidth, so.SSD.Bandwidth = float64(bw), float64(bw)
 	}
 	opts.Sim = so
-	if !o.IsSet("size") {
-		opts.DeviceBytes = SimDeviceBytesDefault
-	}
 }
 
 // openSim is OpenDir on a simulated device.
