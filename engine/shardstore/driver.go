@@ -205,6 +205,7 @@ func OptionsFromSpec(o engine.Options) Options {
 		IODepth:         int(o.Int("io-depth")),
 		SkipPrewrite:    !o.Bool("prewrite"),
 		Mutant:          o.String("mutant"),
+		Observer:        o.Observer(),
 	}
 	simFromSpec(o, &opts) // sim.go
 	return opts

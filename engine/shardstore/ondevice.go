@@ -178,6 +178,7 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 		opts.IODepth = int(o.Int("io-depth"))
 	}
 	opts.Mutant = o.String("mutant")
+	opts.Observer = o.Observer()
 	d, err := OnDevice(opts, size)
 	if err != nil {
 		return engine.OnDevice{}, fmt.Errorf("engine %s: %w", o.Spec(), err)

@@ -2,6 +2,7 @@ package iosched
 
 import (
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
@@ -57,6 +58,9 @@ func (s *Scheduler) take() []io {
 	// may reorder it.
 	qs := slices.Clone(s.active)
 	s.policy.plan(p, qs)
+	if len(p.ios) > 0 {
+		engine.Emit(s.opts.Observer, s.planEvent)
+	}
 	for _, x := range p.ios {
 		x.q.taken += len(x.writes)
 	}
