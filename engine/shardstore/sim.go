@@ -50,8 +50,8 @@ func simOptionDefs() []engine.OptionDef {
 			Doc: "simulated device's media rate per second (0: hdd 160MB, ssd 2GB)"},
 		{Name: "write-cache", Kind: engine.KindBool, Default: "false",
 			Doc: "simulated hard disk's volatile write cache: writes cost the link transfer, the next flush the media"},
-		{Name: "io-trace", Kind: engine.KindString, Default: "",
-			Doc: "record every device IO into this file (engine/iotrace format; rewritten at each open; relative paths are inside the engine's directory); on a real device it costs the scheduler its native asynchronous IO"},
+		{Name: "io-trace", Kind: engine.KindString, Default: "none",
+			Doc: "record every device IO into this file (none: no trace; engine/iotrace format, rewritten at each open; a relative path is inside the engine's directory); on a real device it costs the scheduler its native asynchronous IO"},
 	}
 }
 
@@ -61,7 +61,9 @@ func simFromSpec(o engine.Options, opts *Options) {
 	if !o.Has("device") {
 		return
 	}
-	opts.IOTrace = o.String("io-trace")
+	if t := o.String("io-trace"); t != "none" {
+		opts.IOTrace = t
+	}
 	kind := o.String("device")
 	if kind == "file" {
 		return
