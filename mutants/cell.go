@@ -68,6 +68,13 @@ func ParseDetector(s string) (Detector, error) {
 func Detectors(cs []checkers.Checker) []Detector {
 	var ds []Detector
 	for _, c := range cs {
+		if c.Engines {
+			// It compares option sets of one engine, and a mutant is
+			// on in every one of them (one switch per process): it
+			// detects no mutant, and needs more than the one spec a
+			// cell gives it.
+			continue
+		}
 		modes := []checkers.Mode{{Device: true}}
 		if len(c.Modes) > 0 {
 			modes = c.Modes
