@@ -128,6 +128,10 @@ type Run struct {
 	// child process of a failed run wrote to stderr (a panic's goroutine
 	// dump, say): its start and its end, if it was long.
 	ChildLog string `json:"child_log,omitempty"`
+	// Simulated says the engine ran on a simulated device (shardstore's
+	// device=hdd|ssd) and the run's latencies, throughput and elapsed
+	// time are in the device model's virtual time, not the machine's.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // OpSummary is the count, throughput and latency of one op type.

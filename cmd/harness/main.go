@@ -220,6 +220,7 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newShardstoreCmd(),
 		newEnginesCmd(),
 		newWorkloadsCmd(),
+		newIOTraceCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {

@@ -78,9 +78,18 @@
 // FaultyOptions.Sleep is set, so IO-scheduling policies can be compared
 // deterministically and fast.
 //
+// # Sim
+//
+// Sim is a simulated device for running a whole engine in virtual time: a
+// Mem whose every IO advances a conc.ManualClock (Sim.Clock, which the
+// engine is given as its clock) by the service time of a hard-disk model
+// (HDDModel, with an optional volatile write cache drained at Flush) or an
+// SSD model (SSDModel), one IO at a time. Sim.Observe sees every IO with
+// its virtual start and service time.
+//
 // # Concurrency
 //
-// File, Mem and Faulty are safe for concurrent use by multiple goroutines.
+// File, Mem, Faulty and Sim are safe for concurrent use by multiple goroutines.
 // Mem serializes all IO on one mutex; File issues concurrent IOs to the
 // kernel in parallel.
 package disk
