@@ -45,6 +45,7 @@ func newBenchCmd() *cobra.Command {
 		quiet     bool
 		noPreload bool
 		shardFlag string
+		results   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -99,7 +100,11 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if err := applyBenchShard(shardFlag, &cfg); err != nil {
 				return err
 			}
-			return runBench(cmd, benchDrivers(), cfg, quiet)
+			prefix := ""
+			if cfg.Shard != nil {
+				prefix = cfg.Shard.Shard().Suffix()
+			}
+			return withResults(cmd, "bench", results, cfg.Out, prefix, func() error { return runBench(cmd, benchDrivers(), cfg, quiet) })
 		},
 	}
 	f := cmd.Flags()
@@ -124,6 +129,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
+	f.StringVar(&results, "results", "", "also upload --out to this results store: s3://bucket/prefix or a directory (a shard: under shard-i-of-N)")
 	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)
