@@ -127,7 +127,7 @@ func TestFleetCheckMergesToOneRun(t *testing.T) {
 // bug: every shard finds it, and the merge keeps one entry with the count
 // of the shards that found it, exiting 1.
 func TestFleetCheckDedupsViolations(t *testing.T) {
-	const n = 3
+	const n = 2
 	dir := t.TempDir()
 	shards := filepath.Join(dir, "shards")
 	runShards(t, "batch", n, exitViolation, "check", "conformance", "--engine", "stale-delete", "--cases", "200", "--budget", "0", "--out", shards, "--quiet")
