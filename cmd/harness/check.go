@@ -21,6 +21,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/differential"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
@@ -37,6 +38,8 @@ var checkerTable = []checkers.Checker{
 	conformance.Checker(),
 	crash.Checker(),
 	linearize.Checker(),
+	linearize.DurableChecker(),
+	differential.Checker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -446,7 +449,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			return err
 		}
 	}
-	d, o, err := resolveCheckEngine(f.engine)
+	targets, first, err := checkTargets(chk, f.engine)
+	if err != nil {
+		return err
+	}
+	d, o, err := resolveCheckEngine(first)
 	if err != nil {
 		if f.engineFrom != "--engine" {
 			return usagef("check %s: %s: %v", checker, f.engineFrom, err)
@@ -485,6 +492,8 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
+			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
 			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
 				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))
@@ -532,7 +541,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
-	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
+	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
