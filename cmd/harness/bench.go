@@ -46,6 +46,7 @@ func newBenchCmd() *cobra.Command {
 		quiet     bool
 		noPreload bool
 		shardFlag string
+		results   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -109,7 +110,11 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if err := applyBenchShard(shardFlag, &cfg); err != nil {
 				return err
 			}
-			return runBench(cmd, benchDrivers(), cfg, quiet)
+			prefix := ""
+			if cfg.Shard != nil {
+				prefix = cfg.Shard.Shard().Suffix()
+			}
+			return withResults(cmd, "bench", results, cfg.Out, prefix, func() error { return runBench(cmd, benchDrivers(), cfg, quiet) })
 		},
 	}
 	f := cmd.Flags()
@@ -137,6 +142,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.Int64Var(&cfg.Records, "records", 0, "records of every workload that loads some (not a fill), unless its spec gives records= (0: each workload's own)")
 	f.StringVar(&cfg.Values, "values", "", "value sizes of every workload, as a values= term (4KiB, uniform:100B:10KiB), unless its spec gives its own")
 	f.StringVar(&suite, "suite", "", "a named suite of workloads at a stated scale: "+suiteList()+"; flags given win over its settings")
+	f.StringVar(&results, "results", "", "also upload --out to this results store: s3://bucket/prefix or a directory (a shard: under shard-i-of-N)")
 	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)

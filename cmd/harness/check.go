@@ -79,6 +79,7 @@ type checkFlags struct {
 	// the flag or the fleet's environment), goes into its Result, and
 	// stemSuffix names the shard in the Result's file (applyCheckShard).
 	shard      string
+	results    string // --results: a store the Result and traces are uploaded to
 	shardMeta  *shard.Meta
 	stemSuffix string
 	// requireStates is --require-states: states the run must reach
@@ -177,6 +178,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.StringVar(&f.requireStates, "require-states", "", "fail (exit 1) unless the run reaches these engine states: events (extent-reset,...), phase:NAME, sched-POLICY or cells OP×FAULT×PHASE ('*' for any part), comma-separated")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
 	fl.StringVar(&f.shard, "shard", "", shardFlagUsage)
+	fl.StringVar(&f.results, "results", "", "also upload --out (a shard: its own folder) to this results store: s3://bucket/prefix or a directory")
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
@@ -189,7 +191,10 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 			Long:    chk.Doc + "\n\n" + checkExitCodes,
 			Example: chk.Example,
 			Args:    cobra.NoArgs,
-			RunE:    func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, chk, *f) },
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				dir, prefix := checkResultsDir(*f)
+				return withResults(cmd, "check "+chk.Name, f.results, dir, prefix, func() error { return runCheck(cmd, chk, *f) })
+			},
 		}
 		// Every checker has both flags, so that one given to a checker
 		// that does not take it is refused with a reason (see runCheck).
