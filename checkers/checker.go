@@ -56,6 +56,22 @@ type Checker struct {
 	// what the engine did instead. Only c.OutDir and c.Replay matter; a
 	// file it cannot read as written is ErrBadTrace.
 	History func(ctx context.Context, c Config, file string) (Result, error)
+	// ReplayArg, if set, takes --replay's argument as the checker's own
+	// replay string (the interleave checker's schedule), not a trace file.
+	ReplayArg func(ctx context.Context, c Config, arg string) (Result, error)
+	// Settings are flags of this checker alone (--depth, --harness); their
+	// values reach it in Config.Settings, and a bad one is ErrBadTrace.
+	Settings []Setting
+	// Tags are the build tags the checker needs ("interleave"); Built says
+	// this binary has them. When it does not, the harness builds itself
+	// with them (cached by source hash) and runs the check in that binary.
+	Tags  string
+	Built bool
+}
+
+// Setting is a checker's own flag: a string, parsed by the checker.
+type Setting struct {
+	Name, Default, Usage string
 }
 
 // Mode is one choice of a checker's --mode.
@@ -106,6 +122,9 @@ type Config struct {
 	// while minimizing (a hang takes an op timeout per shrink step) then
 	// leaves the violation behind instead of nothing.
 	Found func(Violation)
+	// Settings holds the values of the checker's own flags (Checker.Settings),
+	// by name, defaults filled in.
+	Settings map[string]string
 }
 
 // ChildEnv marks a harness process started by the harness itself (a check

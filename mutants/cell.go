@@ -68,6 +68,14 @@ func ParseDetector(s string) (Detector, error) {
 func Detectors(cs []checkers.Checker) []Detector {
 	var ds []Detector
 	for _, c := range cs {
+		if c.Tags != "" {
+			// A checker that needs build tags (interleave) runs in a
+			// binary built with them; the cells' binary has -tags mutants
+			// only, so such a checker is not a detector (yet): its tests
+			// (checkers/interleave, -tags "interleave mutants") score the
+			// concurrency mutants instead.
+			continue
+		}
 		modes := []checkers.Mode{{Device: true}}
 		if len(c.Modes) > 0 {
 			modes = c.Modes

@@ -173,8 +173,11 @@ func (v *env) fill(n, size int) error {
 }
 
 func reclaimCompact(v *env) error {
-	const n = 12
-	if err := v.fill(n, 300+v.rng.IntN(400)); err != nil {
+	// Over 64 KiB of values, half overwritten: the first data extent is
+	// sealed with dead bytes, a candidate for reclamation, while the
+	// client's key may live on it.
+	const n = 16
+	if err := v.fill(n, 2500+v.rng.IntN(1500)); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	k := key(v.rng.IntN(n))
@@ -203,14 +206,16 @@ func reclaimCompact(v *env) error {
 }
 
 func background(v *env) error {
-	const n = 8
-	if err := v.fill(n, 200+v.rng.IntN(300)); err != nil {
+	// The clients' puts cross from one data extent to the next while
+	// reclamation picks its victims among the sealed ones.
+	const n = 12
+	if err := v.fill(n, 2000+v.rng.IntN(1500)); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	client := func(lo int) func() error {
 		return func() error {
 			for i := lo; i < n; i += 2 {
-				if err := v.put(key(i), v.value(key(i), 3, 150)); err != nil {
+				if err := v.put(key(i), v.value(key(i), 3, 3000)); err != nil {
 					return err
 				}
 				if err := v.get(key(i)); err != nil {

@@ -26,6 +26,13 @@ func TestCatchesConcurrencyMutants(t *testing.T) {
 		// #12: a writer waiting for room in the dependency graph unseen by
 		// the IO scheduler: every task blocks.
 		{"admit-wait-unseen", "backpressure", "pct", 3, 20, "deadlock"},
+		// #11: a put appends to an extent and indexes it without the put
+		// gate, so reclamation drops the chunk and resets the extent: the
+		// locator names a stale generation.
+		{"put-without-gate", "background", "pct", 3, 60, "stale"},
+		// #16: evacuation points the key at its copy using the entry it
+		// read before a client's put of the same key: the old value returns.
+		{"evacuation-overwrites-write", "background", "pct", 3, 60, "get k"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			mutant.ReleaseAll()
@@ -41,7 +48,7 @@ func TestCatchesConcurrencyMutants(t *testing.T) {
 				seed := caseSeed(1, i)
 				var cr caseResult
 				if tc.strategy == "pct" {
-					cr = runCase(tg, h, seed, NewPCT(seed, tc.depth, 4000), StepsDefault)
+					cr = runCase(tg, h, seed, NewPCT(seed, tc.depth, pctSteps), StepsDefault)
 				} else {
 					cr = runCase(tg, h, seed, NewRandom(seed), StepsDefault)
 				}

@@ -22,6 +22,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
 	"github.com/gauntlet-kv/gauntlet/checkers/differential"
+	"github.com/gauntlet-kv/gauntlet/checkers/interleave"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
@@ -40,6 +41,7 @@ var checkerTable = []checkers.Checker{
 	linearize.Checker(),
 	linearize.DurableChecker(),
 	differential.Checker(),
+	interleave.Checker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -69,7 +71,9 @@ type checkFlags struct {
 	clients int
 	// history is a file a checker with History re-checks.
 	history string
-	jobs    int
+	// replayArg says --replay is the checker's replay string, not a file.
+	replayArg bool
+	jobs      int
 	// shard is --shard i/N; shardMeta, set when the run is a shard (by
 	// the flag or the fleet's environment), goes into its Result, and
 	// stemSuffix names the shard in the Result's file (applyCheckShard).
@@ -79,6 +83,9 @@ type checkFlags struct {
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
+	// settings are the values of the checker's own flags
+	// (checkers.Checker.Settings), by name.
+	settings map[string]*string
 	// quiet and statusInterval: the progress (the parent's, not a
 	// worker's).
 	quiet          bool
@@ -198,6 +205,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().StringVar(&f.history, "history", "", "")
 			c.Flags().MarkHidden("history")
+		}
+		for _, st := range chk.Settings {
+			if f.settings == nil {
+				f.settings = map[string]*string{}
+			}
+			f.settings[chk.Name+"."+st.Name] = c.Flags().String(st.Name, st.Default, st.Usage)
 		}
 		if len(chk.Modes) > 0 {
 			c.Flags().StringVar(&f.mode, "mode", "", modeUsage(chk.Modes))
@@ -399,6 +412,19 @@ func checkersWith(keep func(checkers.Checker) bool) string {
 func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	fl := cmd.Flags()
 	checker := chk.Name
+	if chk.Tags != "" && !chk.Built {
+		// The checker exists only in a binary built with its tags: run
+		// this command line in one.
+		args, _ := cmd.Context().Value(argsKey{}).([]string)
+		if args == nil {
+			args = os.Args[1:]
+		}
+		tags := chk.Tags
+		if strings.Contains(f.engine, "mutant=") {
+			tags += " mutants" // a seeded bug needs the switch too
+		}
+		return runTagged(cmd.Context(), "check "+checker, tags, f.out, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
 	f.engineFrom, f.modeFrom, f.faultsFrom = "--engine", "--mode", "--faults"
 	if f.cases < 0 {
 		return usagef("check: --cases %d: give a positive number of cases", f.cases)
@@ -434,7 +460,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		return recheckHistory(cmd, chk, f)
 	}
 	var tr *workloads.Trace
-	if f.replay != "" {
+	if f.replay != "" && chk.ReplayArg == nil {
 		t, err := readTrace(f.replay)
 		if err != nil {
 			return err
@@ -553,12 +579,22 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if c.Cases == 0 {
 		c.Cases = checkers.CasesUnlimited // the budget decides
 	}
+	if len(chk.Settings) > 0 {
+		c.Settings = map[string]string{}
+		for _, st := range chk.Settings {
+			c.Settings[st.Name] = *f.settings[checker+"."+st.Name]
+		}
+	}
 	c.Live = new(checkers.Live)
 	if tr == nil {
 		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed)+f.stemSuffix, c.Live, time.Now())
 	}
 	var res checkers.Result
-	if tr != nil {
+	if f.replay != "" && chk.ReplayArg != nil {
+		f.replayArg = true
+		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s\n", f.replay)
+		res, err = chk.ReplayArg(ctx, c, f.replay)
+	} else if tr != nil {
 		res, err = chk.Replay(ctx, c, *tr)
 	} else {
 		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine), c.Live)
@@ -566,6 +602,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		stopMeter()
 	}
 	if errors.Is(err, checkers.ErrBadTrace) {
+		if f.replay == "" {
+			return usagef("check %s: %v", checker, err)
+		}
 		return usagef("check %s: --replay %s: %v", checker, f.replay, err)
 	}
 	if err != nil {
@@ -674,6 +713,9 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 	name := stem + f.stemSuffix + ".json"
 	if f.replay != "" {
 		name = strings.TrimSuffix(filepath.Base(f.replay), filepath.Ext(f.replay)) + "-replay.json"
+		if f.replayArg {
+			name = stem + "-replay.json" // the argument is a replay string, not a file
+		}
 	}
 	if f.history != "" {
 		name = strings.TrimSuffix(filepath.Base(f.history), filepath.Ext(f.history)) + "-recheck.json"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -360,19 +359,5 @@ func mutantsHarness(ctx context.Context, out string, log io.Writer) (string, err
 	if mutant.Built() {
 		return os.Executable()
 	}
-	root, err := provenance.SourceRoot()
-	if err != nil {
-		return "", fmt.Errorf("mutants: this harness was built without -tags mutants and %v: run go run -tags mutants ./cmd/harness mutants from a checkout", err)
-	}
-	bin, err := filepath.Abs(filepath.Join(out, "bin", "harness-mutants"))
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(log, "mutants: building the harness with -tags mutants from %s\n", root)
-	c := exec.CommandContext(ctx, "go", "build", "-tags", "mutants", "-o", bin, "./cmd/harness")
-	c.Dir = root
-	if b, err := c.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mutants: go build -tags mutants ./cmd/harness in %s: %v: %s", root, err, strings.TrimSpace(string(b)))
-	}
-	return bin, nil
+	return taggedHarness(ctx, "mutants", []string{"mutants"}, out, log)
 }

@@ -1,6 +1,7 @@
 package conc
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -9,6 +10,9 @@ import (
 // users (checkers/interleave) compile in either; only the interleave
 // build's Run runs anything (sched.go), the default build's refuses
 // (run_off.go).
+
+// ErrNotControlled is Run's refusal in the default build.
+var ErrNotControlled = errors.New("conc: controlled executions need a binary built with -tags interleave")
 
 // Strategy picks the task that runs at each scheduling point where more
 // than one task could (checkers/interleave has random, PCT and replay).
