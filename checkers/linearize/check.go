@@ -142,6 +142,15 @@ func smallestFailure(h History, timeout time.Duration) (failure, bool) {
 	for _, k := range keys {
 		ops := byKey[k]
 		slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Call, b.Call) })
+		if h.Durable() {
+			// As durablePartition tells its copies, for the replay of
+			// the longest linearization below.
+			if i := slices.IndexFunc(ops, func(op Op) bool { return op.Kind == KindRecover }); i >= 0 {
+				for j := range ops {
+					ops[j].recovered = ops[i].version()
+				}
+			}
+		}
 		res, info := porcupine.CheckOperationsVerbose(m, operations(ops), timeout)
 		if res != porcupine.Illegal {
 			continue

@@ -1,11 +1,9 @@
 package linearize
 
 import (
-	"bytes"
 	"cmp"
 	"hash/fnv"
 	"slices"
-	"strings"
 
 	"github.com/anishathalye/porcupine"
 
@@ -13,50 +11,38 @@ import (
 )
 
 // durableState is a key's state in DurableModel: the version it holds
-// (cur), the versions a crash now could leave it with (cands: cur and
-// every version it held since the last Sync linearized, sorted), and
-// whether the crash has happened (then cur is the recovered version).
+// (cur), whether a crash now could leave the key with the version its
+// read-back after the crash found (reachable: that version is cur or one
+// the key held since the last Sync linearized), and whether the crash has
+// happened (then cur is the recovered version). fresh marks the initial
+// state, before the first op says which version was read back.
+//
+// Tracking only the read-back's version, not the set of every version a
+// crash could leave, keeps the states few: with a set, each subset of the
+// pending writes since the last Sync was a state of its own, and a key
+// with a few dozen writes cut by a full device was past porcupine's reach.
 type durableState struct {
-	cur     model.Version
-	cands   []model.Version
-	crashed bool
-}
-
-// compareVersions orders versions: absent first, then by value bytes.
-func compareVersions(a, b model.Version) int {
-	if a.Present != b.Present {
-		if !a.Present {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(a.Value, b.Value)
-}
-
-// with returns s.cands with v added, a new slice (states are values: an
-// earlier state porcupine backtracks to must not change).
-func (s durableState) with(v model.Version) []model.Version {
-	i, found := slices.BinarySearchFunc(s.cands, v, compareVersions)
-	if found {
-		return s.cands
-	}
-	return slices.Insert(slices.Clip(s.cands), i, v)
+	cur       model.Version
+	reachable bool
+	crashed   bool
+	fresh     bool
 }
 
 // DurableModel is the porcupine model of a durable history (one with Syncs
 // and a crash: History.Durable), partitioned by key like Model and
 // stepping put, get and delete with model.Step, the same specification.
 //
-// A key's state is its current version plus the versions a crash could
-// leave: every version it has held since the last Sync linearized (a
-// completed Sync is a durability barrier: it is copied into every key's
-// partition and, where porcupine places it, empties the key's candidates
-// down to its current version). The crash is the key's first recover op
-// (the read-back after recovery): it must find one of the candidates,
-// which becomes the key's version. An op of before the crash that is
-// linearized after it never took effect: a pending one may be (that is
-// how "possibly applied" includes "not applied"); one that returned
-// cannot, since it returned before the read-back was called.
+// A key's state is its current version and whether a crash now could
+// leave the version its recover op (the read-back after recovery) found:
+// whether that version is the current one or one the key held since the
+// last Sync linearized. A completed Sync is a durability barrier: it is
+// copied into every key's partition and, where porcupine places it,
+// forgets every version but the current one. The crash is the key's first
+// recover op: it must find a version a crash could leave, which becomes
+// the key's version. An op of before the crash that is linearized after
+// it never took effect: a pending one may be (that is how "possibly
+// applied" includes "not applied"); one that returned cannot, since it
+// returned before the read-back was called.
 //
 // So the recovered version must be the key's version after some prefix of
 // a linearization of the completed ops and a subset of the pending ones,
@@ -67,9 +53,13 @@ func (s durableState) with(v model.Version) []model.Version {
 func DurableModel() porcupine.Model {
 	return porcupine.Model{
 		Partition: durablePartition,
-		Init:      func() any { return durableState{cands: []model.Version{{}}} },
+		Init:      func() any { return durableState{fresh: true} },
 		Step: func(state, input, _ any) (bool, any) {
 			s, op := state.(durableState), input.(*Op)
+			if s.fresh {
+				// Nothing has happened to the key yet: it is absent.
+				s.fresh, s.reachable = false, !op.recovered.Present
+			}
 			if s.crashed {
 				switch {
 				case op.Kind == KindRecover:
@@ -84,13 +74,13 @@ func DurableModel() porcupine.Model {
 				if op.Return == Pending {
 					return true, s // promised nothing
 				}
-				return true, durableState{cur: s.cur, cands: []model.Version{s.cur}}
+				return true, durableState{cur: s.cur, reachable: s.cur.Equal(op.recovered)}
 			case KindRecover:
 				got := op.version()
-				if _, ok := slices.BinarySearchFunc(s.cands, got, compareVersions); !ok {
+				if !s.reachable || !got.Equal(op.recovered) {
 					return false, s
 				}
-				return true, durableState{cur: got, cands: []model.Version{got}, crashed: true}
+				return true, durableState{cur: got, reachable: true, crashed: true}
 			case model.KeyGet:
 				_, read := model.Step(s.cur, op.Kind, nil)
 				if op.Return != Pending && !read.Equal(op.version()) {
@@ -103,31 +93,17 @@ func DurableModel() porcupine.Model {
 				value = op.version().Value
 			}
 			next, _ := model.Step(s.cur, op.Kind, value)
-			return true, durableState{cur: next, cands: s.with(next)}
+			return true, durableState{cur: next, reachable: s.reachable || next.Equal(op.recovered)}
 		},
 		Equal: func(a, b any) bool {
 			x, y := a.(durableState), b.(durableState)
-			return x.crashed == y.crashed && x.cur.Equal(y.cur) &&
-				slices.EqualFunc(x.cands, y.cands, func(v, w model.Version) bool { return v.Equal(w) })
+			return x.crashed == y.crashed && x.reachable == y.reachable && x.fresh == y.fresh && x.cur.Equal(y.cur)
 		},
 		Hash: func(state any) uint64 {
 			s := state.(durableState)
 			h := fnv.New64a()
-			write := func(v model.Version) {
-				if v.Present {
-					h.Write([]byte{1})
-					h.Write(v.Value)
-				} else {
-					h.Write([]byte{0})
-				}
-			}
-			if s.crashed {
-				h.Write([]byte{2})
-			}
-			write(s.cur)
-			for _, v := range s.cands {
-				write(v)
-			}
+			h.Write([]byte{b2i(s.crashed) | b2i(s.reachable)<<1 | b2i(s.fresh)<<2 | b2i(s.cur.Present)<<3})
+			h.Write(s.cur.Value)
 			return h.Sum64()
 		},
 		DescribeOperation: func(input, _ any) string {
@@ -138,23 +114,32 @@ func DurableModel() porcupine.Model {
 	}
 }
 
-// describeDurable renders a durable state: "a1 (a crash may leave: absent,
-// a1)", or "recovered a1".
+func b2i(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// describeDurable renders a durable state: "#a1/10B (a crash now may
+// leave the version read back)", or "recovered #a1/10B".
 func describeDurable(s durableState) string {
-	if s.crashed {
+	switch {
+	case s.crashed:
 		return "recovered " + describeVersion(s.cur)
+	case s.fresh:
+		return "absent"
+	case s.reachable:
+		return describeVersion(s.cur) + " (a crash now may leave the version read back)"
 	}
-	var c []string
-	for _, v := range s.cands {
-		c = append(c, describeVersion(v))
-	}
-	return describeVersion(s.cur) + " (a crash may leave: " + strings.Join(c, ", ") + ")"
+	return describeVersion(s.cur) + " (a crash now may not leave the version read back: it was never written, or a Sync made a later one durable)"
 }
 
 // durablePartition splits a durable history by key, as partition does,
 // with every Sync that returned copied into each key's partition (a Sync
 // is a barrier on every key) and those that did not left out (they
-// promise nothing).
+// promise nothing). Each op is copied, and the copy told the version its
+// key's first recover op read (Op.recovered).
 func durablePartition(history []porcupine.Operation) [][]porcupine.Operation {
 	var syncs, rest []porcupine.Operation
 	for _, o := range history {
@@ -167,15 +152,28 @@ func durablePartition(history []porcupine.Operation) [][]porcupine.Operation {
 	}
 	parts := partition(rest)
 	for i := range parts {
+		var recovered model.Version
+		first := int64(-1)
+		for _, o := range parts[i] {
+			if op := o.Input.(*Op); op.Kind == KindRecover && (first < 0 || op.Call < first) {
+				recovered, first = op.version(), op.Call
+			}
+		}
 		parts[i] = append(parts[i], syncs...)
+		for j := range parts[i] {
+			c := *parts[i][j].Input.(*Op)
+			c.recovered = recovered
+			parts[i][j].Input, parts[i][j].Output = &c, &c
+		}
 		slices.SortStableFunc(parts[i], func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
 	}
 	return parts
 }
 
-// crashCut returns h's ops as a durable check sees them: an op called
-// before the crash that returned after it is pending, since in a real
-// crash its answer reaches no one (the device was cut while it ran).
+// crashCut returns h's ops as a durable check sees them: an op that
+// returned at or after the crash (called before it, or after it before the
+// client saw the cut) is pending, since in a real crash its answer reaches
+// no one.
 func crashCut(h History) []Op {
 	if h.Crash == 0 {
 		return h.Ops
@@ -183,7 +181,7 @@ func crashCut(h History) []Op {
 	ops := slices.Clone(h.Ops)
 	for i := range ops {
 		op := &ops[i]
-		if op.Kind != KindRecover && op.Call < h.Crash && op.Return != Pending && op.Return >= h.Crash {
+		if op.Kind != KindRecover && op.Return != Pending && op.Return >= h.Crash {
 			op.Return = Pending
 			op.Found, op.Failed = false, false
 			if op.Err == "" {

@@ -26,9 +26,9 @@ func TestCheckDurableHistoryFailure(t *testing.T) {
 		file, summary, op, expected string
 	}{
 		{"durable-lost-synced", `key "k1": its 3 ops (of 5 in history 0, 2 clients) are not linearizable: no order reaches recover "k1" → not found`,
-			`recover "k1" → not found`, `(a crash may leave: #00000000000000a1/10B)`},
+			`recover "k1" → not found`, `#00000000000000a1/10B (a crash now may not leave the version read back`},
 		{"durable-resurrected", `key "k1": its 5 ops (of 5 in history 0, 2 clients) are not linearizable: no order reaches recover "k1" → #00000000000000a1/10B`,
-			`recover "k1" → #00000000000000a1/10B`, `absent (a crash may leave: absent)`},
+			`recover "k1" → #00000000000000a1/10B`, `absent (a crash now may not leave the version read back`},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			out := t.TempDir()

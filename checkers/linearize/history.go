@@ -47,6 +47,10 @@ type Op struct {
 	// but a write's engine.ErrNoSpace, a hang (Err says so) or the run's
 	// end. It is a violation by itself.
 	Failed bool
+	// recovered is, in a durable check, the version the key's first
+	// recover op read (absent if it has none): DurableModel tracks only
+	// whether a crash could leave it (set by durablePartition).
+	recovered model.Version
 }
 
 // Kinds of op beyond engine/model's key ops, in a durable history (one that
