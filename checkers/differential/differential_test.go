@@ -176,7 +176,10 @@ func TestCatchesReorderedWrites(t *testing.T) {
 	}
 	v := r.Violations[0]
 	t.Logf("minimized %d ops to %d: %s\n%s", v.OriginalOps, len(v.Ops), v.Summary, strings.Join(v.Ops, "\n"))
-	if len(v.Ops) > 4 {
+	// Under the race detector a case is ten times slower and the 5 s of
+	// shrinking may end before the case is small: the catch and the
+	// replay are still checked.
+	if len(v.Ops) > 4 && !testengines.Race {
 		t.Errorf("minimized to %d ops, want at most 4 (two writes of one key and a read): %q", len(v.Ops), v.Ops)
 	}
 	if !strings.Contains(v.Summary, "option set 1") || !strings.Contains(v.Replay, "--replay") {

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/iotrace"
 )
@@ -87,7 +87,7 @@ func openSim(dir string, opts Options) (*Store, error) {
 	}
 	opts.Clock = dev.Clock()
 	start := dev.Clock().Now()
-	d, err := traced(dev, dir, opts, func() time.Duration { return dev.Clock().Now().Sub(start) })
+	d, err := traced(dev, dir, opts, func() conc.Duration { return dev.Clock().Now().Sub(start) })
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (s *Store) simMetrics(m map[string]float64) {
 	st := s.sim.Stats()
 	m["sim_busy_seconds"] = st.Busy.Seconds()
 	m["sim_seek_bytes"] = float64(st.SeekBytes)
-	m["sim_clock_seconds"] = float64(s.sim.Clock().Now().Sub(time.Unix(0, 0))) / 1e9
+	m["sim_clock_seconds"] = s.sim.Clock().Now().Sub(conc.Unix(0, 0)).Seconds()
 }
 
 // traced wraps dev in an iotrace.Recorder writing opts.IOTrace (relative
