@@ -36,6 +36,11 @@ type Checker struct {
 	// engine: it takes --clients (Config.Clients), and the harness leaves
 	// it every CPU instead of pinning the check to one core.
 	Concurrent bool
+	// Engines says the checker compares several option sets of one
+	// engine: its --engine is a comma-separated list of specs
+	// (engine.SplitSpecs), each resolved into one of Config.Targets;
+	// Config.Target is the first.
+	Engines bool
 	// Modes are the choices of its --mode, if it has any; an engine's
 	// default is the first mode that runs it where it opens (Mode.Device).
 	// The mode is part of the Result's file names.
@@ -88,6 +93,9 @@ type Config struct {
 	// Target is the engine under check: on a device, or on a directory
 	// when the engine opens on one or Mode is not a device mode.
 	Target target.Target
+	// Targets, for a checker with Engines set, are the targets of every
+	// spec of Engine, in order (Target is Targets[0]).
+	Targets []target.Target
 	// Engine is the engine spec as the harness was given it (and as the
 	// mode adjusted it): what a child process of the harness resolves.
 	Engine string

@@ -140,6 +140,8 @@ type Options struct {
 	defs   []OptionDef
 	values map[string]any
 	set    map[string]bool
+	// observer is not an option of the spec: see WithObserver.
+	observer Observer
 }
 
 // Resolve checks spec's options against defs and fills in defaults. An

@@ -169,6 +169,11 @@ type Config struct {
 	Log func(format string, args ...any)
 	// Live, if set, counts histories and ops as they are checked.
 	Live *checkers.Live
+	// CrashStates is, in a durable run (RunDurable), how many crash
+	// states of each cut are checked: every one when the cut leaves at
+	// most this many, else this many torn ones drawn (default
+	// CrashStatesDefault). Linearize ignores it.
+	CrashStates int
 }
 
 func (c *Config) ensureDefaults() {
@@ -319,7 +324,7 @@ func describe(c Config, h History, path string) checkers.Violation {
 	v.Summary = fmt.Sprintf("key %q: its %d ops (of %d in history %d, %d clients) are not linearizable: no order reaches %s → %s",
 		f.key, len(f.ops), len(h.Ops), h.Case, h.Clients, stuck.call(), stuck.result())
 	v.OpIndex = f.stuck
-	v.Expected = fmt.Sprintf("%s → %s (the key after the longest linearizable prefix)", stuck.call(), describeVersion(f.state))
+	v.Expected = fmt.Sprintf("%s → %s (the key after the longest linearizable prefix)", stuck.call(), f.state)
 	v.Actual = stuck.String()
 	v.NotMinimized = fmt.Sprintf("a concurrent history is not shrunk: these are the ops of its smallest failing key, %q", f.key)
 	for i := range f.ops {
@@ -377,6 +382,9 @@ func CheckHistory(ctx context.Context, c Config, file string) (checkers.Result, 
 		return checkers.Result{}, err
 	}
 	res := checkers.Result{Checker: Name, Engine: h.Engine, Seed: h.Seed, Verdict: checkers.Pass, Cases: 1, Ops: int64(len(h.Ops))}
+	if h.Crash > 0 {
+		res.Checker = DurableName
+	}
 	verdict := Check(h, c.CheckTimeout)
 	if verdict == porcupine.Ok && firstFailed(h) >= 0 {
 		verdict = porcupine.Illegal // a violation too: see describe
@@ -409,6 +417,11 @@ type client struct {
 	// stop, shared by a case's clients, ends them after the op in
 	// flight: the case was cut (an op hung).
 	stop *atomic.Bool
+	// cut, in a durable case, says the device was cut: errors after it
+	// are the crash, not failures. after is called when an op returns
+	// (the durable case's cutter counts them); nil in a linearize case.
+	cut   *atomic.Bool
+	after func()
 }
 
 // runCase runs history i: a fresh engine, the clients, and the record of
@@ -523,10 +536,15 @@ type maintenance struct {
 // that does shows in the clients' ops.
 func (m *maintenance) run(ctx context.Context, mt engine.Maintainer, rng *rand.Rand, clientsDone <-chan struct{}, stop *atomic.Bool) {
 	ops := maintenanceOps
-	for ctx.Err() == nil && !stop.Load() {
+	// The first op runs even if the clients are done: on a loaded machine
+	// a client's history can end before this goroutine is first scheduled,
+	// and a case must not pass without the maintenance it claims to race.
+	for first := true; ctx.Err() == nil && !stop.Load(); first = false {
 		select {
 		case <-clientsDone:
-			return
+			if !first {
+				return
+			}
 		default:
 		}
 		op := ops[rng.IntN(len(ops))]
@@ -604,19 +622,26 @@ func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *
 			err = e.Put(ctx, []byte(op.Key), buf)
 		case model.KeyDelete:
 			err = e.Delete(ctx, []byte(op.Key))
+		case KindSync:
+			err = e.Sync(ctx)
 		}
 		ret := int64(time.Since(start))
 		if err != nil {
 			ret, op.Err = Pending, err.Error()
 			// The run's end, or a write refused for space, is allowed;
-			// any other error is not, without faults.
-			op.Failed = ctx.Err() == nil && !(op.Kind != model.KeyGet && errors.Is(err, engine.ErrNoSpace))
+			// any other error is not, without faults (nor, in a durable
+			// case, the cut's: the crash makes ops fail).
+			op.Failed = ctx.Err() == nil && !(op.Kind != model.KeyGet && errors.Is(err, engine.ErrNoSpace)) &&
+				(cl.cut == nil || !cl.cut.Load())
 		}
 		cl.mu.Lock()
 		op.Return = ret
 		cl.ops = append(cl.ops, op)
 		cl.flight = nil
 		cl.mu.Unlock()
+		if cl.after != nil {
+			cl.after()
+		}
 	}
 }
 
@@ -625,11 +650,18 @@ func (cl *client) run(ctx context.Context, e engine.Engine, gen generator, rng *
 // with some at the target's page and chunk boundaries.
 type generator struct {
 	keys, page, chunk int
+	// syncs is the percentage of Syncs among the ops (durable cases; 0
+	// in linearize, whose draws it then leaves as they were).
+	syncs int
 }
 
 // next draws an op (kind, key, size) and the seed of a put's value.
 func (g generator) next(rng *rand.Rand) (Op, uint64) {
 	var op Op
+	if g.syncs > 0 && rng.IntN(100) < g.syncs {
+		op.Kind = KindSync
+		return op, 0
+	}
 	switch w := rng.IntN(getWeight + putWeight + deleteWeight); {
 	case w < getWeight:
 		op.Kind = model.KeyGet

@@ -21,12 +21,14 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/differential"
 	"github.com/gauntlet-kv/gauntlet/checkers/interleave"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/internal/progress"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -37,6 +39,8 @@ var checkerTable = []checkers.Checker{
 	conformance.Checker(),
 	crash.Checker(),
 	linearize.Checker(),
+	linearize.DurableChecker(),
+	differential.Checker(),
 	interleave.Checker(),
 }
 
@@ -70,6 +74,12 @@ type checkFlags struct {
 	// replayArg says --replay is the checker's replay string, not a file.
 	replayArg bool
 	jobs      int
+	// shard is --shard i/N; shardMeta, set when the run is a shard (by
+	// the flag or the fleet's environment), goes into its Result, and
+	// stemSuffix names the shard in the Result's file (applyCheckShard).
+	shard      string
+	shardMeta  *shard.Meta
+	stemSuffix string
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
@@ -161,6 +171,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.StringVar(&f.replay, "replay", "", "replay a trace file written by an earlier run instead of generating cases")
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
+	fl.StringVar(&f.shard, "shard", "", shardFlagUsage)
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
@@ -459,7 +470,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			return err
 		}
 	}
-	d, o, err := resolveCheckEngine(f.engine)
+	targets, first, err := checkTargets(chk, f.engine)
+	if err != nil {
+		return err
+	}
+	d, o, err := resolveCheckEngine(first)
 	if err != nil {
 		if f.engineFrom != "--engine" {
 			return usagef("check %s: %s: %v", checker, f.engineFrom, err)
@@ -498,6 +513,8 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
+			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
 			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
 				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))
@@ -512,6 +529,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			}
 			tg = target.FromDriver(d, o)
 		}
+	}
+	if err := applyCheckShard(checker, &f); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
@@ -542,7 +562,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
-	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
+	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
@@ -567,7 +587,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	c.Live = new(checkers.Live)
 	if tr == nil {
-		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed), c.Live, time.Now())
+		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed)+f.stemSuffix, c.Live, time.Now())
 	}
 	var res checkers.Result
 	if f.replay != "" && chk.ReplayArg != nil {
@@ -607,6 +627,7 @@ func provisionalResult(f checkFlags, checker, engine, stem string, live *checker
 		cases, ops := live.Counts()
 		res := checkers.Result{Checker: checker, Engine: engine, Seed: f.seed, Verdict: checkers.Fail, Reason: v.NotMinimized,
 			Cases: cases + 1, Ops: ops + int64(len(v.Ops)), Elapsed: time.Since(start), Detected: time.Since(start), Violations: []checkers.Violation{v}}
+		res.Shard = f.shardMeta
 		if b, err := res.JSON(); err == nil {
 			os.WriteFile(filepath.Join(f.out, stem+".json"), append(b, '\n'), 0o644)
 		}
@@ -687,8 +708,9 @@ func readTrace(path string) (workloads.Trace, error) {
 // 143 for a run interrupted by SIGINT or SIGTERM (interrupt is the cause
 // that stopped the run, if any).
 func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, interrupt error) error {
+	res.Shard = f.shardMeta
 	fmt.Fprint(w, res.Summary())
-	name := stem + ".json"
+	name := stem + f.stemSuffix + ".json"
 	if f.replay != "" {
 		name = strings.TrimSuffix(filepath.Base(f.replay), filepath.Ext(f.replay)) + "-replay.json"
 		if f.replayArg {

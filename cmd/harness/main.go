@@ -210,6 +210,8 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newProbeCmd(),
 		newCheckCmd(),
 		newMutantsCmd(),
+		newMergeCmd(),
+		newPlanCmd(),
 		newCompareCmd(),
 		newGateCmd(),
 		newNightlyCmd(),

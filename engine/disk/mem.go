@@ -147,8 +147,23 @@ func (m *Mem) Disarm() (cut bool) {
 	return false
 }
 
-// PowerCut reports whether m, armed by StopAfter, refused a write or flush:
-// the operation running then was cut between two of its IOs.
+// Cut cuts m's power now, from another goroutine while IO is in flight: a
+// dirty reboot at an instant rather than after a count of IOs. Every write
+// and flush that has not taken m's lock yet fails with ErrPowerCut and
+// changes nothing, so the pending writes are frozen as they were at the
+// cut for Crash and CrashStates to draw from; reads still see the current
+// contents. PowerCut reports true from then on. It returns the number of
+// writes pending at the cut. StopAfter(-1) restores power.
+func (m *Mem) Cut() (pending int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.armed, m.stopIn, m.cut = true, 0, true
+	return len(m.pending)
+}
+
+// PowerCut reports whether m, armed by StopAfter, refused a write or flush
+// (the operation running then was cut between two of its IOs), or Cut cut
+// its power.
 func (m *Mem) PowerCut() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -83,6 +83,8 @@ func (s *Store) indexFlushLoop() {
 func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
+	engine.Enter(s.opts.Observer, engine.PhaseIndexFlush)
+	defer engine.Leave(s.opts.Observer, engine.PhaseIndexFlush)
 	imms := s.sealMemtable()
 	empty := true
 	for _, x := range imms {
@@ -114,6 +116,7 @@ func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 	if err == nil && !empty || errors.Is(err, engine.ErrNoSpace) {
 		if err == nil {
 			s.stats.indexFlushes.Add(1)
+			engine.Emit(s.opts.Observer, engine.EventIndexFlush)
 		}
 		s.wantMaintenance()
 	}
@@ -319,6 +322,8 @@ func (s *Store) compact(ctx context.Context, all bool) (bool, error) {
 
 // compactVersion is compact returning the version it published, or nil.
 func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) {
+	engine.Enter(s.opts.Observer, engine.PhaseCompaction)
+	defer engine.Leave(s.opts.Observer, engine.PhaseCompaction)
 	s.mu.RLock()
 	levels := make([]int, len(s.runs))
 	for i, r := range s.runs {
@@ -374,6 +379,7 @@ func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) 
 		return nil, fmt.Errorf("shardstore: compact: %w", err)
 	}
 	s.stats.compactions.Add(1)
+	engine.Emit(s.opts.Observer, engine.EventCompaction)
 	return v, nil
 }
 

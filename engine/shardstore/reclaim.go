@@ -36,6 +36,8 @@ func (s *Store) reclaim(ctx context.Context, force bool) error {
 
 // reclaimLocked is reclaim with maintMu held, on an open or closing store.
 func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
+	engine.Enter(s.opts.Observer, engine.PhaseReclamation)
+	defer engine.Leave(s.opts.Observer, engine.PhaseReclamation)
 	minRatio := reclaimRatioBackground
 	if force {
 		minRatio = reclaimRatioForced
@@ -73,6 +75,7 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 			continue
 		}
 		s.stats.reclaims.Add(1)
+		engine.Emit(s.opts.Observer, engine.EventReclaim)
 	}
 	return errors.Join(errs...)
 }
@@ -154,6 +157,7 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		switch {
 		case r.Err != nil:
 			corrupt++
+			engine.Emit(s.opts.Observer, engine.EventFrameSkipped)
 		case r.Frame.Kind == chunk.KindData:
 			frames = append(frames, frame{r.Locator, r.Frame.Payload})
 		}
@@ -298,6 +302,7 @@ func (s *Store) evacuate(ctx context.Context, e extent.ID, loc chunk.Locator, pa
 		ne.Locs[i] = nl
 		s.setLocked(ne, w)
 		s.stats.relocated.Add(1)
+		engine.Emit(s.opts.Observer, engine.EventChunkEvacuated)
 	}
 	s.mu.Unlock()
 	return false, nil

@@ -22,7 +22,8 @@ import (
 type Store struct {
 	opts   Options
 	dev    disk.Device
-	ownDev bool // Close closes dev (OpenDir)
+	ownDev bool      // Close closes dev (OpenDir)
+	sim    *disk.Sim // the simulated device (device=hdd|ssd), else nil
 	// unmutate releases Options.Mutant (a no-op when none is on).
 	unmutate func()
 	cs       *chunk.Store
@@ -139,6 +140,8 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine.Enter(opts.Observer, engine.PhaseRecovery)
+	defer engine.Leave(opts.Observer, engine.PhaseRecovery)
 	cs, err := openChunks(dev, opts)
 	if err != nil {
 		unmutate()
@@ -207,6 +210,14 @@ func (s *Store) recover(ctx context.Context) error {
 				return fmt.Errorf("shardstore: recover: key %q names extent %d of %d: %w", e.Key, l.Extent, geo.Count, engine.ErrCorruption)
 			}
 			s.live[l.Extent] += l.FrameBytes()
+		}
+	}
+	engine.Emit(s.opts.Observer, engine.EventRecovery)
+	if s.opts.Observer != nil {
+		for i, info := range s.cs.Extents() {
+			if info.Owner == extent.Data && info.WritePointer > 0 && s.live[i] == 0 {
+				s.opts.Observer.Event(engine.EventRecoveryDeadExtent)
+			}
 		}
 	}
 	return nil

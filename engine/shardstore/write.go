@@ -114,6 +114,8 @@ func (s *Store) delete(ctx context.Context, key []byte) (*ticket, error) {
 // no space, reclaims what deletes and overwrites freed and tries once
 // more.
 func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
+	engine.Enter(s.opts.Observer, engine.PhaseForegroundWrite)
+	defer engine.Leave(s.opts.Observer, engine.PhaseForegroundWrite)
 	for try := 0; ; try++ {
 		var t *ticket
 		err := s.admitWrite(key)
@@ -123,6 +125,7 @@ func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*t
 		if try > 0 || !errors.Is(err, engine.ErrNoSpace) {
 			return t, err
 		}
+		engine.Emit(s.opts.Observer, engine.EventNoSpace)
 		_ = s.reclaim(ctx, true) // what it freed shows in the retry
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
@@ -49,6 +50,8 @@ type Options struct {
 	// PageBytes is the page size, a power of two and a multiple of the
 	// device's sector size. Default 4096.
 	PageBytes int
+	// Observer hears evictions. Default nil.
+	Observer engine.Observer
 }
 
 // Defaults.
@@ -238,6 +241,7 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 			}
 			delete(sh.pages, v.key)
 			sh.evictions++
+			engine.Emit(c.opts.Observer, engine.EventCacheEviction)
 			e = v
 			sh.hand++
 			break

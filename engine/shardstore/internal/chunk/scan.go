@@ -119,6 +119,7 @@ func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) 
 	s.other = s.other.And(n.Dependency())
 	s.mu.Unlock()
 	s.resetCount.Add(1)
+	engine.Emit(s.opts.Observer, engine.EventExtentReset)
 	s.sched.Kick()
 	return n.Dependency(), nil
 }

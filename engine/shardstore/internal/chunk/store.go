@@ -48,9 +48,12 @@ type Options struct {
 	// flush its two extents, and an index run leaves its metadata one.
 	// Default 0 (no reserve); the engine sets it.
 	ReserveExtents int
-	Scheduler      iosched.Options
-	Cache          cache.Options
-	Dep            dep.Options
+	// Observer hears the chunk store's events (the superblock slot
+	// recovery chose). Default nil.
+	Observer  engine.Observer
+	Scheduler iosched.Options
+	Cache     cache.Options
+	Dep       dep.Options
 }
 
 // Defaults.
@@ -186,6 +189,9 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	rec, err := superblock.Recover(dev, geo)
 	if err != nil {
 		return nil, fmt.Errorf("chunk: open: %w", err)
+	}
+	if rec.FellBack {
+		engine.Emit(opts.Observer, engine.EventSuperblockFallback)
 	}
 	if rec, err = superblock.Begin(dev, geo, rec); err != nil {
 		return nil, fmt.Errorf("chunk: open: %w", err)

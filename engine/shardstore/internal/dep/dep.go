@@ -60,6 +60,8 @@ type Options struct {
 	// Default 65536: at two nodes per chunk, tens of thousands of chunks in
 	// flight, far more than a device's queue needs.
 	NodesMax int
+	// Observer hears writers blocked on NodesMax. Default nil.
+	Observer engine.Observer
 }
 
 // NodesMaxDefault is the default Options.NodesMax.
@@ -185,6 +187,7 @@ func (g *Graph) Admit(ctx context.Context, n int) error {
 		}
 		return g.err
 	}
+	engine.Emit(g.opts.Observer, engine.EventDepBackpressure)
 	g.mu.Lock()
 	g.admitters++
 	g.mu.Unlock()

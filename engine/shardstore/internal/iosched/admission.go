@@ -23,6 +23,7 @@ func (s *Scheduler) Reserve(ctx context.Context, n int64) error {
 		return nil
 	}
 	s.reserving++
+	engine.Emit(s.opts.Observer, engine.EventQueueBackpressure)
 	defer func() { s.reserving-- }() // runs with mu held (deferred unlock after)
 	s.cond.Broadcast()               // a round held for Expect must go now
 	s.mu.Unlock()

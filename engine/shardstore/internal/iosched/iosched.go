@@ -70,6 +70,7 @@ package iosched
 
 import (
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/engine"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -105,10 +106,12 @@ type Metadata interface {
 type Scheduler struct {
 	opts   Options
 	policy policy // opts.Policy's implementation
-	dev    disk.Device
-	geo    extent.Geometry
-	g      *dep.Graph
-	meta   Metadata
+	// planEvent is the observer's name of a round opts.Policy planned.
+	planEvent engine.Event
+	dev       disk.Device
+	geo       extent.Geometry
+	g         *dep.Graph
+	meta      Metadata
 
 	// plan is the round being planned (see take), kept for its arrays.
 	plan plan
@@ -204,6 +207,7 @@ func newScheduler(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metad
 	s := &Scheduler{opts: opts, policy: opts.Policy.impl(), dev: dev, geo: geo, g: g, meta: meta,
 		queues: make([]*extQueue, geo.Count), issuedAt: make([]conc.Uint64, geo.Count)}
 	s.cond = conc.NewCond(&s.mu)
+	s.planEvent = engine.SchedulerEvent(string(opts.Policy))
 	s.batch, _ = dev.(disk.BatchWriter)
 	s.plan.readyFn = func(q *extQueue) int { return s.readyHead(q, s.plan.now) }
 	return s, nil

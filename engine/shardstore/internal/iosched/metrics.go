@@ -1,6 +1,7 @@
 package iosched
 
 import (
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"math/bits"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
@@ -53,6 +54,9 @@ func (s *Scheduler) countWrites(ps []*piece, d conc.Duration) {
 func (s *Scheduler) countPublished(writes []*Write) {
 	s.stats.Writes += int64(len(writes))
 	s.stats.Merges += int64(len(writes) - 1)
+	if len(writes) > 1 {
+		engine.Emit(s.opts.Observer, engine.EventWritesCoalesced)
+	}
 	for _, w := range writes {
 		if w.Class == Foreground {
 			s.stats.ForegroundWrites++

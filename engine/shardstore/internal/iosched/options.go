@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
@@ -22,6 +23,9 @@ const (
 type Options struct {
 	// Policy is the scheduling policy. Default PolicyCoalesce.
 	Policy Policy
+	// Observer hears the scheduler's events: coalesced writes, the
+	// policy's rounds, writers blocked on a full queue. Default nil.
+	Observer engine.Observer
 	// IOBytesMax bounds one device write. A run of coalesced appends longer
 	// than this is split at sector boundaries into several writes, issued
 	// concurrently. Default 1 MiB: large enough to reach a device's

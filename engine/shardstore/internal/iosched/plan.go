@@ -2,9 +2,11 @@ package iosched
 
 import (
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
 
 // io is the consecutive appends of one extent taken in one round: one
@@ -25,6 +27,9 @@ type plan struct {
 	budget  int64 // Options.RoundBytesMax
 	now     conc.Time
 	readyFn func(q *extQueue) int // see ready
+	// sweep is where the elevator policy's next sweep starts: the extent
+	// after the last one its previous round took from.
+	sweep extent.ID
 }
 
 // ready counts the writes at the head of q that may be issued now (see
@@ -53,6 +58,9 @@ func (s *Scheduler) take() []io {
 	// may reorder it.
 	qs := slices.Clone(s.active)
 	s.policy.plan(p, qs)
+	if len(p.ios) > 0 {
+		engine.Emit(s.opts.Observer, s.planEvent)
+	}
 	for _, x := range p.ios {
 		x.q.taken += len(x.writes)
 	}

@@ -1,0 +1,41 @@
+package engine
+
+import "testing"
+
+type tally map[Event]int
+
+func (t tally) Event(ev Event)           { t[ev]++ }
+func (t tally) Phase(p Phase, bool bool) {}
+
+// TestOptionsObserver: the observer rides in Options but is not part of
+// the spec, so a result's echoed spec never names it.
+func TestOptionsObserver(t *testing.T) {
+	o, err := Resolve(Spec{Name: "x"}, []OptionDef{{Name: "a", Kind: KindInt, Default: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Observer() != nil {
+		t.Fatal("a resolved spec has an observer")
+	}
+	tl := tally{}
+	ob := o.WithObserver(tl)
+	if o.Observer() != nil || ob.Observer() == nil {
+		t.Fatal("WithObserver changed the original or did not set the copy")
+	}
+	if ob.Spec().String() != o.Spec().String() {
+		t.Fatalf("spec with an observer %q, without %q", ob.Spec(), o.Spec())
+	}
+	Emit(ob.Observer(), EventExtentReset)
+	Emit(nil, EventExtentReset)
+	if tl[EventExtentReset] != 1 {
+		t.Fatalf("emitted once, counted %d", tl[EventExtentReset])
+	}
+}
+
+// BenchmarkEmitNil is the cost of an event with no observer: a nil check.
+func BenchmarkEmitNil(b *testing.B) {
+	var obs Observer
+	for b.Loop() {
+		Emit(obs, EventCacheEviction)
+	}
+}

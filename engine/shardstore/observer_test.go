@@ -1,0 +1,97 @@
+package shardstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
+)
+
+// countObserver counts events and phase entries.
+type countObserver struct {
+	mu     sync.Mutex
+	events map[engine.Event]int
+	phases map[engine.Phase]int
+	depth  map[engine.Phase]int
+}
+
+func (o *countObserver) Event(ev engine.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events[ev]++
+}
+
+func (o *countObserver) Phase(p engine.Phase, begin bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if begin {
+		o.phases[p]++
+		o.depth[p]++
+	} else {
+		o.depth[p]--
+	}
+}
+
+// TestObserverHearsStates: a store given an observer in its options
+// reports the states a small workload reaches — overwrites on a tiny
+// device, then reclamation and a reopen — and its phases begin and end in
+// pairs.
+func TestObserverHearsStates(t *testing.T) {
+	ctx := context.Background()
+	obs := &countObserver{events: map[engine.Event]int{}, phases: map[engine.Phase]int{}, depth: map[engine.Phase]int{}}
+	o := Options{ExtentBytes: 64 << 10, CacheBytes: 32 << 10, MemtableBytes: 1 << 10, ValueCacheBytes: -1, Seed: 1, Observer: obs}
+	mem := disk.NewMem(1<<20, 512)
+	s, err := Open(mem, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := make([]byte, 3000)
+	// Cold keys, written once: their chunks are live on an extent
+	// reclamation frees, so it evacuates them.
+	for i := range 4 {
+		if err := s.Put(ctx, []byte(fmt.Sprintf("cold%d", i)), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 {
+		if err := s.Put(ctx, []byte(fmt.Sprintf("k%d", i%8)), val); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		if _, err := s.Get(ctx, []byte(fmt.Sprintf("k%d", (i*5)%8))); err != nil && (i >= 8 || !errors.Is(err, engine.ErrNotFound)) {
+			t.Fatalf("get %d: %v", i, err)
+		}
+	}
+	for _, op := range []engine.MaintenanceOp{engine.IndexFlush, engine.Compact, engine.Reclaim} {
+		if err := s.Maintain(ctx, op); err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(mem, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []engine.Event{engine.EventExtentReset, engine.EventChunkEvacuated, engine.EventCacheEviction,
+		engine.EventWritesCoalesced, engine.EventIndexFlush, engine.EventReclaim, engine.EventRecovery, engine.SchedulerEvent("coalesce")} {
+		if obs.events[ev] == 0 {
+			t.Errorf("event %s never reported; got %v", ev, obs.events)
+		}
+	}
+	for _, p := range []engine.Phase{engine.PhaseForegroundWrite, engine.PhaseIndexFlush, engine.PhaseCompaction, engine.PhaseReclamation, engine.PhaseRecovery} {
+		if obs.phases[p] == 0 {
+			t.Errorf("phase %s never entered; got %v", p, obs.phases)
+		}
+		if obs.depth[p] != 0 {
+			t.Errorf("phase %s: %d more entries than exits", p, obs.depth[p])
+		}
+	}
+}
