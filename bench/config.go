@@ -68,7 +68,7 @@ type Config struct {
 	// Records, if positive, is the record count of every workload that
 	// loads records (not a fill, which loads none), and Values, if set,
 	// the value sizes of every workload (a values= term: "4KiB",
-	// "uniform:100B-10KiB"): scale as an axis, without respelling each
+	// "uniform:100B:10KiB"): scale as an axis, without respelling each
 	// workload. A workload spec that gives records= or values= itself
 	// keeps its own.
 	Records int64  `json:"records,omitempty"`
@@ -164,7 +164,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Values != "" {
 		if _, err := workloads.ParseConfig("read=100,values=" + c.Values); err != nil {
-			errs = append(errs, fmt.Errorf("--values %q: %v (give a size such as 4KiB, or a distribution such as uniform:100B-10KiB)", c.Values, err))
+			errs = append(errs, fmt.Errorf("--values %q: %v (give a size such as 4KiB, or a distribution such as uniform:100B:10KiB)", c.Values, err))
 		}
 	}
 	if c.Warmup < 0 {

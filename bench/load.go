@@ -110,6 +110,11 @@ func (r *Runner) load(ctx context.Context, eng engine.Engine, p *plan, threads i
 	return sum, nil
 }
 
+// LoadBatchBytesMax ends a load batch early once its keys and values reach
+// it: a thousand 8 MiB shards would be 8 GiB in one call, on every load
+// thread at once.
+const LoadBatchBytesMax = 64 << 20
+
 // loadWorker is one client of the load.
 type loadWorker struct {
 	ctx     context.Context
@@ -142,7 +147,7 @@ func (lw *loadWorker) run(p *plan, w, threads, batch int) error {
 			continue
 		}
 		lw.add(op)
-		if len(lw.kvs) == batch {
+		if len(lw.kvs) == batch || lw.n >= LoadBatchBytesMax {
 			if err := lw.flush(); err != nil {
 				return err
 			}

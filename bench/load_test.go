@@ -149,3 +149,19 @@ func TestLoadFlagsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadBatchBytesBound: batches of large values end at
+// bench.LoadBatchBytesMax, not at --load-batch records: 40 records of
+// 8 MiB on one client pass 64 MiB every 8 records, so 5 calls.
+func TestLoadBatchBytesBound(t *testing.T) {
+	eng := &batchCounting{}
+	r := loadRunner(t, bench.Config{Workloads: []string{"ycsb-c,records=40,values=8MiB"}, LoadBatch: 1000, LoadThreads: 1, Ops: 10}, eng)
+	rep, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rep.Runs[0].Load
+	if l.Records != 40 || eng.batches.Load() != 5 || l.Latency.Count != 5 {
+		t.Errorf("loaded %d records in %d batches (%d calls measured); want 40 in 5", l.Records, eng.batches.Load(), l.Latency.Count)
+	}
+}

@@ -52,6 +52,7 @@ type recorder struct {
 	secOps  int64
 	secErr  int64
 	secMiss int64
+	secWr   int64
 
 	// pub, if set, is the copy of this worker's figures that a checkpoint
 	// reads while the worker goes on recording: the worker refreshes it
@@ -139,6 +140,7 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes,
 		r.count[op]++
 		r.bytes += int64(nbytes)
 		r.written += int64(written)
+		r.secWr += int64(written)
 	}
 	record(r.hist[op], lat)
 	r.secOps++
@@ -149,10 +151,10 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes,
 // timeline: one lock per worker per second.
 func (r *recorder) flushSecond() {
 	if r.sec >= 0 && r.secOps > 0 {
-		r.timeline.add(r.sec, r.secOps, r.secErr, r.secMiss, r.secHist)
+		r.timeline.add(r.sec, r.secOps, r.secErr, r.secMiss, r.secWr, r.secHist)
 	}
 	r.secHist.Reset()
-	r.secOps, r.secErr, r.secMiss = 0, 0, 0
+	r.secOps, r.secErr, r.secMiss, r.secWr = 0, 0, 0, 0
 }
 
 // publish copies the worker's figures to r.pub: a few tens of µs per op
@@ -191,13 +193,13 @@ type timeline struct {
 type second struct {
 	// ops counts every op that ended in the second, errors and misses
 	// included: the timeline's rate is the rate of attempts.
-	ops, errors, misses int64
-	hist                *hdrhistogram.Histogram
+	ops, errors, misses, written int64
+	hist                         *hdrhistogram.Histogram
 }
 
 func newTimeline() *timeline { return &timeline{secs: map[int64]*second{}} }
 
-func (t *timeline) add(sec, ops, errs, misses int64, h *hdrhistogram.Histogram) {
+func (t *timeline) add(sec, ops, errs, misses, written int64, h *hdrhistogram.Histogram) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.secs[sec]
@@ -208,6 +210,7 @@ func (t *timeline) add(sec, ops, errs, misses int64, h *hdrhistogram.Histogram) 
 	s.ops += ops
 	s.errors += errs
 	s.misses += misses
+	s.written += written
 	s.hist.Merge(h)
 }
 
@@ -244,7 +247,7 @@ func (t *timeline) points(elapsed time.Duration) []TimelinePoint {
 	for s := int64(0); s <= last; s++ {
 		p := TimelinePoint{Second: s + 1}
 		if sec := t.secs[s]; sec != nil {
-			p.Ops, p.Errors, p.Misses = sec.ops, sec.errors, sec.misses
+			p.Ops, p.Errors, p.Misses, p.BytesWritten = sec.ops, sec.errors, sec.misses, sec.written
 			length := min(time.Second, elapsed-time.Duration(s)*time.Second)
 			if length > 0 {
 				p.OpsPerSec = float64(sec.ops) / length.Seconds()

@@ -3,7 +3,9 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/metrics"
 	"strconv"
 	"sync"
@@ -169,4 +171,76 @@ func procField(b []byte, name string) int64 {
 		}
 	}
 	return 0
+}
+
+// spaceSampler samples, once a second of the measured phase, the device
+// bytes the process has written (/proc/self/io) and the space the run's
+// directory takes (allocated blocks): write amplification and reclaimed
+// bytes over time, for a workload that keeps its device full (shard).
+type spaceSampler struct {
+	dir    string
+	stop   chan struct{}
+	done   sync.WaitGroup
+	wr0    int64
+	space0 int64
+	wrs    []int64 // cumulative device bytes written, per second
+	spaces []int64 // allocated bytes, at the end of each second
+}
+
+func startSpaceSampler(dir string) *spaceSampler {
+	s := &spaceSampler{dir: dir, stop: make(chan struct{})}
+	_, s.wr0, _ = procIO()
+	s.space0 = dirSpace(dir)
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				_, wr, _ := procIO()
+				s.wrs = append(s.wrs, wr-s.wr0)
+				s.spaces = append(s.spaces, dirSpace(s.dir))
+			}
+		}
+	}()
+	return s
+}
+
+// finish stops the sampler and writes its samples into the timeline:
+// per second the device bytes written, the space taken, and the bytes
+// reclaimed so far — written beyond the growth of the space taken, that
+// is, into space the engine freed (compaction, GC, extent reclamation)
+// and reused. Zero for an engine that preallocates its device until it
+// has filled it once.
+func (s *spaceSampler) finish(tl []TimelinePoint) {
+	close(s.stop)
+	s.done.Wait()
+	var prev int64
+	for i := range min(len(tl), len(s.wrs)) {
+		tl[i].DeviceWriteBytes = max(s.wrs[i]-prev, 0)
+		prev = s.wrs[i]
+		tl[i].SpaceBytes = s.spaces[i]
+		tl[i].ReclaimedBytes = max(s.wrs[i]-(s.spaces[i]-s.space0), 0)
+	}
+}
+
+// dirSpace is the space the files under dir take on the device: their
+// allocated blocks, so a sparse device file counts what was written to it.
+func dirSpace(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		var st syscall.Stat_t
+		if syscall.Lstat(path, &st) == nil {
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	return total
 }

@@ -128,6 +128,10 @@ type Run struct {
 	// child process of a failed run wrote to stderr (a panic's goroutine
 	// dump, say): its start and its end, if it was long.
 	ChildLog string `json:"child_log,omitempty"`
+	// Simulated says the engine ran on a simulated device (shardstore's
+	// device=hdd|ssd) and the run's latencies, throughput and elapsed
+	// time are in the device model's virtual time, not the machine's.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // OpSummary is the count, throughput and latency of one op type.
@@ -157,6 +161,15 @@ type TimelinePoint struct {
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
 	MaxUs     float64 `json:"max_us"`
+	// BytesWritten is the value bytes the second's writes wrote.
+	BytesWritten int64 `json:"bytes_written,omitempty"`
+	// DeviceWriteBytes is the device bytes the process wrote in the second
+	// (/proc/self/io), SpaceBytes the space the run's directory took at its
+	// end, and ReclaimedBytes the device bytes written so far beyond the
+	// growth of that space: written into space the engine had freed.
+	DeviceWriteBytes int64 `json:"device_write_bytes,omitempty"`
+	SpaceBytes       int64 `json:"space_bytes,omitempty"`
+	ReclaimedBytes   int64 `json:"reclaimed_bytes,omitempty"`
 }
 
 // ReadReport reads a report written by WriteReport, with an error naming

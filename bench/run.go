@@ -393,6 +393,7 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 		return nil, nil, fmt.Errorf("workload %s on engine %s: %w", p.name, e.driver.Name, err)
 	}
 	run := r.newRun(e, p, rep)
+	run.Simulated = simDevice(eng) != nil
 	threads, syncWrites := run.Threads, run.Sync
 
 	// The load: measured on its own (Run.Load), not in the run's figures.
@@ -449,14 +450,24 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	}
 	cpu := cpuTime()
 	res := startResources()
+	var space *spaceSampler
+	if p.w.Config().Capacity > 0 {
+		space = startSpaceSampler(dir)
+	}
 	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, ph)
 	cpu = cpuTime() - cpu
 	stopProfile()
 	if m == nil {
 		res.finish(0, 0, 0)
+		if space != nil {
+			space.finish(nil)
+		}
 		return nil, nil, runErr
 	}
 	m.fill(run)
+	if space != nil {
+		space.finish(run.Timeline)
+	}
 	run.MeasuredCPUSec = cpu.Seconds()
 	run.Resources = res.finish(run.Ops+run.Errors+run.Misses, run.Bytes-run.BytesWritten, run.BytesWritten)
 	if hasStats {
@@ -636,6 +647,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 		interval = time.Duration(float64(time.Second) / ph.rate)
 	}
 	start := time.Now()
+	since := phaseClock(eng) // simulated.go: virtual time on a simulated device
 	var deadline time.Time
 	if ph.duration > 0 && ph.ops == 0 {
 		deadline = start.Add(ph.duration)
@@ -697,7 +709,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					// the latency is the engine's, not the generator's.
 					op = next()
 					value = opValue(op, &buf)
-					intended = time.Since(start)
+					intended = since()
 					if !deadline.IsZero() && intended > ph.duration {
 						return
 					}
@@ -707,7 +719,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					err = eng.Sync(ctx)
 				}
 				n := r.Bytes
-				end := time.Since(start)
+				end := since()
 				how := opDone
 				switch {
 				case err != nil && !errors.Is(err, engine.ErrNotFound):
@@ -753,7 +765,7 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	// when the loop below notices: it may be busy with a checkpoint then.
 	done := make(chan struct{})
 	var elapsed time.Duration
-	go func() { wg.Wait(); elapsed = time.Since(start); close(done) }()
+	go func() { wg.Wait(); elapsed = since(); close(done) }()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for waiting := true; waiting; {

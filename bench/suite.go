@@ -22,8 +22,8 @@ type Suite struct {
 
 // OutOfCacheWorkload is the standard suite's case whose data set is larger
 // than any engine's cache here: uniform reads of 4 KiB values, 4 GiB at a
-// million records against the largest cache (Badger's 1 GiB, block and
-// index caches together), so most reads go below the engine's cache.
+// million records against the largest cache (Pebble's 1 GiB block cache),
+// so most reads go below the engine's cache.
 const OutOfCacheWorkload = "ycsb-c,keys=uniform,values=4KiB"
 
 // Suites are the named suites.

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"github.com/gauntlet-kv/gauntlet/internal/shard"
 )
 
@@ -92,6 +93,10 @@ type Result struct {
 	Shard *shard.Meta `json:"shard,omitempty"`
 	// Shards lists the shards harness merge joined into this Result.
 	Shards []shard.Meta `json:"shards,omitempty"`
+	// Coverage is what the run reached: the engine's states and the
+	// fault-space cells (package coverage). Nil for a run that recorded
+	// none (a Result written before coverage, a replay).
+	Coverage *coverage.Report `json:"coverage,omitempty"`
 }
 
 // Violation is one way the engine broke the property.

@@ -68,12 +68,15 @@ func ParseDetector(s string) (Detector, error) {
 func Detectors(cs []checkers.Checker) []Detector {
 	var ds []Detector
 	for _, c := range cs {
-		if c.Tags != "" {
+		if c.Tags != "" || c.Engines {
 			// A checker that needs build tags (interleave) runs in a
 			// binary built with them; the cells' binary has -tags mutants
 			// only, so such a checker is not a detector (yet): its tests
 			// (checkers/interleave, -tags "interleave mutants") score the
-			// concurrency mutants instead.
+			// concurrency mutants instead. One that compares option sets
+			// of one engine (differential) detects no mutant: a mutant is
+			// on in every option set (one switch per process), and a cell
+			// gives one spec.
 			continue
 		}
 		modes := []checkers.Mode{{Device: true}}

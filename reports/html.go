@@ -81,6 +81,7 @@ type (
 		Benches   []benchSection
 		Checks    []checkRow
 		Mutants   []mutantsSection
+		Coverage  []coverageSection
 		Compares  []textSection
 		Gates     []gateSection
 		Nights    []nightSection
@@ -138,6 +139,13 @@ type (
 		Op     string
 		Failed bool
 	}
+	// coverageSection is one coverage.json: its figures, and per
+	// checker what it never reached.
+	coverageSection struct {
+		ID, Path, Heading string
+		Faults, Events    img
+		Never             []kv
+	}
 	mutantsSection struct {
 		ID, Path, Heading, Trust, Command string
 		Heatmap                           img
@@ -181,6 +189,20 @@ func newPage(res *Results, o HTMLOptions) (*page, error) {
 		row := newCheckRow(i, c, o)
 		p.Checks = append(p.Checks, row)
 		p.Overview = append(p.Overview, badge{row.Name + " on " + row.Engine, row.Verdict, row.Class, "#" + row.ID})
+	}
+	for i, c := range res.Coverage {
+		d := c.Doc
+		s := coverageSection{ID: fmt.Sprintf("coverage-%d", i+1), Path: relTo(o.Dir, c.Path), Heading: "engine " + d.Engine,
+			Faults: svgImage("fault-space coverage", faultHeatmap{&d}), Events: svgImage("events per checker", newEventBars(&d))}
+		for _, ch := range d.Checkers {
+			never := make([]string, len(ch.NeverEvents))
+			for j, e := range ch.NeverEvents {
+				never[j] = string(e)
+			}
+			s.Never = append(s.Never, kv{ch.Checker + " " + ch.Mode, fmt.Sprintf("events never reached: %s; fault × phase pairs never hit: %d",
+				noneIfEmpty(never), len(ch.NeverFaults))})
+		}
+		p.Coverage = append(p.Coverage, s)
 	}
 	for i, m := range res.Mutants {
 		s := newMutantsSection(i, m)
@@ -699,4 +721,12 @@ func resourceCells(g *group) []cell {
 		{Text: formatBytes(peak), Title: "peak VmRSS sampled over the measured phase"},
 		amp(ra, "read"), amp(wa, "written"),
 	}
+}
+
+// noneIfEmpty joins names, or says "none".
+func noneIfEmpty(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

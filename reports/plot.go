@@ -123,7 +123,9 @@ func benchFigures(r *bench.Report, spectra []Spectrum) ([]figure, error) {
 		return nil, err
 	}
 	figs = append(figs, throughputFigures(v)...)
-	figs = append(figs, timelineFigures(v, failedSeries)...)
+	for _, s := range []timelineSeries{failedSeries, writeAmpSeries, reclaimedSeries, spaceSeries} {
+		figs = append(figs, timelineFigures(v, s)...)
+	}
 	return append(figs, engineFigures(v)...), nil
 }
 

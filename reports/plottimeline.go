@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -81,5 +82,50 @@ var failedSeries = timelineSeries{
 	want: func(r *bench.Run) bool { return r.Errors+r.Misses > 0 },
 	value: func(_ *bench.Run, pt bench.TimelinePoint) (float64, bool) {
 		return float64(pt.Errors + pt.Misses), true
+	},
+}
+
+// shardMode reports whether a run's workload keeps a device full (the
+// shard workload, or any spec with capacity=): its space is sampled.
+func shardMode(r *bench.Run) bool {
+	if !strings.Contains(r.WorkloadIs, "capacity=") {
+		return false
+	}
+	for _, pt := range r.Timeline {
+		if pt.SpaceBytes > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeAmpSeries is the device bytes written over the value bytes written,
+// second by second: reclamation's cost as it happens.
+var writeAmpSeries = timelineSeries{
+	name: "write-amp", title: "write amplification of each second (device bytes written, /proc/self/io, over value bytes written)", axis: "write amplification",
+	want: shardMode,
+	value: func(_ *bench.Run, pt bench.TimelinePoint) (float64, bool) {
+		if pt.BytesWritten == 0 {
+			return 0, false
+		}
+		return float64(pt.DeviceWriteBytes) / float64(pt.BytesWritten), true
+	},
+}
+
+// reclaimedSeries is the bytes reclaimed so far (bench.TimelinePoint).
+var reclaimedSeries = timelineSeries{
+	name: "reclaimed", title: "bytes reclaimed so far (written into space the engine freed)", axis: "reclaimed (MiB)",
+	want: shardMode,
+	value: func(_ *bench.Run, pt bench.TimelinePoint) (float64, bool) {
+		return float64(pt.ReclaimedBytes) / (1 << 20), true
+	},
+}
+
+// spaceSeries is the space the engine's files take, second by second.
+var spaceSeries = timelineSeries{
+	name: "space", title: "space the engine's files take on the device", axis: "space (MiB)",
+	want: shardMode,
+	value: func(_ *bench.Run, pt bench.TimelinePoint) (float64, bool) {
+		return float64(pt.SpaceBytes) / (1 << 20), pt.SpaceBytes > 0
 	},
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,6 +37,14 @@ type Results struct {
 	// Nights are the nightly folders' own records (NightFile): a partial
 	// night says so on the page.
 	Nights []NightResult
+	// Coverage are the coverage documents `harness coverage` wrote.
+	Coverage []CoverageResult
+}
+
+// CoverageResult is one coverage.json.
+type CoverageResult struct {
+	Path string
+	Doc  coverage.Doc
 }
 
 // NightResult is one night's own record.
@@ -233,6 +242,12 @@ func (r *Results) read(path string) error {
 			return fail(errors.Unwrap(err))
 		}
 		r.Nights = append(r.Nights, NightResult{Path: path, Record: rec})
+	case schema == coverage.DocSchema:
+		var d coverage.Doc
+		if err := decode(ValidateCoverageJSON, &d); err != nil {
+			return err
+		}
+		r.Coverage = append(r.Coverage, CoverageResult{Path: path, Doc: d})
 	case schema == mutants.CellSchema:
 		// A mutants cell saved outside cells/: its report holds it.
 	case strings.HasPrefix(schema, "gauntlet."):

@@ -161,3 +161,17 @@ func pointer(tokens []string) string {
 	}
 	return sb.String()
 }
+
+// CoverageSchemaJSON is the JSON Schema of coverage.Doc, the document
+// `harness coverage` writes.
+//
+//go:embed schema/coverage.schema.json
+var CoverageSchemaJSON []byte
+
+var coverageSchema = compileSchema("coverage.schema.json", CoverageSchemaJSON)
+
+// ValidateCoverageJSON checks that b is a coverage document matching
+// CoverageSchemaJSON, as ValidateBenchJSON does for bench reports.
+func ValidateCoverageJSON(b []byte) error {
+	return validate(b, coverageSchema, "coverage document", "coverage.schema.json")
+}

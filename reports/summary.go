@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -226,6 +227,9 @@ func writeHeader(b *strings.Builder, r *bench.Report) {
 		fmt.Fprintf(b, "device limits (probe, %s): sequential write %s MB/s; 4 KiB write+fdatasync p50 %s, p99 %s; 4 KiB random read %s IOPS at QD1, %s at QD16\n",
 			cache, sig3(p.SeqWriteMBps), formatUs(p.FdatasyncP50us), formatUs(p.FdatasyncP99us), formatSI(p.RandReadIOPS), formatSI(p.RandReadIOPSQD16))
 	}
+	if sim := simulatedSpecs(r); len(sim) > 0 {
+		fmt.Fprintf(b, "SIMULATED: %s ran on a simulated device: their latencies and throughput are the device model's virtual time, not this machine's\n", strings.Join(sim, ", "))
+	}
 	if r.Partial {
 		b.WriteString("PARTIAL: not every planned run finished")
 		if r.Reason != "" {
@@ -322,6 +326,20 @@ func (t table) write(b *strings.Builder) {
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
+}
+
+// simulatedSpecs lists the engines (as the tables label them) of the runs
+// on a simulated device (bench.Run.Simulated), in order.
+func simulatedSpecs(r *bench.Report) []string {
+	var out []string
+	labels := engineLabels(r.Runs)
+	for i, run := range r.Runs {
+		l := strings.TrimSuffix(labels[i], " (simulated)")
+		if run.Simulated && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // writeResources writes what each engine's measured phase cost, when the

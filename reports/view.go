@@ -135,6 +135,11 @@ func engineLabels(runs []bench.Run) []string {
 		} else {
 			labels[i] = r.Engine
 		}
+		if r.Simulated {
+			// Virtual time, not the machine's: never to be read as a
+			// measurement of this disk (bench.Run.Simulated).
+			labels[i] += " (simulated)"
+		}
 	}
 	return labels
 }

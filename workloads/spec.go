@@ -55,6 +55,13 @@ var named = []struct {
 		c.Values = FixedSize(1 << 10)
 		c.Durable = true
 	}},
+	{"shard", "storage node: 1-8 MiB object shards put, read and deleted keeping the data at fill= (0.8) of capacity= (1GiB), so reclamation never stops", func(c *Config) {
+		c.Mix = Mix{Read: 50, Insert: 25, Delete: 25}
+		c.Keys = KeyDist{Kind: KeysUniform}
+		c.Values = UniformSize{Min: 1 << 20, Max: 8 << 20}
+		c.Capacity = ShardCapacityDefault
+		c.Fill = ShardFillDefault
+	}},
 }
 
 // Info describes a named workload for listings.
@@ -112,7 +119,7 @@ func namedList() string {
 }
 
 // specTerms lists the terms a spec takes, for error messages.
-const specTerms = "read, update, insert, scan, rmw, delete (proportions), keys, records, ops, values, fields, fieldlength, scanmin, scanmax, insertorder, pad, durable"
+const specTerms = "read, update, insert, scan, rmw, delete (proportions), keys, records, ops, values, fields, fieldlength, scanmin, scanmax, insertorder, pad, durable, capacity, fill"
 
 // Parse parses a workload spec and builds the workload.
 func Parse(spec string) (*Workload, error) {
@@ -248,6 +255,18 @@ func ParseConfig(spec string) (Config, error) {
 				return errf("term %q: write a digit count from 1 to %d, e.g. pad=12", term, padMax)
 			}
 			c.Pad = n
+		case "capacity":
+			n, err := engine.ParseSize(val)
+			if err != nil || n < 1<<20 {
+				return errf("term %q: write a device size of at least 1MiB, e.g. capacity=1GiB", term)
+			}
+			c.Capacity = n
+		case "fill":
+			f, err := strconv.ParseFloat(val, 64)
+			if err != nil || !(f > 0 && f < 1) {
+				return errf("term %q: write the share of the capacity kept full, between 0 and 1, e.g. fill=0.8", term)
+			}
+			c.Fill = f
 		case "durable":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -272,6 +291,13 @@ func ParseConfig(spec string) (Config, error) {
 			return errf("fields × fieldlength is above 2GiB")
 		}
 		c.Values = FixedSize(fields * fieldLength)
+	}
+	if c.Capacity > 0 && c.Fill == 0 {
+		c.Fill = ShardFillDefault
+	}
+	if c.Capacity > 0 && !seen["records"] && c.Values != nil && c.Fill > 0 && c.Fill < 1 {
+		// Shard mode: as many shards as fill the device to fill=.
+		c.Records = shardRecords(c.Capacity, c.Fill, c.Values)
 	}
 	if err := c.Validate(); err != nil {
 		// Validate joins problems with newlines; a spec error is one line.

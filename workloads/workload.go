@@ -157,6 +157,11 @@ type Config struct {
 	// it acknowledged; how (a Sync per op, a sync option) is the bench's
 	// choice.
 	Durable bool
+	// Capacity, if positive, is shard mode (shard.go): the device size
+	// whose Fill share the workload keeps full of data (capacity=,
+	// fill=; the shard workload's defaults 1GiB and 0.8).
+	Capacity int64
+	Fill     float64
 }
 
 // Defaults of YCSB's CoreWorkload.
@@ -230,6 +235,15 @@ func (c Config) Validate() error {
 	if c.Mix.Scan > 0 && (c.ScanMin < 1 || c.ScanMax < c.ScanMin) {
 		bad("scanmin=%d, scanmax=%d: need 1 <= scanmin <= scanmax", c.ScanMin, c.ScanMax)
 	}
+	if c.Capacity > 0 && !(c.Fill > 0 && c.Fill < 1) {
+		bad("fill=%v: the share of capacity= kept full must be between 0 and 1", c.Fill)
+	}
+	if c.Capacity == 0 && c.Fill != 0 {
+		bad("fill=%v without capacity=: fill is the share of a shard workload's capacity kept full", c.Fill)
+	}
+	if c.Capacity < 0 {
+		bad("capacity=%d: must be positive", c.Capacity)
+	}
 	if c.Pad < 1 || c.Pad > padMax {
 		bad("pad=%d: must be 1 to %d", c.Pad, padMax)
 	}
@@ -258,6 +272,9 @@ func (c Config) String() string {
 		parts = append(parts, "insertorder=hashed")
 	}
 	parts = append(parts, "pad="+strconv.Itoa(c.Pad), "durable="+strconv.FormatBool(c.Durable))
+	if c.Capacity > 0 {
+		parts = append(parts, "capacity="+engine.FormatSize(c.Capacity), "fill="+strconv.FormatFloat(c.Fill, 'g', -1, 64))
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -277,6 +294,7 @@ type Workload struct {
 	// transactioninsertkeysequence); it starts at Records.
 	nextInsert atomic.Int64
 	acked      ackCounter
+	shard      *shardState // shard mode only
 }
 
 // New validates c and builds the workload.
@@ -308,6 +326,9 @@ func New(c Config) (*Workload, error) {
 	}
 	w.nextInsert.Store(c.Records)
 	w.acked.limit.Store(c.Records - 1)
+	if c.Capacity > 0 {
+		w.shard = newShardState(c.Records)
+	}
 	return w, nil
 }
 
@@ -467,6 +488,9 @@ func WorkerRand(seed uint64, worker int) *rand.Rand {
 func (g *Generator) Ack() {
 	if g.pending >= 0 {
 		g.w.acked.ack(g.pending)
+		if g.w.shard != nil {
+			g.ackShard(g.pending)
+		}
 		g.pending = -1
 	}
 }
@@ -520,6 +544,9 @@ func (g *Generator) keyNum() int64 {
 // key, then size and seed, then scan length.
 func (g *Generator) Next() Op {
 	g.Ack()
+	if g.w.shard != nil {
+		return g.nextShard()
+	}
 	w, rng := g.w, g.rng
 	u := rng.Float64()
 	i := 0

@@ -506,7 +506,7 @@ func TestNamed(t *testing.T) {
 			t.Errorf("%s: row %q does not match the header %q", info.Name, info, InfoHeader)
 		}
 	}
-	if got := strings.Join(names, " "); got != "ycsb-a ycsb-b ycsb-c ycsb-d ycsb-e ycsb-f fill fill-64k durable-put" {
+	if got := strings.Join(names, " "); got != "ycsb-a ycsb-b ycsb-c ycsb-d ycsb-e ycsb-f fill fill-64k durable-put shard" {
 		t.Errorf("Named() = %s", got)
 	}
 	if infos[0].String() != "ycsb-a\tread=50,update=50\tzipf:0.99\t1000B\tupdate heavy: session store recording recent actions" {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"os"
 	"syscall"
 	"time"
@@ -50,6 +51,12 @@ func Merge(results []checkers.Result, m Merged) checkers.Result {
 		res.Cases += r.Cases
 		res.Ops += r.Ops
 		res.Violations = append(res.Violations, r.Violations...)
+		if r.Coverage != nil {
+			if res.Coverage == nil {
+				res.Coverage = &coverage.Report{}
+			}
+			res.Coverage.Merge(r.Coverage)
+		}
 		// The workers started together: the first detection is the
 		// soonest of theirs.
 		if r.Detected > 0 && (res.Detected == 0 || r.Detected < res.Detected) {

@@ -43,7 +43,11 @@ const (
 	// is cancelled; waitCut how long after that the case waits for the
 	// rest, which are then left pending, as a crash leaves them.
 	cutGrace = 100 * time.Millisecond
-	waitCut  = time.Second
+	// cutIOsMax bounds the device writes and flushes before a cut by
+	// count: a case of DurableOpsDefault ops on shardstore does about
+	// that many.
+	cutIOsMax = 48
+	waitCut   = time.Second
 )
 
 // ErrNeedsDevice refuses a durable check of an engine that opens on a
@@ -142,28 +146,30 @@ func runDurableCase(ctx context.Context, c Config, stream uint64, i int, stem st
 	// The cut's and the crash states' draws: a stream of their own, so
 	// that they do not change the clients' ops.
 	rng := rand.New(rand.NewPCG(stream, uint64(i)<<8|0x80))
+	// Half the cases cut after a number of ops has returned (the others
+	// then in flight); half after a number of device writes and flushes,
+	// which lands the cut inside a flush: between a write and the flush
+	// that covers it, between a run and the root naming it.
 	cutAfter := int64(1 + rng.IntN(c.Ops-1))
+	if rng.IntN(2) == 0 {
+		cutAfter = int64(c.Ops) + 1 // only the device cuts
+		mem.StopAfter(rng.IntN(cutIOsMax))
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	layout := c.Target.Biased(workloads.BiasedOptions{})
 	gen := generator{keys: c.Keys, page: layout.PageBytes, chunk: layout.ChunkBytes, syncs: syncPercent}
-	stop, cut := new(atomic.Bool), new(atomic.Bool)
-	var crashAt atomic.Int64
-	var cutOnce sync.Once
+	stop := new(atomic.Bool)
 	var returned atomic.Int64
 	start := time.Now()
+	// The cut's instant is the Mem's: an op that returned before it did
+	// all its IO before the cut.
 	cutNow := func() {
-		cutOnce.Do(func() {
-			// The flag first, so that errors from here on are the
-			// crash's; the time before the cut, so that an op that
-			// returned before it really returned before the cut.
-			cut.Store(true)
-			stop.Store(true)
-			crashAt.Store(max(1, int64(time.Since(start))))
-			mem.Cut()
-		})
+		stop.Store(true)
+		mem.Cut()
 	}
+	crashAt := func() int64 { return max(1, int64(mem.CutTime().Sub(start))) }
 	after := func() {
 		if returned.Add(1) == cutAfter {
 			cutNow()
@@ -172,7 +178,7 @@ func runDurableCase(ctx context.Context, c Config, stream uint64, i int, stem st
 	clients := make([]*client, c.Clients)
 	var wg sync.WaitGroup
 	for cl := range clients {
-		clients[cl] = &client{stop: stop, cut: cut, after: after}
+		clients[cl] = &client{stop: stop, cut: mem.PowerCut, after: after}
 		n := c.Ops / c.Clients
 		if cl < c.Ops%c.Clients {
 			n++
@@ -203,13 +209,14 @@ wait:
 		case <-done:
 			break wait
 		case <-tick.C:
-			if !cut.Load() {
+			if !mem.PowerCut() {
 				if hung = stuck(clients, ms, start, c.OpTimeout); hung != "" {
 					break wait
 				}
 				continue
 			}
-			since := time.Since(start) - time.Duration(crashAt.Load())
+			stop.Store(true)
+			since := time.Since(mem.CutTime())
 			if since > cutGrace {
 				cancel() // what still waits on the device never will
 			}
@@ -218,8 +225,10 @@ wait:
 			}
 		}
 	}
-	cutNow() // every client finished before the cut: cut now
-	h.Crash = crashAt.Load()
+	if !mem.PowerCut() {
+		cutNow() // every client finished before the cut: cut now
+	}
+	h.Crash = crashAt()
 	for _, cl := range clients {
 		cl.mu.Lock()
 		h.Ops = append(h.Ops, cl.ops...)
@@ -299,6 +308,8 @@ func checkState(ctx context.Context, c Config, h History, st *disk.Mem, what, st
 	// The read-back: every key of the key space, after the crash.
 	hs := h
 	hs.Ops = append([]Op(nil), h.Ops...)
+	recovered := map[string][]byte{} // what forward progress keeps of a key a put cannot fill
+
 	for k := range c.Keys {
 		op := Op{Client: h.Clients, Kind: KindRecover, Key: fmt.Sprintf("k%d", k)}
 		op.Call = max(int64(time.Since(start)), h.Crash)
@@ -309,6 +320,7 @@ func checkState(ctx context.Context, c Config, h History, st *disk.Mem, what, st
 		switch {
 		case err == nil:
 			op.Found, op.Value, op.Size = true, workloads.ValueDigest(v), len(v)
+			recovered[op.Key] = v
 		case !errors.Is(err, engine.ErrNotFound):
 			op.Return, op.Err, op.Failed = Pending, err.Error(), ctx.Err() == nil
 		}
@@ -347,6 +359,9 @@ func checkState(ctx context.Context, c Config, h History, st *disk.Mem, what, st
 			var got []byte
 			if msg := step(e, fmt.Sprintf("get %q %s", key, when), func(ctx context.Context) (err error) {
 				got, err = e.Get(ctx, []byte(key))
+				if errors.Is(err, engine.ErrNotFound) && want[key] == nil {
+					err = nil // absent, as it was recovered, and no put filled it
+				}
 				return err
 			}); msg != "" {
 				return msg
@@ -361,7 +376,15 @@ func checkState(ctx context.Context, c Config, h History, st *disk.Mem, what, st
 	for k := range c.Keys {
 		key := fmt.Sprintf("k%d", k)
 		want[key] = fmt.Appendf(nil, "after the crash: %s of case %d", key, h.Case)
-		if msg = step(e, fmt.Sprintf("put %q", key), func(ctx context.Context) error { return e.Put(ctx, []byte(key), want[key]) }); msg != "" {
+		if msg = step(e, fmt.Sprintf("put %q", key), func(ctx context.Context) error {
+			err := e.Put(ctx, []byte(key), want[key])
+			if errors.Is(err, engine.ErrNoSpace) {
+				// A full device may refuse a write; the key keeps its
+				// recovered version.
+				want[key], err = recovered[key], nil
+			}
+			return err
+		}); msg != "" {
 			break
 		}
 	}
@@ -377,6 +400,7 @@ func checkState(ctx context.Context, c Config, h History, st *disk.Mem, what, st
 		if err != nil {
 			msg = fmt.Sprintf("forward progress after the crash: close: %v", err)
 		} else if e, err = c.Target.OpenDevice(st); err != nil {
+			e = nil // an engine's nil pointer in the interface: nothing to close
 			msg = fmt.Sprintf("forward progress after the crash: reopen after a clean close: %v", err)
 		} else {
 			msg = readBack(e, "after a clean reopen")

@@ -51,6 +51,37 @@ type Target struct {
 	// (page, chunk and extent boundaries ±1) and their maximum; zero fields
 	// take small defaults (see BiasedOptions).
 	Layout Layout
+	// Observer, set by Observed, hears the states every engine the target
+	// opens reaches; if it is a FaultObserver it also hears the faults and
+	// power cuts of the devices the target makes.
+	Observer engine.Observer
+	// WithObserver, if set, returns the target with obs in the engine's
+	// options (engine.Options.WithObserver): For, FromDriver and
+	// shardtarget set it. Nil: the engine cannot be observed.
+	WithObserver func(obs engine.Observer) (Target, error)
+}
+
+// FaultObserver hears the faults a target's devices inject: an IO error
+// or a bit flip of a disk.Faulty, and the power cut of a disk.Mem armed
+// with StopAfter (coverage.Recorder implements it).
+type FaultObserver interface {
+	DeviceFault(io disk.IO, flip bool)
+	PowerCut()
+}
+
+// Observed returns t with obs installed: in the engine's options, so every
+// open reports to it, and on the devices Start makes. ok is false if t
+// has no WithObserver (then t is returned as it is).
+func (t Target) Observed(obs engine.Observer) (_ Target, ok bool, err error) {
+	if t.WithObserver == nil {
+		return t, false, nil
+	}
+	nt, err := t.WithObserver(obs)
+	if err != nil {
+		return t, false, err
+	}
+	nt.Observer = obs
+	return nt, true, nil
 }
 
 // Layout is the part of workloads.BiasedOptions a target decides.
@@ -77,7 +108,9 @@ func For(d engine.Driver, o engine.Options) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
-	return FromDevice(od), nil
+	t := FromDevice(od)
+	t.WithObserver = func(obs engine.Observer) (Target, error) { return For(d, o.WithObserver(obs)) }
+	return t, nil
 }
 
 // FromDriver makes a directory target from an engine table entry, even
@@ -85,8 +118,9 @@ func For(d engine.Driver, o engine.Options) (Target, error) {
 // it through Driver.Open, on a device file in each case's directory).
 func FromDriver(d engine.Driver, o engine.Options) Target {
 	return Target{
-		Name:    o.Spec().String(),
-		OpenDir: func(dir string) (engine.Engine, error) { return d.Open(dir, o) },
+		Name:         o.Spec().String(),
+		OpenDir:      func(dir string) (engine.Engine, error) { return d.Open(dir, o) },
+		WithObserver: func(obs engine.Observer) (Target, error) { return FromDriver(d, o.WithObserver(obs)), nil },
 	}
 }
 
@@ -175,8 +209,9 @@ func (t Target) Start(dir string, faults bool) (*Instance, error) {
 	in := &Instance{t: t, dir: dir}
 	if t.OpenDevice != nil {
 		in.mem = disk.NewMem(t.deviceBytes(), t.sectorBytes())
+		t.observeMem(in.mem)
 		if faults {
-			f, err := disk.NewFaulty(in.mem, disk.FaultyOptions{})
+			f, err := disk.NewFaulty(in.mem, t.faultyOptions())
 			if err != nil {
 				return nil, err
 			}
@@ -241,14 +276,32 @@ func (in *Instance) Abandon() { in.Engine = nil }
 // must already be closed or abandoned.
 func (in *Instance) UseMem(mem *disk.Mem) error {
 	in.mem = mem
+	in.t.observeMem(mem)
 	if in.Faulty != nil {
-		f, err := disk.NewFaulty(mem, disk.FaultyOptions{})
+		f, err := disk.NewFaulty(mem, in.t.faultyOptions())
 		if err != nil {
 			return err
 		}
 		in.Faulty = f
 	}
 	return nil
+}
+
+// faultyOptions are the options of the disk.Faulty Start makes: its
+// faults reported to a FaultObserver.
+func (t Target) faultyOptions() disk.FaultyOptions {
+	var o disk.FaultyOptions
+	if fo, ok := t.Observer.(FaultObserver); ok {
+		o.OnFault = fo.DeviceFault
+	}
+	return o
+}
+
+// observeMem reports mem's power cut to a FaultObserver.
+func (t Target) observeMem(mem *disk.Mem) {
+	if fo, ok := t.Observer.(FaultObserver); ok {
+		mem.OnPowerCut(fo.PowerCut)
+	}
 }
 
 // CanCrash reports whether an instance of t can be dirty-rebooted in

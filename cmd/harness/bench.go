@@ -46,6 +46,7 @@ func newBenchCmd() *cobra.Command {
 		quiet     bool
 		noPreload bool
 		shardFlag string
+		results   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -109,7 +110,11 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 			if err := applyBenchShard(shardFlag, &cfg); err != nil {
 				return err
 			}
-			return runBench(cmd, benchDrivers(), cfg, quiet)
+			prefix := ""
+			if cfg.Shard != nil {
+				prefix = cfg.Shard.Shard().Suffix()
+			}
+			return withResults(cmd, "bench", results, cfg.Out, prefix, func() error { return runBench(cmd, benchDrivers(), cfg, quiet) })
 		},
 	}
 	f := cmd.Flags()
@@ -135,8 +140,9 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
 	f.Int64Var(&cfg.Records, "records", 0, "records of every workload that loads some (not a fill), unless its spec gives records= (0: each workload's own)")
-	f.StringVar(&cfg.Values, "values", "", "value sizes of every workload, as a values= term (4KiB, uniform:100B-10KiB), unless its spec gives its own")
+	f.StringVar(&cfg.Values, "values", "", "value sizes of every workload, as a values= term (4KiB, uniform:100B:10KiB), unless its spec gives its own")
 	f.StringVar(&suite, "suite", "", "a named suite of workloads at a stated scale: "+suiteList()+"; flags given win over its settings")
+	f.StringVar(&results, "results", "", "also upload --out to this results store: s3://bucket/prefix or a directory (a shard: under shard-i-of-N)")
 	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)

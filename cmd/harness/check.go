@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"io"
 	"os"
 	"os/signal"
@@ -78,8 +79,12 @@ type checkFlags struct {
 	// the flag or the fleet's environment), goes into its Result, and
 	// stemSuffix names the shard in the Result's file (applyCheckShard).
 	shard      string
+	results    string // --results: a store the Result and traces are uploaded to
 	shardMeta  *shard.Meta
 	stemSuffix string
+	// requireStates is --require-states: states the run must reach
+	// (coverage.ParseRequired), else it fails with exit 1.
+	requireStates string
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
@@ -134,7 +139,7 @@ one-screen summary, and writes the Result as JSON to
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). A replay takes the engine, mode and faults from the
 trace's header unless given; an --engine that disagrees with the trace is refused.
-A concurrent checker (linearize) takes --clients, keeps every CPU, and saves the
+A concurrent checker (linearize, durable) takes --clients, keeps every CPU, and saves the
 history of a violation instead of a trace: --history FILE re-checks it.
 
 --budget 0 is no time limit: give --cases with it, or --forever to run until
@@ -170,8 +175,10 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.BoolVar(&f.forever, "forever", false, "run until interrupted (Ctrl-C: exit 130), with no budget or case limit")
 	fl.StringVar(&f.replay, "replay", "", "replay a trace file written by an earlier run instead of generating cases")
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
+	fl.StringVar(&f.requireStates, "require-states", "", "fail (exit 1) unless the run reaches these engine states: events (extent-reset,...), phase:NAME, sched-POLICY or cells OP×FAULT×PHASE ('*' for any part), comma-separated")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
 	fl.StringVar(&f.shard, "shard", "", shardFlagUsage)
+	fl.StringVar(&f.results, "results", "", "also upload --out (a shard: its own folder) to this results store: s3://bucket/prefix or a directory")
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
@@ -184,7 +191,10 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 			Long:    chk.Doc + "\n\n" + checkExitCodes,
 			Example: chk.Example,
 			Args:    cobra.NoArgs,
-			RunE:    func(cmd *cobra.Command, _ []string) error { return runCheck(cmd, chk, *f) },
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				dir, prefix := checkResultsDir(*f)
+				return withResults(cmd, "check "+chk.Name, f.results, dir, prefix, func() error { return runCheck(cmd, chk, *f) })
+			},
 		}
 		// Every checker has both flags, so that one given to a checker
 		// that does not take it is refused with a reason (see runCheck).
@@ -435,6 +445,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if f.jobs < 0 {
 		return usagef("check: --jobs %d: give a number of worker processes, or 0 for one per CPU", f.jobs)
 	}
+	if f.requireStates != "" {
+		if _, err := coverage.ParseRequired(f.requireStates); err != nil {
+			return usagef("check %s: %v", checker, err)
+		}
+	}
 	switch {
 	case f.forever && (fl.Changed("budget") || fl.Changed("cases")):
 		return usagef("check: --forever runs until interrupted: drop --budget and --cases, or --forever")
@@ -562,6 +577,14 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if tr != nil {
 		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s%s\n", f.replay, fromHeader(f))
 	}
+	// Every engine the run opens reports its states to rec; a replay
+	// records too, but its Result is one case.
+	rec := coverage.New()
+	if otg, ok, err := tg.Observed(rec); err != nil {
+		return fmt.Errorf("check %s on %s: observe the engine: %w", checker, d.Name, err)
+	} else if ok {
+		tg = otg
+	}
 	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
@@ -612,6 +635,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	}
 	if res.Engine == "" {
 		res.Engine = tg.Name
+	}
+	if tg.Observer != nil {
+		res.Coverage = rec.Report()
 	}
 	return reportCheck(cmd.OutOrStdout(), res, f, stem(f.seed), context.Cause(ctx))
 }
@@ -737,7 +763,7 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 	}
 	switch res.Verdict {
 	case checkers.Pass:
-		return nil
+		return requireStates(w, res, f.requireStates, path)
 	case checkers.Interrupted:
 		var ie interruptedError
 		if !errors.As(interrupt, &ie) {
@@ -761,6 +787,34 @@ func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, in
 		msg += fmt.Sprintf("; minimized to %d ops: %s", len(v.Ops), v.Replay)
 	}
 	return violationError{msg: msg, quiet: f.worker}
+}
+
+// requireStates fails a passing run that did not reach every state of
+// list (--require-states), naming those it missed: exit 1, as a
+// violation, since a generator that stops reaching a state stops testing
+// it.
+func requireStates(w io.Writer, res checkers.Result, list, path string) error {
+	if list == "" {
+		return nil
+	}
+	names, err := coverage.ParseRequired(list)
+	if err != nil {
+		return usageError{err}
+	}
+	missing := names
+	if res.Coverage != nil {
+		missing = res.Coverage.Missing(names)
+	}
+	if len(missing) == 0 {
+		fmt.Fprintf(w, "required states reached: %s\n", strings.Join(names, ", "))
+		return nil
+	}
+	msg := fmt.Sprintf("%s checker on %s (%s) did not reach required states: %s; result: %s",
+		res.Checker, res.Engine, res.SeedLabel(), strings.Join(missing, ", "), path)
+	if res.Coverage == nil {
+		msg += " (the run recorded no states: an engine without an observer, or a replay)"
+	}
+	return violationError{msg: msg}
 }
 
 // checkJobs is the number of worker processes a check runs: --jobs, one

@@ -213,12 +213,14 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newMergeCmd(),
 		newPlanCmd(),
 		newCompareCmd(),
+		newCoverageCmd(),
 		newGateCmd(),
 		newNightlyCmd(),
 		newInternalCmd(),
 		newShardstoreCmd(),
 		newEnginesCmd(),
 		newWorkloadsCmd(),
+		newIOTraceCmd(),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {

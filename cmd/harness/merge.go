@@ -13,17 +13,19 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/internal/merge"
+	"github.com/gauntlet-kv/gauntlet/internal/store"
 	"github.com/gauntlet-kv/gauntlet/reports"
 )
 
 func newMergeCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "merge DIR... --out DIR",
+		Use:   "merge DIR|s3://bucket/prefix... --out DIR",
 		Short: "Join the results of a fleet run's shards (--shard i/N) into one",
 		Long: `merge reads the results the shards of one fleet run wrote (harness check, bench
 or mutants with --shard i/N, or JOB_COMPLETION_INDEX / AWS_BATCH_JOB_ARRAY_INDEX
-set by a Kubernetes Indexed Job or an AWS Batch array) from every DIR, and writes
+set by a Kubernetes Indexed Job or an AWS Batch array) from every DIR or results
+store (s3://bucket/prefix, where --results had them uploaded), and writes
 what one machine running every shard would have:
 
   check    <checker>-merged.json: the gravest verdict, cases and ops summed, the
@@ -45,6 +47,15 @@ be merged.`,
 		RunE: func(cmd *cobra.Command, dirs []string) error {
 			var srcs []merge.Source
 			for _, d := range dirs {
+				if store.IsURL(d) || strings.HasPrefix(d, "file://") {
+					st, err := store.Open(cmd.Context(), d)
+					if err != nil {
+						return usagef("merge: %v", err)
+					}
+					defer st.Close()
+					srcs = append(srcs, st)
+					continue
+				}
 				if st, err := os.Stat(d); err != nil || !st.IsDir() {
 					if err == nil {
 						return usagef("merge: %s is not a directory: give the folders the shards wrote to", d)

@@ -19,6 +19,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/internal/shard"
+	"github.com/gauntlet-kv/gauntlet/internal/store/storetest"
 )
 
 // fleetEnv is the environment a fleet engine gives task i of n: a
@@ -126,7 +127,7 @@ func TestFleetCheckMergesToOneRun(t *testing.T) {
 // bug: every shard finds it, and the merge keeps one entry with the count
 // of the shards that found it, exiting 1.
 func TestFleetCheckDedupsViolations(t *testing.T) {
-	const n = 3
+	const n = 2
 	dir := t.TempDir()
 	shards := filepath.Join(dir, "shards")
 	runShards(t, "batch", n, exitViolation, "check", "conformance", "--engine", "stale-delete", "--cases", "200", "--budget", "0", "--out", shards, "--quiet")
@@ -251,4 +252,42 @@ func keysOf(m map[string]string) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// TestFleetResultsInObjectStore runs shards that share no folder, as pods
+// on different nodes: each writes to its own --out and uploads it to an
+// S3-compatible bucket (a server on loopback); merge reads the bucket.
+func TestFleetResultsInObjectStore(t *testing.T) {
+	const n = 2
+	addr := storetest.FakeS3(t, "fleet", "nightly/run-1")
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(os.Args[0], "check", "conformance", "--engine", "model", "--cases", "6", "--budget", "0", "--quiet",
+				"--out", filepath.Join(dir, fmt.Sprintf("pod-%d", i)), "--results", addr)
+			cmd.Env = append(append(os.Environ(), childEnv+"=1"), fleetEnv("k8s", i, n)...)
+			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "results: ") {
+				errs[i] = fmt.Sprintf("pod %d: %v:\n%s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	merged := filepath.Join(dir, "merged")
+	code, stdout, stderr := runCLI(t, "merge", addr, "--out", merged)
+	if code != 0 {
+		t.Fatalf("merge %s: exit %d: %s%s", addr, code, stdout, stderr)
+	}
+	r := readMergeResult(t, filepath.Join(merged, "conformance-merged.json"))
+	if r.Verdict != checkers.Pass || r.Cases != 6 || len(r.Shards) != n {
+		t.Fatalf("merged from the bucket: %s, %d cases, %d shards; want pass, 6, %d", r.Verdict, r.Cases, len(r.Shards), n)
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/internal/shard"
+	"github.com/gauntlet-kv/gauntlet/internal/store"
 	"github.com/gauntlet-kv/gauntlet/mutants"
+	"github.com/spf13/cobra"
 )
 
 // shardFlagUsage is the --shard flag's help, the same on every verb.
@@ -135,4 +137,53 @@ func applyBenchShard(flag string, cfg *bench.Config) error {
 		return usagef("bench: --out %s: %v", cfg.Out, unwrapPathErr(err))
 	}
 	return nil
+}
+
+// withResults runs a verb's run and then, if addr (--results) is set,
+// uploads its output folder dir to the results store at addr under prefix
+// (a shard's "shard-i-of-N": a retried shard overwrites only its own
+// keys). The folder is uploaded whatever the verdict (a violation's trace
+// is what a fleet run is for); not after a usage error, which ran nothing.
+func withResults(cmd *cobra.Command, verb, addr, dir, prefix string, run func() error) error {
+	if addr == "" {
+		return run()
+	}
+	ctx := cmd.Context()
+	st, err := store.Open(ctx, addr)
+	if err != nil {
+		return usagef("%s: %v", verb, err)
+	}
+	defer st.Close()
+	err = run()
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if _, statErr := os.Stat(dir); statErr != nil {
+		return err
+	}
+	n, upErr := st.Upload(ctx, dir, prefix)
+	if upErr != nil {
+		upErr = fmt.Errorf("%s: --results %s: uploaded %d files, then: %w", verb, addr, n, upErr)
+		if err == nil {
+			return upErr
+		}
+		fmt.Fprintln(cmd.ErrOrStderr(), "harness:", upErr)
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "results: %d files to %s\n", n, strings.TrimSuffix(addr, "/")+"/"+prefix)
+	return err
+}
+
+// checkResultsDir is the folder a check uploads and its key prefix: the
+// shard's own folder in --out, else all of --out.
+func checkResultsDir(f checkFlags) (dir, prefix string) {
+	if f.worker || f.replay != "" || f.history != "" {
+		return f.out, ""
+	}
+	s, err := shard.Resolve(f.shard, os.Getenv)
+	if err != nil || !s.Sharded() {
+		return f.out, "" // a bad shard is runCheck's to report
+	}
+	return filepath.Join(f.out, s.Suffix()), s.Suffix()
 }

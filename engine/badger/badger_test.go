@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4/options"
+
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/enginetest"
 )
 
-// small keeps test instances light: the defaults allocate 1 GiB of caches
-// and 64 MiB memtables, and the suite opens hundreds of instances.
+// small keeps test instances light: the defaults have no caches but
+// 64 MiB memtables, and the suite opens hundreds of instances.
 func small(o Options) Options {
 	o.MemTableSize, o.BlockCacheSize, o.IndexCacheSize = 8<<20, 8<<20, 8<<20
 	return o
@@ -24,7 +26,7 @@ func TestContract(t *testing.T) {
 		enginetest.Config{Name: "mode=vlog", Open: vlogOpener(small(Options{Mode: ModeVLog}))},
 		enginetest.Config{Name: "mode=vlog,sync=true", Open: vlogOpener(small(Options{Mode: ModeVLog, SyncWrites: true}))},
 		enginetest.Config{Name: "mode=lsm,sync=true,caches=off", Open: enginetest.Opener(Open, small(Options{SyncWrites: true, BlockCacheSize: -1, IndexCacheSize: -1}))},
-		enginetest.Config{Name: "defaults", Open: enginetest.Opener(Open, Options{}), Heavy: "defaults open 1 GiB of caches"},
+		enginetest.Config{Name: "defaults", Open: enginetest.Opener(Open, Options{}), Heavy: "defaults open 64 MiB memtables"},
 	)
 }
 
@@ -63,8 +65,18 @@ func TestBadgerOptions(t *testing.T) {
 		t.Fatalf("badger options: threshold %d, sync %v, memtable %d, caches %d/%d, conflicts %v",
 			bo.ValueThreshold, bo.SyncWrites, bo.MemTableSize, bo.BlockCacheSize, bo.IndexCacheSize, bo.DetectConflicts)
 	}
-	if bo := DefaultOptions().badgerOptions("/x"); bo.ValueThreshold != LSMValueThreshold || bo.BlockCacheSize != 640<<20 || bo.IndexCacheSize != 384<<20 {
-		t.Fatalf("default badger options: threshold %d, caches %d/%d", bo.ValueThreshold, bo.BlockCacheSize, bo.IndexCacheSize)
+	// The defaults: uncompressed tables read from their mapping, no
+	// block cache, every index in memory (see the package doc's A/B).
+	if bo := DefaultOptions().badgerOptions("/x"); bo.ValueThreshold != LSMValueThreshold || bo.BlockCacheSize != 0 || bo.IndexCacheSize != 0 || bo.Compression != options.None {
+		t.Fatalf("default badger options: threshold %d, caches %d/%d, compression %v", bo.ValueThreshold, bo.BlockCacheSize, bo.IndexCacheSize, bo.Compression)
+	}
+	z := DefaultOptions()
+	z.Compression, z.BlockCacheSize = CompressionZSTD, 64<<20
+	if err := z.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if bo := z.badgerOptions("/x"); bo.Compression != options.ZSTD || bo.BlockCacheSize != 64<<20 {
+		t.Fatalf("compression=zstd,block-cache=64MiB: compression %v, block cache %d", bo.Compression, bo.BlockCacheSize)
 	}
 }
 

@@ -21,10 +21,12 @@ func Driver() engine.Driver {
 				Doc: "sync every write batch (SyncWrites); false leaves durability to Sync"},
 			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(d.MemTableSize),
 				Doc: "memtable size; Badger's default"},
-			{Name: "block-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.BlockCacheSize),
-				Doc: "block cache; Dgraph's 65% of 1GiB, 0 turns it off"},
-			{Name: "index-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.IndexCacheSize),
-				Doc: "index and bloom filter cache; Dgraph's 35% of 1GiB, 0 keeps every index in memory"},
+			{Name: "block-cache", Kind: engine.KindSize, Default: offSize(d.BlockCacheSize),
+				Doc: "cache of decompressed blocks, needed by compression; 0 (off) reads uncompressed blocks from the mapped tables"},
+			{Name: "index-cache", Kind: engine.KindSize, Default: offSize(d.IndexCacheSize),
+				Doc: "index and bloom filter cache; 0 keeps every index in memory (Badger's default)"},
+			{Name: "compression", Kind: engine.KindEnum, Default: string(d.Compression), Choices: []string{string(CompressionSnappy), string(CompressionZSTD), string(CompressionNone)},
+				Doc: "table block compression; snappy (Badger's default) or zstd need block-cache="},
 			{Name: "gc-interval", Kind: engine.KindDuration, Default: d.GCInterval.String(),
 				Doc: "how often background value-log GC runs; 0 turns it off"},
 		},
@@ -41,6 +43,7 @@ func optionsFrom(opts engine.Options) Options {
 		BlockCacheSize: opts.Size("block-cache"),
 		IndexCacheSize: opts.Size("index-cache"),
 		GCInterval:     opts.Duration("gc-interval"),
+		Compression:    Compression(opts.String("compression")),
 		GCDiscardRatio: DefaultOptions().GCDiscardRatio,
 	}
 	if o.BlockCacheSize == 0 {
@@ -53,4 +56,13 @@ func optionsFrom(opts engine.Options) Options {
 		o.GCInterval = -time.Nanosecond
 	}
 	return o
+}
+
+// offSize writes a size option's default as the spec spells it: a
+// negative size (off) as 0.
+func offSize(n int64) string {
+	if n < 0 {
+		return "0"
+	}
+	return engine.FormatSize(n)
 }

@@ -45,6 +45,14 @@
 // crash state when there are few. A Mem survives being crashed: the original
 // is unchanged, so one state can be crashed many ways.
 //
+// A Mem's power can be cut before the crash: StopAfter(n) lets n more writes
+// and flushes through, then refuses every later one with ErrPowerCut (the
+// crash lands between two IOs of one operation); Cut cuts it at once, from
+// any goroutine, while other goroutines' IO is in flight (a dirty reboot of a
+// concurrent run). Either way the pending writes are frozen as they were at
+// the cut for the crash to draw from, reads go on, and CutTime says when the
+// power went.
+//
 // The unit of survival is a pending sector-write: the part of one pending
 // write that falls in one sector. A crash keeps or loses each one whole, never
 // part of it, so a sector never holds half of a write's bytes for it; when
@@ -70,9 +78,18 @@
 // FaultyOptions.Sleep is set, so IO-scheduling policies can be compared
 // deterministically and fast.
 //
+// # Sim
+//
+// Sim is a simulated device for running a whole engine in virtual time: a
+// Mem whose every IO advances a conc.ManualClock (Sim.Clock, which the
+// engine is given as its clock) by the service time of a hard-disk model
+// (HDDModel, with an optional volatile write cache drained at Flush) or an
+// SSD model (SSDModel), one IO at a time. Sim.Observe sees every IO with
+// its virtual start and service time.
+//
 // # Concurrency
 //
-// File, Mem and Faulty are safe for concurrent use by multiple goroutines.
+// File, Mem, Faulty and Sim are safe for concurrent use by multiple goroutines.
 // Mem serializes all IO on one mutex; File issues concurrent IOs to the
 // kernel in parallel.
 package disk
@@ -118,7 +135,7 @@ var (
 	// ErrTooManyStates: Mem.CrashStates would return more states than its
 	// limit.
 	ErrTooManyStates = errors.New("disk: too many crash states")
-	// ErrPowerCut: a Mem armed with StopAfter has lost power: it refuses
+	// ErrPowerCut: a Mem armed with StopAfter, or Cut, has lost power: it refuses
 	// every later write and flush, so a crash taken from it lands between
 	// two IOs of one operation.
 	ErrPowerCut = errors.New("disk: power cut")

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -128,6 +129,11 @@ type FaultyOptions struct {
 	// follows the virtual clock. Default nil: time is only accounted on the
 	// virtual clock (Faulty.Clock), nothing sleeps.
 	Sleep func(time.Duration)
+	// OnFault, if set, is called after an IO failed by an injected error
+	// (flip false) or a read corrupted by a Flip (flip true), outside
+	// Faulty's lock: a coverage recorder counts what was injected where.
+	// Default nil.
+	OnFault func(io IO, flip bool)
 }
 
 // FaultStats counts what a Faulty saw and did.
@@ -154,6 +160,8 @@ type Faulty struct {
 
 	busy sync.Mutex // serializes IOs when sleeping with an HDD model
 
+	onFault func(io IO, flip bool) // FaultyOptions.OnFault
+
 	mu     sync.Mutex
 	rng    *rand.Rand
 	nextID int
@@ -179,7 +187,7 @@ type armedFlip struct {
 
 // NewFaulty wraps dev. It returns an error if opts.HDD is invalid.
 func NewFaulty(dev Device, opts FaultyOptions) (*Faulty, error) {
-	f := &Faulty{dev: dev, sleep: opts.Sleep, delay: opts.Delay, rng: opts.Rand}
+	f := &Faulty{dev: dev, sleep: opts.Sleep, delay: opts.Delay, rng: opts.Rand, onFault: opts.OnFault}
 	if opts.Delay < 0 {
 		return nil, fmt.Errorf("disk: FaultyOptions.Delay %v: must not be negative", opts.Delay)
 	}
@@ -398,6 +406,9 @@ func (f *Faulty) do(io IO, issue func() (int, error)) (int, error) {
 	}
 	d, ok, err := f.begin(io)
 	if err != nil {
+		if f.onFault != nil && errors.Is(err, ErrInjected) {
+			f.onFault(io, false)
+		}
 		return 0, err
 	}
 	if ok && f.sleep != nil && d > 0 {
@@ -414,7 +425,7 @@ func (f *Faulty) ReadAt(p []byte, off int64) (int, error) {
 		return n, err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	flipped := false
 	kept := f.flips[:0]
 	for _, a := range f.flips {
 		if !overlaps(off, len(p), a.f.Off, a.f.End) {
@@ -425,12 +436,17 @@ func (f *Faulty) ReadAt(p []byte, off int64) (int, error) {
 		bit := f.rng.Int64N((hi - lo) * 8)
 		p[lo-off+bit/8] ^= 1 << (bit % 8)
 		f.fs.Flips++
+		flipped = true
 		if a.f.Persistent {
 			kept = append(kept, a)
 		}
 	}
 	clear(f.flips[len(kept):])
 	f.flips = kept
+	f.mu.Unlock()
+	if flipped && f.onFault != nil {
+		f.onFault(IO{Op: OpRead, Off: off, Len: len(p)}, true)
+	}
 	return n, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fill returns n bytes that identify (tag, offset of each byte), so two
@@ -829,8 +830,8 @@ func TestMemStopAfter(t *testing.T) {
 	if err := m.Flush(); !errors.Is(err, ErrPowerCut) {
 		t.Fatalf("flush after the cut: %v, want ErrPowerCut", err)
 	}
-	if !m.PowerCut() {
-		t.Fatal("PowerCut false after a refused write")
+	if !m.PowerCut() || m.CutTime().IsZero() {
+		t.Fatal("PowerCut false or CutTime zero after a refused write")
 	}
 	got := make([]byte, 1024)
 	if _, err := m.ReadAt(got, 0); err != nil {
@@ -929,7 +930,15 @@ func TestMemCut(t *testing.T) {
 	for m.Pending() < writers*8 {
 		runtime.Gosched()
 	}
+	if !m.CutTime().IsZero() {
+		t.Fatal("CutTime set before the cut")
+	}
+	before := time.Now()
 	pending := m.Cut()
+	at := m.CutTime()
+	if at.Before(before) || at.After(time.Now()) {
+		t.Fatalf("CutTime %v is not the instant of the cut (after %v)", at, before)
+	}
 	image := m.Image()
 	close(cut)
 	wg.Wait()
@@ -956,9 +965,12 @@ func TestMemCut(t *testing.T) {
 	if err := all.Flush(); err != nil || !bytes.Equal(all.Image(), image) {
 		t.Fatalf("a clone with power restored: flush %v, or contents differ from the cut's", err)
 	}
+	if m.Cut(); !m.CutTime().Equal(at) {
+		t.Fatal("a second Cut moved CutTime")
+	}
 	m.StopAfter(-1)
-	if m.PowerCut() {
-		t.Fatal("PowerCut still true after StopAfter(-1)")
+	if m.PowerCut() || !m.CutTime().IsZero() {
+		t.Fatal("PowerCut or CutTime still set after StopAfter(-1)")
 	}
 	mustWrite(t, m, fill(2, 0, 512), 0)
 }

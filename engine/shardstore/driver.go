@@ -29,15 +29,20 @@ func OpenDir(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if opts.Sim != nil {
-		return openSim(opts) // sim.go
+		return openSim(dir, opts) // sim.go
 	}
 	f, _, err := openDeviceFile(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	s, err := Open(f, opts)
+	dev, err := traced(f, dir, opts, nil) // sim.go: io-trace=
 	if err != nil {
 		f.Close()
+		return nil, err
+	}
+	s, err := Open(dev, opts)
+	if err != nil {
+		dev.Close()
 		return nil, err
 	}
 	s.ownDev = true

@@ -77,6 +77,9 @@ type Options struct {
 	// Sim, if set, makes OpenDir run the store on a simulated device of
 	// DeviceBytes in memory, in virtual time (sim.go). Default nil: a file.
 	Sim *disk.SimOptions
+	// IOTrace, if set, is a file OpenDir records every device IO into
+	// (engine/iotrace). Default "": none.
+	IOTrace string
 
 	// DevicePath, DeviceBytes and Direct are used by OpenDir only.
 	//

@@ -2,14 +2,19 @@ package shardstore
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/iotrace"
 )
 
 // A store on a simulated device (device=hdd or device=ssd): OpenDir makes
-// a disk.Sim of DeviceBytes in memory instead of opening a file, and runs
+// a disk.Sim of DeviceBytes in memory (its pages allocated as they are
+// written: the default 4 GiB costs what the run writes) instead of
+// opening a file, and runs
 // the store on the Sim's virtual clock, which every IO advances by its
 // modeled service time. The store's timers (the flush cadence, the IO
 // scheduler's holds) then fire in virtual time too, so a run does the
@@ -29,17 +34,13 @@ import (
 // ones), a SATA 6 Gb/s link (600 MB/s) and the write cache off, as
 // storage nodes that flush for durability commonly run them.
 
-// SimDeviceBytesDefault is the size of a simulated device when the spec
-// gives no size=: it is kept in memory.
-const SimDeviceBytesDefault = 256 << 20
-
 // simOptionDefs are the spec's options of a simulated device.
 func simOptionDefs() []engine.OptionDef {
 	h := disk.HDDModel{}
 	h.EnsureDefaults(1)
 	return []engine.OptionDef{
 		{Name: "device", Kind: engine.KindEnum, Default: "file", Choices: []string{"file", "hdd", "ssd"},
-			Doc: "file: a real device file; hdd or ssd: a simulated device in memory (size= default 256MiB) whose modeled service times drive a virtual clock"},
+			Doc: "file: a real device file; hdd or ssd: a simulated device of size= bytes in memory (pages allocated as written) whose modeled service times drive a virtual clock"},
 		{Name: "capacity", Kind: engine.KindSize, Default: "0",
 			Doc: "simulated disk's capacity, for the seek curve (0: size=, the store spans the whole stroke)"},
 		{Name: "rpm", Kind: engine.KindInt, Default: fmt.Sprint(int(h.RPM)), Doc: "simulated hard disk's spindle speed"},
@@ -49,13 +50,19 @@ func simOptionDefs() []engine.OptionDef {
 			Doc: "simulated device's media rate per second (0: hdd 160MB, ssd 2GB)"},
 		{Name: "write-cache", Kind: engine.KindBool, Default: "false",
 			Doc: "simulated hard disk's volatile write cache: writes cost the link transfer, the next flush the media"},
+		{Name: "io-trace", Kind: engine.KindString, Default: "none",
+			Doc: "record every device IO into this file (none: no trace; engine/iotrace format, rewritten at each open; a relative path is inside the engine's directory); on a real device it costs the scheduler its native asynchronous IO"},
 	}
 }
 
-// simFromSpec sets opts.Sim from a spec's device options.
+// simFromSpec sets opts.Sim and opts.IOTrace from a spec's device
+// options.
 func simFromSpec(o engine.Options, opts *Options) {
 	if !o.Has("device") {
 		return
+	}
+	if t := o.String("io-trace"); t != "none" {
+		opts.IOTrace = t
 	}
 	kind := o.String("device")
 	if kind == "file" {
@@ -70,20 +77,23 @@ func simFromSpec(o engine.Options, opts *Options) {
 		so.HDD.Bandwidth, so.SSD.Bandwidth = float64(bw), float64(bw)
 	}
 	opts.Sim = so
-	if !o.IsSet("size") {
-		opts.DeviceBytes = SimDeviceBytesDefault
-	}
 }
 
 // openSim is OpenDir on a simulated device.
-func openSim(opts Options) (*Store, error) {
+func openSim(dir string, opts Options) (*Store, error) {
 	dev, err := disk.NewSim(opts.DeviceBytes, CheckSectorBytes, *opts.Sim)
 	if err != nil {
 		return nil, fmt.Errorf("shardstore: device=%s: %w: %w", opts.Sim.Kind, err, engine.ErrInvalidArgument)
 	}
 	opts.Clock = dev.Clock()
-	s, err := Open(dev, opts)
+	start := dev.Clock().Now()
+	d, err := traced(dev, dir, opts, func() time.Duration { return dev.Clock().Now().Sub(start) })
 	if err != nil {
+		return nil, err
+	}
+	s, err := Open(d, opts)
+	if err != nil {
+		d.Close()
 		return nil, err
 	}
 	s.ownDev = true
@@ -104,4 +114,28 @@ func (s *Store) simMetrics(m map[string]float64) {
 	m["sim_busy_seconds"] = st.Busy.Seconds()
 	m["sim_seek_bytes"] = float64(st.SeekBytes)
 	m["sim_clock_seconds"] = float64(s.sim.Clock().Now().Sub(time.Unix(0, 0))) / 1e9
+}
+
+// traced wraps dev in an iotrace.Recorder writing opts.IOTrace (relative
+// to dir), timed by now (nil: the wall clock); without opts.IOTrace it is
+// dev.
+func traced(dev disk.Device, dir string, opts Options, now iotrace.Now) (disk.Device, error) {
+	if opts.IOTrace == "" {
+		return dev, nil
+	}
+	path := opts.IOTrace
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("shardstore: io-trace=%s: %w", opts.IOTrace, err)
+	}
+	w, err := iotrace.NewWriter(f, iotrace.Header{Virtual: opts.Sim != nil})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("shardstore: io-trace=%s: %w", opts.IOTrace, err)
+	}
+	// The superblock's slots are in extent 0.
+	return iotrace.NewRecorder(dev, w, iotrace.RecorderOptions{Now: now, SuperblockBytes: opts.ExtentBytes}), nil
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -161,10 +162,13 @@ type Machine struct {
 	retrying bool
 	retryCut int     // the IO the retry's reboot cuts power after
 	buf      *[]byte // values of puts, from bufPool
-	lister   bool
-	maint    bool
-	track    bool
-	inv      bool
+	// rec, if the target is observed by a coverage.Recorder, hears the
+	// case's ops, crashes and failures (the fault-space matrix).
+	rec    *coverage.Recorder
+	lister bool
+	maint  bool
+	track  bool
+	inv    bool
 }
 
 // Capabilities are what the target's engine implements.
@@ -207,6 +211,9 @@ func New(ctx context.Context, cfg Config, dir string) (*Machine, error) {
 		return nil, fmt.Errorf("open engine %s: %w", cfg.Target.Name, err)
 	}
 	m := &Machine{cfg: cfg, base: ctx, ctx: ctx, clock: newOpClock(ctx, cfg.OpTimeout, cfg.Checker), in: in, model: model.New()}
+	if m.rec, _ = cfg.Target.Observer.(*coverage.Recorder); m.rec != nil {
+		m.rec.BeginCase()
+	}
 	c := capsOf(in.Engine)
 	m.lister, m.maint, m.inv = c.Lister, c.Maintainer, c.InvariantChecker
 	m.track = cfg.Crash && c.Tracker
@@ -304,7 +311,13 @@ func (m *Machine) bounded(what string, fn func() *Failure) *Failure {
 
 // Step applies op (the ops' n-th) to engine and model and compares.
 func (m *Machine) Step(op workloads.Op) *Failure {
+	if m.rec != nil {
+		m.rec.SetOp(op.Kind.String())
+	}
 	f := m.bounded(op.String(), func() *Failure { return m.checkedStep(op) })
+	if f != nil && m.rec != nil {
+		m.rec.Found()
+	}
 	m.n++
 	return f
 }
@@ -853,6 +866,9 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	m.points = append(m.points, fmt.Sprintf("%d:%s", m.n, point))
 
 	if mem == nil { // a directory engine that may be abandoned
+		if m.rec != nil {
+			m.rec.Fault(coverage.FaultCrash)
+		}
 		m.in.Abandon()
 		if f := m.openAfter("dirty-reboot"); f != nil {
 			return f
@@ -949,7 +965,13 @@ func (m *Machine) cutLanded() bool {
 func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Failure {
 	mem := m.in.Mem()
 	states, err := mem.CrashStates(m.cfg.CrashStatesMax)
+	if m.rec != nil && !mem.PowerCut() {
+		m.rec.Fault(coverage.FaultCrash) // a cut was recorded as it landed
+	}
 	if errors.Is(err, disk.ErrTooManyStates) {
+		if m.rec != nil {
+			m.rec.Fault(coverage.FaultTorn)
+		}
 		states = nil
 		for range m.cfg.CrashSamples {
 			states = append(states, mem.Crash(rng, disk.CrashTorn))

@@ -51,7 +51,13 @@ func New(opts shardstore.Options, deviceBytes int64) (target.Target, error) {
 	if err != nil {
 		return target.Target{}, err
 	}
-	return target.FromDevice(d), nil
+	t := target.FromDevice(d)
+	t.WithObserver = func(obs engine.Observer) (target.Target, error) {
+		o := opts
+		o.Observer = obs
+		return New(o, deviceBytes)
+	}
+	return t, nil
 }
 
 // FromOptions returns the target of shardstore with options o, resolved

@@ -10,7 +10,9 @@
 //     extent; appends to other extents go on);
 //   - with the coalesce policy merges adjacent appends to the same extent
 //     into one region, written as device writes of up to IOBytesMax bytes
-//     cut at sector boundaries, up to IODepth of them in flight at once;
+//     cut at sector boundaries, up to IODepth of them in flight at once
+//     (the elevator policy merges alike and orders a round's regions by
+//     device address, one sweep per round);
 //   - issues many writes, then covers all of them with one device Flush
 //     (group commit), and before that Flush writes the superblock when it is
 //     dirty, so one Flush both makes new data durable and persists the write
@@ -61,7 +63,7 @@
 // (Reserve, Expect), queue.go (Write, Enqueue, the per-extent queues),
 // round.go (the goroutine: when a round is due, what holds it back),
 // plan.go (what a round issues) with policy.go and one file per policy
-// (fifo.go, coalesce.go), region.go (sector-aligned regions and their
+// (fifo.go, coalesce.go, elevator.go), region.go (sector-aligned regions and their
 // tails), issue.go (writing a round's regions and publishing them),
 // backend.go (the device writes: inline, on workers or as a
 // disk.BatchWriter batch), flush.go (device flushes, Flush), read.go

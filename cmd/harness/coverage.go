@@ -1,0 +1,258 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/coverage"
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/reports"
+)
+
+type coverageFlags struct {
+	engine   string
+	checkers string
+	budget   time.Duration
+	seed     uint64
+	out      string
+}
+
+func newCoverageCmd() *cobra.Command {
+	var f coverageFlags
+	c := &cobra.Command{
+		Use:   "coverage [RESULT.json ...]",
+		Short: "Show what each checker reaches: engine states, and the fault space",
+		Long: `coverage runs each selected checker on the engine for --budget (as harness check
+processes: conformance and crash with --faults where the engine runs on a device),
+or reads the check Result files given, and prints per checker the engine events it
+reached and never reached, and the fault × engine-phase cells its faults hit. It
+writes --out/coverage.json (schema gauntlet.coverage/v1, reports/schema/
+coverage.schema.json) and, through reports, a heatmap of the fault-space matrix
+(coverage-faults.png/.svg) and a bar chart of events per checker
+(coverage-events.png/.svg). Counts include the steps of shrinking. Kill-mode crash
+checks run the engine in child processes that report no states.
+
+Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be read.`,
+		Example: `  harness coverage --engine shardstore --budget 30s --out cov
+  harness coverage out/conformance-shardstore-1.json out/crash-block-shardstore-1.json`,
+		RunE: func(cmd *cobra.Command, args []string) error { return runCoverage(cmd, f, args) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.engine, "engine", "shardstore", "engine spec the checkers run")
+	fl.StringVar(&f.checkers, "checkers", "conformance,crash,linearize", "checkers to run, comma-separated")
+	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time each checker runs")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed of every checker's run")
+	fl.StringVar(&f.out, "out", "coverage", "directory for the checkers' Results, coverage.json and the figures")
+	return c
+}
+
+// coverageRun is one Result file and how it was made.
+type coverageRun struct {
+	path   string
+	faults bool
+	mode   string
+}
+
+func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
+	if f.budget <= 0 {
+		return usagef("coverage: --budget %s: give a positive duration", f.budget)
+	}
+	d, o, err := resolveCheckEngine(f.engine)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return usagef("coverage: --out %s: %v", f.out, unwrapPathErr(err))
+	}
+	var runs []coverageRun
+	if len(files) > 0 {
+		for _, p := range files {
+			runs = append(runs, coverageRun{path: p})
+		}
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("coverage: find the harness executable: %w", err)
+		}
+		for name := range strings.SplitSeq(f.checkers, ",") {
+			name = strings.TrimSpace(name)
+			i := slices.IndexFunc(checkerTable, func(c checkers.Checker) bool { return c.Name == name })
+			if i < 0 {
+				return usagef("coverage: --checkers: unknown checker %q: want some of %s", name, checkerNames(", ", nil))
+			}
+			chk := checkerTable[i]
+			r, err := runCoverageCheck(cmd, exe, chk, f, d.Device != nil)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r)
+		}
+	}
+	doc := coverage.Doc{Schema: coverage.DocSchema, Engine: o.Spec().String(), Checkers: []coverage.Checker{}}
+	expected := expectedEvents(d)
+	for _, r := range runs {
+		b, err := os.ReadFile(r.path)
+		if err != nil {
+			return fmt.Errorf("coverage: %w", err)
+		}
+		if err := reports.ValidateCheckJSON(b); err != nil {
+			return usagef("coverage: %s: %v", r.path, err)
+		}
+		var res checkers.Result
+		if err := json.Unmarshal(b, &res); err != nil {
+			return usagef("coverage: %s: %v", r.path, err)
+		}
+		ch := coverage.Checker{Checker: res.Checker, Mode: r.mode, Faults: r.faults || res.Coverage != nil && hasDeviceFaults(res.Coverage),
+			Engine: res.Engine, Verdict: string(res.Verdict), Cases: res.Cases, Ops: res.Ops, ElapsedNS: int64(res.Elapsed), Result: r.path, Coverage: res.Coverage}
+		ch.Never(expected)
+		doc.Checkers = append(doc.Checkers, ch)
+	}
+	// The checkers' own spec: a device engine's spells out its check
+	// defaults, not the driver's directory defaults.
+	if len(doc.Checkers) > 0 {
+		doc.Engine = doc.Checkers[0].Engine
+	}
+	printCoverage(cmd.OutOrStdout(), &doc, expected)
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := reports.ValidateCoverageJSON(b); err != nil {
+		return fmt.Errorf("coverage: the document does not match its schema (a bug): %w", err)
+	}
+	path := filepath.Join(f.out, "coverage.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("coverage: %w", err)
+	}
+	figs, err := reports.WriteCoveragePlots(f.out, &doc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\nfigures: %s\n", path, strings.Join(figs, " "))
+	return nil
+}
+
+// hasDeviceFaults reports whether a run injected device faults.
+func hasDeviceFaults(r *coverage.Report) bool {
+	return slices.ContainsFunc(r.Cells, func(c coverage.CellCount) bool {
+		return c.Fault != coverage.FaultCrash && c.Fault != coverage.FaultTorn
+	})
+}
+
+// runCoverageCheck runs one checker as a harness check process for the
+// budget and returns its Result file. Checkers that take --faults get it
+// when the engine runs on a device; a checker with modes runs its
+// engine's default mode.
+func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, f coverageFlags, device bool) (coverageRun, error) {
+	out := filepath.Join(f.out, chk.Name)
+	args := []string{"check", chk.Name, "--engine", f.engine, "--budget", f.budget.String(), "--seed", fmt.Sprint(f.seed), "--out", out, "--quiet"}
+	r := coverageRun{}
+	if chk.Faults && device {
+		args = append(args, "--faults")
+		r.faults = true
+	}
+	if len(chk.Modes) > 0 {
+		r.mode = defaultMode(chk.Modes, device)
+		args = append(args, "--mode", r.mode)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: harness %s\n", strings.Join(args, " "))
+	c := exec.CommandContext(cmd.Context(), exe, args...)
+	c.Env = append(os.Environ(), checkers.ChildEnv+"=1")
+	var stdout strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stdout
+	err := c.Run()
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == exitViolation) {
+		return r, fmt.Errorf("coverage: check %s: %v\n%s", chk.Name, err, stdout.String())
+	}
+	r.path = filepath.Join(out, checkers.FileStem(chk.Name, r.mode, f.engine, f.seed)+".json")
+	return r, nil
+}
+
+// expectedEvents are the events a checker of engine d should reach: the
+// engine package's list, and one per choice of a sched option (each IO
+// scheduling policy's path).
+func expectedEvents(d engine.Driver) []engine.Event {
+	evs := engine.Events()
+	for _, od := range d.Options {
+		if od.Name == "sched" {
+			for _, c := range od.Choices {
+				evs = append(evs, engine.SchedulerEvent(c))
+			}
+		}
+	}
+	return evs
+}
+
+// printCoverage prints per checker the events reached and never reached,
+// and its fault × phase matrix.
+func printCoverage(w io.Writer, d *coverage.Doc, expected []engine.Event) {
+	fmt.Fprintf(w, "coverage on %s\n", d.Engine)
+	for _, ch := range d.Checkers {
+		mode := ""
+		if ch.Mode != "" {
+			mode = " " + ch.Mode
+		}
+		fmt.Fprintf(w, "\n%s%s (%s, %d cases, %d ops in %s)\n", ch.Checker, mode, ch.Verdict, ch.Cases, ch.Ops, time.Duration(ch.ElapsedNS).Round(time.Millisecond))
+		if ch.Coverage == nil {
+			fmt.Fprintln(w, "  no states recorded (a Result without coverage, or an engine without an observer)")
+			continue
+		}
+		var reached []string
+		for _, ev := range expected {
+			if n := ch.Coverage.Events[ev]; n > 0 {
+				reached = append(reached, fmt.Sprintf("%s %d", ev, n))
+			}
+		}
+		fmt.Fprintf(w, "  events reached (%d of %d): %s\n", len(reached), len(expected), strings.Join(reached, ", "))
+		never := make([]string, len(ch.NeverEvents))
+		for i, e := range ch.NeverEvents {
+			never[i] = string(e)
+		}
+		fmt.Fprintf(w, "  never reached: %s\n", orNone(never))
+		fmt.Fprintf(w, "  fault × phase (times hit, all ops; * a failing case hit it):\n  %-12s", "")
+		for _, p := range engine.Phases() {
+			fmt.Fprintf(w, " %16s", p)
+		}
+		fmt.Fprintln(w)
+		m := ch.Coverage.Matrix()
+		for i, f := range coverage.Faults() {
+			fmt.Fprintf(w, "  %-12s", f)
+			for j, p := range engine.Phases() {
+				cell := "-"
+				if m[i][j] > 0 {
+					cell = fmt.Sprint(m[i][j])
+					if ch.Coverage.Reached(string(f)+"×"+string(p)) && foundIn(ch.Coverage, f, p) {
+						cell += "*"
+					}
+				}
+				fmt.Fprintf(w, " %16s", cell)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "  fault cells reached: %d (op × fault × phase); fault × phase pairs never hit: %d of %d\n",
+			len(ch.Coverage.Cells), len(ch.NeverFaults), len(coverage.Faults())*len(engine.Phases()))
+	}
+}
+
+func foundIn(r *coverage.Report, f coverage.Fault, p engine.Phase) bool {
+	return slices.ContainsFunc(r.Cells, func(c coverage.CellCount) bool { return c.Fault == f && c.Phase == p && c.Found > 0 })
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCheckRequireStates: a run that reaches the required states passes;
+// one whose configuration cannot reach a state (no --faults: no fault
+// cell; a huge cache: no eviction) exits 1 naming what it missed, and an
+// unknown state is a usage error naming it.
+func TestCheckRequireStates(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "shardstore", "--cases", "30", "--out", out, "--quiet",
+		"--require-states", "extent-reset,chunk-evacuated,phase:recovery")
+	if code != exitPass || !strings.Contains(stdout, "required states reached: extent-reset, chunk-evacuated, phase:recovery") {
+		t.Fatalf("exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCheckCLI(t, "check", "conformance", "--engine", "shardstore:cache=64MiB", "--cases", "30", "--out", out, "--quiet",
+		"--require-states", "extent-reset,cache-eviction,*×eio-read×*")
+	if code != exitViolation || !strings.Contains(stderr, "did not reach required states: cache-eviction, *×eio-read×*") {
+		t.Fatalf("exit %d, want 1 naming cache-eviction and the cell\n%s%s", code, stdout, stderr)
+	}
+	code, _, stderr = runCheckCLI(t, "check", "conformance", "--engine", "shardstore", "--cases", "1", "--out", out, "--quiet", "--require-states", "extnet-reset")
+	if code != exitUsage || !strings.Contains(stderr, "unknown state extnet-reset") {
+		t.Fatalf("exit %d, want 2 naming extnet-reset\n%s", code, stderr)
+	}
+}

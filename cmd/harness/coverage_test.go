@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/reports"
+)
+
+// TestCoverageVerb: harness coverage on a check Result of shardstore with
+// faults prints the events reached and never reached and the fault ×
+// phase matrix, writes a coverage.json that matches its schema and the
+// figures, and harness report then has a coverage section.
+func TestCoverageVerb(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCheckCLI(t, "check", "conformance", "--engine", "shardstore", "--faults", "--cases", "40", "--out", out, "--quiet")
+	if code != exitPass {
+		t.Fatalf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+	res := filepath.Join(out, "conformance-shardstore-1.json")
+	code, stdout, stderr = runCheckCLI(t, "coverage", res, "--out", out)
+	if code != exitPass {
+		t.Fatalf("coverage: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"conformance (pass, 40 cases", "events reached", "extent-reset", "never reached: ", "compaction-while-reclaiming", "eio-write", "fault cells reached: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, "coverage.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.ValidateCoverageJSON(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"coverage-faults.png", "coverage-faults.svg", "coverage-events.png", "coverage-events.svg"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("figure %s: %v", f, err)
+		}
+	}
+	rs, err := reports.ReadResults(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.Coverage) != 1 || len(rs.Checks) != 1 {
+		t.Fatalf("read %d coverage documents and %d checks, want 1 and 1", len(rs.Coverage), len(rs.Checks))
+	}
+	var html strings.Builder
+	if err := reports.WriteHTML(&html, rs, reports.HTMLOptions{Dir: out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), `<section id="coverage">`) || !strings.Contains(html.String(), "events never reached: ") {
+		t.Error("the report has no coverage section")
+	}
+	code, _, stderr = runCheckCLI(t, "coverage", filepath.Join(out, "missing.json"), "--out", out)
+	if code != exitInternal || !strings.Contains(stderr, "missing.json") {
+		t.Errorf("a missing file: exit %d, %s", code, stderr)
+	}
+}
