@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 )
@@ -329,4 +331,32 @@ func TestOutsideExecution(t *testing.T) {
 	if n != 4 {
 		t.Fatal(n)
 	}
+}
+
+// TestNoGoroutineLeak: executions that deadlock, hit the step bound or
+// panic unwind every task: the process does not accumulate goroutines.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for seed := uint64(1); seed <= 200; seed++ {
+		conc.Run(newRandom(seed), 50, func() {
+			var a, b conc.Mutex
+			conc.Go("ab", func() { a.Lock(); b.Lock() })
+			conc.Go("ba", func() { b.Lock(); a.Lock() })
+			conc.Go("spin", func() {
+				for {
+					conc.Yield()
+				}
+			})
+			var wg conc.WaitGroup
+			wg.Add(1)
+			wg.Wait()
+		})
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before+2 {
+			return
+		}
+		time.Sleep(time.Millisecond) // the unwound goroutines' last return
+	}
+	t.Fatalf("%d goroutines before 200 aborted executions, %d after", before, runtime.NumGoroutine())
 }
