@@ -85,8 +85,8 @@ func TestRunCountsMatchHistograms(t *testing.T) {
 		var sum int64
 		for op, s := range run.ByOp {
 			sum += s.Count
-			if got := r.Histograms[i][op].TotalCount(); got != s.Count+s.Errors {
-				t.Errorf("run %d op %s: histogram holds %d values, the workers counted %d", i, op, got, s.Count+s.Errors)
+			if got := r.Histograms[i][op].TotalCount(); got != s.Count+s.Errors+s.Misses {
+				t.Errorf("run %d op %s: histogram holds %d values, the workers counted %d", i, op, got, s.Count+s.Errors+s.Misses)
 			}
 		}
 		if sum != run.Ops || run.All.Count != run.Ops {

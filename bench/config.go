@@ -4,7 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
+	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
 // Config is one `harness bench` invocation. The zero value is not runnable;
@@ -60,9 +65,26 @@ type Config struct {
 	// Out as <engine>-<workload>-r<rep>.trace (for `go tool trace`): where
 	// the client goroutines wait, and on what.
 	Trace bool `json:"trace,omitempty"`
+	// Records, if positive, is the record count of every workload that
+	// loads records (not a fill, which loads none), and Values, if set,
+	// the value sizes of every workload (a values= term: "4KiB",
+	// "uniform:100B-10KiB"): scale as an axis, without respelling each
+	// workload. A workload spec that gives records= or values= itself
+	// keeps its own.
+	Records int64  `json:"records,omitempty"`
+	Values  string `json:"values,omitempty"`
 	// Keep leaves each run's data directory in place (its path is printed
 	// and recorded as the run's kept_dir) instead of removing it.
 	Keep bool `json:"keep,omitempty"`
+	// Shard, when set, makes this bench shard Index of Count of a fleet
+	// run (harness bench --shard i/N): it runs the repetitions r with
+	// (r-1) mod Count = Index, and harness merge joins the shards.
+	Shard *shard.Meta `json:"shard,omitempty"`
+}
+
+// owns reports whether repetition rp (1-based) is this bench's to run.
+func (c *Config) owns(rp int) bool {
+	return c.Shard == nil || c.Shard.Shard().Owns(rp-1)
 }
 
 // Defaults and limits.
@@ -137,6 +159,14 @@ func (c *Config) Validate() error {
 	if c.Probe && c.ProbeBytes < ProbeBytesMin {
 		errs = append(errs, fmt.Errorf("--probe-bytes %d: want at least %d (one 1MiB write; default 256MiB)", c.ProbeBytes, ProbeBytesMin))
 	}
+	if c.Records < 0 {
+		errs = append(errs, fmt.Errorf("--records %d: want a positive record count (or 0 for each workload's own)", c.Records))
+	}
+	if c.Values != "" {
+		if _, err := workloads.ParseConfig("read=100,values=" + c.Values); err != nil {
+			errs = append(errs, fmt.Errorf("--values %q: %v (give a size such as 4KiB, or a distribution such as uniform:100B-10KiB)", c.Values, err))
+		}
+	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("--warmup must not be negative"))
 	}
@@ -144,4 +174,33 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("no output directory (use --out DIR)"))
 	}
 	return errors.Join(errs...)
+}
+
+// Scaled is workload spec as this config runs it: with Records and Values
+// added as records= and values= terms where the spec has none of its own
+// (Records not to a fill, which loads nothing). It is idempotent.
+func (c *Config) Scaled(spec string) (string, error) {
+	if c.Records <= 0 && c.Values == "" {
+		return spec, nil
+	}
+	wc, err := workloads.ParseConfig(spec)
+	if err != nil {
+		return spec, err
+	}
+	has := func(term string) bool {
+		for _, t := range strings.Split(spec, ",") {
+			if strings.HasPrefix(strings.TrimSpace(t), term+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	fill := wc.Mix.Insert > 0 && wc.Mix.Insert == wc.Mix.Total() && wc.Records == 0
+	if c.Records > 0 && !fill && !has("records") {
+		spec += ",records=" + strconv.FormatInt(c.Records, 10)
+	}
+	if c.Values != "" && !has("values") && !has("fields") && !has("fieldlength") {
+		spec += ",values=" + c.Values
+	}
+	return spec, nil
 }

@@ -91,7 +91,7 @@ func (r *Runner) load(ctx context.Context, eng engine.Engine, p *plan, threads i
 	elapsed := load + time.Duration(sum.SyncSec*float64(time.Second))
 	sum.Records, sum.ElapsedSec = loaded.Load(), elapsed.Seconds()
 	calls := all.TotalCount()
-	sum.Latency = summarize(all, calls, 0, load)
+	sum.Latency = summarize(all, calls, 0, 0, load)
 	if s := elapsed.Seconds(); s > 0 {
 		sum.RecordsPerSec = float64(sum.Records) / s
 		sum.MBPerSec = float64(bytes.Load()) / 1e6 / s

@@ -42,13 +42,16 @@ type recorder struct {
 	hist     []*hdrhistogram.Histogram
 	count    []int64
 	errors   []int64
+	misses   []int64
 	bytes    int64
+	written  int64 // of bytes, the value bytes writes wrote
 	timeline *timeline
 
 	sec     int64 // the timeline second the worker is in
 	secHist *hdrhistogram.Histogram
 	secOps  int64
 	secErr  int64
+	secMiss int64
 
 	// pub, if set, is the copy of this worker's figures that a checkpoint
 	// reads while the worker goes on recording: the worker refreshes it
@@ -60,12 +63,14 @@ type recorder struct {
 
 // published is a worker's figures as of a whole second of the phase.
 type published struct {
-	mu     sync.Mutex
-	upTo   time.Duration // covers the worker's ops that ended before this
-	hist   []*hdrhistogram.Histogram
-	count  []int64
-	errors []int64
-	bytes  int64
+	mu      sync.Mutex
+	upTo    time.Duration // covers the worker's ops that ended before this
+	hist    []*hdrhistogram.Histogram
+	count   []int64
+	errors  []int64
+	misses  []int64
+	bytes   int64
+	written int64
 }
 
 func newRecorder(ops []string, tl *timeline, onPublish func(sec int64)) *recorder {
@@ -74,6 +79,7 @@ func newRecorder(ops []string, tl *timeline, onPublish func(sec int64)) *recorde
 		hist:     make([]*hdrhistogram.Histogram, len(ops)),
 		count:    make([]int64, len(ops)),
 		errors:   make([]int64, len(ops)),
+		misses:   make([]int64, len(ops)),
 		timeline: tl,
 		sec:      -1,
 		secHist:  hdrhistogram.New(latencyMin, latencyMax, timelineSigFigs),
@@ -83,14 +89,26 @@ func newRecorder(ops []string, tl *timeline, onPublish func(sec int64)) *recorde
 	}
 	if onPublish != nil {
 		r.onPublish = onPublish
-		r.pub = &published{hist: make([]*hdrhistogram.Histogram, len(ops)), count: make([]int64, len(ops)), errors: make([]int64, len(ops))}
+		r.pub = &published{hist: make([]*hdrhistogram.Histogram, len(ops)), count: make([]int64, len(ops)), errors: make([]int64, len(ops)), misses: make([]int64, len(ops))}
 	}
 	return r
 }
 
+// outcome is how an op ended: done, failed with an engine error, or a
+// miss (a read that found no record where the workload had loaded one).
+// Only a done op counts as done: errors and misses are counted apart.
+type outcome uint8
+
+const (
+	opDone outcome = iota
+	opFailed
+	opMissed
+)
+
 // add records one operation of type op that took lat, finishing at
-// elapsed since the measured phase began.
-func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes int, failed bool) {
+// elapsed since the measured phase began; nbytes is what it moved, written
+// the part of it that it wrote.
+func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes, written int, how outcome) {
 	sec := int64(elapsed / time.Second)
 	if sec != r.sec {
 		// Before this op is counted, so what is published covers exactly
@@ -110,17 +128,20 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes 
 			r.sec = sec
 		}
 	}
-	if failed {
+	switch how {
+	case opFailed:
 		r.errors[op]++
-	} else {
+		r.secErr++
+	case opMissed:
+		r.misses[op]++
+		r.secMiss++
+	default:
 		r.count[op]++
 		r.bytes += int64(nbytes)
+		r.written += int64(written)
 	}
 	record(r.hist[op], lat)
 	r.secOps++
-	if failed {
-		r.secErr++
-	}
 	record(r.secHist, lat)
 }
 
@@ -128,10 +149,10 @@ func (r *recorder) add(op int, lat time.Duration, elapsed time.Duration, nbytes 
 // timeline: one lock per worker per second.
 func (r *recorder) flushSecond() {
 	if r.sec >= 0 && r.secOps > 0 {
-		r.timeline.add(r.sec, r.secOps, r.secErr, r.secHist)
+		r.timeline.add(r.sec, r.secOps, r.secErr, r.secMiss, r.secHist)
 	}
 	r.secHist.Reset()
-	r.secOps, r.secErr = 0, 0
+	r.secOps, r.secErr, r.secMiss = 0, 0, 0
 }
 
 // publish copies the worker's figures to r.pub: a few tens of µs per op
@@ -153,7 +174,8 @@ func (r *recorder) publish(upTo time.Duration) {
 	}
 	copy(p.count, r.count)
 	copy(p.errors, r.errors)
-	p.bytes = r.bytes
+	copy(p.misses, r.misses)
+	p.bytes, p.written = r.bytes, r.written
 	p.upTo = upTo
 }
 
@@ -167,13 +189,15 @@ type timeline struct {
 }
 
 type second struct {
-	ops, errors int64
-	hist        *hdrhistogram.Histogram
+	// ops counts every op that ended in the second, errors and misses
+	// included: the timeline's rate is the rate of attempts.
+	ops, errors, misses int64
+	hist                *hdrhistogram.Histogram
 }
 
 func newTimeline() *timeline { return &timeline{secs: map[int64]*second{}} }
 
-func (t *timeline) add(sec, ops, errs int64, h *hdrhistogram.Histogram) {
+func (t *timeline) add(sec, ops, errs, misses int64, h *hdrhistogram.Histogram) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.secs[sec]
@@ -183,6 +207,7 @@ func (t *timeline) add(sec, ops, errs int64, h *hdrhistogram.Histogram) {
 	}
 	s.ops += ops
 	s.errors += errs
+	s.misses += misses
 	s.hist.Merge(h)
 }
 
@@ -219,7 +244,7 @@ func (t *timeline) points(elapsed time.Duration) []TimelinePoint {
 	for s := int64(0); s <= last; s++ {
 		p := TimelinePoint{Second: s + 1}
 		if sec := t.secs[s]; sec != nil {
-			p.Ops, p.Errors = sec.ops, sec.errors
+			p.Ops, p.Errors, p.Misses = sec.ops, sec.errors, sec.misses
 			length := min(time.Second, elapsed-time.Duration(s)*time.Second)
 			if length > 0 {
 				p.OpsPerSec = float64(sec.ops) / length.Seconds()
@@ -236,8 +261,8 @@ func (t *timeline) points(elapsed time.Duration) []TimelinePoint {
 func us(ns int64) float64 { return float64(ns) / 1e3 }
 
 // summarize turns a histogram into the figures a report shows.
-func summarize(h *hdrhistogram.Histogram, count, errs int64, elapsed time.Duration) OpSummary {
-	s := OpSummary{Count: count, Errors: errs}
+func summarize(h *hdrhistogram.Histogram, count, errs, misses int64, elapsed time.Duration) OpSummary {
+	s := OpSummary{Count: count, Errors: errs, Misses: misses}
 	if elapsed > 0 {
 		s.OpsPerSec = float64(count) / elapsed.Seconds()
 	}

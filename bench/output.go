@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -30,6 +31,7 @@ func WriteReport(dir string, rep *Report, hists []map[string]*hdrhistogram.Histo
 		}
 		run := &rep.Runs[i]
 		run.Histograms = map[string]string{}
+		run.HistogramsHDR = map[string]string{}
 		names := make([]string, 0, len(hists[i]))
 		for name := range hists[i] {
 			names = append(names, name)
@@ -47,6 +49,15 @@ func WriteReport(dir string, rep *Report, hists []map[string]*hdrhistogram.Histo
 				return "", err
 			}
 			run.Histograms[op] = file
+			enc, err := hists[i][op].Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+			if err != nil {
+				return "", fmt.Errorf("histogram %s: %w", file, err)
+			}
+			hdr := strings.TrimSuffix(file, ".hgrm") + ".hdr"
+			if err := writeAtomic(filepath.Join(dir, hdr), append(enc, '\n')); err != nil {
+				return "", err
+			}
+			run.HistogramsHDR[op] = hdr
 		}
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")

@@ -28,16 +28,25 @@ type plan struct {
 	// insertOnly: a fill. Its run ends, without failing, when the engine
 	// says the device is full (engine.ErrNoSpace).
 	insertOnly bool
+	// expectFound: every key a read draws was loaded or inserted before
+	// (a workload without deletes, run after its load), so a read that
+	// finds nothing is a miss, counted apart from the ops done.
+	expectFound bool
 }
 
-func newPlan(spec string, _ Config) (*plan, error) {
+func newPlan(spec string, cfg Config) (*plan, error) {
+	spec, err := cfg.Scaled(spec)
+	if err != nil {
+		return nil, err
+	}
 	w, err := workloads.Parse(spec)
 	if err != nil {
 		return nil, err
 	}
 	mix := w.Config().Mix
 	p := &plan{spec: spec, name: spec, describe: w.String(), records: w.Config().Records, sync: w.Durable(), w: w,
-		insertOnly: mix.Insert > 0 && mix.Insert == mix.Total()}
+		insertOnly:  mix.Insert > 0 && mix.Insert == mix.Total(),
+		expectFound: cfg.Preload && mix.Delete == 0}
 	if p.sync {
 		p.threads = DurableThreads
 	}

@@ -4,14 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 )
 
 // SchemaVersion names the layout of Report; it changes whenever a field's
 // meaning changes. reports/schema/bench.schema.json describes it.
-const SchemaVersion = "gauntlet.bench/v1"
+//
+// v2 added, all optional, misses and the per-op-type errors and misses
+// (an op that failed or missed no longer counts among ops), the write
+// bytes, and the resource figures (Run.Resources); a v1 report reads as
+// one whose runs had no misses and no resource figures.
+const SchemaVersion = "gauntlet.bench/v2"
+
+// SchemaVersionV1 is the layout before v2, still read.
+const SchemaVersionV1 = "gauntlet.bench/v1"
 
 // Report is the JSON document one `harness bench` invocation writes.
 type Report struct {
@@ -30,6 +41,9 @@ type Report struct {
 	Probe   *Probe `json:"probe,omitempty"`
 	Config  Config `json:"config"`
 	Runs    []Run  `json:"runs"`
+	// Shards lists the shards of a fleet run harness merge joined into
+	// this report (Config.Shard names a single shard's).
+	Shards []shard.Meta `json:"shards,omitempty"`
 }
 
 // Run is the measurement of one engine on one workload, one repetition.
@@ -53,11 +67,21 @@ type Run struct {
 	Load       *LoadSummary `json:"load,omitempty"`
 	WarmupSec  float64      `json:"warmup_sec"`
 	ElapsedSec float64      `json:"elapsed_sec"` // measured phase only
-	Ops        int64        `json:"ops"`
-	Errors     int64        `json:"errors"`
-	OpsPerSec  float64      `json:"ops_per_sec"`
-	Bytes      int64        `json:"bytes"` // value bytes read and written
-	MBPerSec   float64      `json:"mb_per_sec"`
+	// Ops counts the ops that succeeded. Errors counts the ops an engine
+	// failed (an error other than not-found) and Misses the reads that
+	// found no record where the workload had loaded one (a workload
+	// without deletes, after its load): neither counts among Ops, and
+	// ByOp says which op types they were. An op error does not end the
+	// run unless it is fatal (corruption, a closed engine, a full device
+	// outside a fill); OpError keeps the first one's text.
+	Ops          int64   `json:"ops"`
+	Errors       int64   `json:"errors"`
+	Misses       int64   `json:"misses,omitempty"`
+	OpError      string  `json:"op_error,omitempty"`
+	OpsPerSec    float64 `json:"ops_per_sec"`
+	Bytes        int64   `json:"bytes"`                   // value bytes read and written
+	BytesWritten int64   `json:"bytes_written,omitempty"` // of Bytes, those written
+	MBPerSec     float64 `json:"mb_per_sec"`
 	// All and ByOp hold latency figures in microseconds.
 	All      OpSummary            `json:"all"`
 	ByOp     map[string]OpSummary `json:"by_op"`
@@ -67,6 +91,11 @@ type Run struct {
 	WriteAmplification float64       `json:"write_amplification,omitempty"`
 	// Histograms names the .hgrm percentile files written per op type.
 	Histograms map[string]string `json:"histograms,omitempty"`
+	// HistogramsHDR names the files holding the same histograms whole, in
+	// HdrHistogram's compressed encoding (base64 text, values in ns): a
+	// .hgrm keeps only percentile points, and harness merge needs every
+	// bucket to merge the shards of a fleet run exactly.
+	HistogramsHDR map[string]string `json:"histograms_hdr,omitempty"`
 	// Error is set when the run ended early on an engine failure.
 	Error string `json:"error,omitempty"`
 	// Ended says why a run that did not fail ended before its duration or
@@ -90,6 +119,9 @@ type Run struct {
 	CPUUserSec  float64 `json:"cpu_user_sec,omitempty"`
 	CPUSysSec   float64 `json:"cpu_sys_sec,omitempty"`
 	MaxRSSBytes int64   `json:"max_rss_bytes,omitempty"`
+	// Resources are the measured phase's CPU, memory and device traffic,
+	// read the same way for every engine.
+	Resources *Resources `json:"resources,omitempty"`
 	// KeptDir is the run's data directory, left in place by --keep.
 	KeptDir string `json:"kept_dir,omitempty"`
 	// ChildLog names the file in the output directory holding what the
@@ -102,6 +134,7 @@ type Run struct {
 type OpSummary struct {
 	Count     int64   `json:"count"`
 	Errors    int64   `json:"errors"`
+	Misses    int64   `json:"misses,omitempty"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	MeanUs    float64 `json:"mean_us"`
 	P50us     float64 `json:"p50_us"`
@@ -115,8 +148,9 @@ type OpSummary struct {
 // TimelinePoint is one second of a run.
 type TimelinePoint struct {
 	Second int64 `json:"second"` // 1-based second of the measured phase
-	Ops    int64 `json:"ops"`
+	Ops    int64 `json:"ops"`    // every op that ended, errors and misses included
 	Errors int64 `json:"errors"`
+	Misses int64 `json:"misses,omitempty"`
 	// OpsPerSec is Ops over the length of this second of the run: a full
 	// second except for the last, which holds only the phase's tail.
 	OpsPerSec float64 `json:"ops_per_sec"`
@@ -136,8 +170,29 @@ func ReadReport(path string) (*Report, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: not a bench report: %v", path, err)
 	}
-	if r.Schema != SchemaVersion {
+	if r.Schema != SchemaVersion && r.Schema != SchemaVersionV1 {
 		return nil, fmt.Errorf("%s: schema %q, want %q (a report from another harness version?)", path, r.Schema, SchemaVersion)
 	}
 	return &r, nil
+}
+
+// FailedByOp lists the run's errors and misses by op type, in op name
+// order: "get_miss 3, put_error 1"; empty when every op succeeded.
+func (r *Run) FailedByOp() string {
+	names := make([]string, 0, len(r.ByOp))
+	for name := range r.ByOp {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var parts []string
+	for _, name := range names {
+		s := r.ByOp[name]
+		if s.Errors > 0 {
+			parts = append(parts, fmt.Sprintf("%s_error %d", name, s.Errors))
+		}
+		if s.Misses > 0 {
+			parts = append(parts, fmt.Sprintf("%s_miss %d", name, s.Misses))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -199,9 +199,17 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 		}
 		rep.Probe = p
 	}
-	total := r.Config.Repeat * len(plans) * len(engines)
+	total := 0
+	for rp := 1; rp <= r.Config.Repeat; rp++ {
+		if r.Config.owns(rp) {
+			total += len(plans) * len(engines)
+		}
+	}
 	n := 0
 	for rp := 1; rp <= r.Config.Repeat; rp++ {
+		if !r.Config.owns(rp) {
+			continue // another shard's
+		}
 		for _, p := range plans {
 			for _, e := range engines {
 				if ctx.Err() != nil {
@@ -230,7 +238,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 					if err != nil {
 						fmt.Fprintf(r.Log, "%s: failed: %s\n", label, run.Error)
 					} else {
-						fmt.Fprintf(r.Log, "%s: %.0f ops/s, p99 %s\n", label, run.OpsPerSec, fmtUs(run.All.P99us))
+						fmt.Fprintf(r.Log, "%s: %.0f ops/s, p99 %s%s\n", label, run.OpsPerSec, fmtUs(run.All.P99us), failedNote(run))
 					}
 					if run.KeptDir != "" {
 						fmt.Fprintf(r.Log, "%s: data kept in %s\n", label, run.KeptDir)
@@ -440,14 +448,17 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 		}
 	}
 	cpu := cpuTime()
+	res := startResources()
 	m, runErr := r.drive(ctx, eng, p, threads, syncWrites, ph)
 	cpu = cpuTime() - cpu
 	stopProfile()
 	if m == nil {
+		res.finish(0, 0, 0)
 		return nil, nil, runErr
 	}
 	m.fill(run)
 	run.MeasuredCPUSec = cpu.Seconds()
+	run.Resources = res.finish(run.Ops+run.Errors+run.Misses, run.Bytes-run.BytesWritten, run.BytesWritten)
 	if hasStats {
 		s := diffStats(st.Stats(), statsBefore)
 		run.Stats = &s
@@ -516,18 +527,22 @@ type measurement struct {
 	all     *hdrhistogram.Histogram
 	count   map[string]int64
 	errors  map[string]int64
+	misses  map[string]int64
 	bytes   int64
+	written int64
 	tl      []TimelinePoint
-	full    bool // a fill stopped at a full device
+	// opErr is the first op error the run went on after (not fatal).
+	opErr string
+	full  bool // a fill stopped at a full device
 }
 
 func newMeasurement() *measurement {
-	return &measurement{hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, all: newHistogram()}
+	return &measurement{hists: map[string]*hdrhistogram.Histogram{}, count: map[string]int64{}, errors: map[string]int64{}, misses: map[string]int64{}, all: newHistogram()}
 }
 
 // merge adds one worker's histograms and counts, indexed by op kind as
 // names is, to m.
-func (m *measurement) merge(names []string, hist []*hdrhistogram.Histogram, count, errors []int64, bytes int64) {
+func (m *measurement) merge(names []string, hist []*hdrhistogram.Histogram, count, errors, misses []int64, bytes, written int64) {
 	for i, h := range hist {
 		if h == nil || h.TotalCount() == 0 {
 			continue
@@ -540,8 +555,10 @@ func (m *measurement) merge(names []string, hist []*hdrhistogram.Histogram, coun
 		m.all.Merge(h)
 		m.count[name] += count[i]
 		m.errors[name] += errors[i]
+		m.misses[name] += misses[i]
 	}
 	m.bytes += bytes
+	m.written += written
 }
 
 // ops is the number of ops measured.
@@ -556,18 +573,20 @@ func (m *measurement) ops() int64 {
 func (m *measurement) fill(run *Run) {
 	run.ElapsedSec = m.elapsed.Seconds()
 	run.ByOp = map[string]OpSummary{}
-	var ops, errs int64
+	var ops, errs, misses int64
 	for name, h := range m.hists {
-		run.ByOp[name] = summarize(h, m.count[name], m.errors[name], m.elapsed)
+		run.ByOp[name] = summarize(h, m.count[name], m.errors[name], m.misses[name], m.elapsed)
 		ops += m.count[name]
 		errs += m.errors[name]
+		misses += m.misses[name]
 	}
-	run.Ops, run.Errors, run.Bytes = ops, errs, m.bytes
+	run.Ops, run.Errors, run.Misses, run.Bytes, run.BytesWritten = ops, errs, misses, m.bytes, m.written
+	run.OpError = m.opErr
 	if s := m.elapsed.Seconds(); s > 0 {
 		run.OpsPerSec = float64(ops) / s
 		run.MBPerSec = float64(m.bytes) / 1e6 / s
 	}
-	run.All = summarize(m.all, ops, errs, m.elapsed)
+	run.All = summarize(m.all, ops, errs, misses, m.elapsed)
 	run.Timeline = m.tl
 }
 
@@ -579,7 +598,8 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	var stop, full atomic.Bool
 	var issued atomic.Int64
 	var firstErr error
-	var errOnce sync.Once
+	var errOnce, opErrOnce sync.Once
+	var opErrText string
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err })
 		stop.Store(true)
@@ -688,8 +708,10 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 				}
 				n := r.Bytes
 				end := time.Since(start)
-				failed := err != nil && !errors.Is(err, engine.ErrNotFound)
-				if failed {
+				how := opDone
+				switch {
+				case err != nil && !errors.Is(err, engine.ErrNotFound):
+					how = opFailed
 					if ctx.Err() != nil {
 						return // interrupted: the op did not fail, it was cut off
 					}
@@ -704,9 +726,22 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					if !ph.measured {
 						where = ph.name + ": "
 					}
-					fail(FatalError{fmt.Errorf("%s%s %q: %w", where, op.Kind, op.Key, err)})
+					opErr := fmt.Errorf("%s%s %q: %w", where, op.Kind, op.Key, err)
+					if fatalOpError(err) {
+						fail(FatalError{opErr})
+					} else {
+						// Counted (get_error, put_error, ...) and the run
+						// goes on, as a client retrying would.
+						opErrOnce.Do(func() { opErrText = opErr.Error() })
+					}
+				case err == nil && p.expectFound && !r.Found && (op.Kind == workloads.OpGet || op.Kind == workloads.OpReadModifyWrite):
+					how = opMissed
 				}
-				rec.add(int(op.Kind), end-intended, end, n, failed)
+				written := 0
+				if how == opDone {
+					written = len(value)
+				}
+				rec.add(int(op.Kind), end-intended, end, n, written, how)
 				if sched != nil {
 					issued.Add(1)
 				}
@@ -744,14 +779,22 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	m.elapsed = elapsed
 	for _, rec := range recs {
 		rec.flushSecond()
-		m.merge(names, rec.hist, rec.count, rec.errors, rec.bytes)
+		m.merge(names, rec.hist, rec.count, rec.errors, rec.misses, rec.bytes, rec.written)
 	}
 	m.tl = tl.points(elapsed)
 	m.full = full.Load()
+	m.opErr = opErrText
 	if ctx.Err() != nil {
 		return m, ctx.Err()
 	}
 	return m, firstErr
+}
+
+// fatalOpError reports whether an op's error ends the run: the engine is
+// broken (corruption), gone (closed) or out of room. Any other error
+// (a conflict, a timeout, a bad argument) is counted and the run goes on.
+func fatalOpError(err error) bool {
+	return errors.Is(err, engine.ErrCorruption) || errors.Is(err, engine.ErrClosed) || errors.Is(err, engine.ErrNoSpace)
 }
 
 // checkpoint merges what the workers have published: the figures of the
@@ -765,7 +808,7 @@ func checkpoint(recs []*recorder, tl *timeline, names []string) *measurement {
 		p := rec.pub
 		p.mu.Lock()
 		m.elapsed = max(m.elapsed, p.upTo)
-		m.merge(names, p.hist, p.count, p.errors, p.bytes)
+		m.merge(names, p.hist, p.count, p.errors, p.misses, p.bytes, p.written)
 		p.mu.Unlock()
 	}
 	m.tl = tl.points(m.elapsed)
@@ -802,6 +845,15 @@ func opNames() []string {
 		names[i] = k.String()
 	}
 	return names
+}
+
+// failedNote names, for a run's log line, the ops that failed or missed
+// by op type ("; failed: get_miss 3, put_error 1"), or is empty.
+func failedNote(run *Run) string {
+	if f := run.FailedByOp(); f != "" {
+		return "; failed: " + f
+	}
+	return ""
 }
 
 // batchNote says how a load wrote, for a status line.

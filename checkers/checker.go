@@ -36,6 +36,11 @@ type Checker struct {
 	// engine: it takes --clients (Config.Clients), and the harness leaves
 	// it every CPU instead of pinning the check to one core.
 	Concurrent bool
+	// Engines says the checker compares several option sets of one
+	// engine: its --engine is a comma-separated list of specs
+	// (engine.SplitSpecs), each resolved into one of Config.Targets;
+	// Config.Target is the first.
+	Engines bool
 	// Modes are the choices of its --mode, if it has any; an engine's
 	// default is the first mode that runs it where it opens (Mode.Device).
 	// The mode is part of the Result's file names.
@@ -51,6 +56,22 @@ type Checker struct {
 	// what the engine did instead. Only c.OutDir and c.Replay matter; a
 	// file it cannot read as written is ErrBadTrace.
 	History func(ctx context.Context, c Config, file string) (Result, error)
+	// ReplayArg, if set, takes --replay's argument as the checker's own
+	// replay string (the interleave checker's schedule), not a trace file.
+	ReplayArg func(ctx context.Context, c Config, arg string) (Result, error)
+	// Settings are flags of this checker alone (--depth, --harness); their
+	// values reach it in Config.Settings, and a bad one is ErrBadTrace.
+	Settings []Setting
+	// Tags are the build tags the checker needs ("interleave"); Built says
+	// this binary has them. When it does not, the harness builds itself
+	// with them (cached by source hash) and runs the check in that binary.
+	Tags  string
+	Built bool
+}
+
+// Setting is a checker's own flag: a string, parsed by the checker.
+type Setting struct {
+	Name, Default, Usage string
 }
 
 // Mode is one choice of a checker's --mode.
@@ -72,6 +93,9 @@ type Config struct {
 	// Target is the engine under check: on a device, or on a directory
 	// when the engine opens on one or Mode is not a device mode.
 	Target target.Target
+	// Targets, for a checker with Engines set, are the targets of every
+	// spec of Engine, in order (Target is Targets[0]).
+	Targets []target.Target
 	// Engine is the engine spec as the harness was given it (and as the
 	// mode adjusted it): what a child process of the harness resolves.
 	Engine string
@@ -98,6 +122,9 @@ type Config struct {
 	// while minimizing (a hang takes an op timeout per shrink step) then
 	// leaves the violation behind instead of nothing.
 	Found func(Violation)
+	// Settings holds the values of the checker's own flags (Checker.Settings),
+	// by name, defaults filled in.
+	Settings map[string]string
 }
 
 // ChildEnv marks a harness process started by the harness itself (a check

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/coverage"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 )
 
 // ErrBadTrace marks a trace a checker cannot replay as written: a bad
@@ -90,6 +91,12 @@ type Result struct {
 	// fault-space cells (package coverage). Nil for a run that recorded
 	// none (a Result written before coverage, a replay).
 	Coverage *coverage.Report `json:"coverage,omitempty"`
+	// Shard names the shard of a fleet run (--shard i/N) this Result is,
+	// with its commit and option set, so harness merge can join shards
+	// and refuse to mix runs. Nil for a run that is not sharded.
+	Shard *shard.Meta `json:"shard,omitempty"`
+	// Shards lists the shards harness merge joined into this Result.
+	Shards []shard.Meta `json:"shards,omitempty"`
 }
 
 // Violation is one way the engine broke the property.
@@ -119,6 +126,10 @@ type Violation struct {
 	// NotMinimized, if set, says why a reproduced violation's Ops were not
 	// minimized.
 	NotMinimized string `json:"not_minimized,omitempty"`
+	// Count, in a Result harness merge joined, is how many violations of
+	// the shards had this one's signature (the same minimized ops): one
+	// bug found from many seeds is one entry, with the shortest repro.
+	Count int `json:"count,omitempty"`
 }
 
 // OpsPerSec is the checker's throughput.

@@ -68,6 +68,14 @@ func ParseDetector(s string) (Detector, error) {
 func Detectors(cs []checkers.Checker) []Detector {
 	var ds []Detector
 	for _, c := range cs {
+		if c.Tags != "" {
+			// A checker that needs build tags (interleave) runs in a
+			// binary built with them; the cells' binary has -tags mutants
+			// only, so such a checker is not a detector (yet): its tests
+			// (checkers/interleave, -tags "interleave mutants") score the
+			// concurrency mutants instead.
+			continue
+		}
 		modes := []checkers.Mode{{Device: true}}
 		if len(c.Modes) > 0 {
 			modes = c.Modes
@@ -229,15 +237,8 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 		// Found, then stopped while minimizing: the Result the worker
 		// wrote when it found the violation. Killed: a hang costs an op
 		// timeout per shrink step and would otherwise score as timed-out.
-		v := res.Violations[0]
-		cell.Outcome, cell.Cases, cell.Ops, cell.Detected = Killed, res.Cases, res.Ops, res.Detected
-		cell.Violation, cell.TraceOps, cell.OriginalOps, cell.Trace = v.Summary, len(v.Ops), v.OriginalOps, v.TraceFile
+		c.killed(&cell, res)
 		cell.Why = fmt.Sprintf("stopped %s after its budget of %s while minimizing: the trace is the failing case as found", c.grace.Round(time.Second), c.budget)
-		if v.TraceFile != "" && c.replay != nil {
-			cell.Replay = c.replay(v.TraceFile)
-		} else {
-			cell.Replay = v.Replay
-		}
 		return cell, nil
 	case stopped:
 		cell.Outcome = TimedOut
@@ -268,15 +269,7 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 	cell.Cases, cell.Ops = res.Cases, res.Ops
 	switch {
 	case code == 1 && res.Verdict == checkers.Fail && len(res.Violations) > 0:
-		v := res.Violations[0]
-		cell.Outcome = Killed
-		cell.Violation, cell.TraceOps, cell.OriginalOps, cell.Trace = v.Summary, len(v.Ops), v.OriginalOps, v.TraceFile
-		cell.Detected = res.Detected
-		if v.TraceFile != "" && c.replay != nil {
-			cell.Replay = c.replay(v.TraceFile)
-		} else {
-			cell.Replay = v.Replay
-		}
+		c.killed(&cell, res)
 	case code == 0 && res.Verdict == checkers.Pass:
 		cell.Outcome = Survived
 	case res.Verdict == checkers.Unknown && crashed(res.Reason) != "":
@@ -288,6 +281,19 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 		return cell, fmt.Errorf("mutants: %s on %s exited %d but its Result says %s", c.det, c.subject.Name, code, res.Verdict)
 	}
 	return cell, nil
+}
+
+// killed fills cell from the first violation of res, a Result that
+// failed: the cell is killed, with the violation's trace and the replay
+// command of this run (c.replay) or else the one the worker printed.
+func (c cellRun) killed(cell *Cell, res checkers.Result) {
+	v := res.Violations[0]
+	cell.Outcome, cell.Cases, cell.Ops, cell.Detected = Killed, res.Cases, res.Ops, res.Detected
+	cell.Violation, cell.TraceOps, cell.OriginalOps, cell.Trace = v.Summary, len(v.Ops), v.OriginalOps, v.TraceFile
+	cell.Replay = v.Replay
+	if v.TraceFile != "" && c.replay != nil {
+		cell.Replay = c.replay(v.TraceFile)
+	}
 }
 
 // readResult reads a worker's Result.

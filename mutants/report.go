@@ -3,6 +3,7 @@ package mutants
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 	"io"
 	"slices"
 	"strings"
@@ -41,6 +42,11 @@ type Report struct {
 	// canary was killed by every one; otherwise it says what failed, and
 	// the scores mean nothing.
 	Trust string `json:"trust,omitempty"`
+	// Shard names the shard of a fleet run (--shard i/N) this report is:
+	// it ran the baseline, the canary and every Nth other mutant. Shards
+	// lists the shards harness merge joined into it.
+	Shard  *shard.Meta  `json:"shard,omitempty"`
+	Shards []shard.Meta `json:"shards,omitempty"`
 }
 
 // Row is one mutant across the detectors.

@@ -92,3 +92,19 @@ func formatPlain(x float64) string {
 	}
 	return b.String()
 }
+
+// formatBytes writes a size in binary units with three significant
+// digits: 0 → "0", 1536 → "1.50 KiB", 3<<30 → "3.00 GiB".
+func formatBytes(n int64) string {
+	x := float64(n)
+	for _, u := range []string{"B", "KiB", "MiB", "GiB"} {
+		if math.Abs(x) < 1024 || u == "GiB" {
+			if u == "B" {
+				return strconv.FormatInt(n, 10) + " B"
+			}
+			return sig3(x) + " " + u
+		}
+		x /= 1024
+	}
+	return ""
+}

@@ -476,6 +476,13 @@ func benchTable(r *bench.Report) ([]string, [][]cell) {
 	if r.Probe != nil {
 		header = append(header, "against the device")
 	}
+	withRes := false
+	for _, run := range r.Runs {
+		withRes = withRes || run.Resources != nil
+	}
+	if withRes {
+		header = append(header, "CPU/op", "peak RSS", "read amp", "write amp")
+	}
 	var rows [][]cell
 	for _, w := range v.workloads {
 		gs := v.workloadGroups(w)
@@ -509,11 +516,18 @@ func benchTable(r *bench.Report) ([]string, [][]cell) {
 			}
 			var errs int64
 			var maxUs float64
+			var failedOps []string
 			for _, run := range g.runs {
-				errs += run.Errors
+				errs += run.Errors + run.Misses
 				maxUs = max(maxUs, run.All.MaxUs)
+				if f := run.FailedByOp(); f != "" {
+					failedOps = append(failedOps, f)
+				}
 			}
 			errCell := cell{Text: fmt.Sprint(errs)}
+			if len(failedOps) > 0 {
+				errCell = cell{Text: errCell.Text, Class: "worse", Title: "failed or missed, not counted in ops/s: " + strings.Join(failedOps, "; ")}
+			}
 			if hasFailure(g) {
 				errCell = cell{Text: errCell.Text + " !", Class: "worse", Title: "a run ended early: see the notes"}
 			} else if hasEnded(g) {
@@ -529,6 +543,9 @@ func benchTable(r *bench.Report) ([]string, [][]cell) {
 				{Text: formatUs(maxUs)}, errCell}
 			if p := r.Probe; p != nil {
 				row = append(row, deviceCell(first, p, p50, mbps))
+			}
+			if withRes {
+				row = append(row, resourceCells(g)...)
 			}
 			rows = append(rows, row)
 		}
@@ -683,4 +700,33 @@ func noneIfEmpty(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// resourceCells are a group's CPU per op, peak RSS and device read and
+// write amplification (bench.Resources; medians, the peak the largest).
+func resourceCells(g *group) []cell {
+	var cpu, ra, wa []float64
+	var peak int64
+	io := false
+	for _, run := range g.runs {
+		if rs := run.Resources; rs != nil {
+			cpu, ra, wa = append(cpu, rs.CPUUsPerOp), append(ra, rs.ReadAmplification), append(wa, rs.WriteAmplification)
+			peak = max(peak, rs.RSSPeakBytes)
+			io = io || rs.IOCounters
+		}
+	}
+	if len(cpu) == 0 {
+		return []cell{{Text: "-"}, {Text: "-"}, {Text: "-"}, {Text: "-"}}
+	}
+	amp := func(xs []float64, what string) cell {
+		if x := median(xs); io && x > 0 {
+			return cell{Text: sig3(x) + "×", Title: "device bytes " + what + " (/proc/self/io) over the value bytes the workload " + what}
+		}
+		return cell{Text: "-"}
+	}
+	return []cell{
+		{Text: formatUs(median(cpu)), Title: "user and system CPU of the measured phase per op"},
+		{Text: formatBytes(peak), Title: "peak VmRSS sampled over the measured phase"},
+		amp(ra, "read"), amp(wa, "written"),
+	}
 }

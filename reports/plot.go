@@ -123,6 +123,7 @@ func benchFigures(r *bench.Report, spectra []Spectrum) ([]figure, error) {
 		return nil, err
 	}
 	figs = append(figs, throughputFigures(v)...)
+	figs = append(figs, timelineFigures(v, failedSeries)...)
 	return append(figs, engineFigures(v)...), nil
 }
 
@@ -670,10 +671,25 @@ func engineFigures(v *view) []figure {
 		ticks             plot.Ticker
 	}
 	var figs []figure
-	for _, m := range []metric{
+	metrics := []metric{
 		{"engines-ops", "throughput by engine", "ops/s", func(r *bench.Run) float64 { return r.OpsPerSec }, formatSI, siTicks{}},
 		{"engines-p99", "p99 latency by engine (all op types)", "p99 latency (µs)", func(r *bench.Run) float64 { return r.All.P99us }, formatPlain, plainTicks{}},
-	} {
+	}
+	if slices.ContainsFunc(v.r.Runs, func(r bench.Run) bool { return r.Resources != nil }) {
+		res := func(f func(*bench.Resources) float64) func(*bench.Run) float64 {
+			return func(r *bench.Run) float64 {
+				if r.Resources == nil {
+					return 0
+				}
+				return f(r.Resources)
+			}
+		}
+		metrics = append(metrics,
+			metric{"engines-cpu", "CPU per op by engine (user and system, measured phase)", "CPU per op (µs)", res(func(r *bench.Resources) float64 { return r.CPUUsPerOp }), formatPlain, plainTicks{}},
+			metric{"engines-rss", "peak RSS by engine (measured phase)", "peak RSS (MiB)", res(func(r *bench.Resources) float64 { return float64(r.RSSPeakBytes) / (1 << 20) }), formatPlain, plainTicks{}},
+			metric{"engines-write-amp", "write amplification by engine (device bytes written, /proc/self/io, over value bytes written)", "write amplification", res(func(r *bench.Resources) float64 { return r.WriteAmplification }), sig3, plainTicks{}})
+	}
+	for _, m := range metrics {
 		n := len(v.workloads)
 		cols := n
 		if n > 3 {

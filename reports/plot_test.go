@@ -120,6 +120,26 @@ func testSpectra(t *testing.T) []Spectrum {
 	return out
 }
 
+// TestWritePlotsFailed: a run with errors or misses gets a figure of them
+// per second; runs without get none (TestWritePlots).
+func TestWritePlotsFailed(t *testing.T) {
+	r := testReport(1)
+	run := &r.Runs[0]
+	run.Errors, run.Misses = 3, 4
+	run.Timeline[0].Errors, run.Timeline[0].Misses = 3, 4
+	files, err := WritePlots(t.TempDir(), r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range files {
+		found = found || filepath.Base(f) == "failed-"+slug(run.Workload)+".png"
+	}
+	if !found {
+		t.Errorf("no failed-%s.png among %v", slug(run.Workload), files)
+	}
+}
+
 func TestSpectrumFromHistogram(t *testing.T) {
 	h := hdrhistogram.New(1, 1e9, 3)
 	for i := int64(1); i <= 10000; i++ {

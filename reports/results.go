@@ -208,7 +208,7 @@ func (r *Results) read(path string) error {
 		return nil
 	}
 	switch {
-	case schema == bench.SchemaVersion:
+	case schema == bench.SchemaVersion || schema == bench.SchemaVersionV1:
 		var rep bench.Report
 		if err := decode(ValidateBenchJSON, &rep); err != nil {
 			return err

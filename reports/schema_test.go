@@ -15,7 +15,14 @@ import (
 func TestValidateBenchJSONAcceptsReports(t *testing.T) {
 	for name, r := range map[string]*bench.Report{
 		"full":    testReport(2),
-		"minimal": {Schema: bench.SchemaVersion}, // nil maps and slices marshal as null
+		"minimal": {Schema: bench.SchemaVersion},   // nil maps and slices marshal as null
+		"v1":      {Schema: bench.SchemaVersionV1}, // before misses and resources
+		"resources": func() *bench.Report {
+			r := testReport(1)
+			r.Runs[0].Resources = testResources()
+			r.Runs[0].Misses, r.Runs[0].OpError, r.Runs[0].BytesWritten = 3, "put: conflict", 1000
+			return r
+		}(),
 		"partial": func() *bench.Report {
 			r := testReport(1)
 			r.Partial, r.Reason, r.Probe = true, "interrupted", nil
@@ -106,6 +113,7 @@ func TestSchemaCoversReport(t *testing.T) {
 		"opSummary":     reflect.TypeFor[bench.OpSummary](),
 		"timelinePoint": reflect.TypeFor[bench.TimelinePoint](),
 		"stats":         reflect.TypeFor[engine.Stats](),
+		"resources":     reflect.TypeFor[bench.Resources](),
 	})
 }
 

@@ -31,7 +31,7 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 
 	t := table{header: []string{"workload", "engine", "mode", "threads", "ops/s", "MB/s", "p50", "p99", "p99.9", "max", "errors"},
 		right: []bool{false, false, false, true, true, true, true, true, true, true, true}}
-	var failures, ended []string
+	var failures, ended, failedOps []string
 	for _, g := range v.groups {
 		first := g.runs[0]
 		ops := g.each(func(r *bench.Run) float64 { return r.OpsPerSec })
@@ -42,8 +42,11 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 		var errs int64
 		var maxUs float64
 		for _, run := range g.runs {
-			errs += run.Errors
+			errs += run.Errors + run.Misses
 			maxUs = max(maxUs, run.All.MaxUs)
+			if f := run.FailedByOp(); f != "" {
+				failedOps = append(failedOps, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, f))
+			}
 			if run.Error != "" {
 				failures = append(failures, fmt.Sprintf("  %s on %s, repetition %d: %s", g.workload, g.engine, run.Repetition, run.Error))
 			}
@@ -74,6 +77,7 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 	}
 	b.WriteByte('\n')
 	t.write(&b)
+	writeResources(&b, v)
 	writeLoads(&b, v)
 	if reps > 1 {
 		fmt.Fprintf(&b, "\nFigures are medians over up to %d repetitions; ± is the largest deviation of one repetition's ops/s from the median. max is the largest of all.\n", reps)
@@ -82,6 +86,12 @@ func WriteSummary(w io.Writer, r *bench.Report) error {
 		b.WriteString("\nfastest engine per workload (median ops/s):\n")
 		for _, l := range ratios {
 			b.WriteString("  " + l + "\n")
+		}
+	}
+	if len(failedOps) > 0 {
+		b.WriteString("\nops that failed (engine errors) or missed (loaded records not found), by op type; not counted in ops/s:\n")
+		for _, f := range failedOps {
+			b.WriteString(f + "\n")
 		}
 	}
 	if len(failures) > 0 {
@@ -312,4 +322,69 @@ func (t table) write(b *strings.Builder) {
 		}
 		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
+}
+
+// writeResources writes what each engine's measured phase cost, when the
+// runs measured it: CPU per op, memory, and the device traffic the kernel
+// counted against the bytes the workload moved (medians over the
+// repetitions, peaks the largest).
+func writeResources(b *strings.Builder, v *view) {
+	t := table{header: []string{"workload", "engine", "CPU/op", "user", "sys", "peak RSS", "mean RSS", "Go heap peak", "dev read", "dev written", "read amp", "write amp"},
+		right: []bool{false, false, true, true, true, true, true, true, true, true, true, true}}
+	for _, g := range v.groups {
+		var rs []*bench.Resources
+		for _, r := range g.runs {
+			if r.Resources != nil {
+				rs = append(rs, r.Resources)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		each := func(f func(*bench.Resources) float64) float64 {
+			xs := make([]float64, len(rs))
+			for i, r := range rs {
+				xs[i] = f(r)
+			}
+			return median(xs)
+		}
+		peak := func(f func(*bench.Resources) int64) int64 {
+			var m int64
+			for _, r := range rs {
+				m = max(m, f(r))
+			}
+			return m
+		}
+		dev := func(f func(*bench.Resources) int64) string {
+			if !rs[0].IOCounters {
+				return "-"
+			}
+			return formatBytes(int64(each(func(r *bench.Resources) float64 { return float64(f(r)) })))
+		}
+		amp := func(f func(*bench.Resources) float64) string {
+			x := each(f)
+			if x == 0 || !rs[0].IOCounters {
+				return "-"
+			}
+			return sig3(x) + "×"
+		}
+		t.rows = append(t.rows, []string{
+			g.workload, g.engine,
+			formatUs(each(func(r *bench.Resources) float64 { return r.CPUUsPerOp })),
+			sig3(each(func(r *bench.Resources) float64 { return r.CPUUserSec })) + "s",
+			sig3(each(func(r *bench.Resources) float64 { return r.CPUSysSec })) + "s",
+			formatBytes(peak(func(r *bench.Resources) int64 { return r.RSSPeakBytes })),
+			formatBytes(int64(each(func(r *bench.Resources) float64 { return float64(r.RSSMeanBytes) }))),
+			formatBytes(peak(func(r *bench.Resources) int64 { return r.GoHeapPeakBytes })),
+			dev(func(r *bench.Resources) int64 { return r.DeviceReadBytes }),
+			dev(func(r *bench.Resources) int64 { return r.DeviceWriteBytes }),
+			amp(func(r *bench.Resources) float64 { return r.ReadAmplification }),
+			amp(func(r *bench.Resources) float64 { return r.WriteAmplification }),
+		})
+	}
+	if len(t.rows) == 0 {
+		return
+	}
+	b.WriteString("\nresources of the measured phase (CPU per op attempted; device bytes from /proc/self/io, amplification over the value bytes the workload read or wrote):\n")
+	t.write(b)
 }

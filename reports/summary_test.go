@@ -38,6 +38,25 @@ func TestWriteSummary(t *testing.T) {
 			}
 			return r
 		}},
+		{"summary-failed.golden", func() *bench.Report {
+			// Engine errors and misses: counted in the errors column
+			// and listed by op type under the table.
+			r := testReport(1)
+			run := &r.Runs[0]
+			get, put := run.ByOp["read"], run.ByOp["update"]
+			get.Misses, put.Errors = 5, 2
+			run.ByOp["read"], run.ByOp["update"] = get, put
+			run.Misses, run.Errors = 5, 2
+			return r
+		}},
+		{"summary-resources.golden", func() *bench.Report {
+			r := testReport(1)
+			for i := range r.Runs {
+				r.Runs[i].Resources = testResources()
+				r.Runs[i].Resources.CPUUsPerOp *= float64(i + 1)
+			}
+			return r
+		}},
 		{"summary-empty.golden", func() *bench.Report { return &bench.Report{Schema: bench.SchemaVersion} }},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
@@ -68,5 +87,16 @@ func TestFormatSI(t *testing.T) {
 		if got := formatSI(x); got != want {
 			t.Errorf("formatSI(%v) = %q, want %q", x, got, want)
 		}
+	}
+}
+
+// testResources are a run's resource figures, as a child process measures
+// them.
+func testResources() *bench.Resources {
+	return &bench.Resources{
+		CPUUserSec: 14.2, CPUSysSec: 3.1, CPUUsPerOp: 9.5,
+		RSSPeakBytes: 412 << 20, RSSMeanBytes: 380 << 20, GoHeapPeakBytes: 120 << 20, GoHeapMeanBytes: 90 << 20, Samples: 101,
+		DeviceReadBytes: 3 << 30, DeviceWriteBytes: 5 << 30, IOCounters: true,
+		ReadAmplification: 2.9, WriteAmplification: 5.1,
 	}
 }

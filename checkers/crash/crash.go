@@ -23,10 +23,17 @@
 // later op (a put whose index flush it cuts, a maintenance op, background
 // work between ops), whose failure is the crash (the write it failed may
 // have happened or not), or inside the next reboot's flushes; a clean
-// shutdown disarms one that has not landed. The trace records it: header
-// crash-version="3" and crash-points (where each crash landed: "N:end",
-// "N:ioK", "N:arm" and "N:cut" or, with faults, "N:fault"); traces of
-// version 2 (no armed cuts) and those without crash-version, written
+// shutdown disarms one that has not landed. In one reboot of two whose
+// cut landed inside its flushes, the seed then retries (crash-version 4):
+// once the engine has recovered, the writes lost since the last Sync are
+// put again with new values of the same sizes and the same flushes are cut
+// at the same IO, so a second attempt writes the same frames at the same
+// offsets of the same durable state, and a store that takes the first
+// attempt's bytes for the second's shows values the first crash lost. The
+// trace records it: header crash-version="4" and crash-points (where each
+// crash landed: "N:end", "N:ioK", "N:arm", "N:cut", "N:retry" before a
+// retry's crash or, with faults, "N:fault"); traces of versions 2 (no
+// armed cuts) and 3 (no retries) and those without crash-version, written
 // before, replay as they were written, version 1 with every crash after
 // the flushes (Config.BetweenOpsOnly runs so). It needs an engine on a disk.Device (or a directory engine that may
 // be abandoned in process, as the model) and uses engine.Tracker, where
@@ -163,6 +170,10 @@ type Config struct {
 	// inside them or a later op, as runs before crash-version 2 did: for measuring what
 	// the power cuts add, not for checking.
 	BetweenOpsOnly bool
+	// NoRetry never retries a reboot's lost writes, as runs before
+	// crash-version 4 did: for measuring what the retries add, not for
+	// checking.
+	NoRetry bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
 	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
 	// (default CrashSamplesDefault) random torn states are checked.
@@ -280,9 +291,12 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	version := 3
-	if c.BetweenOpsOnly {
+	version := 4
+	switch {
+	case c.BetweenOpsOnly:
 		version = 1
+	case c.NoRetry:
+		version = 3
 	}
 	return machine.Run(ctx, c.machine(version), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
@@ -294,7 +308,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 }
 
 // Replay applies a block-mode trace exactly, with the same checks. A trace
-// of crash-version 2 or 3 (machine.AttrCrashVersion) cuts power where its
+// of crash-version 2, 3 or 4 (machine.AttrCrashVersion) cuts power where its
 // dirty-reboot seeds say; one without the attribute, written before, is
 // replayed as it was: every crash after the reboot's flushes.
 func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {

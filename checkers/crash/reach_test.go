@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
@@ -47,6 +48,38 @@ func TestPowerCutInsideSync(t *testing.T) {
 	}
 }
 
+// TestRetryAfterCrash: toystore's boot-reused bug (a boot whose records
+// were all lost reuses its number, so records written again byte for byte
+// revive one that survived behind them) passes crash-version 3 and is
+// caught once a reboot cut inside its flushes retries a prefix of its
+// lost writes and crashes again; the trace records the retries and
+// replays.
+func TestRetryAfterCrash(t *testing.T) {
+	tg := testengines.Toystore(toystore.BugBootReused)
+	old := run(t, crash.Config{Target: tg, Seed: 1, Cases: 500, NoRetry: true})
+	if old.Verdict != checkers.Pass {
+		t.Fatalf("boot-reused caught without retries: %s (the bug should need a retry)", old.Summary())
+	}
+	r := run(t, crash.Config{Target: tg, Seed: 1, Cases: 500, ShrinkTime: 3 * time.Second})
+	if r.Verdict != checkers.Fail {
+		t.Fatalf("boot-reused not caught in 500 cases with retries")
+	}
+	v := r.Violations[0]
+	t.Logf("caught after %d cases, minimized from %d to %d ops: %s", r.Cases, v.OriginalOps, len(v.Ops), v.Summary)
+	tr := readTrace(t, v.TraceFile)
+	if pts := traceAttr(tr, machine.AttrCrashPoints); !strings.Contains(pts, ":retry") {
+		t.Errorf("trace crash-points=%q records no retry", pts)
+	}
+	rr, err := crash.Replay(context.Background(), crash.Config{Target: tg}, tr)
+	if err != nil || rr.Verdict != checkers.Fail || rr.Violations[0].Summary != v.Summary {
+		t.Fatalf("replay: %v %s (reason %q), want %q", err, rr.Summary(), rr.Reason, v.Summary)
+	}
+	// The correct store passes the same run.
+	if ok := run(t, crash.Config{Target: testengines.Toystore(toystore.BugNone), Seed: 1, Cases: 500}); ok.Verdict != checkers.Pass {
+		t.Fatalf("the correct toystore: %s", ok.Summary())
+	}
+}
+
 // TestVersion1TraceReplaysBetweenOps: a trace without crash-version (as
 // written before power cuts) replays with every crash after the reboot's
 // flushes: the commit-first bug, which needs a cut, is not reproduced.
@@ -73,11 +106,11 @@ func TestVersion1TraceReplaysBetweenOps(t *testing.T) {
 // TestUnknownCrashVersion: a trace of a crash-version this harness does
 // not know is refused as a bad trace, not replayed with a guess.
 func TestUnknownCrashVersion(t *testing.T) {
-	tr := workloads.Trace{Header: workloads.Header{Attrs: []workloads.Attr{{Key: machine.AttrCrashVersion, Value: "4"}}},
+	tr := workloads.Trace{Header: workloads.Header{Attrs: []workloads.Attr{{Key: machine.AttrCrashVersion, Value: "5"}}},
 		Ops: []workloads.Op{{Kind: workloads.OpDirtyReboot, Seed: 1}}}
 	_, err := crash.Replay(context.Background(), crash.Config{Target: testengines.Toystore(toystore.BugNone)}, tr)
 	if !errors.Is(err, checkers.ErrBadTrace) {
-		t.Fatalf("crash-version=4: %v, want checkers.ErrBadTrace", err)
+		t.Fatalf("crash-version=5: %v, want checkers.ErrBadTrace", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package linearize
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,4 +59,26 @@ func BenchmarkHistories(b *testing.B) {
 			b.ReportMetric(float64(r.Cases)/time.Since(start).Seconds(), "histories/s")
 		})
 	}
+}
+
+// BenchmarkDurable is a durable run's throughput on shardstore at the
+// checks' settings: cases (a concurrent run, cut) and crash states (each a
+// history checked with DurableModel, then forward progress) per second.
+//
+//	go test -run XXX -bench Durable ./checkers/linearize
+func BenchmarkDurable(b *testing.B) {
+	c := Config{Target: testengines.Shardstore(), Seed: 1, Cases: b.N, OutDir: b.TempDir()}
+	start := time.Now()
+	r, err := RunDurable(context.Background(), c)
+	if err != nil || r.Verdict != checkers.Pass {
+		b.Fatalf("%v %s", err, r.Summary())
+	}
+	var states int // the Reason ends "N crash states checked"
+	last := strings.TrimSpace(r.Reason[strings.LastIndex(r.Reason, "; ")+1:])
+	if _, err := fmt.Sscanf(last, "%d crash states checked", &states); err != nil {
+		b.Fatalf("no crash states in the reason %q", r.Reason)
+	}
+	s := time.Since(start).Seconds()
+	b.ReportMetric(float64(r.Cases)/s, "cases/s")
+	b.ReportMetric(float64(states)/s, "crash-states/s")
 }

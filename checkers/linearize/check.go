@@ -84,9 +84,21 @@ func partition(history []porcupine.Operation) [][]porcupine.Operation {
 }
 
 // Check checks h with porcupine within timeout (0: none): porcupine.Ok,
-// Illegal, or Unknown when the timeout ended the search first.
+// Illegal, or Unknown when the timeout ended the search first. A durable
+// history (History.Durable) is checked with DurableModel, others with
+// Model.
 func Check(h History, timeout time.Duration) porcupine.CheckResult {
-	return porcupine.CheckOperationsTimeout(Model(), operations(h.Ops), timeout)
+	m, ops := h.model()
+	return porcupine.CheckOperationsTimeout(m, operations(ops), timeout)
+}
+
+// model is the porcupine model h is checked with and its ops as that
+// model sees them.
+func (h History) model() (porcupine.Model, []Op) {
+	if h.Durable() {
+		return DurableModel(), crashCut(h)
+	}
+	return Model(), h.Ops
 }
 
 // failure is what a history that is not linearizable is reported with.
@@ -94,20 +106,31 @@ type failure struct {
 	key string
 	// ops are the smallest failing partition's, in call order; stuck
 	// indexes the first op no linearization of the key's history reaches,
-	// and state is the key's version after the longest linearizable
+	// and state describes the key's state after the longest linearizable
 	// prefix porcupine found.
 	ops   []Op
 	stuck int
-	state model.Version
+	state string
 }
 
 // smallestFailure checks each key's history alone, fewest ops first, and
 // describes the first that is not linearizable (ok false if none is,
 // within timeout each).
 func smallestFailure(h History, timeout time.Duration) (failure, bool) {
+	m, all := h.model()
 	byKey := map[string][]Op{}
-	for _, op := range h.Ops {
+	var syncs []Op
+	for _, op := range all {
+		if op.Kind == KindSync {
+			if op.Return != Pending {
+				syncs = append(syncs, op)
+			}
+			continue
+		}
 		byKey[op.Key] = append(byKey[op.Key], op)
+	}
+	for k := range byKey {
+		byKey[k] = append(byKey[k], syncs...) // a barrier on every key
 	}
 	keys := make([]string, 0, len(byKey))
 	for k := range byKey {
@@ -116,7 +139,6 @@ func smallestFailure(h History, timeout time.Duration) (failure, bool) {
 	slices.SortFunc(keys, func(a, b string) int {
 		return cmp.Or(cmp.Compare(len(byKey[a]), len(byKey[b])), cmp.Compare(a, b))
 	})
-	m := Model()
 	for _, k := range keys {
 		ops := byKey[k]
 		slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Call, b.Call) })
@@ -137,12 +159,14 @@ func smallestFailure(h History, timeout time.Duration) (failure, bool) {
 			}
 		}
 		in := make([]bool, len(ops))
+		state := m.Init()
 		for _, id := range longest {
 			if id >= 0 && id < len(ops) {
 				in[id] = true
-				f.state, _ = model.Step(f.state, ops[id].Kind, ops[id].version().Value)
+				_, state = m.Step(state, &ops[id], &ops[id])
 			}
 		}
+		f.state = m.DescribeState(state)
 		f.stuck = max(0, slices.Index(in, false))
 		return f, true
 	}
@@ -152,7 +176,7 @@ func smallestFailure(h History, timeout time.Duration) (failure, bool) {
 // visualize writes porcupine's HTML view of h to path, its search bounded
 // by timeout (the view then shows what was found).
 func visualize(h History, path string, timeout time.Duration) error {
-	m := Model()
-	_, info := porcupine.CheckOperationsVerbose(m, operations(h.Ops), timeout)
+	m, ops := h.model()
+	_, info := porcupine.CheckOperationsVerbose(m, operations(ops), timeout)
 	return porcupine.VisualizePath(m, info, path)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,10 +49,37 @@ type Op struct {
 	Failed bool
 }
 
+// Kinds of op beyond engine/model's key ops, in a durable history (one that
+// spans a crash: see DurableChecker).
+const (
+	// KindSync is a Sync: it has no key (Key is ""). One that returned
+	// before the crash is a durability barrier on every key.
+	KindSync model.KeyOp = 100 + iota
+	// KindRecover is a read of a key after the engine reopened on the
+	// crash state: what it finds is the key's recovered version. It is
+	// the client numbered Clients, after every client's ops.
+	KindRecover
+)
+
+// kindName is an op kind's name in the history file and in messages.
+func kindName(k model.KeyOp) string {
+	switch k {
+	case KindSync:
+		return "sync"
+	case KindRecover:
+		return "recover"
+	}
+	return k.String()
+}
+
+// reads says whether op reads a value (a get, or a read-back after the
+// crash): Found, Value and Size are then what it read.
+func (op *Op) reads() bool { return op.Kind == model.KeyGet || op.Kind == KindRecover }
+
 // version is what a put wrote or a get read, as the model sees it: the
 // value's identity in place of its bytes.
 func (op *Op) version() model.Version {
-	if op.Kind == model.KeyGet && !op.Found || op.Kind == model.KeyDelete {
+	if op.reads() && !op.Found || op.Kind == model.KeyDelete || op.Kind == KindSync {
 		return model.Version{}
 	}
 	return model.Version{Present: true, Value: identity(op.Value, op.Size)}
@@ -99,7 +127,7 @@ func (op *Op) result() string {
 	switch {
 	case op.Return == Pending:
 		return "pending"
-	case op.Kind != model.KeyGet:
+	case !op.reads():
 		return "ok"
 	case !op.Found:
 		return "not found"
@@ -109,10 +137,13 @@ func (op *Op) result() string {
 
 // call renders what the op asked: `put "k1" #.../13B`, `get "k1"`.
 func (op *Op) call() string {
-	if op.Kind == model.KeyPut {
+	switch op.Kind {
+	case model.KeyPut:
 		return fmt.Sprintf("put %q %s", op.Key, describeValue(op.Value, op.Size))
+	case KindSync:
+		return "sync"
 	}
-	return fmt.Sprintf("%s %q", op.Kind, op.Key)
+	return fmt.Sprintf("%s %q", kindName(op.Kind), op.Key)
 }
 
 // String renders the op for a person: client, interval, call and result.
@@ -138,18 +169,34 @@ type History struct {
 	Case    int
 	Clients int
 	Ops     []Op
+	// Crash is when the device was cut (a dirty reboot while ops were in
+	// flight), ns since the start; 0: the history has no crash. An op
+	// called before it that returned after it is pending (its answer
+	// never reached anyone in a real crash); KindRecover ops come after
+	// it.
+	Crash int64
 }
 
-// The history file format, version 1 (HistoryMagic first):
+// Durable says h is a durable history (it has a crash or a Sync): it is
+// checked with DurableModel.
+func (h History) Durable() bool {
+	return h.Crash > 0 || slices.ContainsFunc(h.Ops, func(op Op) bool { return op.Kind == KindSync })
+}
+
+// The history file format, version 2 (HistoryMagic first):
 //
-//	# gauntlet-linearize-history v1
+//	# gauntlet-linearize-history v2
 //	# engine="shardstore" seed=1 case=3 clients=4
 //	put "k1" client=0 call=1200 return=3400 value=0a1b2c3d4e5f6071 size=13
 //	get "k1" client=1 call=1300 return=2000 value=absent
 //	get "k1" client=2 call=1350 return=pending error="op timed out"
 //	delete "k1" client=3 call=4000 return=5000
 //	get "k2" client=0 call=4100 return=pending error="extent was reset" failed=true
-//	# end ops=5
+//	sync client=1 call=4200 return=4900
+//	put "k1" client=2 call=5000 return=pending value=0a1b2c3d4e5f6072 size=9 error="disk: power cut"
+//	crash at=5500
+//	recover "k1" call=6000 return=6100 value=0a1b2c3d4e5f6071 size=13
+//	# end ops=8
 //
 // One op per line in the order they returned; keys are Go-quoted
 // (strconv.QuoteToASCII), times are nanoseconds since the history's
@@ -157,7 +204,16 @@ type History struct {
 // get that found nothing), failed=true marks an error no fault-free engine
 // may return. The end line counts the ops: a file cut at a
 // line boundary is caught by its absence or its count.
-const HistoryMagic = "# gauntlet-linearize-history v1"
+//
+// Version 2 added durable histories (DurableChecker): sync lines (a Sync,
+// no key), the crash line (when the device was cut, at most one) and
+// recover lines (a key read back after the engine reopened on the crash
+// state; called at or after the crash, no client=). A version 1 file,
+// which has none of them, still loads.
+const HistoryMagic = "# gauntlet-linearize-history v2"
+
+// historyMagicV1 is the first line of a version 1 file.
+const historyMagicV1 = "# gauntlet-linearize-history v1"
 
 const historyMagicPrefix = "# gauntlet-linearize-history "
 
@@ -165,18 +221,30 @@ const historyMagicPrefix = "# gauntlet-linearize-history "
 func WriteHistory(w io.Writer, h History) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%s\n# engine=%s seed=%d case=%d clients=%d\n", HistoryMagic, strconv.QuoteToASCII(h.Engine), h.Seed, h.Case, h.Clients)
+	crashWritten := h.Crash == 0
 	for i := range h.Ops {
 		op := &h.Ops[i]
-		fmt.Fprintf(bw, "%s %s client=%d call=%d return=", op.Kind, strconv.QuoteToASCII(op.Key), op.Client, op.Call)
+		if !crashWritten && op.Kind == KindRecover {
+			fmt.Fprintf(bw, "crash at=%d\n", h.Crash)
+			crashWritten = true
+		}
+		switch op.Kind {
+		case KindSync:
+			fmt.Fprintf(bw, "sync client=%d call=%d return=", op.Client, op.Call)
+		case KindRecover:
+			fmt.Fprintf(bw, "recover %s call=%d return=", strconv.QuoteToASCII(op.Key), op.Call)
+		default:
+			fmt.Fprintf(bw, "%s %s client=%d call=%d return=", op.Kind, strconv.QuoteToASCII(op.Key), op.Client, op.Call)
+		}
 		if op.Return == Pending {
 			bw.WriteString("pending")
 		} else {
 			fmt.Fprintf(bw, "%d", op.Return)
 		}
 		switch {
-		case op.Kind == model.KeyPut || op.Kind == model.KeyGet && op.Found:
+		case op.Kind == model.KeyPut || op.reads() && op.Found:
 			fmt.Fprintf(bw, " value=%016x size=%d", op.Value, op.Size)
-		case op.Kind == model.KeyGet && op.Return != Pending:
+		case op.reads() && op.Return != Pending:
 			bw.WriteString(" value=absent")
 		}
 		if op.Err != "" {
@@ -186,6 +254,9 @@ func WriteHistory(w io.Writer, h History) error {
 			bw.WriteString(" failed=true")
 		}
 		bw.WriteByte('\n')
+	}
+	if !crashWritten {
+		fmt.Fprintf(bw, "crash at=%d\n", h.Crash)
 	}
 	fmt.Fprintf(bw, "# end ops=%d\n", len(h.Ops))
 	return bw.Flush()
@@ -236,15 +307,16 @@ func ParseHistory(r io.Reader) (History, error) {
 	bad := func(line int, format string, args ...any) error {
 		return fmt.Errorf("line %d: %s: %w", line, fmt.Sprintf(format, args...), checkers.ErrBadTrace)
 	}
-	line, ended, endOps := 0, false, 0
+	line, ended, endOps, v1, crashLine := 0, false, 0, false, 0
 	for sc.Scan() {
 		line++
 		text := strings.TrimSuffix(sc.Text(), "\r")
 		switch {
 		case line == 1:
-			if text != HistoryMagic {
+			v1 = text == historyMagicV1
+			if text != HistoryMagic && !v1 {
 				if v, ok := strings.CutPrefix(text, historyMagicPrefix); ok {
-					return h, bad(1, "history format %s: this harness reads v1", v)
+					return h, bad(1, "history format %s: this harness reads v1 and v2", v)
 				}
 				return h, bad(1, "not a linearize history (want %q first)", HistoryMagic)
 			}
@@ -269,12 +341,34 @@ func ParseHistory(r io.Reader) (History, error) {
 			continue
 		case strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#"):
 			continue
+		case strings.HasPrefix(text, "crash"):
+			if v1 {
+				return h, bad(line, "a v1 history has no crash line")
+			}
+			if crashLine != 0 {
+				return h, bad(line, "a second crash line (the first is line %d): a history has one crash", crashLine)
+			}
+			attrs, err := parseAttrs(strings.TrimPrefix(text, "crash"))
+			n, err2 := strconv.ParseInt(attrs["at"], 10, 64)
+			if err != nil || err2 != nil || len(attrs) != 1 || n <= 0 {
+				return h, bad(line, "crash line %q: want \"crash at=N\" (N > 0 ns)", text)
+			}
+			h.Crash, crashLine = n, line
+			continue
 		}
 		op, err := parseOp(text)
 		if err != nil {
 			return h, bad(line, "%v", err)
 		}
-		if op.Client < 0 || op.Client >= h.Clients {
+		if v1 && (op.Kind == KindSync || op.Kind == KindRecover) {
+			return h, bad(line, "a v1 history has no %s lines", kindName(op.Kind))
+		}
+		if op.Kind == KindRecover {
+			if h.Crash == 0 || op.Call < h.Crash {
+				return h, bad(line, "recover %s: a recover line comes after the crash line and is called at or after it", strconv.QuoteToASCII(op.Key))
+			}
+			op.Client = h.Clients
+		} else if op.Client < 0 || op.Client >= h.Clients {
 			return h, bad(line, "client=%d: the header says clients=%d", op.Client, h.Clients)
 		}
 		h.Ops = append(h.Ops, op)
@@ -333,20 +427,36 @@ func parseOp(text string) (Op, error) {
 		op.Kind = model.KeyPut
 	case "delete":
 		op.Kind = model.KeyDelete
+	case "sync":
+		op.Kind = KindSync
+	case "recover":
+		op.Kind = KindRecover
 	default:
-		return op, fmt.Errorf("op %q: want get, put or delete", kind)
+		return op, fmt.Errorf("op %q: want get, put, delete, sync or recover", kind)
 	}
-	q, err := strconv.QuotedPrefix(rest)
-	if err != nil {
-		return op, fmt.Errorf("%s: the key must be a quoted string", kind)
-	}
-	op.Key, _ = strconv.Unquote(q)
-	if err := engine.CheckKey([]byte(op.Key)); err != nil {
-		return op, fmt.Errorf("%s %s: %v", kind, q, err)
+	q := ""
+	if op.Kind != KindSync {
+		var err error
+		if q, err = strconv.QuotedPrefix(rest); err != nil {
+			return op, fmt.Errorf("%s: the key must be a quoted string", kind)
+		}
+		op.Key, _ = strconv.Unquote(q)
+		if err := engine.CheckKey([]byte(op.Key)); err != nil {
+			return op, fmt.Errorf("%s %s: %v", kind, q, err)
+		}
 	}
 	attrs, err := parseAttrs(strings.TrimPrefix(rest[len(q):], " "))
 	if err != nil {
 		return op, fmt.Errorf("%s %s: %v", kind, q, err)
+	}
+	if op.Kind == KindSync {
+		kind, q = "sync", "op" // messages: "sync op: no call="
+	}
+	if op.Kind == KindRecover {
+		if _, ok := attrs["client"]; ok {
+			return op, fmt.Errorf("recover %s: a recover line has no client=", q)
+		}
+		attrs["client"] = "0" // the parser sets the client: after every other
 	}
 	num := func(name string) (int64, error) {
 		s, ok := attrs[name]
@@ -385,13 +495,13 @@ func parseOp(text string) (Op, error) {
 	}
 	v, hasValue := attrs["value"]
 	switch {
-	case op.Kind == model.KeyDelete && hasValue:
-		return op, fmt.Errorf("delete %s: a delete has no value=", q)
+	case (op.Kind == model.KeyDelete || op.Kind == KindSync) && hasValue:
+		return op, fmt.Errorf("%s %s: a %s has no value=", kind, q, kind)
 	case op.Kind == model.KeyPut && !hasValue:
 		return op, fmt.Errorf("put %s: no value=", q)
-	case op.Kind == model.KeyGet && op.Return != Pending && !hasValue:
-		return op, fmt.Errorf("get %s: a get that returned needs value= (absent if it found nothing)", q)
-	case hasValue && v == "absent" && op.Kind == model.KeyGet:
+	case op.reads() && op.Return != Pending && !hasValue:
+		return op, fmt.Errorf("%s %s: a %s that returned needs value= (absent if it found nothing)", kind, q, kind)
+	case hasValue && v == "absent" && op.reads():
 		// not found
 	case hasValue:
 		if op.Value, err = strconv.ParseUint(v, 16, 64); err != nil {
@@ -401,7 +511,7 @@ func parseOp(text string) (Op, error) {
 		if err != nil {
 			return op, err
 		}
-		op.Size, op.Found = int(min(size, math.MaxInt32)), op.Kind == model.KeyGet
+		op.Size, op.Found = int(min(size, math.MaxInt32)), op.reads()
 	}
 	return op, nil
 }

@@ -42,6 +42,14 @@ func TestHistories(t *testing.T) {
 		{"pending-flipflop", porcupine.Illegal},
 		{"never-written", porcupine.Illegal},
 		{"failed-get", porcupine.Ok}, // porcupine's part; see TestCheckHistoryFailedOp
+		// Durable histories (v2), spanning a crash.
+		{"durable-linearizable", porcupine.Ok},
+		{"durable-cut-in-flight", porcupine.Ok},
+		{"durable-lost-synced", porcupine.Illegal},
+		{"durable-resurrected", porcupine.Illegal},
+		{"durable-older-than-synced", porcupine.Illegal},
+		{"durable-seen-then-synced", porcupine.Illegal},
+		{"durable-never-written", porcupine.Illegal},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			h, err := linearize.ReadHistory(filepath.Join("testdata", c.file+".history"))
@@ -115,7 +123,11 @@ func TestHistoryRoundTrip(t *testing.T) {
 		{Client: 1, Kind: model.KeyGet, Key: "k1", Call: 7, Return: 8},
 		{Client: 0, Kind: model.KeyDelete, Key: "k1", Call: 9, Return: linearize.Pending, Err: "engine closed", Failed: true},
 		{Client: 1, Kind: model.KeyGet, Key: "k1", Call: 10, Return: linearize.Pending, Err: "did not return"},
-	}}
+		{Client: 0, Kind: linearize.KindSync, Call: 11, Return: 12},
+		{Client: 1, Kind: linearize.KindSync, Call: 13, Return: linearize.Pending, Err: "disk: power cut"},
+		{Client: 2, Kind: linearize.KindRecover, Key: "k1", Value: 0xdeadbeef, Size: 7, Found: true, Call: 20, Return: 21},
+		{Client: 2, Kind: linearize.KindRecover, Key: "k2", Call: 22, Return: 23},
+	}, Crash: 15}
 	path := filepath.Join(t.TempDir(), "h.history")
 	if err := linearize.SaveHistory(path, h); err != nil {
 		t.Fatal(err)
@@ -136,25 +148,37 @@ func TestBadHistoryFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d, err := os.ReadFile(filepath.Join("testdata", "durable-lost-synced.history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	durable := string(d)
 	lines := strings.SplitAfter(string(good), "\n")
 	cut := strings.Join(lines[:len(lines)-3], "") // the end line and an op gone
 	for _, c := range []struct {
 		name, text, want string
 	}{
 		{"empty", "", "empty: not a linearize history"},
-		{"not-history", "# gauntlet-trace v1\n", `line 1: not a linearize history (want "# gauntlet-linearize-history v1" first)`},
-		{"version", "# gauntlet-linearize-history v2\n", "line 1: history format v2: this harness reads v1"},
+		{"not-history", "# gauntlet-trace v1\n", `line 1: not a linearize history (want "# gauntlet-linearize-history v2" first)`},
+		{"version", "# gauntlet-linearize-history v3\n", "line 1: history format v3: this harness reads v1 and v2"},
 		{"no-header", "# gauntlet-linearize-history v1\n", "truncated after line 1: no header"},
 		{"truncated", cut, `truncated after line 11: no "# end ops=N" line (5 ops read)`},
 		{"cut-mid-line", string(good[:len(good)-40]), `line 12: get "k1": no return=`},
 		{"count", strings.Replace(string(good), "ops=6", "ops=7", 1), "the end line says 7 ops, the file holds 6: truncated or edited"},
-		{"bad-kind", strings.Replace(string(good), "\ndelete", "\nremove", 1), `line 11: op "remove": want get, put or delete`},
+		{"bad-kind", strings.Replace(string(good), "\ndelete", "\nremove", 1), `line 11: op "remove": want get, put, delete, sync or recover`},
 		{"bad-client", strings.Replace(string(good), "client=3", "client=9", 1), "line 10: client=9: the header says clients=4"},
 		{"bad-value", strings.Replace(string(good), "value=00000000000000a2", "value=zz", 1), `line 8: put "k1": value=zz: want 16 hexadecimal digits`},
 		{"return-before-call", strings.Replace(string(good), "return=200", "return=50", 1), `line 7: put "k1": return=50 before call=100`},
 		{"bad-header", strings.Replace(string(good), "clients=4", "clients=0", 1), "line 2: header: clients=0: want 1 to 64"},
 		{"trailing", string(good) + "get \"k1\"\n", "line 14: text after the end line"},
 		{"failed-returned", strings.Replace(string(good), "return=1200", "return=1200 failed=true", 1), `line 11: delete "k1": failed=true needs return=pending and error=`},
+		{"v1-sync", strings.Replace(string(good), "\ndelete", "\nsync client=0 call=1 return=2\ndelete", 1), "line 11: a v1 history has no sync lines"},
+		{"v1-crash", strings.Replace(string(good), "\ndelete", "\ncrash at=5\ndelete", 1), "line 11: a v1 history has no crash line"},
+		{"two-crashes", strings.Replace(durable, "crash at=1000", "crash at=1000\ncrash at=1001", 1), "line 9: a second crash line (the first is line 8): a history has one crash"},
+		{"bad-crash", strings.Replace(durable, "crash at=1000", "crash when=1000", 1), `line 8: crash line "crash when=1000": want "crash at=N" (N > 0 ns)`},
+		{"recover-before-crash", strings.Replace(durable, "crash at=1000", "crash at=1150", 1), `line 9: recover "k1": a recover line comes after the crash line and is called at or after it`},
+		{"recover-client", strings.Replace(durable, "recover \"k1\" ", "recover \"k1\" client=0 ", 1), `line 9: recover "k1": a recover line has no client=`},
+		{"sync-value", strings.Replace(durable, "sync client=1 call=300 return=400", "sync client=1 call=300 return=400 value=absent", 1), "line 7: sync op: a sync has no value="},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), c.name+".history")

@@ -25,7 +25,7 @@ import (
 
 // quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
 // large-value fill and a durable-put workload, a few seconds each.
-var quickWorkloads = []string{"ycsb-a", "ycsb-c", "fill-64k", "durable-put"}
+var quickWorkloads = mustSuite("quick").Workloads
 
 // benchDrivers is the engine table bench resolves specs against, in the
 // parent and in each run's child process alike; tests add engines that
@@ -42,8 +42,10 @@ func newBenchCmd() *cobra.Command {
 		engines   []string
 		workloads []string
 		quick     bool
+		suite     string
 		quiet     bool
 		noPreload bool
+		shardFlag string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -92,8 +94,20 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 				// mistake, as -1 is.)
 				return usagef("bench: --repeat %d: want 1 to 1000", cfg.Repeat)
 			}
-			if quick {
+			switch {
+			case quick && suite != "" && suite != "quick":
+				return usagef("bench: --quick and --suite %s: give one of them", suite)
+			case quick || suite == "quick":
 				applyQuick(cmd, &cfg)
+			case suite != "":
+				st, err := bench.LookupSuite(suite)
+				if err != nil {
+					return usageError{err}
+				}
+				applySuite(cmd, &cfg, st)
+			}
+			if err := applyBenchShard(shardFlag, &cfg); err != nil {
+				return err
 			}
 			return runBench(cmd, benchDrivers(), cfg, quiet)
 		},
@@ -120,6 +134,10 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
+	f.Int64Var(&cfg.Records, "records", 0, "records of every workload that loads some (not a fill), unless its spec gives records= (0: each workload's own)")
+	f.StringVar(&cfg.Values, "values", "", "value sizes of every workload, as a values= term (4KiB, uniform:100B-10KiB), unless its spec gives its own")
+	f.StringVar(&suite, "suite", "", "a named suite of workloads at a stated scale: "+suiteList()+"; flags given win over its settings")
+	f.StringVar(&shardFlag, "shard", "", shardFlagUsage+"; a shard runs every Nth repetition (--repeat at least N)")
 	f.BoolVar(&quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
 	addStatusInterval(cmd)
 	return cmd
@@ -134,6 +152,63 @@ func quickEngine() string {
 		}
 	}
 	return "model"
+}
+
+// mustSuite is a suite the harness defines.
+func mustSuite(name string) bench.Suite {
+	s, err := bench.LookupSuite(name)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// suiteList names the suites and what each runs, for --help.
+func suiteList() string {
+	var parts []string
+	for _, s := range bench.Suites {
+		parts = append(parts, s.Name+" ("+s.Doc+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// applySuite fills in what the user left out from the suite: its
+// workloads, record count, threads and times, and every engine in the
+// table but the model's (peers at their defaults, badger in both modes).
+func applySuite(cmd *cobra.Command, cfg *bench.Config, s bench.Suite) {
+	if len(cfg.Engines) == 0 {
+		cfg.Engines = suiteEngines()
+	}
+	if len(cfg.Workloads) == 0 {
+		cfg.Workloads = s.Workloads
+	}
+	if !cmd.Flags().Changed("records") && s.Records > 0 {
+		cfg.Records = s.Records
+	}
+	if !cmd.Flags().Changed("threads") && s.Threads > 0 {
+		cfg.Threads = s.Threads
+	}
+	if !cmd.Flags().Changed("duration") && cfg.Ops == 0 && s.Duration > 0 {
+		cfg.Duration = s.Duration
+	}
+	if !cmd.Flags().Changed("warmup") && s.Warmup > 0 {
+		cfg.Warmup = s.Warmup
+	}
+}
+
+// suiteEngines are the engines a suite measures by default: shardstore
+// and its peers, those of them in the table.
+func suiteEngines() []string {
+	var out []string
+	for _, name := range []string{"shardstore", "pebble", "badger", "badger:mode=vlog", "bbolt"} {
+		if _, _, err := drivers().Resolve(name); err == nil {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{quickEngine()}
+	}
+	return out
 }
 
 func applyQuick(cmd *cobra.Command, cfg *bench.Config) {

@@ -63,12 +63,16 @@ func TestBenchEndToEnd(t *testing.T) {
 		t.Fatalf("%d runs, want %d", len(rep.Runs), want)
 	}
 	for _, run := range rep.Runs {
-		if run.Ops != 2000 || run.Errors != 0 {
-			t.Errorf("%s/%s: %d ops, %d errors; want 2000, 0", run.Workload, run.Engine, run.Ops, run.Errors)
+		if run.Ops != 2000 || run.Errors != 0 || run.Misses != 0 {
+			t.Errorf("%s/%s: %d ops, %d errors, %d misses; want 2000, 0, 0", run.Workload, run.Engine, run.Ops, run.Errors, run.Misses)
+		}
+		// Measured in the run's child process, for every engine.
+		if r := run.Resources; r == nil || r.RSSPeakBytes <= 0 || r.CPUUsPerOp <= 0 || r.GoHeapPeakBytes <= 0 {
+			t.Errorf("%s/%s: resources %+v; want CPU, RSS and heap figures", run.Workload, run.Engine, r)
 		}
 		// The .hgrm files hold exactly the counts the workers made.
 		for op, file := range run.Histograms {
-			if got := hgrmTotal(t, filepath.Join(out, file)); got != run.ByOp[op].Count+run.ByOp[op].Errors {
+			if got := hgrmTotal(t, filepath.Join(out, file)); got != run.ByOp[op].Count+run.ByOp[op].Errors+run.ByOp[op].Misses {
 				t.Errorf("%s: histogram total %d, the workers counted %d", file, got, run.ByOp[op].Count)
 			}
 		}

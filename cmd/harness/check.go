@@ -22,11 +22,14 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/crash"
+	"github.com/gauntlet-kv/gauntlet/checkers/differential"
+	"github.com/gauntlet-kv/gauntlet/checkers/interleave"
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
 	"github.com/gauntlet-kv/gauntlet/checkers/linearize"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/internal/progress"
+	"github.com/gauntlet-kv/gauntlet/internal/shard"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -37,6 +40,9 @@ var checkerTable = []checkers.Checker{
 	conformance.Checker(),
 	crash.Checker(),
 	linearize.Checker(),
+	linearize.DurableChecker(),
+	differential.Checker(),
+	interleave.Checker(),
 }
 
 // checkDrivers is the engine table check resolves specs against; tests
@@ -66,13 +72,24 @@ type checkFlags struct {
 	clients int
 	// history is a file a checker with History re-checks.
 	history string
-	jobs    int
+	// replayArg says --replay is the checker's replay string, not a file.
+	replayArg bool
+	jobs      int
+	// shard is --shard i/N; shardMeta, set when the run is a shard (by
+	// the flag or the fleet's environment), goes into its Result, and
+	// stemSuffix names the shard in the Result's file (applyCheckShard).
+	shard      string
+	shardMeta  *shard.Meta
+	stemSuffix string
 	// requireStates is --require-states: states the run must reach
 	// (coverage.ParseRequired), else it fails with exit 1.
 	requireStates string
 	// worker marks a check run by a parent check with --jobs: it reports
 	// its outcome by its exit code and Result only.
 	worker bool
+	// settings are the values of the checker's own flags
+	// (checkers.Checker.Settings), by name.
+	settings map[string]*string
 	// quiet and statusInterval: the progress (the parent's, not a
 	// worker's).
 	quiet          bool
@@ -121,7 +138,7 @@ one-screen summary, and writes the Result as JSON to
 A violation is minimized, written as a trace to --out, and reported with the command
 that replays it (--replay FILE). A replay takes the engine, mode and faults from the
 trace's header unless given; an --engine that disagrees with the trace is refused.
-A concurrent checker (linearize) takes --clients, keeps every CPU, and saves the
+A concurrent checker (linearize, durable) takes --clients, keeps every CPU, and saves the
 history of a violation instead of a trace: --history FILE re-checks it.
 
 --budget 0 is no time limit: give --cases with it, or --forever to run until
@@ -159,6 +176,7 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 	fl.StringVar(&f.out, "out", "out", "directory for the Result JSON and violation traces")
 	fl.StringVar(&f.requireStates, "require-states", "", "fail (exit 1) unless the run reaches these engine states: events (extent-reset,...), phase:NAME, sched-POLICY or cells OP×FAULT×PHASE ('*' for any part), comma-separated")
 	fl.IntVar(&f.jobs, "jobs", 1, "worker processes, one core each, running seeds S..S+N-1 (0: one per CPU)")
+	fl.StringVar(&f.shard, "shard", "", shardFlagUsage)
 	fl.BoolVar(&f.worker, "worker", false, "run as a worker of a check with --jobs")
 	fl.MarkHidden("worker")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval)")
@@ -192,6 +210,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().StringVar(&f.history, "history", "", "")
 			c.Flags().MarkHidden("history")
+		}
+		for _, st := range chk.Settings {
+			if f.settings == nil {
+				f.settings = map[string]*string{}
+			}
+			f.settings[chk.Name+"."+st.Name] = c.Flags().String(st.Name, st.Default, st.Usage)
 		}
 		if len(chk.Modes) > 0 {
 			c.Flags().StringVar(&f.mode, "mode", "", modeUsage(chk.Modes))
@@ -393,6 +417,19 @@ func checkersWith(keep func(checkers.Checker) bool) string {
 func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	fl := cmd.Flags()
 	checker := chk.Name
+	if chk.Tags != "" && !chk.Built {
+		// The checker exists only in a binary built with its tags: run
+		// this command line in one.
+		args, _ := cmd.Context().Value(argsKey{}).([]string)
+		if args == nil {
+			args = os.Args[1:]
+		}
+		tags := chk.Tags
+		if strings.Contains(f.engine, "mutant=") {
+			tags += " mutants" // a seeded bug needs the switch too
+		}
+		return runTagged(cmd.Context(), "check "+checker, tags, f.out, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
 	f.engineFrom, f.modeFrom, f.faultsFrom = "--engine", "--mode", "--faults"
 	if f.cases < 0 {
 		return usagef("check: --cases %d: give a positive number of cases", f.cases)
@@ -433,7 +470,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		return recheckHistory(cmd, chk, f)
 	}
 	var tr *workloads.Trace
-	if f.replay != "" {
+	if f.replay != "" && chk.ReplayArg == nil {
 		t, err := readTrace(f.replay)
 		if err != nil {
 			return err
@@ -443,7 +480,11 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			return err
 		}
 	}
-	d, o, err := resolveCheckEngine(f.engine)
+	targets, first, err := checkTargets(chk, f.engine)
+	if err != nil {
+		return err
+	}
+	d, o, err := resolveCheckEngine(first)
 	if err != nil {
 		if f.engineFrom != "--engine" {
 			return usagef("check %s: %s: %v", checker, f.engineFrom, err)
@@ -482,6 +523,8 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
+			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
 			return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device; use --mode %s",
 				checker, d.Name, modeWords(f.modeFrom, f.mode), defaultMode(chk.Modes, false))
@@ -496,6 +539,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			}
 			tg = target.FromDriver(d, o)
 		}
+	}
+	if err := applyCheckShard(checker, &f); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return usagef("check: --out %s: %v", f.out, unwrapPathErr(err))
@@ -534,7 +580,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	} else if ok {
 		tg = otg
 	}
-	c := checkers.Config{Target: tg, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
+	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
 		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
@@ -551,12 +597,22 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if c.Cases == 0 {
 		c.Cases = checkers.CasesUnlimited // the budget decides
 	}
+	if len(chk.Settings) > 0 {
+		c.Settings = map[string]string{}
+		for _, st := range chk.Settings {
+			c.Settings[st.Name] = *f.settings[checker+"."+st.Name]
+		}
+	}
 	c.Live = new(checkers.Live)
 	if tr == nil {
-		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed), c.Live, time.Now())
+		c.Found = provisionalResult(f, checker, tg.Name, stem(f.seed)+f.stemSuffix, c.Live, time.Now())
 	}
 	var res checkers.Result
-	if tr != nil {
+	if f.replay != "" && chk.ReplayArg != nil {
+		f.replayArg = true
+		fmt.Fprintf(cmd.OutOrStdout(), "replaying %s\n", f.replay)
+		res, err = chk.ReplayArg(ctx, c, f.replay)
+	} else if tr != nil {
 		res, err = chk.Replay(ctx, c, *tr)
 	} else {
 		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine), c.Live)
@@ -564,6 +620,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		stopMeter()
 	}
 	if errors.Is(err, checkers.ErrBadTrace) {
+		if f.replay == "" {
+			return usagef("check %s: %v", checker, err)
+		}
 		return usagef("check %s: --replay %s: %v", checker, f.replay, err)
 	}
 	if err != nil {
@@ -589,6 +648,7 @@ func provisionalResult(f checkFlags, checker, engine, stem string, live *checker
 		cases, ops := live.Counts()
 		res := checkers.Result{Checker: checker, Engine: engine, Seed: f.seed, Verdict: checkers.Fail, Reason: v.NotMinimized,
 			Cases: cases + 1, Ops: ops + int64(len(v.Ops)), Elapsed: time.Since(start), Detected: time.Since(start), Violations: []checkers.Violation{v}}
+		res.Shard = f.shardMeta
 		if b, err := res.JSON(); err == nil {
 			os.WriteFile(filepath.Join(f.out, stem+".json"), append(b, '\n'), 0o644)
 		}
@@ -669,10 +729,14 @@ func readTrace(path string) (workloads.Trace, error) {
 // 143 for a run interrupted by SIGINT or SIGTERM (interrupt is the cause
 // that stopped the run, if any).
 func reportCheck(w io.Writer, res checkers.Result, f checkFlags, stem string, interrupt error) error {
+	res.Shard = f.shardMeta
 	fmt.Fprint(w, res.Summary())
-	name := stem + ".json"
+	name := stem + f.stemSuffix + ".json"
 	if f.replay != "" {
 		name = strings.TrimSuffix(filepath.Base(f.replay), filepath.Ext(f.replay)) + "-replay.json"
+		if f.replayArg {
+			name = stem + "-replay.json" // the argument is a replay string, not a file
+		}
 	}
 	if f.history != "" {
 		name = strings.TrimSuffix(filepath.Base(f.history), filepath.Ext(f.history)) + "-recheck.json"

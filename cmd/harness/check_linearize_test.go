@@ -61,8 +61,8 @@ func TestCheckLinearize(t *testing.T) {
 		{[]string{"linearize", "--history", history, "--engine", "model"}, "check linearize: --engine with --history: a re-check runs no engine"},
 		{[]string{"linearize", "--replay", history}, "check linearize: --replay " + history + ": a run of the linearize checker is re-checked from its history, not replayed: use --history FILE"},
 		{[]string{"linearize", "--clients", "-1", "--cases", "1"}, "check linearize: --clients -1: give a number of clients"},
-		{[]string{"conformance", "--clients", "4", "--cases", "1"}, "check conformance: --clients is for the linearize checker"},
-		{[]string{"conformance", "--history", history}, "check conformance: --history is for the linearize checker: use --replay FILE"},
+		{[]string{"conformance", "--clients", "4", "--cases", "1"}, "check conformance: --clients is for the linearize and durable checkers"},
+		{[]string{"conformance", "--history", history}, "check conformance: --history is for the linearize and durable checkers: use --replay FILE"},
 	} {
 		args := append(append([]string{"check"}, c.args...), "--out", out)
 		code, _, stderr := runCheckCLI(t, args...)

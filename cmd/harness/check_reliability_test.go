@@ -397,7 +397,7 @@ func TestCheckRefusals(t *testing.T) {
 		{[]string{"check", "crash", "--engine", "model", "--budget", "0s", "--jobs", "2"}, "--budget 0 with no --cases would never end"},
 		{[]string{"check", "conformance", "--engine", "model", "--forever", "--budget", "1m"}, "check: --forever runs until interrupted: drop --budget and --cases"},
 		{[]string{"check", "crash", "--engine", "model", "--bogus"}, "harness: check crash: unknown flag: --bogus (see 'harness check crash --help')"},
-		{[]string{"check", "conformance", "--engine", "model", "--mode", "kill"}, "check conformance: --mode is for the crash checker"},
+		{[]string{"check", "conformance", "--engine", "model", "--mode", "kill"}, "check conformance: --mode is for the crash and durable checkers"},
 	} {
 		code, stdout, stderr := runCheckCLI(t, append(c.args, "--out", out)...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {

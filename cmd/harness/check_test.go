@@ -195,7 +195,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"check"}, "name the checker"},
-		{[]string{"check", "interleave"}, "name the checker"},
+		{[]string{"check", "nosuch"}, "name the checker"},
 		{[]string{"check", "conformance", "--engine", "nope"}, `unknown engine "nope"`},
 		{[]string{"check", "conformance", "--engine", "model", "--faults", "--out", out}, "--faults needs an engine on a device"},
 		{[]string{"check", "crash", "--engine", "model", "--mode", "block", "--out", out}, "--mode block needs an engine on a device"},

@@ -103,7 +103,7 @@ func TestCheckFakeChecker(t *testing.T) {
 	if code != exitPass || !strings.Contains(stdout, "check delete puts a key") || !strings.Contains(stdout, "--mode string") || strings.Contains(stdout, "--faults") {
 		t.Errorf("help: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if code, stdout, _ = runCheckCLI(t, "check", "--help"); !strings.Contains(stdout, "check conformance|crash|linearize|delete") || !strings.Contains(stdout, "Check that a deleted key is gone") {
+	if code, stdout, _ = runCheckCLI(t, "check", "--help"); !strings.Contains(stdout, "check conformance|crash|linearize|durable|differential|interleave|delete") || !strings.Contains(stdout, "Check that a deleted key is gone") {
 		t.Errorf("check's help does not list the new checker:\n%s", stdout)
 	}
 

@@ -112,7 +112,10 @@ func exitFor(err error, stderr io.Writer) int {
 	var ue usageError
 	var ve violationError
 	var ie interruptedError
+	var ce exitCodeError
 	switch {
+	case errors.As(err, &ce):
+		return ce.code // the tagged harness that ran in this one's place said it all
 	case errors.As(err, &ie):
 		code = ie.code()
 	case errors.As(err, &ue) || isCobraUsage(err):
@@ -207,6 +210,8 @@ Exit codes: 0 pass, 1 violation or regression, 2 usage error, 3 internal error
 		newProbeCmd(),
 		newCheckCmd(),
 		newMutantsCmd(),
+		newMergeCmd(),
+		newPlanCmd(),
 		newCompareCmd(),
 		newCoverageCmd(),
 		newGateCmd(),

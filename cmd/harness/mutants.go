@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -37,6 +36,8 @@ type mutantsFlags struct {
 	out        string
 	minScore   float64
 	quiet      bool
+	// shard is --shard i/N (mutants only, not mutants ast).
+	shard string
 	// statusInterval is the time between two status lines off a
 	// terminal (0: progress.IntervalDefault).
 	statusInterval time.Duration
@@ -84,6 +85,7 @@ it, 3 when the run cannot be trusted, 130/143 when interrupted.`,
 	addCellFlags(fl, f, 5*time.Minute, "the checkers' seed, the same for every cell")
 	fl.StringVar(&f.out, "out", filepath.Join("out", "mutants"), "output directory: cells/, traces, mutants.json, the heatmap")
 	fl.Float64Var(&f.minScore, "min-score", 100, "exit 1 when the combined score (percent) is below this")
+	fl.StringVar(&f.shard, "shard", "", shardFlagUsage+"; a shard runs the baseline, the canary and every Nth other mutant")
 	cmd.AddCommand(newMutantsListCmd(), newMutantsASTCmd())
 	return cmd
 }
@@ -254,6 +256,10 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	if err != nil {
 		return mutants.Report{}, err
 	}
+	meta, err := mutantsShard(&f, &subjects, &rows, dets)
+	if err != nil {
+		return mutants.Report{}, err
+	}
 	if f.jobs == 0 {
 		f.jobs = runtime.NumCPU()
 	}
@@ -299,6 +305,7 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	}
 	r := mutants.Build(rows, dets, cells)
 	r.Commit, r.Command, r.Started, r.Elapsed, r.Budget, r.Seed = commit, "harness "+strings.Join(os.Args[1:], " "), started.UTC(), time.Since(started), f.budget, f.seed
+	r.Shard = meta
 	return r, nil
 }
 
@@ -312,7 +319,13 @@ func writeMutants(w io.Writer, f mutantsFlags, r mutants.Report) error {
 	if err := reports.ValidateMutantsJSON(b); err != nil {
 		return fmt.Errorf("mutants: the report does not match its schema (a bug): %w", err)
 	}
-	path := filepath.Join(f.out, "mutants.json")
+	name := "mutants.json"
+	if r.Shard != nil {
+		// A shard's report, in its own folder, named for it (mutantsShard).
+		f.out = filepath.Join(f.out, r.Shard.Shard().Suffix())
+		name = "mutants-" + r.Shard.Shard().Suffix() + ".json"
+	}
+	path := filepath.Join(f.out, name)
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("mutants: %w", err)
 	}
@@ -346,19 +359,5 @@ func mutantsHarness(ctx context.Context, out string, log io.Writer) (string, err
 	if mutant.Built() {
 		return os.Executable()
 	}
-	root, err := provenance.SourceRoot()
-	if err != nil {
-		return "", fmt.Errorf("mutants: this harness was built without -tags mutants and %v: run go run -tags mutants ./cmd/harness mutants from a checkout", err)
-	}
-	bin, err := filepath.Abs(filepath.Join(out, "bin", "harness-mutants"))
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(log, "mutants: building the harness with -tags mutants from %s\n", root)
-	c := exec.CommandContext(ctx, "go", "build", "-tags", "mutants", "-o", bin, "./cmd/harness")
-	c.Dir = root
-	if b, err := c.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("mutants: go build -tags mutants ./cmd/harness in %s: %v: %s", root, err, strings.TrimSpace(string(b)))
-	}
-	return bin, nil
+	return taggedHarness(ctx, "mutants", []string{"mutants"}, out, log)
 }

@@ -22,6 +22,7 @@ type nightlyFlags struct {
 	engine     string
 	peers      []string
 	workloads  []string
+	suite      string
 	budget     time.Duration
 	repeat     int
 	probe      bool
@@ -90,6 +91,7 @@ bench run failed; 130/143 when interrupted.`,
 	fl.StringVar(&f.engine, "engine", "shardstore", "the engine to bench and check")
 	fl.StringSliceVar(&f.peers, "peers", runPeers, "the engines to bench it against (none: --peers '')")
 	fl.StringArrayVar(&f.workloads, "workload", nil, "workload specs to bench (default "+strings.Join(runWorkloads, ",")+")")
+	fl.StringVar(&f.suite, "suite", "", "bench a named suite (standard: YCSB A-F at 1M records, 8 threads, fill-64k, durable-put, a data set larger than the caches) instead of the default workloads; --workload wins")
 	fl.DurationVar(&f.budget, "budget", time.Hour, "the whole night's measured time, shared by bench, checks and mutants")
 	fl.IntVar(&f.repeat, "repeat", 5, "repetitions of every engine × workload (at least 3: the comparison with the night before needs them)")
 	fl.BoolVar(&f.probe, "probe", true, "measure the device's limits under --dir first")
@@ -121,6 +123,17 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 		return usagef("nightly: --alpha %g: want a significance level between 0 and 0.5, e.g. 0.1", f.alpha)
 	case f.jobs < 0:
 		return usagef("nightly: --jobs %d: give a number of checks to run at once, or 0 for one per CPU", f.jobs)
+	}
+	var suite bench.Suite
+	if f.suite != "" {
+		st, err := bench.LookupSuite(f.suite)
+		if err != nil {
+			return usageError{fmt.Errorf("nightly: %w", err)}
+		}
+		suite = st
+		if len(f.workloads) == 0 {
+			f.workloads = st.Workloads
+		}
 	}
 	engines, workloads, err := suitePlan("nightly", f.engine, f.peers, f.workloads)
 	if err != nil {
@@ -201,7 +214,8 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 	runs := len(engines) * len(workloads) * f.repeat
 	per := max((benchShare / time.Duration(runs)).Truncate(10*time.Millisecond), 100*time.Millisecond)
 	cfg := bench.Config{Engines: engines, Workloads: workloads, Dir: f.dir, Duration: per, Warmup: per / 4,
-		Repeat: f.repeat, Preload: true, Probe: f.probe, ProbeBytes: f.probeBytes, Seed: f.seed, Out: filepath.Join(dir, "bench")}
+		Repeat: f.repeat, Preload: true, Probe: f.probe, ProbeBytes: f.probeBytes, Seed: f.seed, Out: filepath.Join(dir, "bench"),
+		Records: suite.Records, Threads: suite.Threads}
 	fmt.Fprintf(stdout, "nightly: bench of %s on %s, %d repetitions of %s\n", strings.Join(engines, ", "), strings.Join(workloads, ", "), f.repeat, per)
 	benchErr := runBench(cmd, benchDrivers(), cfg, f.quiet)
 	var ue usageError

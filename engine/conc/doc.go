@@ -19,10 +19,33 @@
 // nothing; the one addition is that Mutex and RWMutex retry a held lock for
 // up to SpinMax before they park (spin.go says why: on a small machine a
 // parked goroutine waits far longer to run again than the engine's locks
-// are held). A later build with the `interleave` tag replaces this file set with
-// one that routes each call through a scheduler (checkers/interleave); until
-// then the tag builds the production implementation (interleave.go says so),
-// and CI vets the tagged build. The API is shaped for the scheduler:
+// are held).
+//
+// # The interleave build
+//
+// Built with -tags interleave, the same names route through a controlled
+// scheduler (sched.go, prim.go, vclock.go): Run(strategy, steps, fn) runs
+// fn as the main task of an execution in which every task (a goroutine
+// started with Go, a timer's or AfterFunc's callback) is a real goroutine
+// handed a baton, so exactly one runs at a time; every primitive (lock,
+// condition, WaitGroup, Once, atomic access, Chan operation, Go, Yield)
+// is a scheduling point where the Strategy picks the next task among the
+// runnable ones, and the Outcome records each choice, so that replaying
+// the choices reproduces the execution. Blocking marks a task blocked on
+// the primitive's state; when no task can run, the scheduler polls the
+// contexts of AfterFunc and RecvContext, then fires the earliest timer of
+// the virtual clock (DefaultClock inside an execution, reading a fixed
+// epoch and moving only then), and if there is none it is a deadlock,
+// reported with every task's name, primitive and file:line. A step bound
+// ends livelocks; a panic in any task ends the execution; tasks alive at
+// the end are unwound with runtime.Goexit. Outside an execution (package
+// init, tests not under Run) the primitives are package sync's. The
+// strategies (random, PCT, replay) and the harnesses over shardstore are
+// in checkers/interleave. The default build's Run refuses
+// (ErrNotControlled) and Controlled is false, so the checker compiles in
+// both and the harness re-runs itself in a tagged binary.
+//
+// The API is shaped for the scheduler:
 //
 //   - every blocking operation is a method or function of this package
 //     (Mutex.Lock, Cond.Wait, WaitGroup.Wait, Chan.Send/Recv, Clock.Sleep);

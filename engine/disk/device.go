@@ -45,6 +45,14 @@
 // crash state when there are few. A Mem survives being crashed: the original
 // is unchanged, so one state can be crashed many ways.
 //
+// A Mem's power can be cut before the crash: StopAfter(n) lets n more writes
+// and flushes through, then refuses every later one with ErrPowerCut (the
+// crash lands between two IOs of one operation); Cut cuts it at once, from
+// any goroutine, while other goroutines' IO is in flight (a dirty reboot of a
+// concurrent run). Either way the pending writes are frozen as they were at
+// the cut for the crash to draw from, reads go on, and CutTime says when the
+// power went.
+//
 // The unit of survival is a pending sector-write: the part of one pending
 // write that falls in one sector. A crash keeps or loses each one whole, never
 // part of it, so a sector never holds half of a write's bytes for it; when
@@ -118,7 +126,7 @@ var (
 	// ErrTooManyStates: Mem.CrashStates would return more states than its
 	// limit.
 	ErrTooManyStates = errors.New("disk: too many crash states")
-	// ErrPowerCut: a Mem armed with StopAfter has lost power: it refuses
+	// ErrPowerCut: a Mem armed with StopAfter, or Cut, has lost power: it refuses
 	// every later write and flush, so a crash taken from it lands between
 	// two IOs of one operation.
 	ErrPowerCut = errors.New("disk: power cut")

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 )
 
 // memPageBytesMin is the smallest page Mem stores its contents in. Pages are
@@ -56,6 +57,9 @@ type Mem struct {
 	stopIn int
 	cut    bool
 	onCut  func() // OnPowerCut
+	// cutTime is when power was cut (the refused IO, or Cut), on the
+	// monotonic clock: a concurrent history orders its ops against it.
+	cutTime time.Time
 }
 
 // memWrite is a pending write: its bytes are arena[at:at+n] (new) and
@@ -131,7 +135,7 @@ func (m *Mem) check(op string, off int64, n int) error {
 func (m *Mem) StopAfter(n int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.armed, m.stopIn, m.cut = n >= 0, n, false
+	m.armed, m.stopIn, m.cut, m.cutTime = n >= 0, n, false, time.Time{}
 }
 
 // Disarm disarms m, as StopAfter(-1) does, unless its power has been cut
@@ -148,6 +152,33 @@ func (m *Mem) Disarm() (cut bool) {
 	return false
 }
 
+// Cut cuts m's power now, from another goroutine while IO is in flight: a
+// dirty reboot at an instant rather than after a count of IOs. Every write
+// and flush that has not taken m's lock yet fails with ErrPowerCut and
+// changes nothing, so the pending writes are frozen as they were at the
+// cut for Crash and CrashStates to draw from; reads still see the current
+// contents. PowerCut reports true from then on. It returns the number of
+// writes pending at the cut. StopAfter(-1) restores power.
+func (m *Mem) Cut() (pending int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.cut {
+		m.cut, m.cutTime = true, time.Now()
+	}
+	m.armed, m.stopIn = true, 0
+	return len(m.pending)
+}
+
+// CutTime returns when m's power was cut (by Cut, or by the first IO a
+// StopAfter allowance refused), on the monotonic clock; the zero time if it
+// has not been. An operation that returned before it finished its IO before
+// the cut.
+func (m *Mem) CutTime() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cutTime
+}
+
 // OnPowerCut sets fn to be called when a power cut armed by StopAfter
 // lands (once per StopAfter), with m's lock held: fn must not call m. A
 // coverage recorder attributes the crash to the engine's phase then.
@@ -157,8 +188,9 @@ func (m *Mem) OnPowerCut(fn func()) {
 	m.onCut = fn
 }
 
-// PowerCut reports whether m, armed by StopAfter, refused a write or flush:
-// the operation running then was cut between two of its IOs.
+// PowerCut reports whether m, armed by StopAfter, refused a write or flush
+// (the operation running then was cut between two of its IOs), or Cut cut
+// its power.
 func (m *Mem) PowerCut() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -172,14 +204,22 @@ func (m *Mem) powerCut(op string, off int64, n int) error {
 		return nil
 	}
 	if m.stopIn == 0 {
-		if !m.cut && m.onCut != nil {
-			m.onCut() // under m.mu: it must not call m
-		}
-		m.cut = true
+		m.powerOff()
 		return fmt.Errorf("disk: mem: %s at offset %d length %d: %w", op, off, n, ErrPowerCut)
 	}
 	m.stopIn--
 	return nil
+}
+
+// powerOff marks the power cut, noting when if it was on. m.mu must be
+// held.
+func (m *Mem) powerOff() {
+	if !m.cut {
+		m.cut, m.cutTime = true, time.Now()
+		if m.onCut != nil {
+			m.onCut() // under m.mu: it must not call m
+		}
+	}
 }
 
 // ReadAt reads len(p) bytes at off from the current (volatile) contents.
@@ -232,10 +272,7 @@ func (m *Mem) Flush() error {
 		return fmt.Errorf("disk: mem: flush: %w", ErrClosed)
 	}
 	if m.armed && m.stopIn == 0 {
-		if !m.cut && m.onCut != nil {
-			m.onCut() // under m.mu: it must not call m
-		}
-		m.cut = true
+		m.powerOff()
 		return fmt.Errorf("disk: mem: flush: %w", ErrPowerCut)
 	}
 	if m.armed {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fill returns n bytes that identify (tag, offset of each byte), so two
@@ -828,8 +830,8 @@ func TestMemStopAfter(t *testing.T) {
 	if err := m.Flush(); !errors.Is(err, ErrPowerCut) {
 		t.Fatalf("flush after the cut: %v, want ErrPowerCut", err)
 	}
-	if !m.PowerCut() {
-		t.Fatal("PowerCut false after a refused write")
+	if !m.PowerCut() || m.CutTime().IsZero() {
+		t.Fatal("PowerCut false or CutTime zero after a refused write")
 	}
 	got := make([]byte, 1024)
 	if _, err := m.ReadAt(got, 0); err != nil {
@@ -884,4 +886,91 @@ func TestMemStopAfter(t *testing.T) {
 	if _, err := m3.WriteAt(fill(7, 0, 512), 0); !errors.Is(err, ErrPowerCut) {
 		t.Fatalf("write after Disarm of a cut device: %v, want ErrPowerCut", err)
 	}
+}
+
+// TestMemCut: Cut freezes a Mem that writers are using concurrently: every
+// write and flush after it is refused with ErrPowerCut, the pending writes
+// and the contents stay exactly those at the cut, and the crash states are
+// drawn from them; StopAfter(-1) restores power.
+func TestMemCut(t *testing.T) {
+	m := NewMem(64<<10, 512)
+	mustWrite(t, m, fill(1, 0, 512), 0)
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 4
+	var wg sync.WaitGroup
+	cut := make(chan struct{})
+	refused := make([]int, writers)
+	for w := range writers {
+		wg.Go(func() {
+			// Each writer writes its own sectors until refused, then tries
+			// a few more IOs, which must all be refused too.
+			for i := 0; ; i++ {
+				off := int64(1+w*16+i%16) * 512
+				if i == 8 {
+					<-cut // some writes land before the cut, some are refused after
+				}
+				_, err := m.WriteAt(fill(10+w, off, 512), off)
+				if err != nil {
+					if !errors.Is(err, ErrPowerCut) {
+						t.Errorf("writer %d: %v, want ErrPowerCut", w, err)
+					}
+					refused[w]++
+					if refused[w] == 3 {
+						if err := m.Flush(); !errors.Is(err, ErrPowerCut) {
+							t.Errorf("writer %d: flush after the cut: %v, want ErrPowerCut", w, err)
+						}
+						return
+					}
+				}
+			}
+		})
+	}
+	for m.Pending() < writers*8 {
+		runtime.Gosched()
+	}
+	if !m.CutTime().IsZero() {
+		t.Fatal("CutTime set before the cut")
+	}
+	before := time.Now()
+	pending := m.Cut()
+	at := m.CutTime()
+	if at.Before(before) || at.After(time.Now()) {
+		t.Fatalf("CutTime %v is not the instant of the cut (after %v)", at, before)
+	}
+	image := m.Image()
+	close(cut)
+	wg.Wait()
+	if !m.PowerCut() {
+		t.Fatal("PowerCut false after Cut")
+	}
+	if pending < writers*8 || m.Pending() != pending {
+		t.Fatalf("Cut saw %d pending writes, %d pending after the refused IOs; want the same, at least %d", pending, m.Pending(), writers*8)
+	}
+	if !bytes.Equal(m.Image(), image) {
+		t.Fatal("the contents changed after the cut")
+	}
+	got := make([]byte, 512)
+	if _, err := m.ReadAt(got, 0); err != nil || !bytes.Equal(got, fill(1, 0, 512)) {
+		t.Fatalf("read after the cut: %v (or wrong bytes)", err)
+	}
+	// A crash from the cut keeps the durable sector and any subset of
+	// the writes pending at the cut: with all kept it is the image.
+	if d := m.Crash(nil, CrashNone).Image(); !bytes.Equal(d[:512], fill(1, 0, 512)) || !bytes.Equal(d[512:1024], make([]byte, 512)) {
+		t.Fatal("the durable state after the cut lost the flushed sector or kept a pending write")
+	}
+	all := m.Clone()
+	all.StopAfter(-1)
+	if err := all.Flush(); err != nil || !bytes.Equal(all.Image(), image) {
+		t.Fatalf("a clone with power restored: flush %v, or contents differ from the cut's", err)
+	}
+	if m.Cut(); !m.CutTime().Equal(at) {
+		t.Fatal("a second Cut moved CutTime")
+	}
+	m.StopAfter(-1)
+	if m.PowerCut() || !m.CutTime().IsZero() {
+		t.Fatal("PowerCut or CutTime still set after StopAfter(-1)")
+	}
+	mustWrite(t, m, fill(2, 0, 512), 0)
 }

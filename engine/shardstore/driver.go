@@ -28,6 +28,9 @@ func OpenDir(dir string, opts Options) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Sim != nil {
+		return openSim(opts) // sim.go
+	}
 	f, _, err := openDeviceFile(dir, opts)
 	if err != nil {
 		return nil, err
@@ -116,7 +119,7 @@ func Driver() engine.Driver {
 	return engine.Driver{
 		Name: "shardstore",
 		Doc:  "gauntlet's own engine: S3 ShardStore's design, an LSM index over chunks in extents with soft-updates crash consistency, on a raw device",
-		Options: []engine.OptionDef{
+		Options: append([]engine.OptionDef{
 			{Name: "path", Kind: engine.KindString, Default: d.DevicePath,
 				Doc: "device file or block device; relative paths are inside the engine's directory"},
 			{Name: "size", Kind: engine.KindSize, Default: engine.FormatSize(d.DeviceBytes),
@@ -141,7 +144,7 @@ func Driver() engine.Driver {
 				Doc: "a seeded bug to turn on (harness mutants list); needs a harness built with -tags mutants"},
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
 				Doc: schedDoc()},
-		},
+		}, simOptionDefs()...), // sim.go
 		Check: func(o engine.Options) error {
 			if n := o.Int("io-depth"); n < 1 {
 				// (0 would mean the default in Options: say so instead.)
@@ -183,7 +186,7 @@ func Driver() engine.Driver {
 // OptionsFromSpec maps options resolved against Driver().Options onto
 // Options.
 func OptionsFromSpec(o engine.Options) Options {
-	return Options{
+	opts := Options{
 		DevicePath:      o.String("path"),
 		DeviceBytes:     o.Size("size"),
 		Direct:          o.Bool("direct"),
@@ -199,6 +202,8 @@ func OptionsFromSpec(o engine.Options) Options {
 		Mutant:          o.String("mutant"),
 		Observer:        o.Observer(),
 	}
+	simFromSpec(o, &opts) // sim.go
+	return opts
 }
 
 // valueCacheFromSpec maps the spec's value-cache size onto

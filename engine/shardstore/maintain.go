@@ -169,6 +169,7 @@ func (s *Store) Stats() engine.Stats {
 	cst := s.cs.Stats()
 	m := cst.Metrics()
 	st := &s.stats
+	s.simMetrics(m) // sim.go
 	m["bytes_data"] = float64(st.dataBytes.Load())
 	m["bytes_evacuated"] = float64(st.evacBytes.Load())
 	m["bytes_index"] = float64(st.idxBytes.Load())

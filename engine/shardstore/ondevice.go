@@ -2,10 +2,12 @@ package shardstore
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
 )
 
 // How shardstore runs on a device its caller makes (engine.Driver.Device):
@@ -43,8 +45,11 @@ import (
 // 64Ki such a leak needed tens of thousands of chunks in one session.
 //
 // Options a spec sets apply as given; "size" is then the size of the
-// device. "path", "direct", "prewrite" and "io-depth" do not apply (there
-// is no file). "mutant" applies as given: a seeded bug dropped here would
+// device. "path", "direct" and "prewrite" do not apply (there is no
+// file); "io-depth" applies as given (how many device writes the IO
+// scheduler keeps in flight is a scheduling choice checkers/differential
+// compares; it was once dropped here, so every io-depth ran the default).
+// "mutant" applies as given: a seeded bug dropped here would
 // let a check pass that should fail.
 //
 // Time is frozen: unless the spec sets flush-interval, the store runs on a
@@ -117,6 +122,9 @@ func OnDevice(opts Options, deviceBytes int64) (engine.OnDevice, error) {
 	if full.Scheduler != "coalesce" {
 		spec.Options = append(spec.Options, engine.Setting{Key: "sched", Value: string(full.Scheduler)})
 	}
+	if full.IODepth != iosched.IODepthDefault {
+		spec.Options = append(spec.Options, engine.Setting{Key: "io-depth", Value: strconv.Itoa(full.IODepth)})
+	}
 	if full.Mutant != "" && full.Mutant != "none" {
 		spec.Options = append(spec.Options, engine.Setting{Key: "mutant", Value: full.Mutant})
 	}
@@ -166,6 +174,9 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 		opts.Clock = conc.DefaultClock()
 	}
 	opts.Scheduler = OptionsFromSpec(o).Scheduler
+	if o.IsSet("io-depth") {
+		opts.IODepth = int(o.Int("io-depth"))
+	}
 	opts.Mutant = o.String("mutant")
 	opts.Observer = o.Observer()
 	d, err := OnDevice(opts, size)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
@@ -72,6 +73,10 @@ type Options struct {
 	// and engine.Phases): package coverage counts them per checker.
 	// Default nil: each would-be event costs a nil check.
 	Observer engine.Observer
+
+	// Sim, if set, makes OpenDir run the store on a simulated device of
+	// DeviceBytes in memory, in virtual time (sim.go). Default nil: a file.
+	Sim *disk.SimOptions
 
 	// DevicePath, DeviceBytes and Direct are used by OpenDir only.
 	//

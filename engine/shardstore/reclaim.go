@@ -84,13 +84,18 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 // live bytes: referenced data chunks, runs and metadata of any version a
 // crash could bring back or a reader may use.
 func (s *Store) candidates() []reclaim.Candidate {
+	// The extent table first, the open extents after: a stream that
+	// seals its extent and opens a free one in between then shows the new
+	// one open (or, read first, free). In the other order the new extent
+	// was read as owned, not open, and reclaimed under a put appending to
+	// it (found by checkers/interleave: TestReclaimSkipsNewlyOpenExtent).
+	infos := s.cs.Extents()
 	open := map[extent.ID]bool{}
 	for st := chunk.StreamData; st <= chunk.StreamMetadata; st++ {
 		if e, ok := s.cs.OpenExtent(st); ok {
 			open[e] = true
 		}
 	}
-	infos := s.cs.Extents()
 	s.mu.Lock()
 	s.pruneVersionsLocked()
 	live := slices.Clone(s.live)

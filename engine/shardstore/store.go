@@ -22,7 +22,8 @@ import (
 type Store struct {
 	opts   Options
 	dev    disk.Device
-	ownDev bool // Close closes dev (OpenDir)
+	ownDev bool      // Close closes dev (OpenDir)
+	sim    *disk.Sim // the simulated device (device=hdd|ssd), else nil
 	// unmutate releases Options.Mutant (a no-op when none is on).
 	unmutate func()
 	cs       *chunk.Store

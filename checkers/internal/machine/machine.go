@@ -41,6 +41,9 @@ const (
 	// armed it to issue index flushes and slot writes of their own, few
 	// enough that most armed cuts land before the next reboot.
 	CrashSpanMax = 16
+	// RetryMax bounds the writes a retry (crash-version 4) puts again:
+	// the lost suffix of a case is rarely longer.
+	RetryMax = 32
 	// OpTimeoutDefault bounds one op (its context's deadline): an op still
 	// running then is a hang, reported as a violation. Ops of a checker
 	// case take microseconds to milliseconds, even under the race detector.
@@ -70,6 +73,18 @@ type Config struct {
 	// maintenance op or a background flush between ops. The op it fails is
 	// the crash (pending: it may have happened or not), as inside a Sync.
 	CrashAcross bool
+	// CrashRetry (crash-version 4, with CrashAcross) lets a dirty reboot
+	// whose power cut landed inside its own flushes retry, as a client
+	// whose requests failed with the machine would: once the engine has
+	// recovered, a prefix of the writes lost since the last Sync is put
+	// again, with the same values or new ones of the same sizes (the same
+	// records or frames at the same offsets of the same durable state),
+	// and the same flushes are cut at the same IO or a later one, up to
+	// RetryMaxAttempts times. A store that lets the first attempt's bytes pass for
+	// the second's (identifiers repeated across opens, a sequence number
+	// not advanced) shows the first attempt's values, lost by the first
+	// crash, after the second.
+	CrashRetry bool
 	// OpTimeout bounds each op (default OpTimeoutDefault). The engine sees
 	// it as its context's deadline; an op that ignores the context (Close
 	// takes none) and runs past 3×OpTimeout stops the process with every
@@ -140,7 +155,13 @@ type Machine struct {
 	// has not landed yet; acrossSeed chooses its crash state.
 	across     bool
 	acrossSeed uint64
-	buf        *[]byte // values of puts, from bufPool
+	// unsynced are the writes since the last Sync that returned or crash
+	// (the last RetryMax), which a retry (Config.CrashRetry) puts again;
+	// retrying says one is running.
+	unsynced []workloads.Op
+	retrying bool
+	retryCut int     // the IO the retry's reboot cuts power after
+	buf      *[]byte // values of puts, from bufPool
 	// rec, if the target is observed by a coverage.Recorder, hears the
 	// case's ops, crashes and failures (the fault-space matrix).
 	rec    *coverage.Recorder
@@ -382,6 +403,12 @@ func (m *Machine) step(op workloads.Op) *Failure {
 			return unexpected(err, &op)
 		}
 		md := m.modelWrite(op)
+		if m.cfg.CrashRetry && !m.retrying {
+			if len(m.unsynced) == RetryMax {
+				m.unsynced = append(m.unsynced[:0], m.unsynced[1:]...)
+			}
+			m.unsynced = append(m.unsynced, op)
+		}
 		if dep != nil {
 			m.deps = append(m.deps, pair{op: m.n, e: dep, m: md})
 		}
@@ -761,7 +788,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		// reboot's flushes spend what is left of it.
 		cutAt = CrashSpanMax
 		m.across = false
-	} else if m.cfg.CrashAcross && mem != nil {
+	} else if m.cfg.CrashAcross && mem != nil && !m.retrying {
 		if arng := rand.New(rand.NewPCG(seed, 0x61637273)); arng.IntN(3) == 0 {
 			mem.StopAfter(arng.IntN(CrashSpanMax))
 			m.across, m.acrossSeed = true, seed
@@ -774,6 +801,9 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		// of crash-version 1 made with the same seed.
 		if prng := rand.New(rand.NewPCG(seed, 0x637574)); prng.IntN(4) != 0 {
 			cutAt = prng.IntN(CrashIOMax)
+			if m.retrying {
+				cutAt = m.retryCut
+			}
 			mem.StopAfter(cutAt)
 		}
 	}
@@ -805,6 +835,9 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 			// Returned without error: the engine says every write is
 			// durable, power cut or not, and the crash checks it.
 			m.model.Sync(m.ctx)
+			if !m.retrying {
+				m.unsynced = m.unsynced[:0]
+			}
 			if f := m.progress("sync"); f != nil {
 				return f
 			}
@@ -843,7 +876,67 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		return m.verifyCrash("dirty-reboot", m.in.Engine, true)
 	}
 
-	return m.crashStates(rng, e, "dirty-reboot")
+	what := "dirty-reboot"
+	if m.retrying {
+		what = "dirty-reboot (its retry)"
+	}
+	if f := m.crashStates(rng, e, what); f != nil || m.retrying {
+		return f
+	}
+	lost := m.unsynced
+	m.unsynced = nil
+	// Only a cut inside the round is retried: after the flushes there is
+	// nothing lost to put again at the same offsets.
+	rrng := rand.New(rand.NewPCG(seed, 0x72657472))
+	if !m.cfg.CrashRetry || !strings.HasPrefix(point, "io") || len(lost) == 0 || rrng.IntN(4) == 0 {
+		return nil
+	}
+	return m.retry(seed, rrng, cutAt, lost)
+}
+
+// RetryMaxAttempts bounds how many times a reboot's lost writes are put
+// again (crash-version 4): each crash keeps the first attempt's bytes and
+// drops its slot in only some of its crash states, so a store that takes
+// one attempt's frames for another's shows itself after a few attempts.
+const RetryMaxAttempts = 3
+
+// retry puts the writes a crash lost again with new values and repeats the
+// dirty reboot of seed (Config.CrashRetry), up to RetryMaxAttempts times
+// while its cut lands inside the flushes. Each retry's cut lands at the
+// previous attempt's IO or later: where the previous attempt's bytes may
+// be durable and this attempt's slot is written over them, not flushed.
+func (m *Machine) retry(seed uint64, rrng *rand.Rand, cutAt int, lost []workloads.Op) *Failure {
+	m.retrying = true
+	defer func() { m.retrying = false }()
+	attempts := 1 + rrng.IntN(RetryMaxAttempts)
+	for a := range attempts {
+		m.retryCut = cutAt + rrng.IntN(CrashIOMax-cutAt)
+		// A prefix of the lost writes, with the same values or new ones
+		// of the same sizes: the same bytes again let what survived
+		// behind the prefix pass for this attempt's (a log's chain), new
+		// ones tell the attempts apart (frames under repeated ids).
+		n, same := 1+rrng.IntN(len(lost)), rrng.IntN(2) == 0
+		m.points = append(m.points, fmt.Sprintf("%d:retry", m.n))
+		for _, op := range lost[:n] {
+			if op.Kind == workloads.OpPut && !same {
+				op.Seed = op.Seed*0x9e3779b97f4a7c15 + (seed+uint64(a))*0x2545f4914f6cdd1d | 1
+			}
+			if f := m.checkedStep(op); f != nil {
+				return f
+			}
+			if m.in.Engine == nil || m.in.Mem() == nil {
+				return nil
+			}
+		}
+		if f := m.dirtyReboot(seed); f != nil {
+			return f
+		}
+		if p := m.points[len(m.points)-1]; !strings.Contains(p, ":io") {
+			return nil // the retry's crash came after its flushes: nothing lost
+		}
+		cutAt = m.retryCut
+	}
+	return nil
 }
 
 // crashAcross is the crash of a power cut armed by an earlier dirty reboot

@@ -344,19 +344,21 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
-// The trace header attributes of crash-versions 2 and 3 (Config.CrashInOp,
-// Config.CrashAcross): the version, and where each crash landed
-// (CrashPoints): "N:end", "N:ioK", "N:fault", "N:arm" (a cut armed at op N)
-// or "N:cut" (an armed cut landed in op N), comma-separated.
+// The trace header attributes of crash-versions 2 to 4 (Config.CrashInOp,
+// Config.CrashAcross, Config.CrashRetry): the version, and where each crash
+// landed (CrashPoints): "N:end", "N:ioK", "N:fault", "N:arm" (a cut armed at
+// op N), "N:cut" (an armed cut landed in op N) or "N:retry" (op N's reboot
+// retried its lost writes and crashed again), comma-separated.
 const (
 	AttrCrashVersion = "crash-version"
 	AttrCrashPoints  = "crash-points"
 	// CrashVersion is the crash-version a block-mode trace is written
 	// with: dirty-reboot seeds choose a power cut inside the reboot's
 	// flushes (version 2) or arm one that lands inside a later op
-	// (version 3). A trace without the attribute is version 1: the crash
-	// comes after the flushes.
-	CrashVersion = "3"
+	// (version 3), and a reboot cut inside its flushes may retry its lost
+	// writes and be cut again (version 4). A trace without the attribute
+	// is version 1: the crash comes after the flushes.
+	CrashVersion = "4"
 )
 
 func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) error {
@@ -474,7 +476,7 @@ func attr(tr workloads.Trace, key string) (string, bool) {
 }
 
 // TraceCrashVersion is the crash-version a trace was written with: 1
-// without the attribute, else 1, 2 or 3; another version is
+// without the attribute, else 1 to 4; another version is
 // checkers.ErrBadTrace: a reader does not guess what a newer one means.
 func TraceCrashVersion(tr workloads.Trace) (int, error) {
 	v, ok := attr(tr, AttrCrashVersion)
@@ -483,8 +485,10 @@ func TraceCrashVersion(tr workloads.Trace) (int, error) {
 		return 1, nil
 	case v == "2":
 		return 2, nil
-	case v == CrashVersion:
+	case v == "3":
 		return 3, nil
+	case v == CrashVersion:
+		return 4, nil
 	}
 	return 0, fmt.Errorf("crash-version=%q: this harness knows versions 1 to %s: %w", v, CrashVersion, checkers.ErrBadTrace)
 }
@@ -492,6 +496,8 @@ func TraceCrashVersion(tr workloads.Trace) (int, error) {
 // CrashVersion is the crash-version of traces c writes.
 func (c Config) CrashVersion() int {
 	switch {
+	case c.CrashRetry:
+		return 4
 	case c.CrashAcross:
 		return 3
 	case c.CrashInOp:
@@ -503,7 +509,7 @@ func (c Config) CrashVersion() int {
 // WithCrashVersion sets the crash options that version v of the trace
 // format means.
 func (c Config) WithCrashVersion(v int) Config {
-	c.CrashInOp, c.CrashAcross = v >= 2, v >= 3
+	c.CrashInOp, c.CrashAcross, c.CrashRetry = v >= 2, v >= 3, v >= 4
 	return c
 }
 

@@ -101,11 +101,18 @@ const (
 	// injected flush error finds it: reopened on the same image the
 	// writes are all still there, and a power cut's error is not an EIO.
 	BugPersistOnFlushError Bug = "persist-on-flush-error"
+	// BugBootReused skips the boot record Open appends, so a boot whose
+	// every record was lost reuses its number: the next boot, writing the
+	// same records again, rewrites them byte for byte, and a record that
+	// survived behind them comes back (the paper's #15 class: identifiers
+	// assumed unique reused). Only a crash whose lost writes are retried
+	// (crash-version 4) finds it.
+	BugBootReused Bug = "boot-reused"
 )
 
 // Bugs lists every bug, BugNone first.
 func Bugs() []Bug {
-	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum, BugCommitFirst, BugPersistOnFlushError}
+	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum, BugCommitFirst, BugPersistOnFlushError, BugBootReused}
 }
 
 const (
@@ -230,6 +237,9 @@ func Open(dev disk.Device, bug Bug) (*Store, error) {
 	}
 	s.wp, s.lastCRC = off, prev
 	s.boot++
+	if s.bug == BugBootReused {
+		return s, nil
+	}
 	// The boot record, durable before Open returns, so this boot's number
 	// is never reused (see the package documentation).
 	if _, _, err := s.append(kindBoot, nil, nil); errors.Is(err, engine.ErrNoSpace) {

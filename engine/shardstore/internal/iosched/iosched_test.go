@@ -115,6 +115,19 @@ func TestCoalesceMergesAndGroupCommits(t *testing.T) {
 	if st.IOs != 20 || st.Merges != 0 || st.Flushes != 1 {
 		t.Fatalf("fifo: %+v; want 20 IOs, no merges, 1 flush", st)
 	}
+	// elevator merges as coalesce does, and the bytes land the same.
+	st, mem = run(t, PolicyElevator, 20, 300)
+	if st.Writes != 20 || st.IOs != 1 || st.Merges != 19 || st.Flushes != 1 {
+		t.Fatalf("elevator: %+v; want 20 appends in 1 IO and 1 flush", st)
+	}
+	if _, err := mem.ReadAt(buf, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if buf[i*300] != byte(i+1) || buf[i*300+299] != byte(i+1) {
+			t.Fatalf("elevator: append %d not at %d", i, i*300)
+		}
+	}
 }
 
 // TestLongRunSplitAtSectors: a run of coalesced appends longer than

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
 
 // io is the consecutive appends of one extent taken in one round: one
@@ -26,6 +27,9 @@ type plan struct {
 	budget  int64 // Options.RoundBytesMax
 	now     conc.Time
 	readyFn func(q *extQueue) int // see ready
+	// sweep is where the elevator policy's next sweep starts: the extent
+	// after the last one its previous round took from.
+	sweep extent.ID
 }
 
 // ready counts the writes at the head of q that may be issued now (see

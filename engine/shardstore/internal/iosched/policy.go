@@ -11,6 +11,10 @@ const (
 	// PolicyCoalesce merges adjacent appends to one extent into one IO, and
 	// issues foreground extents first.
 	PolicyCoalesce Policy = "coalesce"
+	// PolicyElevator merges as coalesce does and issues a round's IOs in
+	// ascending device address (one sweep per round, C-SCAN), foreground
+	// and background alike: fewer and shorter seeks on a hard disk.
+	PolicyElevator Policy = "elevator"
 )
 
 // policy is what a Policy does: it turns the writes a round may take into
@@ -36,6 +40,7 @@ var policies = [...]struct {
 }{
 	{PolicyCoalesce, coalesce{}},
 	{PolicyFIFO, fifo{}},
+	{PolicyElevator, elevator{}},
 }
 
 // Policies lists the policies, default first.
