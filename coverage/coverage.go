@@ -181,7 +181,7 @@ func (r *Report) Missing(required []string) []string {
 func ParseRequired(list string, extra ...engine.Event) ([]string, error) {
 	var names, bad []string
 	known := map[string]bool{}
-	for _, e := range append(engine.Events(), extra...) {
+	for _, e := range append(engine.Events(), append(extra, engine.EventWriteStall)...) {
 		known[string(e)] = true
 	}
 	for _, p := range engine.Phases() {

@@ -84,6 +84,10 @@ const (
 	// EventDepBackpressure: a writer blocked on the dependency graph's
 	// bound on undurable writes.
 	EventDepBackpressure Event = "dep-backpressure"
+	// EventWriteStall: a peer stalled writes on its background work
+	// (Pebble's EventListener.WriteStallBegin). Shardstore's counterparts
+	// are the two back-pressure events.
+	EventWriteStall Event = "write-stall"
 	// EventIndexFlush, EventCompaction, EventReclaim and EventRecovery
 	// count the phases' runs.
 	EventIndexFlush Event = "index-flush"

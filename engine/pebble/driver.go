@@ -38,5 +38,6 @@ func optionsFrom(opts engine.Options) Options {
 		CacheSize:               opts.Size("cache"),
 		CompactionsMax:          peer.Int(opts.Int("compactions")),
 		L0CompactionConcurrency: peer.Int(opts.Int("l0-concurrency")),
+		Observer:                opts.Observer(),
 	}
 }

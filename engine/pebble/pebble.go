@@ -72,6 +72,11 @@ const (
 // Options configure a DB. The zero value is valid: every zero field means its
 // documented default.
 type Options struct {
+	// Observer, if set, hears what Pebble's EventListener offers: flushes
+	// (engine.EventIndexFlush, the index-flush phase), compactions
+	// (engine.EventCompaction, the compaction phase) and write stalls
+	// (engine.EventWriteStall). Default nil: no listener.
+	Observer engine.Observer
 	// Sync makes every Put and Delete wait until its WAL record is on stable
 	// storage. Default false: Sync makes acknowledged writes durable instead,
 	// which is how Pebble is run when the caller batches its own durability
@@ -170,6 +175,21 @@ func (o Options) pebbleOptions(fs vfs.FS) *pebble.Options {
 	// The last level holds most of the data and is where a point lookup ends
 	// anyway; CockroachDB leaves its filter out to save the memory.
 	po.Levels[len(po.Levels)-1].FilterPolicy = pebble.NoFilterPolicy
+	if obs := o.Observer; obs != nil {
+		po.EventListener = &pebble.EventListener{
+			FlushBegin: func(pebble.FlushInfo) { obs.Phase(engine.PhaseIndexFlush, true) },
+			FlushEnd: func(pebble.FlushInfo) {
+				obs.Phase(engine.PhaseIndexFlush, false)
+				obs.Event(engine.EventIndexFlush)
+			},
+			CompactionBegin: func(pebble.CompactionInfo) { obs.Phase(engine.PhaseCompaction, true) },
+			CompactionEnd: func(pebble.CompactionInfo) {
+				obs.Phase(engine.PhaseCompaction, false)
+				obs.Event(engine.EventCompaction)
+			},
+			WriteStallBegin: func(pebble.WriteStallBeginInfo) { obs.Event(engine.EventWriteStall) },
+		}
+	}
 	po.EnsureDefaults()
 	return po
 }
