@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,19 +100,35 @@ func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
 			runs = append(runs, r)
 		}
 	}
-	doc := coverage.Doc{Schema: coverage.DocSchema, Engine: o.Spec().String(), Checkers: []coverage.Checker{}}
+	doc, err := coverageDoc(runs, d, o.Spec().String())
+	if err != nil {
+		return err
+	}
+	printCoverage(cmd.OutOrStdout(), &doc, expectedEvents(d))
+	path, figs, err := writeCoverageDoc(f.out, &doc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\nfigures: %s\n", path, strings.Join(figs, " "))
+	return nil
+}
+
+// coverageDoc reads the check Results of runs into one coverage document
+// of engine d (spec, until a Result names the checkers' own).
+func coverageDoc(runs []coverageRun, d engine.Driver, spec string) (coverage.Doc, error) {
+	doc := coverage.Doc{Schema: coverage.DocSchema, Engine: spec, Checkers: []coverage.Checker{}}
 	expected := expectedEvents(d)
 	for _, r := range runs {
 		b, err := os.ReadFile(r.path)
 		if err != nil {
-			return fmt.Errorf("coverage: %w", err)
+			return doc, fmt.Errorf("coverage: %w", err)
 		}
 		if err := reports.ValidateCheckJSON(b); err != nil {
-			return usagef("coverage: %s: %v", r.path, err)
+			return doc, usagef("coverage: %s: %v", r.path, err)
 		}
 		var res checkers.Result
 		if err := json.Unmarshal(b, &res); err != nil {
-			return usagef("coverage: %s: %v", r.path, err)
+			return doc, usagef("coverage: %s: %v", r.path, err)
 		}
 		ch := coverage.Checker{Checker: res.Checker, Mode: r.mode, Faults: r.faults || res.Coverage != nil && hasDeviceFaults(res.Coverage),
 			Engine: res.Engine, Verdict: string(res.Verdict), Cases: res.Cases, Ops: res.Ops, ElapsedNS: int64(res.Elapsed), Result: r.path, Coverage: res.Coverage}
@@ -123,24 +140,70 @@ func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
 	if len(doc.Checkers) > 0 {
 		doc.Engine = doc.Checkers[0].Engine
 	}
-	printCoverage(cmd.OutOrStdout(), &doc, expected)
+	return doc, nil
+}
+
+// writeCoverageDoc writes doc as out/coverage.json, validated, with its
+// figures; it returns their paths.
+func writeCoverageDoc(out string, doc *coverage.Doc) (string, []string, error) {
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if err := reports.ValidateCoverageJSON(b); err != nil {
-		return fmt.Errorf("coverage: the document does not match its schema (a bug): %w", err)
+		return "", nil, fmt.Errorf("coverage: the document does not match its schema (a bug): %w", err)
 	}
-	path := filepath.Join(f.out, "coverage.json")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", nil, fmt.Errorf("coverage: %w", err)
+	}
+	path := filepath.Join(out, "coverage.json")
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("coverage: %w", err)
+		return "", nil, fmt.Errorf("coverage: %w", err)
 	}
-	figs, err := reports.WriteCoveragePlots(f.out, &doc)
+	figs, err := reports.WriteCoveragePlots(out, doc)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "coverage: %s\nfigures: %s\n", path, strings.Join(figs, " "))
-	return nil
+	return path, figs, nil
+}
+
+// modeOfResultFile is the mode a check Result's file name says it ran
+// in (checkers.FileStem: checker-mode-engine-seed), "" if none.
+func modeOfResultFile(checker, name string) string {
+	for _, c := range checkerTable {
+		if c.Name != checker {
+			continue
+		}
+		for _, m := range c.Modes {
+			if m.Name != "" && strings.HasPrefix(name, checker+"-"+m.Name+"-") {
+				return m.Name
+			}
+		}
+	}
+	return ""
+}
+
+// checkResultFiles lists the check Results under dir (a gate's or a
+// night's checks: each cell's worker wrote one), in a stable order; other
+// JSON files (gate.json, a cell's record) are not Results and are left out.
+func checkResultFiles(dir string) ([]coverageRun, error) {
+	var runs []coverageRun
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || filepath.Ext(p) != ".json" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var res checkers.Result
+		if reports.ValidateCheckJSON(b) != nil || json.Unmarshal(b, &res) != nil || res.Checker == "" {
+			return nil
+		}
+		runs = append(runs, coverageRun{path: p, mode: modeOfResultFile(res.Checker, filepath.Base(p))})
+		return nil
+	})
+	return runs, err
 }
 
 // hasDeviceFaults reports whether a run injected device faults.

@@ -60,7 +60,8 @@ within --budget (the bench half of it, or 2/5 with --mutants; the checks the
 rest, or 3/10 and mutants 3/10).
 
 Each night writes a folder under --out named by its start in UTC
-(out/nightly/2026-12-05T1300Z/): bench/, checks/gate.json and the checks'
+(out/nightly/2026-12-05T1300Z/): bench/, coverage/ (what the checks reached:
+harness coverage's coverage.json and figures, from the checks' Results), checks/gate.json and the checks'
 traces, mutants/, compare.json (against the night before), trends.png/.svg,
 night.json (the night's record) and report.html, the HTML report with the
 trends. At the very end it appends the night's record to the history file
@@ -246,6 +247,18 @@ func runNightly(cmd *cobra.Command, f nightlyFlags) error {
 		}
 		for _, c := range g.Checks {
 			rec.Checks = append(rec.Checks, reports.HistoryCheck{Detector: c.Detector, Verdict: c.Outcome})
+		}
+		// What the checks reached (the engine's states, the fault cells),
+		// from their Results, for the report's coverage section: the
+		// night's checks are harness coverage's runs.
+		if runs, err := checkResultFiles(filepath.Join(dir, "checks")); err != nil || len(runs) == 0 {
+			fmt.Fprintf(stderr, "nightly: coverage: no check Results under %s (%v)\n", filepath.Join(dir, "checks"), err)
+		} else if doc, err := coverageDoc(runs, d, f.engine); err != nil {
+			return err
+		} else if path, _, err := writeCoverageDoc(filepath.Join(dir, "coverage"), &doc); err != nil {
+			return err
+		} else {
+			fmt.Fprintf(stdout, "nightly: coverage of %d check runs: %s\n", len(doc.Checkers), path)
 		}
 	}
 

@@ -68,12 +68,15 @@ func TestNightlyTwice(t *testing.T) {
 		t.Fatalf("folders %v, want 2", folders)
 	}
 	second := filepath.Join(out, h.Records[1].Night)
-	for _, f := range []string{"report.html", "trends.svg", "trends.png", reports.NightFile, "compare.json", "checks/gate.json", "bench/bench.json"} {
+	for _, f := range []string{"report.html", "trends.svg", "trends.png", reports.NightFile, "compare.json", "checks/gate.json", "bench/bench.json", "coverage/coverage.json"} {
 		if _, err := os.Stat(filepath.Join(second, f)); err != nil {
 			t.Errorf("the second night's folder lacks %s", f)
 		}
 	}
 	page, _ := os.ReadFile(filepath.Join(second, "report.html"))
+	if !bytes.Contains(page, []byte(`<section id="coverage">`)) {
+		t.Error("the second night's report has no coverage section")
+	}
 	if svg, _ := os.ReadFile(filepath.Join(second, "trends.svg")); !bytes.Contains(svg, []byte("worse than the night before")) {
 		t.Error("the trend plot does not ring the regression")
 	}
