@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,6 +34,9 @@ type gateFlags struct {
 	alpha         float64
 	minScore      float64
 	mutantsBudget time.Duration
+	// requireStates is --require-states: engine states some check must
+	// reach (coverage.ParseRequired).
+	requireStates string
 	// meter, if set, shows the checks' progress (nightly's).
 	meter *progress.Meter
 }
@@ -70,6 +76,7 @@ the mutation score cannot be trusted; 130/143 when interrupted (never 0).`,
 	fl.Float64Var(&f.alpha, "alpha", 0.05, "significance level of the perf comparison")
 	fl.Float64Var(&f.minScore, "min-mutation-score", -1, "score the mutant catalogue and fail below this percentage (-1: do not score)")
 	fl.DurationVar(&f.mutantsBudget, "mutants-budget", 5*time.Minute, "the mutation run's time, with --min-mutation-score")
+	fl.StringVar(&f.requireStates, "require-states", "", "fail unless the checks together reach these engine states: events (extent-reset,...), phase:NAME, sched-POLICY or cells OP×FAULT×PHASE ('*' for any part), comma-separated")
 	return cmd
 }
 
@@ -90,6 +97,12 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 	d, _, err := resolveCheckEngine(f.engine)
 	if err != nil {
 		return err
+	}
+	var required []string
+	if f.requireStates != "" {
+		if required, err = coverage.ParseRequired(f.requireStates); err != nil {
+			return usageError{err}
+		}
 	}
 	if f.minScore >= 0 && d.Name != "shardstore" {
 		return usagef("gate: --min-mutation-score: the mutant catalogue is shardstore's, not %s's (harness mutants ast mutates any package)", d.Name)
@@ -144,6 +157,15 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 			g.Failures = append(g.Failures, internal)
 		}
 	}
+	if len(required) > 0 && g.Verdict != "interrupted" {
+		if missing, err := gateMissingStates(filepath.Join(f.out, "checks"), required); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			g.Failures = append(g.Failures, fmt.Sprintf("no check reached the required states %s (a generator that stops reaching a state stops testing it)", strings.Join(missing, ", ")))
+		} else {
+			fmt.Fprintf(&details, "required states reached: %s\n", strings.Join(required, ", "))
+		}
+	}
 	if g.Perf != nil && len(g.Perf.Regressions) > 0 {
 		g.Failures = append(g.Failures, fmt.Sprintf("%d figures significantly worse than %s", len(g.Perf.Regressions), g.Perf.Baseline))
 	}
@@ -172,6 +194,28 @@ func runGate(cmd *cobra.Command, f gateFlags) error {
 		return violationError{msg: "gate: " + g.Failures[0]}
 	}
 	return nil
+}
+
+// gateMissingStates merges what the checks' Results under dir reached and
+// returns the required states none of them did.
+func gateMissingStates(dir string, required []string) ([]string, error) {
+	runs, err := checkResultFiles(dir)
+	if err != nil {
+		return nil, fmt.Errorf("gate: read the checks' Results for --require-states: %w", err)
+	}
+	var all coverage.Report
+	for _, r := range runs {
+		b, err := os.ReadFile(r.path)
+		if err != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+		var res checkers.Result
+		if err := json.Unmarshal(b, &res); err != nil {
+			return nil, fmt.Errorf("gate: %s: %w", r.path, err)
+		}
+		all.Merge(res.Coverage)
+	}
+	return all.Missing(required), nil
 }
 
 // gateChecks runs every detector the engine supports as a worker process

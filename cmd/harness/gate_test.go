@@ -171,3 +171,29 @@ func TestGateSignalIsNotPass(t *testing.T) {
 		})
 	}
 }
+
+// TestGateRequireStates: --require-states fails a gate whose checks pass
+// but never reach a named state (the model has no observer: it reaches
+// none), naming the state; shardstore's checks reach extent-reset and
+// pass; a misspelt state is refused before any check runs.
+func TestGateRequireStates(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "model")
+	code, stdout, stderr := runCheckCLI(t, "gate", "--engine", "model", "--budget", "2s", "--jobs", "2", "--require-states", "extent-reset", "--out", out)
+	if code != exitViolation || !strings.Contains(stdout, "no check reached the required states extent-reset") {
+		t.Fatalf("gate on the model requiring extent-reset: exit %d, want 1 naming the state\n%s\n%s", code, stdout, stderr)
+	}
+	if g := readGate(t, out); g.Verdict != "fail" {
+		t.Errorf("gate.json: verdict %q, want fail", g.Verdict)
+	}
+
+	out = filepath.Join(t.TempDir(), "shardstore")
+	code, stdout, stderr = runCheckCLI(t, "gate", "--engine", "shardstore", "--budget", "6s", "--jobs", "2", "--require-states", "extent-reset,phase:recovery", "--out", out)
+	if code != exitPass || !strings.Contains(stdout, "required states reached: extent-reset, phase:recovery") {
+		t.Fatalf("gate on shardstore requiring extent-reset: exit %d, want 0\n%s\n%s", code, stdout, stderr)
+	}
+
+	code, _, stderr = runCheckCLI(t, "gate", "--engine", "model", "--budget", "2s", "--require-states", "extnet-reset", "--out", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, "extnet-reset") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("a misspelt state: exit %d, want 2 with one line naming it\n%s", code, stderr)
+	}
+}
