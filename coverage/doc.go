@@ -15,6 +15,9 @@ type Doc struct {
 	Schema   string    `json:"schema"`
 	Engine   string    `json:"engine"`
 	Checkers []Checker `json:"checkers"`
+	// CodeNever, with harness coverage --code, are the engine functions
+	// no checker executed ("file:line: function").
+	CodeNever []string `json:"code_never,omitempty"`
 }
 
 // Checker is one checker's run in a Doc.
@@ -37,6 +40,9 @@ type Checker struct {
 	// NeverFaults are the fault × phase pairs no op of it hit, as
 	// "FAULT×PHASE".
 	NeverFaults []string `json:"never_faults"`
+	// Code, with harness coverage --code, is per engine package the
+	// percentage of its statements the checker executed.
+	Code map[string]float64 `json:"code,omitempty"`
 }
 
 // Never fills c's NeverEvents from expected and NeverFaults from every

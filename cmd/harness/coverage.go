@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +30,9 @@ type coverageFlags struct {
 	budget   time.Duration
 	seed     uint64
 	out      string
+	// code, if not empty, are the engine packages whose Go code coverage
+	// each checker's run measures (--code).
+	code string
 }
 
 func newCoverageCmd() *cobra.Command {
@@ -55,6 +61,7 @@ Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time each checker runs")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every checker's run")
 	fl.StringVar(&f.out, "out", "coverage", "directory for the checkers' Results, coverage.json and the figures")
+	fl.StringVar(&f.code, "code", "", "also measure Go code coverage of these packages per checker (e.g. ./engine/shardstore/...): the checks run in a harness built with -cover from this checkout")
 	return c
 }
 
@@ -63,6 +70,8 @@ type coverageRun struct {
 	path   string
 	faults bool
 	mode   string
+	// gocover is the GOCOVERDIR the run wrote its counters to (--code).
+	gocover string
 }
 
 func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
@@ -86,6 +95,11 @@ func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
 		if err != nil {
 			return fmt.Errorf("coverage: find the harness executable: %w", err)
 		}
+		if f.code != "" {
+			if exe, err = coverHarness(cmd, f); err != nil {
+				return err
+			}
+		}
 		for name := range strings.SplitSeq(f.checkers, ",") {
 			name = strings.TrimSpace(name)
 			i := slices.IndexFunc(checkerTable, func(c checkers.Checker) bool { return c.Name == name })
@@ -103,6 +117,11 @@ func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
 	doc, err := coverageDoc(runs, d, o.Spec().String())
 	if err != nil {
 		return err
+	}
+	if f.code != "" && len(files) == 0 {
+		if err := codeCoverage(cmd, f, runs, &doc); err != nil {
+			return err
+		}
 	}
 	printCoverage(cmd.OutOrStdout(), &doc, expectedEvents(d))
 	path, figs, err := writeCoverageDoc(f.out, &doc)
@@ -206,6 +225,100 @@ func checkResultFiles(dir string) ([]coverageRun, error) {
 	return runs, err
 }
 
+// coverHarness builds the harness with Go's coverage instrumentation of
+// f.code's packages (and its own main package: a binary whose main is not
+// instrumented writes no counters) from this binary's source checkout.
+func coverHarness(cmd *cobra.Command, f coverageFlags) (string, error) {
+	root, err := provenance.SourceRoot()
+	if err != nil {
+		return "", usagef("coverage: --code needs a checkout of gauntlet to build from: %v (run go run ./cmd/harness coverage --code ... in one)", err)
+	}
+	bin, err := filepath.Abs(filepath.Join(f.out, "bin", "harness-cover"))
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: building the harness with coverage of %s\n", f.code)
+	c := exec.CommandContext(cmd.Context(), "go", "build", "-cover", "-coverpkg", f.code+","+harnessPkg, "-o", bin, "./cmd/harness")
+	c.Dir = root
+	if b, err := c.CombinedOutput(); err != nil {
+		return "", usagef("coverage: --code %s: go build -cover: %v: %s", f.code, err, strings.TrimSpace(string(b)))
+	}
+	return bin, nil
+}
+
+// codeCoverage fills doc with the Go code coverage of f.code's packages
+// the runs' counters give: per checker and package the share of
+// statements executed (go tool covdata percent), and the functions no
+// checker executed (go tool covdata func over every run's counters).
+func codeCoverage(cmd *cobra.Command, f coverageFlags, runs []coverageRun, doc *coverage.Doc) error {
+	pkgs, err := goListPackages(cmd, f.code)
+	if err != nil {
+		return err
+	}
+	var dirs []string
+	for i, r := range runs {
+		out, err := covdata(cmd, "percent", r.gocover, pkgs)
+		if err != nil {
+			return err
+		}
+		doc.Checkers[i].Code = parsePercent(out)
+		dirs = append(dirs, r.gocover)
+	}
+	out, err := covdata(cmd, "func", strings.Join(dirs, ","), pkgs)
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 3 && fields[2] == "0.0%" {
+			doc.CodeNever = append(doc.CodeNever, strings.TrimSuffix(fields[0], ":")+": "+fields[1])
+		}
+	}
+	return nil
+}
+
+// goListPackages resolves a package pattern to import paths.
+func goListPackages(cmd *cobra.Command, pattern string) ([]string, error) {
+	root, err := provenance.SourceRoot()
+	if err != nil {
+		return nil, err
+	}
+	c := exec.CommandContext(cmd.Context(), "go", append([]string{"list"}, strings.Split(pattern, ",")...)...)
+	c.Dir = root
+	b, err := c.Output()
+	if err != nil {
+		return nil, usagef("coverage: --code %s: go list: %v", pattern, err)
+	}
+	return strings.Fields(string(b)), nil
+}
+
+// covdata runs go tool covdata MODE on the counters in dirs for pkgs.
+func covdata(cmd *cobra.Command, mode, dirs string, pkgs []string) (string, error) {
+	c := exec.CommandContext(cmd.Context(), "go", "tool", "covdata", mode, "-i", dirs, "-pkg", strings.Join(pkgs, ","))
+	b, err := c.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("coverage: go tool covdata %s -i %s: %v: %s", mode, dirs, err, strings.TrimSpace(string(b)))
+	}
+	return string(b), nil
+}
+
+// parsePercent reads go tool covdata percent's lines
+// ("\tpkg\t\tcoverage: 71.2% of statements") into package → percent.
+func parsePercent(out string) map[string]float64 {
+	m := map[string]float64{}
+	for line := range strings.SplitSeq(out, "\n") {
+		pkg, rest, ok := strings.Cut(strings.TrimSpace(line), "coverage: ")
+		if !ok {
+			continue
+		}
+		pct, _, _ := strings.Cut(rest, "%")
+		if v, err := strconv.ParseFloat(pct, 64); err == nil {
+			m[strings.TrimSpace(pkg)] = v
+		}
+	}
+	return m
+}
+
 // hasDeviceFaults reports whether a run injected device faults.
 func hasDeviceFaults(r *coverage.Report) bool {
 	return slices.ContainsFunc(r.Cells, func(c coverage.CellCount) bool {
@@ -232,6 +345,17 @@ func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, f co
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: harness %s\n", strings.Join(args, " "))
 	c := exec.CommandContext(cmd.Context(), exe, args...)
 	c.Env = append(os.Environ(), checkers.ChildEnv+"=1")
+	if f.code != "" {
+		r.gocover = filepath.Join(out, "gocover")
+		if err := os.MkdirAll(r.gocover, 0o755); err != nil {
+			return r, fmt.Errorf("coverage: %w", err)
+		}
+		abs, err := filepath.Abs(r.gocover)
+		if err != nil {
+			return r, err
+		}
+		c.Env = append(c.Env, "GOCOVERDIR="+abs)
+	}
 	var stdout strings.Builder
 	c.Stdout, c.Stderr = &stdout, &stdout
 	err := c.Run()
@@ -268,6 +392,14 @@ func printCoverage(w io.Writer, d *coverage.Doc, expected []engine.Event) {
 			mode = " " + ch.Mode
 		}
 		fmt.Fprintf(w, "\n%s%s (%s, %d cases, %d ops in %s)\n", ch.Checker, mode, ch.Verdict, ch.Cases, ch.Ops, time.Duration(ch.ElapsedNS).Round(time.Millisecond))
+		if len(ch.Code) > 0 {
+			pkgs := slices.Sorted(maps.Keys(ch.Code))
+			parts := make([]string, len(pkgs))
+			for i, p := range pkgs {
+				parts[i] = fmt.Sprintf("%s %.1f%%", strings.TrimPrefix(p, "github.com/gauntlet-kv/gauntlet/"), ch.Code[p])
+			}
+			fmt.Fprintf(w, "  code (statements executed): %s\n", strings.Join(parts, ", "))
+		}
 		if ch.Coverage == nil {
 			fmt.Fprintln(w, "  no states recorded (a Result without coverage, or an engine without an observer)")
 			continue
@@ -306,6 +438,12 @@ func printCoverage(w io.Writer, d *coverage.Doc, expected []engine.Event) {
 		}
 		fmt.Fprintf(w, "  fault cells reached: %d (op × fault × phase); fault × phase pairs never hit: %d of %d\n",
 			len(ch.Coverage.Cells), len(ch.NeverFaults), len(coverage.Faults())*len(engine.Phases()))
+	}
+	if len(d.CodeNever) > 0 {
+		fmt.Fprintf(w, "\nfunctions no checker executed: %d (all in coverage.json's code_never)\n", len(d.CodeNever))
+		for _, fn := range d.CodeNever[:min(len(d.CodeNever), 10)] {
+			fmt.Fprintf(w, "  %s\n", strings.TrimPrefix(fn, "github.com/gauntlet-kv/gauntlet/"))
+		}
 	}
 }
 

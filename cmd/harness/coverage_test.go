@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"github.com/gauntlet-kv/gauntlet/reports"
 )
 
@@ -58,5 +60,37 @@ func TestCoverageVerb(t *testing.T) {
 	code, _, stderr = runCheckCLI(t, "coverage", filepath.Join(out, "missing.json"), "--out", out)
 	if code != exitInternal || !strings.Contains(stderr, "missing.json") {
 		t.Errorf("a missing file: exit %d, %s", code, stderr)
+	}
+}
+
+// TestCoverageCode: --code runs the checkers in a harness built with Go's
+// coverage of the named packages and records, per checker, the share of
+// their statements it executed, and the functions none executed; a
+// package pattern go list refuses is a usage error.
+func TestCoverageCode(t *testing.T) {
+	out := t.TempDir()
+	const pkg = "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
+	code, stdout, stderr := runCheckCLI(t, "coverage", "--engine", "shardstore", "--checkers", "conformance", "--budget", "1s",
+		"--code", "./engine/shardstore/internal/superblock", "--out", out)
+	if code != exitPass || !strings.Contains(stdout, "code (statements executed): engine/shardstore/internal/superblock ") {
+		t.Fatalf("coverage --code: exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "coverage.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc coverage.Doc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Checkers) != 1 || doc.Checkers[0].Code[pkg] <= 0 || doc.Checkers[0].Code[pkg] > 100 {
+		t.Fatalf("code coverage of %s: %+v", pkg, doc.Checkers)
+	}
+	t.Logf("conformance executed %.1f%% of %s's statements; functions none executed: %d", doc.Checkers[0].Code[pkg], pkg, len(doc.CodeNever))
+
+	code, _, stderr = runCheckCLI(t, "coverage", "--engine", "shardstore", "--checkers", "conformance", "--budget", "1s",
+		"--code", "./no/such/package", "--out", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, "--code ./no/such/package") {
+		t.Fatalf("a package go cannot build: exit %d, want 2 naming it\n%s", code, stderr)
 	}
 }
