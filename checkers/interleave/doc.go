@@ -24,8 +24,16 @@
 // against engine/model and the engine's CheckInvariants, and closes it.
 // The harnesses: reclaim-compact (the paper's #14), background (client
 // puts and gets against index flush, reclamation and superblock writes:
-// #11, #16), list-delete (#13) and backpressure (#12: many writers filling
-// the dependency graph). A wrong answer, a broken invariant, a panic, a
+// #11, #16), list-delete (#13), backpressure (#12: many writers filling
+// the dependency graph) and crash: a dirty reboot inside a concurrent
+// execution, which the paper left unchecked. Writers put and Sync while
+// index flush and reclamation run, and a crasher task cuts the device's
+// power (disk.Mem.Cut) after a number of its own scheduling points, so the
+// schedule decides what is in flight; every crash state the device can
+// leave (or four torn samples) is then opened and checked: a key a
+// returned Sync covered holds its value, any other key its one value or
+// nothing, the invariants hold, and the last state takes, keeps and
+// returns a new write. A wrong answer, a broken invariant, a panic, a
 // deadlock, a task left running after Close or a livelock (the step bound)
 // fails the case, and its replay string HARNESS:SEED:SCHEDULE (Replay)
 // reproduces it exactly: harness check interleave --replay STRING.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
@@ -30,6 +31,7 @@ var harnesses = []harness{
 	{"background", "client puts and gets ∥ index flush, reclamation and superblock writes in the background", background},
 	{"list-delete", "List ∥ deletes and index flushes (the paper's #13: listing racing removal)", listDelete},
 	{"backpressure", "many writers at a full IO queue and a full dependency graph (the paper's #12 class: back-pressure that deadlocks)", backpressure},
+	{"crash", "writers putting and syncing ∥ index flush and reclamation ∥ a power cut at a step the schedule decides; every crash state then checked for persistence and forward progress", crashMidFlight},
 }
 
 func lookup(name string) (harness, bool) {
@@ -51,10 +53,14 @@ func harnessNames() string {
 // env is one case: the engine, the case's generator, and the model of
 // what it must hold.
 type env struct {
-	e   engine.Engine
-	rng *rand.Rand
-	m   *model.Store
-	ops int
+	e  engine.Engine
+	in *target.Instance // the engine's instance: its device, reopening
+	// cutSynced and cutOpen count, in a crash case, the keys a Sync had
+	// covered when the power went and those put but not covered.
+	cutSynced, cutOpen int
+	rng                *rand.Rand
+	m                  *model.Store
+	ops                int
 }
 
 var bg = context.Background()

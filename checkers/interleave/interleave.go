@@ -190,15 +190,23 @@ type caseResult struct {
 // open, the harness, its checks and the close all inside one controlled
 // execution, so that every goroutine of the engine is a task.
 func runCase(tg target.Target, h harness, seed uint64, strategy conc.Strategy, steps int) caseResult {
+	return runCaseEnv(tg, h, seed, strategy, steps, nil)
+}
+
+// runCaseEnv is runCase that hands the case's env to seen (for tests).
+func runCaseEnv(tg target.Target, h harness, seed uint64, strategy conc.Strategy, steps int, seen func(*env)) caseResult {
 	var herr error
 	v := &env{rng: rand.New(rand.NewPCG(seed, 0x68)), m: model.New()}
+	if seen != nil {
+		seen(v)
+	}
 	out := conc.Run(strategy, steps, func() {
 		in, err := tg.Start("", false)
 		if err != nil {
 			herr = fmt.Errorf("open: %w", err)
 			return
 		}
-		v.e = in.Engine
+		v.e, v.in = in.Engine, in
 		herr = h.run(v)
 		if err := in.Close(); err != nil {
 			herr = errors.Join(herr, fmt.Errorf("close: %w", err))

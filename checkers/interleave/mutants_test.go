@@ -33,6 +33,10 @@ func TestCatchesConcurrencyMutants(t *testing.T) {
 		// #16: evacuation points the key at its copy using the entry it
 		// read before a client's put of the same key: the old value returns.
 		{"evacuation-overwrites-write", "background", "pct", 3, 60, "get k"},
+		// A Sync that returns before the root naming its writes is durable,
+		// caught by a power cut at a step of a concurrent execution: a key
+		// a returned Sync covered is gone from a crash state.
+		{"sync-before-root-durable", "crash", "pct", 3, 40, "a Sync covering its put returned before the crash"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			mutant.ReleaseAll()
