@@ -10,8 +10,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/coverage"
 	"slices"
 	"strconv"
 	"strings"
@@ -417,6 +419,14 @@ func KillChild(ctx context.Context, open func(dir string) (engine.Engine, error)
 	if err != nil {
 		return err
 	}
+	if coverageRun() {
+		// The parent's kill comes as SIGUSR1 (killChild): the counters
+		// first, then SIGKILL. Installed before the first line the parent
+		// reads, so no SIGUSR1 finds its default action (exit).
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGUSR1)
+		go func() { <-sig; killSelf() }()
+	}
 	e, err := open(dir)
 	if err != nil {
 		errorLine(out, -1, "open", err)
@@ -488,7 +498,34 @@ func KillChild(ctx context.Context, open func(dir string) (engine.Engine, error)
 	return nil
 }
 
-func killSelf() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+// coverageRun reports whether this is a run of a harness built with -cover
+// that collects its counters (harness coverage --code sets GOCOVERDIR).
+func coverageRun() bool { return os.Getenv("GOCOVERDIR") != "" }
+
+// killChild kills a workload child at its kill point. In a coverage run it
+// asks the child to kill itself (SIGUSR1: KillChild writes its counters,
+// then SIGKILLs itself), so the workload's code counts; a few milliseconds
+// later than a SIGKILL, which moves the kill point, not what is checked.
+func killChild(cmd *exec.Cmd) {
+	if coverageRun() {
+		cmd.Process.Signal(syscall.SIGUSR1)
+		return
+	}
+	cmd.Process.Kill()
+}
+
+// killSelf kills the child with SIGKILL. A harness built with -cover
+// (harness coverage --code) first writes its coverage counters, which a
+// killed process never would: the workload the kill interrupts counts, as
+// does the recovery the next child runs (it exits normally).
+func killSelf() {
+	if dir := os.Getenv("GOCOVERDIR"); dir != "" {
+		// An error: a binary built without -cover, or without
+		// -covermode=atomic, which writing while running needs.
+		_ = coverage.WriteCountersDir(dir)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+}
 
 // waitForKill blocks until the pending SIGKILL lands. It sleeps rather
 // than blocks forever, which the runtime could take for a deadlock.
@@ -808,7 +845,7 @@ func (k *kill) runChild(kc killCase, killAt int, delay time.Duration) (killRun, 
 				if delay > 0 {
 					time.Sleep(delay)
 				}
-				cmd.Process.Kill()
+				killChild(cmd)
 				r.killed = true
 			}
 		case "refused":

@@ -57,7 +57,7 @@ Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.engine, "engine", "shardstore", "engine spec the checkers run")
-	fl.StringVar(&f.checkers, "checkers", "conformance,crash,linearize", "checkers to run, comma-separated")
+	fl.StringVar(&f.checkers, "checkers", "conformance,crash,linearize", "checkers to run, comma-separated, each as checker or checker/mode (crash/kill)")
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time each checker runs")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every checker's run")
 	fl.StringVar(&f.out, "out", "coverage", "directory for the checkers' Results, coverage.json and the figures")
@@ -101,13 +101,16 @@ func runCoverage(cmd *cobra.Command, f coverageFlags, files []string) error {
 			}
 		}
 		for name := range strings.SplitSeq(f.checkers, ",") {
-			name = strings.TrimSpace(name)
+			name, mode, _ := strings.Cut(strings.TrimSpace(name), "/")
 			i := slices.IndexFunc(checkerTable, func(c checkers.Checker) bool { return c.Name == name })
 			if i < 0 {
 				return usagef("coverage: --checkers: unknown checker %q: want some of %s", name, checkerNames(", ", nil))
 			}
 			chk := checkerTable[i]
-			r, err := runCoverageCheck(cmd, exe, chk, f, d.Device != nil)
+			if mode != "" && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return m.Name == mode }) {
+				return usagef("coverage: --checkers %s/%s: %s has no mode %q", name, mode, name, mode)
+			}
+			r, err := runCoverageCheck(cmd, exe, chk, mode, f, d.Device != nil)
 			if err != nil {
 				return err
 			}
@@ -238,7 +241,9 @@ func coverHarness(cmd *cobra.Command, f coverageFlags) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: building the harness with coverage of %s\n", f.code)
-	c := exec.CommandContext(cmd.Context(), "go", "build", "-cover", "-coverpkg", f.code+","+harnessPkg, "-o", bin, "./cmd/harness")
+	// Atomic counters: a kill-mode child writes its counters while its
+	// workload runs, just before it kills itself (crash.KillChild).
+	c := exec.CommandContext(cmd.Context(), "go", "build", "-cover", "-covermode", "atomic", "-coverpkg", f.code+","+harnessPkg, "-o", bin, "./cmd/harness")
 	c.Dir = root
 	if b, err := c.CombinedOutput(); err != nil {
 		return "", usagef("coverage: --code %s: go build -cover: %v: %s", f.code, err, strings.TrimSpace(string(b)))
@@ -330,16 +335,22 @@ func hasDeviceFaults(r *coverage.Report) bool {
 // budget and returns its Result file. Checkers that take --faults get it
 // when the engine runs on a device; a checker with modes runs its
 // engine's default mode.
-func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, f coverageFlags, device bool) (coverageRun, error) {
+func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, mode string, f coverageFlags, device bool) (coverageRun, error) {
 	out := filepath.Join(f.out, chk.Name)
+	if mode != "" {
+		out += "-" + mode
+	}
 	args := []string{"check", chk.Name, "--engine", f.engine, "--budget", f.budget.String(), "--seed", fmt.Sprint(f.seed), "--out", out, "--quiet"}
-	r := coverageRun{}
-	if chk.Faults && device {
+	r := coverageRun{mode: mode}
+	if len(chk.Modes) > 0 && r.mode == "" {
+		r.mode = defaultMode(chk.Modes, device)
+	}
+	modeDevice := !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return m.Name == r.mode && !m.Device })
+	if chk.Faults && device && modeDevice {
 		args = append(args, "--faults")
 		r.faults = true
 	}
-	if len(chk.Modes) > 0 {
-		r.mode = defaultMode(chk.Modes, device)
+	if r.mode != "" {
 		args = append(args, "--mode", r.mode)
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: harness %s\n", strings.Join(args, " "))

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,14 +66,18 @@ func TestCoverageVerb(t *testing.T) {
 
 // TestCoverageCode: --code runs the checkers in a harness built with Go's
 // coverage of the named packages and records, per checker, the share of
-// their statements it executed, and the functions none executed; a
-// package pattern go list refuses is a usage error.
+// their statements it executed, and the functions none executed. In a
+// kill-mode crash check the workload runs only in child processes the
+// parent kills, and recovery only in the children that reopen after the
+// kill: both count (the killed child writes its counters before it dies;
+// Store.Put runs nowhere else). A package pattern go cannot build and an
+// unknown mode are usage errors.
 func TestCoverageCode(t *testing.T) {
 	out := t.TempDir()
-	const pkg = "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
-	code, stdout, stderr := runCheckCLI(t, "coverage", "--engine", "shardstore", "--checkers", "conformance", "--budget", "1s",
-		"--code", "./engine/shardstore/internal/superblock", "--out", out)
-	if code != exitPass || !strings.Contains(stdout, "code (statements executed): engine/shardstore/internal/superblock ") {
+	const pkg = "github.com/gauntlet-kv/gauntlet/engine/shardstore"
+	code, stdout, stderr := runCheckCLI(t, "coverage", "--engine", "shardstore", "--checkers", "conformance,crash/kill", "--budget", "2s",
+		"--code", "./engine/shardstore", "--out", out)
+	if code != exitPass || !strings.Contains(stdout, "code (statements executed): engine/shardstore ") || !strings.Contains(stdout, "crash kill (pass") {
 		t.Fatalf("coverage --code: exit %d\n%s%s", code, stdout, stderr)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "coverage.json"))
@@ -83,14 +88,32 @@ func TestCoverageCode(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Checkers) != 1 || doc.Checkers[0].Code[pkg] <= 0 || doc.Checkers[0].Code[pkg] > 100 {
+	if len(doc.Checkers) != 2 || doc.Checkers[0].Code[pkg] <= 0 || doc.Checkers[0].Code[pkg] > 100 || doc.Checkers[1].Code[pkg] <= 0 {
 		t.Fatalf("code coverage of %s: %+v", pkg, doc.Checkers)
 	}
-	t.Logf("conformance executed %.1f%% of %s's statements; functions none executed: %d", doc.Checkers[0].Code[pkg], pkg, len(doc.CodeNever))
+	t.Logf("statements of %s executed: conformance %.1f%%, crash kill %.1f%%; functions neither executed: %d",
+		pkg, doc.Checkers[0].Code[pkg], doc.Checkers[1].Code[pkg], len(doc.CodeNever))
+	// Store.Put runs in conformance too: the kill-mode run's own
+	// counters must hold it, and its reopening children's recovery.
+	kill, err := exec.Command("go", "tool", "covdata", "func", "-i", filepath.Join(out, "crash-kill", "gocover"), "-pkg", pkg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("covdata func: %v\n%s", err, kill)
+	}
+	for _, fn := range []string{"*Store.Put", "openChunks"} {
+		for _, l := range strings.Split(string(kill), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[1] == fn && f[2] == "0.0%" {
+				t.Errorf("kill mode's counters have %s at 0%%: the killed or reopening children's counters are lost", fn)
+			}
+		}
+	}
 
 	code, _, stderr = runCheckCLI(t, "coverage", "--engine", "shardstore", "--checkers", "conformance", "--budget", "1s",
 		"--code", "./no/such/package", "--out", t.TempDir())
 	if code != exitUsage || !strings.Contains(stderr, "--code ./no/such/package") {
 		t.Fatalf("a package go cannot build: exit %d, want 2 naming it\n%s", code, stderr)
+	}
+	code, _, stderr = runCheckCLI(t, "coverage", "--checkers", "crash/sideways", "--out", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, `crash has no mode "sideways"`) {
+		t.Fatalf("an unknown mode: exit %d, want 2\n%s", code, stderr)
 	}
 }
