@@ -98,8 +98,13 @@ func TestSimVirtualTime(t *testing.T) {
 		loaded, _ := simRun(t, spec, n)
 		stop.Store(true)
 		wg.Wait()
-		if d := math.Abs(float64(loaded-idle)) / float64(idle); d > 0.10 {
-			t.Errorf("%s: %v virtual under CPU load, %v idle: %.1f%% apart, want within 10%%", spec, loaded, idle, 100*d)
+		// Not identical: how many IOs a run makes depends on when the
+		// scheduler's goroutine wakes against the clients' (issue 20 is
+		// open for it). Seen 1-15% apart across CI runs; a wall clock
+		// leaking into the virtual one would put the loaded run several
+		// times the idle one.
+		if d := math.Abs(float64(loaded-idle)) / float64(idle); d > 0.30 {
+			t.Errorf("%s: %v virtual under CPU load, %v idle: %.1f%% apart, want within 30%%", spec, loaded, idle, 100*d)
 		}
 		if st.Flushes < int64(n) || st.Writes < int64(n) {
 			t.Errorf("%s: %+v: want a flush and a write per durable put at least", spec, st)
