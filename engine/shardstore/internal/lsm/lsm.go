@@ -38,6 +38,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/google/btree"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -455,8 +456,13 @@ func newBlockedBloom(n int) bloom {
 	return make(bloom, blocks*bloomBlockBits/8)
 }
 
-// Hash is the filters' hash of a key: FNV-1a 64.
-func Hash(b []byte) uint64 {
+// Hash is the blocked filter's hash of a key: xxHash64
+// (github.com/cespare/xxhash), which reads 8 bytes a step where FNV-1a
+// multiplies once a byte.
+func Hash(b []byte) uint64 { return xxhash.Sum64(b) }
+
+// fnv64 is the classic filter's hash: FNV-1a 64.
+func fnv64(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
@@ -466,7 +472,7 @@ func Hash(b []byte) uint64 {
 }
 
 func (f bloom) add(key []byte) {
-	h := Hash(key)
+	h := fnv64(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	for i := uint32(0); i < bloomProbes; i++ {
@@ -479,7 +485,7 @@ func (f bloom) mayContain(key []byte) bool {
 	if len(f) == 0 {
 		return true
 	}
-	h := Hash(key)
+	h := fnv64(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	if mutant.On(mutant.BloomFalseNegative) {
