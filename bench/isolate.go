@@ -198,7 +198,7 @@ func ServeChild(ctx context.Context, drivers engine.Drivers, in io.Reader, out i
 		}
 		return lp.name, lp.ops.Load()
 	})
-	run, hists, err := r.measure(ctx, e, p, req.Repetition, req.Dir, req.Label)
+	run, hists, err := r.measureRun(ctx, e, p, req.Repetition, req.Dir, req.Label)
 	stop()
 	if run == nil {
 		run = r.newRun(e, p, req.Repetition)
@@ -248,6 +248,9 @@ func (r *Runner) child(ctx context.Context, e resolvedEngine, p *plan, rep int, 
 		return nil, nil, FatalError{fmt.Errorf("encode the run for its child process: %w", err)}
 	}
 	cmd := r.Child()
+	if e.simulated() && r.SimChild != nil {
+		cmd = r.SimChild()
+	}
 	cmd.Stdin = bytes.NewReader(req)
 	stderr := &childStderr{}
 	cmd.Stderr = stderr

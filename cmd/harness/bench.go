@@ -21,6 +21,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 )
 
 // quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
@@ -317,6 +318,19 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 		return fmt.Errorf("find the harness executable to run each run in: %w", err)
 	}
 	r.Child = func() *exec.Cmd { return benchChildCmd(exe) }
+	if r.Simulated() {
+		// A simulated run is deterministic only as one controlled
+		// execution (bench/simulated.go): its child is a harness with the
+		// scheduler, built and cached as check interleave's is.
+		simExe := exe
+		if !conc.Controlled {
+			simExe, err = taggedHarness(cmd.Context(), "bench", []string{"interleave"}, "out", stderr)
+			if err != nil {
+				return err
+			}
+		}
+		r.SimChild = func() *exec.Cmd { return benchChildCmd(simExe) }
+	}
 	if r.Config.Dir == "" {
 		tmp, err := os.MkdirTemp("", "gauntlet-bench-")
 		if err != nil {
