@@ -136,6 +136,7 @@ func (e *RunsFailedError) Error() string {
 type resolvedEngine struct {
 	driver engine.Driver
 	opts   engine.Options
+	typed  string // the spec as given, for file names
 }
 
 // Resolve checks every engine and workload spec before anything runs.
@@ -148,7 +149,7 @@ func (r *Runner) resolve() ([]resolvedEngine, []*plan, error) {
 			errs = append(errs, err)
 			continue
 		}
-		engines = append(engines, resolvedEngine{d, o})
+		engines = append(engines, resolvedEngine{d, o, spec})
 	}
 	var plans []*plan
 	for _, spec := range r.Config.Workloads {
@@ -176,7 +177,7 @@ func (r *Runner) Validate() error {
 	if err != nil {
 		return err
 	}
-	return r.checkSimulated(engines)
+	return r.checkEngines(engines)
 }
 
 // Run executes every run and returns the report. A run that fails (a
@@ -194,7 +195,7 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.checkSimulated(engines); err != nil {
+	if err := r.checkEngines(engines); err != nil {
 		return nil, err
 	}
 	rep := &Report{Schema: SchemaVersion, Started: time.Now().UTC(), Config: r.Config, Runs: []Run{}}
@@ -388,7 +389,11 @@ type livePhase struct {
 func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int, dir, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
 	r.status("%s: opening", label)
 	r.enter("opening", nil)
-	eng, err := e.driver.Open(dir, e.opts)
+	opts, err := r.traceOptions(e, p, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := e.driver.Open(dir, opts)
 	if err != nil {
 		return nil, nil, FatalError{fmt.Errorf("open %s in %s: %w", e.opts.Spec(), dir, err)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,14 +80,49 @@ func (r *Runner) Simulated() bool {
 	return false
 }
 
-// checkSimulated refuses what a simulated run cannot do as asked.
-func (r *Runner) checkSimulated(engines []resolvedEngine) error {
+// checkEngines refuses what a simulated run cannot do as asked, and an IO
+// trace of an engine that records none.
+func (r *Runner) checkEngines(engines []resolvedEngine) error {
 	for _, e := range engines {
+		if r.Config.IOTrace && !e.opts.Has(ioTraceOption) {
+			return fmt.Errorf("--io-trace: engine %s records no IO trace (an engine with an %s= option does: shardstore); drop --io-trace or that engine", e.typed, ioTraceOption)
+		}
 		if e.simulated() && r.Config.Rate > 0 {
 			return fmt.Errorf("--rate %g with engine %s: open loop is not simulated (its dispatcher keeps wall-clock time); drop --rate, or run the engine on a real device", r.Config.Rate, e.opts.Spec())
 		}
 	}
 	return nil
+}
+
+// ioTraceOption is the engine option naming an IO trace file.
+const ioTraceOption = "io-trace"
+
+// traceOptions are e's options for run rep of p: with --io-trace, the
+// io-trace= option names the run's trace file in Out.
+func (r *Runner) traceOptions(e resolvedEngine, p *plan, rep int) (engine.Options, error) {
+	if !r.Config.IOTrace {
+		return e.opts, nil
+	}
+	out, err := filepath.Abs(r.Config.Out)
+	if err != nil {
+		return e.opts, err
+	}
+	name := e.typed
+	if name == "" {
+		name = e.driver.Name
+	}
+	path := filepath.Join(out, fmt.Sprintf("%s-%s-r%d.iotrace", sanitize(name), sanitize(p.name), rep))
+	sp := e.opts.Spec()
+	for i := range sp.Options {
+		if sp.Options[i].Key == ioTraceOption {
+			sp.Options[i].Value = path
+		}
+	}
+	o, err := engine.Resolve(sp, e.driver.Options)
+	if err != nil {
+		return e.opts, fmt.Errorf("--io-trace: %w", err)
+	}
+	return o, nil
 }
 
 // simSeed is the seed of repetition rep (from 1) of a simulated run.

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +30,7 @@ func TestBenchSimulatedDeterministic(t *testing.T) {
 	bin := t.TempDir()
 	args := func(out string) []string {
 		return []string{"bench", "--engine", "shardstore:device=hdd,size=256MiB", "--workload", "durable-put",
-			"--duration", "400ms", "--warmup", "100ms", "--repeat", "2", "--quiet", "--out", out}
+			"--duration", "400ms", "--warmup", "100ms", "--repeat", "2", "--io-trace", "--quiet", "--out", out}
 	}
 	idle := simBench(t, args(filepath.Join(bin, "idle")))
 
@@ -70,8 +73,40 @@ func TestBenchSimulatedDeterministic(t *testing.T) {
 			}
 		}
 	}
+	// The IO traces (--io-trace) are the same bytes: every IO at the same
+	// virtual instant, from the same queue.
+	for rep := 1; rep <= 2; rep++ {
+		name := fmt.Sprintf("shardstore_device_hdd_size_256MiB-durable-put-r%d.iotrace", rep)
+		a, err := os.ReadFile(filepath.Join(bin, "idle", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(bin, "loaded", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) || len(a) < 1000 {
+			t.Errorf("%s: %d bytes idle, %d under load: want the same trace", name, len(a), len(b))
+		}
+	}
+	code, stdout, stderr := runCLI(t, "iotrace", filepath.Join(bin, "idle", "shardstore_device_hdd_size_256MiB-durable-put-r1.iotrace"), "--out", filepath.Join(bin, "plots"))
+	if code != 0 || !strings.Contains(stdout, "virtual time") || !strings.Contains(stdout, "foreground") || !strings.Contains(stdout, "superblock") {
+		t.Errorf("harness iotrace: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(bin, "plots", "iotrace.png")); err != nil || fi.Size() == 0 {
+		t.Errorf("iotrace plot: %v", err)
+	}
 	if reflect.DeepEqual(idle.Runs[0].All, idle.Runs[1].All) {
 		t.Errorf("seeds 1 and 2 gave the same figures %+v: the repetitions' seeds do not reach the run", idle.Runs[0].All)
+	}
+}
+
+// TestBenchIOTraceRefused: --io-trace of an engine that records no IO
+// trace is refused before anything runs, in one line.
+func TestBenchIOTraceRefused(t *testing.T) {
+	code, _, stderr := runCLI(t, "bench", "--engine", "model", "--workload", "durable-put", "--ops", "10", "--io-trace", "--out", filepath.Join(t.TempDir(), "o"))
+	if code != exitUsage || !strings.Contains(stderr, "--io-trace: engine model records no IO trace") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 )
 
@@ -22,6 +23,7 @@ type region struct {
 	wave    int
 	segs    []seg // the bytes: the tail, then the frames
 	dataEnd int   // bytes past it are padding
+	tag     disk.IOTag
 }
 
 // seg is bytes at an offset of a region.
@@ -79,9 +81,23 @@ func (s *Scheduler) bound(ios []io, regions []region) int {
 		start := first.Offset / align * align
 		end := (last.end() + sector - 1) / sector * sector
 		regions[i] = region{base: s.geo.Base(x.q.id), start: start, end: end}
+		if s.tagged {
+			regions[i].tag = ioTag(x.writes, s.opts.Clock.Now())
+		}
 		total += int(end - start)
 	}
 	return total
+}
+
+// ioTag describes a region's writes, issued at now, for a recording
+// device: one extent holds one stream, so the first write's source is
+// theirs; the waits are the oldest write's (the first: a queue is in
+// offset order), from its enqueue to now, split at its dependency wait.
+func ioTag(ws []*Write, now conc.Time) disk.IOTag {
+	w := ws[0]
+	t := disk.IOTag{Source: w.Source, DepWait: w.depWait}
+	t.Queued = max(0, now.Sub(w.enqueued)-w.depWait)
+	return t
 }
 
 // growBuf makes s.iobuf hold at least total bytes.
@@ -147,7 +163,7 @@ func (s *Scheduler) segments(r *region, x io) {
 // sector boundaries into writes of at most IOBytesMax.
 func (s *Scheduler) cut(ps []*piece, regions []region, wave int, sb *sbWrite) []*piece {
 	if sb != nil {
-		ps = append(ps, &piece{buf: sb.p, off: sb.off, super: true})
+		ps = append(ps, &piece{buf: sb.p, off: sb.off, super: true, tag: disk.IOTag{Source: disk.SourceSuperblock}})
 	}
 	sector := int64(s.geo.SectorSize)
 	pieceMax := max(sector, int64(s.opts.IOBytesMax)/sector*sector)
@@ -158,7 +174,7 @@ func (s *Scheduler) cut(ps []*piece, regions []region, wave int, sb *sbWrite) []
 		}
 		for lo := int64(0); lo < int64(len(r.buf)); lo += pieceMax {
 			hi := min(lo+pieceMax, int64(len(r.buf)))
-			ps = append(ps, &piece{buf: r.buf[lo:hi], off: r.base + r.start + lo, segs: r.segs, at: int(lo), dataEnd: r.dataEnd})
+			ps = append(ps, &piece{buf: r.buf[lo:hi], off: r.base + r.start + lo, segs: r.segs, at: int(lo), dataEnd: r.dataEnd, tag: r.tag})
 		}
 	}
 	return ps
