@@ -8,6 +8,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // A region is the device bytes one io covers: whole sectors, from the
@@ -148,8 +149,17 @@ func (s *Scheduler) segments(r *region, x io) {
 	if len(q.tail) > 0 {
 		r.segs = append(r.segs, seg{at: 0, b: slices.Clone(q.tail)})
 	}
-	for _, w := range x.writes {
-		r.segs = append(r.segs, seg{at: int(w.Offset - r.start), b: w.Frame})
+	if mutant.On(mutant.CoalesceReversesAppends) && s.opts.Policy == PolicyCoalesce {
+		// The seeded bug: the merged appends laid out last first.
+		at := int(first.Offset - r.start)
+		for i := len(x.writes) - 1; i >= 0; i-- {
+			r.segs = append(r.segs, seg{at: at, b: x.writes[i].Frame})
+			at += len(x.writes[i].Frame)
+		}
+	} else {
+		for _, w := range x.writes {
+			r.segs = append(r.segs, seg{at: int(w.Offset - r.start), b: w.Frame})
+		}
 	}
 	r.dataEnd = int(last.end() - r.start)
 	align := int64(s.opts.AlignBytes)
