@@ -28,7 +28,8 @@ type Summary struct {
 	DepthMean float64
 	// Span is from the first IO's start to the last one's end.
 	Span time.Duration
-	// Busy sums service times.
+	// Busy sums the device's own time of every IO (its service time less
+	// its wait behind the IOs before it, as Parts splits writes).
 	Busy time.Duration
 	// Parts are the writes' latency, split, per source (index: Source).
 	Parts [sourceCount]Parts
@@ -66,10 +67,10 @@ func Summarize(recs []Record) Summary {
 	var depth int
 	var devFree time.Duration // when the device finished the IOs before
 	for _, r := range recs {
-		s.Busy += r.Service
 		end := r.Start + r.Service
 		devStart := min(max(r.Start, devFree), end)
 		devFree = max(devFree, end)
+		s.Busy += end - devStart
 		if r.Op == OpWrite && r.Source < sourceCount {
 			p := &s.Parts[r.Source]
 			p.Writes++
