@@ -98,9 +98,10 @@ func TestSimVirtualTime(t *testing.T) {
 		loaded, _ := simRun(t, spec, n)
 		stop.Store(true)
 		wg.Wait()
-		// Not identical: how many IOs a run makes depends on when the
-		// scheduler's goroutine wakes against the clients' (issue 20 is
-		// open for it). Seen 1-15% apart across CI runs; a wall clock
+		// Not identical outside a controlled execution: how many IOs a
+		// run makes depends on when the scheduler's goroutine wakes
+		// against the clients' (harness bench runs simulated engines in
+		// one, where they are: TestBenchSimulatedDeterministic). Seen 1-15% apart across CI runs; a wall clock
 		// leaking into the virtual one would put the loaded run several
 		// times the idle one.
 		if d := math.Abs(float64(loaded-idle)) / float64(idle); d > 0.30 {
