@@ -185,6 +185,9 @@ func Driver() engine.Driver {
 			return OpenDir(dir, OptionsFromSpec(o))
 		},
 		Device: onDeviceFromSpec, // ondevice.go
+		Simulated: func(o engine.Options) bool { // sim.go
+			return o.Has("device") && o.String("device") != "file"
+		},
 	}
 }
 
