@@ -23,7 +23,8 @@ wrong data. A violation is minimized by rapid's shrinker and written as a trace
 		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
   harness check conformance --engine shardstore --faults --cases 500
   harness check conformance --replay out/conformance-shardstore-1.trace`,
-		Faults: true,
+		Faults:   true,
+		Adaptive: true,
 		Run: func(ctx context.Context, c checkers.Config) (checkers.Result, error) {
 			return Run(ctx, config(c))
 		},
@@ -34,5 +35,5 @@ wrong data. A violation is minimized by rapid's shrinker and written as a trace
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }

@@ -119,6 +119,9 @@ type Config struct {
 	Live *checkers.Live
 	// Found is checkers.Config.Found.
 	Found func(checkers.Violation)
+	// Adaptive is checkers.Config.Adaptive: Weights (or the defaults) are
+	// then the base weights the feedback loop starts from.
+	Adaptive bool
 }
 
 func (c *Config) ensureDefaults() {
@@ -223,7 +226,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults, false), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live, Found: c.Found,
-		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed),
+		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed), Adaptive: c.Adaptive,
 	})
 }
 

@@ -65,7 +65,9 @@ type checkFlags struct {
 	cases   int
 	forever bool
 	faults  bool
-	mode    string
+	// adaptive is --adaptive (checkers.Config.Adaptive).
+	adaptive bool
+	mode     string
 	replay  string
 	out     string
 	// clients is a Concurrent checker's --clients (0: its default).
@@ -203,6 +205,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().BoolVar(&f.faults, "faults", false, "")
 			c.Flags().MarkHidden("faults")
+		}
+		if chk.Adaptive {
+			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "steer the op mix and the fault and crash kinds, case by case, toward engine states and fault-space cells not yet reached (a failure's trace replays without it)")
+		} else {
+			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "")
+			c.Flags().MarkHidden("adaptive")
 		}
 		if chk.Concurrent {
 			c.Flags().IntVar(&f.clients, "clients", 0, "concurrent clients against the engine (0: the checker's default)")
@@ -462,6 +470,12 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		return usagef("check: --jobs %d with --replay: a replay runs one trace: drop --jobs", f.jobs)
 	}
 	switch {
+	case f.adaptive && !chk.Adaptive:
+		return usagef("check %s: --adaptive is for %s (the %s checker's generator is not steered): drop it", checker, checkersWith(func(c checkers.Checker) bool { return c.Adaptive }), checker)
+	case f.adaptive && (f.replay != "" || f.history != ""):
+		return usagef("check %s: --adaptive with a replay: the trace holds the ops the steering drew: drop --adaptive", checker)
+	}
+	switch {
 	case f.clients < 0 || !chk.Concurrent && fl.Changed("clients"):
 		if f.clients < 0 {
 			return usagef("check %s: --clients %d: give a number of clients, or 0 for the checker's default", checker, f.clients)
@@ -586,7 +600,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		tg = otg
 	}
 	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
-		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+		Faults: f.faults, Adaptive: f.adaptive, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
 			}
@@ -854,6 +868,9 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 	}
 	if f.faults {
 		args = append(args, "--faults")
+	}
+	if f.adaptive {
+		args = append(args, "--adaptive")
 	}
 	if f.mode != "" {
 		args = append(args, "--mode", f.mode)
