@@ -68,8 +68,8 @@ type checkFlags struct {
 	// adaptive is --adaptive (checkers.Config.Adaptive).
 	adaptive bool
 	mode     string
-	replay  string
-	out     string
+	replay   string
+	out      string
 	// clients is a Concurrent checker's --clients (0: its default).
 	clients int
 	// history is a file a checker with History re-checks.
