@@ -241,12 +241,8 @@ func coverHarness(cmd *cobra.Command, f coverageFlags) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: building the harness with coverage of %s\n", f.code)
-	// Atomic counters: a kill-mode child writes its counters while its
-	// workload runs, just before it kills itself (crash.KillChild).
-	c := exec.CommandContext(cmd.Context(), "go", "build", "-cover", "-covermode", "atomic", "-coverpkg", f.code+","+harnessPkg, "-o", bin, "./cmd/harness")
-	c.Dir = root
-	if b, err := c.CombinedOutput(); err != nil {
-		return "", usagef("coverage: --code %s: go build -cover: %v: %s", f.code, err, strings.TrimSpace(string(b)))
+	if err := coverage.BuildCovered(cmd.Context(), root, f.code, harnessPkg, bin); err != nil {
+		return "", usagef("coverage: --code %s: %v", f.code, err)
 	}
 	return bin, nil
 }
@@ -299,12 +295,11 @@ func goListPackages(cmd *cobra.Command, pattern string) ([]string, error) {
 
 // covdata runs go tool covdata MODE on the counters in dirs for pkgs.
 func covdata(cmd *cobra.Command, mode, dirs string, pkgs []string) (string, error) {
-	c := exec.CommandContext(cmd.Context(), "go", "tool", "covdata", mode, "-i", dirs, "-pkg", strings.Join(pkgs, ","))
-	b, err := c.CombinedOutput()
+	out, err := coverage.Covdata(cmd.Context(), mode, strings.Split(dirs, ","), pkgs)
 	if err != nil {
-		return "", fmt.Errorf("coverage: go tool covdata %s -i %s: %v: %s", mode, dirs, err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("coverage: %w", err)
 	}
-	return string(b), nil
+	return out, nil
 }
 
 // parsePercent reads go tool covdata percent's lines
