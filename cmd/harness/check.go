@@ -542,6 +542,10 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case f.adaptive && !chk.Modes[i].Device:
+			// Its engine runs in child processes that report no states.
+			return usagef("check %s: --adaptive: %s reports no engine states to steer by: drop --adaptive or use a device mode",
+				checker, modeWords(f.modeFrom, f.mode))
 		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
 			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
