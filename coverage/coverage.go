@@ -369,5 +369,9 @@ func (r *Recorder) Report() *Report {
 	return rep
 }
 
+// Latency records a latency fault: an IO delayed now
+// (target.LatencyObserver).
+func (r *Recorder) Latency() { r.Fault(FaultLatency) }
+
 // PowerCut records a crash: a power cut armed on a disk.Mem landed now.
 func (r *Recorder) PowerCut() { r.Fault(FaultCrash) }

@@ -30,8 +30,13 @@ func TestAdaptive(t *testing.T) {
 	if err != nil || r.Verdict != checkers.Pass || r.Cases != 200 {
 		t.Fatalf("adaptive run on shardstore: %v: %s", err, r.Summary())
 	}
-	if n := len(tg.Observer.(*coverage.Recorder).Report().Cells); n < 10 {
+	rep := tg.Observer.(*coverage.Recorder).Report()
+	if n := len(rep.Cells); n < 10 {
 		t.Errorf("adaptive run reached %d fault cells in 200 cases, want at least 10", n)
+	}
+	// The fixed mix injects no latency; the loop's latency class does.
+	if !rep.Reached("*×latency×*") {
+		t.Errorf("adaptive run with faults injected no latency fault in 200 cases")
 	}
 
 	// The toy engine reports no states, but the loop still runs (on the

@@ -124,6 +124,9 @@ func (a *adaptive) draw(t *rapid.T, op workloads.Op) workloads.Op {
 	}
 	pick := rapid.IntRange(0, total-1).Draw(t, "seed-class")
 	want := slices.IndexFunc(cum, func(c int) bool { return pick < c })
+	if op.Kind == workloads.OpFailDiskOnce && classes[want] == "latency" {
+		op.Seed |= SeedLatency
+	}
 	for range seedTries {
 		if a.mc.SeedClass(op.Kind, op.Seed) == want {
 			break

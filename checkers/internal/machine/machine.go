@@ -1034,6 +1034,13 @@ func (m *Machine) CrashPoints() []string { return m.points }
 // armFault arms one fault chosen by seed: an EIO on the n-th read, write
 // or flush, an EIO on reads of one extent, or a bit flip in one extent.
 func (m *Machine) armFault(seed uint64) {
+	if seed&SeedLatency != 0 {
+		// Its own stream: a latency fault fails nothing, so it draws no
+		// crash below.
+		rng := rand.New(rand.NewPCG(seed, 0x6c6174))
+		m.in.Slow(1+rng.IntN(LatencyIOMax), time.Duration(1+rng.IntN(int(LatencyMax/time.Microsecond)))*time.Microsecond)
+		return
+	}
 	rng, extent, class := faultDraws(seed)
 	f := m.in.Faulty
 	ext := int64(m.cfg.Target.Biased(workloads.BiasedOptions{}).ExtentBytes)
@@ -1067,8 +1074,20 @@ func faultDraws(seed uint64) (rng *rand.Rand, extent int64, class int) {
 
 // FaultClasses name what a FailDiskOnce seed arms, in the order of its
 // draw: EIO on the n-th read, write or flush, EIO on reads of one
-// extent, a bit flip in one extent.
-var FaultClasses = []string{"eio-read-nth", "eio-write-nth", "eio-flush-nth", "eio-read-extent", "bit-flip"}
+// extent, a bit flip in one extent; and, for a seed with SeedLatency
+// set, a latency fault.
+var FaultClasses = []string{"eio-read-nth", "eio-write-nth", "eio-flush-nth", "eio-read-extent", "bit-flip", "latency"}
+
+// SeedLatency, set in a FailDiskOnce seed, makes it a latency fault: the
+// next 1 to LatencyIOMax IOs each wait up to LatencyMax in real time. The
+// biased generator draws seeds below it (workloads: 1<<30), so the fixed
+// mix and every trace written before it never inject latency; an
+// adaptive run chooses the class.
+const (
+	SeedLatency  = 1 << 30
+	LatencyIOMax = 16
+	LatencyMax   = 500 * time.Microsecond
+)
 
 // RebootClasses name where a DirtyReboot seed puts its power cut, in the
 // order of SeedClass: after the reboot's flushes, inside them, or armed to
@@ -1081,6 +1100,9 @@ var RebootClasses = []string{"end", "in-op", "arm"}
 func (c Config) SeedClass(k workloads.OpKind, seed uint64) int {
 	switch k {
 	case workloads.OpFailDiskOnce:
+		if seed&SeedLatency != 0 {
+			return len(FaultClasses) - 1
+		}
 		_, _, class := faultDraws(seed)
 		return class
 	case workloads.OpDirtyReboot:
@@ -1099,6 +1121,7 @@ func (c Config) SeedClass(k workloads.OpKind, seed uint64) int {
 func (m *Machine) Finish() *Failure {
 	if m.in.Faulty != nil {
 		m.in.Faulty.Clear()
+		m.in.Slow(0, 0)
 	}
 	return m.bounded("the final clean reboot", m.cleanReboot)
 }
