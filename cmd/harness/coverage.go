@@ -30,6 +30,8 @@ type coverageFlags struct {
 	budget   time.Duration
 	seed     uint64
 	out      string
+	// adaptive passes --adaptive to the checkers that take it.
+	adaptive bool
 	// code, if not empty, are the engine packages whose Go code coverage
 	// each checker's run measures (--code).
 	code string
@@ -61,6 +63,7 @@ Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time each checker runs")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every checker's run")
 	fl.StringVar(&f.out, "out", "coverage", "directory for the checkers' Results, coverage.json and the figures")
+	fl.BoolVar(&f.adaptive, "adaptive", false, "run the checkers that can steer their generator (conformance, crash block) with --adaptive")
 	fl.StringVar(&f.code, "code", "", "also measure Go code coverage of these packages per checker (e.g. ./engine/shardstore/...): the checks run in a harness built with -cover from this checkout")
 	return c
 }
@@ -347,6 +350,9 @@ func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, mode
 	}
 	if r.mode != "" {
 		args = append(args, "--mode", r.mode)
+	}
+	if f.adaptive && chk.Adaptive && modeDevice {
+		args = append(args, "--adaptive")
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: harness %s\n", strings.Join(args, " "))
 	c := exec.CommandContext(cmd.Context(), exe, args...)

@@ -165,8 +165,11 @@ func runMutantsAST(cmd *cobra.Command, f astFlags) error {
 	if build.Modified {
 		commit += "+modified"
 	}
+	if f.adaptive {
+		commit += "+adaptive" // keys the saved cells apart from fixed-mix ones
+	}
 	noteResume(stderr, commit)
-	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit,
+	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return fmt.Sprintf("(the mutant's harness: see %s) harness check %s --replay %s", filepath.Join(f.out, "mutants.json"), d.Checker, trace)
 		}}
