@@ -31,7 +31,7 @@ import (
 // cases that used it (SteerAlpha), and the run one of the reward of all
 // its cases. An arm's weight is its base weight (the fixed mix) times the
 // ratio of the two means (each plus SteerEpsilon), kept within
-// [1/SteerBoostMax, SteerBoostMax]: an arm present in every case and
+// [base/SteerCutMax, base×SteerBoostMax]: an arm present in every case and
 // credited with all of their reward keeps its weight, one whose cases
 // reach rarer states than the others gains, one whose cases reach only
 // common ones loses, none starves. An arm not yet used counts as average.
@@ -67,6 +67,11 @@ const (
 	// SteerBoostMax bounds an arm's weight to this many times its base,
 	// and its inverse.
 	SteerBoostMax = 8.0
+	// SteerCutMax bounds how far an arm's weight falls below its base: a
+	// state the fixed mix's bugs hide behind may look common to the loop
+	// (a bit flip's cells are reached often; the flip that finds a bug is
+	// rare), so no arm loses more than half its share.
+	SteerCutMax = 2.0
 	// SteerScale multiplies every weight so that a small base weight (2)
 	// can be lowered and raised in steps.
 	SteerScale = 8
@@ -93,7 +98,7 @@ func (s *Steer) Weights() map[string]int {
 		if !ok {
 			est = s.mean
 		}
-		mult := min(max((est+SteerEpsilon)/(s.mean+SteerEpsilon), 1/SteerBoostMax), SteerBoostMax)
+		mult := min(max((est+SteerEpsilon)/(s.mean+SteerEpsilon), 1/SteerCutMax), SteerBoostMax)
 		w[a] = max(1, int(math.Round(float64(b*SteerScale)*mult)))
 	}
 	return w

@@ -28,8 +28,8 @@ func TestSteerFollowsRareStates(t *testing.T) {
 		s.Update(rep, used, nil)
 		for a, v := range s.Weights() {
 			b := map[string]int{"get": 30, "compact": 3}[a] * SteerScale
-			if v < b/int(SteerBoostMax)-1 || v > b*int(SteerBoostMax)+1 {
-				t.Fatalf("case %d: weight of %s %d outside [%d/8, %d×8]", i, a, v, b, b)
+			if v < b/int(SteerCutMax)-1 || v > b*int(SteerBoostMax)+1 {
+				t.Fatalf("case %d: weight of %s %d outside [%d/2, %d×8]", i, a, v, b, b)
 			}
 		}
 	}
