@@ -37,7 +37,11 @@
 //     not made durable by a successful Close may be lost only if Close
 //     failed), and unaffected keys are as before.
 //   - Same seed, same engine, same result: every choice comes from the
-//     seed.
+//     seed. With Adaptive the weights of each case also depend on the
+//     states the engine reported in the cases before (coverage.Steer), which
+//     its background work makes timing-dependent; a failing case's trace
+//     holds its ops, so it still replays exactly. Adaptive also injects
+//     latency faults (a fail-disk-once seed with machine.SeedLatency).
 //
 // # Areas not verified
 //

@@ -34,7 +34,9 @@ func Checker() checkers.Checker {
                 Most dirty reboots cut the device's power between two IOs of their
                 Sync or index flush (the trace's crash-points say where).
                 --faults adds injected IO errors and bit flips, some recovered
-                from through a crash that drops the unflushed writes
+                from through a crash that drops the unflushed writes; --adaptive
+                steers the op mix and the kinds of fault and crash toward the
+                states reached least so far (a failure replays without it)
   --mode kill   any engine on a directory (the default for them): a child process
                 runs the workload and is killed with SIGKILL; a second child
                 reopens the directory and reads every key, so an engine that
