@@ -29,7 +29,7 @@ import (
 // crashes (fail-disk-once, dirty-reboot, their seed classes), every cell.
 // Each arm keeps an exponentially weighted mean of its rewards over the
 // cases that used it (SteerAlpha), and the run one of the reward of all
-// its cases. An arm's weight is its base weight (the fixed mix) times the
+// its cases (each state counted once, however many arms share it). An arm's weight is its base weight (the fixed mix) times the
 // ratio of the two means (each plus SteerEpsilon), kept within
 // [base/SteerCutMax, base×SteerBoostMax]: an arm present in every case and
 // credited with all of their reward keeps its weight, one whose cases
@@ -137,7 +137,7 @@ func states(rep *Report) map[string]int64 {
 // arms among them that armed a fault or a crash (credited with every
 // cell). It returns how many states the case reached first.
 func (s *Steer) Update(rep *Report, used, faultArms []string) int {
-	var shared float64
+	var shared, cells float64
 	direct := map[string]float64{}
 	novel := 0
 	now := states(rep)
@@ -156,15 +156,15 @@ func (s *Steer) Update(rep *Report, used, faultArms []string) int {
 			shared += r
 			continue
 		}
+		cells += r
 		direct[parts[0]] += r
 		for _, a := range faultArms {
 			direct[a] += r
 		}
 	}
-	total := shared
-	for _, r := range direct {
-		total += r
-	}
+	// The case's reward counts each state once, however many arms share
+	// it: an arm credited with all of it scores the mean.
+	total := shared + cells
 	for _, a := range slices.Compact(slices.Sorted(slices.Values(used))) {
 		if _, ok := s.base[a]; !ok {
 			continue
