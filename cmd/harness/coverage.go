@@ -50,7 +50,9 @@ writes --out/coverage.json (schema gauntlet.coverage/v1, reports/schema/
 coverage.schema.json) and, through reports, a heatmap of the fault-space matrix
 (coverage-faults.png/.svg) and a bar chart of events per checker
 (coverage-events.png/.svg). Counts include the steps of shrinking. Kill-mode crash
-checks run the engine in child processes that report no states.
+checks run the engine in child processes that report no states. --adaptive runs
+conformance and crash block with their generators steered toward the states
+reached least (harness check --adaptive).
 
 Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be read.`,
 		Example: `  harness coverage --engine shardstore --budget 30s --out cov
