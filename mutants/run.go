@@ -25,6 +25,10 @@ type Config struct {
 	Budget     time.Duration
 	CellBudget time.Duration
 	Cases      int
+	// Adaptive runs the detectors that can steer their generator
+	// (conformance, crash block: checkers.Checker.Adaptive) with
+	// --adaptive; the caller keys the saved cells apart (Commit).
+	Adaptive bool
 	// Jobs is how many cells run at once (worker processes, one core
 	// each).
 	Jobs int
@@ -210,7 +214,7 @@ func runOne(ctx context.Context, cfg Config, s Subject, d Detector, budget time.
 		}
 		exe = p.exe
 	}
-	cr := cellRun{exe: exe, subject: s, det: d, seed: cfg.Seed, budget: budget, cases: cfg.Cases,
+	cr := cellRun{exe: exe, subject: s, det: d, seed: cfg.Seed, budget: budget, cases: cfg.Cases, adaptive: cfg.Adaptive,
 		dir: filepath.Join(cfg.OutDir, "cells", slug(s.Name), slug(d.String())), grace: cfg.grace(budget)}
 	if cfg.Replay != nil {
 		cr.replay = func(trace string) string { return cfg.Replay(s, d, trace) }
