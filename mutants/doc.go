@@ -47,5 +47,11 @@
 // a later run with the same commit and seed reuses it. The whole run has a
 // budget, shared out as it goes: each cell starts with the remaining time
 // spread over the remaining cells and the parallel jobs, so the time a
-// quickly killed mutant leaves goes to the cells after it.
+// quickly killed mutant leaves goes to the cells after it. With
+// Config.Rounds (harness mutants, mutants ast) the first round leaves a
+// quarter of the budget, and what quick kills return, to the survivors:
+// the cells of the mutants no detector killed run again on the next seeds
+// (RoundSeed; the detectors the mutant expects) until a run kills them or
+// the budget is spent. A cell then reports its killing run, how many runs
+// it took (Runs) and the cases and seconds of them all (Cell.Effort).
 package mutants

@@ -57,7 +57,12 @@ Each cell (mutant × detector) is a worker process of a harness built with
 -tags mutants (built from this source into --out/bin when this binary lacks
 the switch), running "harness check <checker> --engine shardstore:mutant=NAME"
 for its share of --budget: the whole run's budget, spread over the cells left
-as the run goes, so a quickly killed mutant leaves its time to the rest.
+as the run goes, so a quickly killed mutant leaves its time to the rest. The
+first round leaves a quarter of the budget, and what quick kills return, to
+the mutants no detector killed: their cells run again on the next seeds
+(seed+1, ...; their expected detectors only) until one kills them or the
+budget is spent; the summary gives each kill's cases and seconds over all
+its runs, and the seed that killed.
 
 Two rows keep the score honest: the unmutated engine (none) must pass every
 detector, and the canary must be killed by every one; if either fails, the
@@ -280,7 +285,7 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	}
 	cfg := mutants.Config{
 		Subjects: subjects, Detectors: dets, Seed: f.seed, Budget: f.budget, CellBudget: f.cellBudget,
-		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit,
+		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Rounds: true,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return "go run -tags mutants ./cmd/harness check " + d.Checker + " --replay " + trace
 		},

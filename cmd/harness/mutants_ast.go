@@ -166,7 +166,7 @@ func runMutantsAST(cmd *cobra.Command, f astFlags) error {
 		commit += "+modified"
 	}
 	noteResume(stderr, commit)
-	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit,
+	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Rounds: true,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return fmt.Sprintf("(the mutant's harness: see %s) harness check %s --replay %s", filepath.Join(f.out, "mutants.json"), d.Checker, trace)
 		}}
