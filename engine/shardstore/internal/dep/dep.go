@@ -451,9 +451,6 @@ func and2(d, e Dependency) (Dependency, bool) {
 // later reports whether n, a node on m's chain, is further along it than
 // m: a dependency on n implies one on m, so And keeps n.
 func later(n, m *Node) bool {
-	if mutant.On(mutant.ChainKeepsEarlierNode) {
-		return n.chain.Pos < m.chain.Pos
-	}
 	return n.chain.Pos > m.chain.Pos
 }
 
