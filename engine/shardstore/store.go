@@ -246,8 +246,9 @@ func (s *Store) lookupOlderLocked(key []byte) (lsm.Entry, bool) {
 			return e, true
 		}
 	}
+	h := lsm.Hash(key)
 	for _, r := range s.runs {
-		if e, ok := r.r.Get(key); ok {
+		if e, ok := r.r.GetHashed(key, h); ok {
 			return e, true
 		}
 	}

@@ -198,6 +198,20 @@ func (t *Memtable) Sorted() []Entry {
 type Run struct {
 	Entries []Entry // sorted by key, one per key
 	bloom   bloom
+	// blocked: bloom is a blocked filter (FilterBlocked), every key's
+	// probes in one 64-byte block, one cache miss per probe of a run;
+	// otherwise the classic layout of format version 1 runs
+	// (FilterClassic), whose 7 probes were 7 cache misses, about 0.5 to
+	// 1 µs for a run of a million keys.
+	blocked bool
+	// The search index (see index): the prefix every key shares, and each
+	// entry's next 8 key bytes as a big-endian number. A lookup binary
+	// searches the numbers, contiguous in memory, and compares whole keys
+	// only among the entries whose 8 bytes tie: a search of a million
+	// entries by key compared about 20 keys behind two pointers each,
+	// cache misses that cost about 2 µs.
+	common []byte
+	pfx    []uint64
 }
 
 // NewRun builds a run from entries sorted by key with no duplicates; it
@@ -208,19 +222,102 @@ func NewRun(entries []Entry) *Run {
 			panic(fmt.Sprintf("lsm: run entries out of order at %d: %q then %q", i, entries[i-1].Key, entries[i].Key))
 		}
 	}
-	r := &Run{Entries: entries, bloom: newBloom(len(entries))}
+	r := &Run{Entries: entries, bloom: newBlockedBloom(len(entries)), blocked: true}
 	for _, e := range entries {
-		r.bloom.add(e.Key)
+		r.bloom.addBlocked(Hash(e.Key))
 	}
+	r.index()
 	return r
 }
 
+// index builds the search index of sorted entries. Every key starts with
+// the common prefix of the first and the last key; the 8 bytes after it,
+// zero-padded, order the keys as bytes.Compare does, with ties.
+func (r *Run) index() {
+	if len(r.Entries) == 0 {
+		return
+	}
+	first, last := r.Entries[0].Key, r.Entries[len(r.Entries)-1].Key
+	n := 0
+	for n < len(first) && n < len(last) && first[n] == last[n] {
+		n++
+	}
+	r.common = first[:n:n]
+	r.pfx = make([]uint64, len(r.Entries))
+	for i, e := range r.Entries {
+		r.pfx[i] = next8(e.Key[n:])
+	}
+}
+
+// next8 is b's first 8 bytes, zero-padded, as a big-endian number.
+func next8(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	var v uint64
+	for i := range 8 {
+		v <<= 8
+		if i < len(b) {
+			v |= uint64(b[i])
+		}
+	}
+	return v
+}
+
+// search returns the index of the first entry with a key >= key, and
+// whether that entry's key is key.
+func (r *Run) search(key []byte) (int, bool) {
+	n := len(r.Entries)
+	if n == 0 {
+		return 0, false
+	}
+	cpl := len(r.common)
+	if len(key) < cpl {
+		if bytes.Compare(key, r.common[:len(key)]) <= 0 {
+			return 0, false // key is below every key of the run
+		}
+		return n, false
+	}
+	if c := bytes.Compare(key[:cpl], r.common); c != 0 {
+		if c < 0 {
+			return 0, false
+		}
+		return n, false
+	}
+	t := next8(key[cpl:])
+	// lo: the first entry whose 8 bytes are >= t.
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if r.pfx[m] < t {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	// hi: past the entries whose 8 bytes tie with t; key can only be
+	// among them. Distinct keys rarely tie, so look at a few first.
+	hi = lo
+	for hi < n && r.pfx[hi] == t && hi-lo < 4 {
+		hi++
+	}
+	if hi < n && r.pfx[hi] == t {
+		hi += sort.Search(n-hi, func(i int) bool { return r.pfx[hi+i] > t })
+	}
+	i, ok := slices.BinarySearchFunc(r.Entries[lo:hi], key, func(e Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+	return lo + i, ok
+}
+
 // Get returns the run's entry for key.
-func (r *Run) Get(key []byte) (Entry, bool) {
-	if !r.bloom.mayContain(key) {
+func (r *Run) Get(key []byte) (Entry, bool) { return r.GetHashed(key, Hash(key)) }
+
+// GetHashed is Get with the key's Hash, computed once for a lookup that
+// probes every run.
+func (r *Run) GetHashed(key []byte, h uint64) (Entry, bool) {
+	if !r.mayContain(key, h) {
 		return Entry{}, false
 	}
-	i, ok := slices.BinarySearchFunc(r.Entries, key, func(e Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+	i, ok := r.search(key)
 	if !ok {
 		return Entry{}, false
 	}
@@ -229,7 +326,7 @@ func (r *Run) Get(key []byte) (Entry, bool) {
 
 // Seek returns the index of the first entry with a key >= key.
 func (r *Run) Seek(key []byte) int {
-	i, _ := slices.BinarySearchFunc(r.Entries, key, func(e Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+	i, _ := r.search(key)
 	return i
 }
 
@@ -284,12 +381,27 @@ const (
 
 type bloom []byte
 
+// The filter layouts, in byte 6 of a run's header.
+const (
+	FilterClassic = 0 // probe i at (h1 + i·h2) mod bits over the whole filter
+	FilterBlocked = 1 // all probes in one 512-bit block chosen by h1
+)
+
+// bloomBlockBits is a blocked filter's block: a 64-byte cache line.
+const bloomBlockBits = 512
+
 func newBloom(n int) bloom {
 	bits := max(64, n*bloomBitsPerKey)
 	return make(bloom, (bits+7)/8)
 }
 
-func hash64(b []byte) uint64 {
+func newBlockedBloom(n int) bloom {
+	blocks := (max(64, n*bloomBitsPerKey) + bloomBlockBits - 1) / bloomBlockBits
+	return make(bloom, blocks*bloomBlockBits/8)
+}
+
+// Hash is the filters' hash of a key: FNV-1a 64.
+func Hash(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
@@ -299,7 +411,7 @@ func hash64(b []byte) uint64 {
 }
 
 func (f bloom) add(key []byte) {
-	h := hash64(key)
+	h := Hash(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	for i := uint32(0); i < bloomProbes; i++ {
@@ -312,7 +424,7 @@ func (f bloom) mayContain(key []byte) bool {
 	if len(f) == 0 {
 		return true
 	}
-	h := hash64(key)
+	h := Hash(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	if mutant.On(mutant.BloomFalseNegative) {
@@ -325,6 +437,52 @@ func (f bloom) mayContain(key []byte) bool {
 		}
 	}
 	return true
+}
+
+// blockedProbes returns the block of a blocked filter that holds the
+// probes of hash h (its first byte) and the probes' first bit and stride
+// within the block: probe i is bit (a + i·d) mod 512.
+func (f bloom) blockedProbes(h uint64) (block int, a, d uint32) {
+	blocks := uint64(len(f) / (bloomBlockBits / 8))
+	block = int((uint64(uint32(h))*blocks)>>32) * (bloomBlockBits / 8)
+	a = uint32(h >> 32)
+	return block, a, a>>9 | 1
+}
+
+func (f bloom) addBlocked(h uint64) {
+	block, a, d := f.blockedProbes(h)
+	blk := f[block : block+bloomBlockBits/8]
+	for i := uint32(0); i < bloomProbes; i++ {
+		b := (a + i*d) % bloomBlockBits
+		blk[b/8] |= 1 << (b % 8)
+	}
+}
+
+func (f bloom) mayContainBlocked(h uint64) bool {
+	block, a, d := f.blockedProbes(h)
+	blk := f[block : block+bloomBlockBits/8]
+	mod := uint32(bloomBlockBits)
+	if mutant.On(mutant.BloomFalseNegative) {
+		mod-- // the last bit index taken for the count
+	}
+	for i := uint32(0); i < bloomProbes; i++ {
+		b := (a + i*d) % mod
+		if blk[b/8]&(1<<(b%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mayContain reports whether the run's filter lets key (of hash h) through.
+func (r *Run) mayContain(key []byte, h uint64) bool {
+	if len(r.bloom) == 0 {
+		return true
+	}
+	if r.blocked {
+		return r.bloom.mayContainBlocked(h)
+	}
+	return r.bloom.mayContain(key)
 }
 
 // DecodeError reports bytes of a run, metadata or root that do not decode.
@@ -370,7 +528,11 @@ func EncodeRun(r *Run) []byte {
 	b := make([]byte, 0, size)
 	b = append(b, RunMagic...)
 	b = binary.LittleEndian.AppendUint16(b, format.Version)
-	b = binary.LittleEndian.AppendUint16(b, 0)
+	layout := byte(FilterClassic)
+	if r.blocked {
+		layout = FilterBlocked
+	}
+	b = append(b, layout, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.Entries)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(r.bloom)))
 	b = append(b, r.bloom...)
@@ -481,8 +643,15 @@ func DecodeRun(b []byte) (*Run, error) {
 	if err := checkFrame(what, b, RunMagic, RunHeaderSize); err != nil {
 		return nil, err
 	}
+	layout := b[6]
+	if layout != FilterClassic && layout != FilterBlocked {
+		return nil, &DecodeError{what, fmt.Sprintf("filter layout %d, want %d or %d", layout, FilterClassic, FilterBlocked)}
+	}
 	count := binary.LittleEndian.Uint32(b[8:])
 	bloomBytes := binary.LittleEndian.Uint32(b[12:])
+	if layout == FilterBlocked && bloomBytes%(bloomBlockBits/8) != 0 {
+		return nil, &DecodeError{what, fmt.Sprintf("blocked filter of %d bytes, not whole %d-byte blocks", bloomBytes, bloomBlockBits/8)}
+	}
 	r := &reader{b: b[RunHeaderSize : len(b)-4]}
 	// Every entry takes at least 3 bytes: bound count before allocating.
 	if uint64(count)*3 > uint64(len(r.b)) {
@@ -522,7 +691,9 @@ func DecodeRun(b []byte) (*Run, error) {
 	if len(r.b) != 0 {
 		return nil, &DecodeError{what, fmt.Sprintf("%d bytes after the last entry", len(r.b))}
 	}
-	return &Run{Entries: entries, bloom: bloom(f)}, nil
+	run := &Run{Entries: entries, bloom: bloom(f), blocked: layout == FilterBlocked}
+	run.index()
+	return run, nil
 }
 
 // RunInfo describes one run in the metadata.
