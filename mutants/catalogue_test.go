@@ -61,18 +61,20 @@ const (
 // a detector catches it on every run; the test logs a catch of one.
 var survivors = map[string]string{}
 
-// slow are the mutants a block-mode crash cell of the size above does not
-// reach reliably, with the cases and budget their crash cells get instead.
-// uuid-reused-across-opens needs a crash-version 4 retry that lands on the
-// one state of several that kept the data and not the slot: on seed 1 the
-// stream of crash.CasesDefault cases (harness check crash's) catches it at
-// case 348 (1.4 s idle, 3.9 s beside two other checks), the stream of 3,000
-// cases at case 1,435, more than 6 s on a loaded machine.
+// slow are the mutants whose catch depends on the engine's timing (which
+// of a round's concurrent writes a power cut leaves pending), with the
+// cases each attempt runs and the time all attempts may take: their crash
+// cells run again on the same seed until one catches it.
+// uuid-reused-across-opens needs a crash-version 4/5 retry whose first
+// crash continues on the state that kept the data and not the slot: on
+// seed 1 the stream of crash.CasesDefault cases (harness check crash's)
+// catches it at case 348 in about one run of three (1.3 s idle, 3 to 5 s
+// beside other tests); twelve attempts miss with odds under 1%.
 var slow = map[string]struct {
 	cases  int
 	budget time.Duration
 }{
-	"uuid-reused-across-opens": {crash.CasesDefault, 30 * time.Second},
+	"uuid-reused-across-opens": {crash.CasesDefault, time.Minute},
 }
 
 // TestCatalogue runs each mutant's expected detectors. The canary must be
@@ -93,7 +95,12 @@ func TestCatalogue(t *testing.T) {
 			}
 			caught := 0
 			for _, d := range m.Expect {
+				start := time.Now()
 				r, err := runDetector(t, m.Name, d)
+				for attempt := 2; err == nil && r.Verdict != checkers.Fail && d.Checker == crash.Name && time.Since(start) < slow[m.Name].budget; attempt++ {
+					t.Logf("attempt %d of %s (its catch depends on timing)", attempt, d)
+					r, err = runDetector(t, m.Name, d)
+				}
 				if err != nil {
 					t.Errorf("%s: %v", d, err)
 					continue
@@ -187,11 +194,11 @@ func runDetector(t *testing.T, name string, d mutant.Detector) (checkers.Result,
 		if err != nil {
 			return checkers.Result{}, err
 		}
-		cases, budget := crashCases, cellBudget
+		cases := crashCases
 		if sl, ok := slow[name]; ok {
-			cases, budget = sl.cases, sl.budget
+			cases = sl.cases
 		}
-		return crash.Run(ctx, crash.Config{Target: tg, Seed: seed, Cases: cases, Budget: budget,
+		return crash.Run(ctx, crash.Config{Target: tg, Seed: seed, Cases: cases, Budget: cellBudget,
 			Faults: d.Faults, ShrinkTime: shrinkTime, OutDir: out})
 	case d.Checker == crash.Name && d.Mode == crash.ModeKill:
 		// A kill-mode child is this test binary again (crash.TestChild;
