@@ -30,9 +30,9 @@
 // at the same IO, so a second attempt writes the same frames at the same
 // offsets of the same durable state, and a store that takes the first
 // attempt's bytes for the second's shows values the first crash lost;
-// before the retry the case continues on the crash state that lost the
-// least (crash-version 5: the first attempt's writes kept, its last write,
-// a slot or commit record, lost), where version 4 took a random one. The
+// before half the retries the case continues on the crash state that lost
+// the least (crash-version 5: the first attempt's writes kept, its last
+// write, a slot or commit record, lost), where version 4 took a random one. The
 // trace records it: header crash-version="5" and crash-points (where each
 // crash landed: "N:end", "N:ioK", "N:arm", "N:cut", "N:retry" before a
 // retry's crash or, with faults, "N:fault"); traces of versions 2 (no

@@ -85,9 +85,9 @@ type Config struct {
 	// not advanced) shows the first attempt's values, lost by the first
 	// crash, after the second.
 	CrashRetry bool
-	// CrashRetryNear (crash-version 5, with CrashRetry) continues a
-	// reboot that will retry on the crash state that lost the least short
-	// of nothing (the fewest bytes apart from the device with every
+	// CrashRetryNear (crash-version 5, with CrashRetry) continues half
+	// the reboots that will retry on the crash state that lost the least
+	// short of nothing (the fewest bytes apart from the device with every
 	// pending write kept), not a random one: a round's last write (a
 	// superblock slot) lost and the writes before it kept, which is the
 	// state a retry writing the same frames at the same offsets must not
