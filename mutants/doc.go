@@ -48,10 +48,13 @@
 // budget, shared out as it goes: each cell starts with the remaining time
 // spread over the remaining cells and the parallel jobs, so the time a
 // quickly killed mutant leaves goes to the cells after it. With
-// Config.Rounds (harness mutants, mutants ast) the first round leaves a
-// quarter of the budget, and what quick kills return, to the survivors:
-// the cells of the mutants no detector killed run again on the next seeds
-// (RoundSeed; the detectors the mutant expects) until a run kills them or
-// the budget is spent. A cell then reports its killing run, how many runs
+// Config.Rounds (harness mutants, mutants ast) the cells the score depends
+// on run first (the baseline's, the canary's, each mutant's expected
+// detectors; every detector of a mutant that expects none); a quarter of
+// the budget, and what quick kills return, then go to the survivors: the
+// expected cells of the mutants no detector killed run again on the next
+// seeds (RoundSeed) until a run kills them or only the time the other
+// cells need is left; the other cells run last, on what is left, at least
+// cellBudgetLow each. A cell then reports its killing run, how many runs
 // it took (Runs) and the cases and seconds of them all (Cell.Effort).
 package mutants

@@ -63,6 +63,11 @@ type Progress struct {
 // nearly spent: below it, a checker cannot open an engine and run a case.
 const cellBudgetMin = 2 * time.Second
 
+// cellBudgetLow is what a cell no score depends on first gets in a run
+// with rounds: a detector the mutant does not expect to catch it, run
+// after the rounds for the rest of the matrix (a few hundred cases).
+const cellBudgetLow = time.Second
+
 // RoundsMax bounds the rounds of a run with Config.Rounds: enough for any
 // budget the runs take (each round costs at least cellBudgetMin), a bound
 // should the cells finish at once (a --cases cap).
@@ -136,14 +141,32 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 	rounds := cfg.Rounds && cfg.CellBudget == 0 && cfg.Budget > 0
 	r := runner{cfg: cfg, cells: cells, runs: runs, counts: counts, left: left, prepared: map[int]*prep{},
 		total: len(cells), done: len(cells) - len(queue), resumed: resumed, start: time.Now()}
-	reserve := time.Duration(0)
+	// With rounds, the cells that decide the score run first: the
+	// baseline's, the canary's, and each mutant's expected detectors (all
+	// of a mutant that names none). Then the survivors' rounds, then the
+	// rest of the matrix, each of those at cellBudgetLow: the time they
+	// need is kept aside from the start.
+	var later []todo
 	if rounds {
-		reserve = cfg.Budget / roundsReserve
+		var first []todo
+		for _, t := range queue {
+			if r.priority(t) {
+				first = append(first, t)
+			} else {
+				later = append(later, t)
+			}
+		}
+		queue = first
 	}
-	err := r.round(ctx, queue, reserve)
+	keep := time.Duration(int64(len(later)) * int64(cellBudgetLow) / int64(cfg.Jobs))
+	reserve := keep
+	if rounds {
+		reserve += cfg.Budget / roundsReserve
+	}
+	err := r.round(ctx, queue, reserve, cellBudgetMin)
 	for k := 1; rounds && err == nil && k <= RoundsMax; k++ {
 		queue = r.survivors()
-		if len(queue) == 0 || cfg.Budget-time.Since(r.start) < cellBudgetMin {
+		if len(queue) == 0 || cfg.Budget-time.Since(r.start)-keep < cellBudgetMin {
 			break
 		}
 		r.total += len(queue)
@@ -154,7 +177,10 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 				delete(r.prepared, t.subject)
 			}
 		}
-		err = r.round(ctx, queue, 0)
+		err = r.round(ctx, queue, keep, cellBudgetMin)
+	}
+	if err == nil && len(later) > 0 {
+		err = r.round(ctx, later, 0, cellBudgetLow)
 	}
 	if err != nil {
 		return cells, err
@@ -178,6 +204,14 @@ type runner struct {
 	done     int
 	resumed  int
 	start    time.Time
+}
+
+// priority reports whether t is a cell the score depends on first: the
+// baseline's, the canary's, or an expected detector's (any detector of a
+// subject that names none).
+func (r *runner) priority(t todo) bool {
+	s := r.cfg.Subjects[t.subject]
+	return s.Name == Baseline || s.Name == Canary || len(s.Expect) == 0 || slices.Contains(s.Expect, t.det)
 }
 
 // survivors is the next round's runs (see Run): for every mutant no
@@ -273,7 +307,7 @@ func cmpSeed(a, b uint64) int {
 
 // round runs queue, jobs at a time, sharing out what is left of the run's
 // budget but reserve.
-func (r *runner) round(ctx context.Context, queue []todo, reserve time.Duration) error {
+func (r *runner) round(ctx context.Context, queue []todo, reserve, least time.Duration) error {
 	cfg := r.cfg
 	var (
 		next     int
@@ -290,7 +324,7 @@ func (r *runner) round(ctx context.Context, queue []todo, reserve time.Duration)
 		// With fewer cells left than jobs, a cell's share would reach past
 		// the end of the run: no cell runs beyond the budget.
 		b = min(b, left)
-		return max(b, cellBudgetMin).Round(100 * time.Millisecond)
+		return max(b, least).Round(100 * time.Millisecond)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

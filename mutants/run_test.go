@@ -458,7 +458,8 @@ func TestRoundsGiveSurvivorsSeeds(t *testing.T) {
 	cfg.Subjects[1].Expect = []Detector{crashBlock}
 	cfg.CellBudget, cfg.Budget, cfg.Rounds = 0, time.Minute, true
 	var ran, resumed int
-	cfg.Progress = func(p Progress) { ran, resumed = p.Done, p.Resumed }
+	var last Cell
+	cfg.Progress = func(p Progress) { ran, resumed, last = p.Done, p.Resumed, p.Last }
 	cells, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -467,6 +468,9 @@ func TestRoundsGiveSurvivorsSeeds(t *testing.T) {
 	if crash.Outcome != Killed || crash.Seed != 9 || crash.Runs != 3 || crash.TotalCases != 40+40+3 {
 		t.Errorf("kill-from-seed-9 under crash/block: %s on seed %d after %d runs, %d cases; want killed on seed 9, the third run, 83 cases",
 			crash.Outcome, crash.Seed, crash.Runs, crash.TotalCases)
+	}
+	if last.Subject != "kill-from-seed-9" || last.Detector.Checker != "conformance" {
+		t.Errorf("the last cell run: %s under %s; want kill-from-seed-9 under conformance (not expected: it runs after the rounds)", last.Subject, last.Detector)
 	}
 	if conf.Outcome != Survived || conf.Seed != 7 || conf.Runs != 0 {
 		t.Errorf("kill-from-seed-9 under conformance (not expected to kill it): %s on seed %d, %d runs; want survived on seed 7 alone", conf.Outcome, conf.Seed, conf.Runs)
