@@ -29,6 +29,9 @@ const (
 	NotViable  Outcome = "not-viable"
 	NotCovered Outcome = "not-covered"
 	Waits      Outcome = "waits"
+	// NotRun: a cell no score depends on first, left when a run with
+	// rounds spent its budget on the survivors (see Run).
+	NotRun Outcome = "not-run"
 )
 
 // Detector is one way of running a checker.

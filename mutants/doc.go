@@ -53,8 +53,8 @@
 // detectors; every detector of a mutant that expects none); a quarter of
 // the budget, and what quick kills return, then go to the survivors: the
 // expected cells of the mutants no detector killed run again on the next
-// seeds (RoundSeed) until a run kills them or only the time the other
-// cells need is left; the other cells run last, on what is left, at least
-// cellBudgetLow each. A cell then reports its killing run, how many runs
+// seeds (RoundSeed) until a run kills them or the budget is spent; the
+// other cells run last, on what is left, at least cellBudgetLow each, and
+// those it has no cellBudgetLow for are NotRun (counted apart). A cell then reports its killing run, how many runs
 // it took (Runs) and the cases and seconds of them all (Cell.Effort).
 package mutants

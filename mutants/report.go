@@ -96,7 +96,7 @@ func (s Score) String() string {
 
 func (s Score) otherString() string {
 	var parts []string
-	for _, o := range []Outcome{TimedOut, Unknown, NotViable, NotCovered, Waits} {
+	for _, o := range []Outcome{TimedOut, Unknown, NotViable, NotCovered, Waits, NotRun} {
 		if n := s.Other[o]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}
@@ -218,6 +218,8 @@ func mark(c Cell) string {
 		return "nc"
 	case Waits:
 		return "w"
+	case NotRun:
+		return "-"
 	}
 	return string(c.Outcome)
 }

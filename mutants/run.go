@@ -158,12 +158,12 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 		}
 		queue = first
 	}
-	keep := time.Duration(int64(len(later)) * int64(cellBudgetLow) / int64(cfg.Jobs))
-	reserve := keep
+	reserve := time.Duration(0)
 	if rounds {
-		reserve += cfg.Budget / roundsReserve
+		reserve = cfg.Budget / roundsReserve
 	}
 	err := r.round(ctx, queue, reserve, cellBudgetMin)
+	keep := time.Duration(0) // the later cells take what the rounds leave
 	for k := 1; rounds && err == nil && k <= RoundsMax; k++ {
 		queue = r.survivors()
 		if len(queue) == 0 || cfg.Budget-time.Since(r.start)-keep < cellBudgetMin {
@@ -180,7 +180,17 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 		err = r.round(ctx, queue, keep, cellBudgetMin)
 	}
 	if err == nil && len(later) > 0 {
-		err = r.round(ctx, later, 0, cellBudgetLow)
+		// Only those the budget still has a second for: the rest are
+		// not run, and say so.
+		n := int(max(cfg.Budget-time.Since(r.start), 0) * time.Duration(cfg.Jobs) / cellBudgetLow)
+		n = min(n, len(later))
+		for _, t := range later[n:] {
+			s := cfg.Subjects[t.subject]
+			r.cells[t.i] = Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: t.det, Seed: cfg.Seed,
+				Outcome: NotRun, Why: "the run's budget went to the cells the score depends on and to the survivors' rounds first"}
+			r.counts[NotRun]++
+		}
+		err = r.round(ctx, later[:n], 0, cellBudgetLow)
 	}
 	if err != nil {
 		return cells, err

@@ -516,3 +516,27 @@ func TestRoundsStopAtTheBudget(t *testing.T) {
 		t.Errorf("the run took %s, its budget %s", el, cfg.Budget)
 	}
 }
+
+// TestRoundsLeaveTheRestNotRun: with rounds, a cell no score depends on
+// first (a detector the mutant does not expect) runs only if the budget
+// has a second left for it after the expected cells; otherwise it is
+// not-run, said so, and counted apart.
+func TestRoundsLeaveTheRestNotRun(t *testing.T) {
+	cfg := fakeConfig(t, "hang")
+	cfg.Subjects[0].Expect = []Detector{{Checker: "crash", Mode: "block"}}
+	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs, cfg.Grace = 0, 2*time.Second, true, 1, 100*time.Millisecond
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cells[1]; c.Outcome != TimedOut {
+		t.Errorf("the expected cell: %s, want timed-out (it hangs past the whole budget)", c.Outcome)
+	}
+	if c := cells[0]; c.Outcome != NotRun || c.Why == "" {
+		t.Errorf("the unexpected cell: %s (%q), want not-run with a reason", c.Outcome, c.Why)
+	}
+	r := Build(rows(cfg), cfg.Detectors, cells)
+	if s := r.Scores[0]; s.Killed+s.Survived != 0 || s.Other[NotRun] != 1 {
+		t.Errorf("score of the not-run column: %s, want nothing scored, 1 not-run apart", s)
+	}
+}

@@ -62,9 +62,9 @@ cells the score depends on run first (the baseline, the canary, each
 mutant's expected detectors); a quarter of the budget, and what quick kills
 return, then goes to the mutants no detector killed: their expected cells
 run again on the next seeds (seed+1, ...) until one kills them or only the
-time the rest of the matrix needs is left; the rest (detectors a mutant is
-not expected to meet) run last, sharing what is left, at least a second
-each. A cell stops 5 s past its
+budget is spent; the rest (detectors a mutant is not expected to meet) run
+last on what is left, at least a second each, and those the budget has no
+second for are shown "-" (not run, counted apart). A cell stops 5 s past its
 budget: a kill is scored from the violation as found, its minimizing cut
 there. The summary gives each kill's cases and seconds over all its runs,
 and the seed that killed.
