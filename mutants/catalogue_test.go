@@ -59,16 +59,22 @@ const (
 // budget above, with the reason and what the checkers would need (input to
 // the checkers' work): logged, not failed. A mutant leaves this table once
 // a detector catches it on every run; the test logs a catch of one.
-var survivors = map[string]string{
-	"chain-keeps-earlier-node": "The scheduler issues an extent's queued chunks in order and every chunk a root names is queued before the root, " +
-		"so when a slot is prepared the later chunks are issued too and the earlier node stands for them. " +
-		"Needs writes held back while a slot is written: large values (frames of holdFrameMin or more) put without Sync, an index flush the memtable's size triggers, " +
-		"a slot forced by FlushBytes, then a power cut inside that round; the crash checker cuts power only inside a reboot's own Sync, not inside an index flush a put triggers. " +
-		"The chunk store's TestCrashSuperblockWithData and TestCrashDependencyClosed catch it (crashes at every device write of a round, chunks with random dependencies).",
-	"uuid-reused-across-opens": "Identical frame headers matter only when a slot covering frames that never reached the device is verified: " +
-		"a power cut inside a flush round that keeps the data and drops the slot, a reopen of that durable state that writes frames at the same offsets again, and a second cut keeping this attempt's slot and not its data. " +
-		"The crash checker's retries (crash-version 4) build exactly that sequence, but the first crash must continue on a state that kept the data and not the slot (one of several): " +
-		"harness check crash caught it on seeds 1 and 6 of 1 to 6 within 30 s (348 and 1,299 cases; it took 34,005 cases before the retries), not reliably within this test's 6 s on seed 1.",
+var survivors = map[string]string{}
+
+// slow are the mutants whose catch depends on the engine's timing (which
+// of a round's concurrent writes a power cut leaves pending), with the
+// cases each attempt runs and the time all attempts may take: their crash
+// cells run again on the same seed until one catches it.
+// uuid-reused-across-opens needs a crash-version 4/5 retry whose first
+// crash continues on the state that kept the data and not the slot: on
+// seed 1 the stream of crash.CasesDefault cases (harness check crash's)
+// catches it at case 348 in about one run of three (1.3 s idle, 3 to 5 s
+// beside other tests); twelve attempts miss with odds under 1%.
+var slow = map[string]struct {
+	cases  int
+	budget time.Duration
+}{
+	"uuid-reused-across-opens": {crash.CasesDefault, time.Minute},
 }
 
 // TestCatalogue runs each mutant's expected detectors. The canary must be
@@ -89,7 +95,12 @@ func TestCatalogue(t *testing.T) {
 			}
 			caught := 0
 			for _, d := range m.Expect {
+				start := time.Now()
 				r, err := runDetector(t, m.Name, d)
+				for attempt := 2; err == nil && r.Verdict != checkers.Fail && d.Checker == crash.Name && time.Since(start) < slow[m.Name].budget; attempt++ {
+					t.Logf("attempt %d of %s (its catch depends on timing)", attempt, d)
+					r, err = runDetector(t, m.Name, d)
+				}
 				if err != nil {
 					t.Errorf("%s: %v", d, err)
 					continue
@@ -183,7 +194,11 @@ func runDetector(t *testing.T, name string, d mutant.Detector) (checkers.Result,
 		if err != nil {
 			return checkers.Result{}, err
 		}
-		return crash.Run(ctx, crash.Config{Target: tg, Seed: seed, Cases: crashCases, Budget: cellBudget,
+		cases := crashCases
+		if sl, ok := slow[name]; ok {
+			cases = sl.cases
+		}
+		return crash.Run(ctx, crash.Config{Target: tg, Seed: seed, Cases: cases, Budget: cellBudget,
 			Faults: d.Faults, ShrinkTime: shrinkTime, OutDir: out})
 	case d.Checker == crash.Name && d.Mode == crash.ModeKill:
 		// A kill-mode child is this test binary again (crash.TestChild;
@@ -231,6 +246,8 @@ func replay(name string, d mutant.Detector) string {
 	switch {
 	case d.Mode == crash.ModeKill:
 		cases = killCases
+	case d.Checker == crash.Name && slow[name].cases > 0:
+		cases = slow[name].cases
 	case d.Checker == crash.Name:
 		cases = crashCases
 	}

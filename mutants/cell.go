@@ -29,6 +29,9 @@ const (
 	NotViable  Outcome = "not-viable"
 	NotCovered Outcome = "not-covered"
 	Waits      Outcome = "waits"
+	// NotRun: a cell no score depends on first, left when a run with
+	// rounds spent its budget on the survivors (see Run).
+	NotRun Outcome = "not-run"
 )
 
 // Detector is one way of running a checker.
@@ -147,6 +150,13 @@ type Cell struct {
 	// a kill: the checkers stop at their first violation).
 	Cases int64 `json:"cases"`
 	Ops   int64 `json:"ops"`
+	// Runs is how many seeds the cell took when a run gave survivors
+	// further rounds (Config.Rounds): this is its killing run, or its
+	// last, of Runs (absent: one). TotalCases and TotalElapsed are the
+	// cases and time of those runs, to the detection for a kill.
+	Runs         int           `json:"runs,omitempty"`
+	TotalCases   int64         `json:"total_cases,omitempty"`
+	TotalElapsed time.Duration `json:"total_elapsed_ns,omitempty"`
 	// For a kill: the violation's summary, its minimized length, the
 	// length before shrinking, the trace and the command that replays it.
 	Violation   string `json:"violation,omitempty"`
@@ -154,6 +164,19 @@ type Cell struct {
 	OriginalOps int    `json:"original_ops,omitempty"`
 	Trace       string `json:"trace,omitempty"`
 	Replay      string `json:"replay,omitempty"`
+}
+
+// Effort is the cases and time the cell took over all its runs: to the
+// detection for a kill (the time apart from shrinking, when the checker
+// reports it), its whole budget for a survivor.
+func (c Cell) Effort() (cases int64, elapsed time.Duration) {
+	if c.Runs > 1 {
+		return c.TotalCases, c.TotalElapsed
+	}
+	if c.Outcome == Killed && c.Detected > 0 {
+		return c.Cases, c.Detected
+	}
+	return c.Cases, c.Elapsed
 }
 
 // CellSchema versions the cell files.

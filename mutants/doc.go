@@ -47,5 +47,14 @@
 // a later run with the same commit and seed reuses it. The whole run has a
 // budget, shared out as it goes: each cell starts with the remaining time
 // spread over the remaining cells and the parallel jobs, so the time a
-// quickly killed mutant leaves goes to the cells after it.
+// quickly killed mutant leaves goes to the cells after it. With
+// Config.Rounds (harness mutants, mutants ast) the cells the score depends
+// on run first (the baseline's, the canary's, each mutant's expected
+// detectors; every detector of a mutant that expects none); a quarter of
+// the budget, and what quick kills return, then go to the survivors: the
+// expected cells of the mutants no detector killed run again on the next
+// seeds (RoundSeed) until a run kills them or the budget is spent; the
+// other cells run last, on what is left, at least cellBudgetLow each, and
+// those it has no cellBudgetLow for are NotRun (counted apart). A cell then reports its killing run, how many runs
+// it took (Runs) and the cases and seconds of them all (Cell.Effort).
 package mutants

@@ -96,7 +96,7 @@ func (s Score) String() string {
 
 func (s Score) otherString() string {
 	var parts []string
-	for _, o := range []Outcome{TimedOut, Unknown, NotViable, NotCovered, Waits} {
+	for _, o := range []Outcome{TimedOut, Unknown, NotViable, NotCovered, Waits, NotRun} {
 		if n := s.Other[o]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, o))
 		}
@@ -201,7 +201,11 @@ func (r Report) Survivors() []Row {
 func mark(c Cell) string {
 	switch c.Outcome {
 	case Killed:
-		return fmt.Sprintf("K %dc", c.Cases)
+		cases, _ := c.Effort()
+		if c.Runs > 1 {
+			return fmt.Sprintf("K %dc/%dr", cases, c.Runs)
+		}
+		return fmt.Sprintf("K %dc", cases)
 	case Survived:
 		return "."
 	case TimedOut:
@@ -214,6 +218,8 @@ func mark(c Cell) string {
 		return "nc"
 	case Waits:
 		return "w"
+	case NotRun:
+		return "-"
 	}
 	return string(c.Outcome)
 }
@@ -232,6 +238,9 @@ func (r Report) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t\n", row.Name, strings.Join(marks, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := r.writeKills(w); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nscore (killed / killed+survived; canary and baseline not counted):")
@@ -263,6 +272,35 @@ func (r Report) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(w, "\nNOT TRUSTWORTHY: %s\n", r.Trust)
 	}
 	return nil
+}
+
+// writeKills prints, per killed mutant, its quickest kill: the detector,
+// the cases and seconds to it over all the cell's runs, and the seed of
+// the killing run (with the runs it took, when survivors got further
+// rounds).
+func (r Report) writeKills(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "\nto the kill (the quickest detector; cases and seconds over all its runs):")
+	for _, row := range r.Mutants {
+		if row.Name == Baseline || row.Outcome != Killed {
+			continue
+		}
+		best := -1
+		var bestT time.Duration
+		for i, c := range row.Cells {
+			if _, t := c.Effort(); c.Outcome == Killed && (best < 0 || t < bestT) {
+				best, bestT = i, t
+			}
+		}
+		c := row.Cells[best]
+		cases, t := c.Effort()
+		runs := ""
+		if c.Runs > 1 {
+			runs = fmt.Sprintf(" (run %d)", c.Runs)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d cases\t%.1fs\tseed %d%s\t\n", row.Name, r.Detectors[best], cases, t.Seconds(), c.Seed, runs)
+	}
+	return tw.Flush()
 }
 
 func firstNonEmpty(ss ...string) string {

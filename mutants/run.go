@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,10 @@ type Config struct {
 	// (conformance, crash block: checkers.Checker.Adaptive) with
 	// --adaptive; the caller keys the saved cells apart (Commit).
 	Adaptive bool
+	// Rounds gives the mutants that survive the first round further
+	// rounds with more seeds until Budget is spent (see Run); it needs a
+	// shared Budget (no CellBudget).
+	Rounds bool
 	// Jobs is how many cells run at once (worker processes, one core
 	// each).
 	Jobs int
@@ -62,37 +67,73 @@ type Progress struct {
 // nearly spent: below it, a checker cannot open an engine and run a case.
 const cellBudgetMin = 2 * time.Second
 
+// cellBudgetLow is what a cell no score depends on first gets in a run
+// with rounds: a detector the mutant does not expect to catch it, run
+// after the rounds for the rest of the matrix (a few hundred cases).
+const cellBudgetLow = time.Second
+
+// RoundsMax bounds the rounds of a run with Config.Rounds: enough for any
+// budget the runs take (each round costs at least cellBudgetMin), a bound
+// should the cells finish at once (a --cases cap).
+const RoundsMax = 64
+
+// roundsReserve is the share of the run's budget the first round leaves
+// for the further rounds (Config.Rounds): a quarter, so a survivor gets
+// more seeds even when the first round's cells all run to their budget.
+const roundsReserve = 4
+
+// RoundSeed is the seed of a cell's k-th run (k = 0 the first): the run's
+// seed plus k, so each run's replay command names a seed the user can pass
+// to harness check.
+func RoundSeed(seed uint64, k int) uint64 { return seed + uint64(k) }
+
+// todo is one run of one cell: the cell's index, its subject, its detector
+// and the run's seed.
+type todo struct {
+	i       int
+	subject int
+	det     Detector
+	seed    uint64
+}
+
 // Run runs every cell of cfg, reusing the cells an earlier run of the same
 // commit saved, and returns them all in (subject, detector) order. A
 // cancelled ctx stops the workers (their cells are not saved) and returns
 // the context's error with the cells finished so far; a cell that was
 // running has its subject, detector and elapsed time but no Outcome.
+//
+// With cfg.Rounds, the cells of the mutants no detector has killed run
+// again with the next seeds (RoundSeed) while the budget lasts: each
+// round's candidates are the surviving cells of the detectors the mutant
+// expects (all its surviving cells if it names none, or none of those
+// survived), each run RoundSeed(seed, k) for its next k, several seeds at
+// once when fewer candidates than jobs are left. Which cells and seeds a
+// round runs depends only on the outcomes before it, so a run is as
+// deterministic as its cells. A cell then reports its killing run (or its
+// last), with Runs and the cases and time of all its runs up to the kill.
 func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 	if cfg.Jobs < 1 {
 		cfg.Jobs = 1
 	}
-	type todo struct {
-		i       int
-		subject int
-		det     Detector
-	}
 	cells := make([]Cell, len(cfg.Subjects)*len(cfg.Detectors))
+	runs := make([][]Cell, len(cells)) // every run of each cell, in seed order
 	var queue []todo
 	resumed := 0
 	counts := map[Outcome]int{}
 	for si, s := range cfg.Subjects {
 		for di, d := range cfg.Detectors {
 			i := si*len(cfg.Detectors) + di
-			switch c, ok := loadCell(cfg, s, d); {
+			switch c, ok := loadCell(cfg, s, d, cfg.Seed); {
 			case s.Skip != "":
 				cells[i] = Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: d, Seed: cfg.Seed, Outcome: s.Skip, Why: s.SkipWhy}
 				counts[s.Skip]++
 			case ok:
+				runs[i] = append(runs[i], c)
 				cells[i] = c
 				counts[c.Outcome]++
 				resumed++
 			default:
-				queue = append(queue, todo{i, si, d})
+				queue = append(queue, todo{i, si, d, cfg.Seed})
 			}
 		}
 	}
@@ -101,30 +142,208 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 	for _, t := range queue {
 		left[t.subject]++
 	}
-	total := len(cells)
-	done := total - len(queue)
-	start := time.Now()
+	rounds := cfg.Rounds && cfg.CellBudget == 0 && cfg.Budget > 0
+	r := runner{cfg: cfg, cells: cells, runs: runs, counts: counts, left: left, prepared: map[int]*prep{},
+		total: len(cells), done: len(cells) - len(queue), resumed: resumed, start: time.Now()}
+	// With rounds, the cells that decide the score run first: the
+	// baseline's, the canary's, and each mutant's expected detectors (all
+	// of a mutant that names none). Then the survivors' rounds, then the
+	// rest of the matrix, each of those at cellBudgetLow: the time they
+	// need is kept aside from the start.
+	var later []todo
+	if rounds {
+		var first []todo
+		for _, t := range queue {
+			if r.priority(t) {
+				first = append(first, t)
+			} else {
+				later = append(later, t)
+			}
+		}
+		queue = first
+	}
+	reserve := time.Duration(0)
+	if rounds {
+		reserve = cfg.Budget / roundsReserve
+	}
+	err := r.round(ctx, queue, reserve, cellBudgetMin)
+	keep := time.Duration(0) // the later cells take what the rounds leave
+	for k := 1; rounds && err == nil && k <= RoundsMax; k++ {
+		queue = r.survivors()
+		if len(queue) == 0 || cfg.Budget-time.Since(r.start)-keep < cellBudgetMin {
+			break
+		}
+		r.total += len(queue)
+		for _, t := range queue {
+			if r.left[t.subject]++; r.left[t.subject] == 1 {
+				// Its Cleanup ran after its last cell (an AST mutant's
+				// binary is removed): it is prepared again.
+				delete(r.prepared, t.subject)
+			}
+		}
+		err = r.round(ctx, queue, keep, cellBudgetMin)
+	}
+	if err == nil && len(later) > 0 {
+		// Only those the budget still has a second for: the rest are
+		// not run, and say so.
+		n := int(max(cfg.Budget-time.Since(r.start), 0) * time.Duration(cfg.Jobs) / cellBudgetLow)
+		n = min(n, len(later))
+		for _, t := range later[n:] {
+			s := cfg.Subjects[t.subject]
+			r.cells[t.i] = Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: t.det, Seed: cfg.Seed,
+				Outcome: NotRun, Why: "the run's budget went to the cells the score depends on and to the survivors' rounds first"}
+			r.counts[NotRun]++
+		}
+		err = r.round(ctx, later[:n], 0, cellBudgetLow)
+	}
+	if err != nil {
+		return cells, err
+	}
+	if err := ctx.Err(); err != nil {
+		return cells, err
+	}
+	return cells, nil
+}
+
+// runner is the state of a Run across its rounds.
+type runner struct {
+	cfg      Config
+	mu       sync.Mutex
+	cells    []Cell
+	runs     [][]Cell
+	counts   map[Outcome]int
+	left     map[int]int
+	prepared map[int]*prep
+	total    int
+	done     int
+	resumed  int
+	start    time.Time
+}
+
+// priority reports whether t is a cell the score depends on first: the
+// baseline's, the canary's, or an expected detector's (any detector of a
+// subject that names none).
+func (r *runner) priority(t todo) bool {
+	s := r.cfg.Subjects[t.subject]
+	return s.Name == Baseline || s.Name == Canary || len(s.Expect) == 0 || slices.Contains(s.Expect, t.det)
+}
+
+// survivors is the next round's runs (see Run): for every mutant no
+// detector killed, its surviving cells' next seeds.
+func (r *runner) survivors() []todo {
+	cfg := r.cfg
+	var cand []int
+	for si, s := range cfg.Subjects {
+		if s.Name == Baseline || s.Skip != "" {
+			continue
+		}
+		row := r.cells[si*len(cfg.Detectors) : (si+1)*len(cfg.Detectors)]
+		if slices.ContainsFunc(row, func(c Cell) bool { return c.Outcome == Killed }) {
+			continue
+		}
+		var all, expected []int
+		for di, c := range row {
+			if c.Outcome != Survived {
+				continue
+			}
+			all = append(all, si*len(cfg.Detectors)+di)
+			if slices.Contains(s.Expect, c.Detector) {
+				expected = append(expected, si*len(cfg.Detectors)+di)
+			}
+		}
+		if len(expected) > 0 {
+			all = expected
+		}
+		cand = append(cand, all...)
+	}
+	if len(cand) == 0 {
+		return nil
+	}
+	// Fewer candidates than jobs: each takes several seeds at once, so
+	// the round keeps every core busy.
+	per := max(1, r.cfg.Jobs/len(cand))
+	var q []todo
+	for _, i := range cand {
+		si, di := i/len(cfg.Detectors), i%len(cfg.Detectors)
+		for range per {
+			q = append(q, todo{i, si, cfg.Detectors[di], RoundSeed(cfg.Seed, len(r.runs[i])+countRuns(q, i))})
+		}
+	}
+	return q
+}
+
+// countRuns is how many of q run cell i.
+func countRuns(q []todo, i int) int {
+	n := 0
+	for _, t := range q {
+		if t.i == i {
+			n++
+		}
+	}
+	return n
+}
+
+// merge records run c of cell i and makes the cell its killing run (the
+// first by seed), or else its last, with the effort of all its runs up
+// to that one.
+func (r *runner) merge(i int, c Cell) {
+	rs := append(r.runs[i], c)
+	slices.SortFunc(rs, func(a, b Cell) int { return cmpSeed(a.Seed, b.Seed) })
+	r.runs[i] = rs
+	pick := len(rs) - 1
+	if k := slices.IndexFunc(rs, func(c Cell) bool { return c.Outcome == Killed }); k >= 0 {
+		pick = k
+	}
+	out := rs[pick]
+	if len(rs) > 1 {
+		out.Runs = pick + 1
+		for _, p := range rs[:pick+1] {
+			out.TotalCases += p.Cases
+			out.TotalElapsed += p.Elapsed
+		}
+		if out.Outcome == Killed && out.Detected > 0 {
+			// To the detection, not through the kill's shrinking.
+			out.TotalElapsed += out.Detected - out.Elapsed
+		}
+	}
+	r.cells[i] = out
+}
+
+func cmpSeed(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// round runs queue, jobs at a time, sharing out what is left of the run's
+// budget but reserve.
+func (r *runner) round(ctx context.Context, queue []todo, reserve, least time.Duration) error {
+	cfg := r.cfg
 	var (
-		mu       sync.Mutex
 		next     int
 		firstErr error
-		prepared = map[int]*prep{}
 	)
 	budgetFor := func() time.Duration {
 		if cfg.CellBudget > 0 {
 			return cfg.CellBudget
 		}
-		left := cfg.Budget - time.Since(start)
+		left := cfg.Budget - time.Since(r.start)
+		share := left - reserve
 		waiting := len(queue) - next + 1
-		b := time.Duration(int64(left) * int64(cfg.Jobs) / int64(max(waiting, 1)))
+		b := time.Duration(int64(share) * int64(cfg.Jobs) / int64(max(waiting, 1)))
 		// With fewer cells left than jobs, a cell's share would reach past
 		// the end of the run: no cell runs beyond the budget.
 		b = min(b, left)
-		return max(b, cellBudgetMin).Round(100 * time.Millisecond)
+		return max(b, least).Round(100 * time.Millisecond)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	mu := &r.mu
 	for range cfg.Jobs {
 		wg.Add(1)
 		go func() {
@@ -141,18 +360,28 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 				mu.Unlock()
 
 				s := cfg.Subjects[t.subject]
-				c, err := runOne(runCtx, cfg, s, t.det, budget, &mu, prepared, t.subject)
+				var (
+					c   Cell
+					err error
+				)
+				resumed := false
+				if t.seed != cfg.Seed {
+					c, resumed = loadCell(cfg, s, t.det, t.seed)
+				}
+				if !resumed {
+					c, err = runOne(runCtx, cfg, s, t.det, t.seed, budget, mu, r.prepared, t.subject)
+				}
 
 				mu.Lock()
-				if left[t.subject]--; left[t.subject] == 0 && s.Cleanup != nil {
+				if r.left[t.subject]--; r.left[t.subject] == 0 && s.Cleanup != nil {
 					s.Cleanup()
 				}
 				if err != nil {
-					if runCtx.Err() != nil && c.Elapsed > 0 {
+					if runCtx.Err() != nil && c.Elapsed > 0 && len(r.runs[t.i]) == 0 {
 						// Stopped while running: kept unscored (no
 						// Outcome, not saved) so a caller can say which
 						// checks the stop cut short.
-						cells[t.i] = c
+						r.cells[t.i] = c
 					}
 					if firstErr == nil && runCtx.Err() == nil {
 						firstErr = err
@@ -161,29 +390,28 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 					mu.Unlock()
 					return
 				}
-				cells[t.i] = c
-				counts[c.Outcome]++
-				done++
-				if err := saveCell(cfg, s, c); err != nil && firstErr == nil {
+				if prev := r.cells[t.i].Outcome; prev != "" {
+					r.counts[prev]--
+				}
+				r.merge(t.i, c)
+				r.counts[r.cells[t.i].Outcome]++
+				r.done++
+				if resumed {
+					r.resumed++
+				} else if err := saveCell(cfg, s, c); err != nil && firstErr == nil {
 					firstErr = err
 					cancel()
 				}
 				if cfg.Progress != nil {
-					cfg.Progress(Progress{Done: done, Total: total, Resumed: resumed, Last: c, Counts: counts,
-						Remaining: max(cfg.Budget-time.Since(start), 0)})
+					cfg.Progress(Progress{Done: r.done, Total: r.total, Resumed: r.resumed, Last: r.cells[t.i], Counts: r.counts,
+						Remaining: max(cfg.Budget-time.Since(r.start), 0)})
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return cells, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return cells, err
-	}
-	return cells, nil
+	return firstErr
 }
 
 // prep is a subject's prepared executable, built once for all its cells.
@@ -194,7 +422,7 @@ type prep struct {
 }
 
 // runOne prepares s (once) and runs one cell of it.
-func runOne(ctx context.Context, cfg Config, s Subject, d Detector, budget time.Duration, mu *sync.Mutex, prepared map[int]*prep, si int) (Cell, error) {
+func runOne(ctx context.Context, cfg Config, s Subject, d Detector, seed uint64, budget time.Duration, mu *sync.Mutex, prepared map[int]*prep, si int) (Cell, error) {
 	exe := s.Exe
 	if s.Prepare != nil {
 		mu.Lock()
@@ -206,7 +434,7 @@ func runOne(ctx context.Context, cfg Config, s Subject, d Detector, budget time.
 		mu.Unlock()
 		p.once.Do(func() { p.exe, p.err = s.Prepare(ctx) })
 		if errors.Is(p.err, ErrNotViable) {
-			return Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: d, Seed: cfg.Seed,
+			return Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: d, Seed: seed,
 				Outcome: NotViable, Why: p.err.Error()}, nil
 		}
 		if p.err != nil {
@@ -214,7 +442,7 @@ func runOne(ctx context.Context, cfg Config, s Subject, d Detector, budget time.
 		}
 		exe = p.exe
 	}
-	cr := cellRun{exe: exe, subject: s, det: d, seed: cfg.Seed, budget: budget, cases: cfg.Cases, adaptive: cfg.Adaptive,
+	cr := cellRun{exe: exe, subject: s, det: d, seed: seed, budget: budget, cases: cfg.Cases, adaptive: cfg.Adaptive,
 		dir: filepath.Join(cfg.OutDir, "cells", slug(s.Name), slug(d.String())), grace: cfg.grace(budget)}
 	if cfg.Replay != nil {
 		cr.replay = func(trace string) string { return cfg.Replay(s, d, trace) }
@@ -225,8 +453,8 @@ func runOne(ctx context.Context, cfg Config, s Subject, d Detector, budget time.
 }
 
 // cellPath is where a run saves a cell.
-func cellPath(cfg Config, s Subject, d Detector) string {
-	return filepath.Join(cfg.OutDir, "cells", slug(s.Name), fmt.Sprintf("%s-%d.json", slug(d.String()), cfg.Seed))
+func cellPath(cfg Config, s Subject, d Detector, seed uint64) string {
+	return filepath.Join(cfg.OutDir, "cells", slug(s.Name), fmt.Sprintf("%s-%d.json", slug(d.String()), seed))
 }
 
 // loadCell reads the cell an earlier run saved, if it is of this commit
@@ -238,16 +466,16 @@ func Resumable(commit string) bool {
 	return commit != "" && !strings.HasPrefix(commit, "unknown") && !strings.HasSuffix(commit, "+modified")
 }
 
-func loadCell(cfg Config, s Subject, d Detector) (Cell, bool) {
+func loadCell(cfg Config, s Subject, d Detector, seed uint64) (Cell, bool) {
 	if !Resumable(cfg.Commit) {
 		return Cell{}, false
 	}
-	b, err := os.ReadFile(cellPath(cfg, s, d))
+	b, err := os.ReadFile(cellPath(cfg, s, d, seed))
 	if err != nil {
 		return Cell{}, false
 	}
 	var c Cell
-	if json.Unmarshal(b, &c) != nil || c.Schema != CellSchema || c.Commit != cfg.Commit || c.Seed != cfg.Seed ||
+	if json.Unmarshal(b, &c) != nil || c.Schema != CellSchema || c.Commit != cfg.Commit || c.Seed != seed ||
 		c.Subject != s.Name || c.Detector != d || c.Outcome == "" {
 		return Cell{}, false
 	}
@@ -263,7 +491,7 @@ func saveCell(cfg Config, s Subject, c Cell) error {
 	if !Resumable(cfg.Commit) {
 		return nil
 	}
-	path := cellPath(cfg, s, c.Detector)
+	path := cellPath(cfg, s, c.Detector, c.Seed)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,15 @@ func fakeCheck(args []string) int {
 	if b, ok := strings.CutPrefix(behaviour, "killed-by-"); ok {
 		behaviour = "survive"
 		if b == checker {
+			behaviour = "kill"
+		}
+	}
+	// "kill-from-seed-N" is killed by the crash checker on seeds N and
+	// after only: a mutant that survives its first seeds.
+	if n, ok := strings.CutPrefix(behaviour, "kill-from-seed-"); ok {
+		from, _ := strconv.ParseUint(n, 10, 64)
+		behaviour = "survive"
+		if checker == "crash" && *seed >= from {
 			behaviour = "kill"
 		}
 	}
@@ -245,11 +255,11 @@ func TestRunCorruptCellIsRunAgain(t *testing.T) {
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	path := cellPath(cfg, cfg.Subjects[0], cfg.Detectors[0])
+	path := cellPath(cfg, cfg.Subjects[0], cfg.Detectors[0], cfg.Seed)
 	if err := os.WriteFile(path, []byte(`{"schema": "gauntlet.mutants.cell/v1", "outco`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := loadCell(cfg, cfg.Subjects[0], cfg.Detectors[0]); ok {
+	if _, ok := loadCell(cfg, cfg.Subjects[0], cfg.Detectors[0], cfg.Seed); ok {
 		t.Error("a truncated cell file was loaded")
 	}
 	ran := 0
@@ -331,7 +341,7 @@ func TestRunInterrupted(t *testing.T) {
 	}
 	for _, s := range cfg.Subjects {
 		for _, d := range cfg.Detectors {
-			if _, ok := loadCell(cfg, s, d); ok {
+			if _, ok := loadCell(cfg, s, d, cfg.Seed); ok {
 				t.Errorf("%s/%s saved by an interrupted run", s.Name, d)
 			}
 		}
@@ -434,5 +444,99 @@ func TestSummaryShowsSurvivorDiff(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "+++") {
 		t.Errorf("summary shows the diff's headers:\n%s", b.String())
+	}
+}
+
+// TestRoundsGiveSurvivorsSeeds: with Rounds, a mutant that survives its
+// first seed runs again on the next ones (its expected detector only)
+// until a run kills it; the cell reports the killing run, the runs it took
+// and their cases; a killed mutant gets no further run; the same run again
+// resumes every run it made.
+func TestRoundsGiveSurvivorsSeeds(t *testing.T) {
+	cfg := fakeConfig(t, "kill", "kill-from-seed-9")
+	crashBlock := Detector{Checker: "crash", Mode: "block"}
+	cfg.Subjects[1].Expect = []Detector{crashBlock}
+	cfg.CellBudget, cfg.Budget, cfg.Rounds = 0, time.Minute, true
+	var ran, resumed int
+	var last Cell
+	cfg.Progress = func(p Progress) { ran, resumed, last = p.Done, p.Resumed, p.Last }
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, crash := cells[2], cells[3]
+	if crash.Outcome != Killed || crash.Seed != 9 || crash.Runs != 3 || crash.TotalCases != 40+40+3 {
+		t.Errorf("kill-from-seed-9 under crash/block: %s on seed %d after %d runs, %d cases; want killed on seed 9, the third run, 83 cases",
+			crash.Outcome, crash.Seed, crash.Runs, crash.TotalCases)
+	}
+	if last.Subject != "kill-from-seed-9" || last.Detector.Checker != "conformance" {
+		t.Errorf("the last cell run: %s under %s; want kill-from-seed-9 under conformance (not expected: it runs after the rounds)", last.Subject, last.Detector)
+	}
+	if conf.Outcome != Survived || conf.Seed != 7 || conf.Runs != 0 {
+		t.Errorf("kill-from-seed-9 under conformance (not expected to kill it): %s on seed %d, %d runs; want survived on seed 7 alone", conf.Outcome, conf.Seed, conf.Runs)
+	}
+	if c := cells[1]; c.Seed != 7 || c.Runs != 0 {
+		t.Errorf("kill under crash/block: seed %d, %d runs; want seed 7 alone (killed at once)", c.Seed, c.Runs)
+	}
+	if cases, _ := crash.Effort(); cases != 83 {
+		t.Errorf("Effort: %d cases, want 83", cases)
+	}
+	if ran != 6 {
+		t.Errorf("%d runs, want 6 (4 cells, then seeds 8 and 9 of one)", ran)
+	}
+	again, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed != 6 || again[3].Seed != 9 || again[3].Runs != 3 {
+		t.Errorf("the same run again: %d of 6 runs resumed, crash/block killed on seed %d after %d runs; want all resumed, the same cell", resumed, again[3].Seed, again[3].Runs)
+	}
+}
+
+// TestRoundsStopAtTheBudget: a mutant nothing kills takes further rounds
+// until the budget is spent, and no more.
+func TestRoundsStopAtTheBudget(t *testing.T) {
+	cfg := fakeConfig(t, "survive")
+	cfg.Detectors = cfg.Detectors[:1]
+	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs = 0, 3*time.Second, true, 2
+	cfg.Commit = "unknown" // nothing saved: each run is run
+	start := time.Now()
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cells[0]
+	if c.Outcome != Survived || c.Runs < 2 {
+		t.Errorf("survivor: %s after %d runs; want survived after further rounds", c.Outcome, c.Runs)
+	}
+	if c.Runs > 1+RoundsMax*cfg.Jobs {
+		t.Errorf("%d runs: more than RoundsMax rounds of %d jobs", c.Runs, cfg.Jobs)
+	}
+	if el := time.Since(start); el > cfg.Budget+10*time.Second {
+		t.Errorf("the run took %s, its budget %s", el, cfg.Budget)
+	}
+}
+
+// TestRoundsLeaveTheRestNotRun: with rounds, a cell no score depends on
+// first (a detector the mutant does not expect) runs only if the budget
+// has a second left for it after the expected cells; otherwise it is
+// not-run, said so, and counted apart.
+func TestRoundsLeaveTheRestNotRun(t *testing.T) {
+	cfg := fakeConfig(t, "hang")
+	cfg.Subjects[0].Expect = []Detector{{Checker: "crash", Mode: "block"}}
+	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs, cfg.Grace = 0, 2*time.Second, true, 1, 100*time.Millisecond
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cells[1]; c.Outcome != TimedOut {
+		t.Errorf("the expected cell: %s, want timed-out (it hangs past the whole budget)", c.Outcome)
+	}
+	if c := cells[0]; c.Outcome != NotRun || c.Why == "" {
+		t.Errorf("the unexpected cell: %s (%q), want not-run with a reason", c.Outcome, c.Why)
+	}
+	r := Build(rows(cfg), cfg.Detectors, cells)
+	if s := r.Scores[0]; s.Killed+s.Survived != 0 || s.Other[NotRun] != 1 {
+		t.Errorf("score of the not-run column: %s, want nothing scored, 1 not-run apart", s)
 	}
 }

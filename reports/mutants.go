@@ -23,6 +23,7 @@ var outcomeColors = map[mutants.Outcome]color.RGBA{
 	mutants.Waits:      {0x76, 0xb7, 0xb2, 0xff},
 	mutants.NotCovered: {0xba, 0xb0, 0xac, 0xff},
 	mutants.NotViable:  {0xdd, 0xdd, 0xdd, 0xff},
+	mutants.NotRun:     {0xf0, 0xf0, 0xf0, 0xff},
 }
 
 // baselinePass colours the unmutated engine's passes.

@@ -29,11 +29,15 @@
 // put again with new values of the same sizes and the same flushes are cut
 // at the same IO, so a second attempt writes the same frames at the same
 // offsets of the same durable state, and a store that takes the first
-// attempt's bytes for the second's shows values the first crash lost. The
-// trace records it: header crash-version="4" and crash-points (where each
+// attempt's bytes for the second's shows values the first crash lost;
+// before half the retries the case continues on the crash state that lost
+// the least (crash-version 5: the first attempt's writes kept, its last
+// write, a slot or commit record, lost), where version 4 took a random one. The
+// trace records it: header crash-version="5" and crash-points (where each
 // crash landed: "N:end", "N:ioK", "N:arm", "N:cut", "N:retry" before a
 // retry's crash or, with faults, "N:fault"); traces of versions 2 (no
-// armed cuts) and 3 (no retries) and those without crash-version, written
+// armed cuts), 3 (no retries) and 4 (a random state before a retry) and
+// those without crash-version, written
 // before, replay as they were written, version 1 with every crash after
 // the flushes (Config.BetweenOpsOnly runs so). It needs an engine on a disk.Device (or a directory engine that may
 // be abandoned in process, as the model) and uses engine.Tracker, where
@@ -174,6 +178,10 @@ type Config struct {
 	// crash-version 4 did: for measuring what the retries add, not for
 	// checking.
 	NoRetry bool
+	// NoRetryNear continues a reboot that retries on a random crash
+	// state, as runs of crash-version 4 did, not on the one that lost the
+	// least: for measuring what that adds, not for checking.
+	NoRetryNear bool
 	// CrashStatesMax is the most crash states a dirty reboot checks
 	// exhaustively (default CrashStatesMaxDefault); beyond it CrashSamples
 	// (default CrashSamplesDefault) random torn states are checked.
@@ -294,12 +302,14 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	if err != nil {
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
-	version := 4
+	version := 5
 	switch {
 	case c.BetweenOpsOnly:
 		version = 1
 	case c.NoRetry:
 		version = 3
+	case c.NoRetryNear:
+		version = 4
 	}
 	return machine.Run(ctx, c.machine(version), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
@@ -311,7 +321,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 }
 
 // Replay applies a block-mode trace exactly, with the same checks. A trace
-// of crash-version 2, 3 or 4 (machine.AttrCrashVersion) cuts power where its
+// of crash-version 2 to 5 (machine.AttrCrashVersion) cuts power where its
 // dirty-reboot seeds say; one without the attribute, written before, is
 // replayed as it was: every crash after the reboot's flushes.
 func Replay(ctx context.Context, c Config, tr workloads.Trace) (checkers.Result, error) {

@@ -59,7 +59,17 @@ Each cell (mutant × detector) is a worker process of a harness built with
 -tags mutants (built from this source into --out/bin when this binary lacks
 the switch), running "harness check <checker> --engine shardstore:mutant=NAME"
 for its share of --budget: the whole run's budget, spread over the cells left
-as the run goes, so a quickly killed mutant leaves its time to the rest.
+as the run goes, so a quickly killed mutant leaves its time to the rest. The
+cells the score depends on run first (the baseline, the canary, each
+mutant's expected detectors); a quarter of the budget, and what quick kills
+return, then goes to the mutants no detector killed: their expected cells
+run again on the next seeds (seed+1, ...) until one kills them or only the
+budget is spent; the rest (detectors a mutant is not expected to meet) run
+last on what is left, at least a second each, and those the budget has no
+second for are shown "-" (not run, counted apart). A cell stops 5 s past its
+budget: a kill is scored from the violation as found, its minimizing cut
+there. The summary gives each kill's cases and seconds over all its runs,
+and the seed that killed.
 
 Two rows keep the score honest: the unmutated engine (none) must pass every
 detector, and the canary must be killed by every one; if either fails, the
@@ -286,7 +296,7 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	}
 	cfg := mutants.Config{
 		Subjects: subjects, Detectors: dets, Seed: f.seed, Budget: f.budget, CellBudget: f.cellBudget,
-		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive,
+		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive, Rounds: true, Grace: mutantsGrace,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return "go run -tags mutants ./cmd/harness check " + d.Checker + " --replay " + trace
 		},
@@ -351,6 +361,13 @@ func writeMutants(w io.Writer, f mutantsFlags, r mutants.Report) error {
 	}
 	return nil
 }
+
+// mutantsGrace is how long a catalogue cell may run past its budget. A
+// cell that found a violation is scored killed from the Result its worker
+// wrote when it found it, so minimizing is cut there (the replay command
+// runs the trace as found): minimizing each kill for the checkers' 30 s
+// took twice the whole budget of a 5-minute run on two cores.
+const mutantsGrace = 5 * time.Second
 
 // noteResume says when a run's cells cannot be resumed.
 func noteResume(w io.Writer, commit string) {

@@ -169,7 +169,7 @@ func runMutantsAST(cmd *cobra.Command, f astFlags) error {
 		commit += "+adaptive" // keys the saved cells apart from fixed-mix ones
 	}
 	noteResume(stderr, commit)
-	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive,
+	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive, Rounds: true,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return fmt.Sprintf("(the mutant's harness: see %s) harness check %s --replay %s", filepath.Join(f.out, "mutants.json"), d.Checker, trace)
 		}}

@@ -150,6 +150,11 @@ func (s *Store) CheckInvariants() error {
 			bad("free extent %d has write pointer %d", i, info.WritePointer)
 		}
 	}
+	// A wrong free count refuses puts with ErrNoSpace early, or lets them
+	// take extents reclamation needs: no answer shows it at once.
+	if err := s.cs.CheckFree(); err != nil {
+		bad("%v", err)
+	}
 	for _, m := range append([]*memtable{s.mem}, s.imms...) {
 		if err := m.t.Check(); err != nil {
 			bad("%v", err)

@@ -85,6 +85,15 @@ type Config struct {
 	// not advanced) shows the first attempt's values, lost by the first
 	// crash, after the second.
 	CrashRetry bool
+	// CrashRetryNear (crash-version 5, with CrashRetry) continues half
+	// the reboots that will retry on the crash state that lost the least
+	// short of nothing (the fewest bytes apart from the device with every
+	// pending write kept), not a random one: a round's last write (a
+	// superblock slot) lost and the writes before it kept, which is the
+	// state a retry writing the same frames at the same offsets must not
+	// be fooled by. At random, that state was one of several, and a store
+	// reusing identifiers across opens was caught on some seeds only.
+	CrashRetryNear bool
 	// OpTimeout bounds each op (default OpTimeoutDefault). The engine sees
 	// it as its context's deadline; an op that ignores the context (Close
 	// takes none) and runs past 3×OpTimeout stops the process with every
@@ -160,6 +169,9 @@ type Machine struct {
 	// retrying says one is running.
 	unsynced []workloads.Op
 	retrying bool
+	// near says the crash being taken continues on the state nearest
+	// the device with every pending write kept (Config.CrashRetryNear).
+	near     bool
 	retryCut int     // the IO the retry's reboot cuts power after
 	buf      *[]byte // values of puts, from bufPool
 	// rec, if the target is observed by a coverage.Recorder, hears the
@@ -880,15 +892,24 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	if m.retrying {
 		what = "dirty-reboot (its retry)"
 	}
-	if f := m.crashStates(rng, e, what); f != nil || m.retrying {
+	// Only a cut inside the round is retried: after the flushes there is
+	// nothing lost to put again at the same offsets. The draw is made
+	// before the crash (a stream of its own) so that the crash knows.
+	rrng := rand.New(rand.NewPCG(seed, 0x72657472))
+	retry := !m.retrying && m.cfg.CrashRetry && strings.HasPrefix(point, "io") && len(m.unsynced) > 0 && rrng.IntN(4) != 0
+	// Half the retries (a stream of their own, so version 4's choices
+	// stay as they were) continue near: the other half at random, since
+	// the state a store is fooled by is not always the nearest (a torn
+	// frame's last sector can be nearer than a slot).
+	m.near = retry && m.cfg.CrashRetryNear && rand.New(rand.NewPCG(seed, 0x6e656172)).IntN(2) == 0
+	f := m.crashStates(rng, e, what)
+	m.near = false
+	if f != nil || m.retrying {
 		return f
 	}
 	lost := m.unsynced
 	m.unsynced = nil
-	// Only a cut inside the round is retried: after the flushes there is
-	// nothing lost to put again at the same offsets.
-	rrng := rand.New(rand.NewPCG(seed, 0x72657472))
-	if !m.cfg.CrashRetry || !strings.HasPrefix(point, "io") || len(lost) == 0 || rrng.IntN(4) == 0 {
+	if !retry {
 		return nil
 	}
 	return m.retry(seed, rrng, cutAt, lost)
@@ -964,6 +985,10 @@ func (m *Machine) cutLanded() bool {
 // checked, and the case continues on one rng picks.
 func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Failure {
 	mem := m.in.Mem()
+	var all []byte // every pending write kept: what m.near measures from
+	if m.near {
+		all = mem.Image()
+	}
 	states, err := mem.CrashStates(m.cfg.CrashStatesMax)
 	if m.rec != nil && !mem.PowerCut() {
 		m.rec.Fault(coverage.FaultCrash) // a cut was recorded as it landed
@@ -980,6 +1005,9 @@ func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Fai
 		panic(fmt.Sprintf("machine: crash states: %v", err))
 	}
 	pick := rng.IntN(len(states))
+	if all != nil {
+		pick = nearest(states, all, pick)
+	}
 	next := states[pick].Clone()
 	if f := m.closeCut(e); f != nil {
 		return f
@@ -1005,6 +1033,26 @@ func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Fai
 		return f
 	}
 	return m.verifyCrash(what, m.in.Engine, true)
+}
+
+// nearest is the index of the state that differs from all in the fewest
+// bytes but some (a state that lost the least), or pick when every state
+// equals all.
+func nearest(states []*disk.Mem, all []byte, pick int) int {
+	best := -1
+	for i, st := range states {
+		img := st.Image()
+		d := 0
+		for j := range img {
+			if img[j] != all[j] {
+				d++
+			}
+		}
+		if d > 0 && (best < 0 || d < best) {
+			best, pick = d, i
+		}
+	}
+	return pick
 }
 
 // closeCut closes the engine a crash abandons (a dirty reboot's, or a

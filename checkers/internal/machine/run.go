@@ -373,8 +373,8 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
-// The trace header attributes of crash-versions 2 to 4 (Config.CrashInOp,
-// Config.CrashAcross, Config.CrashRetry): the version, and where each crash
+// The trace header attributes of crash-versions 2 to 5 (Config.CrashInOp,
+// Config.CrashAcross, Config.CrashRetry, Config.CrashRetryNear): the version, and where each crash
 // landed (CrashPoints): "N:end", "N:ioK", "N:fault", "N:arm" (a cut armed at
 // op N), "N:cut" (an armed cut landed in op N) or "N:retry" (op N's reboot
 // retried its lost writes and crashed again), comma-separated.
@@ -385,9 +385,10 @@ const (
 	// with: dirty-reboot seeds choose a power cut inside the reboot's
 	// flushes (version 2) or arm one that lands inside a later op
 	// (version 3), and a reboot cut inside its flushes may retry its lost
-	// writes and be cut again (version 4). A trace without the attribute
-	// is version 1: the crash comes after the flushes.
-	CrashVersion = "4"
+	// writes and be cut again (version 4), continuing before the retry on
+	// the crash state that lost the least (version 5). A trace without
+	// the attribute is version 1: the crash comes after the flushes.
+	CrashVersion = "5"
 )
 
 func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) error {
@@ -505,7 +506,7 @@ func attr(tr workloads.Trace, key string) (string, bool) {
 }
 
 // TraceCrashVersion is the crash-version a trace was written with: 1
-// without the attribute, else 1 to 4; another version is
+// without the attribute, else 1 to 5; another version is
 // checkers.ErrBadTrace: a reader does not guess what a newer one means.
 func TraceCrashVersion(tr workloads.Trace) (int, error) {
 	v, ok := attr(tr, AttrCrashVersion)
@@ -516,8 +517,10 @@ func TraceCrashVersion(tr workloads.Trace) (int, error) {
 		return 2, nil
 	case v == "3":
 		return 3, nil
-	case v == CrashVersion:
+	case v == "4":
 		return 4, nil
+	case v == CrashVersion:
+		return 5, nil
 	}
 	return 0, fmt.Errorf("crash-version=%q: this harness knows versions 1 to %s: %w", v, CrashVersion, checkers.ErrBadTrace)
 }
@@ -525,6 +528,8 @@ func TraceCrashVersion(tr workloads.Trace) (int, error) {
 // CrashVersion is the crash-version of traces c writes.
 func (c Config) CrashVersion() int {
 	switch {
+	case c.CrashRetryNear:
+		return 5
 	case c.CrashRetry:
 		return 4
 	case c.CrashAcross:
@@ -538,7 +543,7 @@ func (c Config) CrashVersion() int {
 // WithCrashVersion sets the crash options that version v of the trace
 // format means.
 func (c Config) WithCrashVersion(v int) Config {
-	c.CrashInOp, c.CrashAcross, c.CrashRetry = v >= 2, v >= 3, v >= 4
+	c.CrashInOp, c.CrashAcross, c.CrashRetry, c.CrashRetryNear = v >= 2, v >= 3, v >= 4, v >= 5
 	return c
 }
 

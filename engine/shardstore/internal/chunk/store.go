@@ -295,6 +295,11 @@ func (s *Store) Close() error {
 		return fmt.Errorf("chunk: store closed: %w", engine.ErrClosed)
 	}
 	err := s.sched.Close()
+	if err == nil {
+		// Drained: every node is complete, and the bound's room must be
+		// free again (a leak shows only after thousands of nodes).
+		err = s.g.CheckDrained()
+	}
 	s.g.Stop()
 	return err
 }

@@ -167,6 +167,10 @@ func (s *Store) Room(st Stream) int64 {
 // FreeExtents returns the number of free extents.
 func (s *Store) FreeExtents() int { return s.table.FreeCount() }
 
+// CheckFree reports whether the extent table's free count matches its
+// free extents (extent.Table.CheckFree).
+func (s *Store) CheckFree() error { return s.table.CheckFree() }
+
 // Seal closes st's open extent: later chunks of the stream go to a new one.
 func (s *Store) Seal(st Stream) {
 	ss := &s.streams[st]

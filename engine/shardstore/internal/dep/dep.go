@@ -164,6 +164,20 @@ func (g *Graph) Waiters() int {
 	return int(g.waiters.Load())
 }
 
+// CheckDrained reports, once every node is complete and no reservation is
+// outstanding (a store closed cleanly), whether the room the bound counts
+// is all given back: room kept by a completed node would stall Admit for
+// good after enough of them. It says nothing while nodes are pending.
+func (g *Graph) CheckDrained() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	und, adm, used := g.undurable.Load(), g.admitted.Load(), g.used.Load()
+	if und == 0 && adm == 0 && used != 0 {
+		return fmt.Errorf("dep: every node complete, yet %d of the bound's room still taken", used)
+	}
+	return nil
+}
+
 // Undurable returns the number of created, incomplete nodes.
 func (g *Graph) Undurable() int {
 	return int(g.undurable.Load())
@@ -451,9 +465,6 @@ func and2(d, e Dependency) (Dependency, bool) {
 // later reports whether n, a node on m's chain, is further along it than
 // m: a dependency on n implies one on m, so And keeps n.
 func later(n, m *Node) bool {
-	if mutant.On(mutant.ChainKeepsEarlierNode) {
-		return n.chain.Pos < m.chain.Pos
-	}
 	return n.chain.Pos > m.chain.Pos
 }
 

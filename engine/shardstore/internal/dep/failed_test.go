@@ -3,6 +3,7 @@ package dep
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,5 +25,32 @@ func TestFailedNodesFreeRoom(t *testing.T) {
 	}
 	if g.Undurable() != 0 {
 		t.Fatalf("Undurable = %d after every node failed", g.Undurable())
+	}
+}
+
+// TestCheckDrained: a graph whose nodes all completed, durable or failed,
+// has its room back; one that kept a completed node's room is named, and
+// pending nodes or reservations are never judged.
+func TestCheckDrained(t *testing.T) {
+	g := New(Options{NodesMax: 4})
+	if err := g.Admit(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.CheckDrained(); err != nil {
+		t.Fatalf("reservations outstanding: %v, want no judgement", err)
+	}
+	a, b := g.NewNode(Dependency{}, Chain{}), g.NewNode(Dependency{}, Chain{})
+	g.Release(1)
+	if err := g.CheckDrained(); err != nil {
+		t.Fatalf("nodes pending: %v, want no judgement", err)
+	}
+	g.MarkDurable(a)
+	g.MarkFailed(b, errors.New("b failed"))
+	if err := g.CheckDrained(); err != nil {
+		t.Fatalf("every node complete: %v", err)
+	}
+	g.used.Add(1) // a completed node that kept its room (the AST mutant dep332)
+	if err := g.CheckDrained(); err == nil || !strings.Contains(err.Error(), "1 of the bound's room still taken") {
+		t.Fatalf("a leaked reservation: %v, want it named", err)
 	}
 }

@@ -207,6 +207,24 @@ func (t *Table) Allocate(owner Owner) (ID, uint32, error) {
 // FreeCount returns the number of free extents.
 func (t *Table) FreeCount() int { return int(t.free.Load()) }
 
+// CheckFree reports whether the free count (FreeCount, which the space
+// check reads without the lock) matches the extents owned by Free; an
+// error names both.
+func (t *Table) CheckFree() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, x := range t.ext {
+		if x.Owner == Free {
+			n++
+		}
+	}
+	if c := t.free.Load(); c != int64(n) {
+		return fmt.Errorf("extent: free count %d, but %d extents are free", c, n)
+	}
+	return nil
+}
+
 // Append reserves n bytes at extent id's write pointer, at generation gen,
 // and returns their offset within the extent. It fails with ErrStale if the
 // extent has been reset since gen, and with ErrFull if n bytes do not fit.

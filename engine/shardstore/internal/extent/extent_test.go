@@ -3,6 +3,7 @@ package extent
 import (
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -87,5 +88,29 @@ func TestFreeCountMatchesTable(t *testing.T) {
 		if got := tb.FreeCount(); got != want {
 			t.Fatalf("step %d: FreeCount %d, table holds %d free extents (seed 7, deterministic)", step, got, want)
 		}
+	}
+}
+
+// TestCheckFree: CheckFree passes a table whose count follows its
+// allocations and resets, and names both numbers when the count is wrong
+// (a free count left unset at NewTable was caught only by a unit test
+// before: the AST mutant ext146).
+func TestCheckFree(t *testing.T) {
+	geo, err := NewGeometry(16*4096, 4096, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := NewTable(geo)
+	id, _, err := tb.Allocate(Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Reset(id)
+	if err := tb.CheckFree(); err != nil {
+		t.Fatalf("a consistent table: %v", err)
+	}
+	tb.free.Add(-1)
+	if err := tb.CheckFree(); err == nil || !strings.Contains(err.Error(), "free count 14, but 15 extents are free") {
+		t.Fatalf("a count one short: %v, want it named", err)
 	}
 }

@@ -639,10 +639,14 @@ func (m *Manager) Persisted(tok any) {
 	m.seq, m.slot = t.img.Sequence, t.slot
 	m.writes++
 	m.root = t.img.Root
-	for _, r := range m.roots[:t.roots] {
+	taken := t.roots
+	if mutant.On(mutant.SlotCompletesLaterRoots) {
+		taken = len(m.roots) // roots set since Prepare too
+	}
+	for _, r := range m.roots[:taken] {
 		done = append(done, r.node)
 	}
-	m.roots = slices.Delete(m.roots, 0, t.roots)
+	m.roots = slices.Delete(m.roots, 0, taken)
 	for i, r := range t.img.Records {
 		x := &m.ext[i]
 		x.pers = r
