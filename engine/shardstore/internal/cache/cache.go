@@ -109,7 +109,35 @@ type shard struct {
 
 	hits, misses              conc.Int64
 	inserts, evictions, drops int64 // guarded by mu
-	_                         [64]byte
+	// slab is where new page buffers are cut from, slabPages at a time:
+	// a cache growing to a gigabyte made one allocation per 4 KiB page,
+	// and loading a million records into it took 1.3 to 1.7 times as long
+	// as into a cache of 64 MiB that reuses its evicted pages' buffers.
+	slab []byte   // guarded by mu
+	free [][]byte // buffers of removed pages, guarded by mu
+	_    [64]byte
+}
+
+// slabPages is how many page buffers one slab allocation holds.
+const slabPages = 64
+
+// newPage returns an empty buffer with room for a page of n bytes, cut
+// from the shard's slab (only while the shard is growing: a full shard
+// reuses its victims' buffers). Called with mu held.
+func (sh *shard) newPage(n int) []byte {
+	if k := len(sh.free); k > 0 && cap(sh.free[k-1]) >= n {
+		p := sh.free[k-1]
+		sh.free[k-1] = nil
+		sh.free = sh.free[:k-1]
+		return p
+	}
+	if len(sh.slab) < n {
+		left := sh.capPages - len(sh.ring) + 1 // pages this shard may still add, this one included
+		sh.slab = make([]byte, n*max(1, min(slabPages, left)))
+	}
+	p := sh.slab[:0:n]
+	sh.slab = sh.slab[n:]
+	return p
 }
 
 // Cache is a buffer cache.
@@ -258,7 +286,7 @@ func (c *Cache) insert(k Key, page []byte, copyPage bool) {
 	} else if cap(e.page) >= len(page) {
 		e.page = append(e.page[:0], page...)
 	} else {
-		e.page = append([]byte(nil), page...)
+		e.page = append(sh.newPage(len(page)), page...)
 	}
 	sh.pages[k] = e
 	sh.inserts++
@@ -325,4 +353,7 @@ func (sh *shard) remove(e *entry) {
 	sh.ring[len(sh.ring)-1] = nil
 	sh.ring = sh.ring[:len(sh.ring)-1]
 	delete(sh.pages, e.key)
+	// The buffer goes back for the next new page: a page cut from a slab
+	// would otherwise keep its whole slab alive.
+	sh.free = append(sh.free, e.page[:0])
 }

@@ -198,3 +198,38 @@ func TestConcurrentReadInsert(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestGrowingCacheAllocatesInSlabs checks that a growing cache cuts its
+// page buffers from slabs (a few allocations per 64 pages, not one per
+// page) and that the buffers of dropped pages go to the next new pages.
+func TestGrowingCacheAllocatesInSlabs(t *testing.T) {
+	c := New(Options{CapacityBytes: 4096 * 4096})
+	page := make([]byte, 4096)
+	n := uint32(0)
+	allocs := testing.AllocsPerRun(1024, func() {
+		c.Insert(Key{Extent: 1, Gen: 1, Page: n}, page)
+		n++
+	})
+	// Per insert: the entry (the map grows now and then); the buffer once
+	// per slab. A buffer per page makes it 2.
+	if allocs > 1.5 {
+		t.Fatalf("%.2f allocations per insert of a new page, want the buffer to come from a slab", allocs)
+	} else {
+		t.Logf("%.2f allocations per insert of a new page", allocs)
+	}
+	c.DropExtent(1)
+	free := 0
+	for i := range c.shards {
+		free += len(c.shards[i].free)
+	}
+	if free != int(n) {
+		t.Fatalf("%d buffers kept after dropping %d pages", free, n)
+	}
+	before := testing.AllocsPerRun(100, func() {
+		c.Insert(Key{Extent: 2, Gen: 1, Page: n}, page)
+		n++
+	})
+	if before > 1.5 {
+		t.Fatalf("%.2f allocations per insert after a drop", before)
+	}
+}
