@@ -65,6 +65,11 @@ type Config struct {
 	// Out as <engine>-<workload>-r<rep>.trace (for `go tool trace`): where
 	// the client goroutines wait, and on what.
 	Trace bool `json:"trace,omitempty"`
+	// IOTrace records every device IO of each run (an engine with an
+	// io-trace= option: shardstore, on a real or a simulated device) to
+	// Out as <engine spec>-<workload>-r<rep>.iotrace (engine/iotrace;
+	// harness iotrace plots it).
+	IOTrace bool `json:"io_trace,omitempty"`
 	// Records, if positive, is the record count of every workload that
 	// loads records (not a fill, which loads none), and Values, if set,
 	// the value sizes of every workload (a values= term: "4KiB",

@@ -56,6 +56,7 @@ const ChildFD = 3
 type childRequest struct {
 	Config     Config `json:"config"`
 	Engine     string `json:"engine"` // the resolved spec
+	Typed      string `json:"typed"`  // the spec as given
 	Workload   string `json:"workload"`
 	Repetition int    `json:"repetition"`
 	Dir        string `json:"dir"`   // made by the parent, removed by it
@@ -187,7 +188,7 @@ func ServeChild(ctx context.Context, drivers engine.Drivers, in io.Reader, out i
 	if err != nil {
 		return fmt.Errorf("bench child: %w", err)
 	}
-	e := resolvedEngine{d, o}
+	e := resolvedEngine{d, o, req.Typed}
 	stop := r.sink.heartbeat(func() (string, int64) {
 		lp := r.live.Load()
 		if lp == nil {
@@ -198,7 +199,7 @@ func ServeChild(ctx context.Context, drivers engine.Drivers, in io.Reader, out i
 		}
 		return lp.name, lp.ops.Load()
 	})
-	run, hists, err := r.measure(ctx, e, p, req.Repetition, req.Dir, req.Label)
+	run, hists, err := r.measureRun(ctx, e, p, req.Repetition, req.Dir, req.Label)
 	stop()
 	if run == nil {
 		run = r.newRun(e, p, req.Repetition)
@@ -243,11 +244,14 @@ func (r *Runner) runIsolated(ctx context.Context, e resolvedEngine, p *plan, rep
 }
 
 func (r *Runner) child(ctx context.Context, e resolvedEngine, p *plan, rep int, dir, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
-	req, err := json.Marshal(childRequest{Config: r.Config, Engine: e.opts.Spec().String(), Workload: p.spec, Repetition: rep, Dir: dir, Label: label})
+	req, err := json.Marshal(childRequest{Config: r.Config, Engine: e.opts.Spec().String(), Typed: e.typed, Workload: p.spec, Repetition: rep, Dir: dir, Label: label})
 	if err != nil {
 		return nil, nil, FatalError{fmt.Errorf("encode the run for its child process: %w", err)}
 	}
 	cmd := r.Child()
+	if e.simulated() && r.SimChild != nil {
+		cmd = r.SimChild()
+	}
 	cmd.Stdin = bytes.NewReader(req)
 	stderr := &childStderr{}
 	cmd.Stderr = stderr

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -63,26 +63,24 @@ func (r *Runner) load(ctx context.Context, eng engine.Engine, p *plan, threads i
 	r.enter("preloading", &loaded)
 	hists := make([]*hdrhistogram.Histogram, threads)
 	errs := make([]error, threads)
-	start := time.Now()
-	var wg sync.WaitGroup
+	since := phaseClock(eng) // virtual time on a simulated device
+	clients := &clientTasks{ctl: conc.Active()}
 	for w := range threads {
 		hists[w] = newHistogram()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		clients.start(func() {
 			lw := loadWorker{ctx: ctx, eng: eng, batcher: batcher, hist: hists[w], loaded: &loaded, bytes: &bytes}
 			errs[w] = lw.run(p, w, threads, batch)
-		}()
+		})
 	}
-	wg.Wait()
-	load := time.Since(start)
+	clients.wait()
+	load := since()
 	err := errors.Join(errs...)
 	if err == nil {
-		st := time.Now()
+		st := since()
 		if serr := eng.Sync(ctx); serr != nil {
 			err = fmt.Errorf("sync after the load: %w", serr)
 		}
-		sum.SyncSec = time.Since(st).Seconds()
+		sum.SyncSec = (since() - st).Seconds()
 	}
 	all := newHistogram()
 	for _, h := range hists {

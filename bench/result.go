@@ -132,6 +132,14 @@ type Run struct {
 	// device=hdd|ssd) and the run's latencies, throughput and elapsed
 	// time are in the device model's virtual time, not the machine's.
 	Simulated bool `json:"simulated,omitempty"`
+	// Controlled says the simulated run was one controlled execution of
+	// engine/conc (a binary built with -tags interleave): deterministic,
+	// the same figures from SimSeed and the commit on any machine load.
+	// SimSeed is its workload's and schedule's seed (--seed plus the
+	// repetition minus 1), SimSteps its scheduling points.
+	Controlled bool   `json:"controlled,omitempty"`
+	SimSeed    uint64 `json:"sim_seed,omitempty"`
+	SimSteps   int64  `json:"sim_steps,omitempty"`
 }
 
 // OpSummary is the count, throughput and latency of one op type.

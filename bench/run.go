@@ -61,6 +61,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/internal/progress"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -92,6 +93,11 @@ type Runner struct {
 	// verb, which calls ServeChild); the runner sets its stdin, stderr,
 	// extra files and process group. Nil runs in this process.
 	Child func() *exec.Cmd
+	// SimChild, if set, is Child for a run on a simulated device
+	// (engine.Driver.Simulated): a harness with the controlled scheduler
+	// (-tags interleave), which runs it deterministically (simulated.go).
+	// Nil: Child.
+	SimChild func() *exec.Cmd
 	// HangTimeout is how long a child may go without progress (no op
 	// started, no new phase) before it is called hung and killed; zero
 	// means HangTimeoutDefault.
@@ -130,6 +136,7 @@ func (e *RunsFailedError) Error() string {
 type resolvedEngine struct {
 	driver engine.Driver
 	opts   engine.Options
+	typed  string // the spec as given, for file names
 }
 
 // Resolve checks every engine and workload spec before anything runs.
@@ -142,7 +149,7 @@ func (r *Runner) resolve() ([]resolvedEngine, []*plan, error) {
 			errs = append(errs, err)
 			continue
 		}
-		engines = append(engines, resolvedEngine{d, o})
+		engines = append(engines, resolvedEngine{d, o, spec})
 	}
 	var plans []*plan
 	for _, spec := range r.Config.Workloads {
@@ -166,8 +173,11 @@ func (r *Runner) Validate() error {
 	if err := r.Config.Validate(); err != nil {
 		return err
 	}
-	_, _, err := r.resolve()
-	return err
+	engines, _, err := r.resolve()
+	if err != nil {
+		return err
+	}
+	return r.checkEngines(engines)
 }
 
 // Run executes every run and returns the report. A run that fails (a
@@ -183,6 +193,9 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 	}
 	engines, plans, err := r.resolve()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkEngines(engines); err != nil {
 		return nil, err
 	}
 	rep := &Report{Schema: SchemaVersion, Started: time.Now().UTC(), Config: r.Config, Runs: []Run{}}
@@ -315,7 +328,7 @@ func (r *Runner) runOne(ctx context.Context, e resolvedEngine, p *plan, rep int,
 	if err != nil {
 		return nil, nil, err
 	}
-	run, hists, err := r.measure(ctx, e, p, rep, dir, label)
+	run, hists, err := r.measureRun(ctx, e, p, rep, dir, label)
 	if kept := r.dropRunDir(dir); kept != "" && run != nil {
 		run.KeptDir = kept
 	}
@@ -376,7 +389,11 @@ type livePhase struct {
 func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int, dir, label string) (*Run, map[string]*hdrhistogram.Histogram, error) {
 	r.status("%s: opening", label)
 	r.enter("opening", nil)
-	eng, err := e.driver.Open(dir, e.opts)
+	opts, err := r.traceOptions(e, p, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := e.driver.Open(dir, opts)
 	if err != nil {
 		return nil, nil, FatalError{fmt.Errorf("open %s in %s: %w", e.opts.Spec(), dir, err)}
 	}
@@ -395,6 +412,10 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	run := r.newRun(e, p, rep)
 	run.Simulated = simDevice(eng) != nil
 	threads, syncWrites := run.Threads, run.Sync
+	seed := r.Config.Seed
+	if e.simulated() {
+		seed = simSeed(seed, rep) // simulated.go: the repetitions' spread is the seeds'
+	}
 
 	// The load: measured on its own (Run.Load), not in the run's figures.
 	if r.Config.Preload && p.records > 0 {
@@ -411,7 +432,7 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	// Warm-up: the workload itself, not measured.
 	if r.Config.Warmup > 0 {
 		r.status("%s: warming up for %s", label, r.Config.Warmup)
-		wm, err := r.drive(ctx, eng, p, threads, syncWrites, phase{name: "warming up", duration: r.Config.Warmup, seed: r.Config.Seed + 1_000_003, label: label + ": warm-up"})
+		wm, err := r.drive(ctx, eng, p, threads, syncWrites, phase{name: "warming up", duration: r.Config.Warmup, seed: seed + 1_000_003, label: label + ": warm-up"})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -438,7 +459,7 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	if err != nil {
 		return nil, nil, err
 	}
-	ph := phase{name: "measuring", duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: r.Config.Seed, label: label, measured: true}
+	ph := phase{name: "measuring", duration: r.Config.Duration, ops: r.Config.Ops, rate: r.Config.Rate, seed: seed, label: label, measured: true}
 	if r.sink != nil {
 		// Once a second the figures so far go to the parent, so a child
 		// that dies mid-run still leaves them.
@@ -648,8 +669,14 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 	}
 	start := time.Now()
 	since := phaseClock(eng) // simulated.go: virtual time on a simulated device
+	// In a controlled execution (a simulated run, simulated.go) the
+	// clients are its tasks, each charged SimOpCPU of virtual time per
+	// op, and only the virtual clock ends the phase.
+	ctl := conc.Active()
+	clients := &clientTasks{ctl: ctl}
+	timed := ph.duration > 0 && ph.ops == 0
 	var deadline time.Time
-	if ph.duration > 0 && ph.ops == 0 {
+	if timed && !ctl {
 		deadline = start.Add(ph.duration)
 	}
 	// Open loop: one dispatcher keeps the schedule and hands each op's
@@ -677,11 +704,8 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 			}
 		}()
 	}
-	var wg sync.WaitGroup
 	for w := range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		clients.start(func() {
 			next := p.worker(ph.seed, w, threads)
 			rec := recs[w]
 			buf := make([]byte, 0, 64<<10)
@@ -705,12 +729,15 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					if i := issued.Add(1); ph.ops > 0 && i > ph.ops {
 						return
 					}
+					if ctl {
+						conc.DefaultClock().Sleep(SimOpCPU)
+					}
 					// The op is drawn (key, value) before its clock starts:
 					// the latency is the engine's, not the generator's.
 					op = next()
 					value = opValue(op, &buf)
 					intended = since()
-					if !deadline.IsZero() && intended > ph.duration {
+					if timed && intended > ph.duration {
 						return
 					}
 				}
@@ -758,32 +785,47 @@ func (r *Runner) drive(ctx context.Context, eng engine.Engine, p *plan, threads 
 					issued.Add(1)
 				}
 			}
-		}()
+		})
 	}
 	// Progress, cancellation, and the deadline watcher.
-	// The phase ends when the last worker returns, read here rather than
-	// when the loop below notices: it may be busy with a checkpoint then.
+	// The phase ends when the last worker returns, read by the waiter
+	// rather than when the loop notices: it may be busy with a checkpoint
+	// then.
 	done := make(chan struct{})
 	var elapsed time.Duration
-	go func() { wg.Wait(); elapsed = since(); close(done) }()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := true; waiting; {
-		select {
-		case <-done:
-			waiting = false
-		case <-ctx.Done():
-			stop.Store(true)
-		case <-cpReady:
-			if !stop.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
-				ph.checkpoint(checkpoint(recs, tl, names)) // the result is about to follow otherwise
-			}
-		case <-tick.C:
-			if !deadline.IsZero() && time.Now().After(deadline) {
+	control := func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for waiting := true; waiting; {
+			select {
+			case <-done:
+				waiting = false
+			case <-ctx.Done():
 				stop.Store(true)
+			case <-cpReady:
+				if !stop.Load() && (deadline.IsZero() || time.Now().Before(deadline)) {
+					ph.checkpoint(checkpoint(recs, tl, names)) // the result is about to follow otherwise
+				}
+			case <-tick.C:
+				if !deadline.IsZero() && time.Now().After(deadline) {
+					stop.Store(true)
+				}
+				r.progress(ph, start, issued.Load(), tl)
 			}
-			r.progress(ph, start, issued.Load(), tl)
 		}
+	}
+	if ctl {
+		// The loop runs outside the execution (it touches no conc
+		// primitive); this task waits for the clients under the scheduler.
+		looped := make(chan struct{})
+		go func() { control(); close(looped) }()
+		clients.wait()
+		elapsed = since()
+		close(done)
+		<-looped
+	} else {
+		go func() { clients.wait(); elapsed = since(); close(done) }()
+		control()
 	}
 	// Workers finish their in-flight op after the deadline; the phase lasts
 	// until the last one returns (elapsed, set before done closed).

@@ -62,6 +62,9 @@ type Checker struct {
 	// Settings are flags of this checker alone (--depth, --harness); their
 	// values reach it in Config.Settings, and a bad one is ErrBadTrace.
 	Settings []Setting
+	// Adaptive says the checker takes --adaptive (Config.Adaptive): its
+	// generator steers its op mix toward states not yet reached.
+	Adaptive bool
 	// Tags are the build tags the checker needs ("interleave"); Built says
 	// this binary has them. When it does not, the harness builds itself
 	// with them (cached by source hash) and runs the check in that binary.
@@ -105,6 +108,12 @@ type Config struct {
 	Cases  int // CasesUnlimited: until the budget
 	Budget time.Duration
 	Faults bool
+	// Adaptive steers the generator's op weights and its fault and crash
+	// seeds, case by case, toward the engine states and fault-space cells
+	// the run has not reached (coverage.Steer), for a checker that says
+	// Checker.Adaptive. A violation's trace holds its ops, so its replay
+	// needs no steering.
+	Adaptive bool
 	// Clients is the number of concurrent clients of a Concurrent
 	// checker (0: the checker's default); others ignore it.
 	Clients int

@@ -33,6 +33,14 @@
 // Found counts the failing cases that hit it. Kill-mode crash checks run
 // the engine in child processes that report no states.
 //
+// # Steering and code coverage
+//
+// Steer is the feedback loop of harness check --adaptive: after each case
+// it turns what the Recorder counted into op and fault weights for the
+// next (see Steer). BuildCovered, Covdata and WriteProfile are the one way
+// Go code coverage is measured: harness coverage --code per checker, and
+// the baseline by which harness mutants ast calls a mutant not covered.
+//
 // Without a Recorder an engine pays one nil check per would-be event
 // (engine.Emit); BenchmarkHotPut1KiB in engine/shardstore shows no
 // difference (docs/TESTING.md).
@@ -368,6 +376,10 @@ func (r *Recorder) Report() *Report {
 	sortCells(rep.Cells)
 	return rep
 }
+
+// Latency records a latency fault: an IO delayed now
+// (target.LatencyObserver).
+func (r *Recorder) Latency() { r.Fault(FaultLatency) }
 
 // PowerCut records a crash: a power cut armed on a disk.Mem landed now.
 func (r *Recorder) PowerCut() { r.Fault(FaultCrash) }

@@ -380,6 +380,11 @@ type Driver struct {
 	// cannot make one (a device too small for its extents). Nil: the
 	// engine opens on a directory only.
 	Device func(opts Options) (OnDevice, error)
+	// Simulated, if set, reports whether opts run the engine on a
+	// simulated device in virtual time (shardstore's device=hdd): a
+	// harness then runs it inside a controlled execution of engine/conc
+	// (-tags interleave), where its run is a function of its seed.
+	Simulated func(opts Options) bool
 }
 
 // OnDevice is an engine ready to run on a device its caller makes.

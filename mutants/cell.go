@@ -190,8 +190,10 @@ type cellRun struct {
 	seed    uint64
 	budget  time.Duration
 	cases   int
-	dir     string // the worker's --out
-	grace   time.Duration
+	// adaptive adds --adaptive for a detector that takes it.
+	adaptive bool
+	dir      string // the worker's --out
+	grace    time.Duration
 	// replay renders the command that replays a trace of this cell.
 	replay func(trace string) string
 }
@@ -216,6 +218,9 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 	}
 	if c.cases > 0 {
 		args = append(args, "--cases", strconv.Itoa(c.cases))
+	}
+	if c.adaptive && (c.det.Checker == "conformance" || c.det.Checker == "crash" && c.det.Mode == "block") {
+		args = append(args, "--adaptive")
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.budget+c.grace)
 	defer cancel()

@@ -26,6 +26,10 @@ type Config struct {
 	Budget     time.Duration
 	CellBudget time.Duration
 	Cases      int
+	// Adaptive runs the detectors that can steer their generator
+	// (conformance, crash block: checkers.Checker.Adaptive) with
+	// --adaptive; the caller keys the saved cells apart (Commit).
+	Adaptive bool
 	// Rounds gives the mutants that survive the first round further
 	// rounds with more seeds until Budget is spent (see Run); it needs a
 	// shared Budget (no CellBudget).
@@ -438,7 +442,7 @@ func runOne(ctx context.Context, cfg Config, s Subject, d Detector, seed uint64,
 		}
 		exe = p.exe
 	}
-	cr := cellRun{exe: exe, subject: s, det: d, seed: seed, budget: budget, cases: cfg.Cases,
+	cr := cellRun{exe: exe, subject: s, det: d, seed: seed, budget: budget, cases: cfg.Cases, adaptive: cfg.Adaptive,
 		dir: filepath.Join(cfg.OutDir, "cells", slug(s.Name), slug(d.String())), grace: cfg.grace(budget)}
 	if cfg.Replay != nil {
 		cr.replay = func(trace string) string { return cfg.Replay(s, d, trace) }

@@ -35,6 +35,10 @@ type Comparison struct {
 	// the other did not, as "spec | workload".
 	OnlyA []string `json:"only_a,omitempty"`
 	OnlyB []string `json:"only_b,omitempty"`
+	// Variance says where the spread between repetitions comes from when
+	// the runs are simulated (bench.Run.Simulated): for deterministic ones
+	// (Controlled) only their seeds, which it names.
+	Variance string `json:"variance,omitempty"`
 }
 
 // Side is one of the two things compared: a result file, or one engine of
@@ -117,6 +121,7 @@ func CompareReports(a, b *bench.Report, sa, sb Side, o CompareOptions) (Comparis
 			c.OnlyB = append(c.OnlyB, k.spec+" | "+k.workload)
 		}
 	}
+	c.Variance = variance(append(slices.Clone(a.Runs), b.Runs...))
 	if len(c.Rows) == 0 {
 		return c, fmt.Errorf("compare: %s and %s have no engine × workload in common (each run is paired by its engine's full spec and its workload)", sa.Path, sb.Path)
 	}
@@ -175,6 +180,7 @@ func CompareEngines(r *bench.Report, path, base string, o CompareOptions) (Compa
 			c.addPair(baseSpec, s, w, runs[baseSpec], runs[s])
 		}
 	}
+	c.Variance = variance(r.Runs)
 	if len(c.Rows) == 0 {
 		return c, fmt.Errorf("compare: %s: no workload was run by %s and another engine", path, baseSpec)
 	}
@@ -197,6 +203,31 @@ func specMatches(s, user string) bool {
 		}
 	}
 	return true
+}
+
+// variance says what the spread between the repetitions of runs is, if
+// they are simulated: "" for runs on real devices, whose spread is the
+// machine's as well.
+func variance(runs []bench.Run) string {
+	var seeds []uint64
+	controlled := true
+	for _, r := range runs {
+		if !r.Simulated {
+			return ""
+		}
+		controlled = controlled && r.Controlled
+		if !slices.Contains(seeds, r.SimSeed) {
+			seeds = append(seeds, r.SimSeed)
+		}
+	}
+	if len(runs) == 0 {
+		return ""
+	}
+	if !controlled {
+		return "simulated runs outside the controlled scheduler: the spread between repetitions is goroutine timing's (which IOs a round gathers), not the device's"
+	}
+	slices.Sort(seeds)
+	return fmt.Sprintf("simulated runs, each a deterministic controlled execution: the spread between repetitions is their seeds' alone (seeds %d-%d), not the machine's", seeds[0], seeds[len(seeds)-1])
 }
 
 func newComparison(a, b Side, o CompareOptions) Comparison {
@@ -330,6 +361,9 @@ func (c Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "A: %s\nB: %s\n", sideName(c.A), sideName(c.B))
 	fmt.Fprintf(w, "medians over repetitions, ±: %.0f%% interval of the median; delta: Mann-Whitney U test at α=%g, ~ when not significant\n",
 		c.Confidence*100, c.Alpha)
+	if c.Variance != "" {
+		fmt.Fprintf(w, "variance: %s\n", c.Variance)
+	}
 	var specs []string
 	for _, r := range c.Rows {
 		specs = append(specs, r.Engine)

@@ -69,9 +69,14 @@ func WriteIOTracePlots(dir, name string, h iotrace.Header, recs []iotrace.Record
 		sc.GlyphStyle.Radius = vg.Points(1)
 		flush.Add(sc)
 	}
+	parts, err := partsPanel(s)
+	if err != nil {
+		return nil, err
+	}
+	depth.Y.Label.Text = "IOs at the device"
 	f := figure{name: "iotrace", title: name + ": device IO",
 		subtitle: fmt.Sprintf("%d reads, %d writes, %d flushes over %v of %s", s.Reads, s.Writes, s.Flushes, s.Span.Round(time.Millisecond), clock),
-		panels:   [][]*plot.Plot{{sizes, seeks}, {depth, flush}}, height: 2 * figureHeight}
+		panels:   [][]*plot.Plot{{sizes, seeks}, {depth, flush}, {parts, sourcesPanel(s)}}, height: 3 * figureHeight}
 	var written []string
 	for _, ext := range []string{"png", "svg"} {
 		path := filepath.Join(dir, "iotrace."+ext)
@@ -82,6 +87,70 @@ func WriteIOTracePlots(dir, name string, h iotrace.Header, recs []iotrace.Record
 	}
 	return written, nil
 }
+
+// partsPanel is the latency breakdown of the writes of each source:
+// grouped bars of the mean dependency wait, queue and device time.
+func partsPanel(s iotrace.Summary) (*plot.Plot, error) {
+	p := newPlot()
+	p.Title.Text = "write latency by source: mean per write"
+	p.Y.Label.Text = "ms"
+	var names []string
+	var dw, sq, q, d plotter.Values
+	for _, src := range iotrace.Sources {
+		pt := s.Parts[src]
+		if pt.Writes == 0 {
+			continue
+		}
+		a, b, c, e := pt.Mean()
+		names = append(names, src.String())
+		dw, sq, q, d = append(dw, ms(a)), append(sq, ms(b)), append(q, ms(c)), append(d, ms(e))
+	}
+	if len(names) == 0 {
+		return p, nil
+	}
+	w := vg.Points(12)
+	for i, series := range []struct {
+		name string
+		v    plotter.Values
+	}{{"dependency wait", dw}, {"scheduler queue", sq}, {"device queue", q}, {"device", d}} {
+		bars, err := plotter.NewBarChart(series.v, w)
+		if err != nil {
+			return nil, err
+		}
+		bars.Offset = w * (vg.Length(i) - 1.5)
+		bars.Color = palette[i%len(palette)]
+		bars.LineStyle.Width = 0
+		p.Add(bars)
+		p.Legend.Add(series.name, bars)
+	}
+	p.NominalX(names...)
+	return p, nil
+}
+
+// sourcesPanel counts the writes of each source.
+func sourcesPanel(s iotrace.Summary) *plot.Plot {
+	p := newPlot()
+	p.Title.Text = "writes by source"
+	p.Y.Label.Text = "writes"
+	var names []string
+	var n plotter.Values
+	for _, src := range iotrace.Sources {
+		if pt := s.Parts[src]; pt.Writes > 0 {
+			names = append(names, src.String())
+			n = append(n, float64(pt.Writes))
+		}
+	}
+	if len(n) == 0 {
+		return p
+	}
+	if bars, err := plotter.NewBarChart(n, vg.Points(14)); err == nil {
+		p.Add(bars)
+		p.NominalX(names...)
+	}
+	return p
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // histPanel is a bar chart of power-of-two buckets (the first shift
 // buckets are special: bucket 0 of seeks is distance 0), from the first

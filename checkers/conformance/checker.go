@@ -18,12 +18,15 @@ delete, list, index-flush, compact, reclaim, clean reboot, ..., simplest first s
 shrinking prefers simple ops); after every op the engine must answer exactly as the
 model does, and CheckInvariants must hold. --faults (engines on a device:
 shardstore) injects IO errors and bit flips: an op hit by one may fail, never return
-wrong data. A violation is minimized by rapid's shrinker and written as a trace
+wrong data. --adaptive steers the op mix and the kinds of fault, case by case,
+toward the engine states and fault-space cells reached least so far (and adds
+latency faults); a failure's trace replays without it. A violation is minimized by rapid's shrinker and written as a trace
 (--out/conformance-<engine>-<seed>.trace) with the command that replays it.`,
 		Example: `  harness check conformance --engine pebble --seed 1 --budget 60s
   harness check conformance --engine shardstore --faults --cases 500
   harness check conformance --replay out/conformance-shardstore-1.trace`,
-		Faults: true,
+		Faults:   true,
+		Adaptive: true,
 		Run: func(ctx context.Context, c checkers.Config) (checkers.Result, error) {
 			return Run(ctx, config(c))
 		},
@@ -34,5 +37,5 @@ wrong data. A violation is minimized by rapid's shrinker and written as a trace
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }

@@ -37,7 +37,11 @@
 //     not made durable by a successful Close may be lost only if Close
 //     failed), and unaffected keys are as before.
 //   - Same seed, same engine, same result: every choice comes from the
-//     seed.
+//     seed. With Adaptive the weights of each case also depend on the
+//     states the engine reported in the cases before (coverage.Steer), which
+//     its background work makes timing-dependent; a failing case's trace
+//     holds its ops, so it still replays exactly. Adaptive also injects
+//     latency faults (a fail-disk-once seed with machine.SeedLatency).
 //
 // # Areas not verified
 //
@@ -119,6 +123,9 @@ type Config struct {
 	Live *checkers.Live
 	// Found is checkers.Config.Found.
 	Found func(checkers.Violation)
+	// Adaptive is checkers.Config.Adaptive: Weights (or the defaults) are
+	// then the base weights the feedback loop starts from.
+	Adaptive bool
 }
 
 func (c *Config) ensureDefaults() {
@@ -223,7 +230,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,
 		Weights: weights(c.Weights, caps, c.Faults, false), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live, Found: c.Found,
-		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed),
+		Stem: checkers.FileStem(Name, "", c.Target.Name, c.Seed), Adaptive: c.Adaptive,
 	})
 }
 

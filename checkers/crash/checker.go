@@ -34,7 +34,9 @@ func Checker() checkers.Checker {
                 Most dirty reboots cut the device's power between two IOs of their
                 Sync or index flush (the trace's crash-points say where).
                 --faults adds injected IO errors and bit flips, some recovered
-                from through a crash that drops the unflushed writes
+                from through a crash that drops the unflushed writes; --adaptive
+                steers the op mix and the kinds of fault and crash toward the
+                states reached least so far (a failure replays without it)
   --mode kill   any engine on a directory (the default for them): a child process
                 runs the workload and is killed with SIGKILL; a second child
                 reopens the directory and reads every key, so an engine that
@@ -52,7 +54,8 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
   harness check crash --engine shardstore --faults --cases 500
   harness check crash --engine pebble --mode kill --cases 50
   harness check crash --replay out/crash-kill-pebble-7.trace`,
-		Faults: true,
+		Faults:   true,
+		Adaptive: true,
 		Modes: []checkers.Mode{
 			{Name: ModeBlock, Device: true},
 			{Name: ModeKill, DirSpec: KillDeviceSpec},
@@ -63,6 +66,9 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 			}
 			if c.Faults {
 				return checkers.Result{}, errFaultsKill
+			}
+			if c.Adaptive {
+				return checkers.Result{}, errAdaptiveKill
 			}
 			return RunKill(ctx, killConfig(c))
 		},
@@ -82,8 +88,12 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 // process on a real directory, out of a disk.Faulty's reach.
 var errFaultsKill = errors.New("crash: --faults is for block mode (an engine on a device); kill mode cannot inject device faults into its child: drop --faults or use --mode block")
 
+// errAdaptiveKill refuses --adaptive in kill mode, whose engine runs in
+// child processes that report no states to steer by.
+var errAdaptiveKill = errors.New("crash: --adaptive is for block mode: kill mode's engine runs in child processes that report no states to steer by: drop --adaptive or use --mode block")
+
 func blockConfig(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }
 
 func killConfig(c checkers.Config) KillConfig {

@@ -197,6 +197,9 @@ type Config struct {
 	Live *checkers.Live
 	// Found is checkers.Config.Found.
 	Found func(checkers.Violation)
+	// Adaptive is checkers.Config.Adaptive: Weights (or the defaults) are
+	// then the base weights the feedback loop starts from.
+	Adaptive bool
 }
 
 func (c *Config) ensureDefaults() {
@@ -313,7 +316,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live, Found: c.Found,
 		Stem: checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
-		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}},
+		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}}, Adaptive: c.Adaptive,
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -67,6 +69,12 @@ type Target struct {
 type FaultObserver interface {
 	DeviceFault(io disk.IO, flip bool)
 	PowerCut()
+}
+
+// LatencyObserver hears a latency fault: an IO a device delayed in real
+// time (Instance.Slow; coverage.Recorder implements it).
+type LatencyObserver interface {
+	Latency()
 }
 
 // Observed returns t with obs installed: in the engine's options, so every
@@ -198,6 +206,8 @@ type Instance struct {
 	// Faulty wraps the Mem when the instance was started with faults;
 	// nil otherwise.
 	Faulty *disk.Faulty
+	// slow is the latency fault Slow arms on Faulty.
+	slow *slowIO
 	// Engine is the open engine; nil between a failed open and the next.
 	Engine engine.Engine
 }
@@ -206,12 +216,12 @@ type Instance struct {
 // device, else in dir. faults wraps the Mem in a disk.Faulty (an error for
 // a directory target).
 func (t Target) Start(dir string, faults bool) (*Instance, error) {
-	in := &Instance{t: t, dir: dir}
+	in := &Instance{t: t, dir: dir, slow: &slowIO{}}
 	if t.OpenDevice != nil {
 		in.mem = disk.NewMem(t.deviceBytes(), t.sectorBytes())
 		t.observeMem(in.mem)
 		if faults {
-			f, err := disk.NewFaulty(in.mem, t.faultyOptions())
+			f, err := disk.NewFaulty(in.mem, t.faultyOptions(in.slow))
 			if err != nil {
 				return nil, err
 			}
@@ -278,7 +288,7 @@ func (in *Instance) UseMem(mem *disk.Mem) error {
 	in.mem = mem
 	in.t.observeMem(mem)
 	if in.Faulty != nil {
-		f, err := disk.NewFaulty(mem, in.t.faultyOptions())
+		f, err := disk.NewFaulty(mem, in.t.faultyOptions(in.slow))
 		if err != nil {
 			return err
 		}
@@ -288,13 +298,43 @@ func (in *Instance) UseMem(mem *disk.Mem) error {
 }
 
 // faultyOptions are the options of the disk.Faulty Start makes: its
-// faults reported to a FaultObserver.
-func (t Target) faultyOptions() disk.FaultyOptions {
-	var o disk.FaultyOptions
+// faults reported to a FaultObserver, its IOs delayed while slow is armed.
+func (t Target) faultyOptions(slow *slowIO) disk.FaultyOptions {
+	// A modeled time of 1ns per IO makes Faulty call Sleep on every IO;
+	// only Faulty's virtual clock sees it.
+	o := disk.FaultyOptions{Delay: time.Nanosecond, Sleep: slow.sleep}
 	if fo, ok := t.Observer.(FaultObserver); ok {
 		o.OnFault = fo.DeviceFault
 	}
+	slow.obs, _ = t.Observer.(LatencyObserver)
 	return o
+}
+
+// slowIO is a latency fault: the next n IOs each take d longer.
+type slowIO struct {
+	n   atomic.Int64
+	d   atomic.Int64 // nanoseconds
+	obs LatencyObserver
+}
+
+func (s *slowIO) sleep(time.Duration) {
+	if s.n.Load() <= 0 || s.n.Add(-1) < 0 {
+		return
+	}
+	if s.obs != nil {
+		s.obs.Latency()
+	}
+	time.Sleep(time.Duration(s.d.Load()))
+}
+
+// Slow arms a latency fault on the instance's Faulty: each of the next n
+// reads, writes and flushes, whichever goroutine issues it, is delayed by
+// d in real time before it is issued. It changes how the engine's
+// foreground and background work interleave, never what an IO returns. A
+// no-op without faults.
+func (in *Instance) Slow(n int, d time.Duration) {
+	in.slow.d.Store(int64(d))
+	in.slow.n.Store(int64(n))
 }
 
 // observeMem reports mem's power cut to a FaultObserver.

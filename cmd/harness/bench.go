@@ -21,6 +21,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 )
 
 // quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
@@ -135,6 +136,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.StringVar(&cfg.Out, "out", "", "output directory, not one holding an earlier report (default out/bench-<time>)")
 	f.BoolVar(&cfg.Probe, "probe", false, "measure the device's limits under --dir first (see 'harness probe')")
 	f.Int64Var(&cfg.ProbeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
+	f.BoolVar(&cfg.IOTrace, "io-trace", false, "record every device IO of each run to --out (<engine spec>-<workload>-r<rep>.iotrace; harness iotrace plots it); engines with an io-trace= option (shardstore, on a real or a simulated device)")
 	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine>-<workload>-r<rep>.cpu.pprof)")
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
@@ -317,6 +319,19 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 		return fmt.Errorf("find the harness executable to run each run in: %w", err)
 	}
 	r.Child = func() *exec.Cmd { return benchChildCmd(exe) }
+	if r.Simulated() {
+		// A simulated run is deterministic only as one controlled
+		// execution (bench/simulated.go): its child is a harness with the
+		// scheduler, built and cached as check interleave's is.
+		simExe := exe
+		if !conc.Controlled {
+			simExe, err = taggedHarness(cmd.Context(), "bench", []string{"interleave"}, "out", stderr)
+			if err != nil {
+				return err
+			}
+		}
+		r.SimChild = func() *exec.Cmd { return benchChildCmd(simExe) }
+	}
 	if r.Config.Dir == "" {
 		tmp, err := os.MkdirTemp("", "gauntlet-bench-")
 		if err != nil {

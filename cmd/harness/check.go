@@ -65,9 +65,11 @@ type checkFlags struct {
 	cases   int
 	forever bool
 	faults  bool
-	mode    string
-	replay  string
-	out     string
+	// adaptive is --adaptive (checkers.Config.Adaptive).
+	adaptive bool
+	mode     string
+	replay   string
+	out      string
 	// clients is a Concurrent checker's --clients (0: its default).
 	clients int
 	// history is a file a checker with History re-checks.
@@ -203,6 +205,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().BoolVar(&f.faults, "faults", false, "")
 			c.Flags().MarkHidden("faults")
+		}
+		if chk.Adaptive {
+			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "steer the op mix and the fault and crash kinds, case by case, toward engine states and fault-space cells not yet reached (a failure's trace replays without it)")
+		} else {
+			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "")
+			c.Flags().MarkHidden("adaptive")
 		}
 		if chk.Concurrent {
 			c.Flags().IntVar(&f.clients, "clients", 0, "concurrent clients against the engine (0: the checker's default)")
@@ -462,6 +470,12 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		return usagef("check: --jobs %d with --replay: a replay runs one trace: drop --jobs", f.jobs)
 	}
 	switch {
+	case f.adaptive && !chk.Adaptive:
+		return usagef("check %s: --adaptive is for %s (the %s checker's generator is not steered): drop it", checker, checkersWith(func(c checkers.Checker) bool { return c.Adaptive }), checker)
+	case f.adaptive && (f.replay != "" || f.history != ""):
+		return usagef("check %s: --adaptive with a replay: the trace holds the ops the steering drew: drop --adaptive", checker)
+	}
+	switch {
 	case f.clients < 0 || !chk.Concurrent && fl.Changed("clients"):
 		if f.clients < 0 {
 			return usagef("check %s: --clients %d: give a number of clients, or 0 for the checker's default", checker, f.clients)
@@ -528,6 +542,10 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case f.adaptive && !chk.Modes[i].Device:
+			// Its engine runs in child processes that report no states.
+			return usagef("check %s: --adaptive: %s reports no engine states to steer by: drop --adaptive or use a device mode",
+				checker, modeWords(f.modeFrom, f.mode))
 		case chk.Modes[i].Device && !hasDevice && !slices.ContainsFunc(chk.Modes, func(m checkers.Mode) bool { return !m.Device }):
 			return usagef("check %s: engine %s opens on a directory: the %s checker needs an engine on a device (shardstore)", checker, d.Name, checker)
 		case chk.Modes[i].Device && !hasDevice:
@@ -586,7 +604,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		tg = otg
 	}
 	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
-		Faults: f.faults, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+		Faults: f.faults, Adaptive: f.adaptive, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
 			}
@@ -854,6 +872,9 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 	}
 	if f.faults {
 		args = append(args, "--faults")
+	}
+	if f.adaptive {
+		args = append(args, "--adaptive")
 	}
 	if f.mode != "" {
 		args = append(args, "--mode", f.mode)

@@ -30,6 +30,8 @@ type coverageFlags struct {
 	budget   time.Duration
 	seed     uint64
 	out      string
+	// adaptive passes --adaptive to the checkers that take it.
+	adaptive bool
 	// code, if not empty, are the engine packages whose Go code coverage
 	// each checker's run measures (--code).
 	code string
@@ -48,7 +50,9 @@ writes --out/coverage.json (schema gauntlet.coverage/v1, reports/schema/
 coverage.schema.json) and, through reports, a heatmap of the fault-space matrix
 (coverage-faults.png/.svg) and a bar chart of events per checker
 (coverage-events.png/.svg). Counts include the steps of shrinking. Kill-mode crash
-checks run the engine in child processes that report no states.
+checks run the engine in child processes that report no states. --adaptive runs
+conformance and crash block with their generators steered toward the states
+reached least (harness check --adaptive).
 
 Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be read.`,
 		Example: `  harness coverage --engine shardstore --budget 30s --out cov
@@ -61,6 +65,7 @@ Exit codes: 0 written; 2 usage; 3 a checker could not run or a file could not be
 	fl.DurationVar(&f.budget, "budget", 30*time.Second, "time each checker runs")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every checker's run")
 	fl.StringVar(&f.out, "out", "coverage", "directory for the checkers' Results, coverage.json and the figures")
+	fl.BoolVar(&f.adaptive, "adaptive", false, "run the checkers that can steer their generator (conformance, crash block) with --adaptive")
 	fl.StringVar(&f.code, "code", "", "also measure Go code coverage of these packages per checker (e.g. ./engine/shardstore/...): the checks run in a harness built with -cover from this checkout")
 	return c
 }
@@ -241,12 +246,8 @@ func coverHarness(cmd *cobra.Command, f coverageFlags) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: building the harness with coverage of %s\n", f.code)
-	// Atomic counters: a kill-mode child writes its counters while its
-	// workload runs, just before it kills itself (crash.KillChild).
-	c := exec.CommandContext(cmd.Context(), "go", "build", "-cover", "-covermode", "atomic", "-coverpkg", f.code+","+harnessPkg, "-o", bin, "./cmd/harness")
-	c.Dir = root
-	if b, err := c.CombinedOutput(); err != nil {
-		return "", usagef("coverage: --code %s: go build -cover: %v: %s", f.code, err, strings.TrimSpace(string(b)))
+	if err := coverage.BuildCovered(cmd.Context(), root, f.code, harnessPkg, bin); err != nil {
+		return "", usagef("coverage: --code %s: %v", f.code, err)
 	}
 	return bin, nil
 }
@@ -299,12 +300,11 @@ func goListPackages(cmd *cobra.Command, pattern string) ([]string, error) {
 
 // covdata runs go tool covdata MODE on the counters in dirs for pkgs.
 func covdata(cmd *cobra.Command, mode, dirs string, pkgs []string) (string, error) {
-	c := exec.CommandContext(cmd.Context(), "go", "tool", "covdata", mode, "-i", dirs, "-pkg", strings.Join(pkgs, ","))
-	b, err := c.CombinedOutput()
+	out, err := coverage.Covdata(cmd.Context(), mode, strings.Split(dirs, ","), pkgs)
 	if err != nil {
-		return "", fmt.Errorf("coverage: go tool covdata %s -i %s: %v: %s", mode, dirs, err, strings.TrimSpace(string(b)))
+		return "", fmt.Errorf("coverage: %w", err)
 	}
-	return string(b), nil
+	return out, nil
 }
 
 // parsePercent reads go tool covdata percent's lines
@@ -352,6 +352,9 @@ func runCoverageCheck(cmd *cobra.Command, exe string, chk checkers.Checker, mode
 	}
 	if r.mode != "" {
 		args = append(args, "--mode", r.mode)
+	}
+	if f.adaptive && chk.Adaptive && modeDevice {
+		args = append(args, "--adaptive")
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "coverage: harness %s\n", strings.Join(args, " "))
 	c := exec.CommandContext(cmd.Context(), exe, args...)

@@ -26,3 +26,22 @@ func TestCheckRequireStates(t *testing.T) {
 		t.Fatalf("exit %d, want 2 naming extnet-reset\n%s", code, stderr)
 	}
 }
+
+// TestAdaptiveFlag: --adaptive is refused, exit 2 with the reason, where
+// nothing can be steered: a checker without a steered generator, kill
+// mode, a replay.
+func TestAdaptiveFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "linearize", "--engine", "shardstore", "--adaptive", "--cases", "1"}, "--adaptive is for the conformance and crash checkers"},
+		{[]string{"check", "crash", "--engine", "shardstore", "--mode", "kill", "--adaptive", "--cases", "1"}, "--mode kill reports no engine states"},
+		{[]string{"check", "conformance", "--replay", "x.trace", "--adaptive"}, "--adaptive with a replay"},
+	} {
+		code, _, stderr := runCheckCLI(t, append(c.args, "--out", t.TempDir())...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("harness %s: exit %d, want 2 saying %q\n%s", strings.Join(c.args, " "), code, c.want, stderr)
+		}
+	}
+}

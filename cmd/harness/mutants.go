@@ -36,6 +36,8 @@ type mutantsFlags struct {
 	out        string
 	minScore   float64
 	quiet      bool
+	// adaptive runs conformance and crash block cells with --adaptive.
+	adaptive bool
 	// shard is --shard i/N (mutants only, not mutants ast).
 	shard string
 	// statusInterval is the time between two status lines off a
@@ -107,6 +109,7 @@ func addCellFlags(fl *pflag.FlagSet, f *mutantsFlags, budget time.Duration, seed
 	fl.DurationVar(&f.budget, "budget", budget, "the whole run's time, shared out over the cells")
 	fl.DurationVar(&f.cellBudget, "cell-budget", 0, "every cell's time instead of a share of --budget")
 	fl.IntVar(&f.cases, "cases", 0, "cap each cell's cases (0: its budget only)")
+	fl.BoolVar(&f.adaptive, "adaptive", false, "run the conformance and crash block detectors with --adaptive (their saved cells are kept apart)")
 	fl.Uint64Var(&f.seed, "seed", 1, seedDoc)
 	fl.IntVar(&f.jobs, "jobs", 0, "cells run at once, one core each (0: one per CPU)")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress (a bar on a terminal, else a status line every --status-interval and a line per cell)")
@@ -281,6 +284,9 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	if build.Modified {
 		commit += "+modified" // never resumed by a later run: the tree may differ
 	}
+	if f.adaptive {
+		commit += "+adaptive" // keys the saved cells apart from fixed-mix ones
+	}
 	exe, err := mutantsHarness(ctx, f.out, stderr)
 	if err != nil {
 		return mutants.Report{}, err
@@ -290,7 +296,7 @@ func scoreMutants(ctx context.Context, f mutantsFlags, stderr io.Writer) (mutant
 	}
 	cfg := mutants.Config{
 		Subjects: subjects, Detectors: dets, Seed: f.seed, Budget: f.budget, CellBudget: f.cellBudget,
-		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Rounds: true, Grace: mutantsGrace,
+		Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive, Rounds: true, Grace: mutantsGrace,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return "go run -tags mutants ./cmd/harness check " + d.Checker + " --replay " + trace
 		},

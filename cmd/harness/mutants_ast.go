@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/coverage"
 	"github.com/gauntlet-kv/gauntlet/internal/provenance"
 	"github.com/gauntlet-kv/gauntlet/mutants"
 	"github.com/gauntlet-kv/gauntlet/mutants/astmut"
@@ -165,8 +165,11 @@ func runMutantsAST(cmd *cobra.Command, f astFlags) error {
 	if build.Modified {
 		commit += "+modified"
 	}
+	if f.adaptive {
+		commit += "+adaptive" // keys the saved cells apart from fixed-mix ones
+	}
 	noteResume(stderr, commit)
-	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Rounds: true,
+	cfg := mutants.Config{Detectors: dets, Seed: f.seed, Cases: f.cases, Jobs: f.jobs, OutDir: f.out, Commit: commit, Adaptive: f.adaptive, Rounds: true,
 		Replay: func(s mutants.Subject, d mutants.Detector, trace string) string {
 			return fmt.Sprintf("(the mutant's harness: see %s) harness check %s --replay %s", filepath.Join(f.out, "mutants.json"), d.Checker, trace)
 		}}
@@ -222,13 +225,10 @@ const harnessPkg = "github.com/gauntlet-kv/gauntlet/cmd/harness"
 func astBaseline(ctx context.Context, cfg mutants.Config, root, pkg, engine string, budget time.Duration, log io.Writer) (astmut.Profile, []mutants.Cell, error) {
 	bin := filepath.Join(cfg.OutDir, "bin", "harness-cover")
 	fmt.Fprintf(log, "mutants ast: building the harness with coverage of %s\n", pkg)
-	// The main package is instrumented too: a binary whose main package is
-	// not writes no coverage data at all (Go registers the exit hook that
-	// writes GOCOVERDIR's files from an instrumented main).
-	c := exec.CommandContext(ctx, "go", "build", "-cover", "-coverpkg", pkg+","+harnessPkg, "-o", bin, "./cmd/harness")
-	c.Dir = root
-	if b, err := c.CombinedOutput(); err != nil {
-		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: go build -cover: %v: %s", err, strings.TrimSpace(string(b)))
+	// The same build as harness coverage --code: atomic counters, so the
+	// workload of a kill-mode child, which is killed, counts too.
+	if err := coverage.BuildCovered(ctx, root, pkg, harnessPkg, bin); err != nil {
+		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: %w", err)
 	}
 	covDir := filepath.Join(cfg.OutDir, "cover", cfg.Commit)
 	// A resumed baseline reuses its cells, and so must reuse the counters
@@ -243,9 +243,8 @@ func astBaseline(ctx context.Context, cfg mutants.Config, root, pkg, engine stri
 		return astmut.Profile{}, nil, err
 	}
 	text := filepath.Join(cfg.OutDir, "cover.txt")
-	c = exec.CommandContext(ctx, "go", "tool", "covdata", "textfmt", "-i", covDir, "-o", text)
-	if b, err := c.CombinedOutput(); err != nil {
-		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: go tool covdata textfmt -i %s: %v: %s", covDir, err, strings.TrimSpace(string(b)))
+	if err := coverage.WriteProfile(ctx, []string{covDir}, text); err != nil {
+		return astmut.Profile{}, nil, fmt.Errorf("mutants ast: %w", err)
 	}
 	fh, err := os.Open(text)
 	if err != nil {

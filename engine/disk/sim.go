@@ -20,9 +20,19 @@ import (
 // takes seconds.
 //
 // The device has one queue: IOs are served one at a time in the order
-// they reach it, each advancing the clock by its service time (a hard disk
-// has one head; an SSD's internal parallelism is folded into its
-// bandwidth). The CPU is free in virtual time.
+// they reach it (a hard disk has one head; an SSD's internal parallelism
+// is folded into its bandwidth). The CPU is free in virtual time.
+//
+// Two clocks. Made inside a controlled execution of engine/conc (-tags
+// interleave, conc.Active), a Sim runs on the scheduler's virtual clock:
+// an IO starts when the device is free (at the call, or when the IOs
+// queued before it end), and its caller sleeps until it ends, while the
+// other tasks run; the clock moves only when every task waits, so a run
+// is a function of its schedule's seed alone (harness bench runs
+// simulated engines so). Made anywhere else, a Sim has a ManualClock that
+// each IO advances by its service time at once, whoever waits on it:
+// the IOs are timed by the model, but which IOs the engine issues, and
+// when, still depends on how the machine schedules its goroutines.
 
 // SimKind is the model a Sim runs.
 type SimKind string
@@ -126,11 +136,14 @@ type SimIO struct {
 
 // Sim is a simulated device: see SimOptions.
 type Sim struct {
-	mem   *Mem
-	clock *conc.ManualClock
-	opts  SimOptions
-	hdd   HDDModel
-	ssd   SSDModel
+	mem    *Mem
+	clock  conc.Clock
+	manual *conc.ManualClock // nil in a controlled execution
+	// busyUntil is when the IOs queued so far end (controlled execution).
+	busyUntil time.Time
+	opts      SimOptions
+	hdd       HDDModel
+	ssd       SSDModel
 
 	rng     *rand.Rand // HDD.RotationRandom's draws: seeded, so a run repeats
 	mu      sync.Mutex // serializes IOs: one queue
@@ -174,16 +187,27 @@ func NewSim(size int64, sectorSize int, opts SimOptions) (*Sim, error) {
 	if opts.Start.IsZero() {
 		opts.Start = time.Unix(0, 0)
 	}
-	s := &Sim{mem: NewMem(size, sectorSize), clock: conc.NewManualClock(opts.Start), opts: opts, hdd: opts.HDD, ssd: opts.SSD,
+	s := &Sim{mem: NewMem(size, sectorSize), opts: opts, hdd: opts.HDD, ssd: opts.SSD,
 		rng: rand.New(rand.NewPCG(1, 2))}
+	if conc.Active() {
+		s.clock = conc.DefaultClock()
+	} else {
+		s.manual = conc.NewManualClock(opts.Start)
+		s.clock = s.manual
+	}
 	s.hdd.EnsureDefaults(opts.Capacity)
 	s.ssd.EnsureDefaults()
 	return s, nil
 }
 
 // Clock is the device's virtual clock: give it to the engine as its clock.
-// Every IO advances it by the IO's service time.
-func (s *Sim) Clock() *conc.ManualClock { return s.clock }
+// In a controlled execution it is the scheduler's (conc.DefaultClock);
+// elsewhere a ManualClock every IO advances by the IO's service time.
+func (s *Sim) Clock() conc.Clock { return s.clock }
+
+// Controlled reports whether the Sim runs on a controlled execution's
+// clock, its runs then being deterministic (see Sim).
+func (s *Sim) Controlled() bool { return s.manual == nil }
 
 // Observe sets a function called with every IO served, in order, under the
 // device's lock (keep it short). Nil: none.
@@ -227,23 +251,49 @@ func bytesTime(n int, bw float64) time.Duration {
 	return time.Duration(float64(n) / bw * float64(time.Second))
 }
 
-// serve charges one IO: advances the clock by its service time and tells
-// the observer. Called with s.mu held.
-func (s *Sim) serve(op Op, off int64, n int, t time.Duration) {
-	start := s.clock.Now()
+// serve charges one IO and tells the observer. Called with s.mu held; it
+// returns how long the caller must then sleep (controlled execution: the
+// IO queues behind the device's earlier ones), having advanced the
+// ManualClock by the service time otherwise.
+func (s *Sim) serve(op Op, off int64, n int, t time.Duration) time.Duration {
+	now := s.clock.Now()
+	start := now
+	if s.manual == nil && s.busyUntil.After(now) {
+		start = s.busyUntil
+	}
 	s.stats.Busy += t
 	if s.observe != nil {
 		s.observe(SimIO{Start: start, Service: t, Op: op, Off: off, Len: n})
 	}
-	s.clock.Advance(t)
+	if s.manual != nil {
+		s.manual.Advance(t)
+		return 0
+	}
+	s.busyUntil = start.Add(t)
+	return s.busyUntil.Sub(now)
+}
+
+// wait sleeps out an IO's queueing and service on the controlled
+// execution's clock (the device's lock released: other tasks queue IOs
+// meanwhile).
+func (s *Sim) wait(d time.Duration) {
+	if d > 0 {
+		s.clock.Sleep(d)
+	}
 }
 
 func (s *Sim) ReadAt(p []byte, off int64) (int, error) {
+	n, d, err := s.readAt(p, off)
+	s.wait(d)
+	return n, err
+}
+
+func (s *Sim) readAt(p []byte, off int64) (int, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.mem.ReadAt(p, off)
 	if err != nil {
-		return n, err
+		return n, 0, err
 	}
 	s.stats.Reads++
 	var t time.Duration
@@ -252,16 +302,21 @@ func (s *Sim) ReadAt(p []byte, off int64) (int, error) {
 	} else {
 		t = s.media(off, len(p))
 	}
-	s.serve(OpRead, off, len(p), t)
-	return n, nil
+	return n, s.serve(OpRead, off, len(p), t), nil
 }
 
 func (s *Sim) WriteAt(p []byte, off int64) (int, error) {
+	n, d, err := s.writeAt(p, off)
+	s.wait(d)
+	return n, err
+}
+
+func (s *Sim) writeAt(p []byte, off int64) (int, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, err := s.mem.WriteAt(p, off)
 	if err != nil {
-		return n, err
+		return n, 0, err
 	}
 	s.stats.Writes++
 	var t time.Duration
@@ -274,15 +329,20 @@ func (s *Sim) WriteAt(p []byte, off int64) (int, error) {
 	default:
 		t = s.media(off, len(p))
 	}
-	s.serve(OpWrite, off, len(p), t)
-	return n, nil
+	return n, s.serve(OpWrite, off, len(p), t), nil
 }
 
 func (s *Sim) Flush() error {
+	d, err := s.flush()
+	s.wait(d)
+	return err
+}
+
+func (s *Sim) flush() (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.mem.Flush(); err != nil {
-		return err
+		return 0, err
 	}
 	s.stats.Flushes++
 	var t time.Duration
@@ -296,8 +356,7 @@ func (s *Sim) Flush() error {
 		s.cached = s.cached[:0]
 		t += s.hdd.FlushTime
 	}
-	s.serve(OpFlush, 0, 0, t)
-	return nil
+	return s.serve(OpFlush, 0, 0, t), nil
 }
 
 func (s *Sim) Close() error { return s.mem.Close() }

@@ -28,8 +28,32 @@ type Summary struct {
 	DepthMean float64
 	// Span is from the first IO's start to the last one's end.
 	Span time.Duration
-	// Busy sums service times.
+	// Busy sums the device's own time of every IO (its service time less
+	// its wait behind the IOs before it, as Parts splits writes).
 	Busy time.Duration
+	// Parts are the writes' latency, split, per source (index: Source).
+	Parts [sourceCount]Parts
+}
+
+// Parts split the latency of a source's writes: DepWait before the IO
+// scheduler could issue them (their oldest append waiting on
+// dependencies), Sched in its queue once ready, Queue at the device
+// behind the IOs issued before them, and Device, the device's own time. Queue and Device assume one queue served in order,
+// which a simulated device is (exact there); on a real device Queue is
+// the time a write overlapped the IOs before it.
+type Parts struct {
+	Writes                        int
+	Bytes                         int64
+	DepWait, Sched, Queue, Device time.Duration // sums
+}
+
+// Mean returns the mean of each part per write.
+func (p Parts) Mean() (depWait, sched, queue, device time.Duration) {
+	if p.Writes == 0 {
+		return 0, 0, 0, 0
+	}
+	n := time.Duration(p.Writes)
+	return p.DepWait / n, p.Sched / n, p.Queue / n, p.Device / n
 }
 
 // bucket is the power-of-two bucket of n > 0: floor(log2 n).
@@ -41,8 +65,21 @@ func Summarize(recs []Record) Summary {
 	var head int64 = -1
 	var lastFlush time.Duration = -1
 	var depth int
+	var devFree time.Duration // when the device finished the IOs before
 	for _, r := range recs {
-		s.Busy += r.Service
+		end := r.Start + r.Service
+		devStart := min(max(r.Start, devFree), end)
+		devFree = max(devFree, end)
+		s.Busy += end - devStart
+		if r.Op == OpWrite && r.Source < sourceCount {
+			p := &s.Parts[r.Source]
+			p.Writes++
+			p.Bytes += int64(r.Len)
+			p.DepWait += r.DepWait
+			p.Sched += r.Queued
+			p.Queue += devStart - r.Start
+			p.Device += end - devStart
+		}
 		s.Span = max(s.Span, r.Start+r.Service)
 		s.DepthMax = max(s.DepthMax, r.InFlight)
 		depth += r.InFlight
@@ -124,6 +161,15 @@ func (s Summary) Write(w io.Writer, h Header) error {
 		default:
 			fmt.Fprintf(&b, "  %8s-  %d\n", sizeName(k-1), n)
 		}
+	}
+	b.WriteString("writes by source: count, bytes, mean dependency wait + scheduler queue + device queue + device:\n")
+	for _, src := range Sources {
+		p := s.Parts[src]
+		if p.Writes == 0 {
+			continue
+		}
+		dw, sq, q, d := p.Mean()
+		fmt.Fprintf(&b, "  %-11s %6d %12d  %v + %v + %v + %v\n", src, p.Writes, p.Bytes, dw, sq, q, d)
 	}
 	if len(s.FlushGaps) > 0 {
 		g := slices.Clone(s.FlushGaps)

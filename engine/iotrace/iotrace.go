@@ -1,9 +1,10 @@
 // Package iotrace records every IO an engine's device serves — when, where,
-// how long, of what kind, from which queue — in a compact binary file, and
-// reads it back for reports (IO size histogram, queue depth over time,
-// seek distances, flush cadence).
+// how long, of what kind, from which queue, after how long a dependency
+// wait — in a compact binary file, and reads it back for reports (IO size
+// histogram, queue depth over time, seek distances, flush cadence, the
+// latency breakdown of writes).
 //
-// # Format (version 1)
+// # Format (version 2)
 //
 // A file is a header and records, all integers little-endian or unsigned
 // varints (encoding/binary's Uvarint):
@@ -11,32 +12,39 @@
 //	header:  "GIOTRACE" (8 bytes), version uint16, clock uint8 (0 wall,
 //	         1 virtual: a simulated device's), reserved uint8
 //	record:  kind byte: bits 0-1 the op (0 read, 1 write, 2 flush), bits
-//	         2-3 the source (0 unknown, 1 foreground, 2 background,
-//	         3 superblock)
+//	         2-4 the source (0 unknown, 1 foreground, 2 background,
+//	         3 superblock, 4 reclamation)
 //	         uvarint: start, in ns after the previous record's start (the
 //	                  first: after the recording began)
-//	         uvarint: service time in ns
+//	         uvarint: service time in ns (from the call to its return: on
+//	                  a simulated device, queueing behind the IOs before it
+//	                  and the model's service time)
 //	         uvarint: offset in bytes
 //	         uvarint: length in bytes
 //	         uvarint: dependency wait in ns before the IO was issued (0:
 //	                  none or unknown)
 //	         uvarint: IOs in flight at the device when it started, itself
 //	                  included
+//	         uvarint: scheduler queue time in ns: from the oldest append's
+//	                  enqueue to the IO's issue, dependency wait excluded
+//	                  (0: unknown)
 //
-// A reader checks the magic and the version (a newer version is refused,
-// not guessed at); a file that ends inside a record is a *TruncatedError
-// naming the file and the record, and what was read before it is returned
-// with it.
+// Version 1 is version 2 with two bits of source (no reclamation) and no
+// scheduler queue time; a reader reads both. A reader checks the magic and the version (a newer
+// version is refused, not guessed at); a file that ends inside a record
+// is a *TruncatedError naming the file and the record, and what was read
+// before it is returned with it.
 //
-// # What is recorded, and what not yet
+// # What is recorded
 //
 // Recorder wraps a disk.Device and records every ReadAt, WriteAt and Flush
 // through it, timed by a clock (the wall clock, or a simulated device's
-// virtual clock). It sees the device, not the IO scheduler: it marks the
-// superblock's writes (they land in the superblock's extent, below
-// Options.SuperblockBytes) and leaves the foreground/background source and
-// the dependency wait unknown (0), which need the scheduler to pass them
-// down with each write.
+// virtual clock). shardstore's IO scheduler writes through WriteAtTagged
+// (disk.TaggedWriter), which carries each write's queue (the stream its
+// appends came from: client data, index runs and metadata, reclamation's
+// evacuations, the superblock) and the longest dependency wait of the
+// appends it covers. Reads and flushes have no source; an untagged write
+// below Options.SuperblockBytes is marked as the superblock's.
 package iotrace
 
 import (
@@ -55,7 +63,7 @@ import (
 // Format constants: part of the file format.
 const (
 	Magic   = "GIOTRACE"
-	Version = 1
+	Version = 2
 )
 
 // Op is an IO's kind.
@@ -89,10 +97,33 @@ const (
 	Foreground
 	Background
 	Superblock
+	Reclamation
+	sourceCount
 )
 
+// Sources are the sources in order, for reports.
+var Sources = []Source{Unknown, Foreground, Background, Superblock, Reclamation}
+
 func (s Source) String() string {
-	return [...]string{"unknown", "foreground", "background", "superblock"}[s&3]
+	if s >= sourceCount {
+		return fmt.Sprintf("Source(%d)", uint8(s))
+	}
+	return [...]string{"unknown", "foreground", "background", "superblock", "reclamation"}[s]
+}
+
+// sourceOf maps a write's disk.IOSource onto a trace's.
+func sourceOf(s disk.IOSource) Source {
+	switch s {
+	case disk.SourceForeground:
+		return Foreground
+	case disk.SourceBackground:
+		return Background
+	case disk.SourceSuperblock:
+		return Superblock
+	case disk.SourceReclaim:
+		return Reclamation
+	}
+	return Unknown
 }
 
 // Record is one IO.
@@ -105,6 +136,9 @@ type Record struct {
 	Len      int
 	DepWait  time.Duration
 	InFlight int // IOs at the device when it started, itself included
+	// Queued is the time the IO's oldest append sat in the IO scheduler's
+	// queue, ready, before the IO was issued.
+	Queued time.Duration
 }
 
 // Header is a file's header.
@@ -121,7 +155,7 @@ type Writer struct {
 	c    io.Closer
 	last time.Duration
 	n    int64
-	buf  [1 + 6*binary.MaxVarintLen64]byte
+	buf  [1 + 7*binary.MaxVarintLen64]byte
 	err  error
 }
 
@@ -160,13 +194,14 @@ func (t *Writer) Add(r Record) {
 		t.last = r.Start
 	}
 	b := t.buf[:0]
-	b = append(b, byte(r.Op&3)|byte(r.Source&3)<<2)
+	b = append(b, byte(r.Op&3)|byte(r.Source&7)<<2)
 	b = binary.AppendUvarint(b, uint64(delta))
 	b = binary.AppendUvarint(b, uint64(max(r.Service, 0)))
 	b = binary.AppendUvarint(b, uint64(max(r.Off, 0)))
 	b = binary.AppendUvarint(b, uint64(max(r.Len, 0)))
 	b = binary.AppendUvarint(b, uint64(max(r.DepWait, 0)))
 	b = binary.AppendUvarint(b, uint64(max(r.InFlight, 0)))
+	b = binary.AppendUvarint(b, uint64(max(r.Queued, 0)))
 	if _, err := t.w.Write(b); err != nil {
 		t.err = fmt.Errorf("iotrace: write record %d: %w", t.n, err)
 	}
@@ -220,7 +255,7 @@ func Read(r io.Reader, name string) (Header, []Record, error) {
 		return Header{}, nil, fmt.Errorf("iotrace: %s: no %q magic: %w", name, Magic, ErrNotTrace)
 	}
 	h := Header{Version: int(binary.LittleEndian.Uint16(hdr[8:])), Virtual: hdr[10] == 1}
-	if h.Version != Version {
+	if h.Version < 1 || h.Version > Version {
 		return h, nil, fmt.Errorf("iotrace: %s: version %d, this harness reads version %d: %w", name, h.Version, Version, ErrVersion)
 	}
 	var recs []Record
@@ -233,8 +268,12 @@ func Read(r io.Reader, name string) (Header, []Record, error) {
 		if err != nil {
 			return h, recs, fmt.Errorf("iotrace: %s: %w", name, err)
 		}
-		var v [6]uint64
-		for i := range v {
+		var v [7]uint64
+		fields := len(v)
+		if h.Version == 1 {
+			fields = 6
+		}
+		for i := range v[:fields] {
 			if v[i], err = binary.ReadUvarint(br); err != nil {
 				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 					return h, recs, &TruncatedError{Name: name, Record: len(recs)}
@@ -243,8 +282,12 @@ func Read(r io.Reader, name string) (Header, []Record, error) {
 			}
 		}
 		at += time.Duration(v[0])
-		recs = append(recs, Record{Start: at, Service: time.Duration(v[1]), Op: Op(kind & 3), Source: Source(kind >> 2 & 3),
-			Off: int64(v[2]), Len: int(v[3]), DepWait: time.Duration(v[4]), InFlight: int(v[5])})
+		srcMask := byte(7)
+		if h.Version == 1 {
+			srcMask = 3
+		}
+		recs = append(recs, Record{Start: at, Service: time.Duration(v[1]), Op: Op(kind & 3), Source: Source(kind >> 2 & srcMask),
+			Off: int64(v[2]), Len: int(v[3]), DepWait: time.Duration(v[4]), InFlight: int(v[5]), Queued: time.Duration(v[6])})
 	}
 }
 
@@ -298,35 +341,41 @@ func (r *Recorder) begin() (time.Duration, int) {
 	return r.now(), n
 }
 
-func (r *Recorder) end(op Op, off int64, n int, start time.Duration, inFlight int) {
+func (r *Recorder) end(op Op, off int64, n int, start time.Duration, inFlight int, tag disk.IOTag) {
 	r.mu.Lock()
 	r.inFlight--
 	r.mu.Unlock()
-	src := Unknown
-	if op == OpWrite && off < r.sb {
+	src := sourceOf(tag.Source)
+	if src == Unknown && op == OpWrite && off < r.sb {
 		src = Superblock
 	}
-	r.w.Add(Record{Start: start, Service: r.now() - start, Op: op, Source: src, Off: off, Len: n, InFlight: inFlight})
+	r.w.Add(Record{Start: start, Service: r.now() - start, Op: op, Source: src, Off: off, Len: n, DepWait: tag.DepWait, InFlight: inFlight, Queued: tag.Queued})
 }
 
 func (r *Recorder) ReadAt(p []byte, off int64) (int, error) {
 	start, inf := r.begin()
 	n, err := r.Device.ReadAt(p, off)
-	r.end(OpRead, off, len(p), start, inf)
+	r.end(OpRead, off, len(p), start, inf, disk.IOTag{})
 	return n, err
 }
 
 func (r *Recorder) WriteAt(p []byte, off int64) (int, error) {
+	return r.WriteAtTagged(p, off, disk.IOTag{})
+}
+
+// WriteAtTagged is WriteAt, recording the write's queue and dependency
+// wait (disk.TaggedWriter).
+func (r *Recorder) WriteAtTagged(p []byte, off int64, tag disk.IOTag) (int, error) {
 	start, inf := r.begin()
 	n, err := r.Device.WriteAt(p, off)
-	r.end(OpWrite, off, len(p), start, inf)
+	r.end(OpWrite, off, len(p), start, inf, tag)
 	return n, err
 }
 
 func (r *Recorder) Flush() error {
 	start, inf := r.begin()
 	err := r.Device.Flush()
-	r.end(OpFlush, 0, 0, start, inf)
+	r.end(OpFlush, 0, 0, start, inf, disk.IOTag{})
 	return err
 }
 

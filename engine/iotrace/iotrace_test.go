@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,66 @@ func TestTruncated(t *testing.T) {
 	newer[8] = 9
 	if _, _, err := Read(bytes.NewReader(newer), "x"); !errors.Is(err, ErrVersion) {
 		t.Errorf("newer version: %v", err)
+	}
+}
+
+// TestSourcesAndParts: a write's source (reclamation included), its
+// dependency wait and its scheduler queue time survive the file, and the
+// summary splits write latency into dependency wait, scheduler queue,
+// device queue (behind the IO before, on one queue) and device time.
+func TestSourcesAndParts(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{Virtual: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	in := []Record{
+		{Start: 0, Service: 10 * ms, Op: OpWrite, Source: Foreground, Off: 0, Len: 4096, DepWait: 2 * ms, Queued: 1 * ms, InFlight: 1},
+		// Called at 4 ms, behind the first until 10 ms, then 5 ms of its own.
+		{Start: 4 * ms, Service: 11 * ms, Op: OpWrite, Source: Reclamation, Off: 8192, Len: 512, Queued: 3 * ms, InFlight: 2},
+		{Start: 15 * ms, Service: ms, Op: OpFlush, InFlight: 1},
+	}
+	for _, r := range in {
+		w.Add(r)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, out, err := Read(&buf, "mem")
+	if err != nil || h.Version != Version {
+		t.Fatalf("read: version %d, %v", h.Version, err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", out, in)
+	}
+	s := Summarize(out)
+	fg, rc := s.Parts[Foreground], s.Parts[Reclamation]
+	if fg.Writes != 1 || fg.DepWait != 2*ms || fg.Sched != ms || fg.Queue != 0 || fg.Device != 10*ms {
+		t.Errorf("foreground parts %+v", fg)
+	}
+	if rc.Writes != 1 || rc.Sched != 3*ms || rc.Queue != 6*ms || rc.Device != 5*ms {
+		t.Errorf("reclamation parts %+v: want 6ms queued behind the first write, 5ms of its own", rc)
+	}
+	var text bytes.Buffer
+	s.Write(&text, h)
+	if !strings.Contains(text.String(), "reclamation") || !strings.Contains(text.String(), "2ms + 1ms + 0s + 10ms") {
+		t.Errorf("summary text lacks the breakdown:\n%s", text.String())
+	}
+}
+
+// TestReadsVersion1: a version 1 file (two bits of source, no scheduler
+// queue field) still reads.
+func TestReadsVersion1(t *testing.T) {
+	b := []byte(Magic)
+	b = append(b, 1, 0, 1, 0)                                            // version 1, virtual
+	b = append(b, byte(OpWrite)|byte(Superblock)<<2, 5, 7, 9, 11, 13, 2) // one record, six fields
+	h, recs, err := Read(bytes.NewReader(b), "v1")
+	if err != nil || h.Version != 1 || len(recs) != 1 {
+		t.Fatalf("version %d, %d records, %v", h.Version, len(recs), err)
+	}
+	want := Record{Start: 5, Service: 7, Op: OpWrite, Source: Superblock, Off: 9, Len: 11, DepWait: 13, InFlight: 2}
+	if recs[0] != want {
+		t.Errorf("got %+v, want %+v", recs[0], want)
 	}
 }

@@ -106,10 +106,15 @@
 // runs, newest first, is the metadata, stored as chunks in a metadata
 // extent; the superblock's root blob holds the metadata's locators. Runs
 // stay decoded in memory once written or recovered: a lookup probes the
-// memtable, then each run's bloom filter and one binary search, newest
-// first, and the first entry found wins (a tombstone means absent). The
-// index must therefore fit in memory, at about 40 bytes plus the key per
-// key.
+// memtable, then each run's bloom filter (blocked: one cache line a run)
+// and one search, newest first, and the first entry found wins (a
+// tombstone means absent). A run's search goes through an array of each
+// key's 8 bytes after the run's common prefix, so it touches whole keys
+// only at the end. The index must therefore fit in memory, at about 50
+// bytes plus the key per key. The memtable is a map for point lookups and
+// an ordered tree (google/btree) beside it, so List starts at its first
+// key and merges, in batches under the read lock, only the keys it
+// returns.
 //
 // Compaction is tiered by level: a run an index flush wrote is at level 0, a merge
 // yields a run one level above its inputs, and when four adjacent runs

@@ -145,6 +145,8 @@ func Driver() engine.Driver {
 				Doc: "write zeros over a device file when creating it (costs its size at sequential bandwidth once; makes every later flush cheaper on ext4/xfs)"},
 			{Name: "io-depth", Kind: engine.KindInt, Default: strconv.Itoa(d.IODepth),
 				Doc: "device writes the IO scheduler keeps in flight at once"},
+			{Name: "queue", Kind: engine.KindSize, Default: engine.FormatSize(iosched.QueueBytesMaxDefault),
+				Doc: "bytes of writes the IO scheduler queues before a put waits (queue back-pressure)"},
 			{Name: "mutant", Kind: engine.KindString, Default: "none",
 				Doc: "a seeded bug to turn on (harness mutants list); needs a harness built with -tags mutants"},
 			{Name: "sched", Kind: engine.KindEnum, Default: string(d.Scheduler), Choices: iosched.PolicyNames(),
@@ -185,6 +187,9 @@ func Driver() engine.Driver {
 			return OpenDir(dir, OptionsFromSpec(o))
 		},
 		Device: onDeviceFromSpec, // ondevice.go
+		Simulated: func(o engine.Options) bool { // sim.go
+			return o.Has("device") && o.String("device") != "file"
+		},
 	}
 }
 
@@ -203,6 +208,7 @@ func OptionsFromSpec(o engine.Options) Options {
 		FlushInterval:   o.Duration("flush-interval"),
 		Scheduler:       iosched.Policy(o.String("sched")),
 		IODepth:         int(o.Int("io-depth")),
+		QueueBytesMax:   o.Size("queue"),
 		SkipPrewrite:    !o.Bool("prewrite"),
 		Mutant:          o.String("mutant"),
 		Observer:        o.Observer(),

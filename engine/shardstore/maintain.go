@@ -132,7 +132,7 @@ func (s *Store) CheckInvariants() error {
 		checkLoc("index", nil, l, extent.Index, extent.Metadata)
 	}
 	live := make([]int64, len(s.live))
-	for _, e := range s.mergedLocked(nil, nil) {
+	for _, e := range s.allLocked() {
 		for _, l := range e.Locs {
 			checkLoc("key", e.Key, l, extent.Data)
 			if int(l.Extent) < len(live) {

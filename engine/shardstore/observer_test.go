@@ -95,3 +95,34 @@ func TestObserverHearsStates(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueBackpressureReached: with a small QueueBytesMax (spec option
+// queue), puts of one client wait on the IO scheduler's queue and the
+// observer hears queue-backpressure; at the default bound (64 MiB) a check
+// device never fills it, which is why no checker reached it before.
+func TestQueueBackpressureReached(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		queue int64
+		want  bool
+	}{{4 << 10, true}, {0, false}} {
+		obs := &countObserver{events: map[engine.Event]int{}, phases: map[engine.Phase]int{}, depth: map[engine.Phase]int{}}
+		o := Options{ExtentBytes: 64 << 10, CacheBytes: 32 << 10, MemtableBytes: 1 << 10, ValueCacheBytes: -1, Seed: 1, Observer: obs, QueueBytesMax: c.queue}
+		s, err := Open(disk.NewMem(1<<20, 512), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		val := make([]byte, 3000)
+		for i := range 100 {
+			if err := s.Put(ctx, []byte(fmt.Sprintf("k%d", i%20)), val); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := obs.events[engine.EventQueueBackpressure] > 0; got != c.want {
+			t.Errorf("queue bound %d: queue-backpressure heard %v (%d times), want %v", c.queue, got, obs.events[engine.EventQueueBackpressure], c.want)
+		}
+	}
+}

@@ -48,7 +48,8 @@ import (
 // device. "path", "direct" and "prewrite" do not apply (there is no
 // file); "io-depth" applies as given (how many device writes the IO
 // scheduler keeps in flight is a scheduling choice checkers/differential
-// compares; it was once dropped here, so every io-depth ran the default).
+// compares; it was once dropped here, so every io-depth ran the default);
+// so does "queue" (a check sets it small to reach queue back-pressure).
 // "mutant" applies as given: a seeded bug dropped here would
 // let a check pass that should fail.
 //
@@ -125,6 +126,9 @@ func OnDevice(opts Options, deviceBytes int64) (engine.OnDevice, error) {
 	if full.IODepth != iosched.IODepthDefault {
 		spec.Options = append(spec.Options, engine.Setting{Key: "io-depth", Value: strconv.Itoa(full.IODepth)})
 	}
+	if full.QueueBytesMax != iosched.QueueBytesMaxDefault {
+		spec.Options = append(spec.Options, engine.Setting{Key: "queue", Value: engine.FormatSize(full.QueueBytesMax)})
+	}
 	if full.Mutant != "" && full.Mutant != "none" {
 		spec.Options = append(spec.Options, engine.Setting{Key: "mutant", Value: full.Mutant})
 	}
@@ -176,6 +180,9 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 	opts.Scheduler = OptionsFromSpec(o).Scheduler
 	if o.IsSet("io-depth") {
 		opts.IODepth = int(o.Int("io-depth"))
+	}
+	if o.IsSet("queue") {
+		opts.QueueBytesMax = o.Size("queue")
 	}
 	opts.Mutant = o.String("mutant")
 	opts.Observer = o.Observer()

@@ -52,6 +52,11 @@ type Options struct {
 	// IODepth is how many device writes the IO scheduler keeps in flight
 	// at once. Default iosched.IODepthDefault (8).
 	IODepth int
+	// QueueBytesMax bounds the bytes of writes queued in the IO scheduler
+	// and not yet issued; a put that would pass it waits (queue
+	// back-pressure). Default iosched.QueueBytesMaxDefault (64 MiB); a
+	// check sets it small to reach the wait.
+	QueueBytesMax int64
 	// ReserveExtents: client puts fail with engine.ErrNoSpace rather than
 	// take one of the last ReserveExtents free extents, which the index,
 	// metadata and reclamation need to make progress on a full device
@@ -166,6 +171,9 @@ func (o *Options) EnsureDefaults() {
 	if o.IODepth == 0 {
 		o.IODepth = iosched.IODepthDefault
 	}
+	if o.QueueBytesMax == 0 {
+		o.QueueBytesMax = iosched.QueueBytesMaxDefault
+	}
 	if o.ReserveExtents == 0 {
 		o.ReserveExtents = ReserveExtentsDefault
 	}
@@ -211,6 +219,9 @@ func (o Options) Validate() error {
 	if o.IODepth < 0 {
 		errs = append(errs, fmt.Errorf("IO depth %d is negative", o.IODepth))
 	}
+	if o.QueueBytesMax < 0 {
+		errs = append(errs, fmt.Errorf("queue bytes max %d is negative", o.QueueBytesMax))
+	}
 	if o.ReserveExtents < 0 || o.ReclaimFreeExtents < 0 {
 		errs = append(errs, errors.New("reserve and reclaim thresholds must not be negative"))
 	}
@@ -241,6 +252,7 @@ func (o Options) chunkOptions() chunk.Options {
 	c.ReserveExtents = o.ReserveExtents
 	c.Scheduler.Policy = o.Scheduler
 	c.Scheduler.IODepth = o.IODepth
+	c.Scheduler.QueueBytesMax = o.QueueBytesMax
 	c.Scheduler.FlushInterval = o.FlushInterval
 	c.Scheduler.Clock = o.Clock
 	c.Cache.CapacityBytes = o.CacheBytes

@@ -17,9 +17,12 @@ import (
 // opening a file, and runs
 // the store on the Sim's virtual clock, which every IO advances by its
 // modeled service time. The store's timers (the flush cadence, the IO
-// scheduler's holds) then fire in virtual time too, so a run does the
-// same IO whatever the machine's load, and harness bench measures it in
-// virtual time (Store.SimDevice), labelling its figures simulated.
+// scheduler's holds) then fire in virtual time too, and harness bench
+// measures it in virtual time (Store.SimDevice), labelling its figures
+// simulated. Opened inside a controlled execution of engine/conc, as
+// harness bench opens it, the run is deterministic (disk.Sim); elsewhere
+// its IOs are timed by the model but goroutine timing still decides
+// which writes share a round.
 //
 // The device lives in the process: a store reopened on device=hdd starts
 // blank. The bench runs each engine once per run, which is all it needs.

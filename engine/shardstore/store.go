@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -204,7 +205,7 @@ func (s *Store) recover(ctx context.Context) error {
 	}
 	v.runs = slices.Clone(s.runs)
 	s.versions = []*version{v}
-	for _, e := range s.mergedLocked(nil, nil) {
+	for _, e := range s.allLocked() {
 		for _, l := range e.Locs {
 			if !geo.Valid(l.Extent) {
 				return fmt.Errorf("shardstore: recover: key %q names extent %d of %d: %w", e.Key, l.Extent, geo.Count, engine.ErrCorruption)
@@ -466,56 +467,108 @@ func (s *Store) List(ctx context.Context, start, end []byte, fn func(key []byte)
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	var entries []lsm.Entry
-	if mutant.On(mutant.ListWithoutIndexLock) {
-		entries = s.mergedLocked(start, end)
-	} else {
-		s.mu.RLock()
-		entries = s.mergedLocked(start, end)
-		s.mu.RUnlock()
-	}
-	for i, e := range entries {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	// Batches, each merged under the read lock and delivered outside it
+	// (fn may call the store): the first small, since a scan usually
+	// wants a few keys, then doubling. A key present for the whole call
+	// is listed, once, in order; a key written or deleted during it is
+	// listed as one batch saw it.
+	limit := listBatchFirst
+	from := start
+	for {
+		var entries []lsm.Entry
+		var next []byte
+		if mutant.On(mutant.ListWithoutIndexLock) {
+			entries, next = s.mergedLocked(from, end, limit)
+		} else {
+			s.mu.RLock()
+			entries, next = s.mergedLocked(from, end, limit)
+			s.mu.RUnlock()
+		}
+		for i, e := range entries {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if !fn(e.Key) {
+				return nil
 			}
 		}
-		if !fn(e.Key) {
-			return nil
+		if next == nil {
+			return ctx.Err()
 		}
+		from = next
+		limit = min(2*limit, listBatchMax)
 	}
-	return nil
 }
 
-// mergedLocked returns the current entry of every present key in
-// [start, end), in order. Called with mu held.
-func (s *Store) mergedLocked(start, end []byte) []lsm.Entry {
+// List's batches: the first of listBatchFirst keys, doubling up to
+// listBatchMax.
+const (
+	listBatchFirst = 128
+	listBatchMax   = 8192
+)
+
+// allLocked returns the current entry of every present key, in order.
+// Called with mu held.
+func (s *Store) allLocked() []lsm.Entry {
+	all, _ := s.mergedLocked(nil, nil, -1)
+	return all
+}
+
+// mergedLocked returns the current entry of up to limit present keys in
+// [start, end), in order (a negative limit: every one), and the key to
+// continue from (nil: none left).
+// Called with mu held.
+func (s *Store) mergedLocked(start, end []byte, limit int) ([]lsm.Entry, []byte) {
 	var sources [][]lsm.Entry
-	clip := func(es []lsm.Entry) []lsm.Entry {
+	// below: the merge is complete only under the first key a memtable
+	// source left out.
+	var below []byte
+	fromMem := func(t *lsm.Memtable) {
+		es, next, more := t.Range(start, end, limit)
+		if mutant.On(mutant.ListEndInclusive) && end != nil && !more {
+			if e, ok := t.Get(end); ok {
+				es = append(es, e)
+			}
+		}
+		sources = append(sources, es)
+		if more && (below == nil || bytes.Compare(next, below) < 0) {
+			below = next
+		}
+	}
+	if s.mem != nil {
+		fromMem(s.mem.t)
+	}
+	for _, m := range s.imms {
+		fromMem(m.t)
+	}
+	for _, r := range s.runs {
+		es := r.r.Entries
 		lo, hi := 0, len(es)
 		if start != nil {
-			lo, _ = slices.BinarySearchFunc(es, start, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
+			lo = r.r.Seek(start)
 		}
 		if end != nil {
-			var found bool
-			hi, found = slices.BinarySearchFunc(es, end, func(e lsm.Entry, k []byte) int { return bytes.Compare(e.Key, k) })
-			if found && mutant.On(mutant.ListEndInclusive) {
+			hi = r.r.Seek(end)
+			if hi < len(es) && bytes.Equal(es[hi].Key, end) && mutant.On(mutant.ListEndInclusive) {
 				hi++
 			}
 		}
-		if lo > hi {
-			return nil
+		if lo < hi {
+			sources = append(sources, es[lo:hi])
 		}
-		return es[lo:hi]
 	}
-	if s.mem != nil {
-		sources = append(sources, clip(s.mem.t.Sorted()))
+	if limit < 0 {
+		limit = math.MaxInt
 	}
-	for _, m := range s.imms {
-		sources = append(sources, clip(m.t.Sorted()))
+	out := lsm.MergeLimit(sources, true, limit, below)
+	switch {
+	case len(out) == limit:
+		// Continue after the last key returned: its successor in byte order.
+		return out, append(bytes.Clone(out[len(out)-1].Key), 0)
+	case below != nil:
+		return out, below
 	}
-	for _, r := range s.runs {
-		sources = append(sources, clip(r.r.Entries))
-	}
-	return lsm.Merge(sources, true)
+	return out, nil
 }

@@ -1082,11 +1082,18 @@ func (m *Machine) CrashPoints() []string { return m.points }
 // armFault arms one fault chosen by seed: an EIO on the n-th read, write
 // or flush, an EIO on reads of one extent, or a bit flip in one extent.
 func (m *Machine) armFault(seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, 0x6661756c74))
+	if seed&SeedLatency != 0 {
+		// Its own stream: a latency fault fails nothing, so it draws no
+		// crash below.
+		rng := rand.New(rand.NewPCG(seed, 0x6c6174))
+		m.in.Slow(1+rng.IntN(LatencyIOMax), time.Duration(1+rng.IntN(int(LatencyMax/time.Microsecond)))*time.Microsecond)
+		return
+	}
+	rng, extent, class := faultDraws(seed)
 	f := m.in.Faulty
 	ext := int64(m.cfg.Target.Biased(workloads.BiasedOptions{}).ExtentBytes)
-	lo := rng.Int64N(8) * ext
-	switch rng.IntN(5) {
+	lo := extent * ext
+	switch class {
 	case 0:
 		f.Inject(disk.Fault{Ops: disk.OpRead, Nth: 1 + rng.Int64N(3)})
 	case 1:
@@ -1104,11 +1111,65 @@ func (m *Machine) armFault(seed uint64) {
 	}
 }
 
+// faultDraws makes the first draws of a FailDiskOnce seed: the extent a
+// fault of one extent hits, and the fault's class (an index of
+// FaultClasses); rng goes on from there.
+func faultDraws(seed uint64) (rng *rand.Rand, extent int64, class int) {
+	rng = rand.New(rand.NewPCG(seed, 0x6661756c74))
+	extent = rng.Int64N(8)
+	return rng, extent, rng.IntN(5)
+}
+
+// FaultClasses name what a FailDiskOnce seed arms, in the order of its
+// draw: EIO on the n-th read, write or flush, EIO on reads of one
+// extent, a bit flip in one extent; and, for a seed with SeedLatency
+// set, a latency fault.
+var FaultClasses = []string{"eio-read-nth", "eio-write-nth", "eio-flush-nth", "eio-read-extent", "bit-flip", "latency"}
+
+// SeedLatency, set in a FailDiskOnce seed, makes it a latency fault: the
+// next 1 to LatencyIOMax IOs each wait up to LatencyMax in real time. The
+// biased generator draws seeds below it (workloads: 1<<30), so the fixed
+// mix and every trace written before it never inject latency; an
+// adaptive run chooses the class.
+const (
+	SeedLatency  = 1 << 30
+	LatencyIOMax = 16
+	LatencyMax   = 500 * time.Microsecond
+)
+
+// RebootClasses name where a DirtyReboot seed puts its power cut, in the
+// order of SeedClass: after the reboot's flushes, inside them, or armed to
+// land inside a later op (crash-versions 1 to 3).
+var RebootClasses = []string{"end", "in-op", "arm"}
+
+// SeedClass returns the class of the seed of a FailDiskOnce (an index of
+// FaultClasses) or a DirtyReboot (of RebootClasses) under c: the choices
+// armFault and dirtyReboot make first from it. Other kinds are class 0.
+func (c Config) SeedClass(k workloads.OpKind, seed uint64) int {
+	switch k {
+	case workloads.OpFailDiskOnce:
+		if seed&SeedLatency != 0 {
+			return len(FaultClasses) - 1
+		}
+		_, _, class := faultDraws(seed)
+		return class
+	case workloads.OpDirtyReboot:
+		if c.CrashAcross && rand.New(rand.NewPCG(seed, 0x61637273)).IntN(3) == 0 {
+			return 2
+		}
+		if c.CrashInOp && rand.New(rand.NewPCG(seed, 0x637574)).IntN(4) != 0 {
+			return 1
+		}
+	}
+	return 0
+}
+
 // Finish ends a case: a clean shutdown (every dependency must then be
 // persistent), a reopen, and a check of every key.
 func (m *Machine) Finish() *Failure {
 	if m.in.Faulty != nil {
 		m.in.Faulty.Clear()
+		m.in.Slow(0, 0)
 	}
 	return m.bounded("the final clean reboot", m.cleanReboot)
 }

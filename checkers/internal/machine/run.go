@@ -58,6 +58,11 @@ type RunConfig struct {
 	// Found is checkers.Config.Found: called with the first failing case,
 	// unminimized, its trace written.
 	Found func(checkers.Violation)
+	// Adaptive steers the op weights and the classes of fault and crash
+	// seeds, case by case, toward states the run has not reached yet
+	// (coverage.Steer); the target must be observed by a
+	// coverage.Recorder. Weights are then the base weights.
+	Adaptive bool
 }
 
 // rapidMu serializes rapid runs: rapid reads its seed, case count and case
@@ -137,6 +142,8 @@ type failing struct {
 	f   *Failure
 	// points are the case's crash points (Machine.CrashPoints).
 	points []string
+	// attrs are trace attributes of the case (its adaptive weights).
+	attrs []workloads.Attr
 }
 
 // mix turns (seed, i) into an unrelated non-zero seed.
@@ -168,6 +175,14 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 	if _, err := workloads.NewBiased(bopts); err != nil {
 		return res, err
 	}
+	var adapt *adaptive
+	if rc.Adaptive {
+		a, err := newAdaptive(mc, rc.Weights)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", mc.Checker, err)
+		}
+		adapt = a
+	}
 	tmp, err := os.MkdirTemp(mc.Target.WorkDir, "gauntlet-"+mc.Checker+"-")
 	if err != nil {
 		return res, err
@@ -195,7 +210,11 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		if !mc.Target.HasDevice() { // an engine on a device leaves dir unmade
 			defer os.RemoveAll(dir)
 		}
-		gen, _ := workloads.NewBiased(bopts)
+		opts := bopts
+		if adapt != nil {
+			opts.Weights = adapt.begin()
+		}
+		gen, _ := workloads.NewBiased(opts)
 		m, err := New(opsCtx, mc, dir)
 		if err != nil {
 			setupErr = err
@@ -205,6 +224,10 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		var ops []workloads.Op
 		report := func(f *Failure) *failing {
 			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints())}
+			if adapt != nil {
+				adapt.freeze()
+				fl.attrs = []workloads.Attr{adapt.attr()}
+			}
 			f.Summary = Normalize(f.Summary, dir)
 			f.Actual = Normalize(f.Actual, dir)
 			last = fl
@@ -222,6 +245,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			return fl
 		}
 		defer func() {
+			if adapt != nil {
+				adapt.end()
+			}
 			if searching {
 				res.Cases++
 				res.Ops += int64(len(ops))
@@ -233,6 +259,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 				return
 			}
 			op := gen.Rapid().Draw(t, "op")
+			if adapt != nil {
+				op = adapt.draw(t, op)
+			}
 			ops = append(ops, op)
 			if f := m.Step(op); f != nil {
 				fatal(t, report(f).f)
@@ -382,7 +411,7 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) err
 	h := workloads.Header{Seed: rc.Seed, Workload: "biased", Attrs: append([]workloads.Attr{
 		{Key: "checker", Value: mc.Checker}, {Key: "engine", Value: mc.Target.Name},
 		{Key: "faults", Value: strconv.FormatBool(mc.Faults)},
-	}, rc.Attrs...)}
+	}, append(slices.Clone(rc.Attrs), fl.attrs...)...)}
 	if mc.CrashInOp {
 		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: strconv.Itoa(mc.CrashVersion())},
 			workloads.Attr{Key: AttrCrashPoints, Value: strings.Join(fl.points, ",")})

@@ -56,6 +56,9 @@ const (
 	CacheAliasesWriteBuffer
 	ValueCopyOutlivesOverwrite
 
+	// IO scheduler.
+	CoalesceReversesAppends
+
 	// Concurrency: caught only by a concurrent checker.
 	CompactionWithoutMaintenanceLock
 	PutWithoutGate
@@ -253,7 +256,9 @@ var catalogue = []Mutant{
 	{ID: ValueCopyOutlivesOverwrite, Name: "value-copy-outlives-overwrite", Component: "value cache", Class: "functional",
 		Wrong:  "The memtable keeps a key's value copy when the entry is replaced by one with no copy (a value too large to keep, or a tombstone), so Get returns the old value after an overwrite or a delete.",
 		Expect: d(Conformance)},
-
+	{ID: CoalesceReversesAppends, Name: "coalesce-reverses-appends", Component: "io scheduler", Class: "functional",
+		Wrong:  "The coalesce policy lays out the appends it merges into one IO in reverse: the later append, which depends on the earlier one's bytes before it in the extent, is written at the earlier one's offset. A scheduling policy that reorders dependent writes: reads of either chunk find the other's frame (fifo, which merges nothing, is unaffected; the differential checker catches coalesce against fifo and elevator).",
+		Expect: d(Conformance)},
 	{ID: CompactionWithoutMaintenanceLock, Name: "compaction-without-maintenance-lock", Component: "index", Paper: 14, Class: "concurrency", Concurrency: true,
 		Wrong: "The background loop compacts without the maintenance lock, so reclamation can rewrite a run a compaction is merging and the compaction's publish drops the rewritten run's recent entries (the paper's #14).",
 		Why: "Sequential checks run maintenance one op at a time: compaction and reclamation never overlap, so the missing lock changes nothing they can observe. " +

@@ -167,7 +167,7 @@ func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, 
 	wp := s.g.NewNode(dep.Dependency{}, dep.Chain{ID: chainID(ss.ext, ss.gen), Pos: loc.End()})
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{
-		Extent: ss.ext, Gen: ss.gen, Offset: int64(loc.Offset), Frame: frame, Node: data, Class: st.class(),
+		Extent: ss.ext, Gen: ss.gen, Offset: int64(loc.Offset), Frame: frame, Node: data, Class: st.class(), Source: st.source(),
 		Abandon: s.abandonFn,
 		Cache:   st.owner() == extent.Data && len(frame) <= s.readMax,
 	})

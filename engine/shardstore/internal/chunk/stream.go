@@ -6,6 +6,7 @@ import (
 
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/iosched"
@@ -74,6 +75,17 @@ func (s Stream) class() iosched.Class {
 		return iosched.Foreground
 	}
 	return iosched.Background
+}
+
+// source is the stream's queue as an IO trace names it.
+func (s Stream) source() disk.IOSource {
+	switch s {
+	case StreamData:
+		return disk.SourceForeground
+	case StreamEvacuate:
+		return disk.SourceReclaim
+	}
+	return disk.SourceBackground
 }
 
 func (s Stream) String() string {

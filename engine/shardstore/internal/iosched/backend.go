@@ -25,6 +25,7 @@ type piece struct {
 	at      int   // offset of buf within the region
 	dataEnd int   // region offset past the last frame: padding beyond
 	super   bool  // the superblock write (buf is ready)
+	tag     disk.IOTag
 	err     error
 	wg      *conc.WaitGroup
 }
@@ -41,7 +42,11 @@ func (p *piece) fill() {
 // do fills and writes the piece, and tells its wait group.
 func (p *piece) do(dev disk.Device) {
 	p.fill()
-	_, p.err = dev.WriteAt(p.buf, p.off)
+	if tw, ok := dev.(disk.TaggedWriter); ok {
+		_, p.err = tw.WriteAtTagged(p.buf, p.off, p.tag)
+	} else {
+		_, p.err = dev.WriteAt(p.buf, p.off)
+	}
 	if p.wg != nil {
 		p.wg.Done()
 	}

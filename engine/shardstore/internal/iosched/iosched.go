@@ -170,6 +170,9 @@ type Scheduler struct {
 	iobuf        []byte
 	pieces       conc.Chan[*piece] // device writes for the workers
 	batch        disk.BatchWriter  // dev, if it is one: no workers then
+	// tagged says dev records each write's disk.IOTag (an IO trace): only
+	// then does Enqueue read the clock for it.
+	tagged bool
 	// issuedAt mirrors each queue's gen<<32 | issued, for Issued without
 	// the lock (extents are at most 2 GiB, so issued fits in 32 bits).
 	issuedAt []conc.Uint64
@@ -211,6 +214,7 @@ func newScheduler(dev disk.Device, geo extent.Geometry, g *dep.Graph, meta Metad
 	s.cond = conc.NewCond(&s.mu)
 	s.planEvent = engine.SchedulerEvent(string(opts.Policy))
 	s.batch, _ = dev.(disk.BatchWriter)
+	_, s.tagged = dev.(disk.TaggedWriter)
 	s.plan.readyFn = func(q *extQueue) int { return s.readyHead(q, s.plan.now) }
 	return s, nil
 }

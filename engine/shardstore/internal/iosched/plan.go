@@ -105,7 +105,8 @@ func (s *Scheduler) ready(w *Write, now conc.Time) bool {
 	}
 	if w.blocked {
 		w.blocked = false
-		s.stats.DepWaitNanos += int64(now.Sub(w.blockedSince))
+		w.depWait = now.Sub(w.blockedSince)
+		s.stats.DepWaitNanos += int64(w.depWait)
 	}
 	return true
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 )
@@ -17,6 +18,9 @@ type Write struct {
 	Frame  []byte // the bytes to write at Offset
 	Node   *dep.Node
 	Class  Class
+	// Source is the queue the write comes from, for a device that records
+	// it (disk.TaggedWriter; an IO trace).
+	Source disk.IOSource
 	// Cache asks Options.Written to see the write's bytes (write-through).
 	Cache bool
 	// Abandon, if set, is called when the write's dependency failed: it
@@ -28,6 +32,8 @@ type Write struct {
 	seq          uint64
 	blockedSince conc.Time
 	blocked      bool
+	depWait      conc.Duration // how long it waited on its dependencies
+	enqueued     conc.Time     // when Enqueue took it, if the device is tagged
 }
 
 func (w *Write) end() int64 { return w.Offset + int64(len(w.Frame)) }
@@ -74,6 +80,9 @@ func (s *Scheduler) Enqueue(w *Write) {
 	}
 	s.seq++
 	w.seq = s.seq
+	if s.tagged {
+		w.enqueued = s.opts.Clock.Now()
+	}
 	s.lastFrame = len(w.Frame)
 	q.pending = append(q.pending, w)
 	if !q.active {

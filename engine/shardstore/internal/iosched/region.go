@@ -6,7 +6,9 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
 // A region is the device bytes one io covers: whole sectors, from the
@@ -22,6 +24,7 @@ type region struct {
 	wave    int
 	segs    []seg // the bytes: the tail, then the frames
 	dataEnd int   // bytes past it are padding
+	tag     disk.IOTag
 }
 
 // seg is bytes at an offset of a region.
@@ -79,9 +82,23 @@ func (s *Scheduler) bound(ios []io, regions []region) int {
 		start := first.Offset / align * align
 		end := (last.end() + sector - 1) / sector * sector
 		regions[i] = region{base: s.geo.Base(x.q.id), start: start, end: end}
+		if s.tagged {
+			regions[i].tag = ioTag(x.writes, s.opts.Clock.Now())
+		}
 		total += int(end - start)
 	}
 	return total
+}
+
+// ioTag describes a region's writes, issued at now, for a recording
+// device: one extent holds one stream, so the first write's source is
+// theirs; the waits are the oldest write's (the first: a queue is in
+// offset order), from its enqueue to now, split at its dependency wait.
+func ioTag(ws []*Write, now conc.Time) disk.IOTag {
+	w := ws[0]
+	t := disk.IOTag{Source: w.Source, DepWait: w.depWait}
+	t.Queued = max(0, now.Sub(w.enqueued)-w.depWait)
+	return t
 }
 
 // growBuf makes s.iobuf hold at least total bytes.
@@ -132,8 +149,17 @@ func (s *Scheduler) segments(r *region, x io) {
 	if len(q.tail) > 0 {
 		r.segs = append(r.segs, seg{at: 0, b: slices.Clone(q.tail)})
 	}
-	for _, w := range x.writes {
-		r.segs = append(r.segs, seg{at: int(w.Offset - r.start), b: w.Frame})
+	if mutant.On(mutant.CoalesceReversesAppends) && s.opts.Policy == PolicyCoalesce {
+		// The seeded bug: the merged appends laid out last first.
+		at := int(first.Offset - r.start)
+		for i := len(x.writes) - 1; i >= 0; i-- {
+			r.segs = append(r.segs, seg{at: at, b: x.writes[i].Frame})
+			at += len(x.writes[i].Frame)
+		}
+	} else {
+		for _, w := range x.writes {
+			r.segs = append(r.segs, seg{at: int(w.Offset - r.start), b: w.Frame})
+		}
 	}
 	r.dataEnd = int(last.end() - r.start)
 	align := int64(s.opts.AlignBytes)
@@ -147,7 +173,7 @@ func (s *Scheduler) segments(r *region, x io) {
 // sector boundaries into writes of at most IOBytesMax.
 func (s *Scheduler) cut(ps []*piece, regions []region, wave int, sb *sbWrite) []*piece {
 	if sb != nil {
-		ps = append(ps, &piece{buf: sb.p, off: sb.off, super: true})
+		ps = append(ps, &piece{buf: sb.p, off: sb.off, super: true, tag: disk.IOTag{Source: disk.SourceSuperblock}})
 	}
 	sector := int64(s.geo.SectorSize)
 	pieceMax := max(sector, int64(s.opts.IOBytesMax)/sector*sector)
@@ -158,7 +184,7 @@ func (s *Scheduler) cut(ps []*piece, regions []region, wave int, sb *sbWrite) []
 		}
 		for lo := int64(0); lo < int64(len(r.buf)); lo += pieceMax {
 			hi := min(lo+pieceMax, int64(len(r.buf)))
-			ps = append(ps, &piece{buf: r.buf[lo:hi], off: r.base + r.start + lo, segs: r.segs, at: int(lo), dataEnd: r.dataEnd})
+			ps = append(ps, &piece{buf: r.buf[lo:hi], off: r.base + r.start + lo, segs: r.segs, at: int(lo), dataEnd: r.dataEnd, tag: r.tag})
 		}
 	}
 	return ps

@@ -38,6 +38,9 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/cespare/xxhash/v2"
+	"github.com/google/btree"
+
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/format"
@@ -87,13 +90,24 @@ func uvarintLen(v uint64) int {
 type Memtable struct {
 	// m holds pointers so that a key set again is updated in place: one
 	// map operation per set.
-	m          map[string]*Entry
+	m map[string]*Entry
+	// ordered holds the same pointers in key order (google/btree), so a
+	// scan starts at its first key and reads only the keys it returns: a
+	// memtable that had to be sorted for every List made each YCSB-E scan
+	// of a few keys sort tens of thousands. A key's first set inserts it;
+	// later sets update the entry in place.
+	ordered    *btree.BTreeG[*Entry]
 	bytes      int
 	valueBytes int // of the values kept (Entry.Value)
 }
 
+// memtableDegree is the ordered tree's degree: nodes of up to 63 keys.
+const memtableDegree = 32
+
 // NewMemtable returns an empty memtable.
-func NewMemtable() *Memtable { return &Memtable{m: map[string]*Entry{}} }
+func NewMemtable() *Memtable {
+	return &Memtable{m: map[string]*Entry{}, ordered: btree.NewG(memtableDegree, func(a, b *Entry) bool { return bytes.Compare(a.Key, b.Key) < 0 })}
+}
 
 // Set records e, replacing any entry for its key, and returns the entry
 // it replaced, if any. The memtable keeps e's Locs, and a copy of its Key
@@ -139,6 +153,7 @@ func (t *Memtable) SetKeep(e Entry, value []byte, keepMax int) (old Entry, repla
 		p = new(Entry) // (not &e: e would go to the heap on every call)
 		*p = e
 		t.m[string(e.Key)] = p
+		t.ordered.ReplaceOrInsert(p)
 	}
 	t.bytes += e.Size()
 	return old, replaced
@@ -185,13 +200,39 @@ func (t *Memtable) Bytes() int { return t.bytes }
 // Sorted returns the entries in key order.
 func (t *Memtable) Sorted() []Entry {
 	out := make([]Entry, 0, len(t.m))
-	for _, p := range t.m {
+	t.ordered.Ascend(func(p *Entry) bool {
 		e := *p
 		e.Value = nil
 		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+		return true
+	})
 	return out
+}
+
+// Range returns up to limit entries (tombstones included) with keys in
+// [start, end), in key order; a nil start or end is unbounded, and a
+// negative limit is none. more reports that entries in the range were
+// left out: the first of them is next.
+func (t *Memtable) Range(start, end []byte, limit int) (out []Entry, next []byte, more bool) {
+	visit := func(p *Entry) bool {
+		if end != nil && bytes.Compare(p.Key, end) >= 0 {
+			return false
+		}
+		if limit >= 0 && len(out) == limit {
+			next, more = p.Key, true
+			return false
+		}
+		e := *p
+		e.Value = nil
+		out = append(out, e)
+		return true
+	}
+	if start == nil {
+		t.ordered.Ascend(visit)
+	} else {
+		t.ordered.AscendGreaterOrEqual(&Entry{Key: start}, visit)
+	}
+	return out, next, more
 }
 
 // Run is an immutable sorted array of entries with a bloom filter.
@@ -339,9 +380,20 @@ func Merge(sources [][]Entry, dropTombstones bool) []Entry {
 	for _, s := range sources {
 		total += len(s)
 	}
-	out := make([]Entry, 0, total)
+	return MergeLimit(sources, dropTombstones, total, nil)
+}
+
+// MergeLimit is Merge that stops after limit entries or at the first key
+// at or above below (nil: no bound): a scan merges the keys it returns,
+// not every key after its start.
+func MergeLimit(sources [][]Entry, dropTombstones bool, limit int, below []byte) []Entry {
+	total := 0
+	for _, s := range sources {
+		total += len(s)
+	}
+	out := make([]Entry, 0, min(total, limit))
 	pos := make([]int, len(sources))
-	for {
+	for len(out) < limit {
 		best := -1
 		for i, s := range sources {
 			if pos[i] >= len(s) {
@@ -360,6 +412,9 @@ func Merge(sources [][]Entry, dropTombstones bool) []Entry {
 			return out
 		}
 		e := sources[best][pos[best]]
+		if below != nil && bytes.Compare(e.Key, below) >= 0 {
+			return out
+		}
 		for i, s := range sources { // skip older versions of the key
 			if pos[i] < len(s) && bytes.Equal(s[pos[i]].Key, e.Key) {
 				pos[i]++
@@ -370,6 +425,7 @@ func Merge(sources [][]Entry, dropTombstones bool) []Entry {
 		}
 		out = append(out, e)
 	}
+	return out
 }
 
 // Bloom filter: 10 bits per key, 7 probes, double hashing of FNV-1a 64.
@@ -400,8 +456,13 @@ func newBlockedBloom(n int) bloom {
 	return make(bloom, blocks*bloomBlockBits/8)
 }
 
-// Hash is the filters' hash of a key: FNV-1a 64.
-func Hash(b []byte) uint64 {
+// Hash is the blocked filter's hash of a key: xxHash64
+// (github.com/cespare/xxhash), which reads 8 bytes a step where FNV-1a
+// multiplies once a byte.
+func Hash(b []byte) uint64 { return xxhash.Sum64(b) }
+
+// fnv64 is the classic filter's hash: FNV-1a 64.
+func fnv64(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, c := range b {
 		h ^= uint64(c)
@@ -411,7 +472,7 @@ func Hash(b []byte) uint64 {
 }
 
 func (f bloom) add(key []byte) {
-	h := Hash(key)
+	h := fnv64(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	for i := uint32(0); i < bloomProbes; i++ {
@@ -424,7 +485,7 @@ func (f bloom) mayContain(key []byte) bool {
 	if len(f) == 0 {
 		return true
 	}
-	h := Hash(key)
+	h := fnv64(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	n := uint32(len(f) * 8)
 	if mutant.On(mutant.BloomFalseNegative) {

@@ -1,0 +1,164 @@
+package machine
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"pgregory.net/rapid"
+
+	"github.com/gauntlet-kv/gauntlet/coverage"
+	"github.com/gauntlet-kv/gauntlet/workloads"
+)
+
+// AttrAdaptiveWeights is the trace header attribute of a case drawn by an
+// adaptive run (RunConfig.Adaptive): the weights its ops were drawn with
+// (coverage.Steer.String). A replay does not need it — the trace holds the
+// ops — but it says how the case came about.
+const AttrAdaptiveWeights = "adaptive-weights"
+
+// seedSpace is the range of the seeds Biased draws for DirtyReboot and
+// FailDiskOnce.
+const seedSpace = 1 << 30
+
+// seedTries bounds the search for a seed of a wanted class: the rarest
+// class (a reboot's "end", 1 in 6) is missed in 64 tries once in 10^5.
+const seedTries = 64
+
+// adaptive is a run's feedback loop (RunConfig.Adaptive): a coverage.Steer
+// whose arms are the op kinds of the run's weights and, for FailDiskOnce
+// and DirtyReboot, the classes of their seeds (Config.SeedClass), so that
+// the loop steers both how often faults and crashes come and which kind.
+type adaptive struct {
+	mc    Config
+	steer *coverage.Steer
+	rec   *coverage.Recorder
+	// classes are the seed classes of each kind that has them.
+	classes map[workloads.OpKind][]string
+	// weights are those of the current case; frozen once a case failed,
+	// so rapid's shrinker replays it with the weights that drew it.
+	weights map[string]int
+	frozen  bool
+	// used and faultArms are the arms the current case drew (see
+	// coverage.Steer.Update).
+	used, faultArms []string
+}
+
+// errAdaptiveUnobserved refuses an adaptive run of an engine that reports
+// no states: the loop would have nothing to steer by.
+var errAdaptiveUnobserved = errors.New("--adaptive steers by the states the engine reports, and this engine has no observer (engine.Options.WithObserver): drop --adaptive")
+
+func newAdaptive(mc Config, w map[workloads.OpKind]int) (*adaptive, error) {
+	rec, ok := mc.Target.Observer.(*coverage.Recorder)
+	if !ok {
+		return nil, errAdaptiveUnobserved
+	}
+	a := &adaptive{mc: mc, rec: rec, classes: map[workloads.OpKind][]string{}}
+	base := map[string]int{}
+	for k, v := range w {
+		if v > 0 {
+			base[k.String()] = v
+		}
+	}
+	// Class base weights are the classes' odds under a uniform seed, so
+	// that before any feedback the mix is the fixed one.
+	if w[workloads.OpFailDiskOnce] > 0 && mc.Faults {
+		a.classes[workloads.OpFailDiskOnce] = FaultClasses
+		for _, c := range FaultClasses {
+			base[arm(workloads.OpFailDiskOnce, c)] = 1
+		}
+	}
+	if w[workloads.OpDirtyReboot] > 0 && mc.CrashInOp {
+		odds := []int{1, 3} // end 1/4, in-op 3/4
+		if mc.CrashAcross {
+			odds = []int{1, 3, 2} // end 1/6, in-op 1/2, arm 1/3
+		}
+		a.classes[workloads.OpDirtyReboot] = RebootClasses[:len(odds)]
+		for i, o := range odds {
+			base[arm(workloads.OpDirtyReboot, RebootClasses[i])] = o
+		}
+	}
+	a.steer = coverage.NewSteer(base)
+	return a, nil
+}
+
+func arm(k workloads.OpKind, class string) string { return k.String() + ":" + class }
+
+// begin starts a case and returns its op weights.
+func (a *adaptive) begin() map[workloads.OpKind]int {
+	if !a.frozen {
+		a.weights = a.steer.Weights()
+	}
+	a.used, a.faultArms = a.used[:0], a.faultArms[:0]
+	w := map[workloads.OpKind]int{}
+	for _, k := range workloads.OpKinds() {
+		if v, ok := a.weights[k.String()]; ok {
+			w[k] = v
+		}
+	}
+	return w
+}
+
+// freeze keeps the current weights for the rest of the run: a case failed
+// and is being shrunk.
+func (a *adaptive) freeze() { a.frozen = true }
+
+// draw records op's arms and, for a kind with seed classes, draws the
+// class from t by the loop's weights and moves op's seed to the next seed
+// of that class (the trace holds the moved seed, so a replay needs no
+// loop).
+func (a *adaptive) draw(t *rapid.T, op workloads.Op) workloads.Op {
+	a.used = append(a.used, op.Kind.String())
+	classes := a.classes[op.Kind]
+	if len(classes) == 0 {
+		return op
+	}
+	a.faultArms = append(a.faultArms, op.Kind.String())
+	cum := make([]int, len(classes))
+	total := 0
+	for i, c := range classes {
+		total += a.weights[arm(op.Kind, c)]
+		cum[i] = total
+	}
+	pick := rapid.IntRange(0, total-1).Draw(t, "seed-class")
+	want := slices.IndexFunc(cum, func(c int) bool { return pick < c })
+	if op.Kind == workloads.OpFailDiskOnce && classes[want] == "latency" {
+		op.Seed |= SeedLatency
+	}
+	for range seedTries {
+		if a.mc.SeedClass(op.Kind, op.Seed) == want {
+			break
+		}
+		op.Seed = (op.Seed + 1) % seedSpace
+	}
+	c := arm(op.Kind, classes[a.mc.SeedClass(op.Kind, op.Seed)])
+	a.used = append(a.used, c)
+	a.faultArms = append(a.faultArms, c)
+	return op
+}
+
+// end feeds what the run reached by the end of the case back into the
+// weights.
+func (a *adaptive) end() {
+	if !a.frozen {
+		a.steer.Update(a.rec.Report(), a.used, a.faultArms)
+	}
+}
+
+// attr is the trace attribute of the current case's weights.
+func (a *adaptive) attr() workloads.Attr {
+	return workloads.Attr{Key: AttrAdaptiveWeights, Value: weightString(a.weights)}
+}
+
+func weightString(w map[string]int) string {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(w)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, w[k])
+	}
+	return b.String()
+}
