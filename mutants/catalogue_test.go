@@ -63,7 +63,7 @@ var survivors = map[string]string{
 	"uuid-reused-across-opens": "Identical frame headers matter only when a slot covering frames that never reached the device is verified: " +
 		"a power cut inside a flush round that keeps the data and drops the slot, a reopen of that durable state that writes frames at the same offsets again, and a second cut keeping this attempt's slot and not its data. " +
 		"The crash checker's retries (crash-versions 4 and 5) build that sequence, but whether the first crash leaves a state that kept the data and not the slot depends on which of a round's concurrent writes the cut left pending: " +
-		"on seed 1 (1,000 cases) it was caught at case 348 in 4 of 8 runs on a lightly loaded machine and in none of 14 attempts during a full package run at load ~10. " +
+		"on seed 1 (1,000 cases, crash-version 5) it was caught at case 348 in 4 of 15 attempts at load 5 to 9 and in none of 14 during a full package run at load ~10. " +
 		"harness mutants gives it further seeds; a deterministic catch needs cuts placed by write rather than by count, or a continuation on every crash state.",
 }
 
