@@ -59,22 +59,29 @@ const (
 // budget above, with the reason and what the checkers would need (input to
 // the checkers' work): logged, not failed. A mutant leaves this table once
 // a detector catches it on every run; the test logs a catch of one.
-var survivors = map[string]string{}
+var survivors = map[string]string{
+	"uuid-reused-across-opens": "Identical frame headers matter only when a slot covering frames that never reached the device is verified: " +
+		"a power cut inside a flush round that keeps the data and drops the slot, a reopen of that durable state that writes frames at the same offsets again, and a second cut keeping this attempt's slot and not its data. " +
+		"The crash checker's retries (crash-versions 4 and 5) build that sequence, but whether the first crash leaves a state that kept the data and not the slot depends on which of a round's concurrent writes the cut left pending: " +
+		"on seed 1 (1,000 cases, crash-version 5) it was caught at case 348 in 4 of 15 attempts at load 5 to 9 and in none of 14 during a full package run at load ~10. " +
+		"harness mutants gives it further seeds; a deterministic catch needs cuts placed by write rather than by count, or a continuation on every crash state.",
+}
 
 // slow are the mutants whose catch depends on the engine's timing (which
 // of a round's concurrent writes a power cut leaves pending), with the
 // cases each attempt runs and the time all attempts may take: their crash
-// cells run again on the same seed until one catches it.
+// cells run again on the same seed until one catches it (a catch is
+// logged: such a mutant is a known survivor too, not caught on every run).
 // uuid-reused-across-opens needs a crash-version 4/5 retry whose first
 // crash continues on the state that kept the data and not the slot: on
 // seed 1 the stream of crash.CasesDefault cases (harness check crash's)
-// catches it at case 348 in about one run of three (1.3 s idle, 3 to 5 s
-// beside other tests); twelve attempts miss with odds under 1%.
+// catches it at case 348 in some runs (1.3 s idle, 3 to 5 s beside other
+// tests) and in none under heavy load.
 var slow = map[string]struct {
 	cases  int
 	budget time.Duration
 }{
-	"uuid-reused-across-opens": {crash.CasesDefault, time.Minute},
+	"uuid-reused-across-opens": {crash.CasesDefault, 20 * time.Second},
 }
 
 // TestCatalogue runs each mutant's expected detectors. The canary must be

@@ -498,8 +498,8 @@ func TestRoundsGiveSurvivorsSeeds(t *testing.T) {
 func TestRoundsStopAtTheBudget(t *testing.T) {
 	cfg := fakeConfig(t, "survive")
 	cfg.Detectors = cfg.Detectors[:1]
-	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs = 0, 3*time.Second, true, 2
-	cfg.Commit = "unknown" // nothing saved: each run is run
+	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs = 0, 6*time.Second, true, 2 // rounds start while 2 s (cellBudgetMin) are left
+	cfg.Commit = "unknown"                                                       // nothing saved: each run is run
 	start := time.Now()
 	cells, err := Run(context.Background(), cfg)
 	if err != nil {
