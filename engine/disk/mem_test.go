@@ -974,3 +974,49 @@ func TestMemCut(t *testing.T) {
 	}
 	mustWrite(t, m, fill(2, 0, 512), 0)
 }
+
+// DiffBytes counts what a byte-by-byte comparison of the two images counts,
+// whether the Mems share pages (crash states, clones) or not (a fresh Mem
+// given the same writes).
+func TestMemDiffBytes(t *testing.T) {
+	naive := func(a, b []byte) int64 {
+		var d int64
+		for i := range a {
+			if a[i] != b[i] {
+				d++
+			}
+		}
+		return d
+	}
+	forSeeds(t, func(t *testing.T, rng *rand.Rand) {
+		const ss, sectors = 512, 64
+		m := NewMem(sectors*ss, ss)
+		fresh := NewMem(sectors*ss, ss)
+		for i := range 1 + rng.IntN(6) {
+			off := int64(rng.IntN(sectors*ss - 1))
+			n := 1 + rng.IntN(min(3*ss, sectors*ss-int(off)))
+			p := fill(i, off, n)
+			if rng.IntN(4) == 0 {
+				p = make([]byte, n) // zeros: equal to a page never written
+			}
+			mustWrite(t, m, p, off)
+			if rng.IntN(2) == 0 {
+				mustWrite(t, fresh, p, off)
+			}
+			if rng.IntN(3) == 0 {
+				mustFlush(t, m)
+			}
+		}
+		img := m.Image()
+		others := append(allCrashes(t, m, rng, 2), m.Clone(), fresh, m)
+		for i, o := range others {
+			want := naive(img, o.Image())
+			if got := m.DiffBytes(o); got != want {
+				t.Fatalf("state %d of %d: DiffBytes %d, images differ in %d bytes", i, len(others), got, want)
+			}
+			if got := o.DiffBytes(m); got != want {
+				t.Fatalf("state %d of %d: reversed DiffBytes %d, images differ in %d bytes", i, len(others), got, want)
+			}
+		}
+	})
+}

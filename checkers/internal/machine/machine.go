@@ -985,10 +985,6 @@ func (m *Machine) cutLanded() bool {
 // checked, and the case continues on one rng picks.
 func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Failure {
 	mem := m.in.Mem()
-	var all []byte // every pending write kept: what m.near measures from
-	if m.near {
-		all = mem.Image()
-	}
 	states, err := mem.CrashStates(m.cfg.CrashStatesMax)
 	if m.rec != nil && !mem.PowerCut() {
 		m.rec.Fault(coverage.FaultCrash) // a cut was recorded as it landed
@@ -1005,8 +1001,9 @@ func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Fai
 		panic(fmt.Sprintf("machine: crash states: %v", err))
 	}
 	pick := rng.IntN(len(states))
-	if all != nil {
-		pick = nearest(states, all, pick)
+	if m.near {
+		// mem still holds every pending write: what near measures from.
+		pick = nearest(states, mem, pick)
 	}
 	next := states[pick].Clone()
 	if f := m.closeCut(e); f != nil {
@@ -1038,16 +1035,10 @@ func (m *Machine) crashStates(rng *rand.Rand, e engine.Engine, what string) *Fai
 // nearest is the index of the state that differs from all in the fewest
 // bytes but some (a state that lost the least), or pick when every state
 // equals all.
-func nearest(states []*disk.Mem, all []byte, pick int) int {
-	best := -1
+func nearest(states []*disk.Mem, all *disk.Mem, pick int) int {
+	var best int64 = -1
 	for i, st := range states {
-		img := st.Image()
-		d := 0
-		for j := range img {
-			if img[j] != all[j] {
-				d++
-			}
-		}
+		d := all.DiffBytes(st)
 		if d > 0 && (best < 0 || d < best) {
 			best, pick = d, i
 		}
