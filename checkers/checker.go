@@ -114,6 +114,10 @@ type Config struct {
 	// Checker.Adaptive. A violation's trace holds its ops, so its replay
 	// needs no steering.
 	Adaptive bool
+	// AdaptiveWarmup is how many cases an adaptive run draws from the
+	// fixed mix, exactly as a run without Adaptive, before it steers: 0
+	// means the default (200), a negative value none.
+	AdaptiveWarmup int
 	// Clients is the number of concurrent clients of a Concurrent
 	// checker (0: the checker's default); others ignore it.
 	Clients int

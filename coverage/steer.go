@@ -104,6 +104,9 @@ func (s *Steer) Weights() map[string]int {
 	return w
 }
 
+// Base returns the base weights (the fixed mix's), unscaled.
+func (s *Steer) Base() map[string]int { return maps.Clone(s.base) }
+
 // Seen returns how many distinct states the loop has seen reached.
 func (s *Steer) Seen() int { return len(s.counts) }
 

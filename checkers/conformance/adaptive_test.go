@@ -18,15 +18,22 @@ import (
 
 // TestAdaptive: an adaptive run passes a correct engine and reaches fault
 // cells; it catches a buggy one, writes the weights that drew the case
-// into its trace, and the trace replays without the loop. An engine with
-// no observer is refused.
+// into its trace, and the trace replays without the loop. In its warm-up
+// it draws the fixed mix's cases, so a bug the fixed mix finds there is
+// found at the same case with the same ops. An engine with no observer is
+// refused.
+// conformanceWarmup is machine.AdaptiveWarmupDefault, which this package
+// cannot import.
+const conformanceWarmup = 200
+
 func TestAdaptive(t *testing.T) {
+	t.Log("replay: harness check conformance --engine shardstore --faults --adaptive --adaptive-warmup 0 --seed 1 --cases 200")
 	tg, ok, err := testengines.Shardstore().Observed(coverage.New())
 	if err != nil || !ok {
 		t.Fatalf("observe shardstore: %v %v", ok, err)
 	}
-	t.Log("replay: harness check conformance --engine shardstore --faults --adaptive --seed 1 --cases 200")
-	r, err := conformance.Run(context.Background(), conformance.Config{Target: tg, Seed: 1, Cases: 200, Faults: true, Adaptive: true, OutDir: t.TempDir()})
+	// No warm-up: the 200 cases are all steered.
+	r, err := conformance.Run(context.Background(), conformance.Config{Target: tg, Seed: 1, Cases: 200, Faults: true, Adaptive: true, AdaptiveWarmup: -1, OutDir: t.TempDir()})
 	if err != nil || r.Verdict != checkers.Pass || r.Cases != 200 {
 		t.Fatalf("adaptive run on shardstore: %v: %s", err, r.Summary())
 	}
@@ -48,9 +55,20 @@ func TestAdaptive(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
+	fixed, err := conformance.Run(context.Background(), conformance.Config{Target: bad, Seed: 1, Cases: 200, OutDir: t.TempDir()})
+	if err != nil || fixed.Verdict != checkers.Fail {
+		t.Fatalf("fixed-mix run on lose-last-write: %v: %s", err, fixed.Summary())
+	}
 	r, err = conformance.Run(context.Background(), conformance.Config{Target: bad, Seed: 1, Cases: 200, Adaptive: true, OutDir: out})
 	if err != nil || r.Verdict != checkers.Fail {
 		t.Fatalf("adaptive run on lose-last-write: %v: %s", err, r.Summary())
+	}
+	if fixed.Cases >= conformanceWarmup {
+		t.Fatalf("the fixed mix took %d cases, not within the warm-up's %d: pick a bug it finds sooner", fixed.Cases, conformanceWarmup)
+	}
+	if r.Cases != fixed.Cases || r.Ops != fixed.Ops || strings.Join(r.Violations[0].Ops, "\n") != strings.Join(fixed.Violations[0].Ops, "\n") {
+		t.Errorf("in the warm-up the adaptive run parted from the fixed mix: case %d, %d ops, %q; fixed mix case %d, %d ops, %q",
+			r.Cases, r.Ops, r.Violations[0].Ops, fixed.Cases, fixed.Ops, fixed.Violations[0].Ops)
 	}
 	file := r.Violations[0].TraceFile
 	b, err := os.ReadFile(file)

@@ -37,5 +37,5 @@ latency faults); a failure's trace replays without it. A violation is minimized 
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }

@@ -93,7 +93,7 @@ var errFaultsKill = errors.New("crash: --faults is for block mode (an engine on 
 var errAdaptiveKill = errors.New("crash: --adaptive is for block mode: kill mode's engine runs in child processes that report no states to steer by: drop --adaptive or use --mode block")
 
 func blockConfig(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }
 
 func killConfig(c checkers.Config) KillConfig {

@@ -200,6 +200,10 @@ type Config struct {
 	// Adaptive is checkers.Config.Adaptive: Weights (or the defaults) are
 	// then the base weights the feedback loop starts from.
 	Adaptive bool
+	// AdaptiveWarmup is how many cases an adaptive run draws from the
+	// fixed mix, exactly as a run without Adaptive, before it steers:
+	// 0 means machine.AdaptiveWarmupDefault (200), a negative value none.
+	AdaptiveWarmup int
 }
 
 func (c *Config) ensureDefaults() {
@@ -316,7 +320,7 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 		Weights: weights(c.Weights, caps, c.Faults), Keys: c.Keys, BatchCases: c.BatchCases,
 		ShrinkTime: c.ShrinkTime, OutDir: c.OutDir, Replay: c.Replay, Log: c.Log, Live: c.Live, Found: c.Found,
 		Stem: checkers.FileStem(Name, "block", c.Target.Name, c.Seed),
-		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}}, Adaptive: c.Adaptive,
+		Mode: ModeBlock, Attrs: []workloads.Attr{{Key: "mode", Value: "block"}}, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup,
 	})
 }
 

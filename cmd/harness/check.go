@@ -67,9 +67,13 @@ type checkFlags struct {
 	faults  bool
 	// adaptive is --adaptive (checkers.Config.Adaptive).
 	adaptive bool
-	mode     string
-	replay   string
-	out      string
+	// adaptiveWarmup is --adaptive-warmup: the cases drawn from the fixed
+	// mix before steering (checkers.Config.AdaptiveWarmup, 0 there being
+	// the default and negative none).
+	adaptiveWarmup int
+	mode           string
+	replay         string
+	out            string
 	// clients is a Concurrent checker's --clients (0: its default).
 	clients int
 	// history is a file a checker with History re-checks.
@@ -208,9 +212,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		}
 		if chk.Adaptive {
 			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "steer the op mix and the fault and crash kinds, case by case, toward engine states and fault-space cells not yet reached (a failure's trace replays without it)")
+			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", adaptiveWarmupDefault, "with --adaptive: cases drawn from the fixed mix, as without --adaptive, before the steering starts (0: steer from the first case)")
 		} else {
 			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "")
 			c.Flags().MarkHidden("adaptive")
+			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", adaptiveWarmupDefault, "")
+			c.Flags().MarkHidden("adaptive-warmup")
 		}
 		if chk.Concurrent {
 			c.Flags().IntVar(&f.clients, "clients", 0, "concurrent clients against the engine (0: the checker's default)")
@@ -474,6 +481,10 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		return usagef("check %s: --adaptive is for %s (the %s checker's generator is not steered): drop it", checker, checkersWith(func(c checkers.Checker) bool { return c.Adaptive }), checker)
 	case f.adaptive && (f.replay != "" || f.history != ""):
 		return usagef("check %s: --adaptive with a replay: the trace holds the ops the steering drew: drop --adaptive", checker)
+	case fl.Changed("adaptive-warmup") && !f.adaptive:
+		return usagef("check %s: --adaptive-warmup %d without --adaptive: add --adaptive or drop --adaptive-warmup", checker, f.adaptiveWarmup)
+	case f.adaptiveWarmup < 0:
+		return usagef("check %s: --adaptive-warmup %d: give a number of cases, 0 or more (0: steer from the first case)", checker, f.adaptiveWarmup)
 	}
 	switch {
 	case f.clients < 0 || !chk.Concurrent && fl.Changed("clients"):
@@ -604,7 +615,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		tg = otg
 	}
 	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
-		Faults: f.faults, Adaptive: f.adaptive, Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+		Faults: f.faults, Adaptive: f.adaptive, AdaptiveWarmup: warmupConfig(f.adaptiveWarmup), Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
 			}
@@ -874,7 +885,7 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 		args = append(args, "--faults")
 	}
 	if f.adaptive {
-		args = append(args, "--adaptive")
+		args = append(args, "--adaptive", "--adaptive-warmup", strconv.Itoa(f.adaptiveWarmup))
 	}
 	if f.mode != "" {
 		args = append(args, "--mode", f.mode)
@@ -920,4 +931,17 @@ func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem
 		cause = interruptedError{sig: out.Interrupted}
 	}
 	return reportCheck(cmd.OutOrStdout(), out.Result, f, stem(f.seed), cause)
+}
+
+// adaptiveWarmupDefault is --adaptive-warmup's default: the checkers'
+// (checkers.Config.AdaptiveWarmup), which the flag shows.
+const adaptiveWarmupDefault = 200
+
+// warmupConfig turns --adaptive-warmup into checkers.Config.AdaptiveWarmup,
+// where 0 is the default and a negative value none.
+func warmupConfig(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

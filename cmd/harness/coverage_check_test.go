@@ -29,7 +29,7 @@ func TestCheckRequireStates(t *testing.T) {
 
 // TestAdaptiveFlag: --adaptive is refused, exit 2 with the reason, where
 // nothing can be steered: a checker without a steered generator, kill
-// mode, a replay.
+// mode, a replay; --adaptive-warmup without --adaptive or below 0.
 func TestAdaptiveFlag(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -38,6 +38,8 @@ func TestAdaptiveFlag(t *testing.T) {
 		{[]string{"check", "linearize", "--engine", "shardstore", "--adaptive", "--cases", "1"}, "--adaptive is for the conformance and crash checkers"},
 		{[]string{"check", "crash", "--engine", "shardstore", "--mode", "kill", "--adaptive", "--cases", "1"}, "--mode kill reports no engine states"},
 		{[]string{"check", "conformance", "--replay", "x.trace", "--adaptive"}, "--adaptive with a replay"},
+		{[]string{"check", "conformance", "--engine", "shardstore", "--adaptive-warmup", "10", "--cases", "1"}, "--adaptive-warmup 10 without --adaptive"},
+		{[]string{"check", "conformance", "--engine", "shardstore", "--adaptive", "--adaptive-warmup", "-1", "--cases", "1"}, "--adaptive-warmup -1: give a number of cases, 0 or more"},
 	} {
 		code, _, stderr := runCheckCLI(t, append(c.args, "--out", t.TempDir())...)
 		if code != exitUsage || !strings.Contains(stderr, c.want) {

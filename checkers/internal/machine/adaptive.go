@@ -23,6 +23,15 @@ const AttrAdaptiveWeights = "adaptive-weights"
 // FailDiskOnce.
 const seedSpace = 1 << 30
 
+// AdaptiveWarmupDefault is how many cases an adaptive run draws from the
+// fixed mix, case for case as a run without --adaptive does, before the
+// loop's weights take over (RunConfig.AdaptiveWarmup). The loop learns
+// from them all the same. Most catalogued mutants fall to the fixed mix
+// within its first hundred cases (docs/TESTING.md, the time-to-kill
+// table): steering from the first case spent those cases on faults and
+// latency and killed them later; what steering pays for is the tail.
+const AdaptiveWarmupDefault = 200
+
 // seedTries bounds the search for a seed of a wanted class: the rarest
 // class (a reboot's "end", 1 in 6) is missed in 64 tries once in 10^5.
 const seedTries = 64
@@ -41,6 +50,10 @@ type adaptive struct {
 	// so rapid's shrinker replays it with the weights that drew it.
 	weights map[string]int
 	frozen  bool
+	// warmup is how many cases draw from the fixed mix; cases counts the
+	// cases begun; warm says the current case is one of them.
+	warmup, cases int
+	warm          bool
 	// used and faultArms are the arms the current case drew (see
 	// coverage.Steer.Update).
 	used, faultArms []string
@@ -50,12 +63,12 @@ type adaptive struct {
 // no states: the loop would have nothing to steer by.
 var errAdaptiveUnobserved = errors.New("--adaptive steers by the states the engine reports, and this engine has no observer (engine.Options.WithObserver): drop --adaptive")
 
-func newAdaptive(mc Config, w map[workloads.OpKind]int) (*adaptive, error) {
+func newAdaptive(mc Config, w map[workloads.OpKind]int, warmup int) (*adaptive, error) {
 	rec, ok := mc.Target.Observer.(*coverage.Recorder)
 	if !ok {
 		return nil, errAdaptiveUnobserved
 	}
-	a := &adaptive{mc: mc, rec: rec, classes: map[workloads.OpKind][]string{}}
+	a := &adaptive{mc: mc, rec: rec, classes: map[workloads.OpKind][]string{}, warmup: warmup}
 	base := map[string]int{}
 	for k, v := range w {
 		if v > 0 {
@@ -86,19 +99,29 @@ func newAdaptive(mc Config, w map[workloads.OpKind]int) (*adaptive, error) {
 
 func arm(k workloads.OpKind, class string) string { return k.String() + ":" + class }
 
-// begin starts a case and returns its op weights.
-func (a *adaptive) begin() map[workloads.OpKind]int {
+// begin starts a case and returns its op weights, or false for a case of
+// the warm-up, which draws from the fixed mix exactly as a run without the
+// loop does.
+func (a *adaptive) begin() (map[workloads.OpKind]int, bool) {
 	if !a.frozen {
+		a.warm = a.cases < a.warmup
+		a.cases++
 		a.weights = a.steer.Weights()
+		if a.warm {
+			a.weights = a.steer.Base()
+		}
 	}
 	a.used, a.faultArms = a.used[:0], a.faultArms[:0]
+	if a.warm {
+		return nil, false
+	}
 	w := map[workloads.OpKind]int{}
 	for _, k := range workloads.OpKinds() {
 		if v, ok := a.weights[k.String()]; ok {
 			w[k] = v
 		}
 	}
-	return w
+	return w, true
 }
 
 // freeze keeps the current weights for the rest of the run: a case failed
@@ -108,7 +131,8 @@ func (a *adaptive) freeze() { a.frozen = true }
 // draw records op's arms and, for a kind with seed classes, draws the
 // class from t by the loop's weights and moves op's seed to the next seed
 // of that class (the trace holds the moved seed, so a replay needs no
-// loop).
+// loop). In the warm-up it draws nothing: op and its seed's class are
+// what the fixed mix drew.
 func (a *adaptive) draw(t *rapid.T, op workloads.Op) workloads.Op {
 	a.used = append(a.used, op.Kind.String())
 	classes := a.classes[op.Kind]
@@ -116,6 +140,12 @@ func (a *adaptive) draw(t *rapid.T, op workloads.Op) workloads.Op {
 		return op
 	}
 	a.faultArms = append(a.faultArms, op.Kind.String())
+	if a.warm {
+		c := arm(op.Kind, classes[a.mc.SeedClass(op.Kind, op.Seed)])
+		a.used = append(a.used, c)
+		a.faultArms = append(a.faultArms, c)
+		return op
+	}
 	cum := make([]int, len(classes))
 	total := 0
 	for i, c := range classes {

@@ -63,6 +63,10 @@ type RunConfig struct {
 	// (coverage.Steer); the target must be observed by a
 	// coverage.Recorder. Weights are then the base weights.
 	Adaptive bool
+	// AdaptiveWarmup is how many cases an adaptive run draws from the
+	// fixed mix before steering: 0 means AdaptiveWarmupDefault, a
+	// negative value none.
+	AdaptiveWarmup int
 }
 
 // rapidMu serializes rapid runs: rapid reads its seed, case count and case
@@ -177,7 +181,11 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 	}
 	var adapt *adaptive
 	if rc.Adaptive {
-		a, err := newAdaptive(mc, rc.Weights)
+		warmup := rc.AdaptiveWarmup
+		if warmup == 0 {
+			warmup = AdaptiveWarmupDefault
+		}
+		a, err := newAdaptive(mc, rc.Weights, warmup)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", mc.Checker, err)
 		}
@@ -212,7 +220,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		}
 		opts := bopts
 		if adapt != nil {
-			opts.Weights = adapt.begin()
+			if w, steered := adapt.begin(); steered {
+				opts.Weights = w
+			}
 		}
 		gen, _ := workloads.NewBiased(opts)
 		m, err := New(opsCtx, mc, dir)
