@@ -42,6 +42,8 @@
 //     its background work makes timing-dependent; a failing case's trace
 //     holds its ops, so it still replays exactly. Adaptive also injects
 //     latency faults (a fail-disk-once seed with machine.SeedLatency).
+//     Its first AdaptiveWarmup cases are those of the same seed without
+//     Adaptive.
 //
 // # Areas not verified
 //
