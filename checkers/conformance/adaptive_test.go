@@ -22,10 +22,6 @@ import (
 // it draws the fixed mix's cases, so a bug the fixed mix finds there is
 // found at the same case with the same ops. An engine with no observer is
 // refused.
-// conformanceWarmup is machine.AdaptiveWarmupDefault, which this package
-// cannot import.
-const conformanceWarmup = 200
-
 func TestAdaptive(t *testing.T) {
 	t.Log("replay: harness check conformance --engine shardstore --faults --adaptive --adaptive-warmup 0 --seed 1 --cases 200")
 	tg, ok, err := testengines.Shardstore().Observed(coverage.New())
@@ -63,8 +59,8 @@ func TestAdaptive(t *testing.T) {
 	if err != nil || r.Verdict != checkers.Fail {
 		t.Fatalf("adaptive run on lose-last-write: %v: %s", err, r.Summary())
 	}
-	if fixed.Cases >= conformanceWarmup {
-		t.Fatalf("the fixed mix took %d cases, not within the warm-up's %d: pick a bug it finds sooner", fixed.Cases, conformanceWarmup)
+	if fixed.Cases >= checkers.AdaptiveWarmupDefault {
+		t.Fatalf("the fixed mix took %d cases, not within the warm-up's %d: pick a bug it finds sooner", fixed.Cases, checkers.AdaptiveWarmupDefault)
 	}
 	if r.Cases != fixed.Cases || r.Ops != fixed.Ops || strings.Join(r.Violations[0].Ops, "\n") != strings.Join(fixed.Violations[0].Ops, "\n") {
 		t.Errorf("in the warm-up the adaptive run parted from the fixed mix: case %d, %d ops, %q; fixed mix case %d, %d ops, %q",

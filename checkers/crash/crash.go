@@ -202,7 +202,7 @@ type Config struct {
 	Adaptive bool
 	// AdaptiveWarmup is how many cases an adaptive run draws from the
 	// fixed mix, exactly as a run without Adaptive, before it steers:
-	// 0 means machine.AdaptiveWarmupDefault (200), a negative value none.
+	// 0 means checkers.AdaptiveWarmupDefault, a negative value none.
 	AdaptiveWarmup int
 }
 

@@ -212,11 +212,11 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		}
 		if chk.Adaptive {
 			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "steer the op mix and the fault and crash kinds, case by case, toward engine states and fault-space cells not yet reached (a failure's trace replays without it)")
-			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", adaptiveWarmupDefault, "with --adaptive: cases drawn from the fixed mix, as without --adaptive, before the steering starts (0: steer from the first case)")
+			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", checkers.AdaptiveWarmupDefault, "with --adaptive: cases drawn from the fixed mix, as without --adaptive, before the steering starts (0: steer from the first case)")
 		} else {
 			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "")
 			c.Flags().MarkHidden("adaptive")
-			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", adaptiveWarmupDefault, "")
+			c.Flags().IntVar(&f.adaptiveWarmup, "adaptive-warmup", checkers.AdaptiveWarmupDefault, "")
 			c.Flags().MarkHidden("adaptive-warmup")
 		}
 		if chk.Concurrent {
@@ -932,10 +932,6 @@ func runJobs(cmd *cobra.Command, chk checkers.Checker, f checkFlags, n int, stem
 	}
 	return reportCheck(cmd.OutOrStdout(), out.Result, f, stem(f.seed), cause)
 }
-
-// adaptiveWarmupDefault is --adaptive-warmup's default: the checkers'
-// (checkers.Config.AdaptiveWarmup), which the flag shows.
-const adaptiveWarmupDefault = 200
 
 // warmupConfig turns --adaptive-warmup into checkers.Config.AdaptiveWarmup,
 // where 0 is the default and a negative value none.

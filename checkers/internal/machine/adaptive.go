@@ -23,15 +23,6 @@ const AttrAdaptiveWeights = "adaptive-weights"
 // FailDiskOnce.
 const seedSpace = 1 << 30
 
-// AdaptiveWarmupDefault is how many cases an adaptive run draws from the
-// fixed mix, case for case as a run without --adaptive does, before the
-// loop's weights take over (RunConfig.AdaptiveWarmup). The loop learns
-// from them all the same. Most catalogued mutants fall to the fixed mix
-// within its first hundred cases (docs/TESTING.md, the time-to-kill
-// table): steering from the first case spent those cases on faults and
-// latency and killed them later; what steering pays for is the tail.
-const AdaptiveWarmupDefault = 200
-
 // seedTries bounds the search for a seed of a wanted class: the rarest
 // class (a reboot's "end", 1 in 6) is missed in 64 tries once in 10^5.
 const seedTries = 64
@@ -106,9 +97,10 @@ func (a *adaptive) begin() (map[workloads.OpKind]int, bool) {
 	if !a.frozen {
 		a.warm = a.cases < a.warmup
 		a.cases++
-		a.weights = a.steer.Weights()
 		if a.warm {
 			a.weights = a.steer.Base()
+		} else {
+			a.weights = a.steer.Weights()
 		}
 	}
 	a.used, a.faultArms = a.used[:0], a.faultArms[:0]

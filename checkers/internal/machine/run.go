@@ -64,8 +64,8 @@ type RunConfig struct {
 	// coverage.Recorder. Weights are then the base weights.
 	Adaptive bool
 	// AdaptiveWarmup is how many cases an adaptive run draws from the
-	// fixed mix before steering: 0 means AdaptiveWarmupDefault, a
-	// negative value none.
+	// fixed mix before steering: 0 means checkers.AdaptiveWarmupDefault,
+	// a negative value none.
 	AdaptiveWarmup int
 }
 
@@ -183,7 +183,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 	if rc.Adaptive {
 		warmup := rc.AdaptiveWarmup
 		if warmup == 0 {
-			warmup = AdaptiveWarmupDefault
+			warmup = checkers.AdaptiveWarmupDefault
 		}
 		a, err := newAdaptive(mc, rc.Weights, warmup)
 		if err != nil {
