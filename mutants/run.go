@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 	if rounds {
 		reserve = cfg.Budget / roundsReserve
 	}
-	err := r.round(ctx, queue, reserve, cellBudgetMin)
+	err := r.round(ctx, queue, reserve, cellBudgetMin, false)
 	keep := time.Duration(0) // the later cells take what the rounds leave
 	for k := 1; rounds && err == nil && k <= RoundsMax; k++ {
 		queue = r.survivors()
@@ -181,7 +181,7 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 				delete(r.prepared, t.subject)
 			}
 		}
-		err = r.round(ctx, queue, keep, cellBudgetMin)
+		err = r.round(ctx, queue, keep, cellBudgetMin, false)
 	}
 	if err == nil && len(later) > 0 {
 		// Only those the budget still has a second for: the rest are
@@ -189,12 +189,9 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 		n := int(max(cfg.Budget-time.Since(r.start), 0) * time.Duration(cfg.Jobs) / cellBudgetLow)
 		n = min(n, len(later))
 		for _, t := range later[n:] {
-			s := cfg.Subjects[t.subject]
-			r.cells[t.i] = Cell{Schema: CellSchema, Commit: cfg.Commit, Subject: s.Name, Detector: t.det, Seed: cfg.Seed,
-				Outcome: NotRun, Why: "the run's budget went to the cells the score depends on and to the survivors' rounds first"}
-			r.counts[NotRun]++
+			r.notRun(t)
 		}
-		err = r.round(ctx, later[:n], 0, cellBudgetLow)
+		err = r.round(ctx, later[:n], 0, cellBudgetLow, true)
 	}
 	if err != nil {
 		return cells, err
@@ -203,6 +200,15 @@ func Run(ctx context.Context, cfg Config) ([]Cell, error) {
 		return cells, err
 	}
 	return cells, nil
+}
+
+// notRun records t as not run: the budget had no time left for it.
+// Called with no round running or with mu held.
+func (r *runner) notRun(t todo) {
+	s := r.cfg.Subjects[t.subject]
+	r.cells[t.i] = Cell{Schema: CellSchema, Commit: r.cfg.Commit, Subject: s.Name, Detector: t.det, Seed: r.cfg.Seed,
+		Outcome: NotRun, Why: "the run's budget went to the cells the score depends on and to the survivors' rounds first"}
+	r.counts[NotRun]++
 }
 
 // runner is the state of a Run across its rounds.
@@ -320,8 +326,9 @@ func cmpSeed(a, b uint64) int {
 }
 
 // round runs queue, jobs at a time, sharing out what is left of the run's
-// budget but reserve.
-func (r *runner) round(ctx context.Context, queue []todo, reserve, least time.Duration) error {
+// budget but reserve, at least least a cell. In the last round (last), a
+// cell is not started once the budget has less than least left.
+func (r *runner) round(ctx context.Context, queue []todo, reserve, least time.Duration, last bool) error {
 	cfg := r.cfg
 	var (
 		next     int
@@ -351,6 +358,20 @@ func (r *runner) round(ctx context.Context, queue []todo, reserve, least time.Du
 			for {
 				mu.Lock()
 				if next == len(queue) || firstErr != nil || runCtx.Err() != nil {
+					mu.Unlock()
+					return
+				}
+				if last && cfg.CellBudget == 0 && cfg.Budget-time.Since(r.start) < least {
+					// The run's budget is spent: a cell started now
+					// would run past it (a cell takes its budget and its
+					// worker's start-up), so the rest are not run.
+					for _, t := range queue[next:] {
+						r.notRun(t)
+						if r.left[t.subject]--; r.left[t.subject] == 0 && cfg.Subjects[t.subject].Cleanup != nil {
+							cfg.Subjects[t.subject].Cleanup()
+						}
+					}
+					next = len(queue)
 					mu.Unlock()
 					return
 				}

@@ -63,6 +63,15 @@ func fakeCheck(args []string) int {
 		return code
 	}
 	behaviour := strings.TrimPrefix(*engine, "fake:mutant=")
+	behaviour, _, _ = strings.Cut(behaviour, "#") // "#N" tells subjects of one behaviour apart
+	// "hang-unless-conformance" is killed by the conformance checker and
+	// hangs, past its budget, under any other.
+	if b, ok := strings.CutPrefix(behaviour, "hang-unless-"); ok {
+		behaviour = "hang"
+		if b == checker {
+			behaviour = "kill"
+		}
+	}
 	// "killed-by-crash" is killed only by the crash checker.
 	if b, ok := strings.CutPrefix(behaviour, "killed-by-"); ok {
 		behaviour = "survive"
@@ -538,5 +547,48 @@ func TestRoundsLeaveTheRestNotRun(t *testing.T) {
 	r := Build(rows(cfg), cfg.Detectors, cells)
 	if s := r.Scores[0]; s.Killed+s.Survived != 0 || s.Other[NotRun] != 1 {
 		t.Errorf("score of the not-run column: %s, want nothing scored, 1 not-run apart", s)
+	}
+}
+
+// TestLastRoundStopsAtBudget: the last round (cells no score depends on)
+// starts no cell once the run's budget is spent, though its up-front
+// count of cells assumed each would take cellBudgetLow: cells that run
+// past their budget (here each hangs until stopped, a grace past it)
+// leave the rest not-run, and the run ends within a cell of its budget.
+func TestLastRoundStopsAtBudget(t *testing.T) {
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("hang-unless-conformance#%d", i))
+	}
+	cfg := fakeConfig(t, names...)
+	for i := range cfg.Subjects {
+		cfg.Subjects[i].Expect = []Detector{{Checker: "conformance"}}
+	}
+	cfg.CellBudget, cfg.Budget, cfg.Rounds, cfg.Jobs, cfg.Grace = 0, 4*time.Second, true, 1, 2*time.Second
+	start := time.Now()
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	ran, notRun := 0, 0
+	for _, c := range cells {
+		switch {
+		case c.Detector.Checker == "conformance" && c.Outcome != Killed:
+			t.Errorf("%s × conformance: %s, want killed", c.Subject, c.Outcome)
+		case c.Detector.Checker == "crash" && c.Outcome == NotRun:
+			notRun++
+		case c.Detector.Checker == "crash":
+			ran++
+		}
+	}
+	// Up front the 4 s budget has room for about 3 one-second cells; the
+	// first takes its share and the grace (over 3 s), which spends the
+	// budget, so at most two crash cells run.
+	if ran > 2 || notRun < 4 {
+		t.Errorf("crash cells: %d run, %d not run; want at most 2 run, the rest not run", ran, notRun)
+	}
+	if max := cfg.Budget + cellBudgetLow + cfg.Grace + time.Second; el > max {
+		t.Errorf("the run took %s; its budget %s, and one cell may start just before it ends (want at most %s)", el, cfg.Budget, max)
 	}
 }

@@ -98,7 +98,7 @@ func blockConfig(c checkers.Config) Config {
 
 func killConfig(c checkers.Config) KillConfig {
 	return KillConfig{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OutDir: c.OutDir, Replay: c.Replay,
-		Child: HarnessChild(c.Exe, c.Engine), Live: c.Live}
+		Child: HarnessChild(c.Exe, c.Engine), Live: c.Live, Found: c.Found}
 }
 
 // KillDeviceSpec is spec with the device size and extent size a kill-mode

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/internal/machine"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
@@ -192,6 +193,11 @@ type KillConfig struct {
 	Log    func(format string, args ...any)
 	// Live, if set, counts cases and ops as they finish.
 	Live *checkers.Live
+	// Found is checkers.Config.Found: called with a violation as found,
+	// its case's trace written, before the replays that minimize it (each
+	// a child process or two, so a budget-bound worker is often stopped
+	// among them).
+	Found func(checkers.Violation)
 }
 
 func (c *KillConfig) ensureDefaults() {
@@ -1313,11 +1319,13 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 		default:
 			res.Cases++
 			res.Ops += int64(r.acked + 1)
-			c.Live.Add(1, int64(r.acked+1))
 			if res.Detected == 0 {
 				res.Detected = time.Since(start)
 			}
+			// Counted live after the violation's Found, which counts
+			// the failing case itself.
 			v, why, err := k.violation(ctx, steps, r, o.f)
+			c.Live.Add(1, int64(r.acked+1))
 			switch {
 			case err != nil:
 				unknown(fmt.Sprintf("%s: a violation (%s), then: %v", caseName, o.f.summary, err))
@@ -1353,6 +1361,18 @@ func (k *kill) violation(ctx context.Context, steps []step, r killRun, f *failur
 		boundary = KillPoint{}
 	}
 	v := checkers.Violation{Summary: f.summary, Expected: f.expected, Actual: f.actual, OriginalOps: len(prefix) + 1}
+	if k.c.Found != nil {
+		found := killCase{steps: prefix, point: boundary}
+		if r.point.timed() && !r.closed {
+			found.point = r.point
+		}
+		pv := v
+		pv.NotMinimized = machine.NotMinimizedStopped
+		pv.Ops, pv.OpIndex = killOps(found), min(f.opIndex, len(prefix))
+		if err := k.writeTrace(&pv, found); err == nil {
+			k.c.Found(pv)
+		}
+	}
 	kc := killCase{steps: prefix, point: boundary}
 	o, err := k.replay(kc)
 	if err == nil && o.unknown == "" && o.f == nil && r.point.timed() && !r.closed {
@@ -1402,18 +1422,26 @@ func (k *kill) violation(ctx context.Context, steps []step, r killRun, f *failur
 	}
 	v.Ops = killOps(kc)
 	v.OpIndex = min(f.opIndex, len(v.Ops)-1)
-	if err := os.MkdirAll(k.c.OutDir, 0o755); err != nil {
+	if err := k.writeTrace(&v, kc); err != nil {
 		return v, "", err
+	}
+	return v, "", nil
+}
+
+// writeTrace writes kc as the run's trace file and names it in v.
+func (k *kill) writeTrace(v *checkers.Violation, kc killCase) error {
+	if err := os.MkdirAll(k.c.OutDir, 0o755); err != nil {
+		return err
 	}
 	name := filepath.Join(k.c.OutDir, checkers.FileStem(Name, "kill", k.c.Target.Name, k.c.Seed)+".trace")
 	h := workloads.Header{Seed: k.c.Seed, Workload: "kill", Attrs: []workloads.Attr{
 		{Key: "checker", Value: Name}, {Key: "engine", Value: k.c.Target.Name}, {Key: "mode", Value: "kill"}}}
 	kc.after = 0 // a replay chooses its own delays
 	if err := writeKillTrace(name, h, kc); err != nil {
-		return v, "", fmt.Errorf("crash: write trace: %w", err)
+		return fmt.Errorf("crash: write trace: %w", err)
 	}
 	v.TraceFile, v.Replay = name, k.c.Replay(name)
-	return v, "", nil
+	return nil
 }
 
 // killOps renders kc's ops for a Violation, with its syncs and its end.

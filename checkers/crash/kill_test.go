@@ -79,6 +79,49 @@ func TestKillCatchesLostSyncedWrite(t *testing.T) {
 	}
 }
 
+// TestKillFoundBeforeMinimizing: kill mode, too, reports a violation
+// through Found as soon as its case fails, the case's trace on disk and
+// unminimized, before the child-process replays that minimize it (harness
+// mutants stops a cell's worker at its budget, often among them), and
+// counts the failing case once.
+func TestKillFoundBeforeMinimizing(t *testing.T) {
+	spec := "toystore:bug=lose-last-write"
+	tg, err := testengines.Driver(table(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []checkers.Violation
+	var traceThen []byte
+	var liveThen int64
+	live := &checkers.Live{}
+	t.Logf("replay: harness check crash --mode kill --engine %s --seed 1 --cases 20", spec)
+	r, err := crash.RunKill(context.Background(), crash.KillConfig{Target: tg, Child: crash.TestChild(spec), Seed: 1, Cases: 20, OutDir: t.TempDir(), Live: live,
+		Found: func(v checkers.Violation) {
+			found = append(found, v)
+			traceThen, _ = os.ReadFile(v.TraceFile)
+			liveThen, _ = live.Counts()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != checkers.Fail || len(found) != 1 {
+		t.Fatalf("%s; Found called %d times; want fail and once", r.Summary(), len(found))
+	}
+	f, v := found[0], r.Violations[0]
+	if f.NotMinimized == "" || len(traceThen) == 0 || f.OriginalOps != v.OriginalOps || len(f.Ops) != f.OriginalOps {
+		t.Errorf("found: %d of %d ops, not minimized %q, trace %d bytes; want the failing case's %d ops, unminimized, on disk", len(f.Ops), f.OriginalOps, f.NotMinimized, len(traceThen), v.OriginalOps)
+	}
+	if v.NotMinimized != "" || len(v.Ops) > len(f.Ops) {
+		t.Errorf("final violation: %d ops, not minimized %q; want minimized", len(v.Ops), v.NotMinimized)
+	}
+	if liveThen != r.Cases-1 {
+		t.Errorf("Found saw %d cases counted live; want %d, the cases before the failing one", liveThen, r.Cases-1)
+	}
+	if cases, _ := live.Counts(); cases != r.Cases {
+		t.Errorf("live count %d at the end; want the Result's %d", cases, r.Cases)
+	}
+}
+
 func TestDDMin(t *testing.T) {
 	items := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 	// Fails when the sequence holds 3 and 8 and 11.
