@@ -230,6 +230,11 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	caps, err := machine.Probe(c.Target, dir)
 	os.RemoveAll(dir)
 	if err != nil {
+		// A new engine that does not open is the engine's failure,
+		// unless the machine's (a full disk, permissions).
+		if res, ok := checkers.OpenFailed(Name, c.Target.Name, c.Seed, err); ok {
+			return res, nil
+		}
 		return checkers.Result{}, fmt.Errorf("conformance: %w", err)
 	}
 	return machine.Run(ctx, c.machine(), machine.RunConfig{

@@ -2,9 +2,12 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
@@ -15,6 +18,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/badger"
 	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
+	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/pebble"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -191,5 +195,43 @@ func TestFoundBeforeMinimizing(t *testing.T) {
 	}
 	if v.NotMinimized != "" || len(v.Ops) > len(f.Ops) {
 		t.Errorf("the final violation: %d ops, not minimized %q; want minimized", len(v.Ops), v.NotMinimized)
+	}
+}
+
+// TestOpenFailedIsAViolation: an engine that will not open on the device
+// the check has just made for it fails the check (it is broken, and the
+// check says so with exit 1; one that never returns is bounded by the
+// probe, see machine's TestProbeHang); an error of the machine's (a full
+// disk) leaves the check unable to run instead, an error, not a verdict on
+// the engine.
+func TestOpenFailedIsAViolation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(disk.Device) (engine.Engine, error)
+		fail string // the violation's summary contains it; "" wants an error
+	}{
+		{"corrupt", func(disk.Device) (engine.Engine, error) {
+			return nil, errors.New("superblock: no valid slot")
+		}, "opening a new engine failed: open engine broken-open: superblock: no valid slot"},
+		{"disk-full", func(disk.Device) (engine.Engine, error) {
+			return nil, fmt.Errorf("write superblock: %w", syscall.ENOSPC)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := target.Target{Name: "broken-open", DeviceBytes: 1 << 20, SectorBytes: 512, OpenDevice: tc.open}
+			r, err := conformance.Run(context.Background(), conformance.Config{Target: tg, Seed: 1, Cases: 10, OutDir: t.TempDir()})
+			if tc.fail == "" {
+				if err == nil || !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("Run = %s, %v; want an error wrapping ENOSPC (the check could not run)", r.Verdict, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != checkers.Fail || len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Summary, tc.fail) {
+				t.Fatalf("%s %+v; want fail, one violation saying %q", r.Verdict, r.Violations, tc.fail)
+			}
+		})
 	}
 }

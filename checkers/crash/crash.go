@@ -304,6 +304,11 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	caps, err := machine.Probe(c.Target, dir)
 	os.RemoveAll(dir)
 	if err != nil {
+		// A new engine that does not open is the engine's failure,
+		// unless the machine's (a full disk, permissions).
+		if res, ok := checkers.OpenFailed(Name, c.Target.Name, c.Seed, err); ok {
+			return res, nil
+		}
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
 	}
 	version := 5

@@ -104,7 +104,7 @@ func RunDurable(ctx context.Context, c Config) (res checkers.Result, err error) 
 		}
 		dc, err := runDurableCase(ctx, c, stream, i, stem)
 		if err != nil {
-			return res, err
+			return openFailed(res, err)
 		}
 		res.Cases++
 		res.Ops += int64(dc.ops)
@@ -140,7 +140,7 @@ func runDurableCase(ctx context.Context, c Config, stream uint64, i int, stem st
 	defer os.RemoveAll(dir)
 	in, err := c.Target.Start(filepath.Join(dir, "engine"), false)
 	if err != nil {
-		return dc, fmt.Errorf("durable: open %s: %w", c.Target.Name, err)
+		return dc, &openError{fmt.Errorf("durable: open %s: %w", c.Target.Name, err)}
 	}
 	mem := in.Mem()
 	// The cut's and the crash states' draws: a stream of their own, so

@@ -279,7 +279,7 @@ func Run(ctx context.Context, c Config) (res checkers.Result, err error) {
 		}
 		h, hung, err := runCase(ctx, c, stream, i)
 		if err != nil {
-			return res, err
+			return openFailed(res, err)
 		}
 		res.Cases++
 		res.Ops += int64(len(h.Ops))
@@ -480,7 +480,7 @@ func runCase(ctx context.Context, c Config, stream uint64, i int) (h History, hu
 	in, err := c.Target.Start(filepath.Join(dir, "engine"), false)
 	if err != nil {
 		os.RemoveAll(dir)
-		return h, "", fmt.Errorf("linearize: open %s: %w", c.Target.Name, err)
+		return h, "", &openError{fmt.Errorf("linearize: open %s: %w", c.Target.Name, err)}
 	}
 	layout := c.Target.Biased(workloads.BiasedOptions{})
 	gen := generator{keys: c.Keys, page: layout.PageBytes, chunk: layout.ChunkBytes}
@@ -731,4 +731,23 @@ func (g generator) next(rng *rand.Rand) (Op, uint64) {
 		op.Size = g.chunk - 1 + rng.IntN(3)
 	}
 	return op, rng.Uint64()
+}
+
+// openError is a case's failure to open its new engine.
+type openError struct{ err error }
+
+func (e *openError) Error() string { return e.err.Error() }
+func (e *openError) Unwrap() error { return e.err }
+
+// openFailed returns what a run makes of err, a case's error: if the
+// first case's new engine did not open, the engine's failure
+// (checkers.OpenFailed); otherwise err, a check that could not run.
+func openFailed(res checkers.Result, err error) (checkers.Result, error) {
+	var oe *openError
+	if errors.As(err, &oe) && res.Cases == 0 {
+		if r, ok := checkers.OpenFailed(res.Checker, res.Engine, res.Seed, oe.err); ok {
+			return r, nil
+		}
+	}
+	return res, err
 }

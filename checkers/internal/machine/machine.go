@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -155,7 +156,8 @@ type Machine struct {
 	noSpace int
 	// points records where each dirty reboot's crash landed, for the
 	// trace (CrashPoints).
-	points []string
+	points []string // CrashPoints; written under pmu
+	pmu    sync.Mutex
 	// faultCrash says the armed fault, once it fires, is recovered from
 	// through a crash (crash checker with faults; drawn by armFault).
 	faultCrash bool
@@ -188,14 +190,37 @@ type Capabilities struct {
 	Lister, Maintainer, Tracker, InvariantChecker bool
 }
 
-// Probe opens the target once in dir and reports its capabilities.
+// Probe opens the target once in dir and reports its capabilities. An open
+// that has not returned within OpTimeoutDefault is left running (its
+// goroutine leaks: nothing can stop it) and reported as an error wrapping
+// checkers.ErrEngineHang; see checkers.OpenFailed for what a check makes
+// of a failed open.
 func Probe(t target.Target, dir string) (Capabilities, error) {
-	in, err := t.Start(dir, false)
-	if err != nil {
-		return Capabilities{}, fmt.Errorf("open engine %s: %w", t.Name, err)
+	return probe(t, dir, OpTimeoutDefault)
+}
+
+func probe(t target.Target, dir string, timeout time.Duration) (Capabilities, error) {
+	type started struct {
+		in  *target.Instance
+		err error
 	}
-	defer in.Close()
-	return capsOf(in.Engine), nil
+	ch := make(chan started, 1)
+	go func() {
+		in, err := t.Start(dir, false)
+		ch <- started{in, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case s := <-ch:
+		if s.err != nil {
+			return Capabilities{}, fmt.Errorf("open engine %s: %w", t.Name, s.err)
+		}
+		defer s.in.Close()
+		return capsOf(s.in.Engine), nil
+	case <-timer.C:
+		return Capabilities{}, fmt.Errorf("open engine %s: not returned within %s: %w", t.Name, timeout, checkers.ErrEngineHang)
+	}
 }
 
 func capsOf(e engine.Engine) Capabilities {
@@ -730,7 +755,7 @@ func (m *Machine) recoverCrash(write *workloads.Op) *Failure {
 	if err := m.in.UseMem(st); err != nil {
 		panic(err)
 	}
-	m.points = append(m.points, fmt.Sprintf("%d:fault", m.n))
+	m.addPoint(fmt.Sprintf("%d:fault", m.n))
 	if f := m.openAfter("a crash after an injected fault"); f != nil {
 		return f
 	}
@@ -804,7 +829,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 		if arng := rand.New(rand.NewPCG(seed, 0x61637273)); arng.IntN(3) == 0 {
 			mem.StopAfter(arng.IntN(CrashSpanMax))
 			m.across, m.acrossSeed = true, seed
-			m.points = append(m.points, fmt.Sprintf("%d:arm", m.n))
+			m.addPoint(fmt.Sprintf("%d:arm", m.n))
 			return nil
 		}
 	}
@@ -875,7 +900,7 @@ func (m *Machine) dirtyReboot(seed uint64) *Failure {
 	case cutAt >= 0:
 		mem.StopAfter(-1) // the cut never landed; the crash states need power
 	}
-	m.points = append(m.points, fmt.Sprintf("%d:%s", m.n, point))
+	m.addPoint(fmt.Sprintf("%d:%s", m.n, point))
 
 	if mem == nil { // a directory engine that may be abandoned
 		if m.rec != nil {
@@ -937,7 +962,7 @@ func (m *Machine) retry(seed uint64, rrng *rand.Rand, cutAt int, lost []workload
 		// behind the prefix pass for this attempt's (a log's chain), new
 		// ones tell the attempts apart (frames under repeated ids).
 		n, same := 1+rrng.IntN(len(lost)), rrng.IntN(2) == 0
-		m.points = append(m.points, fmt.Sprintf("%d:retry", m.n))
+		m.addPoint(fmt.Sprintf("%d:retry", m.n))
 		for _, op := range lost[:n] {
 			if op.Kind == workloads.OpPut && !same {
 				op.Seed = op.Seed*0x9e3779b97f4a7c15 + (seed+uint64(a))*0x2545f4914f6cdd1d | 1
@@ -970,7 +995,7 @@ func (m *Machine) crashAcross(write *workloads.Op) *Failure {
 		m.modelWrite(*write) // pending: it may have happened or not
 	}
 	m.deps = nil
-	m.points = append(m.points, fmt.Sprintf("%d:cut", m.n))
+	m.addPoint(fmt.Sprintf("%d:cut", m.n))
 	return m.crashStates(rand.New(rand.NewPCG(m.acrossSeed, 0x6c616e64)), m.in.Engine, "a power cut inside an op")
 }
 
@@ -1068,7 +1093,31 @@ func (m *Machine) closeCut(e engine.Engine) *Failure {
 // CrashPoints says where each dirty reboot so far crashed: "N:end" after
 // op N's flushes, "N:ioK" with the power cut after K of their writes and
 // flushes (io0: before the first).
-func (m *Machine) CrashPoints() []string { return m.points }
+func (m *Machine) CrashPoints() []string {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	return slices.Clone(m.points)
+}
+
+// addPoint records where a crash landed. The lock is for CrashPoints
+// called by the stuck hook (OnStuck) while an op runs.
+func (m *Machine) addPoint(p string) {
+	m.pmu.Lock()
+	m.points = append(m.points, p)
+	m.pmu.Unlock()
+}
+
+// OnStuck sets fn to hear, once per op, of an op still running half an
+// OpTimeout past its deadline: it ignores its context (an infinite loop, a
+// wait on nothing), and the watchdog will stop the process at 3×OpTimeout.
+// n is the op's index (len of the ops applied before it; the final clean
+// reboot's is the number of ops). fn runs on the timer's goroutine while the op is still running; it may
+// call CrashPoints.
+func (m *Machine) OnStuck(fn func(n int, what string, running time.Duration)) {
+	m.clock.mu.Lock()
+	m.clock.stuck = fn
+	m.clock.mu.Unlock()
+}
 
 // armFault arms one fault chosen by seed: an EIO on the n-th read, write
 // or flush, an EIO on reads of one extent, or a bit flip in one extent.

@@ -13,7 +13,10 @@ import (
 // context's, whichever is earlier; it is done when that deadline passes,
 // when the base context is done, or when the op returns. If an op has not
 // returned 3×OpTimeout after it started, the watchdog stops the process
-// with every goroutine's stack.
+// with every goroutine's stack. Before that, half an OpTimeout past the
+// deadline, an op still running is stuck (it ignores its context): the
+// stuck hook, if set, hears of it once, so the violation can be written
+// down before the watchdog ends the process.
 //
 // That is what context.WithTimeout and a time.AfterFunc watchdog per op
 // give, without making and stopping two runtime timers per op: one timer
@@ -34,6 +37,11 @@ type opClock struct {
 	timer    *time.Timer // nil until the first op
 	when     time.Time   // when the timer fires; zero if not armed
 	stopBase func() bool // stops the base context's AfterFunc; nil if none
+	// stuck, if set, is called (with mu held, so the op cannot end and its
+	// Machine move on meanwhile) once for an op still running half an
+	// OpTimeout past its own deadline, with the op's number and
+	// description and how long it has run.
+	stuck func(n int, what string, running time.Duration)
 }
 
 func newOpClock(base context.Context, timeout time.Duration, checker string) *opClock {
@@ -54,6 +62,7 @@ func (c *opClock) start(n int, what string) *opCtx {
 		o.deadline = d
 	} else {
 		o.expires = o.deadline
+		o.stuckAt = o.expires.Add(c.timeout / 2)
 	}
 	c.mu.Lock()
 	c.cur = o
@@ -92,10 +101,14 @@ func (c *opClock) close() {
 }
 
 // next is o's next event after now: its deadline, unless that passed or
-// belongs to the base, then the watchdog's limit.
+// belongs to the base, then the moment it is stuck, then the watchdog's
+// limit.
 func (c *opClock) next(o *opCtx, now time.Time) time.Time {
 	if !o.expires.IsZero() && now.Before(o.expires) {
 		return o.expires
+	}
+	if !o.stuckAt.IsZero() && !o.stuckSeen && now.Before(o.stuckAt) {
+		return o.stuckAt
 	}
 	return o.started.Add(3 * c.timeout)
 }
@@ -133,7 +146,14 @@ func (c *opClock) fire() {
 			c.checker, o.n, o.what, 3*c.timeout))
 	}
 	expire := !o.expires.IsZero() && !now.Before(o.expires)
+	stuck := !o.stuckAt.IsZero() && !o.stuckSeen && !now.Before(o.stuckAt)
+	if stuck {
+		o.stuckSeen = true
+	}
 	c.armLocked(o, now)
+	if stuck && c.stuck != nil {
+		c.stuck(o.n, o.what, now.Sub(o.started))
+	}
 	c.mu.Unlock()
 	if expire {
 		o.cancel(context.DeadlineExceeded)
@@ -162,12 +182,14 @@ var closedChan = func() chan struct{} {
 // AfterFunc method the context package looks for, so context.AfterFunc and
 // contexts derived from it cost no goroutine.
 type opCtx struct {
-	clock    *opClock
-	n        int
-	what     string
-	started  time.Time
-	deadline time.Time // what Deadline reports
-	expires  time.Time // when the op's own deadline cancels it; zero if the base's comes first
+	clock     *opClock
+	n         int
+	what      string
+	started   time.Time
+	deadline  time.Time // what Deadline reports
+	expires   time.Time // when the op's own deadline cancels it; zero if the base's comes first
+	stuckAt   time.Time // when an op still running is stuck; zero with expires
+	stuckSeen bool      // the stuck hook has heard of it; guarded by clock.mu
 
 	mu     sync.Mutex
 	done   chan struct{} // made on demand

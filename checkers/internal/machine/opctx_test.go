@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -266,5 +267,74 @@ func TestWatchdog(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("child's output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestStuckHook checks that an op which ignores its context is reported
+// to the stuck hook once, half an OpTimeout past its deadline, while it
+// still runs (before the watchdog's 3×OpTimeout), with its index, what it
+// is and how long it has run; an op that returns at its deadline is not.
+func TestStuckHook(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	m, e := newHookMachine(t, context.Background(), timeout)
+	type call struct {
+		n       int
+		what    string
+		running time.Duration
+	}
+	var calls []call
+	release := make(chan struct{})
+	m.OnStuck(func(n int, what string, running time.Duration) {
+		calls = append(calls, call{n, what, running})
+		if len(calls) == 1 {
+			close(release) // the op may go on once the hook has run
+		}
+	})
+	// An op that honours its deadline: a hang, but not stuck.
+	e.get = func(ctx context.Context, key []byte) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if f := m.Step(getOp); f == nil || f.Kind != KindHang {
+		t.Fatalf("op 0: %v, want a hang", f)
+	}
+	time.Sleep(timeout) // past where op 0 would have been stuck
+	if len(calls) != 0 {
+		t.Fatalf("the hook heard of an op that returned at its deadline: %+v", calls)
+	}
+	// An op that ignores its context until the hook has run.
+	e.get = func(ctx context.Context, key []byte) ([]byte, error) {
+		<-release
+		return nil, ctx.Err()
+	}
+	start := time.Now()
+	f := m.Step(getOp)
+	el := time.Since(start)
+	if f == nil || f.Kind != KindHang || f.OpIndex != 1 {
+		t.Fatalf("op 1: %v, want a hang at op 1", f)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("hook called %d times, want once: %+v", len(calls), calls)
+	}
+	c := calls[0]
+	if c.n != 1 || c.what != getOp.String() || c.running < timeout*3/2 || c.running > el {
+		t.Errorf("hook heard %+v; want op 1 (%s), having run at least %s and no longer than the op's %s", c, getOp, timeout*3/2, el)
+	}
+}
+
+// TestProbeHang: an engine whose open never returns (it ignores
+// everything) is reported by the probe, after its bound, as
+// checkers.ErrEngineHang, which checkers.OpenFailed makes a violation.
+func TestProbeHang(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	tg := target.Target{Name: "hangs", OpenDevice: func(disk.Device) (engine.Engine, error) { select {} }}
+	start := time.Now()
+	_, err := probe(tg, t.TempDir(), timeout)
+	if !errors.Is(err, checkers.ErrEngineHang) || time.Since(start) < timeout {
+		t.Fatalf("probe = %v after %s; want ErrEngineHang after %s", err, time.Since(start), timeout)
+	}
+	r, ok := checkers.OpenFailed("test", tg.Name, 1, err)
+	if !ok || r.Verdict != checkers.Fail || !strings.Contains(r.Violations[0].Summary, "did not return") {
+		t.Fatalf("OpenFailed = %+v, %v; want a failing Result", r, ok)
 	}
 }

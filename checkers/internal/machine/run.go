@@ -203,6 +203,9 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		first     *failing
 		last      *failing
 		caseNo    int
+		// stuckFound: Found has heard of a stuck op (OnStuck), which is
+		// then the run's first violation as far as Found is concerned.
+		stuckFound bool
 	)
 	// ctx stops the run between cases; the engine's ops run under a
 	// context it does not cancel (each op still has its deadline), so a
@@ -232,6 +235,28 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 		}
 		defer m.Close()
 		var ops []workloads.Op
+		if rc.Found != nil && searching {
+			// An op that ignores its deadline never returns to report;
+			// the watchdog will stop the process. Found hears of it first,
+			// with the case's ops so far, so the run leaves its violation
+			// behind. It runs while the op is stuck (see OnStuck): ops
+			// and the state read here do not change meanwhile.
+			m.OnStuck(func(n int, what string, running time.Duration) {
+				if first != nil || stuckFound {
+					return
+				}
+				stuckFound = true
+				f := &Failure{Kind: KindHang, OpIndex: n, Expected: fmt.Sprintf("done within %s", m.cfg.OpTimeout), Actual: "still running",
+					Summary: fmt.Sprintf("%s has run %s and ignores its deadline (an infinite loop or a wait nothing ends): the engine hangs, and the process will be stopped", what, running.Round(time.Second))}
+				fl := &failing{ops: slices.Clone(ops), f: f, points: m.CrashPoints()}
+				v := violation(fl, fl)
+				v.NotMinimized = NotMinimizedStopped
+				res.Detected = time.Since(start)
+				if writeTrace(&v, rc, mc, fl) == nil {
+					rc.Found(v)
+				}
+			})
+		}
 		report := func(f *Failure) *failing {
 			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints())}
 			if adapt != nil {
@@ -244,7 +269,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			if searching && first == nil {
 				first = fl
 				res.Detected = time.Since(start)
-				if rc.Found != nil {
+				if rc.Found != nil && !stuckFound {
 					v := violation(fl, fl)
 					v.NotMinimized = NotMinimizedStopped
 					if writeTrace(&v, rc, mc, fl) == nil {
