@@ -547,7 +547,7 @@ wait:
 	}
 	defer os.RemoveAll(dir)
 	if err := in.Close(); err != nil {
-		return h, "", fmt.Errorf("linearize: close %s after history %d: %w", c.Target.Name, i, err)
+		return h, "", &closeError{i, fmt.Errorf("linearize: close %s after history %d: %w", c.Target.Name, i, err)}
 	}
 	return h, "", nil
 }
@@ -739,15 +739,41 @@ type openError struct{ err error }
 func (e *openError) Error() string { return e.err.Error() }
 func (e *openError) Unwrap() error { return e.err }
 
+// closeError is an engine's failure to close after history i.
+type closeError struct {
+	i   int
+	err error
+}
+
+func (e *closeError) Error() string { return e.err.Error() }
+func (e *closeError) Unwrap() error { return e.err }
+
 // openFailed returns what a run makes of err, a case's error: if the
 // first case's new engine did not open, the engine's failure
-// (checkers.OpenFailed); otherwise err, a check that could not run.
+// (checkers.OpenFailed); if the engine failed to close after a history,
+// with no fault injected, a violation of the contract (Close makes every
+// acknowledged write durable, and nothing here explains an error); unless
+// the error is the machine's (checkers.EnvironmentError), err, a check
+// that could not run.
 func openFailed(res checkers.Result, err error) (checkers.Result, error) {
 	var oe *openError
 	if errors.As(err, &oe) && res.Cases == 0 {
 		if r, ok := checkers.OpenFailed(res.Checker, res.Engine, res.Seed, oe.err); ok {
 			return r, nil
 		}
+	}
+	var ce *closeError
+	if errors.As(err, &ce) && !checkers.EnvironmentError(err) {
+		res.Cases++ // the history ran; its Close failed
+		res.Verdict = checkers.Fail
+		res.Violations = []checkers.Violation{{
+			Summary:      fmt.Sprintf("history %d: Close failed: %v", ce.i, ce.err),
+			Ops:          []string{"# close the engine after the history"},
+			Expected:     "Close succeeds",
+			Actual:       ce.err.Error(),
+			NotMinimized: "the history itself is linearizable; run the same check again to reproduce the Close",
+		}}
+		return res, nil
 	}
 	return res, err
 }

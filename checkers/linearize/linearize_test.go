@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -440,3 +441,30 @@ func TestFailedOpIsViolation(t *testing.T) {
 		t.Fatalf("re-check: %v %s", err, rr.Summary())
 	}
 }
+
+// closeFails is the model, whose Close fails.
+type closeFails struct{ *model.Store }
+
+func (c closeFails) Close() error { return errors.New("close: final flush: engine closed") }
+
+// TestCloseFailureIsViolation: an engine whose Close fails after a history
+// (no fault injected: nothing explains an error) fails the check, as
+// conformance fails it, instead of ending the run as one that could not
+// run; a Close that fails for the machine's reasons (no space) still ends
+// it unable to run.
+func TestCloseFailureIsViolation(t *testing.T) {
+	tg := target.Target{Name: "close-fails", OpenDir: func(string) (engine.Engine, error) { return closeFails{model.New()}, nil }}
+	r := run(t, linearize.Config{Target: tg, Seed: 1, Cases: 3})
+	if r.Verdict != checkers.Fail || r.Cases != 1 || !strings.Contains(r.Violations[0].Summary, "history 0: Close failed: linearize: close close-fails after history 0: close: final flush: engine closed") {
+		t.Fatalf("a failed Close: %s", r.Summary())
+	}
+	full := target.Target{Name: "close-full", OpenDir: func(string) (engine.Engine, error) { return closeFull{model.New()}, nil }}
+	if r, err := linearize.Run(context.Background(), linearize.Config{Target: full, Seed: 1, Cases: 3, OutDir: t.TempDir()}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a Close that found the disk full: %s, %v; want an error wrapping ENOSPC", r.Summary(), err)
+	}
+}
+
+// closeFull is the model, whose Close finds the disk full.
+type closeFull struct{ *model.Store }
+
+func (c closeFull) Close() error { return fmt.Errorf("close: %w", syscall.ENOSPC) }
