@@ -32,6 +32,10 @@ type Checker struct {
 	// bit flips into an engine on a device (in its Device modes only, if
 	// it has modes).
 	Faults bool
+	// Batch says the checker takes --batch (Config.Batch): each run of
+	// consecutive puts goes to the engine as one PutBatch (engine.Batcher),
+	// the bulk-load path, in its Device modes only if it has modes.
+	Batch bool
 	// Concurrent says the checker runs concurrent clients against one
 	// engine: it takes --clients (Config.Clients), and the harness leaves
 	// it every CPU instead of pinning the check to one core.
@@ -108,6 +112,9 @@ type Config struct {
 	Cases  int // CasesUnlimited: until the budget
 	Budget time.Duration
 	Faults bool
+	// Batch applies each run of consecutive puts as one PutBatch call
+	// (Checker.Batch); the engine must be an engine.Batcher.
+	Batch bool
 	// Adaptive steers the generator's op weights and its fault and crash
 	// seeds, case by case, toward the engine states and fault-space cells
 	// the run has not reached (coverage.Steer), for a checker that says

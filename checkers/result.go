@@ -33,6 +33,11 @@ import (
 // exits 2.
 var ErrBadTrace = errors.New("bad trace")
 
+// ErrBadConfig marks a setting the checker cannot run with on this engine
+// (--batch on an engine without PutBatch): the user's input, like
+// ErrBadTrace, so the CLI exits 2.
+var ErrBadConfig = errors.New("bad setting")
+
 // FileStem names a run's files in an output directory:
 // "<checker>[-<mode>]-<engine>-<seed>", e.g. "crash-kill-pebble-7", so runs
 // of different engines and modes on the same seed keep their own Result

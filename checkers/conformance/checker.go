@@ -26,6 +26,7 @@ latency faults); a failure's trace replays without it. A violation is minimized 
   harness check conformance --engine shardstore --faults --cases 500
   harness check conformance --replay out/conformance-shardstore-1.trace`,
 		Faults:   true,
+		Batch:    true,
 		Adaptive: true,
 		Run: func(ctx context.Context, c checkers.Config) (checkers.Result, error) {
 			return Run(ctx, config(c))
@@ -37,5 +38,5 @@ latency faults); a failure's trace replays without it. A violation is minimized 
 }
 
 func config(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Batch: c.Batch, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }

@@ -101,6 +101,9 @@ type Config struct {
 	OpsMean, OpsMax int
 	// Faults injects IO faults: the target must have a device.
 	Faults bool
+	// Batch applies each run of consecutive puts as one PutBatch
+	// (machine.Config.BatchPuts): the target must be an engine.Batcher.
+	Batch bool
 	// Weights override the op weights (default workloads.DefaultWeights,
 	// plus FailDiskOnce with Faults). Ops the engine lacks the capability
 	// for (List without engine.Lister, maintenance without
@@ -212,7 +215,7 @@ func weights(w map[workloads.OpKind]int, caps machine.Capabilities, faults, cras
 }
 
 func (c Config) machine() machine.Config {
-	return machine.Config{Checker: Name, Target: c.Target, Faults: c.Faults}
+	return machine.Config{Checker: Name, Target: c.Target, Faults: c.Faults, BatchPuts: c.Batch}
 }
 
 // Run checks c.Target. It returns an error only if the check could not run
@@ -236,6 +239,9 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 			return res, nil
 		}
 		return checkers.Result{}, fmt.Errorf("conformance: %w", err)
+	}
+	if c.Batch && !caps.Batcher {
+		return checkers.Result{}, fmt.Errorf("conformance: --batch: %s has no PutBatch (engine.Batcher): drop --batch: %w", c.Target.Name, checkers.ErrBadConfig)
 	}
 	return machine.Run(ctx, c.machine(), machine.RunConfig{
 		Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, OpsMean: c.OpsMean, OpsMax: c.OpsMax,

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
@@ -19,6 +21,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/badger"
 	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
+	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/engine/pebble"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -234,4 +237,97 @@ func TestOpenFailedIsAViolation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// batchBug is the model with a PutBatch that goes wrong as bug says:
+// "drop-last" acknowledges a batch of several puts but leaves out the
+// last; "half-full" applies the first half and reports no space, as the
+// contract allows; "half-full-wrong" does so with the last applied put's
+// value cut short.
+type batchBug struct {
+	*model.Store
+	bug string
+}
+
+func (b batchBug) PutBatch(ctx context.Context, kvs []engine.KV) error {
+	switch {
+	case b.bug == "drop-last" && len(kvs) > 1:
+		return b.Store.PutBatch(ctx, kvs[:len(kvs)-1])
+	case strings.HasPrefix(b.bug, "half-full") && len(kvs) > 1:
+		half := kvs[:len(kvs)/2]
+		if b.bug == "half-full-wrong" {
+			last := half[len(half)-1]
+			half = append(slices.Clone(half[:len(half)-1]), engine.KV{Key: last.Key, Value: last.Value[:len(last.Value)/2]})
+		}
+		if err := b.Store.PutBatch(ctx, half); err != nil {
+			return err
+		}
+		return fmt.Errorf("batchbug: %w", engine.ErrNoSpace)
+	}
+	return b.Store.PutBatch(ctx, kvs)
+}
+
+// TestBatchReachesPutBatch: with Batch, runs of consecutive puts go to
+// the engine's PutBatch: a PutBatch that drops a put is caught (and only
+// with Batch: the same engine passes without, its Put being right), its
+// trace says batch=true and replays the failure; one that stops half-way
+// with ErrNoSpace passes (any prefix is allowed), unless what it applied
+// is wrong.
+func TestBatchReachesPutBatch(t *testing.T) {
+	tg := func(bug string) target.Target {
+		return target.Target{Name: "batchbug-" + bug, WorkDir: t.TempDir(), OpenDir: func(dir string) (engine.Engine, error) {
+			m, err := model.Open(dir) // persists across the checker's reboots
+			return batchBug{m, bug}, err
+		}}
+	}
+	if r := run(t, conformance.Config{Target: tg("drop-last"), Seed: 1, Cases: 200}); r.Verdict != checkers.Pass {
+		t.Fatalf("without Batch the batch path is not used, yet: %s", r.Summary())
+	}
+	r := run(t, conformance.Config{Target: tg("drop-last"), Seed: 1, Cases: 200, Batch: true, ShrinkTime: 3 * time.Second})
+	if r.Verdict != checkers.Fail {
+		t.Fatalf("a PutBatch that drops its last put: %s; want fail", r.Summary())
+	}
+	v := r.Violations[0]
+	t.Logf("minimized to %d ops: %s", len(v.Ops), v.Summary)
+	f, err := os.Open(v.TraceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := workloads.ParseTrace(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := attrValue(tr, "batch"); b != "true" {
+		t.Errorf("trace header batch=%q, want true", b)
+	}
+	// The replay batches because the trace says so, not because it is told.
+	rr, err := conformance.Replay(context.Background(), conformance.Config{Target: tg("drop-last")}, tr)
+	if err != nil || rr.Verdict != checkers.Fail {
+		t.Fatalf("replay: %v %s", err, rr.Summary())
+	}
+	if r := run(t, conformance.Config{Target: tg("half-full"), Seed: 1, Cases: 200, Batch: true}); r.Verdict != checkers.Pass {
+		t.Fatalf("a PutBatch stopped half-way by a full device: %s; want pass", r.Summary())
+	}
+	if r := run(t, conformance.Config{Target: tg("half-full-wrong"), Seed: 1, Cases: 200, Batch: true, ShrinkTime: time.Second}); r.Verdict != checkers.Fail ||
+		!strings.Contains(r.Violations[0].Summary, "neither its version before the batch nor one the batch put") {
+		t.Fatalf("a PutBatch stopped half-way with a wrong value: %s; want fail", r.Summary())
+	}
+	for _, tg := range []target.Target{testengines.Shardstore(), testengines.Model()} {
+		if r := run(t, conformance.Config{Target: tg, Seed: 1, Cases: 300, Batch: true}); r.Verdict != checkers.Pass {
+			t.Errorf("%s with Batch: %s", tg.Name, r.Summary())
+		}
+	}
+	if _, err := conformance.Run(context.Background(), conformance.Config{Target: testengines.Toystore(toystore.BugNone), Seed: 1, Cases: 1, Batch: true, OutDir: t.TempDir()}); !errors.Is(err, checkers.ErrBadConfig) {
+		t.Fatalf("Batch on an engine without PutBatch: %v, want ErrBadConfig", err)
+	}
+}
+
+func attrValue(tr workloads.Trace, key string) (string, bool) {
+	for _, a := range tr.Header.Attrs {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
 }

@@ -3,6 +3,7 @@ package crash
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -55,6 +56,7 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
   harness check crash --engine pebble --mode kill --cases 50
   harness check crash --replay out/crash-kill-pebble-7.trace`,
 		Faults:   true,
+		Batch:    true,
 		Adaptive: true,
 		Modes: []checkers.Mode{
 			{Name: ModeBlock, Device: true},
@@ -69,6 +71,9 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 			}
 			if c.Adaptive {
 				return checkers.Result{}, errAdaptiveKill
+			}
+			if c.Batch {
+				return checkers.Result{}, errBatchKill
 			}
 			return RunKill(ctx, killConfig(c))
 		},
@@ -88,12 +93,15 @@ with verdict unknown, exit 3, the cases before it kept in the Result.`,
 // process on a real directory, out of a disk.Faulty's reach.
 var errFaultsKill = errors.New("crash: --faults is for block mode (an engine on a device); kill mode cannot inject device faults into its child: drop --faults or use --mode block")
 
+// errBatchKill refuses --batch in kill mode.
+var errBatchKill = fmt.Errorf("crash: --batch is for block mode: kill mode's child applies its ops one call each: drop --batch or use --mode block: %w", checkers.ErrBadConfig)
+
 // errAdaptiveKill refuses --adaptive in kill mode, whose engine runs in
 // child processes that report no states to steer by.
 var errAdaptiveKill = errors.New("crash: --adaptive is for block mode: kill mode's engine runs in child processes that report no states to steer by: drop --adaptive or use --mode block")
 
 func blockConfig(c checkers.Config) Config {
-	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
+	return Config{Target: c.Target, Seed: c.Seed, Cases: c.Cases, Budget: c.Budget, Faults: c.Faults, Batch: c.Batch, Adaptive: c.Adaptive, AdaptiveWarmup: c.AdaptiveWarmup, OutDir: c.OutDir, Replay: c.Replay, Live: c.Live, Found: c.Found}
 }
 
 func killConfig(c checkers.Config) KillConfig {

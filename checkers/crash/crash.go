@@ -170,6 +170,9 @@ type Config struct {
 	// recovered from by a clean close and reopen, or, as its seed
 	// chooses, by a crash that drops the unflushed writes.
 	Faults bool
+	// Batch applies each run of consecutive puts as one PutBatch
+	// (machine.Config.BatchPuts): the target must be an engine.Batcher.
+	Batch bool
 	// BetweenOpsOnly crashes only after a dirty reboot's flushes, never
 	// inside them or a later op, as runs before crash-version 2 did: for measuring what
 	// the power cuts add, not for checking.
@@ -261,7 +264,7 @@ func (c *Config) validate() error {
 // machine is the state machine of a run whose traces are of crash-version
 // version (see machine.Config.WithCrashVersion).
 func (c Config) machine(version int) machine.Config {
-	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults,
+	return machine.Config{Checker: Name, Target: c.Target, Crash: true, Faults: c.Faults, BatchPuts: c.Batch,
 		CrashStatesMax: c.CrashStatesMax, CrashSamples: c.CrashSamples}.WithCrashVersion(version)
 }
 
@@ -310,6 +313,9 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 			return res, nil
 		}
 		return checkers.Result{}, fmt.Errorf("crash: %w", err)
+	}
+	if c.Batch && !caps.Batcher {
+		return checkers.Result{}, fmt.Errorf("crash: --batch: %s has no PutBatch (engine.Batcher): drop --batch: %w", c.Target.Name, checkers.ErrBadConfig)
 	}
 	version := 5
 	switch {

@@ -65,6 +65,7 @@ type checkFlags struct {
 	cases   int
 	forever bool
 	faults  bool
+	batch   bool // --batch: consecutive puts as one PutBatch
 	// adaptive is --adaptive (checkers.Config.Adaptive).
 	adaptive bool
 	// adaptiveWarmup is --adaptive-warmup: the cases drawn from the fixed
@@ -209,6 +210,12 @@ workers, which keep what they did. --jobs 0 runs one worker per CPU.
 		} else {
 			c.Flags().BoolVar(&f.faults, "faults", false, "")
 			c.Flags().MarkHidden("faults")
+		}
+		if chk.Batch {
+			c.Flags().BoolVar(&f.batch, "batch", false, "apply each run of consecutive puts as one PutBatch call (engine.Batcher, the bench's load path); a trace records it")
+		} else {
+			c.Flags().BoolVar(&f.batch, "batch", false, "")
+			c.Flags().MarkHidden("batch")
 		}
 		if chk.Adaptive {
 			c.Flags().BoolVar(&f.adaptive, "adaptive", false, "steer the op mix and the fault and crash kinds, case by case, toward engine states and fault-space cells not yet reached (a failure's trace replays without it)")
@@ -536,6 +543,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 	if f.faults && !hasDevice {
 		return usagef("check %s: engine %s opens on a directory: %s needs an engine on a device", checker, d.Name, f.faultsFrom)
 	}
+	if !chk.Batch && f.batch {
+		return usagef("check %s: --batch is for %s: drop it", checker, checkersWith(func(c checkers.Checker) bool { return c.Batch }))
+	}
 	if len(chk.Modes) > 0 {
 		if f.mode == "" {
 			f.mode = defaultMode(chk.Modes, hasDevice)
@@ -553,6 +563,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			// disk.Faulty's reach, even an engine on a device.
 			return usagef("check %s: %s: %s runs the engine on a directory, where no device faults can be injected: drop --faults or use a device mode",
 				checker, f.faultsFrom, modeWords(f.modeFrom, f.mode))
+		case f.batch && !chk.Modes[i].Device:
+			return usagef("check %s: --batch: %s applies its ops in a child process, one call each: drop --batch or use a device mode",
+				checker, modeWords(f.modeFrom, f.mode))
 		case f.adaptive && !chk.Modes[i].Device:
 			// Its engine runs in child processes that report no states.
 			return usagef("check %s: --adaptive: %s reports no engine states to steer by: drop --adaptive or use a device mode",
@@ -615,7 +628,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		tg = otg
 	}
 	c := checkers.Config{Target: tg, Targets: targets, Engine: f.engine, Mode: f.mode, Seed: f.seed, Cases: f.cases, Budget: f.budget,
-		Faults: f.faults, Adaptive: f.adaptive, AdaptiveWarmup: warmupConfig(f.adaptiveWarmup), Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
+		Faults: f.faults, Batch: f.batch, Adaptive: f.adaptive, AdaptiveWarmup: warmupConfig(f.adaptiveWarmup), Clients: f.clients, OutDir: f.out, Exe: exe, Replay: func(file string) string {
 			if chk.History != nil {
 				return historyCommand(checker, file)
 			}
@@ -626,6 +639,7 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 			if f.mode != "" {
 				s += " --mode " + f.mode
 			}
+			// A --batch trace says batch=true: its replay batches.
 			return s + " --replay " + file
 		}}
 	if c.Cases == 0 {
@@ -652,6 +666,9 @@ func runCheck(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
 		stopMeter := checkMeter(cmd.ErrOrStderr(), f, fmt.Sprintf("check %s on %s", checker, f.engine), c.Live)
 		res, err = chk.Run(ctx, c)
 		stopMeter()
+	}
+	if errors.Is(err, checkers.ErrBadConfig) {
+		return usagef("check %s: %v", checker, err)
 	}
 	if errors.Is(err, checkers.ErrBadTrace) {
 		if f.replay == "" {
@@ -722,7 +739,7 @@ func historyCommand(checker, file string) string {
 // earlier run wrote, without an engine, and reports it as a check of one
 // case (its Result: <history>-recheck.json in --out).
 func recheckHistory(cmd *cobra.Command, chk checkers.Checker, f checkFlags) error {
-	for _, name := range []string{"engine", "seed", "cases", "budget", "forever", "jobs", "clients", "faults", "mode"} {
+	for _, name := range []string{"engine", "seed", "cases", "budget", "forever", "jobs", "clients", "faults", "batch", "mode"} {
 		if cmd.Flags().Changed(name) {
 			return usagef("check %s: --%s with --history: a re-check runs no engine and takes what it needs from the history: drop --%s", chk.Name, name, name)
 		}
@@ -883,6 +900,9 @@ func jobArgs(checker string, f checkFlags, n, w int) []string {
 	}
 	if f.faults {
 		args = append(args, "--faults")
+	}
+	if f.batch {
+		args = append(args, "--batch")
 	}
 	if f.adaptive {
 		args = append(args, "--adaptive", "--adaptive-warmup", strconv.Itoa(f.adaptiveWarmup))

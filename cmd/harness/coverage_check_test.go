@@ -47,3 +47,25 @@ func TestAdaptiveFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchFlag: --batch is refused, exit 2 with the reason, where it
+// cannot apply (a checker without it, kill mode); where it applies, a run
+// passes on shardstore and its Result says so.
+func TestBatchFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "linearize", "--engine", "shardstore", "--batch", "--cases", "1"}, "--batch is for the conformance and crash checkers"},
+		{[]string{"check", "crash", "--engine", "shardstore", "--mode", "kill", "--batch", "--cases", "1"}, "--batch: --mode kill applies its ops in a child process"},
+	} {
+		code, _, stderr := runCheckCLI(t, append(c.args, "--out", t.TempDir())...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("harness %s: exit %d, want 2 saying %q\n%s", strings.Join(c.args, " "), code, c.want, stderr)
+		}
+	}
+	code, stdout, stderr := runCheckCLI(t, "check", "crash", "--engine", "shardstore", "--batch", "--cases", "100", "--jobs", "2", "--out", t.TempDir())
+	if code != 0 || !strings.Contains(stdout, "pass") {
+		t.Fatalf("crash --batch --jobs 2 on shardstore: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

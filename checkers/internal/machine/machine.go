@@ -14,6 +14,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/coverage"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,12 @@ type Config struct {
 	// Faults runs the engine on a disk.Faulty and lets FailDiskOnce arm a
 	// fault.
 	Faults bool
+	// BatchPuts applies each run of consecutive puts as one
+	// engine.Batcher PutBatch call, made when an op of another kind (or
+	// the case's end) comes: the same op stream, through the bulk-load
+	// path. The target must be a Batcher (see Capabilities); a trace
+	// records it (AttrBatch).
+	BatchPuts bool
 	// Crash enables DirtyReboot and dependency tracking.
 	Crash bool
 	// CrashStatesMax and CrashSamples: see the defaults.
@@ -183,11 +190,16 @@ type Machine struct {
 	maint  bool
 	track  bool
 	inv    bool
+	// batch holds the puts Config.BatchPuts defers, the first of them op
+	// batchFrom, until an op of another kind (or the case's end) applies
+	// them as one PutBatch.
+	batch     []workloads.Op
+	batchFrom int
 }
 
 // Capabilities are what the target's engine implements.
 type Capabilities struct {
-	Lister, Maintainer, Tracker, InvariantChecker bool
+	Lister, Maintainer, Tracker, InvariantChecker, Batcher bool
 }
 
 // Probe opens the target once in dir and reports its capabilities. An open
@@ -229,6 +241,7 @@ func capsOf(e engine.Engine) Capabilities {
 	_, c.Maintainer = e.(engine.Maintainer)
 	_, c.Tracker = e.(engine.Tracker)
 	_, c.InvariantChecker = e.(engine.InvariantChecker)
+	_, c.Batcher = e.(engine.Batcher)
 	return c
 }
 
@@ -360,7 +373,13 @@ func (m *Machine) Step(op workloads.Op) *Failure {
 }
 
 func (m *Machine) checkedStep(op workloads.Op) *Failure {
-	f := m.step(op)
+	if m.deferPut(op) {
+		return nil
+	}
+	f := m.flushBatch()
+	if f == nil {
+		f = m.step(op)
+	}
 	if f == nil && m.cutLanded() {
 		// The cut landed in the op's own IO or in background work, and the
 		// op returned: what it acknowledged is in the model already.
@@ -384,19 +403,103 @@ func (m *Machine) checkedStep(op workloads.Op) *Failure {
 	return f
 }
 
+// unexpected handles an engine error in what, whose writes (if any) may
+// or may not have happened: a fault or a power cut explains it (the
+// checker recovers the engine), nothing else does.
+func (m *Machine) unexpected(what string, err error, writes []workloads.Op) *Failure {
+	if m.cutLanded() {
+		return m.crashAcross(writes)
+	}
+	if m.faulted() {
+		return m.recoverFault(writes)
+	}
+	return m.failWant(KindError, "success", err.Error(), "%s: unexpected error: %v", what, err)
+}
+
+// deferPut reports whether op is a put Config.BatchPuts defers into the
+// batch, and defers it.
+func (m *Machine) deferPut(op workloads.Op) bool {
+	if !m.cfg.BatchPuts || op.Kind != workloads.OpPut || m.in.Engine == nil || op.Size > engine.LimitsOf(m.in.Engine).ValueMax {
+		return false
+	}
+	if len(m.batch) == 0 {
+		m.batchFrom = m.n
+	}
+	m.batch = append(m.batch, op)
+	return true
+}
+
+// flushBatch applies the deferred puts (Config.BatchPuts) as one PutBatch
+// call. Returned nil, every put is acknowledged, as if each had been Put,
+// in order. After ErrNoSpace any subset may have been applied (the
+// contract: a full device may stop a batch half-way), which settleBatch
+// reads back; after any other error the puts are pending, as one put's
+// are.
+func (m *Machine) flushBatch() *Failure {
+	batch := m.batch
+	m.batch = nil
+	if len(batch) == 0 || m.in.Engine == nil {
+		return nil
+	}
+	what := fmt.Sprintf("put-batch of ops %d to %d", m.batchFrom, m.batchFrom+len(batch)-1)
+	kvs := make([]engine.KV, len(batch))
+	for i, op := range batch {
+		// Each value its own buffer: they are all alive in the call.
+		kvs[i] = engine.KV{Key: op.Key, Value: op.Value(nil)}
+		m.addKey(op.Key)
+	}
+	err := m.in.Engine.(engine.Batcher).PutBatch(m.ctx, kvs)
+	if errors.Is(err, engine.ErrNoSpace) && !m.faulted() {
+		m.noSpace++
+		return m.settleBatch(what, batch)
+	}
+	if err != nil {
+		return m.unexpected(what, err, batch)
+	}
+	for _, op := range batch {
+		m.modelWrite(op)
+		if m.cfg.CrashRetry && !m.retrying {
+			if len(m.unsynced) == RetryMax {
+				m.unsynced = append(m.unsynced[:0], m.unsynced[1:]...)
+			}
+			m.unsynced = append(m.unsynced, op)
+		}
+	}
+	return nil
+}
+
+// settleBatch reads back each key of a batch that failed with ErrNoSpace:
+// it must hold its version from before the batch or one the batch put,
+// which the model then takes as the key's latest.
+func (m *Machine) settleBatch(what string, batch []workloads.Op) *Failure {
+	for i, op := range batch {
+		if slices.ContainsFunc(batch[i+1:], func(o workloads.Op) bool { return bytes.Equal(o.Key, op.Key) }) {
+			continue // settled at the key's last put
+		}
+		got, err := m.in.Engine.Get(m.ctx, op.Key)
+		found := err == nil
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return m.unexpected(what+": reading back "+strconv.Quote(string(op.Key)), err, nil)
+		}
+		old := m.model.Latest(op.Key)
+		if found == old.Present && bytes.Equal(got, old.Value) {
+			continue
+		}
+		j := slices.IndexFunc(batch, func(o workloads.Op) bool {
+			return bytes.Equal(o.Key, op.Key) && found && o.Size == len(got) && workloads.ValueDigest(got) == workloads.SeedDigest(o.Size, o.Seed)
+		})
+		if j < 0 {
+			return m.failWant(KindAnswer, fmt.Sprintf("%s or a value the batch put", showValue(old.Value, old.Present)), showValue(got, found),
+				"%s failed with no space: get %q = %s, neither its version before the batch nor one the batch put", what, op.Key, showValue(got, found))
+		}
+		m.modelWrite(batch[j])
+	}
+	return nil
+}
+
 func (m *Machine) step(op workloads.Op) *Failure {
 	e := m.in.Engine
-	// unexpected handles an engine error: a fault explains it (the
-	// checker recovers the engine), nothing else does.
-	unexpected := func(err error, write *workloads.Op) *Failure {
-		if m.cutLanded() {
-			return m.crashAcross(write)
-		}
-		if m.faulted() {
-			return m.recoverFault(write)
-		}
-		return m.failWant(KindError, "success", err.Error(), "%s: unexpected error: %v", op, err)
-	}
+	unexpected := func(err error, writes []workloads.Op) *Failure { return m.unexpected(op.String(), err, writes) }
 	switch op.Kind {
 	case workloads.OpGet:
 		got, err := e.Get(m.ctx, op.Key)
@@ -437,7 +540,7 @@ func (m *Machine) step(op workloads.Op) *Failure {
 			return nil
 		}
 		if err != nil {
-			return unexpected(err, &op)
+			return unexpected(err, []workloads.Op{op})
 		}
 		md := m.modelWrite(op)
 		if m.cfg.CrashRetry && !m.retrying {
@@ -695,23 +798,23 @@ func (m *Machine) cleanReboot() *Failure {
 // is the failed write, which may or may not have happened. In the crash
 // checker a fault armed so (faultCrash) is recovered from through a crash
 // instead: the unflushed writes are dropped, not closed over.
-func (m *Machine) recoverFault(write *workloads.Op) *Failure {
+func (m *Machine) recoverFault(writes []workloads.Op) *Failure {
 	if m.across {
 		// The fault came first: the recovery needs the device powered.
 		m.across = false
 		m.in.Mem().StopAfter(-1)
 	}
 	if m.faultCrash {
-		return m.recoverCrash(write)
+		return m.recoverCrash(writes)
 	}
 	closed := m.in.Close() == nil
-	return m.recoverClosed(write, closed)
+	return m.recoverClosed(writes, closed)
 }
 
-func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
+func (m *Machine) recoverClosed(writes []workloads.Op, closed bool) *Failure {
 	if m.faultCrash && !closed {
 		// Close failed: what it did not flush may be lost as well.
-		return m.recoverCrash(write)
+		return m.recoverCrash(writes)
 	}
 	m.in.Engine = nil
 	if closed {
@@ -719,8 +822,8 @@ func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
 		m.model.Sync(m.ctx)
 	}
 	m.deps = nil
-	if write != nil {
-		m.modelWrite(*write) // pending: it may have happened or not
+	for _, w := range writes {
+		m.modelWrite(w) // pending: it may have happened or not
 	}
 	m.in.Faulty.Clear()
 	if f := m.openAfter("an injected fault"); f != nil {
@@ -736,7 +839,7 @@ func (m *Machine) recoverClosed(write *workloads.Op, closed bool) *Failure {
 // the crash state, where every key must hold a version the model allows:
 // a write the engine called persistent before the fault must be there even
 // though a device error came after it.
-func (m *Machine) recoverCrash(write *workloads.Op) *Failure {
+func (m *Machine) recoverCrash(writes []workloads.Op) *Failure {
 	m.faultCrash = false
 	m.poll()
 	mem := m.in.Mem()
@@ -749,8 +852,8 @@ func (m *Machine) recoverCrash(write *workloads.Op) *Failure {
 	}
 	mem.Release()
 	m.deps = nil
-	if write != nil {
-		m.modelWrite(*write) // pending: it may have happened or not
+	for _, w := range writes {
+		m.modelWrite(w) // pending: it may have happened or not
 	}
 	if err := m.in.UseMem(st); err != nil {
 		panic(err)
@@ -988,11 +1091,11 @@ func (m *Machine) retry(seed uint64, rrng *rand.Rand, cutAt int, lost []workload
 // crashAcross is the crash of a power cut armed by an earlier dirty reboot
 // (Config.CrashAcross) that landed in the current op or in background work
 // before it returned. write is the write the cut failed, pending.
-func (m *Machine) crashAcross(write *workloads.Op) *Failure {
+func (m *Machine) crashAcross(writes []workloads.Op) *Failure {
 	m.across = false
 	m.poll()
-	if write != nil {
-		m.modelWrite(*write) // pending: it may have happened or not
+	for _, w := range writes {
+		m.modelWrite(w) // pending: it may have happened or not
 	}
 	m.deps = nil
 	m.addPoint(fmt.Sprintf("%d:cut", m.n))
@@ -1211,7 +1314,12 @@ func (m *Machine) Finish() *Failure {
 		m.in.Faulty.Clear()
 		m.in.Slow(0, 0)
 	}
-	return m.bounded("the final clean reboot", m.cleanReboot)
+	return m.bounded("the final clean reboot", func() *Failure {
+		if f := m.flushBatch(); f != nil {
+			return f
+		}
+		return m.cleanReboot()
+	})
 }
 
 // Ops returns how many ops were applied.

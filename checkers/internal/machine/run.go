@@ -408,6 +408,11 @@ func violation(last, first *failing) checkers.Violation {
 	return v
 }
 
+// AttrBatch is the trace header attribute of a run with Config.BatchPuts
+// ("true"): a replay groups the trace's consecutive puts into PutBatch
+// calls as the run did, whatever the replaying checker was given.
+const AttrBatch = "batch"
+
 // The trace header attributes of crash-versions 2 to 5 (Config.CrashInOp,
 // Config.CrashAcross, Config.CrashRetry, Config.CrashRetryNear): the version, and where each crash
 // landed (CrashPoints): "N:end", "N:ioK", "N:fault", "N:arm" (a cut armed at
@@ -447,6 +452,9 @@ func writeTrace(v *checkers.Violation, rc RunConfig, mc Config, fl *failing) err
 		{Key: "checker", Value: mc.Checker}, {Key: "engine", Value: mc.Target.Name},
 		{Key: "faults", Value: strconv.FormatBool(mc.Faults)},
 	}, append(slices.Clone(rc.Attrs), fl.attrs...)...)}
+	if mc.BatchPuts {
+		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrBatch, Value: "true"})
+	}
 	if mc.CrashInOp {
 		h.Attrs = append(h.Attrs, workloads.Attr{Key: AttrCrashVersion, Value: strconv.Itoa(mc.CrashVersion())},
 			workloads.Attr{Key: AttrCrashPoints, Value: strings.Join(fl.points, ",")})
@@ -475,11 +483,21 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 		return res, err
 	}
 	defer os.RemoveAll(dir)
+	switch b, _ := attr(tr, AttrBatch); b {
+	case "true":
+		mc.BatchPuts = true
+	case "", "false":
+	default:
+		return res, fmt.Errorf("%s: trace header %s=%q: want true or false: %w", mc.Checker, AttrBatch, b, checkers.ErrBadTrace)
+	}
 	m, err := New(ctx, mc, filepath.Join(dir, "e"))
 	if err != nil {
 		return res, err
 	}
 	defer m.Close()
+	if mc.BatchPuts && !capsOf(m.in.Engine).Batcher {
+		return res, fmt.Errorf("%s: the trace's %s=true needs an engine with PutBatch (engine.Batcher); %s has none: %w", mc.Checker, AttrBatch, mc.Target.Name, checkers.ErrBadTrace)
+	}
 	// A put the engine accepts but the model cannot hold cannot be
 	// checked; one over both maximums must be refused (see overLimit).
 	valueMax := engine.LimitsOf(m.in.Engine).ValueMax
