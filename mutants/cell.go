@@ -226,7 +226,9 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 	defer cancel()
 	cmd := exec.Command(c.exe, args...)
 	cmd.Env = append(append(os.Environ(), checkers.ChildEnv+"=1"), c.subject.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its kill-mode children go with it
+	// A group of its own, which the stop below signals; its kill-mode
+	// children have groups of their own and die with it (crash.HarnessChild).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

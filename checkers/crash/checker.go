@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -137,7 +136,8 @@ func KillDeviceSpec(spec string, o engine.Options) string {
 // Ctrl-C at the terminal (SIGINT to the foreground group) stops the
 // parent, which ends the run between cases, and not the child in the
 // middle of one: a child killed so looked like an engine that died. The
-// parent still ends its children itself, with SIGKILL.
+// parent still ends its children itself, with SIGKILL, and on Linux a
+// child dies with its parent (childAttr).
 func HarnessChild(exe, spec string) ChildFunc {
 	return func(role Role, dir, trace string) *exec.Cmd {
 		verb := "kill-child"
@@ -146,7 +146,7 @@ func HarnessChild(exe, spec string) ChildFunc {
 		}
 		cmd := exec.Command(exe, "internal", verb, "--engine", spec, "--dir", dir, "--trace", trace)
 		cmd.Env = append(os.Environ(), checkers.ChildEnv+"=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.SysProcAttr = childAttr()
 		return cmd
 	}
 }
