@@ -1077,6 +1077,11 @@ func (m *Machine) retry(seed uint64, rrng *rand.Rand, cutAt int, lost []workload
 				return nil
 			}
 		}
+		// The puts Config.BatchPuts deferred go to the engine before the
+		// crash, as the first attempt's did.
+		if f := m.flushBatch(); f != nil {
+			return f
+		}
 		if f := m.dirtyReboot(seed); f != nil {
 			return f
 		}
