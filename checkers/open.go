@@ -3,7 +3,10 @@ package checkers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
 )
 
 // ErrEngineHang marks an engine call that did not return within its bound
@@ -15,13 +18,14 @@ var ErrEngineHang = errors.New("the engine hangs")
 // on open files or memory, a lock another process holds. A check that
 // meets one cannot say anything about the engine: its verdict is unknown.
 func EnvironmentError(err error) bool {
-	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO, syscall.EACCES, syscall.EPERM,
+	for _, e := range []error{engine.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO, syscall.EACCES, syscall.EPERM,
 		syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.EBUSY, syscall.ETXTBSY} {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
-	return false
+	// Some engines flatten the errors they wrap.
+	return strings.Contains(err.Error(), "no space left on device")
 }
 
 // OpenFailed is the Result of a check whose engine would not open on a

@@ -382,15 +382,7 @@ func readTrace(path string) (workloads.Trace, error) {
 // the engine's: a full or read-only disk, an IO error, no memory or file
 // descriptors. Such a failure ends a run unknown, never as a violation of
 // crash consistency.
-func environmental(err error) bool {
-	for _, e := range []error{engine.ErrNoSpace, syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	// Some engines flatten the errors they wrap.
-	return strings.Contains(err.Error(), "no space left on device")
-}
+func environmental(err error) bool { return checkers.EnvironmentError(err) }
 
 // errorLine is a child's report of an engine error at op i (-1: opening):
 // "failed" for an environmental one, "error" otherwise.
@@ -1024,27 +1016,29 @@ func parseObserved(s string) (observed, bool) {
 
 // probe learns the engine's capabilities and value maximum in a
 // verification child on a fresh directory.
-func (k *kill) probe() string {
+func (k *kill) probe() (why string, engineFault bool) {
 	dir := filepath.Join(k.tmp, "probe")
 	trace := filepath.Join(k.tmp, "probe.trace")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Sprintf("probe: %v", err)
+		return fmt.Sprintf("probe: %v", err), false
 	}
 	if err := writeKillTrace(trace, workloads.Header{Seed: k.c.Seed, Workload: "kill"}, killCase{}); err != nil {
-		return fmt.Sprintf("probe: write its trace: %v", err)
+		return fmt.Sprintf("probe: write its trace: %v", err), false
 	}
 	v, err := k.runVerify(dir, trace)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("probe: %v", err)
+		return fmt.Sprintf("probe: %v", err), false
 	case v.open != "":
-		return fmt.Sprintf("probe: open engine %s: %s", k.c.Target.Name, strings.ReplaceAll(v.open, dir, "$DIR"))
+		// An engine error opening a new directory is the engine's fault
+		// (checkers.OpenFailed); the machine's is not.
+		return fmt.Sprintf("open engine %s: %s", k.c.Target.Name, strings.ReplaceAll(v.open, dir, "$DIR")), !v.openEnv
 	case !v.done:
-		return "probe: " + v.end
+		return "probe: " + v.end, false
 	}
 	k.lister, k.maintainer, k.valueMax = v.lister, v.maintainer, v.valueMax
 	os.RemoveAll(dir)
-	return ""
+	return "", false
 }
 
 type failure struct {
@@ -1284,7 +1278,12 @@ func RunKill(ctx context.Context, c KillConfig) (checkers.Result, error) {
 	}
 	defer cleanup()
 	var interrupt error
-	if why := k.probe(); why != "" {
+	if why, engineFault := k.probe(); engineFault {
+		// A new engine that does not open is the engine's failure.
+		r, _ := checkers.OpenFailed(Name, c.Target.Name, c.Seed, errors.New(why))
+		r.Elapsed = time.Since(start)
+		return r, nil
+	} else if why != "" {
 		unknown(why)
 	}
 	for i := 0; i < c.Cases && res.Verdict == checkers.Pass; i++ {
@@ -1492,7 +1491,10 @@ func ReplayKill(ctx context.Context, c KillConfig, tr workloads.Trace) (checkers
 		return res, nil
 	}
 	defer cleanup()
-	if why := k.probe(); why != "" {
+	if why, engineFault := k.probe(); engineFault {
+		r, _ := checkers.OpenFailed(Name, c.Target.Name, tr.Header.Seed, errors.New(why))
+		return r, nil
+	} else if why != "" {
 		res.Verdict, res.Reason, res.Cases = checkers.Unknown, why, 0
 		return res, nil
 	}

@@ -34,6 +34,8 @@ import (
 //   - flaky-reopen: a reopen fails with ErrCorruption while the file named
 //     by TokenEnv exists, and removes it: a violation that happens once and
 //     that no replay reproduces.
+//   - no-open: Open refuses every directory, a new one too (ErrCorruption),
+//     as an engine whose format and recovery disagree does.
 func Drivers() engine.Drivers {
 	open := func(name string, wrap func(s *store) engine.Engine) engine.Driver {
 		return engine.Driver{Name: name, Doc: "the model with a known failure (tests only)",
@@ -44,6 +46,9 @@ func Drivers() engine.Drivers {
 					if _, err := os.Stat(filepath.Join(dir, halfClosed)); err == nil {
 						return nil, fmt.Errorf("half-close: %s: a half-closed store (killed inside Close): %w", dir, engine.ErrCorruption)
 					}
+				}
+				if name == "no-open" {
+					return nil, fmt.Errorf("no-open: %s: no valid superblock: %w", dir, engine.ErrCorruption)
 				}
 				if name == "flaky-reopen" && reopened {
 					if tok := os.Getenv(TokenEnv); tok != "" && os.Remove(tok) == nil {
@@ -62,6 +67,7 @@ func Drivers() engine.Drivers {
 		open("hang-reopen", func(s *store) engine.Engine { return hangStore{s} }),
 		open("half-close", func(s *store) engine.Engine { return halfCloseStore{s} }),
 		open("flaky-reopen", func(s *store) engine.Engine { return s }),
+		open("no-open", func(s *store) engine.Engine { return s }),
 	}
 }
 
