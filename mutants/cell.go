@@ -289,6 +289,13 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 			cell.Cases, cell.Ops = res.Cases, res.Ops
 		}
 		return cell, nil
+	case crashed(out.String()) != "" && rerr == nil && res.Verdict == checkers.Fail && len(res.Violations) > 0:
+		// The check wrote the violation it found (an op stuck past its
+		// deadline: see machine.OnStuck), then its watchdog stopped the
+		// process with a panic. Killed, with that violation.
+		c.killed(&cell, res)
+		cell.Why = "the check wrote its violation, then crashed: " + crashed(out.String())
+		return cell, nil
 	case code == 2:
 		return cell, fmt.Errorf("mutants: %s refused the command line (%s %s): %s", c.det, c.exe, strings.Join(args, " "), lastLine(out.String()))
 	case rerr != nil && code == 0:

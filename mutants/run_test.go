@@ -123,6 +123,16 @@ func fakeCheck(args []string) int {
 		signal.Notify(sig, os.Interrupt)
 		<-sig
 		return 130
+	case "found-then-panic":
+		// A check that wrote the violation of an op stuck past its
+		// deadline, then was stopped by its watchdog's panic.
+		res.Verdict, res.Cases, res.Detected = checkers.Fail, 2, 15*time.Second
+		res.Violations = []checkers.Violation{{Summary: "op 1: put k1 has run 15s and ignores its deadline", Ops: []string{"put k1", "put k2"}, OriginalOps: 2,
+			TraceFile: filepath.Join(*out, "trace.txt"), Replay: "harness check " + checker + " --replay trace.txt", NotMinimized: "stopped"}}
+		write(0)
+		fmt.Fprintln(os.Stderr, "panic: machine: conformance checker: op 1 (put k1) has not returned in 30s: the engine hangs (stacks follow)")
+		fmt.Fprintln(os.Stderr, "\ngoroutine 1 [running]:")
+		return 2
 	case "hang":
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt)
@@ -590,5 +600,22 @@ func TestLastRoundStopsAtBudget(t *testing.T) {
 	}
 	if max := cfg.Budget + cellBudgetLow + cfg.Grace + time.Second; el > max {
 		t.Errorf("the run took %s; its budget %s, and one cell may start just before it ends (want at most %s)", el, cfg.Budget, max)
+	}
+}
+
+// TestRunFoundThenPanicked: a check that wrote its violation (an op stuck
+// past its deadline) and was then stopped by its watchdog's panic (exit 2,
+// the code of a refused command line too) is killed with that violation;
+// the run goes on.
+func TestRunFoundThenPanicked(t *testing.T) {
+	cfg := fakeConfig(t, "found-then-panic")
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("the run stopped: %v", err)
+	}
+	for _, c := range cells {
+		if c.Outcome != Killed || !strings.Contains(c.Violation, "ignores its deadline") || !strings.Contains(c.Why, "then crashed: panic: machine") {
+			t.Errorf("%s × %s: %s, violation %q, why %q; want killed with the written violation", c.Subject, c.Detector, c.Outcome, c.Violation, c.Why)
+		}
 	}
 }
