@@ -6,12 +6,13 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 )
 
 // ErrEngineHang marks an engine call that did not return within its bound
 // and ignored its context: the engine hangs. It is the engine's fault.
-var ErrEngineHang = errors.New("the engine hangs")
+var ErrEngineHang = target.ErrHang
 
 // EnvironmentError reports whether err comes from the machine rather than
 // from the engine: a full, read-only or failing disk, permissions, a limit

@@ -46,6 +46,9 @@ const (
 	// space, so one still running then has hung, and the case ends
 	// unknown.
 	ChildTimeoutDefault = 2 * time.Minute
+	// ProbeTimeout bounds the child that opens a new engine to learn its
+	// capabilities: one that has not opened by then hangs.
+	ProbeTimeout = 20 * time.Second
 	// TimedKillsDefault is how many kills timed inside a call (an op, a
 	// Sync, Close) a replay tries when that is where the kill of a
 	// violation landed: a kill inside a call cannot be placed exactly, so
@@ -928,6 +931,7 @@ type verifyRun struct {
 	listEnv            bool
 	done               bool
 	end                string // how the child ended, if not done
+	hung               bool   // killed at its timeout
 }
 
 // observed is one key as the verification child read it.
@@ -942,10 +946,10 @@ type observed struct {
 }
 
 // runVerify runs a verification child on dir for the trace in traceFile.
-func (k *kill) runVerify(dir, traceFile string) (verifyRun, error) {
+func (k *kill) runVerify(dir, traceFile string, timeout time.Duration) (verifyRun, error) {
 	var v verifyRun
 	cmd := k.c.Child(RoleVerify, dir, traceFile)
-	end, err := runProc(cmd, k.c.ChildTimeout, func(l string) {
+	end, err := runProc(cmd, timeout, func(l string) {
 		verb, rest, _ := strings.Cut(l, " ")
 		switch verb {
 		case "caps":
@@ -982,7 +986,8 @@ func (k *kill) runVerify(dir, traceFile string) (verifyRun, error) {
 		return v, err
 	}
 	if !v.done && v.open == "" {
-		v.end = end.describe("the verification process (reopen, reads and close after the kill)", k.c.ChildTimeout)
+		v.hung = end.timedOut
+		v.end = end.describe("the verification process (reopen, reads and close after the kill)", timeout)
 	}
 	return v, nil
 }
@@ -1025,7 +1030,9 @@ func (k *kill) probe() (why string, engineFault bool) {
 	if err := writeKillTrace(trace, workloads.Header{Seed: k.c.Seed, Workload: "kill"}, killCase{}); err != nil {
 		return fmt.Sprintf("probe: write its trace: %v", err), false
 	}
-	v, err := k.runVerify(dir, trace)
+	// A new engine opens in seconds, even a child's on a loaded machine;
+	// one that has not within ProbeTimeout hangs.
+	v, err := k.runVerify(dir, trace, min(k.c.ChildTimeout, ProbeTimeout))
 	switch {
 	case err != nil:
 		return fmt.Sprintf("probe: %v", err), false
@@ -1033,6 +1040,8 @@ func (k *kill) probe() (why string, engineFault bool) {
 		// An engine error opening a new directory is the engine's fault
 		// (checkers.OpenFailed); the machine's is not.
 		return fmt.Sprintf("open engine %s: %s", k.c.Target.Name, strings.ReplaceAll(v.open, dir, "$DIR")), !v.openEnv
+	case !v.done && v.hung:
+		return fmt.Sprintf("open engine %s: the probe process did not finish within %s: %v", k.c.Target.Name, min(k.c.ChildTimeout, ProbeTimeout), checkers.ErrEngineHang), true
 	case !v.done:
 		return "probe: " + v.end, false
 	}
@@ -1105,7 +1114,7 @@ func (k *kill) check(steps []step, r killRun) (outcome, error) {
 		apply(r.point.Op)
 	}
 	at := r.acked + 1
-	v, err := k.runVerify(r.dir, r.trace)
+	v, err := k.runVerify(r.dir, r.trace, k.c.ChildTimeout)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -491,3 +491,21 @@ func TestKillOpenFailedIsAViolation(t *testing.T) {
 		t.Fatalf("%s %+v; want fail: opening a new engine failed", r.Summary(), r.Violations)
 	}
 }
+
+// TestKillOpenHangIsAViolation: an engine whose open of a new directory
+// never returns fails kill mode's probe within its bound (the probe
+// child is killed at min(ChildTimeout, ProbeTimeout)), not the whole run.
+func TestKillOpenHangIsAViolation(t *testing.T) {
+	tg, err := testengines.Driver(table(), "hang-open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := crash.RunKill(context.Background(), crash.KillConfig{Target: tg, Child: crash.TestChild("hang-open"), Seed: 1, Cases: 3,
+		ChildTimeout: 2 * time.Second, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != checkers.Fail || !strings.Contains(r.Violations[0].Summary, "did not finish within 2s") {
+		t.Fatalf("%s %+v; want fail: the probe did not finish", r.Summary(), r.Violations)
+	}
+}

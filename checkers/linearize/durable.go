@@ -138,7 +138,7 @@ func runDurableCase(ctx context.Context, c Config, stream uint64, i int, stem st
 		return dc, err
 	}
 	defer os.RemoveAll(dir)
-	in, err := c.Target.Start(filepath.Join(dir, "engine"), false)
+	in, err := c.Target.StartWithin(filepath.Join(dir, "engine"), false, c.OpTimeout)
 	if err != nil {
 		return dc, &openError{fmt.Errorf("durable: open %s: %w", c.Target.Name, err)}
 	}

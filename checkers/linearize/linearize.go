@@ -477,7 +477,7 @@ func runCase(ctx context.Context, c Config, stream uint64, i int) (h History, hu
 	if err != nil {
 		return h, "", err
 	}
-	in, err := c.Target.Start(filepath.Join(dir, "engine"), false)
+	in, err := c.Target.StartWithin(filepath.Join(dir, "engine"), false, c.OpTimeout)
 	if err != nil {
 		os.RemoveAll(dir)
 		return h, "", &openError{fmt.Errorf("linearize: open %s: %w", c.Target.Name, err)}

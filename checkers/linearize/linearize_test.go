@@ -468,3 +468,14 @@ func TestCloseFailureIsViolation(t *testing.T) {
 type closeFull struct{ *model.Store }
 
 func (c closeFull) Close() error { return fmt.Errorf("close: %w", syscall.ENOSPC) }
+
+// TestOpenHangIsViolation: an engine whose open of a new directory never
+// returns fails the check after the op timeout (the open is bounded like
+// an op), rather than hanging the run.
+func TestOpenHangIsViolation(t *testing.T) {
+	tg := target.Target{Name: "hang-open", OpenDir: func(string) (engine.Engine, error) { select {} }}
+	r := run(t, linearize.Config{Target: tg, Seed: 1, Cases: 3, OpTimeout: 200 * time.Millisecond})
+	if r.Verdict != checkers.Fail || !strings.Contains(r.Violations[0].Summary, "opening a new engine did not return") {
+		t.Fatalf("%s; want fail: opening a new engine did not return", r.Summary())
+	}
+}

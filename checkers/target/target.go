@@ -212,6 +212,35 @@ type Instance struct {
 	Engine engine.Engine
 }
 
+// ErrHang marks an engine call that did not return within its bound,
+// ignoring every context: the engine hangs (checkers.ErrEngineHang).
+var ErrHang = errors.New("the engine hangs")
+
+// StartWithin is Start bounded by d: an open that has not returned by then
+// is left running (its goroutine leaks: nothing can stop it; the Instance
+// it may yet return is never closed) and reported as an error wrapping
+// ErrHang. Opening a new engine is no op of a check, so no op timeout or
+// watchdog covers it otherwise.
+func (t Target) StartWithin(dir string, faults bool, d time.Duration) (*Instance, error) {
+	type started struct {
+		in  *Instance
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		in, err := t.Start(dir, faults)
+		ch <- started{in, err}
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case s := <-ch:
+		return s.in, s.err
+	case <-timer.C:
+		return nil, fmt.Errorf("not returned within %s: %w", d, ErrHang)
+	}
+}
+
 // Start opens a fresh engine: on a new disk.Mem if the target has a
 // device, else in dir. faults wraps the Mem in a disk.Faulty (an error for
 // a directory target).

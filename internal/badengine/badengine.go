@@ -36,6 +36,7 @@ import (
 //     that no replay reproduces.
 //   - no-open: Open refuses every directory, a new one too (ErrCorruption),
 //     as an engine whose format and recovery disagree does.
+//   - hang-open: Open never returns, a new directory's too.
 func Drivers() engine.Drivers {
 	open := func(name string, wrap func(s *store) engine.Engine) engine.Driver {
 		return engine.Driver{Name: name, Doc: "the model with a known failure (tests only)",
@@ -46,6 +47,9 @@ func Drivers() engine.Drivers {
 					if _, err := os.Stat(filepath.Join(dir, halfClosed)); err == nil {
 						return nil, fmt.Errorf("half-close: %s: a half-closed store (killed inside Close): %w", dir, engine.ErrCorruption)
 					}
+				}
+				if name == "hang-open" {
+					select {}
 				}
 				if name == "no-open" {
 					return nil, fmt.Errorf("no-open: %s: no valid superblock: %w", dir, engine.ErrCorruption)
@@ -68,6 +72,7 @@ func Drivers() engine.Drivers {
 		open("half-close", func(s *store) engine.Engine { return halfCloseStore{s} }),
 		open("flaky-reopen", func(s *store) engine.Engine { return s }),
 		open("no-open", func(s *store) engine.Engine { return s }),
+		open("hang-open", func(s *store) engine.Engine { return s }),
 	}
 }
 

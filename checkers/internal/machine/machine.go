@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
@@ -212,27 +211,12 @@ func Probe(t target.Target, dir string) (Capabilities, error) {
 }
 
 func probe(t target.Target, dir string, timeout time.Duration) (Capabilities, error) {
-	type started struct {
-		in  *target.Instance
-		err error
+	in, err := t.StartWithin(dir, false, timeout)
+	if err != nil {
+		return Capabilities{}, fmt.Errorf("open engine %s: %w", t.Name, err)
 	}
-	ch := make(chan started, 1)
-	go func() {
-		in, err := t.Start(dir, false)
-		ch <- started{in, err}
-	}()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case s := <-ch:
-		if s.err != nil {
-			return Capabilities{}, fmt.Errorf("open engine %s: %w", t.Name, s.err)
-		}
-		defer s.in.Close()
-		return capsOf(s.in.Engine), nil
-	case <-timer.C:
-		return Capabilities{}, fmt.Errorf("open engine %s: not returned within %s: %w", t.Name, timeout, checkers.ErrEngineHang)
-	}
+	defer in.Close()
+	return capsOf(in.Engine), nil
 }
 
 func capsOf(e engine.Engine) Capabilities {
