@@ -1039,9 +1039,9 @@ func (k *kill) probe() (why string, engineFault bool) {
 	case v.open != "":
 		// An engine error opening a new directory is the engine's fault
 		// (checkers.OpenFailed); the machine's is not.
-		return fmt.Sprintf("open engine %s: %s", k.c.Target.Name, strings.ReplaceAll(v.open, dir, "$DIR")), !v.openEnv
+		return fmt.Sprintf("probe: open engine %s: %s", k.c.Target.Name, strings.ReplaceAll(v.open, dir, "$DIR")), !v.openEnv
 	case !v.done && v.hung:
-		return fmt.Sprintf("open engine %s: the probe process did not finish within %s: %v", k.c.Target.Name, min(k.c.ChildTimeout, ProbeTimeout), checkers.ErrEngineHang), true
+		return fmt.Sprintf("probe: open engine %s: the probe process did not finish within %s: %v", k.c.Target.Name, min(k.c.ChildTimeout, ProbeTimeout), checkers.ErrEngineHang), true
 	case !v.done:
 		return "probe: " + v.end, false
 	}

@@ -487,7 +487,7 @@ func TestKillDeviceSpec(t *testing.T) {
 // engine error, not the machine's), rather than ending it unknown.
 func TestKillOpenFailedIsAViolation(t *testing.T) {
 	r := runKill(t, "no-open", 1, 3)
-	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Summary, "opening a new engine failed: open engine no-open") {
+	if r.Verdict != checkers.Fail || len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Summary, "opening a new engine failed: probe: open engine no-open") {
 		t.Fatalf("%s %+v; want fail: opening a new engine failed", r.Summary(), r.Violations)
 	}
 }
