@@ -67,6 +67,13 @@ var survivors = map[string]string{
 		"The crash checker's retries (crash-versions 4 and 5) build that sequence, but whether the first crash leaves a state that kept the data and not the slot depends on which of a round's concurrent writes the cut left pending: " +
 		"on seed 1 (1,000 cases, crash-version 5) it was caught at case 348 in 4 of 15 attempts at load 5 to 9 and in none of 14 during a full package run at load ~10. " +
 		"harness mutants gives it further seeds; a deterministic catch needs cuts placed by write rather than by count, or a continuation on every crash state.",
+	"write-without-reset-dependency": "It shows when a reclaimed extent whose frames the newest superblock slot's delta covers is reused by the next put before any slot records the reset, " +
+		"and a crash keeps the new frames and loses that slot: the newest slot then fails to verify, the older one is chosen, and what only the newer made durable is lost. " +
+		"On seed 1, case 1,121 of the crash stream catches it on an idle machine (every run of 2026-12-06/07, 2.3 to 4.4 s); beside the other test packages of CI it passed 1,400 cases once: " +
+		"which writes of the reset extent a round has issued when the cut lands depends on the engine's background work. Seeds 2 to 6 pass 30 s (seed 5: 9,185 cases). " +
+		"harness mutants --budget 5m catches it (docs/TESTING.md).",
+	"put-without-gate": "A race between a put and reclamation's barrier: linearize catches it by timing (seed 1 at 3,883 histories in the 2026-12-07 harness mutants run, 9,279 and 19,545 in others; seeds 2 and 3 at 33 and 1,375 idle), " +
+		"and none of seeds 1-3 in 15 s each beside CI's other test packages once. The interleave checker's controlled schedules are the deterministic way (TestCatchesConcurrencyMutants).",
 }
 
 // slow are the mutants whose catch depends on the engine's timing (which
@@ -83,7 +90,8 @@ var slow = map[string]struct {
 	cases  int
 	budget time.Duration
 }{
-	"uuid-reused-across-opens": {crash.CasesDefault, 20 * time.Second},
+	"uuid-reused-across-opens":       {crash.CasesDefault, 20 * time.Second},
+	"write-without-reset-dependency": {crashCases, 20 * time.Second},
 }
 
 // TestCatalogue runs each mutant's expected detectors. The canary must be
