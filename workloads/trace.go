@@ -49,6 +49,16 @@ type Header struct {
 // digits, '-' and '_'.
 type Attr struct{ Key, Value string }
 
+// Attr returns the value of the attribute key and whether h has it.
+func (h Header) Attr(key string) (string, bool) {
+	for _, a := range h.Attrs {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
 // Trace is a parsed trace.
 type Trace struct {
 	Header Header

@@ -298,7 +298,7 @@ func TestBatchReachesPutBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := attrValue(tr, "batch"); b != "true" {
+	if b, _ := tr.Header.Attr("batch"); b != "true" {
 		t.Errorf("trace header batch=%q, want true", b)
 	}
 	// The replay batches because the trace says so, not because it is told.
@@ -321,13 +321,4 @@ func TestBatchReachesPutBatch(t *testing.T) {
 	if _, err := conformance.Run(context.Background(), conformance.Config{Target: testengines.Toystore(toystore.BugNone), Seed: 1, Cases: 1, Batch: true, OutDir: t.TempDir()}); !errors.Is(err, checkers.ErrBadConfig) {
 		t.Fatalf("Batch on an engine without PutBatch: %v, want ErrBadConfig", err)
 	}
-}
-
-func attrValue(tr workloads.Trace, key string) (string, bool) {
-	for _, a := range tr.Header.Attrs {
-		if a.Key == key {
-			return a.Value, true
-		}
-	}
-	return "", false
 }

@@ -270,14 +270,7 @@ func badTrace(format string, args ...any) error {
 	return fmt.Errorf("crash: %s: %w", fmt.Sprintf(format, args...), checkers.ErrBadTrace)
 }
 
-func attr(tr workloads.Trace, key string) (string, bool) {
-	for _, a := range tr.Header.Attrs {
-		if a.Key == key {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
+func attr(tr workloads.Trace, key string) (string, bool) { return tr.Header.Attr(key) }
 
 // parseKillTrace reads a kill-mode trace: its ops, syncs and kill point.
 // Every inconsistency is an error wrapping checkers.ErrBadTrace.

@@ -343,12 +343,8 @@ func checkTarget(d engine.Driver, o engine.Options) (target.Target, error) {
 
 // attrOf is a trace header attribute's value, "" if absent.
 func attrOf(tr workloads.Trace, key string) string {
-	for _, a := range tr.Header.Attrs {
-		if a.Key == key {
-			return a.Value
-		}
-	}
-	return ""
+	v, _ := tr.Header.Attr(key)
+	return v
 }
 
 // fromTrace applies the header of a --replay trace to f: its checker must

@@ -96,6 +96,7 @@ func TestCheckSignalIsNotPass(t *testing.T) {
 		{"conformance-forever-SIGTERM", syscall.SIGTERM, exitTerminated, []string{"check", "conformance", "--engine", "model", "--forever"}, "gauntlet-conformance-*", 1, "conformance-model-1.json"},
 		{"kill-SIGTERM", syscall.SIGTERM, exitTerminated, []string{"check", "crash", "--engine", "model", "--mode", "kill", "--budget", "10m"}, "gauntlet-kill-*", 1, "crash-kill-model-1.json"},
 		{"jobs-SIGINT", syscall.SIGINT, exitInterrupted, []string{"check", "conformance", "--engine", "model", "--jobs", "2", "--budget", "10m"}, "gauntlet-conformance-*", 2, "conformance-model-1.json"},
+		{"batch-jobs-SIGINT", syscall.SIGINT, exitInterrupted, []string{"check", "conformance", "--engine", "model", "--batch", "--jobs", "2", "--budget", "10m"}, "gauntlet-conformance-*", 2, "conformance-model-1.json"},
 		{"jobs-SIGTERM", syscall.SIGTERM, exitTerminated, []string{"check", "crash", "--engine", "model", "--jobs", "2", "--budget", "10m"}, "gauntlet-kill-*", 2, "crash-kill-model-1.json"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -549,14 +549,7 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 }
 
 // attr is the trace header attribute key's value, and whether it is set.
-func attr(tr workloads.Trace, key string) (string, bool) {
-	for _, a := range tr.Header.Attrs {
-		if a.Key == key {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
+func attr(tr workloads.Trace, key string) (string, bool) { return tr.Header.Attr(key) }
 
 // TraceCrashVersion is the crash-version a trace was written with: 1
 // without the attribute, else 1 to 5; another version is
