@@ -3,7 +3,12 @@
 package mutant_test
 
 import (
+	"io/fs"
+	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,14 +28,15 @@ func TestZeroCost(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	// Every package with a seeded bug: each call to On must be inlined.
-	for _, p := range []string{
-		"github.com/gauntlet-kv/gauntlet/engine/shardstore",
-		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk",
-		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep",
-		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm",
-		"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock",
-	} {
+	// Every package with a seeded bug, found in the source rather than
+	// listed: a new package's first site is checked without anyone
+	// remembering to add it (iosched's once was not).
+	pkgs := sitePackages(t)
+	if len(pkgs) < 5 {
+		t.Fatalf("found seeded bugs in %d packages (%v), want at least 5: the source walk is broken", len(pkgs), pkgs)
+	}
+	t.Logf("seeded bugs in %d packages: %v", len(pkgs), pkgs)
+	for _, p := range pkgs {
 		out := gcflagsM(t, p)
 		calls, inlined := 0, strings.Count(out, "inlining call to mutant.On")
 		for _, line := range strings.Split(out, "\n") {
@@ -54,4 +60,38 @@ func gcflagsM(t *testing.T, pkg string) string {
 		t.Fatalf("go build -gcflags=-m %s: %v\n%s", pkg, err, out)
 	}
 	return string(out)
+}
+
+// sitePackages returns the import path of every package under engine/
+// whose non-test source calls mutant.On.
+func sitePackages(t *testing.T) []string {
+	t.Helper()
+	const module = "github.com/gauntlet-kv/gauntlet"
+	root := filepath.Join("..", "..", "..") // this package is engine/shardstore/mutant
+	var pkgs []string
+	err := filepath.WalkDir(filepath.Join(root, "engine"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		dir, _ := filepath.Rel(root, filepath.Dir(p))
+		if filepath.ToSlash(dir) == "engine/shardstore/mutant" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "mutant.On(") {
+			pkgs = append(pkgs, path.Join(module, filepath.ToSlash(dir)))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking the engine's source: %v", err)
+	}
+	slices.Sort(pkgs)
+	return slices.Compact(pkgs)
 }
