@@ -175,6 +175,29 @@ func Resolve(spec Spec, defs []OptionDef) (Options, error) {
 	return o, nil
 }
 
+// With returns o with settings laid over it, resolved as if the spec had
+// named them: options o's spec set keep their values unless a setting
+// names them, the others take their defaults, and the observer stays.
+func (o Options) With(settings ...Setting) (Options, error) {
+	spec := Spec{Name: o.engine}
+	over := map[string]bool{}
+	for _, s := range settings {
+		over[s.Key] = true
+	}
+	for _, d := range o.defs {
+		if o.set[d.Name] && !over[d.Name] {
+			spec.Options = append(spec.Options, Setting{Key: d.Name, Value: formatValue(d.Kind, o.values[d.Name])})
+		}
+	}
+	spec.Options = append(spec.Options, settings...)
+	n, err := Resolve(spec, o.defs)
+	if err != nil {
+		return Options{}, err
+	}
+	n.observer = o.observer
+	return n, nil
+}
+
 // DescribeDefaults lists the options as "name=default" pairs, with the
 // choices of enums, for error messages and listings.
 func DescribeDefaults(defs []OptionDef) string {
@@ -385,6 +408,16 @@ type Driver struct {
 	// harness then runs it inside a controlled execution of engine/conc
 	// (-tags interleave), where its run is a function of its seed.
 	Simulated func(opts Options) bool
+	// Variants are settings a checker may lay over the user's spec for
+	// one case, to reach states the spec's own configuration never
+	// reaches: a small IO queue reaches back-pressure, another scheduling
+	// policy runs its own paths (harness check --adaptive steers among
+	// them). Each must change how the engine works, never what a correct
+	// engine answers, and must not change the value-size layout a check
+	// generates for (Device's extent and chunk sizes). A variant that
+	// sets an option the user's spec set is not used: the user's choice
+	// stands.
+	Variants [][]Setting
 }
 
 // OnDevice is an engine ready to run on a device its caller makes.

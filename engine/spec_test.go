@@ -157,3 +157,35 @@ func TestSplitSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsWith: settings laid over options win; the options the spec
+// set keep their values and stay set; the rest keep their defaults, unset;
+// the observer stays; a bad setting is an error naming it.
+func TestOptionsWith(t *testing.T) {
+	s, _ := engine.ParseSpec("shardstore:extent=64KiB,depth=4")
+	type obs struct{ engine.Observer }
+	o0, err := engine.Resolve(s, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := o0.WithObserver(obs{})
+	v, err := o.With(engine.Setting{Key: "sched", Value: "fifo"}, engine.Setting{Key: "depth", Value: "8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.String("sched") != "fifo" || v.Int("depth") != 8 || v.Size("extent") != 64<<10 || v.Duration("flush") != 10*time.Millisecond {
+		t.Errorf("With: %v", v.Map())
+	}
+	if !v.IsSet("extent") || !v.IsSet("sched") || v.IsSet("flush") {
+		t.Errorf("With: set extent %v sched %v flush %v, want true true false", v.IsSet("extent"), v.IsSet("sched"), v.IsSet("flush"))
+	}
+	if _, ok := v.Observer().(obs); !ok {
+		t.Errorf("With dropped the observer: %v", v.Observer())
+	}
+	if o.String("sched") != "coalesce" {
+		t.Errorf("With changed the options it was called on: sched=%s", o.String("sched"))
+	}
+	if _, err := o.With(engine.Setting{Key: "sched", Value: "lifo"}); err == nil || !strings.Contains(err.Error(), "sched=lifo") {
+		t.Errorf("With(sched=lifo) = %v, want an error naming sched=lifo", err)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +63,26 @@ type Target struct {
 	// options (engine.Options.WithObserver): For, FromDriver and
 	// shardtarget set it. Nil: the engine cannot be observed.
 	WithObserver func(obs engine.Observer) (Target, error)
+	// Variants are the engine's Driver.Variants this target may take for
+	// a case (those setting an option the user's spec set left out), and
+	// Variant makes the target of one of them, observed as this one is.
+	// Nil: the engine has none.
+	Variants [][]engine.Setting
+	Variant  func(settings []engine.Setting) (Target, error)
+}
+
+// VariantString writes a variant as a spec's options: "sched=fifo,queue=64KiB".
+func VariantString(settings []engine.Setting) string {
+	return strings.TrimPrefix(engine.Spec{Name: "x", Options: settings}.String(), "x:")
+}
+
+// ParseVariant reads what VariantString wrote.
+func ParseVariant(s string) ([]engine.Setting, error) {
+	spec, err := engine.ParseSpec("x:" + s)
+	if err != nil {
+		return nil, fmt.Errorf("engine variant %q: want key=value,... as in an engine spec", s)
+	}
+	return spec.Options, nil
 }
 
 // FaultObserver hears the faults a target's devices inject: an IO error
@@ -118,6 +140,28 @@ func For(d engine.Driver, o engine.Options) (Target, error) {
 	}
 	t := FromDevice(od)
 	t.WithObserver = func(obs engine.Observer) (Target, error) { return For(d, o.WithObserver(obs)) }
+	for _, v := range d.Variants {
+		if !slices.ContainsFunc(v, func(s engine.Setting) bool { return o.IsSet(s.Key) }) {
+			t.Variants = append(t.Variants, v)
+		}
+	}
+	if len(t.Variants) > 0 {
+		t.Variant = func(settings []engine.Setting) (Target, error) {
+			vo, err := o.With(settings...)
+			if err == nil && d.Check != nil {
+				err = d.Check(vo)
+			}
+			if err != nil {
+				return Target{}, fmt.Errorf("engine variant %s of %s: %w", VariantString(settings), t.Name, err)
+			}
+			vt, err := For(d, vo)
+			if err != nil {
+				return Target{}, fmt.Errorf("engine variant %s of %s: %w", VariantString(settings), t.Name, err)
+			}
+			vt.Observer = o.Observer()
+			return vt, nil
+		}
+	}
 	return t, nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/badger"
 	"github.com/gauntlet-kv/gauntlet/engine/bbolt"
@@ -93,8 +95,19 @@ func writeEngines(w io.Writer, table engine.Drivers) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		if len(d.Variants) > 0 {
+			fmt.Fprintf(w, "  variants a check --adaptive may run a case on: %s\n", variantList(d.Variants))
+		}
 	}
 	return nil
+}
+
+func variantList(vs [][]engine.Setting) string {
+	names := make([]string, len(vs))
+	for i, v := range vs {
+		names[i] = target.VariantString(v)
+	}
+	return strings.Join(names, "; ")
 }
 
 func joinChoices(c []string) string {
@@ -120,12 +133,17 @@ func writeEnginesJSON(w io.Writer, table engine.Drivers) error {
 		Name    string `json:"name"`
 		Doc     string `json:"doc"`
 		Options []opt  `json:"options"`
+		// Variants are Driver.Variants, each as a spec's options.
+		Variants []string `json:"variants,omitempty"`
 	}
 	out := []eng{}
 	for _, d := range table {
 		e := eng{Name: d.Name, Doc: d.Doc, Options: []opt{}}
 		for _, o := range d.Options {
 			e.Options = append(e.Options, opt{o.Name, o.Kind.String(), o.Default, o.Choices, o.Doc})
+		}
+		for _, v := range d.Variants {
+			e.Variants = append(e.Variants, target.VariantString(v))
 		}
 		out = append(out, e)
 	}

@@ -61,6 +61,9 @@ func TestEnginesListsEveryEngine(t *testing.T) {
 				t.Errorf("engines output lacks option %s of %s", o.Name, d.Name)
 			}
 		}
+		if len(d.Variants) > 0 && !strings.Contains(stdout, "--adaptive may run a case on: "+variantList(d.Variants)+"\n") {
+			t.Errorf("engines output lacks the variants of %s", d.Name)
+		}
 	}
 	code, stdout, _ = runCLI(t, "engines", "--json")
 	var parsed []struct {
@@ -75,8 +78,20 @@ func TestEnginesListsEveryEngine(t *testing.T) {
 func TestEngineDefaultsResolve(t *testing.T) {
 	// Every engine's defaults must parse: a bad default is a bug in the table.
 	for _, d := range drivers() {
-		if _, _, err := resolveEngine(d.Name); err != nil {
+		_, o, err := resolveEngine(d.Name)
+		if err != nil {
 			t.Errorf("%s: %v", d.Name, err)
+			continue
+		}
+		// And every variant over them: a check --adaptive opens each.
+		for _, v := range d.Variants {
+			vo, err := o.With(v...)
+			if err == nil && d.Check != nil {
+				err = d.Check(vo)
+			}
+			if err != nil {
+				t.Errorf("%s: variant %v: %v", d.Name, v, err)
+			}
 		}
 	}
 }

@@ -187,6 +187,15 @@ func Driver() engine.Driver {
 			return OpenDir(dir, OptionsFromSpec(o))
 		},
 		Device: onDeviceFromSpec, // ondevice.go
+		// What an adaptive check may vary per case: the two scheduling
+		// policies the default never runs, and a queue small enough for
+		// puts to meet back-pressure (64 MiB never fills in a check's
+		// 1 MiB device). None changes an answer or the on-device format.
+		Variants: [][]engine.Setting{
+			{{Key: "sched", Value: "fifo"}},
+			{{Key: "sched", Value: "elevator"}},
+			{{Key: "queue", Value: "64KiB"}},
+		},
 		Simulated: func(o engine.Options) bool { // sim.go
 			return o.Has("device") && o.String("device") != "file"
 		},

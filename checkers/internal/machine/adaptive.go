@@ -9,6 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/coverage"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
@@ -18,6 +19,16 @@ import (
 // (coverage.Steer.String). A replay does not need it — the trace holds the
 // ops — but it says how the case came about.
 const AttrAdaptiveWeights = "adaptive-weights"
+
+// AttrEngineVariant is the trace header attribute of a case an adaptive
+// run ran on one of the engine's variants (engine.Driver.Variants): the
+// settings laid over the trace's engine, as target.VariantString writes
+// them. A replay applies them.
+const AttrEngineVariant = "engine-variant"
+
+// variantArm is the arm of the engine's configuration as the user's spec
+// gave it, beside one arm per variant ("engine:sched=fifo").
+const variantArm = "engine:spec"
 
 // seedSpace is the range of the seeds Biased draws for DirtyReboot and
 // FailDiskOnce.
@@ -48,6 +59,10 @@ type adaptive struct {
 	// used and faultArms are the arms the current case drew (see
 	// coverage.Steer.Update).
 	used, faultArms []string
+	// targets are the spec's target and one per engine variant, arms
+	// their arms (variantArm first); empty if the engine has none.
+	targets []target.Target
+	arms    []string
 }
 
 // errAdaptiveUnobserved refuses an adaptive run of an engine that reports
@@ -84,8 +99,52 @@ func newAdaptive(mc Config, w map[workloads.OpKind]int, warmup int) (*adaptive, 
 			base[arm(workloads.OpDirtyReboot, RebootClasses[i])] = o
 		}
 	}
+	// The configuration is an arm too: some states only another
+	// configuration reaches (a small queue's back-pressure, another
+	// scheduling policy's paths), which no op mix can. The spec's own
+	// weighs as much as all variants together, so half the cases run it
+	// before any feedback.
+	if t := mc.Target; len(t.Variants) > 0 && t.Variant != nil {
+		a.targets, a.arms = []target.Target{t}, []string{variantArm}
+		base[variantArm] = len(t.Variants)
+		for _, v := range t.Variants {
+			vt, err := t.Variant(v)
+			if err != nil {
+				return nil, err
+			}
+			name := "engine:" + target.VariantString(v)
+			a.targets, a.arms = append(a.targets, vt), append(a.arms, name)
+			base[name] = 1
+		}
+	}
 	a.steer = coverage.NewSteer(base)
 	return a, nil
+}
+
+// variant draws the engine configuration of a case begun by begin, by the
+// loop's weights: the target to open and the variant's settings as
+// AttrEngineVariant writes them ("" for the spec's own). A warm-up case,
+// or an engine without variants, draws nothing and runs the spec's.
+func (a *adaptive) variant(t *rapid.T) (target.Target, string) {
+	if a.warm || len(a.targets) == 0 {
+		return a.mc.Target, ""
+	}
+	cum := make([]int, len(a.arms))
+	total := 0
+	for i, arm := range a.arms {
+		total += a.weights[arm]
+		cum[i] = total
+	}
+	pick := rapid.IntRange(0, total-1).Draw(t, "engine-variant")
+	i := slices.IndexFunc(cum, func(c int) bool { return pick < c })
+	// The configuration shapes every state the case reaches, so its arm
+	// is credited with all of them, cells included.
+	a.used = append(a.used, a.arms[i])
+	a.faultArms = append(a.faultArms, a.arms[i])
+	if i == 0 {
+		return a.mc.Target, ""
+	}
+	return a.targets[i], strings.TrimPrefix(a.arms[i], "engine:")
 }
 
 func arm(k workloads.OpKind, class string) string { return k.String() + ":" + class }

@@ -17,6 +17,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/gauntlet-kv/gauntlet/checkers"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/workloads"
@@ -146,7 +147,8 @@ type failing struct {
 	f   *Failure
 	// points are the case's crash points (Machine.CrashPoints).
 	points []string
-	// attrs are trace attributes of the case (its adaptive weights).
+	// attrs are trace attributes of the case (its engine variant, its
+	// adaptive weights).
 	attrs []workloads.Attr
 }
 
@@ -228,7 +230,15 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			}
 		}
 		gen, _ := workloads.NewBiased(opts)
-		m, err := New(opsCtx, mc, dir)
+		mcase, variant := mc, ""
+		if adapt != nil {
+			mcase.Target, variant = adapt.variant(t)
+		}
+		var attrs []workloads.Attr
+		if variant != "" {
+			attrs = append(attrs, workloads.Attr{Key: AttrEngineVariant, Value: variant})
+		}
+		m, err := New(opsCtx, mcase, dir)
 		if err != nil {
 			setupErr = err
 			t.Fatalf("setup: %v", err)
@@ -248,7 +258,7 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 				stuckFound = true
 				f := &Failure{Kind: KindHang, OpIndex: n, Expected: fmt.Sprintf("done within %s", m.cfg.OpTimeout), Actual: "still running",
 					Summary: fmt.Sprintf("%s has run %s and ignores its deadline (an infinite loop or a wait nothing ends): the engine hangs, and the process will be stopped", what, running.Round(time.Second))}
-				fl := &failing{ops: slices.Clone(ops), f: f, points: m.CrashPoints()}
+				fl := &failing{ops: slices.Clone(ops), f: f, points: m.CrashPoints(), attrs: attrs}
 				v := violation(fl, fl)
 				v.NotMinimized = NotMinimizedStopped
 				res.Detected = time.Since(start)
@@ -258,10 +268,13 @@ func Run(ctx context.Context, mc Config, rc RunConfig) (checkers.Result, error) 
 			})
 		}
 		report := func(f *Failure) *failing {
-			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints())}
+			fl := &failing{ops: append([]workloads.Op(nil), ops...), f: f, points: slices.Clone(m.CrashPoints()), attrs: slices.Clone(attrs)}
 			if adapt != nil {
 				adapt.freeze()
-				fl.attrs = []workloads.Attr{adapt.attr()}
+				fl.attrs = append(fl.attrs, adapt.attr())
+			}
+			if variant != "" && !strings.Contains(f.Summary, AttrEngineVariant) {
+				f.Summary += fmt.Sprintf(" (on the engine with %s; the trace's %s=%q)", variant, AttrEngineVariant, variant)
 			}
 			f.Summary = Normalize(f.Summary, dir)
 			f.Actual = Normalize(f.Actual, dir)
@@ -489,6 +502,19 @@ func Replay(ctx context.Context, mc Config, tr workloads.Trace, rc RunConfig) (c
 	case "", "false":
 	default:
 		return res, fmt.Errorf("%s: trace header %s=%q: want true or false: %w", mc.Checker, AttrBatch, b, checkers.ErrBadTrace)
+	}
+	if v, ok := attr(tr, AttrEngineVariant); ok {
+		settings, err := target.ParseVariant(v)
+		if err != nil {
+			return res, fmt.Errorf("%s: trace header %s: %v: %w", mc.Checker, AttrEngineVariant, err, checkers.ErrBadTrace)
+		}
+		if mc.Target.Variant == nil {
+			return res, fmt.Errorf("%s: the trace's %s=%q lays options over the engine, and %s takes no variants (the trace was written by another engine or harness): %w",
+				mc.Checker, AttrEngineVariant, v, mc.Target.Name, checkers.ErrBadTrace)
+		}
+		if mc.Target, err = mc.Target.Variant(settings); err != nil {
+			return res, fmt.Errorf("%s: the trace's %s=%q: %v: %w", mc.Checker, AttrEngineVariant, v, err, checkers.ErrBadTrace)
+		}
 	}
 	m, err := New(ctx, mc, filepath.Join(dir, "e"))
 	if err != nil {
