@@ -200,6 +200,10 @@ type Config struct {
 	Live *checkers.Live
 	// Found is checkers.Config.Found.
 	Found func(checkers.Violation)
+	// NoFormatCut skips the check of power cuts during the first open of
+	// a blank device that Run makes before its cases (format.go): for
+	// tests of the cases alone.
+	NoFormatCut bool
 	// Adaptive is checkers.Config.Adaptive: Weights (or the defaults) are
 	// then the base weights the feedback loop starts from.
 	Adaptive bool
@@ -316,6 +320,21 @@ func Run(ctx context.Context, c Config) (checkers.Result, error) {
 	}
 	if c.Batch && !caps.Batcher {
 		return checkers.Result{}, fmt.Errorf("crash: --batch: %s has no PutBatch (engine.Batcher): drop --batch: %w", c.Target.Name, checkers.ErrBadConfig)
+	}
+	if !c.NoFormatCut {
+		v, states, err := checkFormatCrash(ctx, c)
+		if err != nil {
+			return checkers.Result{}, err
+		}
+		if c.Log != nil {
+			c.Log("crash: power cuts during the first open: %d crash states opened", states)
+		}
+		if v != nil {
+			if c.Found != nil {
+				c.Found(*v)
+			}
+			return checkers.Result{Checker: Name, Engine: c.Target.Name, Seed: c.Seed, Verdict: checkers.Fail, Violations: []checkers.Violation{*v}}, nil
+		}
 	}
 	version := 5
 	switch {

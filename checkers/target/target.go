@@ -285,6 +285,32 @@ func (t Target) StartWithin(dir string, faults bool, d time.Duration) (*Instance
 	}
 }
 
+// NewMem returns a blank in-memory device of the target's size, not
+// observed (a check of its own uses it, outside any case).
+func (t Target) NewMem() *disk.Mem { return disk.NewMem(t.deviceBytes(), t.sectorBytes()) }
+
+// OpenDeviceWithin is OpenDevice bounded as StartWithin is: an open still
+// running after d is left running and reported as ErrHang.
+func (t Target) OpenDeviceWithin(dev disk.Device, d time.Duration) (engine.Engine, error) {
+	type opened struct {
+		e   engine.Engine
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		e, err := t.OpenDevice(dev)
+		ch <- opened{e, err}
+	}()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		return o.e, o.err
+	case <-timer.C:
+		return nil, fmt.Errorf("not returned within %s: %w", d, ErrHang)
+	}
+}
+
 // Start opens a fresh engine: on a new disk.Mem if the target has a
 // device, else in dir. faults wraps the Mem in a disk.Faulty (an error for
 // a directory target).
