@@ -151,7 +151,11 @@ type Store struct {
 	// superblock sequence) plus a counter, through a mixing function.
 	uuidBase uint64
 	uuidCtr  conc.Uint64
-	readMax  int // frames longer are not read through the cache
+	// seenSeq is the highest superblock sequence recovery saw on the
+	// device (superblock.Recovered.Seen): every slot this open writes
+	// must be above it (CheckSequence).
+	seenSeq uint64
+	readMax int // frames longer are not read through the cache
 
 	closed conc.Bool
 
@@ -193,6 +197,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	if rec.FellBack {
 		engine.Emit(opts.Observer, engine.EventSuperblockFallback)
 	}
+	seen := rec.Seen
 	if rec, err = superblock.Begin(dev, geo, rec); err != nil {
 		return nil, fmt.Errorf("chunk: open: %w", err)
 	}
@@ -220,6 +225,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		// not copied through pages it would evict at once.
 		readMax: min(opts.CacheReadMax, int(max(opts.Cache.CapacityBytes, 1)/4)),
 		resets:  map[extent.ID]dep.Dependency{},
+		seenSeq: seen,
 		rng:     rand.New(rand.NewPCG(seed, rec.Image.Sequence)),
 		// Each open draws different UUIDs: the sequence moves on.
 		uuidBase: splitmix64(seed) ^ splitmix64(rec.Image.Sequence<<1|1),

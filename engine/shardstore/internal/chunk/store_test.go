@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -535,5 +537,32 @@ func TestCloseConfirmsLastSlot(t *testing.T) {
 	s2 := openStore(t, m, opts)
 	if _, err := s2.GetChunk(ctx, loc); !errors.Is(err, engine.ErrCorruption) {
 		t.Fatalf("Get of a chunk with a flipped bit after a clean close = %v, want ErrCorruption", err)
+	}
+}
+
+// TestCheckSequence: after a format and after every reopen the store's
+// superblock sequence is above every one recovery saw; a store whose
+// sequence is not (an open that wrote no slot of its own, or a fallback
+// that reused the abandoned slot's sequence) is reported, naming both.
+func TestCheckSequence(t *testing.T) {
+	opts := testOptions()
+	s, m := newStore(t, opts)
+	if err := s.CheckSequence(); err != nil {
+		t.Fatalf("after a format: %v", err)
+	}
+	if _, _, _, err := s.Append(context.Background(), StreamData, []byte("v"), dep.Dependency{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, m, opts)
+	if err := s2.CheckSequence(); err != nil {
+		t.Fatalf("after a reopen: %v", err)
+	}
+	s2.seenSeq = s2.sb.Sequence() // as if Begin's slot had not been taken
+	err := s2.CheckSequence()
+	if want := fmt.Sprintf("sequence %d is not above %d", s2.seenSeq, s2.seenSeq); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckSequence with the sequence recovery saw = %v, want an error saying %q", err, want)
 	}
 }

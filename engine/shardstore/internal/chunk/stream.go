@@ -171,6 +171,17 @@ func (s *Store) FreeExtents() int { return s.table.FreeCount() }
 // free extents (extent.Table.CheckFree).
 func (s *Store) CheckFree() error { return s.table.CheckFree() }
 
+// CheckSequence reports a superblock sequence this open reuses: the last
+// slot written must be above every slot recovery saw, or the chunk UUIDs
+// drawn from the sequence repeat those of an earlier round, whose frames
+// may still be on the device.
+func (s *Store) CheckSequence() error {
+	if q := s.sb.Sequence(); q <= s.seenSeq {
+		return fmt.Errorf("chunk: superblock sequence %d is not above %d, the highest a slot held when the store was recovered: this open reuses a sequence, and the chunk UUIDs drawn from it", q, s.seenSeq)
+	}
+	return nil
+}
+
 // Seal closes st's open extent: later chunks of the stream go to a new one.
 func (s *Store) Seal(st Stream) {
 	ss := &s.streams[st]

@@ -92,6 +92,11 @@ type Recovered struct {
 	// FellBack reports that the newest slot did not verify and Image is
 	// the older one, written again over it (see Fallback).
 	FellBack bool
+	// Seen is the highest sequence of any slot Recover decoded, verified
+	// or not. Every slot written after recovery must be above it: a
+	// sequence written again would draw the chunk UUIDs of the round that
+	// wrote it (the paper's #15, identifiers assumed unique reused).
+	Seen uint64
 }
 
 // WriteSlot writes img to slot (0 or 1) and flushes the device.
@@ -125,7 +130,7 @@ func Begin(dev disk.Device, geo extent.Geometry, r Recovered) (Recovered, error)
 	if err := WriteSlot(dev, geo, slot, img); err != nil {
 		return Recovered{}, err
 	}
-	return Recovered{Image: img, Slot: slot, Other: r.Image, OtherValid: true, FellBack: r.FellBack}, nil
+	return Recovered{Image: img, Slot: slot, Other: r.Image, OtherValid: true, FellBack: r.FellBack, Seen: r.Seen}, nil
 }
 
 // Fallback makes the older slot of r current: it writes it again, with a
@@ -141,7 +146,7 @@ func Fallback(dev disk.Device, geo extent.Geometry, r Recovered) (Recovered, err
 	if err := WriteSlot(dev, geo, r.Slot, img); err != nil {
 		return Recovered{}, err
 	}
-	return Recovered{Image: img, Slot: r.Slot, Other: r.Other, OtherValid: true, FellBack: true}, nil
+	return Recovered{Image: img, Slot: r.Slot, Other: r.Other, OtherValid: true, FellBack: true, Seen: r.Seen}, nil
 }
 
 // Format writes a fresh superblock for geo to both slots and flushes: every
@@ -210,6 +215,11 @@ func Recover(dev disk.Device, geo extent.Geometry) (Recovered, error) {
 	}
 	if o := imgs[1-best.Slot]; o != nil {
 		best.Other, best.OtherValid = *o, true
+	}
+	for _, img := range imgs {
+		if img != nil {
+			best.Seen = max(best.Seen, img.Sequence)
+		}
 	}
 	ok, err := true, error(nil)
 	if !mutant.On(mutant.SlotNotVerified) {

@@ -230,7 +230,7 @@ func TestRecoverVerifiesNewestSlot(t *testing.T) {
 	}
 	isNewer := func(what string, rec Recovered) {
 		t.Helper()
-		if rec.FellBack || rec.Image.Sequence != 6 || string(rec.Image.Root) != "new root" {
+		if rec.FellBack || rec.Image.Sequence != 6 || string(rec.Image.Root) != "new root" || rec.Seen != 6 {
 			t.Fatalf("%s: sequence %d, root %q, fell back %v; want the newer slot", what, rec.Image.Sequence, rec.Image.Root, rec.FellBack)
 		}
 	}
@@ -239,6 +239,11 @@ func TestRecoverVerifiesNewestSlot(t *testing.T) {
 		if rec.FellBack != fellBack || rec.Image.Sequence != 7 || rec.Image.Root != nil || rec.Image.Records[1] != older.Records[1] {
 			t.Fatalf("%s: sequence %d, root %q, extent 1 %+v, fell back %v; want the older slot's state at sequence 7 (fell back %v)",
 				what, rec.Image.Sequence, rec.Image.Root, rec.Image.Records[1], rec.FellBack, fellBack)
+		}
+		// Seen is the abandoned slot's sequence: what every later slot
+		// must exceed (chunk.Store.CheckSequence).
+		if fellBack && rec.Seen != 6 {
+			t.Fatalf("%s: Seen %d, want 6, the sequence of the slot that did not verify", what, rec.Seen)
 		}
 	}
 
