@@ -53,4 +53,41 @@ func TestCheckDrained(t *testing.T) {
 	if err := g.CheckDrained(); err == nil || !strings.Contains(err.Error(), "1 of the bound's room still taken") {
 		t.Fatalf("a leaked reservation: %v, want it named", err)
 	}
+	g.used.Add(-1)
+	g.admitters = -2 // an Admit that counted its wait down, not up (an AST mutant)
+	if err := g.CheckDrained(); err == nil || !strings.Contains(err.Error(), "-2 callers blocked in Admit") {
+		t.Fatalf("a negative count of admitters: %v, want it named", err)
+	}
+}
+
+// TestAdmittersCounted: a caller blocked in Admit counts while it waits and
+// stops counting when it goes on, so the count is back to zero.
+func TestAdmittersCounted(t *testing.T) {
+	g := New(Options{NodesMax: 2})
+	if err := g.Admit(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	n, m := g.NewNode(Dependency{}, Chain{}), g.NewNode(Dependency{}, Chain{})
+	done := make(chan error, 1)
+	go func() { done <- g.Admit(context.Background(), 1) }()
+	for g.Admitters() != 1 {
+		select {
+		case err := <-done:
+			t.Fatalf("Admit(1) with the graph full returned %v before any room was given back", err)
+		default:
+			time.Sleep(time.Millisecond) // polling a condition, not timing a result
+		}
+	}
+	g.MarkDurable(n)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	g.NewNode(Dependency{}, Chain{})
+	g.MarkDurable(m)
+	if a := g.Admitters(); a != 0 {
+		t.Errorf("Admitters = %d after the blocked Admit went on, want 0", a)
+	}
+	if err := g.CheckDrained(); err != nil {
+		t.Errorf("CheckDrained: %v", err)
+	}
 }
