@@ -61,6 +61,12 @@ func FrameSize(b []byte) (n int, ok bool) {
 		return 0, false
 	}
 	end := FrameHeaderSize + int(p)
+	// Never past len(b), whatever the bound above says: recovery passes
+	// a slice of a larger buffer, and bytes between len(b) and its
+	// capacity (past the write pointer) are no part of the frame.
+	if end+UUIDSize > len(b) {
+		return 0, false
+	}
 	if CRC(CRC(0, b[:FrameCRCOffset]), b[FrameHeaderSize:end]) != binary.LittleEndian.Uint32(b[FrameCRCOffset:]) ||
 		!bytes.Equal(b[end:end+UUIDSize], b[FrameUUIDOffset:FrameUUIDOffset+UUIDSize]) {
 		return 0, false
