@@ -310,14 +310,21 @@ func (r *Recorder) SetOp(op string) {
 // Fault records that fault f hit now: in the current op and phase. A
 // crash also ends every phase (the engine is gone) and counts
 // crash-during-reclamation if one ran.
-func (r *Recorder) Fault(f Fault) {
+func (r *Recorder) Fault(f Fault) { r.faultIn(f, "") }
+
+// faultIn is Fault in phase p if p is set (the phase that caused the IO),
+// else in the rarest phase active now.
+func (r *Recorder) faultIn(f Fault, p engine.Phase) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	op := r.op
 	if op == "" {
 		op = "none"
 	}
-	c := Cell{Op: op, Fault: f, Phase: r.phaseLocked()}
+	if p == "" {
+		p = r.phaseLocked()
+	}
+	c := Cell{Op: op, Fault: f, Phase: p}
 	cc := r.cells[c]
 	if cc == nil {
 		cc = &CellCount{Cell: c}
@@ -334,7 +341,10 @@ func (r *Recorder) Fault(f Fault) {
 }
 
 // DeviceFault records a fault a disk.Faulty injected (its OnFault hook):
-// an IO error by the IO's kind, or a bit flip.
+// an IO error by the IO's kind, or a bit flip. A failed write the engine
+// tagged with its phase (disk.IO.Phase) is attributed to that phase: the
+// engine's scheduler issues writes after the work that queued them (a
+// compaction, an index flush) may have ended.
 func (r *Recorder) DeviceFault(io disk.IO, flip bool) {
 	switch {
 	case flip:
@@ -342,7 +352,7 @@ func (r *Recorder) DeviceFault(io disk.IO, flip bool) {
 	case io.Op == disk.OpRead:
 		r.Fault(FaultReadEIO)
 	case io.Op == disk.OpWrite:
-		r.Fault(FaultWriteEIO)
+		r.faultIn(FaultWriteEIO, engine.Phase(io.Phase))
 	case io.Op == disk.OpFlush:
 		r.Fault(FaultFlushEIO)
 	}

@@ -38,12 +38,18 @@ func TestAttribution(t *testing.T) {
 	r.BeginCase()
 	r.SetOp("get")
 	r.DeviceFault(disk.IO{Op: disk.OpFlush}, false)
+	// A write the engine tagged is attributed to the phase that queued
+	// it, whatever runs when it is issued.
+	r.Phase(engine.PhaseForegroundWrite, true)
+	r.DeviceFault(disk.IO{Op: disk.OpWrite, Phase: string(engine.PhaseCompaction)}, false)
+	r.Phase(engine.PhaseForegroundWrite, false)
 	rep := r.Report()
 	want := map[string][2]int64{
 		"put×eio-write×idle":       {1, 1},
 		"put×bit-flip×reclamation": {1, 1},
 		"put×crash×reclamation":    {1, 1},
 		"get×eio-flush×idle":       {1, 0},
+		"get×eio-write×compaction": {1, 0},
 	}
 	if len(rep.Cells) != len(want) {
 		t.Fatalf("cells %+v, want %v", rep.Cells, want)
@@ -138,6 +144,11 @@ func TestConformanceReaches(t *testing.T) {
 	}
 	if len(phases) < 2 {
 		t.Errorf("faults hit cells of %d phases (%v), want at least two", len(phases), phases)
+	}
+	// Compaction queues its run's writes and ends before a round issues
+	// them: only the writes' own phase tag puts a fault there.
+	if !rep.Reached("*×eio-write×compaction") {
+		t.Errorf("no write error was attributed to compaction: cells %+v", rep.Cells)
 	}
 }
 

@@ -1,5 +1,7 @@
 package engine
 
+import "context"
+
 // Observer hears the named states an engine reaches: the events and phases
 // below. It is how a checker learns what its cases exercised (package
 // coverage counts them), so a generator that stops reaching a state is
@@ -121,6 +123,28 @@ func Enter(obs Observer, p Phase) {
 	if obs != nil {
 		obs.Phase(p, true)
 	}
+}
+
+// EnterContext is Enter that also returns ctx marked with p (PhaseOf), for
+// work that queues IO a scheduler issues later: the IO is then attributed
+// to p, the phase that caused it, not to whatever runs when it is issued
+// (an index run written by a compaction goes to the device in a later
+// round, after the compaction is over). Without an observer it returns
+// ctx as it is, allocating nothing.
+func EnterContext(ctx context.Context, obs Observer, p Phase) context.Context {
+	if obs == nil {
+		return ctx
+	}
+	obs.Phase(p, true)
+	return context.WithValue(ctx, phaseKey{}, p)
+}
+
+type phaseKey struct{}
+
+// PhaseOf returns the phase EnterContext marked ctx with, or "".
+func PhaseOf(ctx context.Context) Phase {
+	p, _ := ctx.Value(phaseKey{}).(Phase)
+	return p
 }
 
 // Leave records that the engine left phase p, if there is an observer.

@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 type tally map[Event]int
 
@@ -37,5 +40,33 @@ func BenchmarkEmitNil(b *testing.B) {
 	var obs Observer
 	for b.Loop() {
 		Emit(obs, EventCacheEviction)
+	}
+}
+
+type phaseLog struct{ entered []Phase }
+
+func (l *phaseLog) Event(Event) {}
+func (l *phaseLog) Phase(p Phase, begin bool) {
+	if begin {
+		l.entered = append(l.entered, p)
+	}
+}
+
+// TestEnterContext: with an observer, the phase is entered and marked on
+// the context (the innermost mark wins); without one the context is the
+// caller's, unmarked.
+func TestEnterContext(t *testing.T) {
+	ctx := context.Background()
+	if got := EnterContext(ctx, nil, PhaseCompaction); got != ctx || PhaseOf(got) != "" {
+		t.Errorf("without an observer: a new context (%v) or a phase (%q)", got != ctx, PhaseOf(got))
+	}
+	l := &phaseLog{}
+	outer := EnterContext(ctx, l, PhaseForegroundWrite)
+	inner := EnterContext(outer, l, PhaseReclamation)
+	if PhaseOf(outer) != PhaseForegroundWrite || PhaseOf(inner) != PhaseReclamation {
+		t.Errorf("PhaseOf: outer %q, inner %q", PhaseOf(outer), PhaseOf(inner))
+	}
+	if len(l.entered) != 2 || l.entered[1] != PhaseReclamation {
+		t.Errorf("the observer heard %v entered", l.entered)
 	}
 }

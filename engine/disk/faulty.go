@@ -45,6 +45,9 @@ type IO struct {
 	Op  Op
 	Off int64
 	Len int
+	// Phase is the engine phase a write was issued for (IOTag.Phase,
+	// through WriteAtTagged), "" if the writer did not say.
+	Phase string
 }
 
 func (io IO) String() string {
@@ -453,6 +456,18 @@ func (f *Faulty) ReadAt(p []byte, off int64) (int, error) {
 // WriteAt writes to the wrapped device unless a fault fires.
 func (f *Faulty) WriteAt(p []byte, off int64) (int, error) {
 	return f.do(IO{Op: OpWrite, Off: off, Len: len(p)}, func() (int, error) { return f.dev.WriteAt(p, off) })
+}
+
+// WriteAtTagged is WriteAt for a writer that tags its writes: the tag's
+// phase goes with the IO to OnFault, and the tag on to the wrapped device
+// if it takes one.
+func (f *Faulty) WriteAtTagged(p []byte, off int64, tag IOTag) (int, error) {
+	return f.do(IO{Op: OpWrite, Off: off, Len: len(p), Phase: tag.Phase}, func() (int, error) {
+		if tw, ok := f.dev.(TaggedWriter); ok {
+			return tw.WriteAtTagged(p, off, tag)
+		}
+		return f.dev.WriteAt(p, off)
+	})
 }
 
 // BufferAlignment is the wrapped device's (BufferAligner), else

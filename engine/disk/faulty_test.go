@@ -339,6 +339,41 @@ func TestHDDModelValidate(t *testing.T) {
 	}
 }
 
+// TestFaultyTagged: a tagged write's phase reaches OnFault with the IO it
+// failed, and the tag reaches a wrapped device that takes one.
+func TestFaultyTagged(t *testing.T) {
+	inner := &tagRecorder{Mem: NewMem(1<<16, 512)}
+	var got []IO
+	f, err := NewFaulty(inner, FaultyOptions{OnFault: func(io IO, flip bool) { got = append(got, io) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	if _, err := f.WriteAtTagged(buf, 0, IOTag{Source: SourceBackground, Phase: "compaction"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(inner.tags) != 1 || inner.tags[0].Phase != "compaction" || inner.tags[0].Source != SourceBackground {
+		t.Fatalf("wrapped device saw tags %+v, want the one written", inner.tags)
+	}
+	f.Inject(Fault{Ops: OpWrite, Nth: 1})
+	if _, err := f.WriteAtTagged(buf, 512, IOTag{Phase: "index-flush"}); !errors.Is(err, ErrInjected) {
+		t.Fatalf("armed write = %v, want ErrInjected", err)
+	}
+	if len(got) != 1 || got[0].Phase != "index-flush" || got[0].Op != OpWrite || got[0].Off != 512 {
+		t.Fatalf("OnFault heard %+v, want the failed write with its phase", got)
+	}
+}
+
+type tagRecorder struct {
+	*Mem
+	tags []IOTag
+}
+
+func (r *tagRecorder) WriteAtTagged(p []byte, off int64, tag IOTag) (int, error) {
+	r.tags = append(r.tags, tag)
+	return r.WriteAt(p, off)
+}
+
 func TestFaultyClose(t *testing.T) {
 	m := NewMem(4096, 512)
 	f := newFaulty(t, m, FaultyOptions{})

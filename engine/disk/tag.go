@@ -24,6 +24,10 @@ type IOTag struct {
 	// Queued is how long that append then sat in the scheduler's queue
 	// before the write was issued (dependency wait excluded).
 	Queued time.Duration
+	// Phase is the engine phase whose work the write is (an
+	// engine.Phase: "compaction", "index-flush"...), "" if unknown: a
+	// disk.Faulty passes it to OnFault with the IO it fails.
+	Phase string
 }
 
 // TaggedWriter is a Device that takes a write's IOTag with it: an IO

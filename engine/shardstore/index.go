@@ -83,7 +83,7 @@ func (s *Store) indexFlushLoop() {
 func (s *Store) indexFlush(ctx context.Context) (dep.Dependency, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	engine.Enter(s.opts.Observer, engine.PhaseIndexFlush)
+	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseIndexFlush)
 	defer engine.Leave(s.opts.Observer, engine.PhaseIndexFlush)
 	imms := s.sealMemtable()
 	empty := true
@@ -322,7 +322,7 @@ func (s *Store) compact(ctx context.Context, all bool) (bool, error) {
 
 // compactVersion is compact returning the version it published, or nil.
 func (s *Store) compactVersion(ctx context.Context, all bool) (*version, error) {
-	engine.Enter(s.opts.Observer, engine.PhaseCompaction)
+	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseCompaction)
 	defer engine.Leave(s.opts.Observer, engine.PhaseCompaction)
 	s.mu.RLock()
 	levels := make([]int, len(s.runs))

@@ -36,7 +36,7 @@ func (s *Store) reclaim(ctx context.Context, force bool) error {
 
 // reclaimLocked is reclaim with maintMu held, on an open or closing store.
 func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
-	engine.Enter(s.opts.Observer, engine.PhaseReclamation)
+	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseReclamation)
 	defer engine.Leave(s.opts.Observer, engine.PhaseReclamation)
 	minRatio := reclaimRatioBackground
 	if force {

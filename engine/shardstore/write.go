@@ -114,7 +114,7 @@ func (s *Store) delete(ctx context.Context, key []byte) (*ticket, error) {
 // no space, reclaims what deletes and overwrites freed and tries once
 // more.
 func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
-	engine.Enter(s.opts.Observer, engine.PhaseForegroundWrite)
+	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseForegroundWrite)
 	defer engine.Leave(s.opts.Observer, engine.PhaseForegroundWrite)
 	for try := 0; ; try++ {
 		var t *ticket

@@ -105,7 +105,11 @@ func (s *Store) AppendPrefixed(ctx context.Context, st Stream, prefix, rest []by
 		return Locator{}, dep.Dependency{}, dep.Dependency{}, err
 	}
 	loc = Locator{Extent: ss.ext, Generation: ss.gen, Offset: uint32(off), Length: uint32(n)}
-	written, durable = s.enqueueLocked(st, ss, loc, frame, d)
+	var phase engine.Phase
+	if s.opts.Observer != nil { // only an observer marks a context with its phase
+		phase = engine.PhaseOf(ctx)
+	}
+	written, durable = s.enqueueLocked(st, ss, loc, frame, d, phase)
 	return loc, written, durable, nil
 }
 
@@ -158,7 +162,7 @@ func (s *Store) unadmit(frame []byte) {
 // extent's reset are persistent, and its write-pointer node, persistent
 // once a superblock records a write pointer past it. Called with ss.mu
 // held, so a stream's chunks are queued in offset order.
-func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, d dep.Dependency) (written, durable dep.Dependency) {
+func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, d dep.Dependency, phase engine.Phase) (written, durable dep.Dependency) {
 	after := dep.And(d, ss.resetD)
 	if mutant.On(mutant.WriteWithoutResetDependency) {
 		after = d // the reset is in the table already
@@ -168,8 +172,8 @@ func (s *Store) enqueueLocked(st Stream, ss *stream, loc Locator, frame []byte, 
 	s.sb.WaitWritePointer(ss.ext, ss.gen, loc.End(), wp)
 	s.sched.Enqueue(&iosched.Write{
 		Extent: ss.ext, Gen: ss.gen, Offset: int64(loc.Offset), Frame: frame, Node: data, Class: st.class(), Source: st.source(),
-		Abandon: s.abandonFn,
-		Cache:   st.owner() == extent.Data && len(frame) <= s.readMax,
+		Abandon: s.abandonFn, Phase: phase,
+		Cache: st.owner() == extent.Data && len(frame) <= s.readMax,
 	})
 	ss.tail.AddOwned(wp.Dependency())
 	s.chunks.Add(1)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
@@ -23,6 +24,10 @@ type Write struct {
 	Source disk.IOSource
 	// Cache asks Options.Written to see the write's bytes (write-through).
 	Cache bool
+	// Phase is the engine phase whose work the write is (engine.PhaseOf
+	// the appender's context), told to a recording device with the IO
+	// (IOTag.Phase) so a fault there is attributed to it.
+	Phase engine.Phase
 	// Abandon, if set, is called when the write's dependency failed: it
 	// must overwrite Frame, keeping its length, with bytes that hold no data
 	// (a padding frame), which are then written in its place so the extent

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
@@ -96,10 +97,32 @@ func (s *Scheduler) bound(ios []io, regions []region) int {
 // offset order), from its enqueue to now, split at its dependency wait.
 func ioTag(ws []*Write, now conc.Time) disk.IOTag {
 	w := ws[0]
-	t := disk.IOTag{Source: w.Source, DepWait: w.depWait}
+	t := disk.IOTag{Source: w.Source, DepWait: w.depWait, Phase: string(rarestPhase(ws))}
 	t.Queued = max(0, now.Sub(w.enqueued)-w.depWait)
 	return t
 }
+
+// rarestPhase is the phase of ws a fault in their IO is attributed to:
+// the first of engine.Phases (rarest first) among theirs, "" if none has
+// one. An index extent's IO can carry an index flush's run and a
+// compaction's.
+func rarestPhase(ws []*Write) engine.Phase {
+	best, rank := engine.Phase(""), len(phaseRank)
+	for _, w := range ws {
+		if r, ok := phaseRank[w.Phase]; ok && r < rank {
+			best, rank = w.Phase, r
+		}
+	}
+	return best
+}
+
+var phaseRank = func() map[engine.Phase]int {
+	m := map[engine.Phase]int{}
+	for i, p := range engine.Phases() {
+		m[p] = i
+	}
+	return m
+}()
 
 // growBuf makes s.iobuf hold at least total bytes.
 func (s *Scheduler) growBuf(total int) {
