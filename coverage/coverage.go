@@ -74,11 +74,14 @@ const (
 	FaultCrash    Fault = "crash"
 	FaultTorn     Fault = "torn-write"
 	FaultLatency  Fault = "latency"
+	// FaultCancel: an op's context was canceled while it ran (a client
+	// that gave up), not a device's fault.
+	FaultCancel Fault = "cancel"
 )
 
 // Faults lists the faults, in a fixed order.
 func Faults() []Fault {
-	return []Fault{FaultReadEIO, FaultWriteEIO, FaultFlushEIO, FaultBitFlip, FaultCrash, FaultTorn, FaultLatency}
+	return []Fault{FaultReadEIO, FaultWriteEIO, FaultFlushEIO, FaultBitFlip, FaultCrash, FaultTorn, FaultLatency, FaultCancel}
 }
 
 // Cell is one cell of the fault-space matrix.

@@ -208,6 +208,9 @@ func (a *adaptive) draw(t *rapid.T, op workloads.Op) workloads.Op {
 	if op.Kind == workloads.OpFailDiskOnce && classes[want] == "latency" {
 		op.Seed |= SeedLatency
 	}
+	if op.Kind == workloads.OpFailDiskOnce && classes[want] == "cancel" {
+		op.Seed |= SeedCancel
+	}
 	for range seedTries {
 		if a.mc.SeedClass(op.Kind, op.Seed) == want {
 			break

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gauntlet-kv/gauntlet/checkers/target"
@@ -194,6 +195,11 @@ type Machine struct {
 	// them as one PutBatch.
 	batch     []workloads.Op
 	batchFrom int
+	// cancelOps is how many of the next gets, lists, puts and deletes
+	// run with a context the machine cancels cancelAfter into the call
+	// (a FailDiskOnce seed with SeedCancel): a client that gives up.
+	cancelOps   int
+	cancelAfter time.Duration
 }
 
 // Capabilities are what the target's engine implements.
@@ -484,9 +490,22 @@ func (m *Machine) settleBatch(what string, batch []workloads.Op) *Failure {
 func (m *Machine) step(op workloads.Op) *Failure {
 	e := m.in.Engine
 	unexpected := func(err error, writes []workloads.Op) *Failure { return m.unexpected(op.String(), err, writes) }
+	ctx, canceled := m.ctx, func(error) bool { return false }
+	switch op.Kind {
+	case workloads.OpGet, workloads.OpList, workloads.OpPut, workloads.OpDelete:
+		if m.cancelOps > 0 {
+			m.cancelOps--
+			var stop func()
+			ctx, canceled, stop = m.cancelContext()
+			defer stop()
+		}
+	}
 	switch op.Kind {
 	case workloads.OpGet:
-		got, err := e.Get(m.ctx, op.Key)
+		got, err := e.Get(ctx, op.Key)
+		if canceled(err) {
+			return nil // a get that gave up answers nothing
+		}
 		found := err == nil
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return unexpected(err, nil)
@@ -508,15 +527,18 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		}
 		switch {
 		case op.Kind == workloads.OpPut && m.track:
-			dep, err = e.(engine.Tracker).PutTracked(m.ctx, op.Key, value)
+			dep, err = e.(engine.Tracker).PutTracked(ctx, op.Key, value)
 		case op.Kind == workloads.OpPut:
-			err = e.Put(m.ctx, op.Key, value)
+			err = e.Put(ctx, op.Key, value)
 		case m.track:
-			dep, err = e.(engine.Tracker).DeleteTracked(m.ctx, op.Key)
+			dep, err = e.(engine.Tracker).DeleteTracked(ctx, op.Key)
 		default:
-			err = e.Delete(m.ctx, op.Key)
+			err = e.Delete(ctx, op.Key)
 		}
 		m.addKey(op.Key)
+		if canceled(err) {
+			return m.settleCanceled(op)
+		}
 		if errors.Is(err, engine.ErrNoSpace) && !m.faulted() {
 			// A full device may refuse a write; the write must then not
 			// have happened, which the next read of the key checks.
@@ -541,10 +563,13 @@ func (m *Machine) step(op workloads.Op) *Failure {
 			return nil
 		}
 		var got []string
-		err := e.(engine.Lister).List(m.ctx, op.Key, op.End, func(k []byte) bool {
+		err := e.(engine.Lister).List(ctx, op.Key, op.End, func(k []byte) bool {
 			got = append(got, string(k))
 			return op.ListMore(len(got))
 		})
+		if canceled(err) {
+			return nil
+		}
 		if err != nil {
 			return unexpected(err, nil)
 		}
@@ -575,6 +600,62 @@ func (m *Machine) step(op workloads.Op) *Failure {
 			m.armFault(op.Seed)
 		}
 	}
+	return nil
+}
+
+// cancelContext returns the op's context with a cancel cancelAfter into
+// the call (at once for 0), canceled, which reports whether an op's error
+// is that cancel's doing, and stop, which ends the context. A cancel that
+// landed while the op ran is counted as a fault of the op (coverage's
+// cancel column).
+func (m *Machine) cancelContext() (context.Context, func(error) bool, func()) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	var landed atomic.Bool
+	fire := func() {
+		landed.Store(true)
+		if m.rec != nil {
+			m.rec.Fault(coverage.FaultCancel)
+		}
+		cancel()
+	}
+	var t *time.Timer
+	if m.cancelAfter == 0 {
+		fire()
+	} else {
+		t = time.AfterFunc(m.cancelAfter, fire)
+	}
+	canceled := func(err error) bool {
+		return err != nil && landed.Load() && errors.Is(err, context.Canceled) && m.ctx.Err() == nil
+	}
+	return ctx, canceled, func() {
+		if t != nil {
+			t.Stop()
+		}
+		cancel()
+	}
+}
+
+// settleCanceled reads back the key of a write that failed because its
+// context was canceled: the write may have been applied or not, so the
+// key must hold its version from before or the one op wrote, which the
+// model then takes as the key's latest.
+func (m *Machine) settleCanceled(op workloads.Op) *Failure {
+	got, err := m.in.Engine.Get(m.ctx, op.Key)
+	found := err == nil
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return m.unexpected(op.String()+" (canceled): reading back "+strconv.Quote(string(op.Key)), err, nil)
+	}
+	old := m.model.Latest(op.Key)
+	if found == old.Present && bytes.Equal(got, old.Value) {
+		return nil
+	}
+	applied := !found && op.Kind == workloads.OpDelete ||
+		found && op.Kind == workloads.OpPut && op.Size == len(got) && workloads.ValueDigest(got) == workloads.SeedDigest(op.Size, op.Seed)
+	if !applied {
+		return m.failWant(KindAnswer, fmt.Sprintf("%s or the value it wrote", showValue(old.Value, old.Present)), showValue(got, found),
+			"%s failed with its context canceled: get %q = %s, neither the key's version before it nor the one it wrote", op, op.Key, showValue(got, found))
+	}
+	m.modelWrite(op)
 	return nil
 }
 
@@ -1214,6 +1295,12 @@ func (m *Machine) OnStuck(fn func(n int, what string, running time.Duration)) {
 // armFault arms one fault chosen by seed: an EIO on the n-th read, write
 // or flush, an EIO on reads of one extent, or a bit flip in one extent.
 func (m *Machine) armFault(seed uint64) {
+	if seed&SeedCancel != 0 {
+		rng := rand.New(rand.NewPCG(seed, 0x636e6c))
+		m.cancelOps = 1 + rng.IntN(CancelOpsMax)
+		m.cancelAfter = time.Duration(rng.Int64N(int64(CancelAfterMax)))
+		return
+	}
 	if seed&SeedLatency != 0 {
 		// Its own stream: a latency fault fails nothing, so it draws no
 		// crash below.
@@ -1255,8 +1342,8 @@ func faultDraws(seed uint64) (rng *rand.Rand, extent int64, class int) {
 // FaultClasses name what a FailDiskOnce seed arms, in the order of its
 // draw: EIO on the n-th read, write or flush, EIO on reads of one
 // extent, a bit flip in one extent; and, for a seed with SeedLatency
-// set, a latency fault.
-var FaultClasses = []string{"eio-read-nth", "eio-write-nth", "eio-flush-nth", "eio-read-extent", "bit-flip", "latency"}
+// set, a latency fault; with SeedCancel, canceled ops.
+var FaultClasses = []string{"eio-read-nth", "eio-write-nth", "eio-flush-nth", "eio-read-extent", "bit-flip", "latency", "cancel"}
 
 // SeedLatency, set in a FailDiskOnce seed, makes it a latency fault: the
 // next 1 to LatencyIOMax IOs each wait up to LatencyMax in real time. The
@@ -1267,6 +1354,19 @@ const (
 	SeedLatency  = 1 << 30
 	LatencyIOMax = 16
 	LatencyMax   = 500 * time.Microsecond
+)
+
+// SeedCancel, set in a FailDiskOnce seed, makes it a cancellation: the
+// next 1 to CancelOpsMax client ops (get, list, put, delete) run with a
+// context canceled up to CancelAfterMax into the call, as a client that
+// times out or gives up. An op the cancel reached may fail with the
+// context's error; a write that does may have been applied or not, and
+// the key is read back to tell. Like SeedLatency it is above the seeds
+// the biased generator draws: only an adaptive run chooses it.
+const (
+	SeedCancel     = 1 << 31
+	CancelOpsMax   = 4
+	CancelAfterMax = 2 * time.Millisecond
 )
 
 // RebootClasses name where a DirtyReboot seed puts its power cut, in the
@@ -1280,8 +1380,11 @@ var RebootClasses = []string{"end", "in-op", "arm"}
 func (c Config) SeedClass(k workloads.OpKind, seed uint64) int {
 	switch k {
 	case workloads.OpFailDiskOnce:
-		if seed&SeedLatency != 0 {
+		if seed&SeedCancel != 0 {
 			return len(FaultClasses) - 1
+		}
+		if seed&SeedLatency != 0 {
+			return len(FaultClasses) - 2
 		}
 		_, _, class := faultDraws(seed)
 		return class

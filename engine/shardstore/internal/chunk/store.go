@@ -304,7 +304,7 @@ func (s *Store) Close() error {
 	if err == nil {
 		// Drained: every node is complete, and the bound's room must be
 		// free again (a leak shows only after thousands of nodes).
-		err = s.g.CheckDrained()
+		err = s.g.CheckDrained(true)
 	}
 	s.g.Stop()
 	return err

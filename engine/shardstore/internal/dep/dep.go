@@ -167,17 +167,23 @@ func (g *Graph) Waiters() int {
 // CheckDrained reports, once every node is complete and no reservation is
 // outstanding (a store closed cleanly), whether the room the bound counts
 // is all given back: room kept by a completed node would stall Admit for
-// good after enough of them. It says nothing while nodes are pending. A
+// good after enough of them. It says nothing while nodes are pending.
+// With drained set (nothing is being appended: a clean close) a
+// reservation still admitted is a leak too: one an append took and, on an
+// error path, neither used nor gave back. A
 // count of callers blocked in Admit below zero is reported whenever: the
 // IO scheduler reads it to decide whether a round may wait (Admitters),
 // and a wrong count makes it never wait, or always.
-func (g *Graph) CheckDrained() error {
+func (g *Graph) CheckDrained(drained bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.admitters < 0 {
 		return fmt.Errorf("dep: %d callers blocked in Admit: the count went below zero", g.admitters)
 	}
 	und, adm, used := g.undurable.Load(), g.admitted.Load(), g.used.Load()
+	if drained && adm != 0 {
+		return fmt.Errorf("dep: the store is drained, yet %d admitted reservations were neither used by a node nor released", adm)
+	}
 	if und == 0 && adm == 0 && used != 0 {
 		return fmt.Errorf("dep: every node complete, yet %d of the bound's room still taken", used)
 	}

@@ -36,26 +36,26 @@ func TestCheckDrained(t *testing.T) {
 	if err := g.Admit(context.Background(), 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.CheckDrained(); err != nil {
+	if err := g.CheckDrained(false); err != nil {
 		t.Fatalf("reservations outstanding: %v, want no judgement", err)
 	}
 	a, b := g.NewNode(Dependency{}, Chain{}), g.NewNode(Dependency{}, Chain{})
 	g.Release(1)
-	if err := g.CheckDrained(); err != nil {
+	if err := g.CheckDrained(false); err != nil {
 		t.Fatalf("nodes pending: %v, want no judgement", err)
 	}
 	g.MarkDurable(a)
 	g.MarkFailed(b, errors.New("b failed"))
-	if err := g.CheckDrained(); err != nil {
+	if err := g.CheckDrained(false); err != nil {
 		t.Fatalf("every node complete: %v", err)
 	}
 	g.used.Add(1) // a completed node that kept its room (the AST mutant dep332)
-	if err := g.CheckDrained(); err == nil || !strings.Contains(err.Error(), "1 of the bound's room still taken") {
+	if err := g.CheckDrained(false); err == nil || !strings.Contains(err.Error(), "1 of the bound's room still taken") {
 		t.Fatalf("a leaked reservation: %v, want it named", err)
 	}
 	g.used.Add(-1)
 	g.admitters = -2 // an Admit that counted its wait down, not up (an AST mutant)
-	if err := g.CheckDrained(); err == nil || !strings.Contains(err.Error(), "-2 callers blocked in Admit") {
+	if err := g.CheckDrained(false); err == nil || !strings.Contains(err.Error(), "-2 callers blocked in Admit") {
 		t.Fatalf("a negative count of admitters: %v, want it named", err)
 	}
 }
@@ -87,7 +87,7 @@ func TestAdmittersCounted(t *testing.T) {
 	if a := g.Admitters(); a != 0 {
 		t.Errorf("Admitters = %d after the blocked Admit went on, want 0", a)
 	}
-	if err := g.CheckDrained(); err != nil {
+	if err := g.CheckDrained(false); err != nil {
 		t.Errorf("CheckDrained: %v", err)
 	}
 }
