@@ -41,8 +41,8 @@ func observedSpec(t *testing.T, spec string) (target.Target, *coverage.Recorder)
 func TestAdaptiveVariants(t *testing.T) {
 	t.Log("replay: harness check conformance --engine shardstore --adaptive --adaptive-warmup 0 --seed 1 --cases 150")
 	fixed, frec := observedSpec(t, "shardstore")
-	if len(fixed.Variants) != 3 || fixed.Variant == nil {
-		t.Fatalf("shardstore's check target has %d variants (%v), want 3", len(fixed.Variants), fixed.Variants)
+	if len(fixed.Variants) != 4 || fixed.Variant == nil {
+		t.Fatalf("shardstore's check target has %d variants (%v), want 4", len(fixed.Variants), fixed.Variants)
 	}
 	r, err := conformance.Run(context.Background(), conformance.Config{Target: fixed, Seed: 1, Cases: 150, OutDir: t.TempDir()})
 	if err != nil || r.Verdict != checkers.Pass {
@@ -68,8 +68,8 @@ func TestAdaptiveVariants(t *testing.T) {
 	}
 
 	fifo, _ := observedSpec(t, "shardstore:sched=fifo")
-	if len(fifo.Variants) != 1 || target.VariantString(fifo.Variants[0]) != "queue=64KiB" {
-		t.Errorf("variants of shardstore:sched=fifo = %v, want only queue=64KiB (the spec's sched= stands)", fifo.Variants)
+	if len(fifo.Variants) != 2 || target.VariantString(fifo.Variants[0]) != "queue=64KiB" || target.VariantString(fifo.Variants[1]) != "cache=1KiB" {
+		t.Errorf("variants of shardstore:sched=fifo = %v, want queue=64KiB and cache=1KiB (the spec's sched= stands)", fifo.Variants)
 	}
 }
 

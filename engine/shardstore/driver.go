@@ -188,13 +188,16 @@ func Driver() engine.Driver {
 		},
 		Device: onDeviceFromSpec, // ondevice.go
 		// What an adaptive check may vary per case: the two scheduling
-		// policies the default never runs, and a queue small enough for
-		// puts to meet back-pressure (64 MiB never fills in a check's
-		// 1 MiB device). None changes an answer or the on-device format.
+		// policies the default never runs, a queue small enough for puts
+		// to meet back-pressure (64 MiB never fills in a check's 1 MiB
+		// device), and a cache smaller than a page, which holds none, so
+		// every read goes to the device. None changes an answer or the
+		// on-device format.
 		Variants: [][]engine.Setting{
 			{{Key: "sched", Value: "fifo"}},
 			{{Key: "sched", Value: "elevator"}},
 			{{Key: "queue", Value: "64KiB"}},
+			{{Key: "cache", Value: "1KiB"}},
 		},
 		Simulated: func(o engine.Options) bool { // sim.go
 			return o.Has("device") && o.String("device") != "file"

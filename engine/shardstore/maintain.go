@@ -77,7 +77,8 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 //   - the live-byte accounting equals a recount from the index;
 //   - free extents have a zero write pointer;
 //   - the chunk store has not stopped on a device error;
-//   - the superblock sequence is above every one recovery saw on the device.
+//   - the superblock sequence is above every one recovery saw on the device;
+//   - the buffer cache's map, clock ring, capacity and counts agree.
 //
 // It returns every violation found, joined.
 func (s *Store) CheckInvariants() error {
@@ -159,6 +160,11 @@ func (s *Store) CheckInvariants() error {
 	// A reused sequence repeats chunk UUIDs: harmless until a later crash
 	// lets a slot verify against an earlier round's identical frames.
 	if err := s.cs.CheckSequence(); err != nil {
+		bad("%v", err)
+	}
+	// A page outside the clock ring is never evicted: memory grows, no
+	// answer changes.
+	if err := s.cs.CheckCache(); err != nil {
 		bad("%v", err)
 	}
 	for _, m := range append([]*memtable{s.mem}, s.imms...) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"github.com/gauntlet-kv/gauntlet/coverage"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,6 +123,7 @@ const (
 	KindInvariant               // CheckInvariants failed
 	KindUnavailable             // the engine could not be reopened
 	KindHang                    // an op did not complete within OpTimeout
+	KindPanic                   // the engine panicked in the checker's goroutine
 )
 
 // Failure is one violation, found at op OpIndex (len(ops) for the final
@@ -279,6 +281,9 @@ func (m *Machine) Close() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// An engine left broken by a violation (a panic among them) may
+		// panic again on Close: the violation is what matters.
+		defer func() { _ = recover() }()
 		in.Close()
 		// Only once the engine is closed: a Close that hangs leaves the
 		// device and the value buffer with the abandoned engine.
@@ -337,7 +342,7 @@ func (m *Machine) bounded(what string, fn func() *Failure) *Failure {
 		m.clock.end(ctx)
 		m.ctx = m.base
 	}()
-	f := fn()
+	f := m.guard(what, fn)
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && m.base.Err() == nil {
 		hang := m.failWant(KindHang, fmt.Sprintf("done within %s", m.cfg.OpTimeout), "still running",
 			"%s did not complete within %s (a deadlock or a lost wakeup)", what, m.cfg.OpTimeout)
@@ -347,6 +352,46 @@ func (m *Machine) bounded(what string, fn func() *Failure) *Failure {
 		return hang
 	}
 	return f
+}
+
+// guard runs fn and turns a panic of the engine's, in this goroutine, into
+// a violation: an engine that panics under a check has a bug the check
+// found, and must not take the checker down before it is reported. (A
+// panic in one of the engine's own goroutines ends the process; kill mode
+// runs an engine in a child process for that.)
+func (m *Machine) guard(what string, fn func() *Failure) (f *Failure) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		where := panicSite(debug.Stack())
+		f = m.failWant(KindPanic, "no panic", fmt.Sprint(r), "%s: the engine panicked: %v%s", what, r, where)
+		m.in.Engine = nil // its state is unknown: nothing more is asked of it
+	}()
+	return fn()
+}
+
+// panicSite is " (at FUNC FILE:LINE)" for the frame that panicked, from a
+// stack debug.Stack took in the deferred recover, or "".
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i, l := range lines {
+		// The frames after runtime's panic machinery: the first is the
+		// one that panicked.
+		if strings.HasPrefix(l, "panic(") && i+2 < len(lines) {
+			fn := lines[i+2]
+			if j := strings.LastIndex(fn, "("); j > 0 {
+				fn = fn[:j]
+			}
+			file := strings.TrimSpace(lines[i+3])
+			if j := strings.LastIndex(file, " +"); j > 0 {
+				file = file[:j]
+			}
+			return fmt.Sprintf(" (at %s %s)", fn, file)
+		}
+	}
+	return ""
 }
 
 // Step applies op (the ops' n-th) to engine and model and compares.

@@ -396,6 +396,8 @@ func fatal(t *rapid.T, f *Failure) {
 		t.Fatal(msg)
 	case KindHang:
 		t.Fatal(msg)
+	case KindPanic:
+		t.Fatal(msg)
 	default:
 		t.Fatal(msg)
 	}

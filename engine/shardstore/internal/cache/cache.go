@@ -311,6 +311,41 @@ func (c *Cache) DropExtent(e extent.ID) {
 	}
 }
 
+// Check reports a cache whose bookkeeping disagrees with itself: a shard
+// whose page map and clock ring hold different pages, that holds more
+// pages than its capacity, or whose counts do not add up (every page held
+// was inserted and not since evicted or dropped). A page the map has and
+// the ring lacks is never evicted: the cache would grow without bound.
+func (c *Cache) Check() error {
+	var errs []error
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		if len(sh.pages) != len(sh.ring) {
+			errs = append(errs, fmt.Errorf("cache: shard %d: %d pages mapped, %d in its clock ring", i, len(sh.pages), len(sh.ring)))
+		}
+		if len(sh.ring) > sh.capPages {
+			errs = append(errs, fmt.Errorf("cache: shard %d: %d pages, capacity %d", i, len(sh.ring), sh.capPages))
+		}
+		for slot, e := range sh.ring {
+			if e.slot != slot || sh.pages[e.key] != e {
+				errs = append(errs, fmt.Errorf("cache: shard %d: ring slot %d holds page %+v of slot %d, mapped %v", i, slot, e.key, e.slot, sh.pages[e.key] == e))
+				break
+			}
+		}
+		if held := sh.inserts - sh.evictions - sh.drops; held != int64(len(sh.ring)) {
+			errs = append(errs, fmt.Errorf("cache: shard %d: %d inserts, %d evictions and %d drops leave %d pages, but it holds %d", i, sh.inserts, sh.evictions, sh.drops, held, len(sh.ring)))
+		}
+		sh.mu.RUnlock()
+	}
+	// The totals bench reports obey the same sum: each shard's part is
+	// read under its lock, so it holds however the shards change between.
+	if st := c.Stats(); st.Inserts-st.Evictions-st.Drops != st.Pages {
+		errs = append(errs, fmt.Errorf("cache: Stats: %d inserts, %d evictions and %d drops, but %d pages", st.Inserts, st.Evictions, st.Drops, st.Pages))
+	}
+	return errors.Join(errs...)
+}
+
 // ExtentPages returns how many pages of extent e are cached.
 func (c *Cache) ExtentPages(e extent.ID) int {
 	n := 0

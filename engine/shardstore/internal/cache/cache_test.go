@@ -233,3 +233,30 @@ func TestGrowingCacheAllocatesInSlabs(t *testing.T) {
 		t.Fatalf("%.2f allocations per insert after a drop", before)
 	}
 }
+
+// TestCheck: a cache that inserted, evicted and dropped pages agrees with
+// itself; one whose page is mapped but out of the clock ring (never to be
+// evicted), or whose counts do not add up, is reported.
+func TestCheck(t *testing.T) {
+	c := New(Options{CapacityBytes: 2 * 512, PageBytes: 512})
+	page := bytes.Repeat([]byte{'x'}, 512)
+	for p := range uint32(5) {
+		c.Insert(Key{Extent: 1, Page: p}, page)
+	}
+	c.Insert(Key{Extent: 2}, page)
+	c.DropExtent(1)
+	if err := c.Check(); err != nil {
+		t.Fatalf("after inserts, evictions and a drop: %v", err)
+	}
+	sh := &c.shards[0]
+	e := sh.ring[len(sh.ring)-1]
+	sh.ring = sh.ring[:len(sh.ring)-1] // mapped, out of the ring
+	if err := c.Check(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("pages mapped")) {
+		t.Errorf("a page out of the ring: %v, want it reported", err)
+	}
+	sh.ring = append(sh.ring, e)
+	sh.inserts++
+	if err := c.Check(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("inserts")) {
+		t.Errorf("an insert counted twice: %v, want it reported", err)
+	}
+}

@@ -171,6 +171,10 @@ func (s *Store) FreeExtents() int { return s.table.FreeCount() }
 // free extents (extent.Table.CheckFree).
 func (s *Store) CheckFree() error { return s.table.CheckFree() }
 
+// CheckCache reports a buffer cache whose bookkeeping disagrees with
+// itself (cache.Cache.Check).
+func (s *Store) CheckCache() error { return s.cache.Check() }
+
 // CheckSequence reports a superblock sequence this open reuses: the last
 // slot written must be above every slot recovery saw, or the chunk UUIDs
 // drawn from the sequence repeat those of an earlier round, whose frames
