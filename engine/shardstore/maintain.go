@@ -78,7 +78,8 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 //   - free extents have a zero write pointer;
 //   - the chunk store has not stopped on a device error;
 //   - the superblock sequence is above every one recovery saw on the device;
-//   - the buffer cache's map, clock ring, capacity and counts agree.
+//   - the buffer cache's map, clock ring, capacity and counts agree, and
+//     the IO scheduler's counters do not contradict each other.
 //
 // It returns every violation found, joined.
 func (s *Store) CheckInvariants() error {
@@ -165,6 +166,9 @@ func (s *Store) CheckInvariants() error {
 	// A page outside the clock ring is never evicted: memory grows, no
 	// answer changes.
 	if err := s.cs.CheckCache(); err != nil {
+		bad("%v", err)
+	}
+	if err := s.cs.CheckStats(); err != nil {
 		bad("%v", err)
 	}
 	for _, m := range append([]*memtable{s.mem}, s.imms...) {

@@ -171,6 +171,10 @@ func (s *Store) FreeExtents() int { return s.table.FreeCount() }
 // free extents (extent.Table.CheckFree).
 func (s *Store) CheckFree() error { return s.table.CheckFree() }
 
+// CheckStats reports IO scheduler counters that contradict each other
+// (iosched.Stats.Check).
+func (s *Store) CheckStats() error { return s.sched.Stats().Check() }
+
 // CheckCache reports a buffer cache whose bookkeeping disagrees with
 // itself (cache.Cache.Check).
 func (s *Store) CheckCache() error { return s.cache.Check() }

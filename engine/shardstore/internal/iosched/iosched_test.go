@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gauntlet-kv/gauntlet/engine"
@@ -402,5 +403,31 @@ func TestReserveBackPressure(t *testing.T) {
 	}
 	if err := s.Reserve(ctx, 1); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("Reserve after Close: %v", err)
+	}
+}
+
+// TestStatsCheck: counters that agree pass; a queue deeper than its
+// recorded maximum, appends of no class and IOs missing from the size
+// histogram are each reported.
+func TestStatsCheck(t *testing.T) {
+	ok := Stats{QueueDepth: 2, QueueDepthMax: 5, Writes: 3, ForegroundWrites: 1, BackgroundWrites: 2, IOs: 2}
+	ok.IOSizeLog2[12] = 2
+	if err := ok.Check(); err != nil {
+		t.Fatalf("consistent stats: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		bad  func(*Stats)
+		want string
+	}{
+		{"depth over max", func(s *Stats) { s.QueueDepthMax = 1 }, "most ever queued"},
+		{"write of no class", func(s *Stats) { s.Writes++ }, "foreground"},
+		{"IO not sized", func(s *Stats) { s.IOs++ }, "size histogram"},
+	} {
+		st := ok
+		c.bad(&st)
+		if err := st.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.want)
+		}
 	}
 }

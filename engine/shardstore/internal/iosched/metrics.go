@@ -1,9 +1,11 @@
 package iosched
 
 import (
-	"github.com/gauntlet-kv/gauntlet/engine"
+	"errors"
+	"fmt"
 	"math/bits"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
 )
 
@@ -32,6 +34,28 @@ func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// Check reports counters that contradict each other, as a report of
+// them would (bench prints them): a queue deeper now than its recorded
+// maximum, appends issued that are neither foreground nor background, IOs
+// missing from the size histogram.
+func (st Stats) Check() error {
+	var errs []error
+	if st.QueueDepthMax < st.QueueDepth {
+		errs = append(errs, fmt.Errorf("iosched: stats: %d appends queued, but the most ever queued is %d", st.QueueDepth, st.QueueDepthMax))
+	}
+	if st.Writes != st.ForegroundWrites+st.BackgroundWrites {
+		errs = append(errs, fmt.Errorf("iosched: stats: %d appends issued, %d foreground and %d background", st.Writes, st.ForegroundWrites, st.BackgroundWrites))
+	}
+	var sized int64
+	for _, n := range st.IOSizeLog2 {
+		sized += n
+	}
+	if sized != st.IOs {
+		errs = append(errs, fmt.Errorf("iosched: stats: %d IOs, %d in the size histogram", st.IOs, sized))
+	}
+	return errors.Join(errs...)
 }
 
 // countWrites counts a wave's device writes ps, which took d.
