@@ -437,6 +437,11 @@ type OnDevice struct {
 	// The engine's own boundaries, which a generator's value sizes
 	// cluster around (±1), and the largest value worth trying.
 	PageBytes, ChunkBytes, ExtentBytes, ValueBytesMax int
+	// RoomBytes, if set, is the engine's promise about a full device:
+	// while it holds fewer bytes of keys and values than this, it never
+	// refuses a write with ErrNoSpace (it reclaims dead space first). A
+	// checker holds it to that.
+	RoomBytes int64
 }
 
 // Drivers is a table of engines, looked up by name.

@@ -42,6 +42,10 @@ type Target struct {
 	// (defaults DeviceBytesDefault and SectorBytesDefault).
 	DeviceBytes int64
 	SectorBytes int
+	// RoomBytes is engine.OnDevice.RoomBytes: while the engine holds
+	// fewer bytes of keys and values, ErrNoSpace is a violation. 0: any
+	// write may be refused for space.
+	RoomBytes int64
 	// Abandon says a directory engine may be dropped without Close and
 	// reopened on the same directory in the same process, which then acts
 	// as a process crash: true for engines that hold no lock and no
@@ -183,6 +187,7 @@ func FromDevice(d engine.OnDevice) Target {
 		OpenDevice:  d.Open,
 		DeviceBytes: d.DeviceBytes,
 		SectorBytes: d.SectorBytes,
+		RoomBytes:   d.RoomBytes,
 		Layout: Layout{
 			PageBytes:     d.PageBytes,
 			ChunkBytes:    d.ChunkBytes,

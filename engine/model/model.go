@@ -183,6 +183,20 @@ func (s *Store) latest(key []byte) Version {
 	return Version{}
 }
 
+// LiveBytes is the bytes of keys and values the Store holds now (each
+// key's latest version).
+func (s *Store) LiveBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for k, h := range s.keys {
+		if v := h.latest(); v.Present {
+			n += int64(len(k) + len(v.Value))
+		}
+	}
+	return n
+}
+
 // Put implements engine.Engine.
 func (s *Store) Put(ctx context.Context, key, value []byte) error {
 	_, err := s.PutTracked(ctx, key, value)

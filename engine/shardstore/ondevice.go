@@ -94,6 +94,17 @@ func CheckOptions() Options {
 	}
 }
 
+// roomBytes is OnDevice's RoomBytes: a quarter of what the device holds
+// (capacity). Below it a write refused for space means reclamation failed
+// to free what deletes and overwrites left dead: forced reclamation takes
+// any extent with a dead byte, and a quarter leaves room for the chunk
+// overhead, the index, versions a crash could still bring back and the
+// extents reserved for index flushes.
+func roomBytes(full Options, deviceBytes int64) int64 {
+	full.DeviceBytes = deviceBytes
+	return capacity(full) / 4
+}
+
 // OnDevice returns shardstore with opts on a device of deviceBytes bytes.
 // opts.Clock, if nil, is a frozen conc.ManualClock made afresh for every
 // open; FlushInterval and Seed take their defaults if zero. Its Spec
@@ -145,6 +156,7 @@ func OnDevice(opts Options, deviceBytes int64) (engine.OnDevice, error) {
 			return Open(dev, o)
 		},
 		DeviceBytes:   deviceBytes,
+		RoomBytes:     roomBytes(full, deviceBytes),
 		SectorBytes:   CheckSectorBytes,
 		PageBytes:     PageBytes,
 		ChunkBytes:    full.ChunkPayloadMax - chunkHeaderBytes,

@@ -109,7 +109,7 @@ func (s *Store) candidates() []reclaim.Candidate {
 		if open[id] || info.Owner == extent.Free || info.Owner == extent.Super {
 			continue
 		}
-		out = append(out, reclaim.Candidate{ID: id, Owner: info.Owner, WritePointer: info.WritePointer, LiveBytes: live[id]})
+		out = append(out, reclaim.Candidate{ID: id, Owner: info.Owner, WritePointer: info.WritePointer, LiveBytes: live[id], Size: s.cs.Geometry().ExtentBytes})
 	}
 	return out
 }

@@ -586,7 +586,12 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		}
 		if errors.Is(err, engine.ErrNoSpace) && !m.faulted() {
 			// A full device may refuse a write; the write must then not
-			// have happened, which the next read of the key checks.
+			// have happened, which the next read of the key checks. An
+			// engine that promised room (Target.RoomBytes) may not refuse
+			// while it holds less.
+			if f := m.roomLeft(op); f != nil {
+				return f
+			}
 			m.noSpace++
 			return nil
 		}
@@ -646,6 +651,22 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		}
 	}
 	return nil
+}
+
+// roomLeft fails a write refused with ErrNoSpace while the engine holds
+// fewer bytes of keys and values, the refused write included, than the
+// room it promised (Target.RoomBytes): it left dead space unreclaimed.
+func (m *Machine) roomLeft(op workloads.Op) *Failure {
+	room := m.cfg.Target.RoomBytes
+	if room == 0 {
+		return nil
+	}
+	held := m.model.LiveBytes() + int64(len(op.Key)+op.Size)
+	if held >= room {
+		return nil
+	}
+	return m.failWant(KindError, "the write, or no space only once the store holds "+strconv.FormatInt(room, 10)+" bytes", "no space",
+		"%s refused for space while the store holds %d bytes of keys and values (this write included), under the %d it promises room for: dead space was not reclaimed", op, held, room)
 }
 
 // cancelContext returns the op's context with a cancel cancelAfter into

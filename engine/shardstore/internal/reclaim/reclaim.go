@@ -9,18 +9,39 @@ import "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 
 // Candidate is an extent reclamation may pick: sealed (no stream appends
 // to it), owned, with WritePointer bytes written of which LiveBytes are
-// still referenced.
+// still referenced, in an extent of Size bytes.
 type Candidate struct {
 	ID           extent.ID
 	Owner        extent.Owner
 	WritePointer int64
 	LiveBytes    int64
+	// Size is the extent's size; 0 counts only the written bytes (Dead).
+	Size int64
 }
 
-// Dead is the candidate's unreferenced bytes.
-func (c Candidate) Dead() int64 { return c.WritePointer - c.LiveBytes }
+// Dead is the candidate's unreferenced bytes: what reclaiming it frees.
+// A sealed extent is never appended to again, so the bytes past its
+// write pointer are lost until it is reset, as dead bytes are: with Size
+// set they count too. (A store that reopened often sealed extents holding
+// a few bytes each and, none of them with a dead byte, refused a put for
+// space on a device almost empty.)
+func (c Candidate) Dead() int64 {
+	if c.Size > 0 {
+		return c.Size - c.LiveBytes
+	}
+	return c.WritePointer - c.LiveBytes
+}
 
-// Choose returns the candidate with the highest dead-byte ratio, ties
+// span is what the dead ratio is of: the extent, or its written bytes.
+func (c Candidate) span() int64 {
+	if c.Size > 0 {
+		return c.Size
+	}
+	return c.WritePointer
+}
+
+// Choose returns the candidate with the highest dead-byte ratio (of its
+// Size, if set), ties
 // broken by more dead bytes and then by the lower extent ID, so the choice
 // is deterministic. Candidates with no dead bytes, or whose dead ratio is
 // below minDeadRatio, are never chosen: reclaiming them moves bytes and
@@ -38,7 +59,7 @@ func Choose(cands []Candidate, minDeadRatio float64) (best Candidate, ok bool) {
 		if c.Dead() <= 0 {
 			continue
 		}
-		r := float64(c.Dead()) / float64(c.WritePointer)
+		r := float64(c.Dead()) / float64(c.span())
 		if r < minDeadRatio {
 			continue
 		}

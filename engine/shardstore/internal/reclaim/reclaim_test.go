@@ -24,6 +24,10 @@ func TestChoose(t *testing.T) {
 		{"tie on everything: lower id", []Candidate{c(4, 100, 50), c(2, 100, 50)}, 0, 2, true},
 		{"below the minimum ratio", []Candidate{c(1, 100, 90)}, 0.5, 0, false},
 		{"empty owned extent first", []Candidate{c(1, 100, 10), c(7, 0, 0)}, 0, 7, true},
+		// Sized: a sealed extent's unwritten tail is lost space too.
+		{"sealed, all written live, most unwritten", []Candidate{{ID: 5, Owner: extent.Data, WritePointer: 12, LiveBytes: 12, Size: 1000}}, 0.25, 5, true},
+		{"sealed and full of live bytes", []Candidate{{ID: 5, Owner: extent.Data, WritePointer: 1000, LiveBytes: 1000, Size: 1000}}, 0, 0, false},
+		{"sized ratio", []Candidate{{ID: 1, WritePointer: 100, LiveBytes: 50, Size: 1000}, {ID: 2, WritePointer: 900, LiveBytes: 100, Size: 1000}}, 0, 1, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
