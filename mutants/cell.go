@@ -296,6 +296,14 @@ func (c cellRun) run(ctx context.Context) (Cell, error) {
 		c.killed(&cell, res)
 		cell.Why = "the check wrote its violation, then crashed: " + crashed(out.String())
 		return cell, nil
+	case code == 2 && c.subject.Prepare != nil:
+		// A harness built with its own mutant (an AST mutant) refused a
+		// command line the baseline's harness runs (a baseline that
+		// refuses it ends the run, below): the mutant broke the engine's
+		// own option checks, so the engine refuses its valid spec.
+		// Killed: every check of it stops there.
+		cell.Outcome, cell.Why = Killed, "refused a command line the unmutated harness accepts: "+lastLine(out.String())
+		return cell, nil
 	case code == 2:
 		return cell, fmt.Errorf("mutants: %s refused the command line (%s %s): %s", c.det, c.exe, strings.Join(args, " "), lastLine(out.String()))
 	case rerr != nil && code == 0:

@@ -619,3 +619,30 @@ func TestRunFoundThenPanicked(t *testing.T) {
 		}
 	}
 }
+
+// TestRunMutantRefusesSpec: a harness built with its own mutant (Prepare)
+// that refuses the command line the baseline runs broke the engine's
+// option checks: killed, and the run goes on. A shared harness refusing
+// it is the runner's error (TestRunUsageErrorStops).
+func TestRunMutantRefusesSpec(t *testing.T) {
+	cfg := fakeConfig(t, Baseline, "usage")
+	exe := cfg.Subjects[1].Exe
+	cfg.Subjects[1].Prepare = func(context.Context) (string, error) { return exe, nil }
+	cells, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("the run stopped: %v", err)
+	}
+	n := 0
+	for _, c := range cells {
+		if c.Subject != "usage" {
+			continue
+		}
+		n++
+		if c.Outcome != Killed || !strings.Contains(c.Why, "refused a command line the unmutated harness accepts: check: --mode bogus") {
+			t.Errorf("%s × %s: %s, why %q; want killed, saying what it refused", c.Subject, c.Detector, c.Outcome, c.Why)
+		}
+	}
+	if n != len(cfg.Detectors) {
+		t.Errorf("%d cells of the mutant, want %d", n, len(cfg.Detectors))
+	}
+}
