@@ -33,3 +33,22 @@ func TestCheckSchemaCoverage(t *testing.T) {
 		t.Fatal("a cell with an unknown fault validated")
 	}
 }
+
+// TestSchemasKnowEveryFault: every fault the coverage package records is
+// in the check and coverage schemas' enums (a new fault column once made
+// every adaptive Result invalid).
+func TestSchemasKnowEveryFault(t *testing.T) {
+	for _, f := range coverage.Faults() {
+		rec := coverage.New()
+		rec.SetOp("put")
+		rec.Fault(f)
+		res := checkers.Result{Checker: "conformance", Engine: "shardstore", Verdict: checkers.Pass, Coverage: rec.Report()}
+		b, err := res.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ValidateCheckJSON(b); err != nil {
+			t.Errorf("fault %s: the check schema refuses it: %v", f, err)
+		}
+	}
+}
