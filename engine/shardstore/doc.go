@@ -157,7 +157,10 @@
 // # Reclamation
 //
 // Reclamation picks a sealed extent (no stream appends to it) with the
-// highest dead-byte ratio (internal/reclaim; deterministic), in the
+// highest dead-byte ratio (internal/reclaim; deterministic), counting a
+// sealed extent's unwritten tail as dead (no stream will ever append
+// there: a store reopened often sealed extents holding a few bytes and
+// refused puts on an almost empty device), in the
 // background whenever fewer than Options.ReclaimFreeExtents are free, on
 // demand through Maintain(engine.Reclaim), and when a put finds the device
 // full. For a data extent it
