@@ -33,8 +33,9 @@ import (
 // The device: 15 extents of 64 KiB, 44 values of 16,000 bytes fill 11 of
 // them (four chunks each) until the data reserve of 4 refuses the 45th;
 // an index flush, a reopen, a delete and a flush take the other four
-// (run, metadata, run, metadata): no free extent, every stream sealed by
-// the next reopen, every data byte live. (Until reclamation counted a
+// (run, metadata, run, metadata): no free extent (or one, if background
+// reclamation freed it meanwhile), every stream sealed by the next
+// reopen, every data byte live. (Until reclamation counted a
 // sealed extent's unwritten tail as reclaimable, a Maintain(Reclaim) here
 // freed the superseded metadata extent alone and left one free; it now
 // frees two, so the test no longer reclaims: the corner is harsher.)
@@ -89,8 +90,10 @@ func TestCloseAfterReopenNearlyFull(t *testing.T) {
 	if err := s.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if n := s.cs.FreeExtents(); n != 0 {
-		t.Fatalf("%d free extents, want none: the scenario no longer reaches the corner", n)
+	// Background reclamation (ReclaimFreeExtents 1: when none is free)
+	// may free one meanwhile, as timing goes: either is the corner.
+	if n := s.cs.FreeExtents(); n > 1 {
+		t.Fatalf("%d free extents, want at most one: the scenario no longer reaches the corner", n)
 	}
 	reopen()
 
