@@ -10,9 +10,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/machine"
-	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
 	"github.com/gauntlet-kv/gauntlet/engine"
-	"github.com/gauntlet-kv/gauntlet/engine/disk"
 	"github.com/gauntlet-kv/gauntlet/workloads"
 )
 
@@ -54,15 +52,7 @@ func TestCancel(t *testing.T) {
 		mode string
 		fail bool
 	}{{"nothing", false}, {"apply", false}, {"garbage", true}} {
-		tg := testengines.Shardstore()
-		open := tg.OpenDevice
-		tg.OpenDevice = func(dev disk.Device) (engine.Engine, error) {
-			e, err := open(dev)
-			if err != nil {
-				return nil, err
-			}
-			return givesUp{Engine: e, mode: tc.mode}, nil
-		}
+		tg := wrappedShardstore(func(e engine.Engine) engine.Engine { return givesUp{Engine: e, mode: tc.mode} })
 		r, err := conformance.Replay(context.Background(), conformance.Config{Target: tg, Faults: true}, tr)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.mode, err)

@@ -8,6 +8,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/checkers"
 	"github.com/gauntlet-kv/gauntlet/checkers/conformance"
 	"github.com/gauntlet-kv/gauntlet/checkers/internal/testengines"
+	"github.com/gauntlet-kv/gauntlet/checkers/target"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 )
@@ -26,15 +27,7 @@ func (panicsOnDelete) Delete(context.Context, []byte) error {
 // minimized and written as a trace, instead of crashing the checker.
 func TestEnginePanicIsAViolation(t *testing.T) {
 	t.Log("replay: go test ./checkers/conformance -run TestEnginePanicIsAViolation (seed 1)")
-	tg := testengines.Shardstore()
-	open := tg.OpenDevice
-	tg.OpenDevice = func(dev disk.Device) (engine.Engine, error) {
-		e, err := open(dev)
-		if err != nil {
-			return nil, err
-		}
-		return panicsOnDelete{e}, nil
-	}
+	tg := wrappedShardstore(func(e engine.Engine) engine.Engine { return panicsOnDelete{e} })
 	r, err := conformance.Run(context.Background(), conformance.Config{Target: tg, Seed: 1, Cases: 200, OutDir: t.TempDir()})
 	if err != nil || r.Verdict != checkers.Fail {
 		t.Fatalf("an engine that panics on Delete: %v: %s", err, r.Summary())
@@ -47,4 +40,19 @@ func TestEnginePanicIsAViolation(t *testing.T) {
 	if len(v.Ops) != 1 || !strings.HasPrefix(v.Ops[0], "delete ") || v.TraceFile == "" {
 		t.Errorf("minimized to %q (trace %q), want the one delete", v.Ops, v.TraceFile)
 	}
+}
+
+// wrappedShardstore is shardstore's check target with every engine it
+// opens wrapped by wrap: a known-bad engine made of a good one.
+func wrappedShardstore(wrap func(engine.Engine) engine.Engine) target.Target {
+	tg := testengines.Shardstore()
+	open := tg.OpenDevice
+	tg.OpenDevice = func(dev disk.Device) (engine.Engine, error) {
+		e, err := open(dev)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(e), nil
+	}
+	return tg
 }

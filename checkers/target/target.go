@@ -271,23 +271,7 @@ var ErrHang = errors.New("the engine hangs")
 // ErrHang. Opening a new engine is no op of a check, so no op timeout or
 // watchdog covers it otherwise.
 func (t Target) StartWithin(dir string, faults bool, d time.Duration) (*Instance, error) {
-	type started struct {
-		in  *Instance
-		err error
-	}
-	ch := make(chan started, 1)
-	go func() {
-		in, err := t.Start(dir, faults)
-		ch <- started{in, err}
-	}()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case s := <-ch:
-		return s.in, s.err
-	case <-timer.C:
-		return nil, fmt.Errorf("not returned within %s: %w", d, ErrHang)
-	}
+	return within(d, func() (*Instance, error) { return t.Start(dir, faults) })
 }
 
 // NewMem returns a blank in-memory device of the target's size, not
@@ -297,22 +281,30 @@ func (t Target) NewMem() *disk.Mem { return disk.NewMem(t.deviceBytes(), t.secto
 // OpenDeviceWithin is OpenDevice bounded as StartWithin is: an open still
 // running after d is left running and reported as ErrHang.
 func (t Target) OpenDeviceWithin(dev disk.Device, d time.Duration) (engine.Engine, error) {
-	type opened struct {
-		e   engine.Engine
+	return within(d, func() (engine.Engine, error) { return t.OpenDevice(dev) })
+}
+
+// within returns what fn returns, or, if fn has not returned after d, an
+// error wrapping ErrHang (fn's goroutine is left running: nothing can
+// stop it, and what it may yet return is dropped).
+func within[T any](d time.Duration, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
 		err error
 	}
-	ch := make(chan opened, 1)
+	ch := make(chan result, 1)
 	go func() {
-		e, err := t.OpenDevice(dev)
-		ch <- opened{e, err}
+		v, err := fn()
+		ch <- result{v, err}
 	}()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
-	case o := <-ch:
-		return o.e, o.err
+	case r := <-ch:
+		return r.v, r.err
 	case <-timer.C:
-		return nil, fmt.Errorf("not returned within %s: %w", d, ErrHang)
+		var zero T
+		return zero, fmt.Errorf("not returned within %s: %w", d, ErrHang)
 	}
 }
 

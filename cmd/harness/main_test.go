@@ -67,11 +67,17 @@ func TestEnginesListsEveryEngine(t *testing.T) {
 	}
 	code, stdout, _ = runCLI(t, "engines", "--json")
 	var parsed []struct {
-		Name    string
-		Options []struct{ Name, Default string }
+		Name     string
+		Options  []struct{ Name, Default string }
+		Variants []string
 	}
 	if code != 0 || json.Unmarshal([]byte(stdout), &parsed) != nil || len(parsed) != len(drivers()) {
 		t.Fatalf("engines --json: exit %d, %d engines parsed from %q", code, len(parsed), stdout)
+	}
+	for i, d := range drivers() {
+		if got, want := strings.Join(parsed[i].Variants, "; "), variantList(d.Variants); got != want {
+			t.Errorf("engines --json: %s variants %q, want %q", d.Name, got, want)
+		}
 	}
 }
 

@@ -170,10 +170,10 @@ func (g *Graph) Waiters() int {
 // good after enough of them. It says nothing while nodes are pending.
 // With drained set (nothing is being appended: a clean close) a
 // reservation still admitted is a leak too: one an append took and, on an
-// error path, neither used nor gave back. A
-// count of callers blocked in Admit below zero is reported whenever: the
-// IO scheduler reads it to decide whether a round may wait (Admitters),
-// and a wrong count makes it never wait, or always.
+// error path, neither used nor gave back. A count of callers blocked in
+// Admit below zero is reported whenever: the IO scheduler reads it to
+// decide whether a round may wait (Admitters), and a wrong count makes it
+// never wait, or always.
 func (g *Graph) CheckDrained(drained bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
