@@ -83,6 +83,12 @@ const (
 	// EventQueueBackpressure: a writer blocked on the IO scheduler's full
 	// queue.
 	EventQueueBackpressure Event = "queue-backpressure"
+	// EventEvacuationAtReserve: reclamation asked to evacuate a chunk
+	// when an extent taken for it would leave no more free extents than
+	// the reservation ladder keeps for an index flush and its metadata, so
+	// whether the flush that publishes the chunk can still complete
+	// decided it (reclamation).
+	EventEvacuationAtReserve Event = "evacuation-at-reserve"
 	// EventDepBackpressure: a writer blocked on the dependency graph's
 	// bound on undurable writes.
 	EventDepBackpressure Event = "dep-backpressure"
@@ -102,7 +108,7 @@ const (
 func Events() []Event {
 	return []Event{EventExtentReset, EventChunkEvacuated, EventFrameSkipped, EventSuperblockFallback,
 		EventRecoveryDeadExtent, EventWritesCoalesced, EventCacheEviction, EventCompactionWhileReclaiming,
-		EventCrashDuringReclamation, EventNoSpace, EventQueueBackpressure, EventDepBackpressure,
+		EventCrashDuringReclamation, EventNoSpace, EventQueueBackpressure, EventEvacuationAtReserve, EventDepBackpressure,
 		EventIndexFlush, EventCompaction, EventReclaim, EventRecovery}
 }
 

@@ -145,7 +145,7 @@ func For(d engine.Driver, o engine.Options) (Target, error) {
 	t := FromDevice(od)
 	t.WithObserver = func(obs engine.Observer) (Target, error) { return For(d, o.WithObserver(obs)) }
 	for _, v := range d.Variants {
-		if !slices.ContainsFunc(v, func(s engine.Setting) bool { return o.IsSet(s.Key) }) {
+		if !slices.ContainsFunc(v, func(s engine.Setting) bool { return o.IsSet(s.Key) }) && variantFits(d, o, v) {
 			t.Variants = append(t.Variants, v)
 		}
 	}
@@ -167,6 +167,21 @@ func For(d engine.Driver, o engine.Options) (Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// variantFits reports whether variant v laid over o still makes an
+// engine: a device of 512 KiB is eight of the check's 64 KiB extents, and
+// no device at all of a spec's 256 KiB ones. One that does not fit is left
+// out, as one the spec overrides is: the user's configuration stands.
+func variantFits(d engine.Driver, o engine.Options, v []engine.Setting) bool {
+	vo, err := o.With(v...)
+	if err == nil && d.Check != nil {
+		err = d.Check(vo)
+	}
+	if err == nil {
+		_, err = d.Device(vo)
+	}
+	return err == nil
 }
 
 // FromDriver makes a directory target from an engine table entry, even

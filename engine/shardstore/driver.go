@@ -191,13 +191,17 @@ func Driver() engine.Driver {
 		// policies the default never runs, a queue small enough for puts
 		// to meet back-pressure (64 MiB never fills in a check's 1 MiB
 		// device), and a cache smaller than a page, which holds none, so
-		// every read goes to the device. None changes an answer or the
+		// every read goes to the device, and a device of eight extents
+		// (at the check's 64 KiB), where reclamation evacuates with only
+		// the reservation ladder's last steps free: on 1 MiB the client
+		// reserve keeps the store off them. None changes an answer or the
 		// on-device format.
 		Variants: [][]engine.Setting{
 			{{Key: "sched", Value: "fifo"}},
 			{{Key: "sched", Value: "elevator"}},
 			{{Key: "queue", Value: "64KiB"}},
 			{{Key: "cache", Value: "1KiB"}},
+			{{Key: "size", Value: "512KiB"}},
 		},
 		Simulated: func(o engine.Options) bool { // sim.go
 			return o.Has("device") && o.String("device") != "file"

@@ -1,6 +1,9 @@
 package shardstore
 
-import "github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+import (
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/chunk"
+)
 
 // Space: the admission checks that keep an index flush able to complete.
 //
@@ -72,11 +75,19 @@ func (s *Store) indexFlushRoomWith(extra int64, free int) bool {
 // when the evacuation stream's extent lacks room, the append takes a free
 // extent, so the index flush must fit with one fewer.
 func (s *Store) evacuationRoom(n int) bool {
+	free := s.cs.FreeExtents()
+	if free-1 <= chunk.StreamIndex.Reserved(s.opts.ReserveExtents)+1 {
+		// The corner the checks below exist for: an extent taken for the
+		// evacuation would leave only the ladder's last steps free (a
+		// check's adaptive runs reach it on a device of eight extents,
+		// the size=512KiB variant).
+		engine.Emit(s.opts.Observer, engine.EventEvacuationAtReserve)
+	}
 	// Frame overhead and sector rounding are well under a sector.
 	if s.cs.Room(chunk.StreamEvacuate) >= int64(n)+4096 {
-		return s.indexFlushRoom()
+		return s.indexFlushRoomWith(0, free)
 	}
-	return s.indexFlushRoomWith(0, s.cs.FreeExtents()-1)
+	return s.indexFlushRoomWith(0, free-1)
 }
 
 func b2i(b bool) int {
