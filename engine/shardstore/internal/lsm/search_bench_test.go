@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -102,4 +104,75 @@ func BenchmarkHash(b *testing.B) {
 		}
 	})
 	_ = sink
+}
+
+// scanSources splits a YCSB data set of n keys over runs as tiered
+// compaction leaves them (fanout 4: up to three runs a level, each level
+// four times the one below), newest (smallest) first, as a scan's merge
+// sees them: every key in exactly one source.
+func scanSources(n int) ([][]Entry, [][]byte) {
+	keys := ycsbKeys(n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	var sizes []int
+	for size, left := n/4, n; left > 0; size /= 4 {
+		for range 3 {
+			s := min(max(size, 1024), left)
+			if s == 0 {
+				break
+			}
+			sizes = append(sizes, s)
+			left -= s
+		}
+	}
+	slices.Reverse(sizes)
+	var sources [][]Entry
+	at := 0
+	for _, s := range sizes {
+		es := make([]Entry, s)
+		for i, k := range keys[at : at+s] {
+			es[i] = Entry{Key: k, Kind: KindPut}
+		}
+		slices.SortFunc(es, func(a, b Entry) int { return bytes.Compare(a.Key, b.Key) })
+		sources = append(sources, es)
+		at += s
+	}
+	return sources, keys
+}
+
+// scanSet is BenchmarkMergeLimitScan's data set, built once: go test
+// calls a benchmark several times while it sizes b.N.
+var (
+	scanOnce sync.Once
+	scanSet  struct {
+		runs []*Run
+		keys [][]byte
+	}
+)
+
+// BenchmarkMergeLimitScan is the merge of a YCSB-E scan: the first 128
+// entries (List's first batch) at or after a random key, from every
+// source of a million keys (go test -bench MergeLimitScan).
+func BenchmarkMergeLimitScan(b *testing.B) {
+	scanOnce.Do(func() {
+		var sources [][]Entry
+		sources, scanSet.keys = scanSources(1_000_000)
+		for _, s := range sources {
+			scanSet.runs = append(scanSet.runs, NewRun(s))
+		}
+	})
+	runs, keys := scanSet.runs, scanSet.keys
+	rng := rand.New(rand.NewPCG(3, 4))
+	from := make([][]Entry, len(runs))
+	runtime.GC() // the set's garbage is not the merge's
+	b.ResetTimer()
+	for range b.N {
+		start := keys[rng.IntN(len(keys))]
+		for i, r := range runs {
+			from[i] = r.Entries[r.Seek(start):]
+		}
+		if out := MergeLimit(from, true, 128, nil); len(out) == 0 {
+			b.Fatalf("no entries at or after %q", start)
+		}
+	}
 }
