@@ -214,6 +214,9 @@ func (t *Memtable) Sorted() []Entry {
 // negative limit is none. more reports that entries in the range were
 // left out: the first of them is next.
 func (t *Memtable) Range(start, end []byte, limit int) (out []Entry, next []byte, more bool) {
+	if limit > 0 {
+		out = make([]Entry, 0, min(limit, t.ordered.Len()))
+	}
 	visit := func(p *Entry) bool {
 		if end != nil && bytes.Compare(p.Key, end) >= 0 {
 			return false
@@ -413,7 +416,12 @@ func MergeLimit(sources [][]Entry, dropTombstones bool, limit int, below []byte)
 	for _, s := range sources {
 		total += len(s)
 	}
-	out := make([]Entry, 0, min(total, limit))
+	return MergeAppend(make([]Entry, 0, min(total, limit)), sources, dropTombstones, limit, below)
+}
+
+// MergeAppend is MergeLimit appending to out, whose length counts toward
+// limit: a scan's batches reuse one slice.
+func MergeAppend(out []Entry, sources [][]Entry, dropTombstones bool, limit int, below []byte) []Entry {
 	m := merger{sources: sources, pos: make([]int, len(sources)), heap: make([]int, 0, len(sources))}
 	for i, s := range sources {
 		if len(s) > 0 {
