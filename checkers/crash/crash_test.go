@@ -59,7 +59,7 @@ func TestToystorePasses(t *testing.T) {
 // anything else) is caught, minimized to at most 10 ops, and its trace
 // replays.
 func TestBugsCaught(t *testing.T) {
-	for _, bug := range []toystore.Bug{toystore.BugEarlyPersist, toystore.BugLoseLastWrite, toystore.BugStaleDelete} {
+	for _, bug := range []toystore.Bug{toystore.BugEarlyPersist, toystore.BugLoseLastWrite, toystore.BugStaleDelete, toystore.BugUntrackedDelete} {
 		t.Run(string(bug), func(t *testing.T) {
 			r := run(t, crash.Config{Target: testengines.Toystore(bug), Seed: 1, Cases: 500})
 			if r.Verdict != checkers.Fail {

@@ -526,11 +526,9 @@ func getListBatch(n int) []lsm.Entry {
 }
 
 // putListBatch gives b back once its keys are delivered, cleared so that
-// a pooled slice keeps no key alive.
+// a pooled slice keeps no key alive. List's batches hold listBatchFirst
+// to listBatchMax entries, so the pool holds nothing larger.
 func putListBatch(b []lsm.Entry) {
-	if cap(b) == 0 || cap(b) > listBatchMax {
-		return
-	}
 	clear(b[:cap(b)])
 	b = b[:0]
 	listBatches.Put(&b)

@@ -598,6 +598,13 @@ func (m *Machine) step(op workloads.Op) *Failure {
 		if err != nil {
 			return unexpected(err, []workloads.Op{op})
 		}
+		if m.track && dep == nil {
+			// engine.Tracker promises every acknowledged write a
+			// Dependency: without it the persistence property is never
+			// checked for the write, and the check would pass unearned.
+			return m.failWant(KindProgress, "a Dependency", "nil",
+				"%v %q: acknowledged by the engine's Tracker with no Dependency", op.Kind, op.Key)
+		}
 		md := m.modelWrite(op)
 		if m.cfg.CrashRetry && !m.retrying {
 			if len(m.unsynced) == RetryMax {

@@ -108,11 +108,17 @@ const (
 	// assumed unique reused). Only a crash whose lost writes are retried
 	// (crash-version 4) finds it.
 	BugBootReused Bug = "boot-reused"
+	// BugUntrackedDelete returns no Dependency from DeleteTracked: the
+	// delete is done and acknowledged, but nothing says when it is
+	// durable, so a crash check that trusted it would never check the
+	// delete's persistence (an AST mutant of shardstore's DeleteTracked,
+	// err != nil negated, did this on every delete).
+	BugUntrackedDelete Bug = "untracked-delete"
 )
 
 // Bugs lists every bug, BugNone first.
 func Bugs() []Bug {
-	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum, BugCommitFirst, BugPersistOnFlushError, BugBootReused}
+	return []Bug{BugNone, BugLoseLastWrite, BugStaleDelete, BugEarlyPersist, BugNoChecksum, BugCommitFirst, BugPersistOnFlushError, BugBootReused, BugUntrackedDelete}
 }
 
 const (
@@ -383,6 +389,9 @@ func (s *Store) DeleteTracked(_ context.Context, key []byte) (engine.Dependency,
 	}
 	if s.bug != BugStaleDelete {
 		delete(s.index, string(key))
+	}
+	if s.bug == BugUntrackedDelete {
+		return nil, nil
 	}
 	return d, nil
 }
