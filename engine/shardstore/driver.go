@@ -134,7 +134,7 @@ func Driver() engine.Driver {
 			{Name: "extent", Kind: engine.KindSize, Default: engine.FormatSize(d.ExtentBytes),
 				Doc: "extent size: the unit of append and reclamation"},
 			{Name: "cache", Kind: engine.KindSize, Default: engine.FormatSize(d.CacheBytes),
-				Doc: "buffer cache capacity"},
+				Doc: "buffer cache capacity (default: a quarter of the machine's or cgroup's memory; reads bypass the page cache)"},
 			{Name: "value-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.ValueCacheBytes),
 				Doc: "copies of recently put values up to 4KiB kept in the memtable, so gets of recent keys read no chunk; 0 keeps none"},
 			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(int64(d.MemtableBytes)),

@@ -2,6 +2,7 @@ package shardstore
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -60,7 +61,10 @@ func TestEngineFile(t *testing.T) {
 }
 
 func TestDriver(t *testing.T) {
-	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver"})
+	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver",
+		Machine: func(out string) string {
+			return strings.ReplaceAll(out, "cache="+engine.FormatSize(CacheBytesDefault)+",", "cache=<a quarter of memory>,")
+		}})
 }
 
 // TestDriverOptions: spec values that Options spell differently.

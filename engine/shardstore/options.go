@@ -25,11 +25,14 @@ type Options struct {
 	// ChunkPayloadMax is the largest chunk payload; values are split into
 	// chunks of at most this size. Default min(1 MiB, ExtentBytes/4).
 	ChunkPayloadMax int
-	// CacheBytes is the buffer cache's capacity. Default 1 GiB, the block
-	// cache Pebble gets here (CockroachDB's fixed setting): a storage node
-	// keeps its hot pages in memory, and a comparison in which one engine
-	// has 16 times less cache measures the cache. The cache grows as it
-	// fills; an idle store holds none of it.
+	// CacheBytes is the buffer cache's capacity. Default a quarter of the
+	// memory the process may use (the machine's, or its cgroup's limit if
+	// lower), rounded down to 64 MiB (memory.go says why: the device is
+	// read with O_DIRECT, so this cache is the only one shardstore's
+	// reads have, where the peers' reads also have the page cache). The
+	// cache grows as it fills, and an idle store holds none of it; its
+	// pages are held off the Go heap, so a full cache costs its size, not
+	// twice it.
 	CacheBytes int64
 	// ValueCacheBytes bounds the copies of values the memtable keeps, so
 	// that a get of a key put recently returns its value without reading
@@ -120,10 +123,14 @@ type Options struct {
 	ForceFormat bool
 }
 
+// CacheBytesDefault is Options.CacheBytes's default on this machine: a
+// quarter of the memory the process may use, in multiples of 64 MiB
+// (memory.go).
+var CacheBytesDefault = defaultCacheBytes()
+
 // Defaults.
 const (
 	ExtentBytesDefault   = 16 << 20
-	CacheBytesDefault    = 1 << 30
 	MemtableBytesDefault = 4 << 20
 	ValueCacheDefault    = 4 << 20
 	// ValueCacheValueMax is the largest value the memtable keeps a copy

@@ -29,7 +29,8 @@ func TestFromOptions(t *testing.T) {
 	for _, c := range []struct{ spec, name string }{
 		{"shardstore", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB"},
 		{"shardstore:sched=fifo,extent=32KiB", "shardstore:size=1MiB,extent=32KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,sched=fifo"},
-		{"shardstore:size=8MiB,cache=0,path=x,direct=false", "shardstore:size=8MiB,extent=64KiB,cache=1GiB,memtable=1KiB,value-cache=1KiB"},
+		// cache=0 is the engine's default, sized from the machine's memory.
+		{"shardstore:size=8MiB,cache=0,path=x,direct=false", "shardstore:size=8MiB,extent=64KiB,cache=" + engine.FormatSize(shardstore.DefaultOptions().CacheBytes) + ",memtable=1KiB,value-cache=1KiB"},
 		{"shardstore:value-cache=0", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=0B"},
 		{"shardstore:flush-interval=5ms", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,flush-interval=5ms"},
 	} {

@@ -217,18 +217,16 @@ func (r *pageRead) readMissing(upTo int64) error {
 	if _, err := s.dev.ReadAt(buf, r.base+from*pb); err != nil {
 		return fmt.Errorf("read extent %d pages %d-%d: %w", r.e, from, upTo-1, err)
 	}
-	given := false
 	for p := from; p < upTo; p++ {
 		page := buf[(p-from)*pb : (p-from+1)*pb]
 		lo, hi := max(r.off, p*pb), min(r.off+int64(len(r.out)), (p+1)*pb)
 		copy(r.out[lo-r.off:hi-r.off], page[lo-p*pb:hi-p*pb])
 		if (p+1)*pb <= r.stable && s.table.Generation(r.e) == r.gen {
-			s.cache.InsertOwned(pageKey(r.e, r.gen, p), page)
-			given = true
+			// A copy, into the cache's own (off-heap) buffers: a page of
+			// this heap buffer kept by the cache kept the whole buffer
+			// on the heap, and the next miss allocated another.
+			s.cache.Insert(pageKey(r.e, r.gen, p), page)
 		}
-	}
-	if given {
-		r.miss = nil // the cache owns its pages now
 	}
 	r.missFrom = -1
 	return nil
