@@ -49,7 +49,12 @@
 // misses with one device read and never takes the IO scheduler's lock for
 // a chunk on whole pages already written; a chunk that reaches into the
 // extent's partial last page reads that part from the scheduler's copy
-// (the device's copy of that page is being rewritten).
+// (the device's copy of that page is being rewritten). Its capacity is by
+// default a quarter of the memory the process may use (memory.go: the
+// device is read with O_DIRECT, so this is the only cache shardstore's
+// reads have), and a large cache's page buffers are anonymous mappings
+// off the Go heap, so a full cache costs its size and the collector
+// neither counts nor marks it.
 //
 // Small values put recently are also kept, as copies, in the memtable
 // entries that name them (Options.ValueCacheBytes, 4 MiB of values of at

@@ -45,7 +45,7 @@ type Key struct {
 // Options configure a Cache. The zero value is valid.
 type Options struct {
 	// CapacityBytes bounds the cached bytes. Default 64 MiB (shardstore
-	// passes its own, 1 GiB by default). Tests use a
+	// passes its own, a quarter of the machine's memory by default). Tests use a
 	// few pages so that misses and evictions happen.
 	CapacityBytes int64
 	// PageBytes is the page size, a power of two and a multiple of the
