@@ -90,8 +90,10 @@ func (s *Store) CheckInvariants() error {
 	defer s.maintMu.Unlock()
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	// Exclusively: writes change the memtable and the live bytes holding
+	// mu shared.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("shardstore: invariant: "+format, args...))
@@ -144,8 +146,8 @@ func (s *Store) CheckInvariants() error {
 		}
 	}
 	for i := range live {
-		if live[i] != s.live[i] {
-			bad("extent %d: %d live bytes accounted, %d referenced", i, s.live[i], live[i])
+		if live[i] != s.live[i].Load() {
+			bad("extent %d: %d live bytes accounted, %d referenced", i, s.live[i].Load(), live[i])
 		}
 	}
 	for i, info := range infos {
@@ -205,7 +207,9 @@ func (s *Store) Stats() engine.Stats {
 	m["get_stale_retries"] = float64(st.staleRetries.Load())
 	m["value_cache_hits"] = float64(st.valueHits.Load())
 	s.mu.RLock()
+	s.mem.mu.RLock()
 	m["value_cache_bytes"] = float64(s.mem.t.ValueBytes())
+	s.mem.mu.RUnlock()
 	m["index_runs"] = float64(len(s.runs))
 	entries := 0
 	for _, r := range s.runs {

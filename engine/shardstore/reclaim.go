@@ -98,7 +98,10 @@ func (s *Store) candidates() []reclaim.Candidate {
 	}
 	s.mu.Lock()
 	s.pruneVersionsLocked()
-	live := slices.Clone(s.live)
+	live := make([]int64, len(s.live))
+	for i := range s.live {
+		live[i] = s.live[i].Load()
+	}
 	for _, l := range s.indexLocsLocked() {
 		live[l.Extent] += l.FrameBytes()
 	}
@@ -192,7 +195,7 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 		}
 	}
 	s.mu.RLock()
-	live := s.live[e]
+	live := s.live[e].Load()
 	s.mu.RUnlock()
 	if live != 0 {
 		return fmt.Errorf("shardstore: reclaim extent %d: %d live bytes remain after evacuation (%d corrupt frames): not reset: %w", e, live, corrupt, engine.ErrCorruption)

@@ -161,12 +161,11 @@ func (s *Store) writeEntry(ctx context.Context, key, value []byte, kind lsm.Kind
 	if kind == lsm.KindPut && len(value) <= ValueCacheValueMax && s.opts.ValueCacheBytes > 0 {
 		keep = value
 	}
-	s.mu.Lock()
-	s.setKeepLocked(e, keep, written)
+	s.mu.RLock()
+	size := s.setKeepLocked(e, keep, written)
 	t := s.mem.ticket
-	big := s.mem.t.Bytes() >= s.opts.MemtableBytes
-	s.mu.Unlock()
-	if big {
+	s.mu.RUnlock()
+	if size >= s.opts.MemtableBytes {
 		s.requestIndexFlush()
 	} else {
 		s.armIndexFlushTimer()
