@@ -16,10 +16,11 @@
 //
 // In the default build every name here is a type alias or a one-line wrapper
 // of package sync, sync/atomic, time or context, so production code pays
-// nothing; the one addition is that Mutex and RWMutex retry a held lock for
-// up to SpinMax before they park (spin.go says why: on a small machine a
-// parked goroutine waits far longer to run again than the engine's locks
-// are held).
+// nothing; the additions are that Mutex and RWMutex retry a held lock for
+// up to SpinMax before they park, and that an unlock that leaves a
+// goroutine parked yields the processor to it (spin.go says why: on a
+// small machine a parked goroutine waits far longer to run again than the
+// engine's locks are held).
 //
 // # The interleave build
 //
