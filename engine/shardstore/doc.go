@@ -274,6 +274,9 @@
 // a go statement.
 //
 // A Store is safe for concurrent use. Lock order: maintenance lock, then
-// publish lock, then the index lock; the put gate is never held with the
-// maintenance lock's reclamation barrier.
+// publish lock, then the index lock, then the current memtable's lock
+// (a write inserts holding the index lock shared and the memtable's
+// exclusively; whatever changes the index's shape holds the index lock
+// exclusively); the put gate is never held with the maintenance lock's
+// reclamation barrier.
 package shardstore

@@ -11,7 +11,7 @@ import (
 // inserted), reads them back intact, and unmaps them once the cache is
 // unreachable.
 func TestLargeCacheOffHeap(t *testing.T) {
-	const pages = 4096 // 16 MiB of 4 KiB pages, 16 shards
+	const pages = 4096 // 16 MiB of 4 KiB pages, 8 shards of 2 MiB
 	before := unmappedBytes.Load()
 	heap := func() uint64 {
 		runtime.GC()
