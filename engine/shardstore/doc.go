@@ -165,22 +165,37 @@
 // highest dead-byte ratio (internal/reclaim; deterministic), counting a
 // sealed extent's unwritten tail as dead (no stream will ever append
 // there: a store reopened often sealed extents holding a few bytes and
-// refused puts on an almost empty device), in the
-// background whenever fewer than Options.ReclaimFreeExtents are free, on
-// demand through Maintain(engine.Reclaim), and when a put finds the device
-// full. For a data extent it
+// refused puts on an almost empty device). It runs in the background
+// whenever fewer than the high watermark (Options.ReclaimFreeExtents, or a
+// thirty-second of the device's extents if more) are free, on extents at
+// least a quarter dead; when a put finds the device full, on any extent
+// with a dead byte until the low watermark (Options.ReclaimFreeExtents) is
+// free, the put retrying while reclamation frees extents; and on every
+// extent with a dead byte through Maintain(engine.Reclaim). Data extents
+// are taken in batches of up to 16. For each it
 //
 //  1. waits for puts that appended to it to insert their entries (a
 //     barrier on the put gate);
-//  2. scans its frames and looks each up in the index (reverse lookup: is
-//     this locator part of the current entry of the key in its header?);
+//  2. unless no live byte is accounted to it (a deleted shard's extents:
+//     nothing to read), scans its frames and looks each up in the index
+//     (reverse lookup: is this locator part of the current entry of the
+//     key in its header?);
 //  3. copies live chunks to the evacuation stream and points the index at
 //     the copies, under the index lock, only if the entry is unchanged;
-//  4. index-flushes and waits until the new root is durable — so the
+//
+// and then, for the batch,
+//
+//  4. index-flushes once and waits until the new root is durable — so the
 //     relocations, and every put or delete that made a chunk dead, survive
 //     any crash;
-//  5. checks that no live byte remains in the extent, and only then resets
+//  5. checks that no live byte remains in each extent, and only then resets
 //     it.
+//
+// A value larger than a chunk is appended with its chunks consecutive in
+// the data stream, the first cut to fill the open extent (valueMu,
+// chunkFitMin), so that deleting it leaves extents wholly dead: on the
+// shard workload at 80% full, reclamation moves 0.06 bytes per byte
+// written.
 //
 // Index and metadata extents are reclaimed through the metadata: runs with
 // chunks in the victim are rewritten, a new version is published, and the

@@ -132,7 +132,7 @@ func Driver() engine.Driver {
 			{Name: "direct", Kind: engine.KindBool, Default: "true",
 				Doc: "O_DIRECT, bypassing the page cache (falls back to buffered where unsupported)"},
 			{Name: "extent", Kind: engine.KindSize, Default: engine.FormatSize(d.ExtentBytes),
-				Doc: "extent size: the unit of append and reclamation"},
+				Doc: "extent size: the unit of append and reclamation; default: a formatted device's own, else 4MiB, doubled while the device would have over 16384 extents"},
 			{Name: "cache", Kind: engine.KindSize, Default: engine.FormatSize(d.CacheBytes),
 				Doc: "buffer cache capacity (default: a quarter of the machine's or cgroup's memory; reads bypass the page cache)"},
 			{Name: "value-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.ValueCacheBytes),
@@ -217,7 +217,6 @@ func OptionsFromSpec(o engine.Options) Options {
 		DeviceBytes:     o.Size("size"),
 		Direct:          o.Bool("direct"),
 		DirectSet:       true,
-		ExtentBytes:     o.Size("extent"),
 		CacheBytes:      o.Size("cache"),
 		ValueCacheBytes: valueCacheFromSpec(o.Size("value-cache")),
 		MemtableBytes:   int(o.Size("memtable")),
@@ -228,6 +227,11 @@ func OptionsFromSpec(o engine.Options) Options {
 		SkipPrewrite:    !o.Bool("prewrite"),
 		Mutant:          o.String("mutant"),
 		Observer:        o.Observer(),
+	}
+	if o.IsSet("extent") {
+		// Unset, it is the device's own if formatted, else the default
+		// for its size (Options.ExtentBytes).
+		opts.ExtentBytes = o.Size("extent")
 	}
 	simFromSpec(o, &opts) // sim.go
 	return opts

@@ -420,8 +420,8 @@ func (s *Store) maintainLoop() {
 		if locked {
 			s.maintMu.Unlock()
 		}
-		if s.cs.FreeExtents() < s.opts.ReclaimFreeExtents {
-			if err := s.reclaim(ctx, false); err != nil {
+		if s.cs.FreeExtents() < s.reclaimHigh() {
+			if err := s.reclaim(ctx, reclaimBackground); err != nil {
 				s.stats.reclaimErrs.Add(1)
 				errs = append(errs, err)
 			}

@@ -41,7 +41,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 		if errors.Is(err, engine.ErrNoSpace) {
 			// As in syncRetry: reclaim, then compact again, or, if only
 			// the publish failed (the merged run is in place), publish.
-			_ = s.reclaimLocked(ctx, true)
+			_ = s.reclaimLocked(ctx, reclaimAll)
 			if v, err = s.compactVersion(ctx, true); err == nil && v == nil || errors.Is(err, engine.ErrNoSpace) {
 				// Merged and not published, or not merged for want of
 				// an extent the ladder keeps for index flushes: the sync
@@ -55,7 +55,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 		}
 		return v.root.Wait(ctx)
 	case engine.Reclaim:
-		return s.reclaim(ctx, true)
+		return s.reclaim(ctx, reclaimAll)
 	case engine.SuperblockFlush:
 		return s.cs.WriteSlot(ctx)
 	case engine.CacheFlush:

@@ -14,41 +14,92 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
-// Dead-byte ratios below which an extent is not worth reclaiming: in the
-// background, moving more live bytes than it frees is a poor trade; on
-// demand (Maintain, or a put that found the device full) any dead byte
-// counts.
+// reclaimRatioBackground is the dead-byte ratio below which background
+// reclamation leaves an extent alone: moving three live bytes to free one
+// is a poor trade to make before a write needs the space, and taking any
+// dead byte moved a nearly full device whole, extent after extent (a
+// store reopened with one 64 MiB value on a 96 MiB device, which sealed
+// every extent with a few bytes' tail, did so until a get of the value
+// failed four times on extents reset under it).
+const reclaimRatioBackground = 0.25
+
+// reclaimBatchMax is how many data extents one pass evacuates before the
+// one index flush that makes their relocations durable and lets them be
+// reset. One flush per extent capped reclamation at about 20 extents a
+// second on this machine, below what a storage node's writes free.
+const reclaimBatchMax = 16
+
+// reclaimMode says how far a reclamation pass goes.
+type reclaimMode int
+
 const (
-	reclaimRatioBackground = 0.25
-	reclaimRatioForced     = 0
+	// reclaimBackground frees extents until reclaimHigh are free, taking
+	// extents at least reclaimRatioBackground dead.
+	reclaimBackground reclaimMode = iota
+	// reclaimNeeded is a write's: it found no space. Extents with any dead
+	// byte, best first, until the low watermark (Options.ReclaimFreeExtents)
+	// is free.
+	reclaimNeeded
+	// reclaimAll reclaims every extent with a dead byte, once each
+	// (Maintain, and a sync that found no space).
+	reclaimAll
 )
 
-// reclaim frees extents: in the background until ReclaimFreeExtents are
-// free, or (force) every extent with dead bytes, once each.
-func (s *Store) reclaim(ctx context.Context, force bool) error {
+// reclaimHigh is the free extents background reclamation keeps: the low
+// watermark, or a thirty-second of the device if that is more, so that a
+// device of many extents has writes' worth of free extents ready (a put
+// that finds none waits for reclamation in its own path).
+func (s *Store) reclaimHigh() int {
+	return max(s.opts.ReclaimFreeExtents, int(s.cs.Geometry().Count/32))
+}
+
+// reclaim runs a reclamation pass (see reclaimMode).
+func (s *Store) reclaim(ctx context.Context, mode reclaimMode) error {
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	return s.reclaimLocked(ctx, force)
+	return s.reclaimLocked(ctx, mode)
 }
 
 // reclaimLocked is reclaim with maintMu held, on an open or closing store.
-func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
+// Candidates are taken best first (reclaim.Choose: the highest dead ratio);
+// data extents are evacuated in batches of up to reclaimBatchMax, each
+// batch made durable by one index flush before its extents are reset.
+func (s *Store) reclaimLocked(ctx context.Context, mode reclaimMode) error {
 	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseReclamation)
 	defer engine.Leave(s.opts.Observer, engine.PhaseReclamation)
-	minRatio := reclaimRatioBackground
-	if force {
-		minRatio = reclaimRatioForced
+	low, high := s.opts.ReclaimFreeExtents, s.reclaimHigh()
+	goal := high
+	if mode == reclaimNeeded {
+		goal = low
 	}
 	tried := map[extent.ID]bool{}
 	var errs []error
+	var pending []extent.ID // evacuated data extents awaiting the flush and reset
+	finish := func() bool {
+		if len(pending) == 0 {
+			return true
+		}
+		err := s.resetData(ctx, pending)
+		pending = pending[:0]
+		if err != nil {
+			errs = append(errs, err)
+			return !(errors.Is(err, engine.ErrClosed) || ctx.Err() != nil || s.cs.Err() != nil)
+		}
+		return true
+	}
 	for range s.cs.Geometry().Count {
-		if !force && s.cs.Stats().FreeExtents >= s.opts.ReclaimFreeExtents {
+		free := s.cs.Stats().FreeExtents + len(pending)
+		if mode != reclaimAll && free >= goal {
 			break
 		}
 		cands := slices.DeleteFunc(s.candidates(), func(c reclaim.Candidate) bool { return tried[c.ID] })
+		minRatio := 0.0
+		if mode == reclaimBackground {
+			minRatio = reclaimRatioBackground
+		}
 		c, ok := reclaim.Choose(cands, minRatio)
 		if !ok {
 			break
@@ -57,14 +108,31 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 		var err error
 		switch c.Owner {
 		case extent.Data:
-			err = s.reclaimData(ctx, c.ID)
+			var reset bool
+			if reset, err = s.evacuateData(ctx, c.ID); err == nil && reset {
+				s.stats.reclaims.Add(1)
+			} else if err == nil {
+				pending = append(pending, c.ID)
+				if len(pending) >= reclaimBatchMax && !finish() {
+					return errors.Join(errs...)
+				}
+			}
 		case extent.Index, extent.Metadata:
-			err = s.reclaimIndex(ctx, c.ID)
+			if !finish() {
+				return errors.Join(errs...)
+			}
+			if err = s.reclaimIndex(ctx, c.ID); err == nil {
+				s.stats.reclaims.Add(1)
+				engine.Emit(s.opts.Observer, engine.EventReclaim)
+			}
 		}
 		if errors.Is(err, engine.ErrNoSpace) && s.cs.Err() == nil {
 			// Not now: evacuating or rewriting e needs an extent the
 			// reservation ladder keeps for index flushes (see indexFlushRoom).
-			// Nothing changed; other candidates may still free one.
+			// What the batch evacuated so far may free one.
+			if !finish() {
+				return errors.Join(errs...)
+			}
 			continue
 		}
 		if err != nil {
@@ -74,9 +142,8 @@ func (s *Store) reclaimLocked(ctx context.Context, force bool) error {
 			}
 			continue
 		}
-		s.stats.reclaims.Add(1)
-		engine.Emit(s.opts.Observer, engine.EventReclaim)
 	}
+	finish()
 	return errors.Join(errs...)
 }
 
@@ -139,24 +206,33 @@ func (s *Store) indexLocsLocked() []chunk.Locator {
 	return out
 }
 
-// reclaimData reclaims data extent e: scan its chunks, look each up in the
-// index (reverse lookup: is this locator the current value of the key its
-// key prefix names?), copy the live ones to the evacuation stream and point
-// the index at the copies, make that index update durable, and only then
-// reset e. Called with maintMu held.
-func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
+// evacuateData is the first half of reclaiming data extent e: scan its
+// chunks, look each up in the index (reverse lookup: is this locator the
+// current value of the key its key prefix names?), copy the live ones to
+// the evacuation stream and point the index at the copies. resetData makes
+// that durable and resets e. Called with maintMu held.
+func (s *Store) evacuateData(ctx context.Context, e extent.ID) (reset bool, err error) {
 	// Barrier: a put that appended to e has its entry in the memtable
 	// once it releases the gate. e is sealed, so no later put appends to
 	// it.
 	s.gate.Lock()
 	s.gate.Unlock() //nolint:staticcheck // an empty critical section is the point
+	s.mu.RLock()
+	live := s.live[e].Load()
+	s.mu.RUnlock()
+	if live == 0 {
+		// No entry names a chunk of e, and none can come to (e is sealed;
+		// evacuations go elsewhere): nothing to read. A storage node's
+		// deleted shards leave most reclaimed extents wholly dead.
+		return false, nil
+	}
 	type frame struct {
 		loc     chunk.Locator
 		payload []byte
 	}
 	var frames []frame
 	corrupt := 0
-	err := s.cs.Scan(ctx, e, func(r chunk.ScanResult) bool {
+	err = s.cs.Scan(ctx, e, func(r chunk.ScanResult) bool {
 		switch {
 		case r.Err != nil:
 			corrupt++
@@ -169,41 +245,65 @@ func (s *Store) reclaimData(ctx context.Context, e extent.ID) error {
 	if err != nil && mutant.On(mutant.ReclaimForgetsAfterReadError) && !errors.Is(err, extent.ErrStale) {
 		// Nothing on e could be read: taken for nothing live.
 		if _, err := s.cs.Reset(ctx, e); err != nil {
-			return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
+			return false, fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
 		}
-		return nil
+		return true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
+		return false, fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
 	}
 	for _, f := range frames {
 		bad, err := s.evacuate(ctx, e, f.loc, f.payload)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if bad {
 			corrupt++
 		}
 	}
-	// The relocations, and every put or delete that made a chunk of e dead,
-	// must be durable before e is reset: otherwise a crash could bring back
-	// an index naming chunks that no longer exist.
+	if corrupt > 0 {
+		s.mu.RLock()
+		live := s.live[e].Load()
+		s.mu.RUnlock()
+		if live != 0 {
+			return false, fmt.Errorf("shardstore: reclaim extent %d: %d live bytes remain after evacuation (%d corrupt frames): not reset: %w", e, live, corrupt, engine.ErrCorruption)
+		}
+	}
+	return false, nil
+}
+
+// resetData is the second half of reclaiming the data extents es, each
+// evacuated by evacuateData: the relocations, and every put or delete that
+// made a chunk of them dead, are made durable by one index flush — else a
+// crash could bring back an index naming chunks that no longer exist — and
+// each extent with no live byte left is reset. Called with maintMu held.
+func (s *Store) resetData(ctx context.Context, es []extent.ID) error {
 	// (The mutant takes the relocations in the memtable for durable.)
 	if !mutant.On(mutant.ResetBeforeIndexDurable) {
 		if err := s.sync(ctx); err != nil {
-			return fmt.Errorf("shardstore: reclaim extent %d: index flush: %w", e, err)
+			return fmt.Errorf("shardstore: reclaim extents %v: index flush: %w", es, err)
 		}
 	}
-	s.mu.RLock()
-	live := s.live[e].Load()
-	s.mu.RUnlock()
-	if live != 0 {
-		return fmt.Errorf("shardstore: reclaim extent %d: %d live bytes remain after evacuation (%d corrupt frames): not reset: %w", e, live, corrupt, engine.ErrCorruption)
+	var errs []error
+	for _, e := range es {
+		s.mu.RLock()
+		live := s.live[e].Load()
+		s.mu.RUnlock()
+		if live != 0 {
+			errs = append(errs, fmt.Errorf("shardstore: reclaim extent %d: %d live bytes remain after evacuation: not reset: %w", e, live, engine.ErrCorruption))
+			continue
+		}
+		if _, err := s.cs.Reset(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("shardstore: reclaim extent %d: %w", e, err))
+			if errors.Is(err, engine.ErrClosed) || ctx.Err() != nil || s.cs.Err() != nil {
+				break
+			}
+			continue
+		}
+		s.stats.reclaims.Add(1)
+		engine.Emit(s.opts.Observer, engine.EventReclaim)
 	}
-	if _, err := s.cs.Reset(ctx, e); err != nil {
-		return fmt.Errorf("shardstore: reclaim extent %d: %w", e, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // reclaimIndex reclaims index or metadata extent e: runs with chunks in e

@@ -16,6 +16,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/dep"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/extent"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/lsm"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore/internal/superblock"
 	"github.com/gauntlet-kv/gauntlet/engine/shardstore/mutant"
 )
 
@@ -35,6 +36,12 @@ type Store struct {
 	// takes it exclusively once, after choosing a sealed victim, so that
 	// every chunk in the victim has its entry in the index before the scan.
 	gate conc.RWMutex
+	// valueMu makes the chunks of a value larger than a chunk consecutive
+	// in the data stream: concurrent puts of large values (a storage
+	// node's shards) interleaved their chunks, so each extent held pieces
+	// of many values and a deleted one freed no extent whole. Taken inside
+	// gate.
+	valueMu conc.Mutex
 
 	// mu guards the index: memtable, sealed memtables, runs and versions.
 	// A write inserts into the current memtable holding mu shared and the
@@ -145,6 +152,13 @@ type version struct {
 // The device stays the caller's: Close does not close it.
 func Open(dev disk.Device, opts Options) (*Store, error) {
 	opts.EnsureDefaults()
+	if opts.extentAuto {
+		if f, ok, err := superblock.Find(dev); err == nil && ok {
+			opts.adoptExtentBytes(f.Image.ExtentBytes)
+		} else {
+			opts.adoptExtentBytes(DefaultExtentBytes(dev.Size()))
+		}
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -427,7 +441,7 @@ func (s *Store) syncRetry(ctx context.Context, maintLocked bool) error {
 		s.maintMu.Lock()
 		defer s.maintMu.Unlock()
 	}
-	_ = s.reclaimLocked(ctx, true) // what it freed shows in the retry
+	_ = s.reclaimLocked(ctx, reclaimAll) // what it freed shows in the retry
 	return s.sync(ctx)
 }
 

@@ -110,23 +110,33 @@ func (s *Store) delete(ctx context.Context, key []byte) (*ticket, error) {
 	return s.write(ctx, key, nil, lsm.KindDelete)
 }
 
+// writeTriesMax bounds a write's attempts when each finds no space.
+const writeTriesMax = 8
+
 // write writes an entry if admitWrite admits it and, if the write found
-// no space, reclaims what deletes and overwrites freed and tries once
-// more.
+// no space, reclaims what deletes and overwrites freed and tries again,
+// for as long as reclamation frees extents (up to writeTriesMax tries):
+// concurrent writers take the extents one write's reclamation freed, and
+// a write that tried once more failed with ErrNoSpace on a device a fifth
+// dead (the shard workload, four clients).
 func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*ticket, error) {
 	ctx = engine.EnterContext(ctx, s.opts.Observer, engine.PhaseForegroundWrite)
 	defer engine.Leave(s.opts.Observer, engine.PhaseForegroundWrite)
-	for try := 0; ; try++ {
+	for try := 1; ; try++ {
 		var t *ticket
 		err := s.admitWrite(key)
 		if err == nil {
 			t, err = s.writeEntry(ctx, key, value, kind)
 		}
-		if try > 0 || !errors.Is(err, engine.ErrNoSpace) {
+		if try >= writeTriesMax || !errors.Is(err, engine.ErrNoSpace) {
 			return t, err
 		}
 		engine.Emit(s.opts.Observer, engine.EventNoSpace)
-		_ = s.reclaim(ctx, true) // what it freed shows in the retry
+		before := s.stats.reclaims.Load()
+		_ = s.reclaim(ctx, reclaimNeeded) // what it freed shows in the retry
+		if try > 1 && s.stats.reclaims.Load() == before {
+			return t, err // nothing left to free: the device is full
+		}
 	}
 }
 
@@ -173,21 +183,41 @@ func (s *Store) writeEntry(ctx context.Context, key, value []byte, kind lsm.Kind
 	return t, nil
 }
 
+// chunkFitMin is the smallest chunk a large value is cut to so that it
+// fills the rest of the data stream's open extent. Without the cut, a
+// value's chunks of ChunkPayloadMax left up to a chunk unwritten at the
+// end of each extent: 4 MiB extents held three 1 MiB chunks, and their
+// unwritten quarter made every sealed extent a reclamation candidate.
+const chunkFitMin = 64 << 10
+
 // appendValue appends value as data chunks, each payload the key prefix
 // (appendKeyPrefix) and a part of the value, and returns their locators
-// and written dependency.
+// and written dependency. The chunks of a value larger than one chunk are
+// consecutive in the data stream (valueMu), the first cut to fill the
+// open extent's room, so a deleted value frees its extents whole.
 func (s *Store) appendValue(ctx context.Context, key, value []byte) ([]chunk.Locator, dep.Dependency, error) {
 	var pb [64]byte // a key prefix, for keys up to 62 bytes without allocating
 	prefix := appendKeyPrefix(pb[:0], key)
 	per := s.opts.ChunkPayloadMax - len(prefix)
-	n := max(1, (len(value)+per-1)/per)
-	if mutant.On(mutant.ValueSplitDropsTail) {
-		n = max(1, len(value)/per)
+	if mutant.On(mutant.ValueSplitDropsTail) && len(value) >= per {
+		value = value[:len(value)/per*per]
 	}
-	locs := make([]chunk.Locator, 0, n)
+	multi := len(value) > per
+	if multi {
+		s.valueMu.Lock()
+		defer s.valueMu.Unlock()
+	}
+	locs := make([]chunk.Locator, 0, len(value)/per+2)
 	var written dep.Dependency
-	for i := range n {
-		part := value[i*per : min(len(value), (i+1)*per)]
+	for off := 0; ; {
+		n := min(per, len(value)-off)
+		if multi {
+			room := s.cs.Room(chunk.StreamData) - int64(chunk.FrameSize(len(prefix)))
+			if room >= chunkFitMin && int64(n) > room {
+				n = int(room)
+			}
+		}
+		part := value[off : off+n]
 		loc, w, _, err := s.cs.AppendPrefixed(ctx, chunk.StreamData, prefix, part, dep.Dependency{})
 		if err != nil {
 			if errors.Is(err, engine.ErrNoSpace) {
@@ -198,8 +228,10 @@ func (s *Store) appendValue(ctx context.Context, key, value []byte) ([]chunk.Loc
 		s.stats.dataBytes.Add(int64(len(prefix) + len(part)))
 		locs = append(locs, loc)
 		written = written.And(w)
+		if off += n; off >= len(value) {
+			return locs, written, nil
+		}
 	}
-	return locs, written, nil
 }
 
 // writeDep is the Dependency of a put or delete: persistent once the root
