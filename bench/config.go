@@ -56,6 +56,11 @@ type Config struct {
 	Out string `json:"out"`
 	// Probe measures the device under Dir first.
 	Probe bool `json:"probe"`
+	// MemoryLimit, if positive, confines each run's child process to a
+	// memory cgroup of this many bytes, page cache included (the Runner's
+	// ChildEnv, set by 'harness bench --memory'), so that a data set
+	// larger than it is read from the device by every engine alike.
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
 	// ProbeBytes is the size of the probe's sequential-write file.
 	ProbeBytes int64 `json:"probe_bytes"`
 	// CPUProfile writes a Go CPU profile of each run's measured phase to

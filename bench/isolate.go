@@ -252,6 +252,12 @@ func (r *Runner) child(ctx context.Context, e resolvedEngine, p *plan, rep int, 
 	if e.simulated() && r.SimChild != nil {
 		cmd = r.SimChild()
 	}
+	if len(r.ChildEnv) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, r.ChildEnv...)
+	}
 	cmd.Stdin = bytes.NewReader(req)
 	stderr := &childStderr{}
 	cmd.Stderr = stderr

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"bufio"
 	"bytes"
 	"io/fs"
@@ -47,6 +49,9 @@ type Resources struct {
 	// wrote; zero when it read or wrote none.
 	ReadAmplification  float64 `json:"read_amplification,omitempty"`
 	WriteAmplification float64 `json:"write_amplification,omitempty"`
+	// MemoryLimitBytes is the lowest cgroup memory limit the run's process
+	// was under (cgroup.MemoryLimit), 0 if none.
+	MemoryLimitBytes int64 `json:"memory_limit_bytes,omitempty"`
 }
 
 // ResourceSampleEvery is how often RSS and the Go heap are sampled.
@@ -114,13 +119,14 @@ func (m *resourceMeter) finish(ops, read, written int64) *Resources {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	r := &Resources{
-		CPUUserSec:      time.Duration(ru.Utime.Nano() - m.ru0.Utime.Nano()).Seconds(),
-		CPUSysSec:       time.Duration(ru.Stime.Nano() - m.ru0.Stime.Nano()).Seconds(),
-		RSSPeakBytes:    m.rssMax,
-		RSSMeanBytes:    m.rssSum / int64(m.n),
-		GoHeapPeakBytes: m.heapMax,
-		GoHeapMeanBytes: m.heapSum / int64(m.n),
-		Samples:         m.n,
+		CPUUserSec:       time.Duration(ru.Utime.Nano() - m.ru0.Utime.Nano()).Seconds(),
+		CPUSysSec:        time.Duration(ru.Stime.Nano() - m.ru0.Stime.Nano()).Seconds(),
+		RSSPeakBytes:     m.rssMax,
+		RSSMeanBytes:     m.rssSum / int64(m.n),
+		GoHeapPeakBytes:  m.heapMax,
+		GoHeapMeanBytes:  m.heapSum / int64(m.n),
+		Samples:          m.n,
+		MemoryLimitBytes: cgroup.MemoryLimit(),
 	}
 	if ops > 0 {
 		r.CPUUsPerOp = (r.CPUUserSec + r.CPUSysSec) * 1e6 / float64(ops)

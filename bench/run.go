@@ -93,6 +93,9 @@ type Runner struct {
 	// verb, which calls ServeChild); the runner sets its stdin, stderr,
 	// extra files and process group. Nil runs in this process.
 	Child func() *exec.Cmd
+	// ChildEnv is added to every child's environment (a memory cgroup to
+	// join: Config.MemoryLimit).
+	ChildEnv []string
 	// SimChild, if set, is Child for a run on a simulated device
 	// (engine.Driver.Simulated): a harness with the controlled scheduler
 	// (-tags interleave), which runs it deterministically (simulated.go).

@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"github.com/gauntlet-kv/gauntlet/engine"
+
 	"fmt"
 	"io"
 	"math"
@@ -217,6 +219,9 @@ func writeHeader(b *strings.Builder, r *bench.Report) {
 	}
 	if e.Kernel != "" {
 		fmt.Fprintf(b, ", %s %s", e.OS, e.Kernel)
+	}
+	if m := r.Config.MemoryLimit; m > 0 {
+		fmt.Fprintf(b, "; each run limited to %s of memory, page cache included (--memory)", engine.FormatSize(m))
 	}
 	b.WriteByte('\n')
 	if p := r.Probe; p != nil {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
+
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +37,10 @@ var quickWorkloads = mustSuite("quick").Workloads
 // panic, die or hang.
 var benchDrivers = drivers
 
+// benchMemoryMin is the smallest --memory: below it a Go process and an
+// engine's buffers hardly start.
+const benchMemoryMin = 64 << 20
+
 // benchHangTimeout is how long a run's child may go without progress
 // before it is called hung (bench.Runner.HangTimeout); tests shorten it.
 var benchHangTimeout = bench.HangTimeoutDefault
@@ -46,6 +54,7 @@ func newBenchCmd() *cobra.Command {
 		suite     string
 		quiet     bool
 		noPreload bool
+		memory    string
 		shardFlag string
 		results   string
 	)
@@ -74,6 +83,12 @@ Each run records its own CPU time and peak RSS.
 Ctrl-C (SIGINT) or SIGTERM stops the run under way, writes what was measured, marked
 partial, and exits 130 or 143.
 
+--memory confines each run's child process to a memory cgroup of that size, page
+cache included (cgroup v2 or v1; it takes root or a delegated cgroup): on a machine
+with more memory than the data set, engines that read through the page cache
+(Badger, bbolt, Pebble's files) would otherwise read from memory what shardstore,
+which sizes its own cache from the limit it runs under, reads from its device.
+
 --dir must exist (a typo would bench another disk); --out must not hold an earlier
 report.
 
@@ -91,6 +106,13 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 				cfg.Workloads = append(cfg.Workloads, engine.SplitSpecs(w)...)
 			}
 			cfg.Preload = !noPreload
+			if memory != "" {
+				n, err := engine.ParseSize(memory)
+				if err != nil || n < benchMemoryMin {
+					return usagef("bench: --memory %s: want a size of at least 64MiB, such as 4GiB", memory)
+				}
+				cfg.MemoryLimit = n
+			}
 			if cfg.Repeat < 1 {
 				// (Config takes an unset 0 for 1; a 0 given here is a
 				// mistake, as -1 is.)
@@ -139,6 +161,7 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.IOTrace, "io-trace", false, "record every device IO of each run to --out (<engine spec>-<workload>-r<rep>.iotrace; harness iotrace plots it); engines with an io-trace= option (shardstore, on a real or a simulated device)")
 	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine>-<workload>-r<rep>.cpu.pprof)")
 	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
+	f.StringVar(&memory, "memory", "", "memory limit of each run's child process, page cache included, as a cgroup (4GiB): a data set larger than it is read from the device by every engine alike")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
 	f.Int64Var(&cfg.Records, "records", 0, "records of every workload that loads some (not a fill), unless its spec gives records= (0: each workload's own)")
@@ -296,6 +319,13 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 	if cfg.Out == "" {
 		cfg.Out = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
 	}
+	if cfg.MemoryLimit > 0 {
+		// Engines that size a default from memory size it from the run's
+		// limit: here, where the specs are resolved, as in the child that
+		// runs under it.
+		shardstore.CacheBytesDefault = shardstore.CacheBytesFor(cfg.MemoryLimit)
+		table = benchDrivers()
+	}
 	r := &bench.Runner{Config: cfg, Drivers: table, Log: stderr, HangTimeout: benchHangTimeout}
 	if m := newMeter(stderr, quiet, statusInterval(cmd)); m != nil {
 		r.Progress = m
@@ -303,6 +333,15 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 	}
 	if err := r.Validate(); err != nil {
 		return usageError{err}
+	}
+	if cfg.MemoryLimit > 0 {
+		// Before --out is made: a refusal leaves nothing behind.
+		cg, err := cgroup.NewMemory(fmt.Sprintf("gauntlet-bench-%d", os.Getpid()), cfg.MemoryLimit)
+		if err != nil {
+			return usagef("bench: --memory %s: %v; or leave --memory out", engine.FormatSize(cfg.MemoryLimit), err)
+		}
+		defer cg.Remove()
+		r.ChildEnv = append(r.ChildEnv, cg.Env())
 	}
 	// An earlier report's plots and histograms would sit beside the new
 	// report with nothing to tell them apart.

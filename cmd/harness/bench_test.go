@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -697,5 +700,56 @@ func TestBenchDiskFull(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("data directories left behind: %v", left)
+	}
+}
+
+// TestBenchMemoryLimit: --memory runs each child in a memory cgroup of
+// that size, which the child sees (its resources record the limit) and
+// shardstore sizes its cache default from (a quarter: 64 MiB of 256 MiB),
+// in the spec the parent resolved as in the child; the summary says so;
+// the cgroup is gone afterwards. It takes a writable cgroup hierarchy
+// (root, as CI runs): without one, --memory is refused in one line.
+func TestBenchMemoryLimit(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "bench", "--memory", "256MiB", "--engine", "shardstore:size=64MiB", "--workload", "ycsb-a,records=200",
+		"--ops", "2000", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("bench --memory 256MiB: exit %d (this test needs a writable memory cgroup: run it as root)\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "each run limited to 256MiB of memory") {
+		t.Errorf("summary does not state the limit:\n%s", stdout)
+	}
+	var rep struct {
+		Config struct {
+			MemoryLimit int64 `json:"memory_limit"`
+		} `json:"config"`
+		Runs []struct {
+			Spec      string `json:"spec"`
+			Resources struct {
+				MemoryLimitBytes int64 `json:"memory_limit_bytes"`
+			} `json:"resources"`
+		} `json:"runs"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Config.MemoryLimit != 256<<20 || len(rep.Runs) != 1 {
+		t.Fatalf("config.memory_limit %d, %d runs; want 256 MiB, 1", rep.Config.MemoryLimit, len(rep.Runs))
+	}
+	r := rep.Runs[0]
+	if r.Resources.MemoryLimitBytes != 256<<20 {
+		t.Errorf("the run's child saw a memory limit of %d bytes, want 256 MiB", r.Resources.MemoryLimitBytes)
+	}
+	if !strings.Contains(r.Spec, "cache=64MiB") {
+		t.Errorf("spec %s: want shardstore's cache default from the limit, cache=64MiB", r.Spec)
+	}
+	left, _ := filepath.Glob(filepath.Join(cgroup.Root, "memory", "*", "gauntlet-bench-*"))
+	more, _ := filepath.Glob(filepath.Join(cgroup.Root, "memory", "*", "*", "gauntlet-bench-*"))
+	if len(left)+len(more) > 0 {
+		t.Errorf("cgroups left behind: %v", append(left, more...))
 	}
 }

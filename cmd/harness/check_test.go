@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,6 +31,9 @@ import (
 // child, a check worker, a bench run's child, or the harness itself.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
+		if dir := os.Getenv(cgroup.EnvJoin); dir != "" {
+			joinCgroup(dir) // as main does: bench --memory
+		}
 		checkDrivers = testDrivers
 		benchDrivers = runTestDrivers
 		checkerTable = append(checkerTable, deleteChecker()) // TestCheckFakeChecker's, for its workers

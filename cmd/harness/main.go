@@ -14,6 +14,8 @@
 package main
 
 import (
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +91,31 @@ type violationError struct {
 func (e violationError) Error() string { return e.msg }
 
 func main() {
+	if dir := os.Getenv(cgroup.EnvJoin); dir != "" {
+		joinCgroup(dir)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// joinCgroup moves this process, a bench run's child started with
+// 'bench --memory', into the memory cgroup at dir and starts it again
+// there (same PID, arguments and open files), so that every package's
+// sizing at init (shardstore's cache default reads the limit) sees the
+// limit.
+func joinCgroup(dir string) {
+	fail := func(err error) {
+		fmt.Fprintf(os.Stderr, "harness: bench --memory: %v\n", err)
+		os.Exit(exitInternal)
+	}
+	if err := cgroup.Join(dir); err != nil {
+		fail(err)
+	}
+	os.Unsetenv(cgroup.EnvJoin)
+	exe, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	fail(syscall.Exec(exe, os.Args, os.Environ()))
 }
 
 // run executes the CLI and returns the exit code.

@@ -1,6 +1,8 @@
 package shardstore
 
 import (
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
+
 	"os"
 	"strconv"
 	"strings"
@@ -34,14 +36,19 @@ const (
 	cacheDefaultUnknown = 1 << 30
 )
 
-// defaultCacheBytes is a quarter of memoryLimit, rounded down to 64 MiB,
-// at least 64 MiB.
-func defaultCacheBytes() int64 {
-	m := memoryLimit()
-	if m <= 0 {
+// defaultCacheBytes is CacheBytesFor the memory the process may use.
+func defaultCacheBytes() int64 { return CacheBytesFor(memoryLimit()) }
+
+// CacheBytesFor is the default buffer cache for a process that may use
+// memory bytes (0: unknown): a quarter of it, rounded down to 64 MiB, at
+// least 64 MiB. A bench that gives each run a memory limit ('harness bench
+// --memory') sets CacheBytesDefault from it, in the process that resolves
+// the engine's options as in the run that uses them.
+func CacheBytesFor(memory int64) int64 {
+	if memory <= 0 {
 		return cacheDefaultUnknown
 	}
-	return max(cacheDefaultMin, m/cacheShareOfMemory/cacheDefaultRound*cacheDefaultRound)
+	return max(cacheDefaultMin, memory/cacheShareOfMemory/cacheDefaultRound*cacheDefaultRound)
 }
 
 // memoryLimit is the memory the process may use: the machine's
@@ -49,13 +56,8 @@ func defaultCacheBytes() int64 {
 // one that ends the process), or 0 if neither can be read.
 func memoryLimit() int64 {
 	total := meminfoTotal(readFile("/proc/meminfo"))
-	for _, p := range []string{
-		"/sys/fs/cgroup/memory.max",                   // cgroup v2
-		"/sys/fs/cgroup/memory/memory.limit_in_bytes", // cgroup v1
-	} {
-		if l := cgroupLimit(readFile(p)); l > 0 && (total <= 0 || l < total) {
-			total = l
-		}
+	if l := cgroup.MemoryLimit(); l > 0 && (total <= 0 || l < total) {
+		total = l
 	}
 	return total
 }
@@ -81,15 +83,4 @@ func meminfoTotal(s string) int64 {
 		}
 	}
 	return 0
-}
-
-// cgroupLimit parses a cgroup memory limit ("max" in v2, a number near
-// 2^63 in v1 when there is none), or returns 0 for no limit.
-func cgroupLimit(s string) int64 {
-	s = strings.TrimSpace(s)
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 || v >= 1<<62 {
-		return 0
-	}
-	return v
 }

@@ -11,15 +11,9 @@ func TestCacheDefaultFromMemory(t *testing.T) {
 			t.Fatalf("meminfo %q parsed as %d, want 0", bad, got)
 		}
 	}
-	for in, want := range map[string]int64{
-		"max\n":                 0, // cgroup v2, no limit
-		"9223372036854771712\n": 0, // cgroup v1, no limit
-		"8589934592\n":          8 << 30,
-		"":                      0,
-		"garbage":               0,
-	} {
-		if got := cgroupLimit(in); got != want {
-			t.Fatalf("cgroup limit %q parsed as %d, want %d", in, got, want)
+	for in, want := range map[int64]int64{0: 1 << 30, 1 << 30: 256 << 20, 4 << 30: 1 << 30, 100 << 20: 64 << 20, 24641484 << 10: 5952 << 20} {
+		if got := CacheBytesFor(in); got != want {
+			t.Fatalf("CacheBytesFor(%d) = %d, want %d", in, got, want)
 		}
 	}
 	d := defaultCacheBytes()

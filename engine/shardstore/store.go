@@ -392,28 +392,44 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 }
 
 func (s *Store) read(ctx context.Context, key []byte, locs []chunk.Locator) ([]byte, error) {
-	var out []byte
-	for i, l := range locs {
-		p, err := s.cs.GetChunk(ctx, l)
+	if len(locs) == 1 {
+		p, err := s.cs.GetChunk(ctx, locs[0])
 		if err != nil {
 			return nil, fmt.Errorf("shardstore: get %q: %w", key, err)
 		}
-		k, v, err := parseChunk(p)
+		// GetChunk returned a fresh buffer; the value is ours.
+		return s.chunkValue(key, locs[0], p)
+	}
+	ps, err := s.cs.GetChunks(ctx, locs)
+	if err != nil {
+		return nil, fmt.Errorf("shardstore: get %q: %w", key, err)
+	}
+	total := 0
+	for _, p := range ps {
+		total += len(p)
+	}
+	out := make([]byte, 0, total)
+	for i, p := range ps {
+		v, err := s.chunkValue(key, locs[i], p)
 		if err != nil {
-			return nil, fmt.Errorf("shardstore: get %q: chunk %v: %w", key, l, err)
-		}
-		if !bytes.Equal(k, key) {
-			return nil, fmt.Errorf("shardstore: get %q: chunk %v holds key %q: %w", key, l, k, engine.ErrCorruption)
-		}
-		if len(locs) == 1 {
-			return v, nil // GetChunk returned a fresh buffer; v is ours
-		}
-		if i == 0 {
-			out = make([]byte, 0, len(locs)*len(v))
+			return nil, err
 		}
 		out = append(out, v...)
 	}
 	return out, nil
+}
+
+// chunkValue returns the value bytes of the data chunk payload p read at
+// l for key, checking that the chunk is key's.
+func (s *Store) chunkValue(key []byte, l chunk.Locator, p []byte) ([]byte, error) {
+	k, v, err := parseChunk(p)
+	if err != nil {
+		return nil, fmt.Errorf("shardstore: get %q: chunk %v: %w", key, l, err)
+	}
+	if !bytes.Equal(k, key) {
+		return nil, fmt.Errorf("shardstore: get %q: chunk %v holds key %q: %w", key, l, k, engine.ErrCorruption)
+	}
+	return v, nil
 }
 
 // Sync returns once every write acknowledged before the call is durable.
