@@ -205,6 +205,8 @@ func (s *Store) Stats() engine.Stats {
 	m["reclaim_errors"] = float64(st.reclaimErrs.Load())
 	m["chunks_evacuated"] = float64(st.relocated.Load())
 	m["get_stale_retries"] = float64(st.staleRetries.Load())
+	m["writes_no_space"] = float64(st.writesNoSpace.Load())
+	m["reclaim_barriers"] = float64(st.reclaimBarriers.Load())
 	m["value_cache_hits"] = float64(st.valueHits.Load())
 	s.mu.RLock()
 	s.mem.mu.RLock()

@@ -101,6 +101,7 @@ type counters struct {
 	compactErrs, reclaimErrs, relocated conc.Int64
 	staleRetries, valueHits             conc.Int64
 	publishes                           conc.Int64
+	writesNoSpace, reclaimBarriers      conc.Int64
 }
 
 // memtable is the lsm memtable with the dependencies of its entries' data

@@ -132,6 +132,7 @@ func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*t
 			return t, err
 		}
 		engine.Emit(s.opts.Observer, engine.EventNoSpace)
+		s.stats.writesNoSpace.Add(1)
 		before := s.stats.reclaims.Load()
 		_ = s.reclaim(ctx, reclaimNeeded) // what it freed shows in the retry
 		if try > 1 && s.stats.reclaims.Load() == before {
@@ -229,6 +230,11 @@ func (s *Store) appendValue(ctx context.Context, key, value []byte) ([]chunk.Loc
 		locs = append(locs, loc)
 		written = written.And(w)
 		if off += n; off >= len(value) {
+			if multi && s.cs.FreeExtents() < s.reclaimHigh() {
+				// Reclaim now, not at the next index flush: a large value
+				// takes extents faster than the flush cadence frees them.
+				s.wantMaintenance()
+			}
 			return locs, written, nil
 		}
 	}
