@@ -64,10 +64,10 @@ type Config struct {
 	// ProbeBytes is the size of the probe's sequential-write file.
 	ProbeBytes int64 `json:"probe_bytes"`
 	// CPUProfile writes a Go CPU profile of each run's measured phase to
-	// Out as <engine>-<workload>-r<rep>.cpu.pprof (for `go tool pprof`).
+	// Out as <engine spec>-<workload>-r<rep>.cpu.pprof (for `go tool pprof`).
 	CPUProfile bool `json:"cpu_profile,omitempty"`
 	// Trace writes a Go execution trace of each run's measured phase to
-	// Out as <engine>-<workload>-r<rep>.trace (for `go tool trace`): where
+	// Out as <engine spec>-<workload>-r<rep>.trace (for `go tool trace`): where
 	// the client goroutines wait, and on what.
 	Trace bool `json:"trace,omitempty"`
 	// IOTrace records every device IO of each run (an engine with an

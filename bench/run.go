@@ -458,7 +458,13 @@ func (r *Runner) measure(ctx context.Context, e resolvedEngine, p *plan, rep int
 	if hasStats {
 		statsBefore = st.Stats()
 	}
-	stopProfile, err := r.startProfile(e.driver.Name, p.name, rep)
+	// Named by the spec as typed, as an IO trace is: two specs of one
+	// engine (shardstore,shardstore:extent=16MiB) wrote one file.
+	profName := e.typed
+	if profName == "" {
+		profName = e.driver.Name
+	}
+	stopProfile, err := r.startProfile(profName, p.name, rep)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -753,3 +753,21 @@ func TestBenchMemoryLimit(t *testing.T) {
 		t.Errorf("cgroups left behind: %v", append(left, more...))
 	}
 }
+
+// TestBenchCPUProfileNamesSpecs: two specs of one engine in a bench each
+// get their own profile, named by the spec as typed (they shared one file,
+// the second run's overwriting the first's).
+func TestBenchCPUProfileNamesSpecs(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "bench", "--engine", "shardstore:size=64MiB,shardstore:size=64MiB,extent=1MiB", "--workload", "ycsb-a,records=200",
+		"--ops", "2000", "--warmup", "0s", "--dir", t.TempDir(), "--out", out, "--quiet", "--cpuprofile")
+	if code != 0 {
+		t.Fatalf("bench exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"shardstore_size_64MiB-ycsb-a_records_200-r1.cpu.pprof", "shardstore_size_64MiB_extent_1MiB-ycsb-a_records_200-r1.cpu.pprof"} {
+		if st, err := os.Stat(filepath.Join(out, name)); err != nil || st.Size() == 0 {
+			entries, _ := os.ReadDir(out)
+			t.Errorf("profile %s: %v (out holds %v)", name, err, entries)
+		}
+	}
+}

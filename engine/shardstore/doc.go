@@ -172,10 +172,11 @@
 // with a dead byte until the low watermark (Options.ReclaimFreeExtents) is
 // free, the put retrying while reclamation frees extents; and on every
 // extent with a dead byte through Maintain(engine.Reclaim). Data extents
-// are taken in batches of up to 16. For each it
+// are taken in batches of up to 64. For each it
 //
 //  1. waits for puts that appended to it to insert their entries (a
-//     barrier on the put gate);
+//     barrier on the put gate, one for every extent in the candidate list
+//     taken before it);
 //  2. unless no live byte is accounted to it (a deleted shard's extents:
 //     nothing to read), scans its frames and looks each up in the index
 //     (reverse lookup: is this locator part of the current entry of the
