@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"bufio"
 	"bytes"
 	"io/fs"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 )
 
 // Resources are what a run's measured phase cost the process running it

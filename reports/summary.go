@@ -1,8 +1,6 @@
 package reports
 
 import (
-	"github.com/gauntlet-kv/gauntlet/engine"
-
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gauntlet-kv/gauntlet/bench"
+	"github.com/gauntlet-kv/gauntlet/engine"
 )
 
 // WriteSummary writes a plain-text summary of r for a terminal: where it

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
-
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +22,8 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/conc"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 )
 
 // quickWorkloads are what `bench --quick` runs: a mixed, a read-only, a
@@ -159,8 +157,8 @@ before it: --engine shardstore:extent=1MiB,sched=fifo,pebble is two engines.`,
 	f.BoolVar(&cfg.Probe, "probe", false, "measure the device's limits under --dir first (see 'harness probe')")
 	f.Int64Var(&cfg.ProbeBytes, "probe-bytes", 256<<20, "size of the probe's sequential-write file in bytes")
 	f.BoolVar(&cfg.IOTrace, "io-trace", false, "record every device IO of each run to --out (<engine spec>-<workload>-r<rep>.iotrace; harness iotrace plots it); engines with an io-trace= option (shardstore, on a real or a simulated device)")
-	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine>-<workload>-r<rep>.cpu.pprof)")
-	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine>-<workload>-r<rep>.trace, for go tool trace)")
+	f.BoolVar(&cfg.CPUProfile, "cpuprofile", false, "write a Go CPU profile of each measured run to --out (<engine spec>-<workload>-r<rep>.cpu.pprof)")
+	f.BoolVar(&cfg.Trace, "trace", false, "write a Go execution trace of each measured run to --out (<engine spec>-<workload>-r<rep>.trace, for go tool trace)")
 	f.StringVar(&memory, "memory", "", "memory limit of each run's child process, page cache included, as a cgroup (4GiB): a data set larger than it is read from the device by every engine alike")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep each run's data directory (its path is printed) instead of removing it")
 	f.BoolVar(&quick, "quick", false, "the embedded default: shardstore (or the best available engine), "+fmt.Sprint(quickWorkloads)+", 2s each, temporary directory")
@@ -323,6 +321,8 @@ func runBench(cmd *cobra.Command, table engine.Drivers, cfg bench.Config, quiet 
 		// Engines that size a default from memory size it from the run's
 		// limit: here, where the specs are resolved, as in the child that
 		// runs under it.
+		// (Restored after: tests run many benches in one process.)
+		defer func(was int64) { shardstore.CacheBytesDefault = was }(shardstore.CacheBytesDefault)
 		shardstore.CacheBytesDefault = shardstore.CacheBytesFor(cfg.MemoryLimit)
 		table = benchDrivers()
 	}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/png"
@@ -28,6 +26,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/bench"
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 	"github.com/gauntlet-kv/gauntlet/reports"
 )
 
@@ -155,6 +154,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		// Ranges are checked before anything runs, with the figure typed.
 		{[]string{"bench", "--engine", "bbolt:batch-size=-5", "--workload", "ycsb-a"}, "batch-size=-5 is outside 1 to"},
 		{[]string{"bench", "--engine", "shardstore:extent=5KiB", "--workload", "ycsb-a"}, "shardstore: extent=5KiB: want a multiple of 4KiB"},
+		{[]string{"bench", "--engine", "model", "--workload", "ycsb-a", "--memory", "lots"}, "--memory lots: want a size of at least 64MiB"},
+		{[]string{"bench", "--engine", "model", "--workload", "ycsb-a", "--memory", "1KiB"}, "--memory 1KiB: want a size of at least 64MiB"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCLI(t, c.args...)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -25,6 +23,7 @@ import (
 	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/model"
 	"github.com/gauntlet-kv/gauntlet/internal/badengine"
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 )
 
 // TestMain lets the test binary stand in for the harness as a kill-mode

@@ -14,8 +14,6 @@
 package main
 
 import (
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gauntlet-kv/gauntlet/checkers/jobs"
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 )
 
 // Exit codes. A run stopped by a signal exits as the shell reports a

@@ -1,11 +1,11 @@
 package shardstore
 
 import (
-	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
-
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gauntlet-kv/gauntlet/internal/cgroup"
 )
 
 // The buffer cache's default is sized from the machine: shardstore reads

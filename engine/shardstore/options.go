@@ -67,8 +67,10 @@ type Options struct {
 	// (evacuation may not take the last two, index runs the last one;
 	// see the package documentation, Space). Default 4.
 	ReserveExtents int
-	// ReclaimFreeExtents: reclamation runs in the background whenever
-	// fewer extents than this are free. Default 2×ReserveExtents.
+	// ReclaimFreeExtents is reclamation's low watermark: a write that
+	// finds no space reclaims until this many extents are free, and
+	// background reclamation keeps this many, or a thirty-second of the
+	// device's extents if more, free. Default 2×ReserveExtents.
 	ReclaimFreeExtents int
 	// Seed seeds the chunk UUIDs. Default 0: random. Tests set it.
 	Seed uint64

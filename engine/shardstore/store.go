@@ -33,8 +33,9 @@ type Store struct {
 
 	// gate orders puts against reclamation: a put holds it shared from
 	// appending its chunks until its entry is in the memtable; reclamation
-	// takes it exclusively once, after choosing a sealed victim, so that
-	// every chunk in the victim has its entry in the index before the scan.
+	// takes it exclusively once after listing sealed candidates, before
+	// evacuating any of them, so that every chunk in a victim has its entry
+	// in the index before the scan.
 	gate conc.RWMutex
 	// valueMu makes the chunks of a value larger than a chunk consecutive
 	// in the data stream: concurrent puts of large values (a storage
