@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"testing"
 	"unsafe"
@@ -258,5 +259,85 @@ func TestCheck(t *testing.T) {
 	sh.inserts++
 	if err := c.Check(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("inserts")) {
 		t.Errorf("an insert counted twice: %v, want it reported", err)
+	}
+	sh.inserts--
+	sh.unlink(e) // mapped and in the ring, but out of its extent's list
+	if err := c.Check(); err == nil || !bytes.Contains([]byte(err.Error()), []byte("extent lists hold")) {
+		t.Errorf("a page out of its extent's list: %v, want it reported", err)
+	}
+}
+
+// TestDropExtentFollowsLists: a reset drops exactly its extent's pages,
+// across shards and after evictions have reused entries of other
+// extents, and the extent lists agree with the page map throughout.
+func TestDropExtentFollowsLists(t *testing.T) {
+	const pages = 4 * shardPagesMin // several shards
+	c := New(Options{CapacityBytes: pages * 512, PageBytes: 512})
+	if len(c.shards) < 2 {
+		t.Fatalf("%d shards, want several", len(c.shards))
+	}
+	page := bytes.Repeat([]byte{'x'}, 512)
+	// Five extents' worth of pages into a cache with room for four:
+	// the first extent's pages are evicted, their entries reused by the
+	// last's.
+	for e := range extent.ID(5) {
+		for p := range uint32(pages / 4) {
+			c.Insert(Key{Extent: e + 1, Gen: 1, Page: p}, page)
+		}
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	held := c.Stats().Pages
+	n3 := c.ExtentPages(3)
+	if n3 == 0 {
+		t.Fatal("no page of extent 3 cached")
+	}
+	c.DropExtent(3)
+	if got := c.ExtentPages(3); got != 0 {
+		t.Errorf("%d pages of extent 3 after its drop", got)
+	}
+	for p := range uint32(pages / 4) {
+		if _, ok := c.Get(Key{Extent: 3, Gen: 1, Page: p}); ok {
+			t.Fatalf("page %d of the dropped extent still cached", p)
+		}
+	}
+	if st := c.Stats(); st.Pages != held-int64(n3) || st.Drops != int64(n3) {
+		t.Errorf("after dropping %d of %d pages: %+v", n3, held, st)
+	}
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ExtentPages(5) != pages/4 {
+		t.Errorf("extent 5: %d pages cached, want %d", c.ExtentPages(5), pages/4)
+	}
+}
+
+// BenchmarkDropExtent: the reset of one 4 MiB extent (1,024 pages of 4
+// KiB) of a full cache of 256 MiB and of 1 GiB. The store holds its lock
+// through it: walking the whole cache made its cost grow with the cache.
+func BenchmarkDropExtent(b *testing.B) {
+	for _, extents := range []int{64, 256} {
+		b.Run(fmt.Sprintf("cache=%dMiB", extents*4), func(b *testing.B) {
+			const perExtent = 1024
+			c := New(Options{CapacityBytes: int64(extents) * perExtent * 4096})
+			page := make([]byte, 4096)
+			fill := func(e extent.ID, gen uint32) {
+				for p := range uint32(perExtent) {
+					c.Insert(Key{Extent: e, Gen: gen, Page: p}, page)
+				}
+			}
+			for e := range extent.ID(extents) {
+				fill(e+1, 1)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				e := extent.ID(i%extents) + 1
+				c.DropExtent(e)
+				b.StopTimer()
+				fill(e, uint32(i+2)) // the cache full again
+				b.StartTimer()
+			}
+		})
 	}
 }

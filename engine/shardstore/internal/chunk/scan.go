@@ -109,15 +109,18 @@ func (s *Store) Reset(ctx context.Context, e extent.ID) (dep.Dependency, error) 
 	// reads s.resets under s.mu too.
 	s.mu.Lock()
 	gen := s.table.Reset(e)
-	if !mutant.On(mutant.CacheNotDrainedOnReset) {
-		s.cache.DropExtent(e)
-	}
 	s.sb.Reset(e, gen)
 	n := s.g.NewNode(dep.Dependency{}, dep.Chain{})
 	s.sb.WaitGeneration(e, gen, n)
 	s.resets[e] = n.Dependency()
 	s.other = s.other.And(n.Dependency())
 	s.mu.Unlock()
+	// The old generation's pages go after s.mu is released: no read can
+	// take them for the new generation's (the generation is in their
+	// key), so the drop only frees their room, and appends wait on s.mu.
+	if !mutant.On(mutant.CacheNotDrainedOnReset) {
+		s.cache.DropExtent(e)
+	}
 	s.resetCount.Add(1)
 	engine.Emit(s.opts.Observer, engine.EventExtentReset)
 	s.sched.Kick()
