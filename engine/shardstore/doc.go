@@ -198,6 +198,12 @@
 // shard workload at 80% full, reclamation moves 0.06 bytes per byte
 // written.
 //
+// Stats reports where reclamation's time goes, in seconds since open:
+// reclaim_barrier_seconds (step 1), reclaim_evacuate_seconds (2 and 3),
+// reclaim_flush_seconds (4), and reclaim_wait_seconds with
+// reclaim_wait_max_seconds for the writes that found no space and waited
+// for reclamation in their own path (writes_no_space counts them).
+//
 // Index and metadata extents are reclaimed through the metadata: runs with
 // chunks in the victim are rewritten, a new version is published, and the
 // victim is reset once that version's root is durable and no version a

@@ -207,6 +207,11 @@ func (s *Store) Stats() engine.Stats {
 	m["get_stale_retries"] = float64(st.staleRetries.Load())
 	m["writes_no_space"] = float64(st.writesNoSpace.Load())
 	m["reclaim_barriers"] = float64(st.reclaimBarriers.Load())
+	m["reclaim_wait_seconds"] = float64(st.reclaimWaitNs.Load()) / 1e9
+	m["reclaim_wait_max_seconds"] = float64(st.reclaimWaitMaxNs.Load()) / 1e9
+	m["reclaim_barrier_seconds"] = float64(st.barrierNs.Load()) / 1e9
+	m["reclaim_evacuate_seconds"] = float64(st.evacuateNs.Load()) / 1e9
+	m["reclaim_flush_seconds"] = float64(st.flushNs.Load()) / 1e9
 	m["value_cache_hits"] = float64(st.valueHits.Load())
 	s.mu.RLock()
 	s.mem.mu.RLock()

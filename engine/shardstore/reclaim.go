@@ -124,12 +124,17 @@ func (s *Store) reclaimLocked(ctx context.Context, mode reclaimMode) error {
 				for _, l := range listed {
 					safe[l.ID] = true
 				}
+				start := s.opts.Clock.Now()
 				s.gate.Lock()
 				s.gate.Unlock() //nolint:staticcheck // an empty critical section is the point
+				s.stats.barrierNs.Add(int64(s.opts.Clock.Since(start)))
 				s.stats.reclaimBarriers.Add(1)
 			}
 			var reset bool
-			if reset, err = s.evacuateData(ctx, c.ID); err == nil && reset {
+			start := s.opts.Clock.Now()
+			reset, err = s.evacuateData(ctx, c.ID)
+			s.stats.evacuateNs.Add(int64(s.opts.Clock.Since(start)))
+			if err == nil && reset {
 				s.stats.reclaims.Add(1)
 			} else if err == nil {
 				pending = append(pending, c.ID)
@@ -298,7 +303,10 @@ func (s *Store) evacuateData(ctx context.Context, e extent.ID) (reset bool, err 
 func (s *Store) resetData(ctx context.Context, es []extent.ID) error {
 	// (The mutant takes the relocations in the memtable for durable.)
 	if !mutant.On(mutant.ResetBeforeIndexDurable) {
-		if err := s.sync(ctx); err != nil {
+		start := s.opts.Clock.Now()
+		err := s.sync(ctx)
+		s.stats.flushNs.Add(int64(s.opts.Clock.Since(start)))
+		if err != nil {
 			return fmt.Errorf("shardstore: reclaim extents %v: index flush: %w", es, err)
 		}
 	}

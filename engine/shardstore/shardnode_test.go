@@ -90,6 +90,16 @@ func TestShardNodeReclaimsWholeExtents(t *testing.T) {
 	if evac*10 > written {
 		t.Errorf("reclamation evacuated %d bytes for %d written (%.2f): want at most a tenth", evac, written, float64(evac)/float64(written))
 	}
+	// Where reclamation's time went is reported: its batches' index
+	// flushes, and the writes that waited for it in their own path.
+	m := s.Stats().Metrics
+	if m["reclaim_flush_seconds"] <= 0 || m["reclaim_barrier_seconds"] <= 0 {
+		t.Errorf("reclaim_flush_seconds %v, reclaim_barrier_seconds %v: want both above 0 after %d reclaims",
+			m["reclaim_flush_seconds"], m["reclaim_barrier_seconds"], s.stats.reclaims.Load())
+	}
+	if w, wmax := m["reclaim_wait_seconds"], m["reclaim_wait_max_seconds"]; (m["writes_no_space"] > 0) != (w > 0) || wmax > w || (w > 0) != (wmax > 0) {
+		t.Errorf("%v writes without space waited %v s for reclamation, at most %v s: inconsistent", m["writes_no_space"], w, wmax)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -103,6 +103,22 @@ type counters struct {
 	staleRetries, valueHits             conc.Int64
 	publishes                           conc.Int64
 	writesNoSpace, reclaimBarriers      conc.Int64
+	// Where reclamation's time goes, in nanoseconds: writes waiting for
+	// it in their own path (and the longest such wait), its put-gate
+	// barriers, reading and copying victims' live chunks, and its
+	// batches' index flushes.
+	reclaimWaitNs, reclaimWaitMaxNs conc.Int64
+	barrierNs, evacuateNs, flushNs  conc.Int64
+}
+
+// addMax raises x to v if v is larger.
+func addMax(x *conc.Int64, v int64) {
+	for {
+		old := x.Load()
+		if v <= old || x.CompareAndSwap(old, v) {
+			return
+		}
+	}
 }
 
 // memtable is the lsm memtable with the dependencies of its entries' data

@@ -134,7 +134,11 @@ func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*t
 		engine.Emit(s.opts.Observer, engine.EventNoSpace)
 		s.stats.writesNoSpace.Add(1)
 		before := s.stats.reclaims.Load()
+		start := s.opts.Clock.Now()
 		_ = s.reclaim(ctx, reclaimNeeded) // what it freed shows in the retry
+		waited := int64(s.opts.Clock.Since(start))
+		s.stats.reclaimWaitNs.Add(waited)
+		addMax(&s.stats.reclaimWaitMaxNs, waited)
 		if try > 1 && s.stats.reclaims.Load() == before {
 			return t, err // nothing left to free: the device is full
 		}
