@@ -244,9 +244,9 @@ func TestCheckShardstore(t *testing.T) {
 		want string
 	}{
 		{[]string{"check", "conformance", "--engine", "shardstore", "--seed", "2", "--cases", "20", "--faults", "--out", out},
-			"conformance on shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB (seed 2): pass — 20 cases"},
+			"conformance on shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,row-cache=4KiB (seed 2): pass — 20 cases"},
 		{[]string{"check", "crash", "--engine", "shardstore:size=2MiB,sched=fifo", "--seed", "3", "--cases", "20", "--out", out},
-			"crash on shardstore:size=2MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,sched=fifo (seed 3): pass — 20 cases"},
+			"crash on shardstore:size=2MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,row-cache=4KiB,sched=fifo (seed 3): pass — 20 cases"},
 	} {
 		code, stdout, stderr := runCheckCLI(t, c.args...)
 		if code != exitPass || !strings.Contains(stdout, c.want) {

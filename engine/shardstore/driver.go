@@ -137,6 +137,8 @@ func Driver() engine.Driver {
 				Doc: "buffer cache capacity (default: a quarter of the machine's or cgroup's memory; reads bypass the page cache)"},
 			{Name: "value-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.ValueCacheBytes),
 				Doc: "copies of recently put values up to 4KiB kept in the memtable, so gets of recent keys read no chunk; 0 keeps none"},
+			{Name: "row-cache", Kind: engine.KindSize, Default: engine.FormatSize(d.RowCacheBytes),
+				Doc: "values up to 4KiB kept by key once read, so a get of a hot key is one lookup (default: an eighth of cache); 0 keeps none"},
 			{Name: "memtable", Kind: engine.KindSize, Default: engine.FormatSize(int64(d.MemtableBytes)),
 				Doc: "memtable size that forces an index flush even without Sync"},
 			{Name: "flush-interval", Kind: engine.KindDuration, Default: d.FlushInterval.String(),
@@ -232,6 +234,10 @@ func OptionsFromSpec(o engine.Options) Options {
 		// Unset, it is the device's own if formatted, else the default
 		// for its size (Options.ExtentBytes).
 		opts.ExtentBytes = o.Size("extent")
+	}
+	if o.IsSet("row-cache") {
+		// Unset, an eighth of the cache, as given or by default.
+		opts.RowCacheBytes = valueCacheFromSpec(o.Size("row-cache"))
 	}
 	simFromSpec(o, &opts) // sim.go
 	return opts

@@ -63,6 +63,7 @@ func TestEngineFile(t *testing.T) {
 func TestDriver(t *testing.T) {
 	enginetest.RunDriver(t, enginetest.DriverConfig{Driver: Driver(), Testdata: "testdata/driver",
 		Machine: func(out string) string {
+			out = strings.ReplaceAll(out, "row-cache="+engine.FormatSize(max(CacheBytesDefault/rowCacheShare, 1))+",", "row-cache=<an eighth of cache>,")
 			return strings.ReplaceAll(out, "cache="+engine.FormatSize(CacheBytesDefault)+",", "cache=<a quarter of memory>,")
 		}})
 }

@@ -60,6 +60,7 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 		return s.cs.WriteSlot(ctx)
 	case engine.CacheFlush:
 		s.cs.DropCache()
+		s.rows.drop()
 		return nil
 	}
 	return fmt.Errorf("shardstore: maintenance operation %q: want one of %v: %w", op, engine.MaintenanceOps(), errors.ErrUnsupported)
@@ -213,6 +214,8 @@ func (s *Store) Stats() engine.Stats {
 	m["reclaim_evacuate_seconds"] = float64(st.evacuateNs.Load()) / 1e9
 	m["reclaim_flush_seconds"] = float64(st.flushNs.Load()) / 1e9
 	m["value_cache_hits"] = float64(st.valueHits.Load())
+	rh, rm, rb := s.rows.stats()
+	m["row_cache_hits"], m["row_cache_misses"], m["row_cache_bytes"] = float64(rh), float64(rm), float64(rb)
 	s.mu.RLock()
 	s.mem.mu.RLock()
 	m["value_cache_bytes"] = float64(s.mem.t.ValueBytes())

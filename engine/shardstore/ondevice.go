@@ -26,6 +26,8 @@ import (
 //	             memtable, so gets exercise both the kept copies and the
 //	             chunk path; the production 4 MiB would answer nearly every
 //	             get from memory)
+//	row-cache    CheckRowCacheBytes (4 KiB: values up to about 900 bytes
+//	             kept by key once read, a few at a time)
 //
 // and, with no spec option of its own, the chunk payload is at most
 // CheckChunkPayloadMax (1 KiB) instead of a quarter extent (16 KiB). A
@@ -66,6 +68,7 @@ const (
 	CheckCacheBytes      = 16 << 10
 	CheckMemtableBytes   = 1 << 10
 	CheckValueCacheBytes = 1 << 10
+	CheckRowCacheBytes   = 4 << 10
 	CheckChunkPayloadMax = 1 << 10
 	CheckDepNodesMax     = 256
 	// CheckSectorBytes is the device's sector size.
@@ -88,6 +91,7 @@ func CheckOptions() Options {
 		CacheBytes:      CheckCacheBytes,
 		MemtableBytes:   CheckMemtableBytes,
 		ValueCacheBytes: CheckValueCacheBytes,
+		RowCacheBytes:   CheckRowCacheBytes,
 		ChunkPayloadMax: CheckChunkPayloadMax,
 		DepNodesMax:     CheckDepNodesMax,
 		Seed:            1,
@@ -127,6 +131,7 @@ func OnDevice(opts Options, deviceBytes int64) (engine.OnDevice, error) {
 		{Key: "cache", Value: engine.FormatSize(full.CacheBytes)},
 		{Key: "memtable", Value: engine.FormatSize(int64(full.MemtableBytes))},
 		{Key: "value-cache", Value: engine.FormatSize(max(0, full.ValueCacheBytes))},
+		{Key: "row-cache", Value: engine.FormatSize(max(0, full.RowCacheBytes))},
 	}}
 	if !frozen {
 		spec.Options = append(spec.Options, engine.Setting{Key: "flush-interval", Value: full.FlushInterval.String()})
@@ -184,6 +189,9 @@ func onDeviceFromSpec(o engine.Options) (engine.OnDevice, error) {
 	}
 	if o.IsSet("value-cache") {
 		opts.ValueCacheBytes = valueCacheFromSpec(o.Size("value-cache"))
+	}
+	if o.IsSet("row-cache") {
+		opts.RowCacheBytes = valueCacheFromSpec(o.Size("row-cache"))
 	}
 	if o.IsSet("flush-interval") {
 		opts.FlushInterval = o.Duration("flush-interval")

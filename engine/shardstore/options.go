@@ -44,6 +44,12 @@ type Options struct {
 	// entry is in a memtable: a memtable written out as a run drops them.
 	// Default 4 MiB; negative keeps none (every get reads chunks).
 	ValueCacheBytes int64
+	// RowCacheBytes bounds the row cache: values of at most
+	// RowCacheValueMax, kept by key once read, so that a get of a hot key
+	// costs one map lookup instead of an index search and a read through
+	// the buffer cache (rowcache.go). Default an eighth of CacheBytes;
+	// negative keeps none.
+	RowCacheBytes int64
 	// MemtableBytes: the memtable is written out as an index run once its
 	// entries take this many bytes, even if nobody syncs. Default 4 MiB.
 	MemtableBytes int
@@ -156,7 +162,11 @@ const (
 	// ValueCacheValueMax is the largest value the memtable keeps a copy
 	// of (Options.ValueCacheBytes): a cache page. Larger values are
 	// copied at a cost that a get saves little of (fill-64k's values).
-	ValueCacheValueMax    = 4 << 10
+	ValueCacheValueMax = 4 << 10
+	// RowCacheValueMax is the largest value the row cache keeps.
+	RowCacheValueMax = 4 << 10
+	// rowCacheShare: the row cache's default is CacheBytes/rowCacheShare.
+	rowCacheShare         = 8
 	FlushIntervalDefault  = 50 * conc.Millisecond
 	ReserveExtentsDefault = 4
 	DevicePathDefault     = "shardstore.dev"
@@ -216,6 +226,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.ValueCacheBytes == 0 {
 		o.ValueCacheBytes = ValueCacheDefault
+	}
+	if o.RowCacheBytes == 0 {
+		o.RowCacheBytes = max(o.CacheBytes/rowCacheShare, 1)
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = FlushIntervalDefault

@@ -29,6 +29,7 @@ type Store struct {
 	// unmutate releases Options.Mutant (a no-op when none is on).
 	unmutate func()
 	cs       *chunk.Store
+	rows     *rowCache // nil: none (Options.RowCacheBytes)
 	clock    conc.Clock
 
 	// gate orders puts against reclamation: a put holds it shared from
@@ -193,7 +194,8 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 		unmutate()
 		return nil, err
 	}
-	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable(), unmutate: unmutate}
+	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable(), unmutate: unmutate,
+		rows: newRowCache(opts.RowCacheBytes)}
 	s.tcond = conc.NewCond(&s.tmu)
 	if err := s.recover(context.Background()); err != nil {
 		cs.Close()
@@ -373,6 +375,14 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
+	var rowGen uint64
+	if s.rows != nil {
+		v, ok, gen := s.rows.get(key)
+		if ok {
+			return v, nil
+		}
+		rowGen = gen
+	}
 	for attempt := 0; ; attempt++ {
 		s.mu.RLock()
 		m := s.mem
@@ -404,6 +414,9 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 		}
 		if err != nil && mutant.On(mutant.GetErrorAsNotFound) {
 			return nil, fmt.Errorf("shardstore: get %q: %w", key, engine.ErrNotFound)
+		}
+		if err == nil && s.rows != nil && len(v) <= RowCacheValueMax {
+			s.rows.put(key, v, rowGen)
 		}
 		return v, err
 	}

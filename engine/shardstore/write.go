@@ -176,10 +176,12 @@ func (s *Store) writeEntry(ctx context.Context, key, value []byte, kind lsm.Kind
 	if kind == lsm.KindPut && len(value) <= ValueCacheValueMax && s.opts.ValueCacheBytes > 0 {
 		keep = value
 	}
+	rs := s.rows.beginWrite(key)
 	s.mu.RLock()
 	size := s.setKeepLocked(e, keep, written)
 	t := s.mem.ticket
 	s.mu.RUnlock()
+	rs.endWrite()
 	if size >= s.opts.MemtableBytes {
 		s.requestIndexFlush()
 	} else {

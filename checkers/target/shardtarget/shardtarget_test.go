@@ -27,12 +27,12 @@ func resolve(t *testing.T, spec string) engine.Options {
 // to the same target.
 func TestFromOptions(t *testing.T) {
 	for _, c := range []struct{ spec, name string }{
-		{"shardstore", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB"},
-		{"shardstore:sched=fifo,extent=32KiB", "shardstore:size=1MiB,extent=32KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,sched=fifo"},
+		{"shardstore", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,row-cache=4KiB"},
+		{"shardstore:sched=fifo,extent=32KiB", "shardstore:size=1MiB,extent=32KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,row-cache=4KiB,sched=fifo"},
 		// cache=0 is the engine's default, sized from the machine's memory.
-		{"shardstore:size=8MiB,cache=0,path=x,direct=false", "shardstore:size=8MiB,extent=64KiB,cache=" + engine.FormatSize(shardstore.DefaultOptions().CacheBytes) + ",memtable=1KiB,value-cache=1KiB"},
-		{"shardstore:value-cache=0", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=0B"},
-		{"shardstore:flush-interval=5ms", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,flush-interval=5ms"},
+		{"shardstore:size=8MiB,cache=0,path=x,direct=false", "shardstore:size=8MiB,extent=64KiB,cache=" + engine.FormatSize(shardstore.DefaultOptions().CacheBytes) + ",memtable=1KiB,value-cache=1KiB,row-cache=4KiB"},
+		{"shardstore:value-cache=0", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=0B,row-cache=4KiB"},
+		{"shardstore:flush-interval=5ms", "shardstore:size=1MiB,extent=64KiB,cache=16KiB,memtable=1KiB,value-cache=1KiB,row-cache=4KiB,flush-interval=5ms"},
 	} {
 		tg, err := shardtarget.FromOptions(resolve(t, c.spec))
 		if err != nil {

@@ -55,6 +55,7 @@ const (
 	CacheNotDrainedOnReset
 	CacheAliasesWriteBuffer
 	ValueCopyOutlivesOverwrite
+	RowCacheKeepsOverwritten
 
 	// IO scheduler.
 	CoalesceReversesAppends
@@ -255,6 +256,9 @@ var catalogue = []Mutant{
 		Expect: d(Conformance)},
 	{ID: ValueCopyOutlivesOverwrite, Name: "value-copy-outlives-overwrite", Component: "value cache", Class: "functional",
 		Wrong:  "The memtable keeps a key's value copy when the entry is replaced by one with no copy (a value too large to keep, or a tombstone), so Get returns the old value after an overwrite or a delete.",
+		Expect: d(Conformance)},
+	{ID: RowCacheKeepsOverwritten, Name: "row-cache-keeps-overwritten", Component: "row cache", Class: "functional",
+		Wrong:  "A put or delete of a key leaves the key's value in the row cache, so Get returns the value read before the overwrite or the delete.",
 		Expect: d(Conformance)},
 	{ID: CoalesceReversesAppends, Name: "coalesce-reverses-appends", Component: "io scheduler", Class: "functional",
 		Wrong:  "The coalesce policy lays out the appends it merges into one IO in reverse: the later append, which depends on the earlier one's bytes before it in the extent, is written at the earlier one's offset. A scheduling policy that reorders dependent writes: reads of either chunk find the other's frame (fifo, which merges nothing, is unaffected; the differential checker catches coalesce against fifo and elevator).",

@@ -14,7 +14,7 @@ var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 var components = map[string]bool{
 	"chunk store": true, "index": true, "superblock": true, "recovery": true, "reclamation": true,
-	"buffer cache": true, "value cache": true, "decoder": true, "dependency graph": true,
+	"buffer cache": true, "value cache": true, "row cache": true, "decoder": true, "dependency graph": true,
 	"io scheduler": true, "api": true,
 }
 

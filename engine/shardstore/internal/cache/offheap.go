@@ -82,3 +82,26 @@ func (c *Cache) freeOnCleanup() {
 	}
 	runtime.AddCleanup(c, unmapAll, ms)
 }
+
+// OffHeap hands out buffers held off the Go heap, as the cache's pages
+// are, for another cache of the store (shardstore's row cache): its
+// mappings are unmapped once the owner it was made for is unreachable.
+type OffHeap struct {
+	mu conc.Mutex
+	m  *mapped
+}
+
+// NewOffHeap returns an OffHeap whose mappings live as long as owner.
+func NewOffHeap[T any](owner *T) *OffHeap {
+	m := &mapped{}
+	runtime.AddCleanup(owner, func(m *mapped) { unmapAll([]*mapped{m}) }, m)
+	return &OffHeap{m: m}
+}
+
+// Alloc returns n zero bytes, mapped if n is at least 64 KiB (else from
+// the heap). The caller must not use them once the owner is unreachable.
+func (o *OffHeap) Alloc(n int) []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.m.alloc(n)
+}
