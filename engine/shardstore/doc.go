@@ -72,10 +72,11 @@
 // get of a hot key is one map lookup, not an index search and a read
 // through the buffer cache: YCSB-C at a million records ran 1.6 times as
 // fast with it (docs/PERFORMANCE.md, "A row cache off the heap"). A write
-// of a key drops its value under the key's shard's lock, around its index
-// update; a get caches what it read only if no write of its shard came
-// between its lookup and its insert, so gets stay linearizable. Its rings
-// of records are off the Go heap, like the buffer cache's pages.
+// of a key drops its value and advances its shard's generation before its
+// index update, and advances it again after; a get caches what it read
+// only if the generation has not moved since its lookup and no write of
+// the shard is under way, so gets stay linearizable. Its rings of records
+// are off the Go heap, like the buffer cache's pages.
 //
 // The engine's locks (engine/conc) spin for up to 20 µs before they park:
 // a goroutine parked on a lock the scheduler holds for a microsecond

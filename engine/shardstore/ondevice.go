@@ -26,8 +26,8 @@ import (
 //	             memtable, so gets exercise both the kept copies and the
 //	             chunk path; the production 4 MiB would answer nearly every
 //	             get from memory)
-//	row-cache    CheckRowCacheBytes (4 KiB: values up to about 900 bytes
-//	             kept by key once read, a few at a time)
+//	row-cache    CheckRowCacheBytes (4 KiB: values up to about 1,000
+//	             bytes kept by key once read, a few at a time)
 //
 // and, with no spec option of its own, the chunk payload is at most
 // CheckChunkPayloadMax (1 KiB) instead of a quarter extent (16 KiB). A

@@ -106,29 +106,34 @@ func (sh *rowShard) lookup(h uint64, key []byte) ([]byte, bool) {
 	return r[rowHeader+kn : rowHeader+kn+vn], true
 }
 
-// get returns a copy of key's cached value. With it, gen: the shard's
-// generation before the caller's index lookup, for put.
-func (c *rowCache) get(key []byte) (v []byte, ok bool, gen uint64) {
+// rowMiss is what a get that missed hands its put: the key's hash, and
+// the shard's generation before the caller's index lookup.
+type rowMiss struct {
+	h, gen uint64
+}
+
+// get returns a copy of key's cached value, or the rowMiss for put.
+func (c *rowCache) get(key []byte) (v []byte, ok bool, miss rowMiss) {
 	h := lsm.Hash(key)
 	sh := c.shard(h)
 	sh.mu.RLock()
 	cached, ok := sh.lookup(h, key)
 	if !ok {
-		gen = sh.gen.Load()
+		miss = rowMiss{h: h, gen: sh.gen.Load()}
 		sh.mu.RUnlock()
 		sh.misses.Add(1)
-		return nil, false, gen
+		return nil, false, miss
 	}
 	v = append(make([]byte, 0, len(cached)), cached...)
 	sh.mu.RUnlock()
 	sh.hits.Add(1)
-	return v, true, 0
+	return v, true, rowMiss{}
 }
 
 // put caches a copy of value for key, read from the index after get
-// returned gen, unless a write of a key of its shard came since.
-func (c *rowCache) put(key, value []byte, gen uint64) {
-	h := lsm.Hash(key)
+// missed, unless a write of a key of its shard came since.
+func (c *rowCache) put(key, value []byte, miss rowMiss) {
+	h, gen := miss.h, miss.gen
 	sh := c.shard(h)
 	n := rowSize(len(key), len(value))
 	if n > sh.cap/4 {

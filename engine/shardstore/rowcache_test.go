@@ -26,7 +26,7 @@ func TestRowCacheRing(t *testing.T) {
 	want := map[string][]byte{}
 	for i := range 20000 {
 		key := []byte(fmt.Sprintf("key%05d", rng.IntN(3000)))
-		if v, ok, gen := c.get(key); ok {
+		if v, ok, miss := c.get(key); ok {
 			if !bytes.Equal(v, want[string(key)]) {
 				t.Fatalf("op %d: get %s: %d bytes, not the %d put", i, key, len(v), len(want[string(key)]))
 			}
@@ -36,7 +36,7 @@ func TestRowCacheRing(t *testing.T) {
 				val[j] = byte(rng.Uint32())
 			}
 			want[string(key)] = val
-			c.put(key, val, gen)
+			c.put(key, val, miss)
 		}
 		if i%1000 == 0 {
 			if held := sh.held(); held > sh.cap || len(sh.idx)*rowHeader > held {
@@ -63,18 +63,18 @@ func TestRowCacheRing(t *testing.T) {
 func TestRowCacheWriteRace(t *testing.T) {
 	c := newRowCache(1 << 20)
 	k := []byte("k")
-	_, ok, gen := c.get(k) // a get misses, then looks the key up: v1
+	_, ok, miss := c.get(k) // a get misses, then looks the key up: v1
 	if ok {
 		t.Fatal("hit in an empty cache")
 	}
 	sh := c.beginWrite(k) // a put of v2 lands in the index meanwhile
 	sh.endWrite()
-	c.put(k, []byte("v1"), gen) // the get caches what it read
+	c.put(k, []byte("v1"), miss) // the get caches what it read
 	if v, ok, _ := c.get(k); ok {
 		t.Fatalf("get after a write: %q cached from before it", v)
 	}
-	_, _, gen = c.get(k)
-	c.put(k, []byte("v2"), gen)
+	_, _, miss = c.get(k)
+	c.put(k, []byte("v2"), miss)
 	if v, ok, _ := c.get(k); !ok || string(v) != "v2" {
 		t.Fatalf("get: %q, %v; want v2 cached", v, ok)
 	}
@@ -82,8 +82,8 @@ func TestRowCacheWriteRace(t *testing.T) {
 	// before its endWrite) may have read the index before the update:
 	// it caches nothing, even with the generation it read.
 	w := c.beginWrite(k)
-	_, _, gen = c.get(k)
-	c.put(k, []byte("v2, read mid-write"), gen)
+	_, _, miss = c.get(k)
+	c.put(k, []byte("v2, read mid-write"), miss)
 	w.endWrite()
 	if v, ok, _ := c.get(k); ok {
 		t.Fatalf("get after a write: %q cached by a get during it", v)

@@ -375,13 +375,13 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
-	var rowGen uint64
+	var rowMiss rowMiss
 	if s.rows != nil {
-		v, ok, gen := s.rows.get(key)
+		v, ok, miss := s.rows.get(key)
 		if ok {
 			return v, nil
 		}
-		rowGen = gen
+		rowMiss = miss
 	}
 	for attempt := 0; ; attempt++ {
 		s.mu.RLock()
@@ -416,7 +416,7 @@ func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
 			return nil, fmt.Errorf("shardstore: get %q: %w", key, engine.ErrNotFound)
 		}
 		if err == nil && s.rows != nil && len(v) <= RowCacheValueMax {
-			s.rows.put(key, v, rowGen)
+			s.rows.put(key, v, rowMiss)
 		}
 		return v, err
 	}
