@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +77,9 @@ type plannerHarness struct {
 	next   map[extent.ID]int64 // each extent's next offset
 	gen    map[extent.ID]int   // and its generation
 	ctx    context.Context     // the waiters', cancelled by stop
-	done   func()              // Expect's
+	// live counts this graph's waiter goroutines not yet back from Wait.
+	live   *atomic.Int32
+	done   func() // Expect's
 	cancel context.CancelFunc
 }
 
@@ -149,6 +152,7 @@ func (h *plannerHarness) open(t *testing.T, d *datadriven.TestData) {
 	mem := disk.NewMem(8<<20, 512)
 	mem.RequireAligned(true)
 	h.g = dep.New(dep.Options{})
+	h.live = new(atomic.Int32)
 	h.clock = conc.NewManualClock(time.Unix(0, 0))
 	h.meta = &planMeta{}
 	s, err := newScheduler(mem, geo, h.g, h.meta, Options{Policy: Policy(policy), IODepth: 1, Clock: h.clock,
@@ -216,12 +220,20 @@ func (h *plannerHarness) write(t *testing.T, d *datadriven.TestData) {
 }
 
 // waiter starts a goroutine waiting on the node's dependency, and returns
-// once the graph counts it.
+// once the graph counts it: once the graph counts every waiter goroutine
+// not yet back from Wait. (Waiting for the count to move from what it was
+// before hung once: an earlier waiter whose node had become durable left
+// as this one arrived, and the count stayed where it was.) The graph's
+// count is never above live: a goroutine leaves live only after Wait.
 func (h *plannerHarness) waiter(t *testing.T, d *datadriven.TestData) {
 	n := h.node(t, d, d.CmdArgs[0].Key)
-	before := h.g.Waiters()
-	go func() { _ = n.Dependency().Wait(h.ctx) }()
-	for h.g.Waiters() == before { // a condition, not a time
+	live, ctx := h.live, h.ctx
+	live.Add(1)
+	go func() {
+		_ = n.Dependency().Wait(ctx)
+		live.Add(-1)
+	}()
+	for int32(h.g.Waiters()) < live.Load() { // a condition, not a time
 		runtime.Gosched()
 	}
 }
