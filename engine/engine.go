@@ -23,8 +23,8 @@
 //
 // # Capabilities
 //
-// Tracker, Lister, Maintainer, InvariantChecker, Statser and Limiter are
-// optional. Each is small so that an adapter can implement exactly what the
+// Tracker, Lister (and BoundedLister), Maintainer, InvariantChecker,
+// Statser and Limiter are optional. Each is small so that an adapter can implement exactly what the
 // underlying engine supports; a checker or workload that needs one it does not
 // find reports that before it starts.
 //
@@ -113,6 +113,16 @@ type Lister interface {
 	// end means no upper bound. The slice passed to fn is valid only during
 	// the call.
 	List(ctx context.Context, start, end []byte, fn func(key []byte) bool) error
+}
+
+// BoundedLister is implemented by Listers that do less work when told how
+// many keys the caller wants: an engine that merges its index in batches
+// sizes its first batch by it (a YCSB scan, a page of an object listing).
+type BoundedLister interface {
+	Lister
+	// ListN is List that calls fn for at most n keys. An n below 1 is
+	// ErrInvalidArgument.
+	ListN(ctx context.Context, start, end []byte, n int, fn func(key []byte) bool) error
 }
 
 // MaintenanceOp names a background operation that a Maintainer can be asked

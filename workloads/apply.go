@@ -99,15 +99,30 @@ func list(ctx context.Context, e engine.Engine, op Op) (Result, error) {
 	if !ok {
 		return r, fmt.Errorf("workloads: list: engine %T does not implement engine.Lister: %w", e, errors.ErrUnsupported)
 	}
-	if op.ScanLen < 0 {
-		return r, fmt.Errorf("workloads: list of %d keys: %w", op.ScanLen, engine.ErrInvalidArgument)
-	}
-	err := l.List(ctx, op.Key, op.End, func(k []byte) bool {
+	err := ListKeys(ctx, l, op, func(k []byte) bool {
 		r.Keys++
 		r.Bytes += len(k)
-		return op.ListMore(r.Keys)
+		return true
 	})
 	return r, err
+}
+
+// ListKeys calls fn for the keys op (an OpList) lists from l, in order,
+// until fn returns false: at most op.ScanLen of them, through ListN when l
+// is an engine.BoundedLister, so that the engine merges no more than the
+// scan wants.
+func ListKeys(ctx context.Context, l engine.Lister, op Op, fn func(key []byte) bool) error {
+	if op.ScanLen < 0 {
+		return fmt.Errorf("workloads: list of %d keys: %w", op.ScanLen, engine.ErrInvalidArgument)
+	}
+	if b, ok := l.(engine.BoundedLister); ok && op.ScanLen > 0 {
+		return b.ListN(ctx, op.Key, op.End, op.ScanLen, fn)
+	}
+	seen := 0
+	return l.List(ctx, op.Key, op.End, func(k []byte) bool {
+		seen++
+		return fn(k) && op.ListMore(seen)
+	})
 }
 
 // maintenanceOp maps a maintenance kind to the engine's name for it.

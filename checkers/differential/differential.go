@@ -595,9 +595,9 @@ func (s *set) apply(ctx context.Context, in *target.Instance, op workloads.Op) a
 			return answer{class: "ok"}
 		}
 		keys := []string{}
-		err := e.(engine.Lister).List(ctx, op.Key, op.End, func(k []byte) bool {
+		err := workloads.ListKeys(ctx, e.(engine.Lister), op, func(k []byte) bool {
 			keys = append(keys, string(k))
-			return op.ListMore(len(keys))
+			return true
 		})
 		a := withErr(err)
 		if err == nil {

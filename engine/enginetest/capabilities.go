@@ -220,6 +220,42 @@ func (s *suite) testLister(t *testing.T) {
 	if got := list([]byte("z"), nil, 0); len(got) != 0 {
 		t.Fatalf("List(z, nil) = %q, want nothing", got)
 	}
+	b, ok := e.(engine.BoundedLister)
+	if !ok {
+		return
+	}
+	// ListN of n keys is List's first n, whatever n is against the
+	// engine's batches; fn's false still stops it early.
+	listN := func(start, end []byte, n, stop int) []string {
+		var got []string
+		err := b.ListN(s.ctx, start, end, n, func(k []byte) bool {
+			got = append(got, string(k))
+			return stop <= 0 || len(got) < stop
+		})
+		if err != nil {
+			t.Fatalf("ListN(%q, %q, %d): %v", start, end, n, err)
+		}
+		return got
+	}
+	full := list(nil, nil, 0)
+	for _, n := range []int{1, 2, 7, 64, 149, 150, 151, 1000} {
+		want := full[:min(n, len(full))]
+		if got := listN(nil, nil, n, 0); !slices.Equal(got, want) {
+			t.Fatalf("ListN(nil, nil, %d) = %d keys %q..., want List's first %d", n, len(got), got[:min(3, len(got))], len(want))
+		}
+	}
+	if got := listN([]byte("l050"), []byte("l060"), 5, 0); !slices.Equal(got, []string{"l050", "l051", "l053", "l054", "l055"}) {
+		t.Fatalf("ListN(l050, l060, 5) = %q", got)
+	}
+	if got := listN([]byte("l050"), []byte("l060"), 100, 2); !slices.Equal(got, []string{"l050", "l051"}) {
+		t.Fatalf("ListN(l050, l060, 100) stopped by fn after 2 = %q", got)
+	}
+	for _, n := range []int{0, -1} {
+		err := b.ListN(s.ctx, nil, nil, n, func([]byte) bool { return true })
+		if !errors.Is(err, engine.ErrInvalidArgument) {
+			t.Fatalf("ListN(nil, nil, %d) = %v, want ErrInvalidArgument", n, err)
+		}
+	}
 }
 
 func (s *suite) testMaintainer(t *testing.T) {

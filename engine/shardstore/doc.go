@@ -130,7 +130,9 @@
 // bytes plus the key per key. The memtable is a map for point lookups and
 // an ordered tree (google/btree) beside it, so List starts at its first
 // key and merges, in batches under the read lock, only the keys it
-// returns.
+// returns; ListN (engine.BoundedLister) sizes its first batch by the keys
+// the caller wants, and a batch's slices are recycled, so a scan
+// allocates next to nothing.
 //
 // Compaction is tiered by level: a run an index flush wrote is at level 0, a merge
 // yields a run one level above its inputs, and when four adjacent runs

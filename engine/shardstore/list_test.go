@@ -99,6 +99,29 @@ func TestListBatches(t *testing.T) {
 			t.Fatalf("round %d: List(%q, %q) stopping after %d: %d keys, want %d (first difference at %d)",
 				round, start, end, stopAfter, len(got), len(want), firstDiff(got, want))
 		}
+		// ListN: batches sized by n (one, or several when n is past the
+		// first), ending at n keys or at end.
+		n := 1 + rng.IntN(3000)
+		if rng.IntN(2) == 0 {
+			n = 1 + rng.IntN(150)
+		}
+		want = want[:0]
+		for _, k := range sorted {
+			if (start == nil || k >= string(start)) && (end == nil || k < string(end)) && len(want) < n {
+				want = append(want, k)
+			}
+		}
+		got = got[:0]
+		if err := s.ListN(ctx, start, end, n, func(k []byte) bool {
+			got = append(got, string(k))
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: ListN(%q, %q, %d): %d keys, want %d (first difference at %d)",
+				round, start, end, n, len(got), len(want), firstDiff(got, want))
+		}
 	}
 }
 

@@ -620,9 +620,9 @@ func (m *Machine) step(op workloads.Op) *Failure {
 			return nil
 		}
 		var got []string
-		err := e.(engine.Lister).List(ctx, op.Key, op.End, func(k []byte) bool {
+		err := workloads.ListKeys(ctx, e.(engine.Lister), op, func(k []byte) bool {
 			got = append(got, string(k))
-			return op.ListMore(len(got))
+			return true
 		})
 		if canceled(err) {
 			return nil
