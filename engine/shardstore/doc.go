@@ -234,8 +234,10 @@
 // Options.ReserveExtents free extents, evacuation the last two, index runs
 // the last one, and metadata may take any. And a write (put or delete) is
 // admitted only if the index flush it needs can complete — the index
-// stream has room for a run or may take a free extent, and one is left
-// for the metadata — as is an evacuation, and compaction and reclamation
+// stream has room for a run (of twice the memtable's flush size, or of
+// the entries the memtables hold if more: one entry of a large value can
+// pass that size) or may take a free extent, and one is left for the
+// metadata — as is an evacuation, and compaction and reclamation
 // write a run only if that stays true after it. Together these keep the
 // invariant that whatever the memtable holds can be published, even after
 // a reopen has sealed every stream's extent: Sync and Close do not fail

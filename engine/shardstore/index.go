@@ -202,6 +202,9 @@ func (s *Store) writeRun(ctx context.Context, imms []*memtable) (root, in dep.De
 	s.runs = append([]*run{r}, s.runs...)
 	s.imms = slices.DeleteFunc(s.imms, func(x *memtable) bool { return slices.Contains(imms, x) })
 	s.mu.Unlock()
+	for _, x := range imms {
+		s.unflushed.Add(-int64(x.t.Bytes()))
+	}
 	pub := deps.And(r.written)
 	if mutant.On(mutant.RootWithoutDataDependency) {
 		pub = r.written // the run, not the data it names

@@ -174,10 +174,15 @@ func (s *Store) CheckInvariants() error {
 	if err := s.cs.CheckStats(); err != nil {
 		bad("%v", err)
 	}
+	unflushed := 0
 	for _, m := range append([]*memtable{s.mem}, s.imms...) {
 		if err := m.t.Check(); err != nil {
 			bad("%v", err)
 		}
+		unflushed += m.t.Bytes()
+	}
+	if n := s.unflushed.Load(); n != int64(unflushed) {
+		bad("unflushed index bytes counted %d, the memtables hold %d", n, unflushed)
 	}
 	if n := s.mem.t.ValueBytes(); n > int(max(0, s.opts.ValueCacheBytes)) {
 		bad("memtable keeps %d bytes of values, over the value cache's %d", n, s.opts.ValueCacheBytes)
