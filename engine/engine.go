@@ -11,8 +11,9 @@
 // when they return nil: a later Get on the same Engine observes them. Sync makes
 // every write acknowledged before the call durable on return. Close is a clean
 // shutdown: reopening the engine on the same directory or device loses nothing
-// acknowledged before Close, synced or not. After Close every method returns
-// ErrClosed.
+// acknowledged, synced or not, including a write that returned nil while Close
+// ran (Close waits for calls in flight or refuses them). After Close every
+// method returns ErrClosed.
 //
 // Keys are 1 to KeyMax bytes. Values are 0 bytes up to the engine's documented
 // maximum (Limiter), at least ValueMaxMin. An engine never returns wrong data:

@@ -170,7 +170,10 @@
 // its figures.)
 //
 // Close makes everything durable (a clean shutdown); reopening loses
-// nothing.
+// nothing. It first waits for the calls in progress (a count, as peers'
+// engine/internal/gate keeps, not a lock, so a List callback's call is
+// refused rather than deadlocked): a put that returns nil while Close runs
+// is in the final flush, never appended after the IO scheduler stopped.
 //
 // # Reclamation
 //

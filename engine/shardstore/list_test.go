@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gauntlet-kv/gauntlet/engine"
 	"github.com/gauntlet-kv/gauntlet/engine/disk"
 )
 
@@ -44,6 +45,28 @@ func TestListBatches(t *testing.T) {
 		}
 		ref[string(key(i))] = true
 	}
+	// Several runs whatever the flushes' timing did: compaction merges four
+	// runs of a level into one, so the puts above can leave a single run;
+	// each flush below adds one at level 0.
+	for i := 0; ; i++ {
+		s.mu.RLock()
+		n := len(s.runs)
+		s.mu.RUnlock()
+		if n >= 3 {
+			break
+		}
+		if i == 20 {
+			t.Fatalf("%d index runs after %d more flushes: the test wants keys spread over several", n, i)
+		}
+		k := fmt.Appendf(nil, "k%05d", 3000+i)
+		if err := s.Put(ctx, k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		ref[string(k)] = true
+		if err := s.Maintain(ctx, engine.IndexFlush); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A run of tombstones in the memtable longer than a batch: a batch
 	// that merges no present key must still go on.
 	for i := 1000; i < 1200; i++ {
@@ -57,12 +80,6 @@ func TestListBatches(t *testing.T) {
 		sorted = append(sorted, k)
 	}
 	slices.Sort(sorted)
-	s.mu.RLock()
-	n := len(s.runs)
-	s.mu.RUnlock()
-	if n < 2 {
-		t.Fatalf("%d index runs: the test wants keys spread over several", n)
-	}
 	for round := range 200 {
 		var start, end []byte
 		switch {

@@ -28,9 +28,10 @@ var (
 
 // Maintain runs a background operation now.
 func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.leave()
 	switch op {
 	case engine.IndexFlush:
 		return s.syncRetry(ctx, false)
@@ -84,9 +85,10 @@ func (s *Store) Maintain(ctx context.Context, op engine.MaintenanceOp) error {
 //
 // It returns every violation found, joined.
 func (s *Store) CheckInvariants() error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.leave()
 	s.maintMu.Lock()
 	defer s.maintMu.Unlock()
 	s.pubMu.Lock()

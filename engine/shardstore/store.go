@@ -96,7 +96,15 @@ type Store struct {
 	wg          conc.WaitGroup
 
 	closed conc.Bool
-	stats  counters
+	// calls counts the calls in progress that passed the open check
+	// (enter): Close sets closed, then waits for it to reach zero before
+	// its final flush, so a write in flight when Close begins either
+	// lands before that flush or is refused. A counter, not a lock: a
+	// List callback may call the store while Close waits (it is refused).
+	calls     conc.Int64
+	callsMu   conc.Mutex
+	callsCond *conc.Cond // broadcast when calls reaches zero on a closed store
+	stats     counters
 }
 
 type counters struct {
@@ -201,6 +209,7 @@ func Open(dev disk.Device, opts Options) (*Store, error) {
 	s := &Store{opts: opts, dev: dev, cs: cs, clock: opts.Clock, mem: newMemtable(), unmutate: unmutate,
 		rows: newRowCache(opts.RowCacheBytes)}
 	s.tcond = conc.NewCond(&s.tmu)
+	s.callsCond = conc.NewCond(&s.callsMu)
 	if err := s.recover(context.Background()); err != nil {
 		cs.Close()
 		unmutate()
@@ -280,6 +289,37 @@ func (s *Store) checkOpen() error {
 		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
 	}
 	return nil
+}
+
+// enter begins a call: it refuses one on a closed store and counts it
+// otherwise, until leave. Close waits for the count to drain. (The
+// increment comes before the check, and Close's store before its read of
+// the count, so either the call sees closed or Close sees the call.)
+func (s *Store) enter() error {
+	s.calls.Add(1)
+	if s.closed.Load() {
+		s.leave()
+		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
+	}
+	return nil
+}
+
+// leave ends a call begun by enter.
+func (s *Store) leave() {
+	if s.calls.Add(-1) == 0 && s.closed.Load() {
+		s.callsMu.Lock()
+		s.callsCond.Broadcast()
+		s.callsMu.Unlock()
+	}
+}
+
+// waitCalls waits, on a closed store, for the calls in progress to end.
+func (s *Store) waitCalls() {
+	s.callsMu.Lock()
+	for s.calls.Load() != 0 {
+		s.callsCond.Wait()
+	}
+	s.callsMu.Unlock()
 }
 
 // lookupLocked returns the newest entry for key. Called with mu held.
@@ -375,9 +415,10 @@ func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
 }
 
 func (s *Store) get(ctx context.Context, key []byte) ([]byte, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.leave()
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
@@ -471,9 +512,10 @@ func (s *Store) chunkValue(key []byte, l chunk.Locator, p []byte) ([]byte, error
 
 // Sync returns once every write acknowledged before the call is durable.
 func (s *Store) Sync(ctx context.Context) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.leave()
 	return s.syncRetry(ctx, false)
 }
 
@@ -516,11 +558,15 @@ func (s *Store) sync(ctx context.Context) error {
 }
 
 // Close makes everything acknowledged durable and shuts the store down. Reopening
-// loses nothing.
+// loses nothing. Calls in progress finish first (later ones, and calls a
+// List callback makes meanwhile, return ErrClosed), so a put that returns
+// nil, even while Close runs, is durable once Close returns nil; Close
+// called from inside a List callback would wait for itself.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return fmt.Errorf("shardstore: %w", engine.ErrClosed)
 	}
+	s.waitCalls()
 	ctx := context.Background()
 	markClosing := func() {
 		s.tmu.Lock()
@@ -579,9 +625,10 @@ func (s *Store) ListN(ctx context.Context, start, end []byte, n int, fn func(key
 
 // list is List, of at most n keys if n > 0.
 func (s *Store) list(ctx context.Context, start, end []byte, n int, fn func(key []byte) bool) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.leave()
 	// Batches, each merged under the read lock and delivered outside it
 	// (fn may call the store): the first small, since a scan usually
 	// wants a few keys, then doubling. A key present for the whole call

@@ -49,9 +49,10 @@ func (s *Store) PutTracked(ctx context.Context, key, value []byte) (engine.Depen
 // already coalesces the appends of concurrent puts into shared device
 // writes and flushes).
 func (s *Store) PutBatch(ctx context.Context, kvs []engine.KV) error {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
+	defer s.leave()
 	if err := engine.CheckBatch(kvs, ValueMax); err != nil {
 		return fmt.Errorf("shardstore: %w", err)
 	}
@@ -81,9 +82,10 @@ func (s *Store) DeleteTracked(ctx context.Context, key []byte) (engine.Dependenc
 
 // put is Put, returning the ticket of the memtable the put entered.
 func (s *Store) put(ctx context.Context, key, value []byte) (*ticket, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.leave()
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
@@ -101,9 +103,10 @@ func (s *Store) put(ctx context.Context, key, value []byte) (*ticket, error) {
 // delete is Delete, returning the ticket of the memtable the tombstone
 // entered.
 func (s *Store) delete(ctx context.Context, key []byte) (*ticket, error) {
-	if err := s.checkOpen(); err != nil {
+	if err := s.enter(); err != nil {
 		return nil, err
 	}
+	defer s.leave()
 	if err := engine.CheckKey(key); err != nil {
 		return nil, err
 	}
