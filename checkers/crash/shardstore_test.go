@@ -3,7 +3,10 @@ package crash_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -119,5 +122,40 @@ func BenchmarkShardstore(b *testing.B) {
 	b.ReportMetric(float64(ops)/b.Elapsed().Seconds(), "ops/s")
 	if cpu > 0 {
 		b.ReportMetric(float64(ops)/cpu.Seconds(), "ops/cpu-s")
+	}
+}
+
+// TestShardstoreTraces replays the crash traces in testdata/shardstore,
+// each a violation the checker once found and minimized, and wants each to
+// pass now. cut-inside-reclaim-for-a-put (seed 4001, 88,142 cases in): a
+// put of 64 KiB found no free extent after four dirty reboots, and the
+// reclamation it ran lost the device to a power cut inside its index
+// flush; the put returned its first try's ErrNoSpace, on a store holding
+// 65 KB of the 118 KB it promises room for, where the device's error was
+// the reason.
+func TestShardstoreTraces(t *testing.T) {
+	paths, err := filepath.Glob("testdata/shardstore/*.trace")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no traces in testdata/shardstore: %v", err)
+	}
+	for _, p := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(p), ".trace"), func(t *testing.T) {
+			tr := readTrace(t, p)
+			tg, err := testengines.ShardstoreSpec(traceAttr(tr, "engine"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("replay: harness check crash --mode block --replay checkers/crash/%s", p)
+			// One P, as harness check runs a checker: where a cut lands
+			// among the engine's background IOs depends on it.
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			r, err := crash.Replay(context.Background(), crash.Config{Target: tg, OutDir: t.TempDir()}, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != checkers.Pass {
+				t.Fatalf("%s", r.Summary())
+			}
+		})
 	}
 }

@@ -138,14 +138,38 @@ func (s *Store) write(ctx context.Context, key, value []byte, kind lsm.Kind) (*t
 		s.stats.writesNoSpace.Add(1)
 		before := s.stats.reclaims.Load()
 		start := s.opts.Clock.Now()
-		_ = s.reclaim(ctx, reclaimNeeded) // what it freed shows in the retry
+		rerr := s.reclaim(ctx, reclaimNeeded) // what it freed shows in the retry
 		waited := int64(s.opts.Clock.Since(start))
 		s.stats.reclaimWaitNs.Add(waited)
 		addMax(&s.stats.reclaimWaitMaxNs, waited)
+		if stop := s.reclaimStopped(ctx, rerr); stop != nil {
+			// The device failed (a power cut inside the reclamation's index
+			// flush, found by the crash checker, seed 4001), the caller gave
+			// up, or the store is closing: that is why the write failed,
+			// not space, which the store may well have (a write refused for
+			// space on a nearly empty store breaks the Space contract).
+			return nil, fmt.Errorf("shardstore: write %q: reclaiming space for it: %w", key, stop)
+		}
 		if try > 1 && s.stats.reclaims.Load() == before {
 			return t, err // nothing left to free: the device is full
 		}
 	}
+}
+
+// reclaimStopped returns why a reclamation run for a write could not go
+// on, if not for want of space: the device's error, the context's, or the
+// store's closing (rerr is the reclamation's error).
+func (s *Store) reclaimStopped(ctx context.Context, rerr error) error {
+	if err := s.cs.Err(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if errors.Is(rerr, engine.ErrClosed) {
+		return rerr
+	}
+	return nil
 }
 
 // admitWrite refuses a write with engine.ErrNoSpace unless the index
