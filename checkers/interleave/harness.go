@@ -32,6 +32,7 @@ var harnesses = []harness{
 	{"list-delete", "List ∥ deletes and index flushes (the paper's #13: listing racing removal)", listDelete},
 	{"backpressure", "many writers at a full IO queue and a full dependency graph (the paper's #12 class: back-pressure that deadlocks)", backpressure},
 	{"crash", "writers putting and syncing ∥ index flush and reclamation ∥ a power cut at a step the schedule decides; every crash state then checked for persistence and forward progress", crashMidFlight},
+	{"close-busy", "writers putting ∥ a clean Close at a step the schedule decides; Close succeeds and a reopen holds every put that returned nil", closeBusy},
 }
 
 func lookup(name string) (harness, bool) {
@@ -321,4 +322,76 @@ func backpressure(v *env) error {
 		return err
 	}
 	return v.checkAll(writers * each)
+}
+
+// closeBusy closes the store while writers put their own keys: a closer
+// task calls Close after a number of its own scheduling points the case
+// draws, so the schedule decides which puts are in flight. Close must
+// return nil, every put must return nil or ErrClosed, and a reopen must
+// hold every put that returned nil, with its value (a refused put may be
+// there or not: it is the one in flight). Then the reopened store's
+// invariants, and forward progress.
+func closeBusy(v *env) error {
+	const writers, each = 3, 6
+	vals := map[string][]byte{}
+	for w := range writers {
+		for i := range each {
+			k := key(w*each + i)
+			vals[string(k)] = v.value(k, 0, 200+v.rng.IntN(2000))
+		}
+	}
+	e := v.e
+	acked := make([][]string, writers)
+	var closeErr error
+	names := []string{"closer"}
+	fns := []func() error{func() error {
+		for range v.rng.IntN(300) {
+			conc.Yield()
+		}
+		closeErr = e.Close()
+		return nil
+	}}
+	for w := range writers {
+		names = append(names, fmt.Sprintf("writer%d", w))
+		fns = append(fns, func() error {
+			for i := range each {
+				k := key(w*each + i)
+				v.ops++
+				err := e.Put(bg, k, vals[string(k)])
+				if errors.Is(err, engine.ErrClosed) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("put %s while the store closes: %w", k, err)
+				}
+				acked[w] = append(acked[w], string(k))
+			}
+			return nil
+		})
+	}
+	if err := par(names, fns...); err != nil {
+		return err
+	}
+	if closeErr != nil {
+		return fmt.Errorf("close while writers put: %w", closeErr)
+	}
+	v.in.Abandon() // closed above
+	if err := v.in.Open(); err != nil {
+		return fmt.Errorf("reopen after a close under writers: %w", err)
+	}
+	v.e = v.in.Engine
+	for w := range acked {
+		for _, k := range acked[w] {
+			v.ops++
+			got, err := v.e.Get(bg, []byte(k))
+			if err != nil || !bytes.Equal(got, vals[k]) {
+				return fmt.Errorf("get %s after a close and reopen: %.40q, %v; its put returned nil (want %.40q)", k, got, err, vals[k])
+			}
+		}
+	}
+	n := writers * each
+	if err := checkRecovered(v, vals, nil, n); err != nil {
+		return err
+	}
+	return v.put(key(n), []byte("after the close"))
 }

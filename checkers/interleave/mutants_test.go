@@ -46,6 +46,11 @@ func TestCatchesConcurrencyMutants(t *testing.T) {
 		// caught by a power cut at a step of a concurrent execution: a key
 		// a returned Sync covered is gone from a crash state.
 		{"sync-before-root-durable", "crash", "pct", 3, 40, "a Sync covering its put returned before the crash"},
+		// Close without waiting for the calls in flight: a put that passed
+		// the open check appends after the final flush and returns nil,
+		// and the reopened store lacks it (or Close finds its reservation
+		// neither used nor released).
+		{"close-ignores-calls-in-flight", "close-busy", "pct", 3, 300, "after a close and reopen|close while writers put"},
 	} {
 		t.Run(tc.mutant, func(t *testing.T) {
 			mutant.ReleaseAll()

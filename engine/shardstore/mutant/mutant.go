@@ -66,6 +66,7 @@ const (
 	ListWithoutIndexLock
 	AdmitWaitUnseen
 	EvacuationOverwritesWrite
+	CloseIgnoresCallsInFlight
 
 	count // one past the last
 )
@@ -282,6 +283,10 @@ var catalogue = []Mutant{
 		Wrong: "Evacuation points the key at the chunk's copy using the entry it looked up before the copy, without looking again under the index lock: a put or delete of the key that lands while the chunk is copied is overwritten, and the old value comes back. " +
 			"(The paper's #16 raced bulk create against remove in the control plane; here a client's create or remove races evacuation's index update.)",
 		Why: "A sequential check runs a reclamation as one op: no put or delete lands between evacuation's lookup and its index update, so the stale entry is always the current one. (Background reclamation could race a client op, but only by timing.)"},
+	{ID: CloseIgnoresCallsInFlight, Name: "close-ignores-calls-in-flight", Component: "api", Class: "concurrency", Concurrency: true,
+		Wrong: "Close goes straight to its final flush without waiting for the calls in progress: a put that passed the open check before Close began appends after the final flush (or after the IO scheduler stopped) and still returns nil, so a reopen lacks it, or Close fails with reservations the put admitted and had not used. " +
+			"(Found in the engine, not seeded first: enginetest's CloseWhileBusy failed 2 runs in 300 under -race.)",
+		Why: "A sequential check has no call in flight when it closes the store; only a put racing Close shows it."},
 }
 
 // Catalogue returns every mutant but None, Canary first, in ID order.
