@@ -33,7 +33,12 @@
 // leave (or four torn samples) is then opened and checked: a key a
 // returned Sync covered holds its value, any other key its one value or
 // nothing, the invariants hold, and the last state takes, keeps and
-// returns a new write. A wrong answer, a broken invariant, a panic, a
+// returns a new write. And close-busy: writers put while a closer task
+// calls Close after a number of its own scheduling points, so the
+// schedule decides which puts are in flight; Close must succeed and a
+// reopen hold every put that returned nil (the close-ignores-calls-in-flight
+// mutant: a bug enginetest's CloseWhileBusy found by timing, 2 runs in 300
+// under -race, that PCT reaches at case 7). A wrong answer, a broken invariant, a panic, a
 // deadlock, a task left running after Close or a livelock (the step bound)
 // fails the case, and its replay string HARNESS:SEED:SCHEDULE (Replay)
 // reproduces it exactly: harness check interleave --replay STRING.
