@@ -3,6 +3,9 @@ package bench
 import (
 	"strings"
 	"testing"
+
+	"github.com/gauntlet-kv/gauntlet/engine"
+	"github.com/gauntlet-kv/gauntlet/engine/shardstore"
 )
 
 func TestConfigScaled(t *testing.T) {
@@ -68,5 +71,30 @@ func TestLookupSuite(t *testing.T) {
 	}
 	if _, err := LookupSuite("huge"); err == nil || !strings.Contains(err.Error(), "quick, standard") {
 		t.Errorf("LookupSuite(huge) = %v, want the suites listed", err)
+	}
+}
+
+// TestSuitesFitShardstoreDefaults: every suite's preloads fit shardstore
+// on its defaults (a 4 GiB device), so `harness bench --suite NAME` starts
+// on a fresh machine. The standard suite's out-of-cache case once loaded
+// 3.9 GiB and was refused before anything ran.
+func TestSuitesFitShardstoreDefaults(t *testing.T) {
+	d, o, err := engine.Drivers{shardstore.Driver()}.Resolve("shardstore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Suites {
+		cfg := Config{Records: s.Records, Preload: true}
+		var plans []*plan
+		for _, w := range s.Workloads {
+			p, err := newPlan(w, cfg)
+			if err != nil {
+				t.Fatalf("suite %s: workload %s: %v", s.Name, w, err)
+			}
+			plans = append(plans, p)
+		}
+		if err := checkFits([]resolvedEngine{{d, o, "shardstore"}}, plans, cfg); err != nil {
+			t.Errorf("suite %s on shardstore's defaults: %v", s.Name, err)
+		}
 	}
 }
