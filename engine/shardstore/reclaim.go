@@ -249,6 +249,15 @@ func (s *Store) evacuateData(ctx context.Context, e extent.ID) (reset bool, err 
 		// deleted shards leave most reclaimed extents wholly dead.
 		return false, nil
 	}
+	if !s.evacuationRoom(int(min(live, int64(s.opts.ChunkPayloadMax)))) {
+		// Not even e's first live chunk could be moved: say so before
+		// reading e whole. On a full device every sealed extent is a
+		// candidate (its unwritten tail is dead), and a put that found no
+		// space read them all, twice, before failing: a fill of 64 KiB
+		// values with eight clients on a 4 GiB device made no progress
+		// for a minute once the device filled (the standard suite).
+		return false, fmt.Errorf("shardstore: reclaim extent %d: no room to evacuate its %d live bytes: %w", e, live, engine.ErrNoSpace)
+	}
 	type frame struct {
 		loc     chunk.Locator
 		payload []byte

@@ -95,6 +95,11 @@ func (s *Store) evacuationRoom(n int) bool {
 	if s.cs.Room(chunk.StreamEvacuate) >= int64(n)+4096 {
 		return s.indexFlushRoomWith(0, free)
 	}
+	if free <= chunk.StreamEvacuate.Reserved(s.opts.ReserveExtents) {
+		// The ladder keeps these from the evacuation stream: its append
+		// would fail, after reclamation had read the victim whole for it.
+		return false
+	}
 	return s.indexFlushRoomWith(0, free-1)
 }
 
