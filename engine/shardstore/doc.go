@@ -184,9 +184,12 @@
 // refused puts on an almost empty device). It runs in the background
 // whenever fewer than the high watermark (Options.ReclaimFreeExtents, or a
 // thirty-second of the device's extents if more) are free, on extents at
-// least a quarter dead; when a put finds the device full, on any extent
-// with a dead byte until the low watermark (Options.ReclaimFreeExtents) is
-// free, the put retrying while reclamation frees extents; and on every
+// least a quarter dead; when a put finds the device full, on extents at
+// least a sixteenth dead until the low watermark (Options.ReclaimFreeExtents)
+// is free, the put retrying while reclamation frees extents (below that a
+// device full of live data refuses the put rather than copy sixteen live
+// bytes for each it frees); a victim is read only if its first live chunk
+// could be moved; and on every
 // extent with a dead byte through Maintain(engine.Reclaim). Data extents
 // are taken in batches of up to 64. For each it
 //

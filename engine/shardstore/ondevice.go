@@ -101,7 +101,7 @@ func CheckOptions() Options {
 // roomBytes is OnDevice's RoomBytes: a quarter of what the device holds
 // (capacity). Below it a write refused for space means reclamation failed
 // to free what deletes and overwrites left dead: forced reclamation takes
-// any extent with a dead byte, and a quarter leaves room for the chunk
+// any extent a sixteenth dead, and a quarter leaves room for the chunk
 // overhead, the index, versions a crash could still bring back and the
 // extents reserved for index flushes.
 func roomBytes(full Options, deviceBytes int64) int64 {

@@ -23,6 +23,17 @@ import (
 // failed four times on extents reset under it).
 const reclaimRatioBackground = 0.25
 
+// reclaimRatioNeeded is the dead-byte ratio below which a write that found
+// no space leaves an extent alone: moving fifteen live bytes to free one
+// is not worth a put's wait, and on a device full of live data it was all
+// there was to take. A fill of 64 KiB values on a 4 GiB device, once full,
+// went on at 3 puts a second, each freeing a 64 KiB tail by copying whole
+// 4 MiB extents (write amplification 2,022×: 6.8 GiB written for 55
+// puts) where it should have been refused. The promise a full store keeps
+// (OnDevice's RoomBytes, a quarter of capacity) leaves extents far more
+// dead than this whenever it applies.
+const reclaimRatioNeeded = 1.0 / 16
+
 // reclaimBatchMax is how many data extents one pass evacuates before the
 // one index flush that makes their relocations durable and lets them be
 // reset. One flush per extent capped reclamation at about 20 extents a
@@ -38,9 +49,9 @@ const (
 	// reclaimBackground frees extents until reclaimHigh are free, taking
 	// extents at least reclaimRatioBackground dead.
 	reclaimBackground reclaimMode = iota
-	// reclaimNeeded is a write's: it found no space. Extents with any dead
-	// byte, best first, until the low watermark (Options.ReclaimFreeExtents)
-	// is free.
+	// reclaimNeeded is a write's: it found no space. Extents at least
+	// reclaimRatioNeeded dead, best first, until the low watermark
+	// (Options.ReclaimFreeExtents) is free.
 	reclaimNeeded
 	// reclaimAll reclaims every extent with a dead byte, once each
 	// (Maintain, and a sync that found no space).
@@ -104,8 +115,11 @@ func (s *Store) reclaimLocked(ctx context.Context, mode reclaimMode) error {
 		listed := s.candidates()
 		cands := slices.DeleteFunc(slices.Clone(listed), func(c reclaim.Candidate) bool { return tried[c.ID] })
 		minRatio := 0.0
-		if mode == reclaimBackground {
+		switch mode {
+		case reclaimBackground:
 			minRatio = reclaimRatioBackground
+		case reclaimNeeded:
+			minRatio = reclaimRatioNeeded
 		}
 		c, ok := reclaim.Choose(cands, minRatio)
 		if !ok {
