@@ -29,6 +29,10 @@ Harnesses (--harness NAME; without it the cases cycle through all):
   background       client puts and gets ∥ index flush, reclamation, superblock writes
   list-delete      List ∥ deletes and an index flush (paper #13)
   backpressure     four writers filling the IO queue and the dependency graph (paper #12)
+  crash            writers putting and syncing ∥ background work ∥ a power cut at a step
+                   the schedule decides; every crash state checked
+  close-busy       writers putting ∥ a clean Close at a step the schedule decides; a
+                   reopen holds every put that returned nil
 
 A violation is a wrong answer, a broken invariant, a panic, a deadlock (every task
 blocked, no timer pending: each task is named with where it waits), a task left
@@ -40,8 +44,8 @@ is reported as diverged at a step (verdict unknown), never as a pass.
 The scheduler exists only in a binary built with -tags interleave: this verb builds
 one (out/bin, cached by source hash; with -tags mutants too when this binary has
 them) and runs itself in it, saying so. Not verified: linearizability of
-histories (check linearize), crashes inside executions, engines other than
-shardstore (their libraries' goroutines escape the scheduler).`,
+histories (check linearize), engines other than shardstore (their libraries'
+goroutines escape the scheduler).`,
 		Example: `  harness check interleave --engine shardstore --budget 60s
   harness check interleave --harness reclaim-compact --strategy pct --depth 3 --cases 500
   harness check interleave --replay 'list-delete:1000003:0*6.770...'`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,6 +80,7 @@ func TestCloseWaitsForWrites(t *testing.T) {
 			case err := <-errs:
 				t.Fatalf("round %d: %v", round, err)
 			default:
+				runtime.Gosched() // the writers need the processors, not this loop
 			}
 		}
 		if err := s.Close(); err != nil {
